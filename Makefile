@@ -1,0 +1,33 @@
+# winnow — two commands on a fresh machine: `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+SAMPLE := data/sample
+
+.PHONY: demo test venv sample clean bench
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+venv: $(STAMP)
+
+$(SAMPLE)/manifest.json: $(STAMP)
+	$(BIN)/winnow datasets build sample --out $(SAMPLE)
+
+sample: $(SAMPLE)/manifest.json
+
+## demo: install, assemble the real sample corpus, run the demo pipeline, print its accounting
+demo: sample
+	$(BIN)/winnow run examples/demo.yaml --overwrite
+	$(BIN)/winnow stats runs/demo
+
+## test: install and run the test suite (fast tests; slow ones run in a small version)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+clean:
+	rm -rf runs data/sample .pytest_cache

@@ -1,0 +1,1 @@
+"""Executors: local (process pool, the default) and ray (Ray Data)."""

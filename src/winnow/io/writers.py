@@ -1,0 +1,139 @@
+"""Writers: Parquet (or JSONL) shards with a target size, written atomically.
+
+Each file is written under a temporary name and renamed into place when closed, so a
+crash never leaves a half-written shard under its final name.
+
+Example:
+    >>> w = ShardWriter("out/data", prefix="00000", max_rows=100_000)   # doctest: +SKIP
+    >>> w.write(table); paths = w.close()                               # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import glob
+import gzip
+import io
+import json
+import os
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+class ShardWriter:
+    """Append Arrow tables to numbered shards ``{prefix}-{k:04d}.parquet``.
+
+    A new shard starts when the current one reaches ``max_rows`` or ``max_bytes``
+    (in-memory Arrow size), or when the schema changes in a way that cannot be cast.
+    Files appear under their final name only once complete (``os.replace``).
+    """
+
+    def __init__(self, directory: str, prefix: str, *, max_rows: int = 1_000_000,
+                 max_bytes: int = 512 << 20, format: Literal["parquet", "jsonl"] = "parquet",
+                 compression: str = "zstd"):
+        self.directory = directory
+        self.prefix = prefix
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        self.format = format
+        self.compression = compression
+        self.paths: list[str] = []
+        self._writer = None
+        self._fh = None
+        self._tmp = None
+        self._final = None
+        self._schema: pa.Schema | None = None
+        self._rows = 0
+        self._bytes = 0
+        self.rows_written = 0
+
+    def _open(self, schema: pa.Schema):
+        os.makedirs(self.directory, exist_ok=True)
+        k = len(self.paths)
+        ext = "parquet" if self.format == "parquet" else "jsonl.gz"
+        self._final = os.path.join(self.directory, f"{self.prefix}-{k:04d}.{ext}")
+        self._tmp = self._final + f".tmp-{os.getpid()}"
+        if self.format == "parquet":
+            self._writer = pq.ParquetWriter(self._tmp, schema, compression=self.compression)
+        else:
+            self._fh = gzip.open(self._tmp, "wb", compresslevel=3)
+        self._schema = schema
+        self._rows = 0
+        self._bytes = 0
+
+    def _finish(self):
+        if self._writer is not None:
+            self._writer.close()
+        if self._fh is not None:
+            self._fh.close()
+        if self._tmp is not None:
+            os.replace(self._tmp, self._final)
+            self.paths.append(self._final)
+        self._writer = self._fh = self._tmp = self._final = None
+        self._schema = None
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        if self._schema is not None and table.schema != self._schema:
+            cast = None
+            if set(table.schema.names) == set(self._schema.names):
+                try:
+                    cast = table.select(self._schema.names).cast(self._schema)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                    cast = None
+            if cast is not None:
+                table = cast
+            else:
+                self._finish()  # incompatible schema: start a new shard
+        # split the table so that shards honour max_rows
+        start = 0
+        while start < table.num_rows:
+            if self._schema is None:
+                self._open(table.schema)
+            room = self.max_rows - self._rows
+            part = table.slice(start, room)
+            if self.format == "parquet":
+                self._writer.write_table(part)
+            else:
+                self._fh.write(_to_jsonl(part))
+            self._rows += part.num_rows
+            self._bytes += part.nbytes
+            self.rows_written += part.num_rows
+            start += part.num_rows
+            if self._rows >= self.max_rows or self._bytes >= self.max_bytes:
+                self._finish()
+
+    def close(self) -> list[str]:
+        self._finish()
+        return self.paths
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._fh is not None:
+            self._fh.close()
+        if self._tmp and os.path.exists(self._tmp):
+            os.remove(self._tmp)
+        self._writer = self._fh = self._tmp = None
+
+
+def _to_jsonl(table: pa.Table) -> bytes:
+    buf = io.StringIO()
+    for row in table.to_pylist():
+        buf.write(json.dumps(row, ensure_ascii=False, default=str))
+        buf.write("\n")
+    return buf.getvalue().encode("utf-8")
+
+
+def read_dataset_table(directory: str, columns: list[str] | None = None) -> pa.Table:
+    """Read every Parquet shard of a folder (e.g. ``RUN/data``) into one table, in shard order.
+
+    Example:
+        >>> kept = read_dataset_table("runs/demo/data", columns=["id"])   # doctest: +SKIP
+    """
+    files = sorted(glob.glob(os.path.join(directory, "*.parquet")))
+    if not files:
+        return pa.table({c: pa.array([], pa.string()) for c in (columns or ["id"])})
+    tables = [pq.read_table(f, columns=columns) for f in files]
+    return pa.concat_tables(tables, promote_options="permissive")
