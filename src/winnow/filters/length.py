@@ -36,6 +36,10 @@ class Length(MapStep):
     def stat_columns(self) -> list[str]:
         return ["n_chars", "n_words", "n_lines"]
 
+    def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
+        return {"n_chars": (self.min_chars, self.max_chars), "n_words": (self.min_words, self.max_words),
+                "n_lines": (self.min_lines, self.max_lines)}
+
     def annotate(self, table: pa.Table) -> pa.Table:
         text = table.column("text")
         n_chars = pc.utf8_length(text)

@@ -71,6 +71,10 @@ class MapStep(Step):
         """Names of the statistic columns this step adds (dropped if ``drop_stats``)."""
         return []
 
+    def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
+        """``{stat_column: (low, high)}`` bounds this step applies (for reports and re-thresholding)."""
+        return {}
+
     def process(self, table: pa.Table) -> tuple[pa.Table, pa.Array]:
         table = self.annotate(table)
         if self.annotate_only:
