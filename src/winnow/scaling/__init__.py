@@ -1,0 +1,1 @@
+"""Scaling laws: fit, extrapolate with uncertainty, allocate compute, check proxy transfer."""
