@@ -276,12 +276,15 @@ def fit_law(law: str | Law = "chinchilla", *, loss, N=None, D=None, U=None, n_bo
             maxiter: int = 1000) -> ScalingFit:
     """Fit ``law`` to runs (arrays of equal length) and bootstrap it.
 
-    ``bootstrap``: ``residual`` (default: refit to the fitted curve plus resampled log-space
-    residuals, inflated by ``sqrt(n / (n − k))`` — the design of sizes stays fixed, as in a
-    planned sweep), ``pairs`` (resample runs with replacement) or ``none``. ``grid``: ``auto``,
-    ``hoffmann`` or an array of natural-parameter starts; ``n_starts`` best grid points (by the
-    objective at the start) are optimised, ``None`` optimises all. Each bootstrap refit starts
-    from the point estimate and the ``boot_starts`` best grid points.
+    ``bootstrap``: ``pairs`` (default: resample runs with replacement, as multinomial weights;
+    measured to cover at or above the nominal rate, see benchmarks/RESULTS.md), ``residual``
+    (refit to the fitted curve plus resampled log-space residuals inflated by
+    ``sqrt(n / (n − k))``; narrower, but it under-covers a little with this median-like loss) or
+    ``none``. ``grid``: ``auto``, ``hoffmann`` or an array of natural-parameter starts; the
+    ``n_starts`` best grid points (by the objective at the start) are optimised, ``None``
+    optimises all. Each bootstrap refit starts from the point estimate (plus the ``boot_starts``
+    best grid points if > 0: the grid search on the full data already found the basin; extra
+    far starts cost ~10x and did not change the coverage in our runs).
 
     Example:
         >>> import numpy as np
@@ -364,3 +367,53 @@ def fit_many(law: str | Law, *, X: dict[str, np.ndarray], logy: np.ndarray, scal
         tb, _, _ = _solve(law, Xb, yb, wb, bstarts, delta, maxiter)
         boot = law.to_natural(tb, scales).reshape(P, n_boot, law.k)
     return {"theta": theta, "f": fbest, "boot": boot, "resid_sd": resid_sd, "starts": starts}
+
+
+def fit_runs(runs, law: str | Law = "auto", *, recipe: str | None = None, exclude_largest: int = 0,
+             **kwargs) -> ScalingFit:
+    """Fit a law to :class:`winnow.scaling.io.Runs` (one recipe at a time).
+
+    ``law="auto"`` picks ``chinchilla`` when the runs vary both N and D, ``data-constrained-1d``
+    / ``data-constrained`` when a unique-data column shows repetition, else ``power`` on D (or on
+    N). ``exclude_largest`` holds out the runs at the k largest D (or N) values, for an
+    extrapolation check; they are listed in ``fit.extra["held_out"]``. Metrics where higher is
+    better must be transformed first (fit ``1 − accuracy``).
+    """
+    if recipe is not None:
+        runs = runs.subset(runs.recipe == recipe)
+        if len(runs) == 0:
+            raise ValueError(f"no runs for recipe {recipe!r}")
+    elif len(runs.recipes()) > 1:
+        raise ValueError(f"runs hold several recipes {runs.recipes()}: pass recipe=")
+    varies = lambda a: a is not None and len(np.unique(a[np.isfinite(a)])) > 1  # noqa: E731
+    repeated = runs.U is not None and runs.D is not None and bool(np.any(runs.D > runs.U * (1 + 1e-9)))
+    if law == "auto":
+        if varies(runs.N) and varies(runs.D):
+            law = "data-constrained" if repeated else "chinchilla"
+        elif varies(runs.D):
+            law = "data-constrained-1d" if repeated else "power"
+        elif varies(runs.N):
+            law = "power-N"
+        else:
+            raise ValueError("runs vary neither N nor D: nothing to fit")
+    axis_N = law == "power-N"
+    lw = get_law("power" if axis_N else law)
+    size = runs.N if axis_N else runs.D
+    held = np.zeros(len(runs), dtype=bool)
+    if exclude_largest:
+        if size is None:
+            raise ValueError("exclude_largest needs a D (or N) column")
+        top = np.unique(size)[-int(exclude_largest):]
+        held = np.isin(size, top)
+    keep = ~held
+    inputs = {"N": runs.N, "D": runs.N if axis_N else runs.D, "U": runs.U}
+    inputs = {k: (None if v is None else v[keep]) for k, v in inputs.items() if k in lw.inputs}
+    f = fit_law(lw, loss=runs.loss[keep], **inputs, **kwargs)
+    f.extra["axis"] = "N" if axis_N else "D"
+    f.extra["metric"] = runs.metric_name
+    if held.any():
+        f.extra["held_out"] = {"N": None if runs.N is None else runs.N[held].tolist(),
+                               "D": None if runs.D is None else runs.D[held].tolist(),
+                               "U": None if runs.U is None else runs.U[held].tolist(),
+                               "loss": runs.loss[held].tolist()}
+    return f
