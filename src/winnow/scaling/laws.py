@@ -220,8 +220,9 @@ def _log_deff(D, U, r, with_grad: bool):
     D = np.asarray(D, dtype=float)
     U = np.asarray(U, dtype=float)
     R = np.maximum(D / U - 1.0, 0.0)
-    Rs = np.exp(r)
-    z = R / Rs
+    Rs = np.exp(np.clip(r, -30.0, 30.0))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        z = R / Rs
     em = np.exp(-z)
     # -expm1(-z) = 1 - exp(-z), accurate for small z
     frac = -np.expm1(-z)

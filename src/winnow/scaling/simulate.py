@@ -16,9 +16,11 @@ from .laws import get_law
 
 def coverage_study(law: str, true_params: dict, *, trials: int = 50, n_boot: int = 200, sigma: float = 0.01,
                    level: float = 0.95, bootstrap: str = "pairs", seed: int = 0, boot_starts: int = 0,
-                   n_starts: int | None = 16, **design) -> dict:
+                   n_starts: int | None = 16, predict_at: dict | None = None, **design) -> dict:
     """Simulate ``trials`` data sets on ``design`` (arrays ``N=``, ``D=``, ``U=``), fit each with
-    ``n_boot`` bootstrap refits, and report per-parameter coverage of the true values.
+    ``n_boot`` bootstrap refits, and report per-parameter coverage of the true values. With
+    ``predict_at`` (inputs, e.g. ``{"N": [...], "D": [...]}``) also the coverage of the true loss
+    there by the prediction intervals (``prediction_coverage``, one value per point).
 
     Example:
         >>> import numpy as np
@@ -35,12 +37,18 @@ def coverage_study(law: str, true_params: dict, *, trials: int = 50, n_boot: int
     X, scales, _ = _prepare(law_, design, Y[0])
     res = fit_many(law_, X=X, logy=np.log(Y), scales=scales, n_boot=n_boot, bootstrap=bootstrap, seed=seed + 1,
                    boot_starts=boot_starts, n_starts=n_starts)
-    q = _quantiles(res["boot"], level)              # (2, trials, k) over the bootstrap axis
-    q = np.moveaxis(np.quantile(res["boot"], [(1 - level) / 2, (1 + level) / 2], axis=1), 0, 0)
+    q = np.quantile(res["boot"], [(1 - level) / 2, (1 + level) / 2], axis=1)   # (2, trials, k)
     inside = (q[0] <= tv) & (tv <= q[1])            # (trials, k)
     est = law_.to_natural(res["theta"], scales)
+    pred_cov = None
+    if predict_at is not None:
+        truth = law_.predict(true_params, **predict_at)
+        draws = law_.predict(res["boot"].reshape(-1, law_.k), **predict_at).reshape(trials, n_boot, -1)
+        pq = _quantiles(np.moveaxis(draws, 1, 0), level)          # (2, trials, m)
+        pred_cov = ((pq[0] <= truth) & (truth <= pq[1])).mean(0).tolist()
     return {
         "law": law_.name,
+        "prediction_coverage": pred_cov,
         "coverage": {n: float(v) for n, v in zip(law_.param_names, inside.mean(0))},
         "trials": trials, "n_boot": n_boot, "level": level, "sigma": sigma, "bootstrap": bootstrap,
         "n_points": int(L.size),
