@@ -100,6 +100,17 @@ def fit_cmd(
                          "low": float(lo[i]), "high": float(hi[i]), "rel_error": float(rel[i]), "inside": inside})
         con.print(ht)
         report["held_out_eval"] = rows
+        # per held-out size: mean over seeds vs the fitted curve (the extrapolation error)
+        summ = []
+        for xv in np.unique(x):
+            m = x == xv
+            om = float(obs[m].mean())
+            pv, lv, hv = float(p[m][0]), float(lo[m][0]), float(hi[m][0])
+            summ.append({"size": float(xv), "runs": int(m.sum()), "observed_mean": om, "predicted": pv,
+                         "low": lv, "high": hv, "rel_error": (pv - om) / om, "inside": bool(lv <= om <= hv)})
+            con.print(f"extrapolation to {xv:.4g}: mean of {int(m.sum())} held-out runs {om:.4g}, "
+                      f"predicted {pv:.4g} [{lv:.4g}, {hv:.4g}], error {(pv - om) / om:+.2%}")
+        report["held_out_summary"] = summ
     if predict:
         if "N" in fit.law.inputs or "U" in fit.law.inputs:
             _fail("--predict supports one-axis laws (power); use the Python API for N, D, U")
