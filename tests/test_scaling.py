@@ -257,3 +257,35 @@ def test_transfer_ranks_and_crossings_against_ground_truth():
 def test_transfer_needs_two_recipes():
     with pytest.raises(ValueError, match="2 recipes"):
         transfer_report(runs_from_rows([{"D": 1, "loss": 1.0}, {"D": 2, "loss": 0.9}]))
+
+
+def test_docstring_examples_run():
+    import doctest
+    import importlib
+
+    for name in ("winnow.scaling", "winnow.scaling.fit", "winnow.scaling.laws", "winnow.scaling.optim",
+                 "winnow.scaling.allocation", "winnow.scaling.io", "winnow.scaling.transfer",
+                 "winnow.scaling.simulate"):
+        res = doctest.testmod(importlib.import_module(name))
+        assert res.failed == 0 and res.attempted > 0, name
+
+
+def test_fit_runs_picks_the_law_from_the_columns():
+    from winnow.scaling import fit_runs
+
+    law = get_law("data-constrained")
+    true = dict(CHIN, R_D_star=15.4)
+    N = np.repeat(np.geomspace(1e8, 3e9, 4), 12)
+    U = np.tile(np.repeat(np.geomspace(2e9, 2e10, 3), 4), 4)
+    ep = np.tile([1.0, 4, 16, 40], 12)
+    L = law.predict(true, N=N, D=U * ep, U=U)
+    rows = [{"params": n, "tokens": u * e, "epochs": e, "loss": l} for n, u, e, l in zip(N, U, ep, L)]
+    f = fit_runs(runs_from_rows(rows), n_boot=0)
+    assert f.law.name == "data-constrained"
+    assert f.params["R_D_star"] == pytest.approx(15.4, rel=5e-3)
+    one_epoch = [r for r in rows if r["epochs"] == 1]
+    assert fit_runs(runs_from_rows(one_epoch), n_boot=0).law.name == "chinchilla"
+    single_n = [r for r in rows if r["params"] == N[0]]        # one model size, 1-40 epochs
+    assert fit_runs(runs_from_rows(single_n), n_boot=0).law.name == "data-constrained-1d"
+    with pytest.raises(ValueError, match="only 3 points"):
+        fit_runs(runs_from_rows([r for r in single_n if r["epochs"] == 1]), n_boot=0)
