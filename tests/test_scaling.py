@@ -289,3 +289,21 @@ def test_fit_runs_picks_the_law_from_the_columns():
     assert fit_runs(runs_from_rows(single_n), n_boot=0).law.name == "data-constrained-1d"
     with pytest.raises(ValueError, match="only 3 points"):
         fit_runs(runs_from_rows([r for r in single_n if r["epochs"] == 1]), n_boot=0)
+
+
+def test_transfer_seed_bootstrap_separates_clear_from_noisy_rankings():
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in range(4):
+        for x in (10.0, 100.0, 1000.0):
+            # clear: gaps of 0.5 with seed noise 0.01; noisy: gaps of 0.01 with noise 0.05
+            for k, r in enumerate("abc"):
+                rows.append({"recipe": "clear-" + r, "D": x, "seed": seed, "loss": 3 + 0.5 * k + rng.normal(0, .01)})
+                rows.append({"recipe": "noisy-" + r, "D": x, "seed": seed, "loss": 3 + 0.01 * k + rng.normal(0, .05)})
+    runs = runs_from_rows(rows)
+    clear = transfer_report(runs.subset(np.char.startswith(runs.recipe.astype(str), "clear")), n_boot=500)
+    noisy = transfer_report(runs.subset(np.char.startswith(runs.recipe.astype(str), "noisy")), n_boot=500)
+    for p in clear["vs_largest"]:
+        assert p["spearman_ci"] == [1.0, 1.0] and p["p_same_winner"] == 1.0
+    for p in noisy["vs_largest"]:
+        assert p["spearman_ci"][0] < 0 < p["spearman_ci"][1] and p["p_same_winner"] < 0.95, p

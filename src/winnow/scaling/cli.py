@@ -234,10 +234,13 @@ def transfer_cmd(
         t.add_row(r, *[f"{m:.4g} ({rk:.0f})" if m == m else "-" for m, rk in zip(rep["mean"][i], rep["ranks"][i])])
     con.print(t)
     ct = Table(title="rank correlation with the largest scale", title_justify="left")
-    for c in ("scale", "Spearman", "Kendall", "recipes"):
+    for c in ("scale", "Spearman", "95% CI (seeds)", "Kendall", "P(same winner)", "recipes"):
         ct.add_column(c, justify="right")
     for p in rep["vs_largest"]:
-        ct.add_row(f"{p['scale_a']:.3g}", f"{p['spearman']:.3f}", f"{p['kendall']:.3f}", str(p["n_recipes"]))
+        ci = p.get("spearman_ci")
+        ct.add_row(f"{p['scale_a']:.3g}", f"{p['spearman']:.3f}", f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "-",
+                   f"{p['kendall']:.3f}", f"{p['p_same_winner']:.2f}" if "p_same_winner" in p else "-",
+                   str(p["n_recipes"]))
     con.print(ct)
     for c in rep["crossings"]:
         con.print(f"crossing: {c['a']} × {c['b']} at ≈{c['at']:.3g} (between {c['between'][0]:.3g} and "

@@ -61,11 +61,15 @@ def _rank_corr(a: np.ndarray, b: np.ndarray) -> tuple[float, float, int]:
 
 
 def transfer_report(runs: Runs, scale: str = "D", higher_is_better: bool | None = None,
-                    extrapolate_to: float | None = None, min_points_fit: int = 4) -> dict:
+                    extrapolate_to: float | None = None, min_points_fit: int = 4, n_boot: int = 1000,
+                    seed: int = 0) -> dict:
     """Rank stability of recipes across scales and where their curves cross.
 
     ``higher_is_better`` defaults from the metric name (accuracy/AUC/score: higher; loss:
-    lower). ``extrapolate_to`` (a scale value): also fit ``L = E + B / s^β`` per recipe (on the
+    lower). ``n_boot``: resample the seeds of every recipe × scale cell to give each proxy scale a
+    95 % interval on its Spearman ρ with the largest scale and the probability that it picks the
+    largest scale's winner (cells with one seed do not vary). ``extrapolate_to`` (a scale value):
+    also fit ``L = E + B / s^β`` per recipe (on the
     loss, or on ``1 − metric`` for a metric in (0, 1) where higher is better) and report fitted
     crossings between the largest observed scale and it.
 
@@ -121,6 +125,8 @@ def transfer_report(runs: Runs, scale: str = "D", higher_is_better: bool | None 
     if extrapolate_to is not None:
         fitted = _fitted_crossings(runs, scale, recipes, float(scales[-1]), float(extrapolate_to), hib,
                                    min_points_fit)
+    if n_boot > 0:
+        _bootstrap_vs_largest(runs, scale, recipes, scales, sign, vs_largest, n_boot, seed)
     finite_rho = [p["spearman"] for p in vs_largest if np.isfinite(p["spearman"])]
     return {
         "scale": scale, "metric": runs.metric_name, "higher_is_better": hib,
@@ -130,6 +136,48 @@ def transfer_report(runs: Runs, scale: str = "D", higher_is_better: bool | None 
         "min_spearman_vs_largest": float(min(finite_rho)) if finite_rho else float("nan"),
         "same_winner_all_scales": len(set(best)) == 1,
     }
+
+
+def _bootstrap_vs_largest(runs: Runs, scale: str, recipes, scales, sign: float, vs_largest: list, n_boot: int,
+                          seed: int) -> None:
+    """Seed bootstrap, vectorised over draws: every row is replaced by a random row of its cell."""
+    from scipy.stats import rankdata
+
+    s = _scale_of(runs, scale)
+    R, S = len(recipes), len(scales)
+    ri = np.array([recipes.index(r) for r in runs.recipe.tolist()])
+    si = np.searchsorted(scales, s)
+    cell = ri * S + si
+    order = np.argsort(cell, kind="stable")
+    cs = cell[order]
+    starts = np.searchsorted(cs, cs, side="left")
+    counts = np.searchsorted(cs, cs, side="right") - starts
+    rng = np.random.default_rng(seed)
+    pick = order[starts + np.floor(rng.random((n_boot, cs.size)) * counts).astype(int)]   # (B, n)
+    vals = runs.loss[pick]
+    sums = np.zeros((n_boot, R * S))
+    np.add.at(sums, (np.arange(n_boot)[:, None], np.broadcast_to(cs, vals.shape)), vals)
+    cnt = np.bincount(cell, minlength=R * S).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = (sums / cnt).reshape(n_boot, R, S)
+    means[:, cnt.reshape(R, S) == 0] = np.nan
+    last = S - 1
+    for p in vs_largest:
+        j = int(np.searchsorted(scales, p["scale_a"]))
+        ok = np.isfinite(means[0, :, j]) & np.isfinite(means[0, :, last])
+        if ok.sum() < 3:
+            continue
+        a = rankdata(sign * means[:, ok, j], axis=1)
+        b = rankdata(sign * means[:, ok, last], axis=1)
+        a = a - a.mean(1, keepdims=True)
+        b = b - b.mean(1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rho = (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))
+        lo, hi = np.nanquantile(rho, [0.025, 0.975])
+        p["spearman_ci"] = [float(lo), float(hi)]
+        win_a = np.argmin(sign * means[:, ok, j], axis=1)
+        win_b = np.argmin(sign * means[:, ok, last], axis=1)
+        p["p_same_winner"] = float(np.mean(win_a == win_b))
 
 
 def _fitted_crossings(runs: Runs, scale: str, recipes: list[str], lo: float, hi: float, hib: bool,
