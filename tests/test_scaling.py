@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import numpy as np
 import pytest
@@ -173,11 +172,9 @@ def test_fit_errors_name_the_bad_argument():
 # coverage error of order 1/B), well inside the margin between the measured 96-100 % (B = 200,
 # benchmarks/RESULTS.md) and the 90 % bar.
 def test_coverage_power_law_fast():
-    t = time.time()
     r = coverage_study("power", dict(E=2.0, B=300.0, beta=0.3), D=np.repeat(np.geomspace(1e6, 1e9, 8), 2),
                        trials=50, n_boot=200, sigma=0.01, seed=11)
     assert min(r["coverage"].values()) >= 0.90, r["coverage"]
-    assert time.time() - t < 60
 
 
 def test_coverage_chinchilla_fast():
