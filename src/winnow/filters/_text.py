@@ -109,6 +109,21 @@ def words(text: pa.Array) -> pa.Array:
     rest = pc.utf8_rtrim(lt, characters=_SUF_SET)
     suf_b = pc.binary_length(lt).to_numpy(zero_copy_only=False) - pc.binary_length(rest).to_numpy(zero_copy_only=False)
     pieces = _pieces(ch, pre_b, suf_b)
+    # spaCy splits a final "." only after a lowercase letter, digit, punctuation or two capitals, and
+    # keeps abbreviations such as "e.g." / "U.S." whole: give that "." back to the word
+    cand = np.flatnonzero((suf_b > 0) & (blen - pre_b - suf_b > 0))
+    if len(cand):
+        sub_mid = pieces.take(pa.array(3 * cand + 1))
+        sub_suf = pieces.take(pa.array(3 * cand + 2))
+        back = (pc.starts_with(sub_suf, ".").to_numpy(zero_copy_only=False)
+                & ~pc.starts_with(sub_suf, "..").to_numpy(zero_copy_only=False))
+        if back.any():
+            back &= pc.match_substring_regex(
+                sub_mid, r"(?:^|[^\p{Lu}])\p{Lu}$|^(?:\pL\.)+\pL$").to_numpy(zero_copy_only=False)
+            if back.any():
+                suf_b = suf_b.copy()
+                suf_b[cand[back]] -= 1
+    pieces = _pieces(ch, pre_b, suf_b)
     kind = np.tile(np.array([0, 1, 2], np.int8), len(ch))
     plen = np.empty(3 * len(ch), np.int64)
     plen[0::3], plen[1::3], plen[2::3] = pre_b, blen - pre_b - suf_b, suf_b
@@ -121,7 +136,7 @@ def words(text: pa.Array) -> pa.Array:
     # clitics ('s, n't, 're, ...) and infixes (not inside URLs)
     cl = mid & pc.match_substring_regex(pieces, _CLITIC_END).to_numpy(zero_copy_only=False)
     pieces = _apply(pieces, cl, lambda a: pc.replace_substring_regex(a, _CLITIC_END, r" \1"))
-    inf = mid & pc.match_substring_regex(pieces, r"[\pL\d](?:-|–|—|~|:|<|>|=|/|,)\pL|\.\.|…").to_numpy(
+    inf = mid & pc.match_substring_regex(pieces, r"[\pL\d](?:-|–|—|~|:|<|>|=|/|,)\pL|\p{Ll}\.\p{Lu}|\.\.|…").to_numpy(
         zero_copy_only=False)
     if inf.any():
         inf &= ~pc.match_substring_regex(pieces, r"://|^www\.").to_numpy(zero_copy_only=False)
@@ -130,6 +145,7 @@ def words(text: pa.Array) -> pa.Array:
             for _ in range(2):
                 a = pc.replace_substring_regex(a, r"([\pL\d])(---|--|-|–|—|~|:|<|>|=|/)(\pL)", r"\1 \2 \3")
                 a = pc.replace_substring_regex(a, r"(\pL),(\pL)", r"\1 , \2")
+                a = pc.replace_substring_regex(a, r"(\p{Ll})\.(\p{Lu})", r"\1 . \2")
             return pc.replace_substring_regex(a, r"(\.\.+|…)", r" \1 ")
         pieces = _apply(pieces, inf, infix)
     split = punct | cl | inf

@@ -32,21 +32,41 @@ def _re_escape(s: str) -> str:
     return "".join("\\" + c if not c.isalnum() and c != " " else c for c in s)
 
 
-def count_sentences(lines: pa.Array) -> np.ndarray:
-    """Sentences per line, approximating spaCy's sentencizer on English tokens.
+#: spaCy sentencizer's sentence-final tokens (the common ones)
+SENT_END_TOKENS = (".", "!", "?", "։", "؟", "۔", "।", "॥", "።", "。", "！", "？", "｡", "‼", "‽", "⁇", "⁈", "⁉")
 
-    A sentence ends at a ``.``/``!``/``?`` that is its own token (it follows a lowercase letter, a digit,
-    a closing bracket/quote or two capitals, and is not part of an abbreviation such as ``e.g.``) and is
-    followed, after optional punctuation, by a word.
+
+def count_sentences(lines: pa.Array) -> np.ndarray:
+    """Sentences per line, as spaCy's sentencizer counts them on (spaCy-like) English tokens.
+
+    A new sentence starts at a word token that follows a sentence-final token (``.``, ``!``, ``?`` as
+    tokens of their own), with only punctuation in between. A non-empty line has at least one.
     """
-    base = pc.utf8_length(lines).to_numpy(zero_copy_only=False) > 0
-    # drop common abbreviation tokens (spaCy tokenizer exceptions) before counting
-    x = pc.replace_substring_regex(
-        lines, r"(?:^|\s)(?:[A-Za-z]\.){2,}|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|vs|etc|Inc|Ltd|Co|Corp|Prof|Gen|"
-        r"Rep|Sen|Gov|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Mt|No)\.", " x")
-    ends = pc.count_substring_regex(
-        x, r"(?:[\p{Ll}\d)\]\"'”’%]|\p{Lu}\p{Lu})(?:[.!?])+[\"'”’)\]]*\s+[^\s.!?]*[\pL\pN]")
-    return base.astype(np.int64) + ends.to_numpy(zero_copy_only=False)
+    n = len(lines)
+    toks = T.words(lines)
+    tv, line = T.flat(toks)
+    if len(tv) == 0:
+        return np.zeros(n, np.int64)
+    term = pc.is_in(tv, value_set=pa.array(SENT_END_TOKENS)).to_numpy(zero_copy_only=False)
+    punct = pc.match_substring_regex(tv, r"^\pP+$").to_numpy(zero_copy_only=False)
+    word = np.flatnonzero(~punct & ~term)
+    cterm = np.concatenate([[0], np.cumsum(term)])
+    has_tok = np.bincount(line, minlength=n) > 0
+    if len(word) == 0:
+        return has_tok.astype(np.int64)
+    # previous word token in the same line (or the line start)
+    wl = line[word]
+    starts = np.searchsorted(line, np.arange(n))
+    prev = np.empty(len(word), np.int64)
+    prev[1:] = word[:-1] + 1
+    prev[0] = starts[wl[0]]
+    new_line = np.ones(len(word), bool)
+    new_line[1:] = wl[1:] != wl[:-1]
+    prev[new_line] = starts[wl[new_line]]
+    boundary = (cterm[word] - cterm[prev]) > 0
+    # a boundary at the very first token of a line does not add a sentence
+    boundary &= word != starts[wl]
+    return has_tok.astype(np.int64) + np.bincount(wl[boundary], minlength=n)
 
 
 class C4(MapStep):
