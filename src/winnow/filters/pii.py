@@ -28,8 +28,8 @@ _OCT = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 IPV4 = rf"(^|[^0-9.])({_OCT}\.{_OCT}\.{_OCT}\.{_OCT})($|[^0-9.]|\.$|\.[^0-9])"
 _H = r"[0-9A-Fa-f]{1,4}"
 #: full or ``::``-compressed IPv6
-IPV6 = (rf"\b(?:(?:{_H}:){{7}}{_H}|(?:{_H}:){{1,7}}:(?:{_H}(?::{_H}){{0,5}})?|::(?:{_H}(?::{_H}){{0,6}}))"
-        r"(?:/[0-9]{1,3})?\b")
+IPV6 = (rf"(^|[^0-9A-Za-z:.])((?:{_H}:){{7}}{_H}|(?:{_H}:){{1,7}}:(?:{_H}(?::{_H}){{0,5}})?"
+        rf"|::(?:{_H}(?::{_H}){{0,6}}))($|[^0-9A-Za-z:])")
 #: international (+CC ...) or North-American style numbers with separators
 PHONE = (r"(?:\+[1-9][0-9]{0,2}[ .\-]?(?:\(0?[0-9]{1,4}\)[ .\-]?)?[0-9]{1,4}(?:[ .\-]?[0-9]{2,4}){1,4}"
          r"|\([0-9]{3}\)[ .\-]?[0-9]{3}[ .\-][0-9]{4}"
@@ -95,7 +95,7 @@ class Pii(MapStep):
             text, ne = self._redact(text, EMAIL, self.email_placeholder)
         if self.ip:
             text, n4 = self._redact(text, IPV4, self.ip_placeholder, group=True)
-            text, n6 = self._redact(text, IPV6, self.ip_placeholder)
+            text, n6 = self._redact(text, IPV6, self.ip_placeholder, group=True)
             ni = pc.add(n4, n6)
         if self.phone:
             text, nph = self._redact(text, PHONE, self.phone_placeholder)
