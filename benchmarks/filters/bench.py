@@ -49,11 +49,15 @@ def winnow_steps():
     from winnow.filters.fineweb import FinewebQuality
     from winnow.filters.gopher import GopherQuality, GopherRepetition
 
+    # parity: datatrove's strict comparisons (the paper's <=/>= differ only at exact equality; that
+    # difference is excluded from the parity count and reported on its own row)
     return {"gopher_quality": GopherQuality(), "gopher_repetition": GopherRepetition(), "c4": C4(),
-            "fineweb_quality": FinewebQuality()}
+            "fineweb_quality": FinewebQuality(inclusive=False)}
 
 
 def run_winnow(table: pa.Table, batch: int):
+    from winnow.filters.fineweb import FinewebQuality
+
     steps = winnow_steps()
     for s in steps.values():
         s.setup()
@@ -72,6 +76,10 @@ def run_winnow(table: pa.Table, batch: int):
         if name == "c4":
             res["c4_text"] = pa.chunked_array(texts).to_pylist()
         print(f"winnow {name}: {table.num_rows / timing[name]:.1f} docs/s", file=sys.stderr, flush=True)
+    # the paper's comparisons (winnow's default), reported separately
+    paper = FinewebQuality()
+    res["fineweb_quality_paper"] = pa.concat_arrays(
+        [paper.process(table.slice(off, batch))[1] for off in range(0, table.num_rows, batch)]).to_pylist()
     # chained: each step sees only the rows kept by the previous ones
     t0 = time.process_time()
     kept_ids = []
@@ -115,27 +123,30 @@ def main() -> None:
     print(f"\n{n} documents; one core each (taskset -c 0)\n")
     print("| filter | agreement | both keep | both drop | only datatrove drops | only winnow drops | same reason (both drop) | datatrove docs/s | winnow docs/s | speed-up |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for name in ["gopher_quality", "gopher_repetition", "c4", "fineweb_quality", "chain"]:
+    for name in ["gopher_quality", "gopher_repetition", "c4", "fineweb_quality", "chain", "fineweb_quality_paper"]:
         if name == "chain":
             wk = np.array(res["chain"])
             dk = np.array(dt["chain_keep"])
             same = ""
         else:
             wr = res[name]
+            dname = name.replace("_paper", "")
             wk = np.array([r is None for r in wr])
-            dk = np.array(dt[f"{name}_keep"])
-            both = [(d, w) for d, w, x, y in zip(dt[f"{name}_reason"], wr, dk, wk) if not x and not y]
+            dk = np.array(dt[f"{dname}_keep"])
+            both = [(d, w) for d, w, x, y in zip(dt[f"{dname}_reason"], wr, dk, wk) if not x and not y]
             sr = sum(1 for d, w in both if REASONS.get(d, "?") == w or (d or "").replace("_n_grams", "_gram")
                      .replace("duplicated_", "dup_") == (w or "").split(":")[-1] or d == (w or "").split(":")[-1]
                      or (d == "empty" and (w or "").endswith("empty")))
             same = f"{sr / max(len(both), 1):.1%}"
         agree = (wk == dk).mean()
+        speed = (f"{n / dtt[name]:.1f} | {n / wt[name]:.1f} | {dtt[name] / wt[name]:.1f}x" if name in wt
+                 else "(not timed: same work as above) | | ")
         print(f"| {name} | {agree:.2%} | {(wk & dk).sum()} | {(~wk & ~dk).sum()} | {(wk & ~dk).sum()} | "
-              f"{(~wk & dk).sum()} | {same} | {n / dtt[name]:.1f} | {n / wt[name]:.1f} | {dtt[name] / wt[name]:.1f}x |")
+              f"{(~wk & dk).sum()} | {same} | {speed} |")
         if a.disagreements and name != "chain":
             bad = np.flatnonzero(wk != dk)[: a.disagreements]
             for i in bad:
-                print(f"   {dt['id'][i]} src={srcs[i]} datatrove={dt[f'{name}_reason'][i]} winnow={res[name][i]}")
+                print(f"   {dt['id'][i]} src={srcs[i]} datatrove={dt[f'{dname}_reason'][i]} winnow={res[name][i]}")
     # C4 rewrites text: compare the kept text where both keep
     both = [i for i in range(n) if res["c4"][i] is None and dt["c4_keep"][i]]
     same_text = sum(res["c4_text"][i] == dt["c4_text"][i] for i in both)
