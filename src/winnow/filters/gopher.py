@@ -246,39 +246,48 @@ class GopherRepetition(MapStep):
         np.cumsum(counts, out=starts[1:])
         pos = np.arange(len(tv)) - starts[doc] if len(tv) else np.zeros(0, np.int64)
         wanted = set(self.top_n_grams) | set(self.dup_n_grams)
-        all_keys = {}
-        for h, k in T.iter_ngram_keys(ids, doc, max(wanted, default=0)):
-            if k in wanted:
-                all_keys[k] = h
-        for k in sorted(wanted):
-            m = len(tv) - k + 1
-            top = np.zeros(n)
-            dup = np.zeros(n)
-            if m > 0:
-                valid = np.flatnonzero(pos[:m] <= (counts[doc[:m]] - k))
-                if len(valid):
-                    keys = all_keys[k][valid]
-                    vdoc = doc[valid]
-                    rep, cnt, first = T.first_occurrence(keys)
-                    if k in self.top_n_grams:
-                        # most frequent n-gram (ties: first seen), its chars incl. joining spaces x count
-                        order = np.lexsort((first, -cnt, vdoc))
-                        d_sorted = vdoc[order]
-                        head = np.ones(len(order), bool)
-                        head[1:] = d_sorted[1:] != d_sorted[:-1]
-                        best = order[head]
-                        p = valid[best]
-                        chars = cs[p + k] - cs[p] + (k - 1)
-                        top[vdoc[best]] = chars * cnt[best]
-                    if k in self.dup_n_grams:
-                        sel = T.greedy_skip_chain(valid[rep], k)
-                        if len(sel):
-                            dup = np.bincount(doc[sel], weights=(cs[sel + k] - cs[sel]).astype(np.float64),
-                                              minlength=n)
+        for k in wanted:
             if k in self.top_n_grams:
+                cols[f"gopher_top_{k}_gram_frac"] = np.zeros(n)
+            if k in self.dup_n_grams:
+                cols[f"gopher_dup_{k}_gram_frac"] = np.zeros(n)
+        max_top = max(self.top_n_grams, default=0)
+        # P: candidate start positions, h: hash of the k-gram starting there (document mixed in).
+        # Beyond the largest top-n, only positions whose k-gram repeats can start a repeated (k+1)-gram,
+        # so the candidate set shrinks as k grows.
+        P = np.arange(len(tv))
+        h = T.mix64(doc.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+        for k in range(1, max(wanted, default=0) + 1):
+            fit = pos[P] <= counts[doc[P]] - k
+            P, h = P[fit], h[fit]
+            if len(P) == 0:
+                break
+            with np.errstate(over="ignore"):
+                h = T.mix64(h ^ (ids[P + k - 1] + np.uint64(k) * np.uint64(0x632BE59BD9B4E019)))
+            if k not in wanted and k < max_top:
+                continue
+            rep, cnt, first = T.first_occurrence(h)
+            vdoc = doc[P]
+            if k in self.top_n_grams:
+                # most frequent n-gram (ties: first seen), its chars incl. joining spaces x count;
+                # P is sorted, so documents are contiguous segments: two reduceats, no sort
+                seg = np.flatnonzero(np.r_[True, vdoc[1:] != vdoc[:-1]])
+                maxcnt = np.maximum.reduceat(cnt, seg)
+                seg_of = np.repeat(np.arange(len(seg)), np.diff(np.r_[seg, len(vdoc)]))
+                cand_first = np.where(cnt == maxcnt[seg_of], first, np.iinfo(np.int64).max)
+                best_first = np.minimum.reduceat(cand_first, seg)
+                p = P[best_first]
+                top = np.zeros(n)
+                top[vdoc[seg]] = (cs[p + k] - cs[p] + (k - 1)) * maxcnt
                 cols[f"gopher_top_{k}_gram_frac"] = safe_div(top, clen)
             if k in self.dup_n_grams:
-                cols[f"gopher_dup_{k}_gram_frac"] = safe_div(dup, clen)
+                sel = T.greedy_skip_chain(P[rep], k)
+                if len(sel):
+                    dup = np.bincount(doc[sel], weights=(cs[sel + k] - cs[sel]).astype(np.float64), minlength=n)
+                    cols[f"gopher_dup_{k}_gram_frac"] = safe_div(dup, clen)
+            if k >= max_top:
+                multi = cnt >= 2
+                P, h = P[multi], h[multi]
         return set_columns(table, cols)
 
     def decide(self, table: pa.Table) -> pa.Array:
