@@ -102,7 +102,7 @@ class C4(MapStep):
     filter_javascript: bool = True
     filter_curly_bracket: bool = True
     filter_policy: bool = True
-    policy_substrings: list[str] = Field(default_factory=lambda: list(POLICY_SUBSTRINGS))
+    policy_substrings: list[str] = Field(default=list(POLICY_SUBSTRINGS))
     rewrite: bool = True
 
     def stat_columns(self) -> list[str]:

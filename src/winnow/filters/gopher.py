@@ -60,7 +60,7 @@ class GopherQuality(MapStep):
     max_ellipsis_lines_ratio: float | None = Field(0.3, ge=0, le=1)
     min_alpha_words_ratio: float | None = Field(0.8, ge=0, le=1)
     min_stop_words: int | None = Field(2, ge=0)
-    stop_words: list[str] = Field(default_factory=lambda: list(GOPHER_STOP_WORDS))
+    stop_words: list[str] = Field(default=list(GOPHER_STOP_WORDS))
 
     def stat_columns(self) -> list[str]:
         return ["gopher_n_words", "gopher_mean_word_length", "gopher_hash_ratio", "gopher_ellipsis_ratio",
@@ -202,9 +202,9 @@ class GopherRepetition(MapStep):
     dup_para_frac: float | None = Field(0.3, ge=0)
     dup_line_char_frac: float | None = Field(0.2, ge=0)
     dup_para_char_frac: float | None = Field(0.2, ge=0)
-    top_n_grams: dict[int, float] = Field(default_factory=lambda: {2: 0.2, 3: 0.18, 4: 0.16})
+    top_n_grams: dict[int, float] = Field(default={2: 0.2, 3: 0.18, 4: 0.16})
     dup_n_grams: dict[int, float] = Field(
-        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
+        default={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
 
     def stat_columns(self) -> list[str]:
         return (["gopher_dup_para_frac", "gopher_dup_para_char_frac", "gopher_dup_line_frac",

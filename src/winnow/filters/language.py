@@ -54,7 +54,7 @@ class Language(MapStep):
     """
 
     name = "language"
-    languages: list[str] = Field(default_factory=lambda: ["en"])
+    languages: list[str] = Field(default=["en"])
     min_score: float = Field(0.65, ge=0, le=1)
     backend: Literal["fasttext", "py3langid"] = "fasttext"
     max_chars: int | None = Field(None, ge=1)

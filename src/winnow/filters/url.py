@@ -53,11 +53,11 @@ class UrlFilter(MapStep):
 
     name = "url_filter"
     url_column: str = "url"
-    blocked_domains: list[str] = Field(default_factory=list)
+    blocked_domains: list[str] = Field(default=[])
     blocked_domains_file: str | None = None
-    blocked_words: list[str] = Field(default_factory=list)
+    blocked_words: list[str] = Field(default=[])
     blocked_words_file: str | None = None
-    blocked_subwords: list[str] = Field(default_factory=list)
+    blocked_subwords: list[str] = Field(default=[])
     blocked_subwords_file: str | None = None
     _sets: dict = PrivateAttr(default=None)
 
