@@ -181,3 +181,19 @@ def test_bad_input_pipeline_counts_add_up(tmp_path, huge_bytes):
     assert by_id["huge"] is not None
     kept = res.kept(["id"]).column("id").to_pylist()
     assert set(kept) | set(by_id) == {d["id"] for d in docs} and not set(kept) & set(by_id)
+
+
+@pytest.mark.parametrize("name", ["gopher_quality", "gopher_repetition", "c4", "fineweb_quality", "pii"])
+def test_large_string_and_chunked_text_same_decisions(name):
+    import pydoc_data.topics as topics
+
+    from winnow.pipeline.registry import get_step_class
+
+    texts = [topics.topics[k] for k in ("exceptions", "assert", "if", "while")]
+    s = get_step_class(name)()
+    want = s.process(pa.table({"text": pa.array(texts)}))
+    for col in (pa.array(texts, pa.large_string()), pa.chunked_array([texts[:1], texts[1:]])):
+        got = s.process(pa.table({"text": col}))
+        assert got[1].to_pylist() == want[1].to_pylist()
+        for c in s.stat_columns():
+            assert got[0].column(c).to_pylist() == want[0].column(c).to_pylist()

@@ -32,10 +32,10 @@ SYMBOL_TOKEN = rf"^{_SYMBOL_CLASS}+$"
 
 
 def as_text(table: pa.Table, column: str = "text") -> pa.Array:
-    """The text column as one contiguous ``large_string``-or-``string`` array (nulls as "")."""
+    """The text column as one contiguous ``string`` array (nulls as ""); batches stay under 2 GiB."""
     col = table.column(column)
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    if pa.types.is_large_string(arr.type) is False and not pa.types.is_string(arr.type):
+    if not pa.types.is_string(arr.type):
         arr = pc.cast(arr, pa.string())
     return pc.fill_null(arr, "")
 
@@ -244,7 +244,6 @@ def greedy_skip_chain(cand: np.ndarray, n: int) -> np.ndarray:
     nxt = np.append(nxt, m)
     sel = np.zeros(m + 1, dtype=bool)
     sel[0] = True
-    frontier = np.array([0])
     jump = nxt
     # invariant: sel holds every node at distance < 2^k from node 0
     while True:
@@ -255,5 +254,4 @@ def greedy_skip_chain(cand: np.ndarray, n: int) -> np.ndarray:
         if sel.sum() == before:
             break
         jump = jump[jump]
-    del frontier
     return cand[np.flatnonzero(sel[:m])]

@@ -37,7 +37,7 @@ class FinewebQuality(MapStep):
     * ``new_line_ratio=0.3``: drop if newlines per word exceed 0.3 (datatrove; not in the paper)
 
     Statistic columns: ``fineweb_line_punct_ratio``, ``fineweb_short_line_ratio``,
-    ``fineweb_char_dup_ratio``, ``fineweb_new_line_ratio``. Reasons: ``fineweb_quality:<rule>``;
+    ``fineweb_char_dup_ratio``, ``fineweb_new_line_ratio``, ``fineweb_lines`` (non-blank lines). Reasons: ``fineweb_quality:<rule>``;
     text with no non-blank line is ``fineweb_quality:empty``.
 
     >>> FinewebQuality().thresholds()["fineweb_char_dup_ratio"]
@@ -57,7 +57,7 @@ class FinewebQuality(MapStep):
 
     def stat_columns(self) -> list[str]:
         return ["fineweb_line_punct_ratio", "fineweb_short_line_ratio", "fineweb_char_dup_ratio",
-                "fineweb_new_line_ratio"]
+                "fineweb_new_line_ratio", "fineweb_lines"]
 
     def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
         return {"fineweb_line_punct_ratio": (self.line_punct_thr, None),
