@@ -18,8 +18,12 @@ import pyarrow.compute as pc
 _LINEBREAKS = r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"
 
 # spaCy English prefix/suffix punctuation (punct + quotes + currency + a few symbols).
-_PRE_SET = ",:;!?¿¡()[]{}<>_#*&。？！，、；：～·।،۔؛٪'\"”“`‘´’‚„»«「」『』（）〔〕【】《》〈〉⟦⟧$£€¥฿§%=—–+…"
-_SUF_SET = _PRE_SET + "."
+_PUNCT_QUOTES = ",:;!?¿¡()[]{}<>_#*&。？！，、；：～·।،۔؛٪'\"”“`‘´’‚„»«「」『』（）〔〕【】《》〈〉⟦⟧…"
+_PRE_SET = _PUNCT_QUOTES + "$£€¥฿§%=—–+"
+_SUF_SET = _PUNCT_QUOTES + "—–."
+#: whole chunks spaCy keeps as one token (tokenizer exceptions: common emoticons)
+_EMOTICONS = (":)", ":(", "):", "(:", ":-)", ":-(", ";)", ";-)", ":D", ":P", ":p", "=)", "(=", ":/", ":'(", "<3",
+              ":]", ":[", ":o", ":O", "xD", "XD", "^_^", "-_-", "o.O", "O.o", ":*", ":|", ":0", "=(", "=[", "=]")
 _CLITIC_END = r"(n't|N'T|n’t|'s|'S|’s|’S|'re|'ll|'ve|'d|'m|’re|’ll|’ve|’d|’m)$"
 
 # Characters datatrove-style "symbol words" consist of: ASCII punctuation, control characters and
@@ -108,6 +112,10 @@ def words(text: pa.Array) -> pa.Array:
     pre_b = blen - pc.binary_length(lt).to_numpy(zero_copy_only=False)
     rest = pc.utf8_rtrim(lt, characters=_SUF_SET)
     suf_b = pc.binary_length(lt).to_numpy(zero_copy_only=False) - pc.binary_length(rest).to_numpy(zero_copy_only=False)
+    emo = pc.is_in(ch, value_set=pa.array(_EMOTICONS)).to_numpy(zero_copy_only=False)
+    if emo.any():
+        pre_b = np.where(emo, 0, pre_b)
+        suf_b = np.where(emo, 0, suf_b)
     pieces = _pieces(ch, pre_b, suf_b)
     # spaCy splits a final "." only after a lowercase letter, digit, punctuation or two capitals, and
     # keeps abbreviations such as "e.g." / "U.S." whole: give that "." back to the word
@@ -119,7 +127,7 @@ def words(text: pa.Array) -> pa.Array:
                 & ~pc.starts_with(sub_suf, "..").to_numpy(zero_copy_only=False))
         if back.any():
             back &= pc.match_substring_regex(
-                sub_mid, r"(?:^|[^\p{Lu}])\p{Lu}$|^(?:\pL\.)+\pL$").to_numpy(zero_copy_only=False)
+                sub_mid, r"(?:^|[^\p{Lu}])\p{Lu}$|^\pL$|^(?:\pL\.)+\pL$").to_numpy(zero_copy_only=False)
             if back.any():
                 suf_b = suf_b.copy()
                 suf_b[cand[back]] -= 1
@@ -131,21 +139,25 @@ def words(text: pa.Array) -> pa.Array:
     single = (plen == 1) | ((plen <= 4) & (kind != 1) & pc.match_substring_regex(
         pieces, r"^(?:\.\.+|…|.)$").to_numpy(zero_copy_only=False))
     punct = (kind != 1) & (plen > 0) & ~single
-    pieces = _apply(pieces, punct, lambda a: pc.replace_substring_regex(a, r"(\.\.+|…|.)", r"\1 "))
+    pieces = _apply(pieces, punct, lambda a: pc.replace_substring_regex(a, r"(\):|\(:|\.\.+|…|.)", r"\1 "))
     mid = (kind == 1) & (plen > 1)
     # clitics ('s, n't, 're, ...) and infixes (not inside URLs)
     cl = mid & pc.match_substring_regex(pieces, _CLITIC_END).to_numpy(zero_copy_only=False)
     pieces = _apply(pieces, cl, lambda a: pc.replace_substring_regex(a, _CLITIC_END, r" \1"))
-    inf = mid & pc.match_substring_regex(pieces, r"[\pL\d](?:-|–|—|~|:|<|>|=|/|,)\pL|\p{Ll}\.\p{Lu}|\.\.|…").to_numpy(
+    inf = mid & pc.match_substring_regex(
+        pieces, r"[\pL\d](?:-|–|—|~|:|<|>|=|/|,)\pL|\p{Ll}\.\p{Lu}|\d[+\-*^][\d-]|\.\.|…").to_numpy(
         zero_copy_only=False)
     if inf.any():
-        inf &= ~pc.match_substring_regex(pieces, r"://|^www\.").to_numpy(zero_copy_only=False)
+        # a token that is a URL as a whole stays whole (spaCy's url_match)
+        inf &= ~pc.match_substring_regex(pieces, r"^(?:[a-zA-Z][a-zA-Z0-9+.\-]*://|www\.)").to_numpy(
+            zero_copy_only=False)
 
         def infix(a):
             for _ in range(2):
                 a = pc.replace_substring_regex(a, r"([\pL\d])(---|--|-|–|—|~|:|<|>|=|/)(\pL)", r"\1 \2 \3")
                 a = pc.replace_substring_regex(a, r"(\pL),(\pL)", r"\1 , \2")
                 a = pc.replace_substring_regex(a, r"(\p{Ll})\.(\p{Lu})", r"\1 . \2")
+                a = pc.replace_substring_regex(a, r"(\d)([+\-*^])(\d|-)", r"\1 \2 \3")
             return pc.replace_substring_regex(a, r"(\.\.+|…)", r" \1 ")
         pieces = _apply(pieces, inf, infix)
     split = punct | cl | inf
