@@ -21,6 +21,14 @@ _LINEBREAKS = r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"
 _PUNCT_QUOTES = ",:;!?¿¡()[]{}<>_#*&。？！，、；：～·।،۔؛٪'\"”“`‘´’‚„»«「」『』（）〔〕【】《》〈〉⟦⟧…"
 _PRE_SET = _PUNCT_QUOTES + "$£€¥฿§%=—–+"
 _SUF_SET = _PUNCT_QUOTES + "—–."
+#: abbreviations spaCy's English exceptions keep with their final "."
+_ABBREV = ("Mr", "Mrs", "Ms", "Dr", "Inc", "Ltd", "Co", "Corp", "Jr", "Sr", "St", "Mt", "vs", "Jan", "Feb", "Mar",
+           "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "Gen", "Gov", "Rep", "Sen", "Rev", "Prof",
+           "Adm", "Bros", "Capt", "Col", "Lt", "Sgt", "Messrs", "Calif", "Conn", "Fla", "Ill", "Mass", "Mich",
+           "Minn", "Wash", "Ala", "Ariz", "Ark", "Colo", "Del", "Ga", "Ind", "Kan", "Ky", "La", "Md", "Miss", "Mo",
+           "Mont", "Neb", "Nev", "Okla", "Ore", "Pa", "Tenn", "Va", "Wis", "a.m", "p.m", "Ph.D", "e.g", "i.e")
+_KEEP_DOT = (r"(?:^|[^\p{Lu}])\p{Lu}$|^\pL$|^(?:\pL\.)+\pL$|^(?:"
+             + "|".join(a.replace(".", r"\.") for a in _ABBREV) + ")$")
 #: whole chunks spaCy keeps as one token (tokenizer exceptions: common emoticons)
 _EMOTICONS = (":)", ":(", "):", "(:", ":-)", ":-(", ";)", ";-)", ":D", ":P", ":p", "=)", "(=", ":/", ":'(", "<3",
               ":]", ":[", ":o", ":O", "xD", "XD", "^_^", "-_-", "o.O", "O.o", ":*", ":|", ":0", "=(", "=[", "=]")
@@ -127,7 +135,7 @@ def words(text: pa.Array) -> pa.Array:
                 & ~pc.starts_with(sub_suf, "..").to_numpy(zero_copy_only=False))
         if back.any():
             back &= pc.match_substring_regex(
-                sub_mid, r"(?:^|[^\p{Lu}])\p{Lu}$|^\pL$|^(?:\pL\.)+\pL$").to_numpy(zero_copy_only=False)
+                sub_mid, _KEEP_DOT).to_numpy(zero_copy_only=False)
             if back.any():
                 suf_b = suf_b.copy()
                 suf_b[cand[back]] -= 1
@@ -139,18 +147,24 @@ def words(text: pa.Array) -> pa.Array:
     single = (plen == 1) | ((plen <= 4) & (kind != 1) & pc.match_substring_regex(
         pieces, r"^(?:\.\.+|…|.)$").to_numpy(zero_copy_only=False))
     punct = (kind != 1) & (plen > 0) & ~single
-    pieces = _apply(pieces, punct, lambda a: pc.replace_substring_regex(a, r"(\):|\(:|\.\.+|…|.)", r"\1 "))
+    pieces = _apply(pieces, punct, lambda a: pc.replace_substring_regex(a, r"(\):|\(:|''|\.\.+|…|.)", r"\1 "))
     mid = (kind == 1) & (plen > 1)
     # clitics ('s, n't, 're, ...) and infixes (not inside URLs)
     cl = mid & pc.match_substring_regex(pieces, _CLITIC_END).to_numpy(zero_copy_only=False)
     pieces = _apply(pieces, cl, lambda a: pc.replace_substring_regex(a, _CLITIC_END, r" \1"))
+    # "cannot" -> "can not"; a unit "%" after a number is its own token
+    cn = mid & pc.match_substring_regex(pieces, r"^[Cc]annot$|\d%$").to_numpy(zero_copy_only=False)
+    pieces = _apply(pieces, cn, lambda a: pc.replace_substring_regex(a, r"^([Cc]an)(not)$|(\d)(%)$", r"\1\3 \2\4"))
+    cl |= cn
     inf = mid & pc.match_substring_regex(
         pieces, r"[\pL\d](?:-|–|—|~|:|<|>|=|/|,)\pL|\p{Ll}\.\p{Lu}|\d[+\-*^][\d-]|\.\.|…").to_numpy(
         zero_copy_only=False)
     if inf.any():
         # a token that is a URL as a whole stays whole (spaCy's url_match)
-        inf &= ~pc.match_substring_regex(pieces, r"^(?:[a-zA-Z][a-zA-Z0-9+.\-]*://|www\.)").to_numpy(
-            zero_copy_only=False)
+        inf &= ~pc.match_substring_regex(
+            pieces, r"^(?:[a-zA-Z][a-zA-Z0-9+.\-]*://|www\.|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$|"
+            r"[\w\-]+(?:\.[\w\-]+)*\.(?:com|org|net|io|cc|edu|gov|de|uk|fr|dev|ai|info|biz)$|and/or$)"
+        ).to_numpy(zero_copy_only=False)
 
         def infix(a):
             for _ in range(2):
