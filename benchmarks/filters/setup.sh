@@ -11,7 +11,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/pip" install -q --upgrade pip
   # datatrove 0.10.1 supports Python 3.11. Its English word tokenizer is spacy.blank("en") (rules only,
   # no model download), so spacy is needed; nltk is imported by some filters.
-  "$VENV/bin/pip" install -q "datatrove==0.10.1" nltk spacy pyarrow numpy
+  "$VENV/bin/pip" install -q "datatrove==0.10.1" "nltk==3.10.4" "spacy==3.8.18" "pyarrow==26.0.1" "numpy==2.4.6"
 fi
 mkdir -p "$WORK/debs"
 cd "$WORK/debs"
