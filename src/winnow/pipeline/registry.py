@@ -10,6 +10,13 @@ import importlib
 
 STEPS: dict[str, str] = {
     "length": "winnow.filters.length:Length",
+    "language": "winnow.filters.language:Language",
+    "gopher_quality": "winnow.filters.gopher:GopherQuality",
+    "gopher_repetition": "winnow.filters.gopher:GopherRepetition",
+    "c4": "winnow.filters.c4:C4",
+    "fineweb_quality": "winnow.filters.fineweb:FinewebQuality",
+    "url_filter": "winnow.filters.url:UrlFilter",
+    "pii": "winnow.filters.pii:Pii",
 }
 
 
