@@ -17,7 +17,7 @@ each connected group; **apply** attaches ``duplicate_of`` / ``cluster_id`` / ``c
 
 Example:
     >>> from winnow import Pipeline
-    >>> p = Pipeline([{"semantic_dedup": {"eps": 0.1, "embedder": "hashed"}}])
+    >>> p = Pipeline([{"semantic_dedup": {"eps": 0.05, "embedder": "hashed"}}])
     >>> res = p.run("raw/*.jsonl.gz", "runs/semdedup")              # doctest: +SKIP
 
     >>> import pyarrow as pa
@@ -74,7 +74,7 @@ class SemanticDedup(GlobalStep):
 
     name = "semantic_dedup"
     embedder: Literal["hashed", "minilm"] = "hashed"
-    eps: float = Field(0.1, gt=0.0, lt=1.0, description="cosine distance below which documents are duplicates")
+    eps: float = Field(0.05, gt=0.0, lt=1.0, description="cosine distance below which documents are duplicates")
     dim: int = Field(256, ge=8, description="dimension of the hashed embedding")
     n_clusters: int | None = Field(None, ge=1)
     cluster_size: int = Field(1000, ge=2, description="target documents per k-means cluster when n_clusters is None")
