@@ -54,7 +54,12 @@ def normalize(text: pa.Array | pa.ChunkedArray, *, lowercase: bool = True, punct
         t = pc.cast(t, pa.string())
     t = pc.fill_null(t, "")
     if unicode_form:
-        t = pc.utf8_normalize(t, unicode_form)
+        non_ascii = pc.invert(pc.string_is_ascii(t))
+        k = pc.sum(non_ascii).as_py() or 0
+        if k == len(t):
+            t = pc.utf8_normalize(t, unicode_form)
+        elif k:  # ASCII text is already normalised: only touch the other rows
+            t = pc.replace_with_mask(t, non_ascii, pc.utf8_normalize(pc.filter(t, non_ascii), unicode_form))
     if lowercase:
         t = pc.utf8_lower(t)
     if punctuation:
@@ -99,14 +104,21 @@ def hash_strings_128(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def tokens(norm: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Split normalised text on whitespace: (flat tokens, per-document offsets of length n+1)."""
-    lists = pc.utf8_split_whitespace(norm)
+    """Split text on whitespace runs: (flat non-empty tokens, per-document offsets of length n+1)."""
+    lists = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(norm))
     if isinstance(lists, pa.ChunkedArray):
         lists = lists.combine_chunks()
     offsets = np.asarray(lists.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
-    flat = lists.values
     base = offsets[0]
-    return flat.slice(0, offsets[-1] - base) if base == 0 else flat.slice(base, offsets[-1] - base), offsets - base
+    flat = lists.values.slice(base, offsets[-1] - base)
+    offsets = offsets - base
+    empty = np.asarray(pc.equal(pc.binary_length(flat), 0).to_numpy(zero_copy_only=False), bool)
+    if empty.any():  # only "" documents split into [""]
+        keep = ~empty
+        flat = flat.filter(pa.array(keep))
+        kc = np.r_[0, np.cumsum(keep)]
+        offsets = kc[offsets]
+    return flat, offsets
 
 
 def token_hashes(flat: pa.Array, seed: int = 0) -> np.ndarray:
@@ -129,31 +141,57 @@ def codepoints(norm: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return cps, offsets
 
 
+def _mix_windows(cols: list[np.ndarray], n: int) -> np.ndarray:
+    x = np.full(len(cols[0]), np.uint64(n), np.uint64)
+    for c in cols:
+        x ^= c
+        x *= _P
+        x ^= x >> np.uint64(29)
+    return fmix64(x)
+
+
 def ngram_hashes(vals: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Hash every window of ``n`` consecutive values inside each document.
 
     A document with fewer than ``n`` (but at least one) values yields one shingle made of all
-    of them; an empty document yields none. Returns (flat shingle hashes, count per document).
+    of them; an empty document yields none. Returns (flat shingle hashes in document order,
+    count per document).
     """
+    vals = np.asarray(vals, np.uint64)
     lens = np.diff(offsets)
+    ndoc = len(lens)
     counts = np.where(lens >= n, lens - n + 1, np.where(lens > 0, 1, 0)).astype(np.int64)
     total = int(counts.sum())
     if total == 0:
         return np.zeros(0, np.uint64), counts
-    doc = np.repeat(np.arange(len(lens)), counts)
-    first = np.zeros(len(counts), np.int64)
-    np.cumsum(counts[:-1], out=first[1:])
-    pos = offsets[:-1][doc] + (np.arange(total) - first[doc])
-    dlen = lens[doc]
-    x = np.full(total, np.uint64(n), np.uint64)
-    start = offsets[:-1][doc]
+    L = len(vals)
+    short = (lens > 0) & (lens < n)
+    parts_main = None
+    if L >= n:
+        m = L - n + 1
+        # every window of the flat array, by shifted views (no gathers) ...
+        x = _mix_windows([vals[k:m + k] for k in range(n)], n)
+        # ... kept where it does not cross a document boundary
+        doc_end = np.repeat(offsets[1:], lens)[:m]
+        parts_main = x[(doc_end - np.arange(m)) >= n]
+    if not short.any():
+        return parts_main, counts
+    # documents shorter than n: one padded shingle each, merged back in document order
+    sd = np.flatnonzero(short)
+    cols = []
     for k in range(n):
-        ok = (pos + k) < (start + dlen)
-        v = np.where(ok, vals[np.minimum(pos + k, len(vals) - 1)], _PAD)
-        x ^= v
-        x *= _P
-        x ^= x >> np.uint64(29)
-    return fmix64(x), counts
+        ok = k < lens[sd]
+        cols.append(np.where(ok, vals[np.minimum(offsets[sd] + k, L - 1)], _PAD))
+    xs = _mix_windows(cols, n)
+    out = np.empty(total, np.uint64)
+    first = np.zeros(ndoc, np.int64)
+    np.cumsum(counts[:-1], out=first[1:])
+    out[first[sd]] = xs
+    if parts_main is not None and len(parts_main):
+        is_main = np.ones(total, bool)
+        is_main[first[sd]] = False
+        out[is_main] = parts_main
+    return out, counts
 
 
 def shingle_hashes(text: pa.Array | pa.ChunkedArray, *, ngram: int = 5, unit: Literal["word", "char"] = "word",
@@ -165,7 +203,8 @@ def shingle_hashes(text: pa.Array | pa.ChunkedArray, *, ngram: int = 5, unit: Li
     """
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    norm = text if normalized else normalize(text)
+    # word tokens are split on whitespace anyway; character shingles need collapsed whitespace
+    norm = text if normalized else normalize(text, whitespace=(unit == "char"))
     if unit == "word":
         flat, offsets = tokens(norm)
         vals = token_hashes(flat, seed)

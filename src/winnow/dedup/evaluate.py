@@ -8,7 +8,7 @@ no shingle have Jaccard 0 and are not listed.
 Example:
     >>> import pyarrow as pa
     >>> i, j, jac = exact_jaccard_pairs(pa.array(["a b c d e f", "a b c d e g", "x y"]), ngram=5)
-    >>> list(zip(i.tolist(), j.tolist(), jac.round(3).tolist()))
+    >>> [(int(a), int(b), round(float(v), 3)) for a, b, v in zip(i, j, jac)]
     [(0, 1, 0.333)]
 """
 from __future__ import annotations

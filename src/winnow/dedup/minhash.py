@@ -28,8 +28,8 @@ Example:
     >>> import pyarrow as pa
     >>> step = MinhashDedup(bands=4, rows=2)
     >>> keys = step.map(pa.table({"id": ["a", "b"], "text": ["one two three four five six"] * 2}))
-    >>> keys.column("b00")[0] == keys.column("b00")[1]
-    <pyarrow.BooleanScalar: True>
+    >>> keys.column("b00")[0].as_py() == keys.column("b00")[1].as_py()
+    True
 """
 from __future__ import annotations
 
@@ -62,32 +62,33 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def minhash_signatures(sh: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray,
-                       chunk: int = 1 << 15) -> np.ndarray:
+                       chunk: int = 8192) -> np.ndarray:
     """MinHash signatures (uint32, shape ``(docs, len(a))``) from flat shingle hashes.
 
     Works over the whole batch in blocks of ``chunk`` shingles (a block may span documents
-    and a document may span blocks), so memory is ``chunk × num_perm × 8`` bytes whatever the
-    document lengths. Documents without shingles get all-ones signatures.
+    and a document may span blocks), laid out ``(permutation, shingle)`` so that the per-
+    document minimum is a contiguous ``minimum.reduceat``; memory is ``chunk × num_perm × 8``
+    bytes whatever the document lengths. Documents without shingles get all-ones signatures.
     """
     n, k = len(counts), len(a)
-    sig = np.full((n, k), _MAX64, np.uint64)
+    sig = np.full((k, n), _MAX64, np.uint64)
     total = len(sh)
-    if total == 0:
-        return (sig >> np.uint64(32)).astype(np.uint32)
-    doc_of = np.repeat(np.arange(n, dtype=np.int64), counts)
-    buf = np.empty((min(chunk, total), k), np.uint64)
-    for s0 in range(0, total, chunk):
-        x = sh[s0:s0 + chunk]
-        d = doc_of[s0:s0 + chunk]
-        v = buf[:len(x)]
-        np.multiply(x[:, None], a[None, :], out=v)
-        v += b
-        starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
-        m = np.minimum.reduceat(v, starts, axis=0)
-        ds = d[starts]
-        np.minimum(sig[ds], m, out=m)
-        sig[ds] = m
-    return (sig >> np.uint64(32)).astype(np.uint32)
+    if total:
+        doc_of = np.repeat(np.arange(n, dtype=np.int64), counts)
+        buf = np.empty((k, min(chunk, total)), np.uint64)
+        a_col, b_col = a[:, None], b[:, None]
+        for s0 in range(0, total, chunk):
+            x = sh[s0:s0 + chunk]
+            d = doc_of[s0:s0 + chunk]
+            v = buf[:, :len(x)]
+            np.multiply(a_col, x[None, :], out=v)
+            v += b_col
+            starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
+            m = np.minimum.reduceat(v, starts, axis=1)
+            ds = d[starts]
+            np.minimum(sig[:, ds], m, out=m)
+            sig[:, ds] = m
+    return np.ascontiguousarray((sig >> np.uint64(32)).astype(np.uint32).T)
 
 
 def band_hashes(sig: np.ndarray, bands: int, rows: int, counts: np.ndarray | None = None) -> np.ndarray:
