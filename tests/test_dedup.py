@@ -155,9 +155,8 @@ def test_minhash_precision_recall_against_exact_jaccard(tmp_path, corpus):
         out[verify] = pair_metrics(np.array([rep[x] for x in ids]), i, j, jac, 0.8)
     assert out[True]["true_pairs"] > 300
     assert out[True]["precision"] >= 0.95 and out[True]["recall"] >= 0.95, out
-    # without verification LSH alone admits pairs below the threshold
-    assert out[False]["pred_pairs"] >= out[True]["pred_pairs"]
-    assert out[False]["recall"] >= out[True]["recall"] - 1e-9
+    # without verification, LSH collisions alone admit pairs below the threshold
+    assert out[False]["precision"] < out[True]["precision"], out
 
 
 def test_exact_jaccard_ground_truth_matches_python_sets(corpus):

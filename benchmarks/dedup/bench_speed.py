@@ -65,7 +65,7 @@ def winnow_e2e(corpus, work, verify=True):
 
     t0 = time.perf_counter()
     res = Pipeline([{"minhash_dedup": {"bands": BANDS, "rows": ROWS, "ngram": NGRAM, "verify": verify}}]).run(
-        os.path.join(corpus, "*.jsonl"), os.path.join(work, "out"), workers=1, output_format="jsonl")
+        os.path.join(corpus, "*.jsonl"), os.path.join(work, "out"), workers=1)
     t = res.manifest["totals"]
     return {"docs": t["rows_in"], "removed": t["rows_rejected"], "seconds": time.perf_counter() - t0}
 

@@ -131,6 +131,36 @@ def token_hashes(flat: pa.Array, seed: int = 0) -> np.ndarray:
     return uniq[idx]
 
 
+_PUNCT = r"[\p{P}\p{S}]+"
+
+
+def word_tokens(text) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+    """Normalised word tokens of every document, computed on the batch's distinct tokens.
+
+    Punctuation and symbols become spaces and the text is split on whitespace; then only the
+    *distinct* tokens are NFKC-normalised, lower-cased and have digit runs mapped to ``0``.
+    Returns (token → index into vocabulary, normalised vocabulary, offsets of length n+1).
+    """
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    t = pc.replace_substring_regex(pc.fill_null(text, ""), _PUNCT, " ")
+    flat, offsets = tokens(t)
+    if len(flat) == 0:
+        return np.zeros(0, np.int64), pa.array([], pa.string()), offsets
+    enc = pc.dictionary_encode(flat)
+    vocab = normalize(enc.dictionary, lowercase=True, punctuation=False, digits=True, whitespace=False,
+                      unicode_form="NFKC")
+    return np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64), vocab, offsets
+
+
+def word_token_hashes(text, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(64-bit hash of every normalised word token, offsets of length n+1)."""
+    idx, vocab, offsets = word_tokens(text)
+    if len(idx) == 0:
+        return np.zeros(0, np.uint64), offsets
+    return hash_strings(vocab, seed)[idx], offsets
+
+
 def codepoints(norm: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Unicode code points of every document as one uint64 array plus offsets (n+1)."""
     lens = np.asarray(pc.utf8_length(norm).to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -204,23 +234,30 @@ def shingle_hashes(text: pa.Array | pa.ChunkedArray, *, ngram: int = 5, unit: Li
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     # word tokens are split on whitespace anyway; character shingles need collapsed whitespace
-    norm = text if normalized else normalize(text, whitespace=(unit == "char"))
     if unit == "word":
-        flat, offsets = tokens(norm)
-        vals = token_hashes(flat, seed)
+        if normalized:
+            flat, offsets = tokens(text)
+            vals = token_hashes(flat, seed)
+        else:
+            vals, offsets = word_token_hashes(text, seed)
     elif unit == "char":
-        vals, offsets = codepoints(norm)
+        vals, offsets = codepoints(text if normalized else normalize(text))
     else:
         raise ValueError(f"unit must be 'word' or 'char', got {unit!r}")
     return ngram_hashes(vals, offsets, ngram)
 
 
 def shingle_strings(text: pa.Array, *, ngram: int = 5, unit: str = "word") -> list[set]:
-    """The exact shingles of each document as Python sets of tuples/strings (slow; for ground truth)."""
-    norm = normalize(text).to_pylist()
+    """The exact shingles of each document as Python sets of tuples (slow; for ground truth)."""
+    if unit == "word":
+        idx, vocab, offsets = word_tokens(text)
+        words = vocab.to_pylist()
+        toks = [words[i] for i in idx.tolist()]
+        docs = [toks[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+    else:
+        docs = [list(t) for t in normalize(text).to_pylist()]
     out = []
-    for t in norm:
-        items = t.split() if unit == "word" else list(t)
+    for items in docs:
         if not items:
             out.append(set())
         elif len(items) < ngram:

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from winnow.dedup._text import normalize, tokens
+from winnow.dedup._text import word_tokens
 
 
 def shingle_matrix(text, ngram: int = 5):
@@ -27,12 +27,14 @@ def shingle_matrix(text, ngram: int = 5):
 
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    flat, offsets = tokens(normalize(text))
+    idx, vocab, offsets = word_tokens(text)
     lens = np.diff(offsets)
     ndoc = len(lens)
-    if len(flat) == 0:
+    if len(idx) == 0:
         return sp.csr_matrix((ndoc, 0), dtype=np.float32)
-    tok = np.asarray(pc.dictionary_encode(flat).indices.to_numpy(zero_copy_only=False), np.int64)
+    # distinct raw tokens can normalise to the same word: ids by normalised string identity
+    vid = np.asarray(pc.dictionary_encode(vocab).indices.to_numpy(zero_copy_only=False), np.int64)
+    tok = vid[idx]
     counts = np.where(lens >= ngram, lens - ngram + 1, np.where(lens > 0, 1, 0))
     doc = np.repeat(np.arange(ndoc), counts)
     first = np.r_[0, np.cumsum(counts)[:-1]]

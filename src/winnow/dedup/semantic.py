@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from pydantic import Field, PrivateAttr
 
 from winnow.dedup._reduce import KeyIndex, cluster_columns, components_from, union, write_decisions
-from winnow.dedup._text import ngram_hashes, normalize, token_hashes, tokens
+from winnow.dedup._text import ngram_hashes, word_token_hashes
 from winnow.pipeline.step import GlobalStep
 
 
@@ -45,10 +45,9 @@ def hashed_embeddings(text, dim: int = 256, seed: int = 0) -> np.ndarray:
     """Signed feature hashing of word unigrams + bigrams, L2-normalised, shape ``(docs, dim)``."""
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    flat, offsets = tokens(normalize(text))
-    th = token_hashes(flat, seed)
+    th, offsets = word_token_hashes(text, seed)
     n = len(offsets) - 1
-    feats, cnt = [], []
+    feats = []
     uni_doc = np.repeat(np.arange(n), np.diff(offsets))
     feats.append((th, uni_doc))
     bi, bc = ngram_hashes(th, offsets, 2)
