@@ -26,7 +26,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
-import scipy.sparse as sp
 
 
 def load_corpus(path: str) -> pa.Table:
@@ -34,43 +33,6 @@ def load_corpus(path: str) -> pa.Table:
     t = pa.concat_tables([x.select(["id", "text"]) for x in tabs])
     t = t.set_column(0, "id", pc.cast(t.column("id"), pa.string()))
     return t.take(pc.sort_indices(t, [("id", "ascending")]))
-
-
-def exact_shingle_matrix(text: pa.Array, n: int) -> sp.csr_matrix:
-    from winnow.dedup._text import normalize, tokens
-
-    flat, offsets = tokens(normalize(text))
-    tok = np.asarray(pc.dictionary_encode(flat).indices.to_numpy(zero_copy_only=False), np.int64)
-    lens = np.diff(offsets)
-    ndoc = len(lens)
-    counts = np.where(lens >= n, lens - n + 1, np.where(lens > 0, 1, 0))
-    doc = np.repeat(np.arange(ndoc), counts)
-    first = np.r_[0, np.cumsum(counts)[:-1]]
-    pos = offsets[:-1][doc] + (np.arange(counts.sum()) - first[doc])
-    end = offsets[1:][doc]
-    win = np.empty((len(pos), n), np.int64)
-    for k in range(n):
-        win[:, k] = np.where(pos + k < end, tok[np.minimum(pos + k, len(tok) - 1)], -1)
-    _, sid = np.unique(win, axis=0, return_inverse=True)
-    sid = sid.reshape(-1)
-    key = np.unique(doc.astype(np.int64) * (sid.max() + 1) + sid)
-    d, s = key // (sid.max() + 1), key % (sid.max() + 1)
-    return sp.csr_matrix((np.ones(len(d), np.float32), (d, s)), shape=(ndoc, int(sid.max()) + 1))
-
-
-def all_pairs_jaccard(A: sp.csr_matrix, block: int = 1000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(i, j, J) for every pair i < j sharing at least one shingle."""
-    size = np.asarray(A.sum(axis=1)).ravel()
-    At = A.T.tocsr()
-    I, Jx, V = [], [], []
-    for s in range(0, A.shape[0], block):
-        C = (A[s:s + block] @ At).tocoo()
-        i = C.row + s
-        keep = C.col > i
-        i, j, inter = i[keep], C.col[keep], C.data[keep]
-        jac = inter / (size[i] + size[j] - inter)
-        I.append(i.astype(np.int64)); Jx.append(j.astype(np.int64)); V.append(jac.astype(np.float32))
-    return np.concatenate(I), np.concatenate(Jx), np.concatenate(V)
 
 
 def run_winnow(corpus: str, out: str, **kw) -> tuple[dict, pa.Table, float]:
@@ -96,14 +58,26 @@ def labels_for(ids_sorted: pa.Array, clusters: pa.Table) -> np.ndarray:
     return np.asarray(pc.dictionary_encode(c.column("rep").combine_chunks()).indices.to_numpy(), np.int64)
 
 
-def pair_metrics(lab: np.ndarray, i: np.ndarray, j: np.ndarray, jac: np.ndarray, t: float) -> dict:
-    sizes = np.bincount(lab)
-    pred_pairs = int((sizes * (sizes - 1) // 2).sum())
-    true = jac >= t
-    same = lab[i] == lab[j]
-    tp = int((true & same).sum())
-    return {"precision": tp / pred_pairs if pred_pairs else 1.0, "recall": tp / int(true.sum()) if true.any() else 1.0,
-            "pred_pairs": pred_pairs, "true_pairs": int(true.sum()), "tp": tp}
+def oracle_labels(n, i, j, jac, t, mode):
+    """Clusters computed from the exact ground truth itself (upper bounds for each clustering)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    m = jac >= t
+    if mode == "components":
+        return connected_components(coo_matrix((np.ones(m.sum()), (i[m], j[m])), shape=(n, n)), directed=False)[1]
+    order = np.lexsort((i[m], j[m]))
+    jj, ii = j[m][order], i[m][order]
+    starts = np.searchsorted(jj, np.arange(n + 1))
+    lab = np.arange(n)
+    centre = np.ones(n, bool)
+    for x in np.unique(jj).tolist():
+        for a in ii[starts[x]:starts[x + 1]].tolist():
+            if centre[a]:
+                lab[x] = a
+                centre[x] = False
+                break
+    return lab
 
 
 def main():
@@ -118,10 +92,16 @@ def main():
     t0 = time.perf_counter()
     tab = load_corpus(a.corpus)
     ids = tab.column("id").combine_chunks()
-    A = exact_shingle_matrix(tab.column("text"), a.ngram)
-    i, j, jac = all_pairs_jaccard(A)
-    print(f"{tab.num_rows:,} docs, {A.shape[1]:,} distinct shingles, {len(i):,} pairs with J>0 "
-          f"({time.perf_counter() - t0:.0f} s ground truth)")
+    from winnow.dedup.evaluate import exact_jaccard_pairs, pair_metrics
+
+    gt = os.path.join(a.out, f"gt-{tab.num_rows}-{a.ngram}.npz")
+    if os.path.exists(gt):  # cache of the exact ground truth (same corpus, same n-gram size)
+        z = np.load(gt)
+        i, j, jac = z["i"], z["j"], z["jac"]
+    else:
+        i, j, jac = exact_jaccard_pairs(tab.column("text"), a.ngram)
+        np.savez(gt, i=i, j=j, jac=jac)
+    print(f"{tab.num_rows:,} docs, {len(i):,} pairs with J>0 ({time.perf_counter() - t0:.0f} s ground truth)")
     for t in (0.7, 0.8, 0.9):
         print(f"  true duplicate pairs at J>={t}: {(jac >= t).sum():,}")
 
@@ -167,23 +147,28 @@ def main():
 
     # --- precision / recall of duplicate pairs
     results = []
-    for verify in (True, False):
-        for t in (0.7, 0.8, 0.9):
-            if verify:
-                stats, cl, dt = run_winnow(a.corpus, os.path.join(a.out, "run-q"), ngram=a.ngram, bands=a.bands,
-                                           rows=a.rows, verify=True, threshold=t)
-            elif t == 0.7:
-                stats, cl, dt = run_winnow(a.corpus, os.path.join(a.out, "run-q"), ngram=a.ngram, bands=a.bands,
-                                           rows=a.rows, verify=False)
-            lab = labels_for(ids, cl)
+    runs = [(True, "center", t) for t in (0.7, 0.8, 0.9)] + [(True, "components", 0.8), (False, "center", None),
+                                                             (False, "components", None)]
+    for verify, clustering, thr in runs:
+        kw = dict(ngram=a.ngram, bands=a.bands, rows=a.rows, verify=verify, clustering=clustering)
+        if thr is not None:
+            kw["threshold"] = thr
+        stats, cl, dt = run_winnow(a.corpus, os.path.join(a.out, "run-q"), **kw)
+        lab = labels_for(ids, cl)
+        for t in ((thr,) if thr is not None else (0.7, 0.8, 0.9)):
             m = pair_metrics(lab, i, j, jac, t)
-            m.update(verify=verify, threshold=t, seconds=round(dt, 1), candidate_pairs=stats.get("candidate_pairs"),
-                     removed=int(stats.get("duplicates", 0)))
+            m.update(method=f"winnow verify={'on' if verify else 'off'} {clustering}", threshold=t,
+                     seconds=round(dt, 1), removed=int(stats.get("duplicates", 0)))
             results.append(m)
-    print("\nverify  t    precision  recall   pred_pairs  true_pairs  removed  candidates  seconds")
+    for mode in ("center", "components"):
+        for t in (0.7, 0.8, 0.9):
+            m = pair_metrics(oracle_labels(tab.num_rows, i, j, jac, t, mode), i, j, jac, t)
+            m.update(method=f"oracle (exact Jaccard) {mode}", threshold=t, seconds=None, removed=None)
+            results.append(m)
+    print("\nmethod                              t    precision  recall   pred_pairs  true_pairs  removed  seconds")
     for m in results:
-        print(f"{'on ' if m['verify'] else 'off'}    {m['threshold']:.1f}  {m['precision']:.4f}     {m['recall']:.4f}   "
-              f"{m['pred_pairs']:>10,}  {m['true_pairs']:>10,}  {m['removed']:>7,}  {m['candidate_pairs']:>10,}  {m['seconds']}")
+        print(f"{m['method']:<35} {m['threshold']:.1f}  {m['precision']:.4f}     {m['recall']:.4f}   "
+              f"{m['pred_pairs']:>10,}  {m['true_pairs']:>10,}  {m['removed']!s:>7}  {m['seconds']}")
     with open(os.path.join(a.out, "quality.json"), "w") as fh:
         json.dump({"docs": tab.num_rows, "pairs_with_overlap": int(len(i)), "scurve": scurve, "results": results}, fh, indent=1)
     shutil.rmtree(os.path.join(a.out, "run-q"), ignore_errors=True)
