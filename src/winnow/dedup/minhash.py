@@ -6,14 +6,16 @@ Phases (a :class:`~winnow.pipeline.step.GlobalStep`):
   n-gram shingles to 64 bits, compute ``bands × rows`` MinHash values per document in numpy
   over the whole batch (``min((a·x + b) mod 2⁶⁴)`` per permutation, 32 high bits kept), and hash
   each band to one 64-bit bucket key. Keys (id, one column per band, and — with
-  ``verify`` — the document's distinct shingle hashes) are written to Parquet.
+  ``verify`` — the document's shingle hashes) are written to Parquet.
 * **reduce**: bucket keys are re-partitioned on disk (Parquet spill files of at most
-  ``max_bucket_rows`` rows per band), each partition is sorted and every document of a bucket
-  becomes a candidate edge to the bucket's first document (in id order). With ``verify``,
-  candidate edges are checked with the true Jaccard similarity of the two shingle sets
-  (loaded task by task, so memory is bounded by shard size) and only pairs at or above
-  ``threshold`` are merged. Union-find gives connected components; the document with the
-  smallest id represents its cluster, the others are rejected.
+  ``max_bucket_rows`` rows per band) and each partition is sorted to find buckets. Then, with
+  ``clustering="center"`` (default), documents that share a bucket are visited once in id order:
+  a document is a duplicate of the first earlier *kept* document sharing a bucket with it whose
+  true Jaccard (``verify``) is ≥ ``threshold``, otherwise it is kept — so every dropped row is
+  directly similar to its ``duplicate_of`` (no chains). With ``clustering="components"``
+  (FineWeb/datatrove), every bucket member is linked to the bucket's first document, links are
+  optionally verified (shingles loaded task pair by task pair) and union-find gives connected
+  components whose smallest id is kept.
 * **apply**: rows get ``duplicate_of`` (dropped rows), ``cluster_id`` (the representative's
   id, null for singletons) and ``cluster_size``.
 
@@ -254,12 +256,11 @@ class MinhashDedup(GlobalStep):
         cols = {"id": table.column("id")}
         for j, name in enumerate(self.band_columns()):
             cols[name] = pa.array(bh[:, j])
-        if self.verify:
-            u, uc = unique_per_doc(sh, counts)
-            offs = np.zeros(len(uc) + 1, np.int32 if len(u) < 2**31 else np.int64)
-            np.cumsum(uc, out=offs[1:])
+        if self.verify:  # shingles as computed (deduplicated in reduce, for candidates only)
+            offs = np.zeros(len(counts) + 1, np.int32 if len(sh) < 2**31 else np.int64)
+            np.cumsum(counts, out=offs[1:])
             cls = pa.ListArray if offs.dtype == np.int32 else pa.LargeListArray
-            cols["sh"] = cls.from_arrays(pa.array(offs), pa.array(u, pa.uint64()))
+            cols["sh"] = cls.from_arrays(pa.array(offs), pa.array(sh, pa.uint64()))
         return pa.table(cols)
 
     # ------------------------------------------------------------------ reduce
@@ -367,7 +368,7 @@ class MinhashDedup(GlobalStep):
                 vals, counts = _take_lists(col, g[sel] - idx.starts[t])
                 offs = np.r_[0, np.cumsum(counts)]
                 for k, a, b in zip(sel.tolist(), offs[:-1].tolist(), offs[1:].tolist()):
-                    sets[k] = vals[a:b]
+                    sets[k] = np.unique(vals[a:b])
                 del col
         thr = self.threshold
         centres: dict[int, list[int]] = {}
@@ -434,8 +435,8 @@ class MinhashDedup(GlobalStep):
             while start < len(sel):
                 end = int(np.searchsorted(cum, (cum[start - 1] if start else 0) + self.verify_block, "right"))
                 end = max(end, start + 1)
-                av, ac = _take_lists(ca, ra[start:end])
-                bv, bc = _take_lists(cb, rb[start:end])
+                av, ac = unique_per_doc(*_take_lists(ca, ra[start:end]))
+                bv, bc = unique_per_doc(*_take_lists(cb, rb[start:end]))
                 jac[sel[start:end]] = jaccard_pairs(av, ac, bv, bc)
                 start = end
         return jac
