@@ -215,9 +215,36 @@ def measure(name, corpus, work):
     if status != 0:
         raise RuntimeError(f"{name} failed (status {status})")
     res = json.loads(out.decode().strip().splitlines()[-1])
-    res.update(name=name, wall=wall, peak_rss_mb=ru.ru_maxrss / 1024)
+    res.update(name=name, wall=wall, cpu=ru.ru_utime + ru.ru_stime, peak_rss_mb=ru.ru_maxrss / 1024)
     shutil.rmtree(work, ignore_errors=True)
     return res
+
+
+def report(rows):
+    """Table + ratios. CPU seconds (user + sys of the child) are the robust figure on a shared
+    machine; wall seconds are printed too."""
+    by = {(r["name"], r["corpus"]): r for r in rows}
+    print("\ncontender                corpus   docs/s (sig)   wall s    CPU s   peak RSS MB")
+    for r in rows:
+        if r["name"].endswith("-sig"):
+            print(f"{r['name']:<24} {r['corpus']:<6} {r['docs'] / r['seconds']:>12,.0f}")
+        else:
+            print(f"{r['name']:<24} {r['corpus']:<6} {'':>12}   {r['wall']:>7.1f}  {r['cpu']:>7.1f}   {r['peak_rss_mb']:>10.0f}")
+    for peer in ("datasketch", "datatrove"):
+        p = by.get((f"{peer}-e2e", "1x"))
+        for w in ("winnow-e2e", "winnow-e2e-noverify"):
+            r = by.get((w, "1x"))
+            if p and r:
+                print(f"end to end {w} vs {peer}: {p['cpu'] / r['cpu']:.1f}x less CPU, {p['wall'] / r['wall']:.1f}x less wall")
+        ws, ps = by.get(("winnow-sig", "1x")), by.get((f"{peer}-sig", "1x"))
+        if ws and ps:
+            print(f"signatures/s: winnow {ws['docs'] / ws['seconds']:,.0f} vs {peer} {ps['docs'] / ps['seconds']:,.0f} "
+                  f"({ps['seconds'] / ws['seconds']:.1f}x)")
+    for w in ("winnow-e2e", "winnow-e2e-noverify"):
+        a_, b_ = by.get((w, "1x")), by.get((w, "10x"))
+        if a_ and b_:
+            print(f"{w}: 10x corpus → peak RSS {a_['peak_rss_mb']:.0f} → {b_['peak_rss_mb']:.0f} MB "
+                  f"({b_['peak_rss_mb'] / a_['peak_rss_mb']:.2f}x), CPU {a_['cpu']:.0f} → {b_['cpu']:.0f} s")
 
 
 def main():
@@ -245,28 +272,7 @@ def main():
             r["corpus"] = "10x"
             rows.append(r)
             print(json.dumps(r), flush=True)
-    by = {(r["name"], r["corpus"]): r for r in rows}
-    print("\ncontender                corpus   docs/s (sig)   end-to-end s   peak RSS MB")
-    for r in rows:
-        sig = by.get((r["name"].split("-")[0] + "-sig", r["corpus"]))
-        if r["name"].endswith("-sig"):
-            print(f"{r['name']:<24} {r['corpus']:<6} {r['docs'] / r['seconds']:>12,.0f}")
-        else:
-            print(f"{r['name']:<24} {r['corpus']:<6} {'':>12}   {r['wall']:>12.1f}   {r['peak_rss_mb']:>10.0f}")
-    def ratio(a_, b_, key):
-        if a_ in by and b_ in by:
-            return by[b_][key] / by[a_][key]
-    for peer in ("datasketch", "datatrove"):
-        w = ("winnow-e2e", "1x")
-        p = (f"{peer}-e2e", "1x")
-        ws, ps = (f"winnow-sig", "1x"), (f"{peer}-sig", "1x")
-        if w in by and p in by:
-            print(f"end to end: winnow (verify on) is {by[p]['wall'] / by[w]['wall']:.1f}x faster than {peer}; "
-                  f"verify off: {by[p]['wall'] / by[('winnow-e2e-noverify', '1x')]['wall']:.1f}x"
-                  if ("winnow-e2e-noverify", "1x") in by else "")
-        if ws in by and ps in by:
-            print(f"signatures/s: winnow {by[ws]['docs'] / by[ws]['seconds']:,.0f} vs {peer} "
-                  f"{by[ps]['docs'] / by[ps]['seconds']:,.0f} ({by[ps]['seconds'] / by[ws]['seconds']:.1f}x)")
+    report(rows)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as fh:
         json.dump(rows, fh, indent=1)

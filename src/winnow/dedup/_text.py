@@ -137,20 +137,45 @@ _PUNCT = r"[\p{P}\p{S}]+"
 def word_tokens(text) -> tuple[np.ndarray, pa.Array, np.ndarray]:
     """Normalised word tokens of every document, computed on the batch's distinct tokens.
 
-    Punctuation and symbols become spaces and the text is split on whitespace; then only the
-    *distinct* tokens are NFKC-normalised, lower-cased and have digit runs mapped to ``0``.
-    Returns (token → index into vocabulary, normalised vocabulary, offsets of length n+1).
+    Equivalent to: punctuation and symbols (``\\p{P}``, ``\\p{S}``) become spaces, the text
+    is split on whitespace, each token is NFKC-normalised, lower-cased and has digit runs
+    mapped to ``0``. Only the whitespace split touches the full text; every regex and Unicode
+    operation runs on the *distinct* raw tokens (a raw token such as ``"foo.bar"`` expands to
+    several words). Returns (token → index into vocabulary, normalised vocabulary, offsets n+1).
     """
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    t = pc.replace_substring_regex(pc.fill_null(text, ""), _PUNCT, " ")
-    flat, offsets = tokens(t)
-    if len(flat) == 0:
+    raw, offsets = tokens(pc.fill_null(text, ""))
+    if len(raw) == 0:
         return np.zeros(0, np.int64), pa.array([], pa.string()), offsets
-    enc = pc.dictionary_encode(flat)
-    vocab = normalize(enc.dictionary, lowercase=True, punctuation=False, digits=True, whitespace=False,
+    enc = pc.dictionary_encode(raw)
+    ridx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
+    # raw vocabulary → words (0, 1 or more per raw token)
+    pieces = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(
+        pc.replace_substring_regex(enc.dictionary, _PUNCT, " ")))
+    words = pieces.values
+    parent = np.asarray(pc.list_parent_indices(pieces).to_numpy(zero_copy_only=False), np.int64)
+    keep = np.asarray(pc.greater(pc.binary_length(words), 0).to_numpy(zero_copy_only=False), bool)
+    if not keep.all():
+        words = words.filter(pa.array(keep))
+        parent = parent[keep]
+    nsub = np.bincount(parent, minlength=len(enc.dictionary))
+    first = np.zeros(len(nsub), np.int64)
+    np.cumsum(nsub[:-1], out=first[1:])
+    wenc = pc.dictionary_encode(words)
+    widx = np.asarray(wenc.indices.to_numpy(zero_copy_only=False), np.int64)
+    vocab = normalize(wenc.dictionary, lowercase=True, punctuation=False, digits=True, whitespace=False,
                       unicode_form="NFKC")
-    return np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64), vocab, offsets
+    if (nsub == 1).all():  # no raw token splits or vanishes: a plain gather
+        return widx[first[ridx]], vocab, offsets
+    # expand every raw token occurrence into its words
+    per = nsub[ridx]
+    total = int(per.sum())
+    occ_first = np.zeros(len(per), np.int64)
+    np.cumsum(per[:-1], out=occ_first[1:])
+    pos = np.repeat(first[ridx] - occ_first, per) + np.arange(total)
+    new_off = np.r_[0, np.cumsum(per)][offsets]
+    return widx[pos], vocab, new_off
 
 
 def word_token_hashes(text, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
