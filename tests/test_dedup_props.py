@@ -156,3 +156,11 @@ def test_reduce_independent_of_shard_split(rows, baselines, tmp_path, rnd, k):
         assert got == base, f"{step.name} ({step}) depends on the shard split"
     n_dup = sum(1 for r in baselines[1].values() if dict(r)["reason"])
     assert n_dup >= 30
+
+
+def test_centre_batches_do_not_change_decisions(rows, baselines, tmp_path):
+    """Small verification batches (bounded memory) give exactly the one-batch decisions."""
+    step = MinhashDedup(verify_block=300)
+    got = _decide(step, [rows.slice(0, 100), rows.slice(100)], str(tmp_path / "b"))
+    assert step.last_stats["batches"] > 3
+    assert got == baselines[1]

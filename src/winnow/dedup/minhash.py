@@ -48,7 +48,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field, PrivateAttr, model_validator
 
-from winnow.dedup._reduce import KeyIndex, cluster_columns, components_from, union, write_decisions
+from winnow.dedup._reduce import KeyIndex, cluster_columns, components_from, find_roots, union, write_decisions
 from winnow.dedup._text import _P, fmix64, shingle_hashes
 from winnow.pipeline.step import GlobalStep
 
@@ -213,8 +213,8 @@ class MinhashDedup(GlobalStep):
     clustering: Literal["center", "components"] = "center"
     #: rows per bucket spill partition (bounds reduce memory per band)
     max_bucket_rows: int = Field(4_000_000, gt=0)
-    #: max shingles held per verification block
-    verify_block: int = Field(4_000_000, gt=0)
+    #: max shingles held in memory per verification batch (bounds reduce memory)
+    verify_block: int = Field(8_000_000, gt=0)
     cluster_column: str | None = "cluster_id"
 
     _perm: tuple | None = PrivateAttr(None)
@@ -266,6 +266,7 @@ class MinhashDedup(GlobalStep):
             np.cumsum(counts, out=offs[1:])
             cls = pa.ListArray if offs.dtype == np.int32 else pa.LargeListArray
             cols["sh"] = cls.from_arrays(pa.array(offs), pa.array(sh, pa.uint64()))
+            cols["nsh"] = pa.array(counts.astype(np.int64))
         return pa.table(cols)
 
     # ------------------------------------------------------------------ reduce
@@ -353,63 +354,97 @@ class MinhashDedup(GlobalStep):
 
         Every dropped document is directly similar to the one it is a duplicate of (no
         chaining through intermediate documents). Only documents in a shared bucket are
-        visited (one pass, in order); their distinct shingles are loaded task by task.
+        visited. A document only ever meets centres of its own connected component of the
+        bucket graph, so components are processed in batches of at most ``verify_block``
+        shingles: memory is bounded by the batch (and one task's key column), not the corpus.
         """
         mn, mb = self.bucket_memberships(key_files, idx, spill_dir)
         rep = np.arange(idx.n, dtype=np.int64)
         if len(mn) == 0:
             return rep
+        # components of the bucket graph (each bucket's members linked to its first member)
+        ob = np.lexsort((mn, mb))
+        bn, bb = mn[ob], mb[ob]
+        first = np.r_[True, bb[1:] != bb[:-1]]
+        head = bn[np.maximum.accumulate(np.where(first, np.arange(len(bb)), 0))]
+        parent = np.arange(idx.n, dtype=np.int64)
+        union(parent, head, bn)
         order = np.lexsort((mb, mn))
         mn, mb = mn[order], mb[order]
         cand, starts = np.unique(mn, return_index=True)
-        bounds = np.r_[starts, len(mn)].tolist()
-        sets: list[np.ndarray] = [None] * len(cand)  # type: ignore[list-item]
+        bounds = np.r_[starts, len(mn)]
+        comp = find_roots(parent)[cand]
         if self.verify:
-            g = idx.gid_of_node[cand]
-            task = idx.task_of_gid[g]
-            for t in np.unique(task):
-                sel = np.flatnonzero(task == t)
-                col = pq.read_table(key_files[t], columns=["sh"]).column("sh").combine_chunks()
-                vals, counts = unique_per_doc(*_take_lists(col, g[sel] - idx.starts[t]))
-                offs = np.r_[0, np.cumsum(counts)]
-                for k, a, b in zip(sel.tolist(), offs[:-1].tolist(), offs[1:].tolist()):
-                    sets[k] = vals[a:b]
-                del col
+            g_all = idx.gid_of_node[cand]
+            nsh = np.zeros(len(cand), np.int64)
+            task_all = idx.task_of_gid[g_all]
+            for t in np.unique(task_all):
+                sel = np.flatnonzero(task_all == t)
+                col = pq.read_table(key_files[t], columns=["nsh"]).column("nsh")
+                nsh[sel] = np.asarray(col.to_numpy(), np.int64)[g_all[sel] - idx.starts[t]]
+        else:
+            nsh = np.ones(len(cand), np.int64)
+        # batches of whole components, in component order
+        corder = np.lexsort((cand, comp))
+        comp_sorted = comp[corder]
+        cstart = np.flatnonzero(np.r_[True, comp_sorted[1:] != comp_sorted[:-1]])
+        csize = np.add.reduceat(nsh[corder], cstart)
+        batch_of_comp = np.zeros(len(cstart), np.int64)
+        acc, bno = 0, 0
+        for ci, sz in enumerate(csize.tolist()):
+            if acc and acc + sz > self.verify_block:
+                bno += 1
+                acc = 0
+            acc += sz
+            batch_of_comp[ci] = bno
+        batch = np.empty(len(cand), np.int64)
+        batch[corder] = np.repeat(batch_of_comp, np.diff(np.r_[cstart, len(corder)]))
         thr = self.threshold
-        centres: dict[int, list[int]] = {}
-        mb_l = mb.tolist()
-        cand_l = cand.tolist()
         n_checked = 0
-        for k in range(len(cand_l)):
-            bs = mb_l[bounds[k]:bounds[k + 1]]
-            found = -1
-            cs = set()
-            for b in bs:
-                c = centres.get(b)
-                if c:
-                    cs.update(c)
-            if cs:
-                if not self.verify:
-                    found = min(cs)
-                else:
-                    a = sets[k]
-                    for c in sorted(cs):
-                        o = sets[c]
-                        la, lo = len(a), len(o)
-                        if min(la, lo) < thr * max(la, lo):  # Jaccard ≤ min/max
-                            continue
-                        n_checked += 1
-                        inter = np.intersect1d(a, o, assume_unique=True).size
-                        if inter >= thr * (la + lo - inter):
-                            found = c
-                            break
-            if found < 0:
+        for bi in range(bno + 1):
+            ks = np.flatnonzero(batch == bi)  # candidate positions, in node order
+            sets: dict[int, np.ndarray] = {}
+            if self.verify:
+                g = g_all[ks]
+                task = task_all[ks]
+                for t in np.unique(task):
+                    sel = np.flatnonzero(task == t)
+                    col = pq.read_table(key_files[t], columns=["sh"]).column("sh").combine_chunks()
+                    vals, counts = unique_per_doc(*_take_lists(col, g[sel] - idx.starts[t]))
+                    del col
+                    offs = np.r_[0, np.cumsum(counts)].tolist()
+                    for k, a, b in zip(ks[sel].tolist(), offs[:-1], offs[1:]):
+                        sets[k] = vals[a:b]
+            centres: dict[int, list[int]] = {}
+            for k in ks.tolist():
+                bs = mb[bounds[k]:bounds[k + 1]].tolist()
+                found = -1
+                cs = set()
                 for b in bs:
-                    centres.setdefault(b, []).append(k)
-            else:
-                rep[cand_l[k]] = cand_l[found]
-        self._stats["candidate_docs"] = len(cand_l)
-        self._stats["verified_pairs"] = n_checked
+                    c = centres.get(b)
+                    if c:
+                        cs.update(c)
+                if cs:
+                    if not self.verify:
+                        found = min(cs)
+                    else:
+                        a = sets[k]
+                        for c in sorted(cs):
+                            o = sets[c]
+                            la, lo = len(a), len(o)
+                            if min(la, lo) < thr * max(la, lo):  # Jaccard ≤ min/max
+                                continue
+                            n_checked += 1
+                            inter = np.intersect1d(a, o, assume_unique=True).size
+                            if inter >= thr * (la + lo - inter):
+                                found = c
+                                break
+                if found < 0:
+                    for b in bs:
+                        centres.setdefault(b, []).append(k)
+                else:
+                    rep[cand[k]] = cand[found]
+        self._stats.update(candidate_docs=int(len(cand)), verified_pairs=n_checked, batches=bno + 1)
         return rep
 
     def verify_edges(self, key_files: Sequence[str | None], idx: KeyIndex, u: np.ndarray, v: np.ndarray
