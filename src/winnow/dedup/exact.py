@@ -28,6 +28,7 @@ class ExactDedup(GlobalStep):
     the smallest ``id`` is kept — an order that does not depend on shards or workers — and the
     others are rejected with reason ``exact_dedup:duplicate`` and ``duplicate_of`` = kept id.
     Kept rows of a group get ``cluster_id`` (the kept id) and ``cluster_size``.
+    The reduce holds ids and two 64-bit hashes per document in memory (no text).
     """
 
     name = "exact_dedup"
