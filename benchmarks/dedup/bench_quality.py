@@ -118,6 +118,8 @@ def main():
     edges = np.linspace(0, 1, 21)
     bins = np.clip(np.digitize(jac, edges) - 1, 0, 19)
     meas = np.array([collide[bins == b].mean() if (bins == b).any() else np.nan for b in range(20)])
+    f_j = 1 - (1 - jac.astype(np.float64) ** a.rows) ** a.bands  # prediction for each pair's own J
+    pred_bin = np.array([f_j[bins == b].mean() if (bins == b).any() else np.nan for b in range(20)])
     cnt = np.bincount(bins, minlength=20)
     mid = (edges[:-1] + edges[1:]) / 2
     s_grid = np.linspace(0, 1, 201)
@@ -130,7 +132,8 @@ def main():
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(s_grid, pred, label=f"predicted 1-(1-s^{a.rows})^{a.bands}")
     ok = cnt >= 20
-    ax.plot(mid[ok], meas[ok], "o", label="measured (pairs binned by exact Jaccard)")
+    ax.plot(mid[ok], pred_bin[ok], "x", color="C0", label="predicted, averaged over each bin's pairs")
+    ax.plot(mid[ok], meas[ok], "o", color="C1", mfc="none", label="measured (pairs binned by exact Jaccard)")
     ax.set_xlabel("exact Jaccard of word 5-gram sets")
     ax.set_ylabel("P(candidate pair)")
     ax.set_title(f"MinHash LSH S-curve, {tab.num_rows:,} real docs")
@@ -139,11 +142,14 @@ def main():
     fig.tight_layout()
     fig.savefig(os.path.join(a.out, "scurve.png"), dpi=80)
     scurve = [{"jaccard_bin": round(float(m), 3), "pairs": int(c), "measured": None if np.isnan(x) else round(float(x), 4),
-               "predicted": round(float(1 - (1 - m ** a.rows) ** a.bands), 4)} for m, c, x in zip(mid, cnt, meas)]
-    print("\nS-curve (bin mid, pairs, measured, predicted):")
+               "predicted_mid": round(float(1 - (1 - m ** a.rows) ** a.bands), 4),
+               "predicted_pairs": None if np.isnan(pb) else round(float(pb), 4)}
+              for m, c, x, pb in zip(mid, cnt, meas, pred_bin)]
+    print("\nS-curve (bin mid, pairs, measured, predicted at mid, predicted averaged over the bin's pairs):")
     for r in scurve:
         if r["pairs"]:
-            print(f"  {r['jaccard_bin']:.3f} {r['pairs']:>10,} {r['measured']!s:>8} {r['predicted']:.4f}")
+            print(f"  {r['jaccard_bin']:.3f} {r['pairs']:>10,} {r['measured']!s:>8} {r['predicted_mid']:.4f} "
+                  f"{r['predicted_pairs']:.4f}")
 
     # --- precision / recall of duplicate pairs
     results = []

@@ -213,7 +213,7 @@ class MinhashDedup(GlobalStep):
     #: rows per bucket spill partition (bounds reduce memory per band)
     max_bucket_rows: int = Field(4_000_000, gt=0)
     #: max shingles held in memory per verification batch (bounds reduce memory)
-    verify_block: int = Field(8_000_000, gt=0)
+    verify_block: int = Field(2_000_000, gt=0)
     cluster_column: str | None = "cluster_id"
 
     _perm: tuple | None = PrivateAttr(None)
@@ -400,20 +400,44 @@ class MinhashDedup(GlobalStep):
         batch[corder] = np.repeat(batch_of_comp, np.diff(np.r_[cstart, len(corder)]))
         thr = self.threshold
         n_checked = 0
+        batch_files: list[str] = []
+        if self.verify:
+            # one pass over the key files: each candidate's distinct shingles go to its batch's
+            # spill file, so every batch is then read once (memory: one task + one batch)
+            os.makedirs(spill_dir, exist_ok=True)
+            schema = pa.schema([("k", pa.int64()), ("sh", pa.large_list(pa.uint64()))])
+            batch_files = [os.path.join(spill_dir, f"verify-{b:05d}.parquet") for b in range(bno + 1)]
+            writers = [None] * (bno + 1)
+            for t in np.unique(task_all):
+                sel = np.flatnonzero(task_all == t)
+                col = pq.read_table(key_files[t], columns=["sh"]).column("sh").combine_chunks()
+                vals, counts = unique_per_doc(*_take_lists(col, g_all[sel] - idx.starts[t]))
+                del col
+                offs = np.r_[0, np.cumsum(counts)]
+                lists = pa.LargeListArray.from_arrays(pa.array(offs), pa.array(vals, pa.uint64()))
+                bsel = batch[sel]
+                for b in np.unique(bsel):
+                    m = np.flatnonzero(bsel == b)
+                    if writers[b] is None:
+                        writers[b] = pq.ParquetWriter(batch_files[b], schema)
+                    writers[b].write_table(pa.table({"k": pa.array(sel[m]), "sh": lists.take(pa.array(m))},
+                                                    schema=schema))
+            for w in writers:
+                if w is not None:
+                    w.close()
         for bi in range(bno + 1):
             ks = np.flatnonzero(batch == bi)  # candidate positions, in node order
             sets: dict[int, np.ndarray] = {}
             if self.verify:
-                g = g_all[ks]
-                task = task_all[ks]
-                for t in np.unique(task):
-                    sel = np.flatnonzero(task == t)
-                    col = pq.read_table(key_files[t], columns=["sh"]).column("sh").combine_chunks()
-                    vals, counts = unique_per_doc(*_take_lists(col, g[sel] - idx.starts[t]))
-                    del col
-                    offs = np.r_[0, np.cumsum(counts)].tolist()
-                    for k, a, b in zip(ks[sel].tolist(), offs[:-1], offs[1:]):
-                        sets[k] = vals[a:b]
+                tb = pq.read_table(batch_files[bi])
+                col = tb.column("sh").combine_chunks()
+                vals = np.asarray(pc.list_flatten(col).to_numpy(zero_copy_only=False), np.uint64)
+                offs = np.asarray(col.offsets.to_numpy(), np.int64)
+                offs = offs - offs[0]
+                for k, a, b in zip(tb.column("k").to_pylist(), offs[:-1].tolist(), offs[1:].tolist()):
+                    sets[k] = vals[a:b]
+                del tb, col
+                os.remove(batch_files[bi])
             centres: dict[int, list[int]] = {}
             for k in ks.tolist():
                 bs = mb[bounds[k]:bounds[k + 1]].tolist()
@@ -443,6 +467,7 @@ class MinhashDedup(GlobalStep):
                         centres.setdefault(b, []).append(k)
                 else:
                     rep[cand[k]] = cand[found]
+        shutil.rmtree(spill_dir, ignore_errors=True)
         self._stats.update(candidate_docs=int(len(cand)), verified_pairs=n_checked, batches=bno + 1)
         return rep
 
