@@ -296,7 +296,7 @@ class MinhashDedup(GlobalStep):
                         key = (j, int(p))
                         if key not in writers:
                             writers[key] = pq.ParquetWriter(os.path.join(spill_dir, f"b{j:02d}-p{int(p):04d}.parquet"),
-                                                            schema, compression="zstd")
+                                                            schema, compression="none", use_dictionary=False)
                         writers[key].write_table(pa.table({"h": h[sel], "node": n_[sel]}, schema=schema))
         for w in writers.values():
             w.close()
@@ -419,7 +419,8 @@ class MinhashDedup(GlobalStep):
                 for b in np.unique(bsel):
                     m = np.flatnonzero(bsel == b)
                     if writers[b] is None:
-                        writers[b] = pq.ParquetWriter(batch_files[b], schema)
+                        writers[b] = pq.ParquetWriter(batch_files[b], schema, compression="none",
+                                                      use_dictionary=False)
                     writers[b].write_table(pa.table({"k": pa.array(sel[m]), "sh": lists.take(pa.array(m))},
                                                     schema=schema))
             for w in writers:
