@@ -19,6 +19,7 @@ def dedup(
     unit: str = typer.Option("word", help="minhash: word or char shingles."),
     bands: int = typer.Option(14, help="minhash: LSH bands."),
     rows: int = typer.Option(8, help="minhash: rows (MinHash values) per band."),
+    clustering: str = typer.Option("center", help="minhash: center (no chains) or components (union-find)."),
     lowercase: bool = typer.Option(False, help="exact: lower-case before hashing."),
     punctuation: bool = typer.Option(False, help="exact: ignore punctuation."),
     eps: float = typer.Option(0.05, help="semantic: cosine distance below which documents are duplicates."),
@@ -43,7 +44,7 @@ def dedup(
         spec = {"exact_dedup": {"lowercase": lowercase, "punctuation": punctuation}}
     elif method == "minhash":
         spec = {"minhash_dedup": {"threshold": threshold, "verify": verify, "ngram": ngram, "unit": unit,
-                                  "bands": bands, "rows": rows}}
+                                  "bands": bands, "rows": rows, "clustering": clustering}}
     elif method == "semantic":
         spec = {"semantic_dedup": {"eps": eps, "embedder": embedder, "n_clusters": n_clusters}}
     else:
