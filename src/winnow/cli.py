@@ -181,6 +181,7 @@ def datasets_build(
 # typer.Typer (a group of sub-commands) or a function (a single command).
 PLUGINS: dict[str, str] = {
     "scaling": "winnow.scaling.cli:app",
+    "dedup": "winnow.dedup.cli:dedup",
 }
 
 

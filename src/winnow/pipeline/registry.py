@@ -17,6 +17,9 @@ STEPS: dict[str, str] = {
     "fineweb_quality": "winnow.filters.fineweb:FinewebQuality",
     "url_filter": "winnow.filters.url:UrlFilter",
     "pii": "winnow.filters.pii:Pii",
+    "exact_dedup": "winnow.dedup.exact:ExactDedup",
+    "minhash_dedup": "winnow.dedup.minhash:MinhashDedup",
+    "semantic_dedup": "winnow.dedup.semantic:SemanticDedup",
 }
 
 
