@@ -132,6 +132,7 @@ class _StageCtx:
     out_format: str
     shard_rows: int
     shard_bytes: int
+    batch_rows: int
 
 
 #: per worker process: steps already set up (models loaded once), decisions of the last task seen
@@ -168,15 +169,17 @@ def _run_batch(ctx: _StageCtx, batch: pa.Table) -> pa.Table:
     if batch.num_rows == 0:
         return _stats_table([])
     steps = _proc_steps(ctx)
+    # a block holds rows of one task in row order; sort anyway, as file names rely on it
+    order = pc.sort_indices(batch, [(TASK, "ascending"), (ROW, "ascending")])
+    batch = batch.take(order)
     tasks = batch.column(TASK).to_numpy()
-    if ctx.s == 0 or not (np.all(tasks[:-1] <= tasks[1:])):
-        order = pc.sort_indices(batch, [(TASK, "ascending"), (ROW, "ascending")])
-        batch = batch.take(order)
-        tasks = batch.column(TASK).to_numpy()
     cuts = np.flatnonzero(np.diff(tasks)) + 1
     starts = np.concatenate([[0], cuts])
     ends = np.concatenate([cuts, [len(tasks)]])
-    out = [_run_part(ctx, steps, batch.slice(a, b - a), int(tasks[a])) for a, b in zip(starts, ends)]
+    out = []
+    for a, b in zip(starts, ends):  # one task's rows, in row order; steps see <= batch_rows rows
+        for c in range(a, b, ctx.batch_rows):
+            out.append(_run_part(ctx, steps, batch.slice(c, min(b, c + ctx.batch_rows) - c), int(tasks[a])))
     return _stats_table(out)
 
 
@@ -391,12 +394,12 @@ class RayExecutor:
         batch_rows = int(self.batch_rows or opts.get("batch_rows") or 8192)
         root = os.path.abspath(layout.root)
         ctx = _StageCtx(uuid.uuid4().hex, root, steps, s, last, opts.get("out_format", "parquet"),
-                        int(opts.get("shard_rows", 1_000_000)), int(opts.get("shard_bytes", 512 << 20)))
+                        int(opts.get("shard_rows", 1_000_000)), int(opts.get("shard_bytes", 512 << 20)), batch_rows)
         remote = {"max_retries": self.max_retries}
         ds = ray.data.read_datasource(
             _make_datasource(root, spec, s, tasks, batch_rows, bool(opts.get("strict"))),
             override_num_blocks=len(tasks), num_cpus=self.cpus_per_task, ray_remote_args=remote)
-        out = ds.map_batches(partial(_run_batch, ctx), batch_format="pyarrow", batch_size=batch_rows,
+        out = ds.map_batches(partial(_run_batch, ctx), batch_format="pyarrow", batch_size=None,
                              zero_copy_batch=True, num_cpus=self.cpus_per_task, **remote)
         parts: dict[int, list[dict]] = defaultdict(list)
         try:
