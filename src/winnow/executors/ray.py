@@ -28,11 +28,15 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
+import logging
 import os
+import shutil
 import time
 import uuid
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import partial
@@ -298,6 +302,18 @@ def _reduce(gs: GlobalStep, key_files: list, dec_dir: str, workers: int) -> floa
     return time.perf_counter() - t0
 
 
+@contextlib.contextmanager
+def _quiet_ray_data():
+    """Ray Data logs a banner per dataset at INFO/WARNING; winnow prints its own accounting."""
+    lg = logging.getLogger("ray.data")
+    old = lg.level
+    lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        lg.setLevel(old)
+
+
 def _unwrap(e: BaseException) -> BaseException:
     """The user-facing error inside a Ray task error (StrictInputError, ...), else ``e``."""
     from winnow.io.readers import InputError
@@ -395,23 +411,29 @@ class RayExecutor:
         root = os.path.abspath(layout.root)
         ctx = _StageCtx(uuid.uuid4().hex, root, steps, s, last, opts.get("out_format", "parquet"),
                         int(opts.get("shard_rows", 1_000_000)), int(opts.get("shard_bytes", 512 << 20)), batch_rows)
+        t_stage = time.perf_counter()
         remote = {"max_retries": self.max_retries}
-        ds = ray.data.read_datasource(
-            _make_datasource(root, spec, s, tasks, batch_rows, bool(opts.get("strict"))),
-            override_num_blocks=len(tasks), num_cpus=self.cpus_per_task, ray_remote_args=remote)
-        out = ds.map_batches(partial(_run_batch, ctx), batch_format="pyarrow", batch_size=None,
-                             zero_copy_batch=True, num_cpus=self.cpus_per_task, **remote)
         parts: dict[int, list[dict]] = defaultdict(list)
-        try:
-            for b in out.iter_batches(batch_format="pyarrow", batch_size=None):
-                for t, r, st in zip(b.column(TASK).to_pylist(), b.column(ROW).to_pylist(),
-                                    b.column("stats").to_pylist()):
-                    parts[t].append({"row": r, **json.loads(st)})
-        except Exception as e:
-            inner = _unwrap(e)
-            if inner is not e:
-                raise inner from None
-            raise
+        with warnings.catch_warnings(), _quiet_ray_data():
+            # Ray 2.60 has no named parameter for max_retries yet (ray_remote_args is deprecated)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ds = ray.data.read_datasource(
+                _make_datasource(root, spec, s, tasks, batch_rows, bool(opts.get("strict"))),
+                override_num_blocks=len(tasks), num_cpus=self.cpus_per_task, ray_remote_args=remote)
+            # batch_size=None: whole blocks (one task's rows each), sliced to batch_rows in _run_batch
+            out = ds.map_batches(partial(_run_batch, ctx), batch_format="pyarrow", batch_size=None,
+                                 zero_copy_batch=True, num_cpus=self.cpus_per_task, **remote)
+            try:
+                for b in out.iter_batches(batch_format="pyarrow", batch_size=None):
+                    for t, r, st in zip(b.column(TASK).to_pylist(), b.column(ROW).to_pylist(),
+                                        b.column("stats").to_pylist()):
+                        parts[t].append({"row": r, **json.loads(st)})
+            except Exception as e:
+                inner = _unwrap(e)
+                if inner is not e:
+                    raise inner from None
+                raise
+        t_map = time.perf_counter() - t_stage
         by_index = {t.index: t for t in tasks}
         # keys: one file per task, in row order (what GlobalStep.reduce expects, as from local)
         key_jobs = {}
@@ -431,6 +453,16 @@ class RayExecutor:
             results.append(res)
             on_done(res, by_index[t.index])
         self._sweep_tmp(layout, s)
+        if not last:  # the per-batch key parts are now concatenated per task (markers point there)
+            shutil.rmtree(_keyparts(layout, s), ignore_errors=True)
+        # per-stage timing, for diagnosis and scaling estimates (benchmarks/ray)
+        busy = [r.read.seconds + sum(x.seconds for x in r.steps) for r in results]
+        write_json_atomic(os.path.join(layout.stage(s), "ray.json"), {
+            "tasks": len(tasks), "batches": sum(len(v) for v in parts.values()),
+            "worker_pids": len({p["pid"] for v in parts.values() for p in v}),
+            "wall_seconds": round(time.perf_counter() - t_stage, 4), "map_wall_seconds": round(t_map, 4),
+            "task_busy_seconds": [round(b, 4) for b in busy], "cpus_per_task": self.cpus_per_task,
+            "cluster_cpus": self._cluster_cpus})
         return results
 
     def reduce(self, gs: GlobalStep, key_files: list, dec_dir: str) -> None:
