@@ -10,6 +10,9 @@ import importlib
 
 STEPS: dict[str, str] = {
     "length": "winnow.filters.length:Length",
+    "exact_dedup": "winnow.dedup.exact:ExactDedup",
+    "minhash_dedup": "winnow.dedup.minhash:MinhashDedup",
+    "semantic_dedup": "winnow.dedup.semantic:SemanticDedup",
 }
 
 

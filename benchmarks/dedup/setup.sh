@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up the dedup benchmark: a separate venv with the peers (datasketch, datatrove) and the
+# raw Debian documentation packages the corpus is built from (downloaded, unpacked, not installed).
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+VENV="$ROOT/benchmarks/.venv-dedup"
+WORK="$ROOT/benchmarks/_work/dedup"
+PY="${PYTHON:-python3.11}"
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q --upgrade pip
+"$VENV/bin/pip" install -q "datasketch==2.0.0" "datatrove==0.10.1" "xxhash" "numpy" "pyarrow" "scipy" \
+  "pydantic" "pyyaml" "regex" "zstandard" "fsspec" "typer" "rich" "matplotlib" "resiliparse" "psutil"
+mkdir -p "$WORK/debs" "$WORK/root"
+cd "$WORK/debs"
+for pkg in python3.11-doc debian-handbook fortunes fortunes-min jargon-text debian-policy developers-reference; do
+  ls "$pkg"_*.deb >/dev/null 2>&1 || apt-get download "$pkg" >/dev/null
+done
+for deb in *.deb; do
+  dpkg-deb -x "$deb" "$WORK/root"
+done
+echo "venv: $VENV"
+echo "unpacked docs: $WORK/root"

@@ -1,0 +1,191 @@
+"""Shared, vectorised text → token → shingle hashing used by the dedup steps.
+
+Everything here works on a whole Arrow batch at once: normalisation with Arrow compute,
+tokens as one flat array with per-document offsets, 64-bit token hashes (xxh3 over the
+batch's *unique* tokens only), n-gram shingle hashes combined in numpy over the flat array.
+
+Example:
+    >>> import pyarrow as pa
+    >>> sh, counts = shingle_hashes(pa.array(["a b c d e f", "a b c d e f", ""]), ngram=5)
+    >>> counts.tolist()
+    [2, 2, 0]
+    >>> bool((sh[:2] == sh[2:4]).all())
+    True
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_P = np.uint64(0x9E3779B97F4A7C15)
+_PAD = np.uint64(0x5851F42D4C957F2D)
+
+
+def fmix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser (a bijection on uint64 with full avalanche), vectorised."""
+    x = x.astype(np.uint64, copy=True)
+    x ^= x >> np.uint64(30)
+    x *= _M1
+    x ^= x >> np.uint64(27)
+    x *= _M2
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def normalize(text: pa.Array | pa.ChunkedArray, *, lowercase: bool = True, punctuation: bool = True,
+              digits: bool = True, whitespace: bool = True, unicode_form: str | None = "NFKC") -> pa.Array:
+    """Vectorised text normalisation (Arrow compute).
+
+    Args:
+        lowercase: Unicode lower-casing.
+        punctuation: replace punctuation and symbols (``\\p{P}``, ``\\p{S}``) by a space.
+        digits: map every run of digits to ``0`` (FineWeb's number normalisation).
+        whitespace: collapse whitespace runs to one space and strip the ends.
+        unicode_form: ``NFC``/``NFKC``/``NFD``/``NFKD`` or ``None``.
+    """
+    t = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+    if t.type != pa.string() and t.type != pa.large_string():
+        t = pc.cast(t, pa.string())
+    t = pc.fill_null(t, "")
+    if unicode_form:
+        t = pc.utf8_normalize(t, unicode_form)
+    if lowercase:
+        t = pc.utf8_lower(t)
+    if punctuation:
+        t = pc.replace_substring_regex(t, r"[\p{P}\p{S}]+", " ")
+    if digits:
+        t = pc.replace_substring_regex(t, r"\d+", "0")
+    if whitespace:
+        t = pc.utf8_trim_whitespace(pc.replace_substring_regex(t, r"\s+", " "))
+    return t
+
+
+def _string_slices(values: pa.Array):
+    """(memoryview of the UTF-8 data, start offsets, end offsets) of a string array."""
+    values = pc.fill_null(values, "")
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if values.type == pa.large_string():
+        odt = np.int64
+    else:
+        values = pc.cast(values, pa.string()) if values.type != pa.string() else values
+        odt = np.int32
+    bufs = values.buffers()
+    offs = np.frombuffer(bufs[1], dtype=odt)[values.offset:values.offset + len(values) + 1]
+    data = memoryview(bufs[2]) if bufs[2] is not None else memoryview(b"")
+    return data, offs[:-1].tolist(), offs[1:].tolist()
+
+
+def hash_strings(values: pa.Array, seed: int = 0) -> np.ndarray:
+    """xxh3-64 of the UTF-8 bytes of each string (nulls hash as ``""``)."""
+    h = xxhash.xxh3_64_intdigest
+    data, a, b = _string_slices(values)
+    return np.fromiter((h(data[i:j], seed) for i, j in zip(a, b)), dtype=np.uint64, count=len(a))
+
+
+def hash_strings_128(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """xxh3-128 of the UTF-8 bytes of each string, as (high, low) uint64 arrays."""
+    h = xxhash.xxh3_128_digest
+    data, a, b = _string_slices(values)
+    raw = b"".join(h(data[i:j]) for i, j in zip(a, b))
+    arr = np.frombuffer(raw, dtype=">u8").reshape(-1, 2).astype(np.uint64)
+    return arr[:, 0].copy(), arr[:, 1].copy()
+
+
+def tokens(norm: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Split normalised text on whitespace: (flat tokens, per-document offsets of length n+1)."""
+    lists = pc.utf8_split_whitespace(norm)
+    if isinstance(lists, pa.ChunkedArray):
+        lists = lists.combine_chunks()
+    offsets = np.asarray(lists.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
+    flat = lists.values
+    base = offsets[0]
+    return flat.slice(0, offsets[-1] - base) if base == 0 else flat.slice(base, offsets[-1] - base), offsets - base
+
+
+def token_hashes(flat: pa.Array, seed: int = 0) -> np.ndarray:
+    """64-bit hash of every token; only the batch's distinct tokens are hashed."""
+    if len(flat) == 0:
+        return np.zeros(0, np.uint64)
+    enc = pc.dictionary_encode(flat)
+    uniq = hash_strings(enc.dictionary, seed)
+    idx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return uniq[idx]
+
+
+def codepoints(norm: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Unicode code points of every document as one uint64 array plus offsets (n+1)."""
+    lens = np.asarray(pc.utf8_length(norm).to_numpy(zero_copy_only=False), dtype=np.int64)
+    offsets = np.zeros(len(lens) + 1, np.int64)
+    np.cumsum(lens, out=offsets[1:])
+    joined = "".join(norm.to_pylist())
+    cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    return cps, offsets
+
+
+def ngram_hashes(vals: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hash every window of ``n`` consecutive values inside each document.
+
+    A document with fewer than ``n`` (but at least one) values yields one shingle made of all
+    of them; an empty document yields none. Returns (flat shingle hashes, count per document).
+    """
+    lens = np.diff(offsets)
+    counts = np.where(lens >= n, lens - n + 1, np.where(lens > 0, 1, 0)).astype(np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, np.uint64), counts
+    doc = np.repeat(np.arange(len(lens)), counts)
+    first = np.zeros(len(counts), np.int64)
+    np.cumsum(counts[:-1], out=first[1:])
+    pos = offsets[:-1][doc] + (np.arange(total) - first[doc])
+    dlen = lens[doc]
+    x = np.full(total, np.uint64(n), np.uint64)
+    start = offsets[:-1][doc]
+    for k in range(n):
+        ok = (pos + k) < (start + dlen)
+        v = np.where(ok, vals[np.minimum(pos + k, len(vals) - 1)], _PAD)
+        x ^= v
+        x *= _P
+        x ^= x >> np.uint64(29)
+    return fmix64(x), counts
+
+
+def shingle_hashes(text: pa.Array | pa.ChunkedArray, *, ngram: int = 5, unit: Literal["word", "char"] = "word",
+                   normalized: bool = False, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of the word (or character) n-gram shingles of every document.
+
+    Text is normalised first (lower-case, punctuation removed, digits → 0, whitespace
+    collapsed, NFKC) unless ``normalized=True``. Returns (flat hashes, count per document).
+    """
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    norm = text if normalized else normalize(text)
+    if unit == "word":
+        flat, offsets = tokens(norm)
+        vals = token_hashes(flat, seed)
+    elif unit == "char":
+        vals, offsets = codepoints(norm)
+    else:
+        raise ValueError(f"unit must be 'word' or 'char', got {unit!r}")
+    return ngram_hashes(vals, offsets, ngram)
+
+
+def shingle_strings(text: pa.Array, *, ngram: int = 5, unit: str = "word") -> list[set]:
+    """The exact shingles of each document as Python sets of tuples/strings (slow; for ground truth)."""
+    norm = normalize(text).to_pylist()
+    out = []
+    for t in norm:
+        items = t.split() if unit == "word" else list(t)
+        if not items:
+            out.append(set())
+        elif len(items) < ngram:
+            out.append({tuple(items)})
+        else:
+            out.append({tuple(items[i:i + ngram]) for i in range(len(items) - ngram + 1)})
+    return out
