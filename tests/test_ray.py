@@ -197,7 +197,7 @@ def test_each_global_step_equals_local(ray_session, corpus, tmp_path, gstep):
 
 def test_two_global_stages_with_map_steps_between(ray_session, corpus, tmp_path):
     steps = [Length(min_words=3), FirstWords(words=6), Length(max_words=3000), FirstWords(words=2)]
-    local, rayres = _both(steps, corpus, tmp_path, "chain", cpus_per_task=0.5)
+    local, rayres = _both(steps, corpus, tmp_path, "chain")
     assert_same_output(local, rayres)
     assert [s["rows_rejected"] > 0 for s in rayres.manifest["steps"]] == [True, True, True, True]
     assert "fw_group" in rayres.kept().column_names
