@@ -251,3 +251,36 @@ def test_executor_options_are_validated():
         parse_config({**base, "executor_options": {"max_retries": -1}})
     with pytest.raises(ConfigError, match="local executor takes no options"):
         Pipeline(["length"]).run("x", "/nonexistent/out", executor="local", executor_options={"address": "auto"})
+
+
+def test_cli_runs_yaml_on_ray_and_rejects_bad_options(ray_session, corpus, tmp_path):
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from winnow.cli import app
+
+    cfg = {"input": {"path": corpus}, "output": str(tmp_path / "cli-run"), "executor": "ray",
+           "executor_options": {"batch_rows": 512, "max_retries": 1},
+           "steps": [{"length": {"min_words": 5}}]}
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    r = CliRunner().invoke(app, ["run", str(path), "--no-progress", "--ray-cpus-per-task", "1"])
+    assert r.exit_code == 0, r.output
+    assert "ray" in r.output and "balanced" in r.output
+    m = json.load(open(tmp_path / "cli-run" / "manifest.json"))
+    assert m["executor"] == "ray" and m["checks"]["ok"]
+    local = Pipeline([Length(min_words=5)]).run(corpus, str(tmp_path / "cli-local"), workers=1)
+    assert _strip_times(m)["totals"] == _strip_times(local.manifest)["totals"]
+    r = CliRunner().invoke(app, ["run", str(path), "--overwrite", "--ray-cpus-per-task", "0"])
+    assert r.exit_code == 2 and "cpus_per_task" in r.output
+    r = CliRunner().invoke(app, ["run", str(path), "--overwrite", "--executor", "local", "--ray-address", "auto"])
+    assert r.exit_code == 2 and "local executor takes no options" in r.output
+
+
+def test_strict_stops_at_unreadable_input_on_ray(ray_session, corpus, tmp_path):
+    from winnow.pipeline.runner import StrictInputError
+
+    with pytest.raises(StrictInputError, match="unreadable input"):
+        Pipeline([Length(min_words=5)]).run(corpus, str(tmp_path / "strict"), executor="ray", strict=True)
