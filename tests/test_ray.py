@@ -21,8 +21,6 @@ from winnow.pipeline.config import ConfigError, parse_config
 from winnow.pipeline.registry import STEPS, get_step_class
 from winnow.pipeline.step import GlobalStep, MapStep, reasons_from_masks
 
-ray = pytest.importorskip("ray")
-
 
 # ----------------------------------------------------------------------------- steps for the tests
 
@@ -118,6 +116,7 @@ MAP_STEPS = [s for s in _registered(MapStep) if s.name != "length"]
 @pytest.fixture(scope="module")
 def ray_session():
     """One local Ray (2 CPUs, no dashboard) for the module; test-defined steps travel by value."""
+    import ray
     import ray.cloudpickle
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])

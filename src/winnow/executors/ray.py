@@ -84,7 +84,9 @@ def _read_task_blocks(root: str, spec, s: int, task, batch_rows: int, strict: bo
             if s == 0:
                 b = b.append_column(TASK, pa.array(np.full(n, task.index, np.int64)))
                 b = b.append_column(ROW, pa.array(np.arange(pos, pos + n, dtype=np.int64)))
-            else:
+            else:  # a later stage: rows of the task's intermediate files, in order (as local reads them)
+                b = b.append_column(TASK, pa.array(np.full(n, task.index, np.int64)))
+                b = b.append_column(ROW, pa.array(np.arange(pos, pos + n, dtype=np.int64)))
                 b = b.append_column(POS, pa.array(np.arange(pos, pos + n, dtype=np.int64)))
             pos += n
             yield b
@@ -200,7 +202,6 @@ def _run_part(ctx: _StageCtx, steps: list, part: pa.Table, task: int) -> tuple[i
     seg = segs[s]
     row0 = int(part.column(ROW)[0].as_py())
     tag = f"t{task:05d}-r{row0:012d}"
-    rows = part.column(ROW)
     pos = part.column(POS) if POS in part.column_names else None
     batch = part.drop_columns([c for c in _META if c in part.column_names])
     stage_steps: list[tuple[int, object]] = []
@@ -242,9 +243,7 @@ def _run_part(ctx: _StageCtx, steps: list, part: pa.Table, task: int) -> tuple[i
             for item in pc.value_counts(rreasons).to_pylist():
                 ss.reasons[item["values"]] += item["counts"]
             ss.bytes_rejected += text_bytes(rej)
-            keep = pc.invert(drop)
-            new = new.filter(keep)
-            rows = pc.filter(rows, keep)
+            new = new.filter(pc.invert(drop))
         ss.rows_rejected += n_drop
         ss.rows_kept += new.num_rows
         ss.bytes_kept += text_bytes(new)
@@ -268,10 +267,9 @@ def _run_part(ctx: _StageCtx, steps: list, part: pa.Table, task: int) -> tuple[i
             kw.write(keys)
             files["keyparts"] = kw.close()
             glob_seconds = time.perf_counter() - t0
-            carried = batch.append_column(TASK, pa.array(np.full(batch.num_rows, task, np.int64)))
-            carried = carried.append_column(ROW, rows)
+            # intermediate rows, same columns as local writes (the next stage reads them in name order)
             dw = ShardWriter(layout.stage_data(s), tag, max_rows=1 << 62, max_bytes=1 << 62)
-            dw.write(carried)
+            dw.write(batch)
             files["data"] = dw.close()
     step_list = [stats[i].to_dict() for i, _ in stage_steps]
     if seg.glob is not None:
