@@ -129,9 +129,15 @@ def ray_session():
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory, sample_corpus) -> list[str]:
+def corpus(sample_corpus) -> list[str]:
     """The sample corpus (JSONL shards + HTML pages, with its broken inputs)."""
     return [f"{sample_corpus}/raw/", f"{sample_corpus}/html/"]
+
+
+@pytest.fixture(scope="module")
+def raw(sample_corpus) -> list[str]:
+    """The sample's JSONL shards only (real text, broken inputs included; no HTML to parse)."""
+    return [f"{sample_corpus}/raw/"]
 
 
 def _sorted(t: pa.Table, keys=("id",)) -> pa.Table:
@@ -184,9 +190,9 @@ def test_demo_pipeline_equals_local(ray_session, corpus, tmp_path):
 
 
 @pytest.mark.parametrize("gstep", GLOBAL_STEPS, ids=lambda s: s.name)
-def test_each_global_step_equals_local(ray_session, corpus, tmp_path, gstep):
+def test_each_global_step_equals_local(ray_session, raw, tmp_path, gstep):
     steps = [Length(min_words=3), gstep]
-    local, rayres = _both(steps, corpus, tmp_path, gstep.name)
+    local, rayres = _both(steps, raw, tmp_path, gstep.name)
     assert_same_output(local, rayres)
     g = rayres.manifest["steps"][1]
     assert g["kind"] == "global" and g["rows_in"] == rayres.manifest["steps"][0]["rows_kept"]
@@ -194,23 +200,23 @@ def test_each_global_step_equals_local(ray_session, corpus, tmp_path, gstep):
         assert g["rows_rejected"] > 0  # the corpus has real near-duplicates by opening words
 
 
-def test_two_global_stages_with_map_steps_between(ray_session, corpus, tmp_path):
+def test_two_global_stages_with_map_steps_between(ray_session, raw, tmp_path):
     steps = [Length(min_words=3), FirstWords(words=6), Length(max_words=3000), FirstWords(words=2)]
-    local, rayres = _both(steps, corpus, tmp_path, "chain")
+    local, rayres = _both(steps, raw, tmp_path, "chain")
     assert_same_output(local, rayres)
     assert [s["rows_rejected"] > 0 for s in rayres.manifest["steps"]] == [True, True, True, True]
     assert "fw_group" in rayres.kept().column_names
 
 
-def test_killed_worker_is_retried_and_output_is_exact(ray_session, corpus, tmp_path):
+def test_killed_worker_is_retried_and_output_is_exact(ray_session, raw, tmp_path):
     base = [Length(min_words=3), FirstWords(words=4)]
-    local = Pipeline(base + [KillOnce()]).run(corpus, str(tmp_path / "kill-local"), workers=1)
+    local = Pipeline(base + [KillOnce()]).run(raw, str(tmp_path / "kill-local"), workers=1)
     # a row that reaches the step late in the run: its worker dies while processing it
     ids = local.kept(["id"]).column("id").to_pylist()
     target = ids[int(len(ids) * 0.7)]
     marker = str(tmp_path / "killed.pid")
     rayres = Pipeline(base + [KillOnce(armed=True, marker=marker, target_id=target)]).run(
-        corpus, str(tmp_path / "kill-ray"), executor="ray", executor_options={"batch_rows": 256, "max_retries": 2})
+        raw, str(tmp_path / "kill-ray"), executor="ray", executor_options={"batch_rows": 256, "max_retries": 2})
     assert os.path.exists(marker), "the worker was not killed"
     assert int(open(marker).read()) != os.getpid()
     # the killed step differs only in its (unused) arguments: counts, rows and rejects are the same
@@ -220,21 +226,21 @@ def test_killed_worker_is_retried_and_output_is_exact(ray_session, corpus, tmp_p
     assert len(ids) == len(set(ids))  # nothing written twice by the retried attempt
 
 
-def test_interrupted_ray_run_resumes_per_stage(ray_session, corpus, tmp_path):
+def test_interrupted_ray_run_resumes_per_stage(ray_session, raw, tmp_path):
     marker = str(tmp_path / "failed-once")
     steps = [Length(min_words=3), FirstWords(words=4), FailOnce(marker=marker)]
     out = str(tmp_path / "resume-ray")
     opts = {"batch_rows": 512}
     with pytest.raises(Exception, match="interrupted on purpose"):
-        Pipeline(steps).run(corpus, out, executor="ray", executor_options=opts)
+        Pipeline(steps).run(raw, out, executor="ray", executor_options=opts)
     assert os.path.exists(marker)
     assert not os.path.exists(os.path.join(out, "manifest.json"))
     stage0 = sorted(glob.glob(os.path.join(out, "_work", "stage-0", "done", "*.json")))
     assert stage0  # the first stage finished and is kept
     mtimes = {f: os.path.getmtime(f) for f in stage0}
-    res = Pipeline(steps).run(corpus, out, executor="ray", executor_options=opts, resume=True)
+    res = Pipeline(steps).run(raw, out, executor="ray", executor_options=opts, resume=True)
     assert {f: os.path.getmtime(f) for f in stage0} == mtimes  # stage 0 was not rerun
-    local = Pipeline(steps).run(corpus, str(tmp_path / "resume-local"), workers=1)
+    local = Pipeline(steps).run(raw, str(tmp_path / "resume-local"), workers=1)
     assert_same_output(local, res)
 
 
@@ -278,8 +284,8 @@ def test_cli_runs_yaml_on_ray_and_rejects_bad_options(ray_session, corpus, tmp_p
     assert r.exit_code == 2 and "local executor takes no options" in r.output
 
 
-def test_strict_stops_at_unreadable_input_on_ray(ray_session, corpus, tmp_path):
+def test_strict_stops_at_unreadable_input_on_ray(ray_session, raw, tmp_path):
     from winnow.pipeline.runner import StrictInputError
 
     with pytest.raises(StrictInputError, match="unreadable input"):
-        Pipeline([Length(min_words=5)]).run(corpus, str(tmp_path / "strict"), executor="ray", strict=True)
+        Pipeline([Length(min_words=5)]).run(raw, str(tmp_path / "strict"), executor="ray", strict=True)

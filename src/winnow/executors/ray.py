@@ -387,6 +387,7 @@ class RayExecutor:
         self._node_cpus = max(node_cpus or [1])
         self._cluster_cpus = float(ray.cluster_resources().get("CPU", 1))
         if self.cpus_per_task > self._node_cpus:
+            self.close()
             raise ValueError(f"executor_options.cpus_per_task={self.cpus_per_task} exceeds the CPUs of the "
                              f"largest Ray node ({self._node_cpus:g})")
         if self.workers is None:
