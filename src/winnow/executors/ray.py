@@ -175,10 +175,12 @@ def _run_batch(ctx: _StageCtx, batch: pa.Table) -> pa.Table:
     if batch.num_rows == 0:
         return _stats_table([])
     steps = _proc_steps(ctx)
-    # a block holds rows of one task in row order; sort anyway, as file names rely on it
-    order = pc.sort_indices(batch, [(TASK, "ascending"), (ROW, "ascending")])
-    batch = batch.take(order)
+    # a block holds rows of one task in row order; file names rely on it, so make sure (no copy if so)
     tasks = batch.column(TASK).to_numpy()
+    dt, dr = np.diff(tasks), np.diff(batch.column(ROW).to_numpy())
+    if not np.all((dt > 0) | ((dt == 0) & (dr > 0))):
+        batch = batch.take(pc.sort_indices(batch, [(TASK, "ascending"), (ROW, "ascending")]))
+        tasks = batch.column(TASK).to_numpy()
     cuts = np.flatnonzero(np.diff(tasks)) + 1
     starts = np.concatenate([[0], cuts])
     ends = np.concatenate([cuts, [len(tasks)]])
