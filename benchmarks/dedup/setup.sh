@@ -11,8 +11,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q --upgrade pip
-"$VENV/bin/pip" install -q "datasketch==2.0.0" "datatrove==0.10.1" "xxhash" "numpy" "pyarrow" "scipy" \
-  "pydantic" "pyyaml" "regex" "zstandard" "fsspec" "typer" "rich" "matplotlib" "resiliparse" "psutil"
+"$VENV/bin/pip" install -q "datasketch==2.0.0" "datatrove==0.10.1" "xxhash<4" "orjson" "numpy" "pyarrow" "scipy" \
+  "pydantic" "pyyaml" "regex" "zstandard" "fsspec" "typer" "rich" "matplotlib" "resiliparse" "psutil" "tokenizers" "nltk"
 mkdir -p "$WORK/debs" "$WORK/root"
 cd "$WORK/debs"
 for pkg in python3.11-doc debian-handbook fortunes fortunes-min jargon-text debian-policy developers-reference; do

@@ -54,7 +54,12 @@ def normalize(text: pa.Array | pa.ChunkedArray, *, lowercase: bool = True, punct
         t = pc.cast(t, pa.string())
     t = pc.fill_null(t, "")
     if unicode_form:
-        t = pc.utf8_normalize(t, unicode_form)
+        non_ascii = pc.invert(pc.string_is_ascii(t))
+        k = pc.sum(non_ascii).as_py() or 0
+        if k == len(t):
+            t = pc.utf8_normalize(t, unicode_form)
+        elif k:  # ASCII text is already normalised: only touch the other rows
+            t = pc.replace_with_mask(t, non_ascii, pc.utf8_normalize(pc.filter(t, non_ascii), unicode_form))
     if lowercase:
         t = pc.utf8_lower(t)
     if punctuation:
@@ -99,14 +104,21 @@ def hash_strings_128(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def tokens(norm: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Split normalised text on whitespace: (flat tokens, per-document offsets of length n+1)."""
-    lists = pc.utf8_split_whitespace(norm)
+    """Split text on whitespace runs: (flat non-empty tokens, per-document offsets of length n+1)."""
+    lists = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(norm))
     if isinstance(lists, pa.ChunkedArray):
         lists = lists.combine_chunks()
     offsets = np.asarray(lists.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
-    flat = lists.values
     base = offsets[0]
-    return flat.slice(0, offsets[-1] - base) if base == 0 else flat.slice(base, offsets[-1] - base), offsets - base
+    flat = lists.values.slice(base, offsets[-1] - base)
+    offsets = offsets - base
+    empty = np.asarray(pc.equal(pc.binary_length(flat), 0).to_numpy(zero_copy_only=False), bool)
+    if empty.any():  # only "" documents split into [""]
+        keep = ~empty
+        flat = flat.filter(pa.array(keep))
+        kc = np.r_[0, np.cumsum(keep)]
+        offsets = kc[offsets]
+    return flat, offsets
 
 
 def token_hashes(flat: pa.Array, seed: int = 0) -> np.ndarray:
@@ -119,6 +131,36 @@ def token_hashes(flat: pa.Array, seed: int = 0) -> np.ndarray:
     return uniq[idx]
 
 
+_PUNCT = r"[\p{P}\p{S}]+"
+
+
+def word_tokens(text) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+    """Normalised word tokens of every document, computed on the batch's distinct tokens.
+
+    Punctuation and symbols become spaces and the text is split on whitespace; then only the
+    *distinct* tokens are NFKC-normalised, lower-cased and have digit runs mapped to ``0``.
+    Returns (token → index into vocabulary, normalised vocabulary, offsets of length n+1).
+    """
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    t = pc.replace_substring_regex(pc.fill_null(text, ""), _PUNCT, " ")
+    flat, offsets = tokens(t)
+    if len(flat) == 0:
+        return np.zeros(0, np.int64), pa.array([], pa.string()), offsets
+    enc = pc.dictionary_encode(flat)
+    vocab = normalize(enc.dictionary, lowercase=True, punctuation=False, digits=True, whitespace=False,
+                      unicode_form="NFKC")
+    return np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64), vocab, offsets
+
+
+def word_token_hashes(text, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(64-bit hash of every normalised word token, offsets of length n+1)."""
+    idx, vocab, offsets = word_tokens(text)
+    if len(idx) == 0:
+        return np.zeros(0, np.uint64), offsets
+    return hash_strings(vocab, seed)[idx], offsets
+
+
 def codepoints(norm: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Unicode code points of every document as one uint64 array plus offsets (n+1)."""
     lens = np.asarray(pc.utf8_length(norm).to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -129,31 +171,57 @@ def codepoints(norm: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return cps, offsets
 
 
+def _mix_windows(cols: list[np.ndarray], n: int) -> np.ndarray:
+    x = np.full(len(cols[0]), np.uint64(n), np.uint64)
+    for c in cols:
+        x ^= c
+        x *= _P
+        x ^= x >> np.uint64(29)
+    return fmix64(x)
+
+
 def ngram_hashes(vals: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Hash every window of ``n`` consecutive values inside each document.
 
     A document with fewer than ``n`` (but at least one) values yields one shingle made of all
-    of them; an empty document yields none. Returns (flat shingle hashes, count per document).
+    of them; an empty document yields none. Returns (flat shingle hashes in document order,
+    count per document).
     """
+    vals = np.asarray(vals, np.uint64)
     lens = np.diff(offsets)
+    ndoc = len(lens)
     counts = np.where(lens >= n, lens - n + 1, np.where(lens > 0, 1, 0)).astype(np.int64)
     total = int(counts.sum())
     if total == 0:
         return np.zeros(0, np.uint64), counts
-    doc = np.repeat(np.arange(len(lens)), counts)
-    first = np.zeros(len(counts), np.int64)
-    np.cumsum(counts[:-1], out=first[1:])
-    pos = offsets[:-1][doc] + (np.arange(total) - first[doc])
-    dlen = lens[doc]
-    x = np.full(total, np.uint64(n), np.uint64)
-    start = offsets[:-1][doc]
+    L = len(vals)
+    short = (lens > 0) & (lens < n)
+    parts_main = None
+    if L >= n:
+        m = L - n + 1
+        # every window of the flat array, by shifted views (no gathers) ...
+        x = _mix_windows([vals[k:m + k] for k in range(n)], n)
+        # ... kept where it does not cross a document boundary
+        doc_end = np.repeat(offsets[1:], lens)[:m]
+        parts_main = x[(doc_end - np.arange(m)) >= n]
+    if not short.any():
+        return parts_main, counts
+    # documents shorter than n: one padded shingle each, merged back in document order
+    sd = np.flatnonzero(short)
+    cols = []
     for k in range(n):
-        ok = (pos + k) < (start + dlen)
-        v = np.where(ok, vals[np.minimum(pos + k, len(vals) - 1)], _PAD)
-        x ^= v
-        x *= _P
-        x ^= x >> np.uint64(29)
-    return fmix64(x), counts
+        ok = k < lens[sd]
+        cols.append(np.where(ok, vals[np.minimum(offsets[sd] + k, L - 1)], _PAD))
+    xs = _mix_windows(cols, n)
+    out = np.empty(total, np.uint64)
+    first = np.zeros(ndoc, np.int64)
+    np.cumsum(counts[:-1], out=first[1:])
+    out[first[sd]] = xs
+    if parts_main is not None and len(parts_main):
+        is_main = np.ones(total, bool)
+        is_main[first[sd]] = False
+        out[is_main] = parts_main
+    return out, counts
 
 
 def shingle_hashes(text: pa.Array | pa.ChunkedArray, *, ngram: int = 5, unit: Literal["word", "char"] = "word",
@@ -165,23 +233,31 @@ def shingle_hashes(text: pa.Array | pa.ChunkedArray, *, ngram: int = 5, unit: Li
     """
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    norm = text if normalized else normalize(text)
+    # word tokens are split on whitespace anyway; character shingles need collapsed whitespace
     if unit == "word":
-        flat, offsets = tokens(norm)
-        vals = token_hashes(flat, seed)
+        if normalized:
+            flat, offsets = tokens(text)
+            vals = token_hashes(flat, seed)
+        else:
+            vals, offsets = word_token_hashes(text, seed)
     elif unit == "char":
-        vals, offsets = codepoints(norm)
+        vals, offsets = codepoints(text if normalized else normalize(text))
     else:
         raise ValueError(f"unit must be 'word' or 'char', got {unit!r}")
     return ngram_hashes(vals, offsets, ngram)
 
 
 def shingle_strings(text: pa.Array, *, ngram: int = 5, unit: str = "word") -> list[set]:
-    """The exact shingles of each document as Python sets of tuples/strings (slow; for ground truth)."""
-    norm = normalize(text).to_pylist()
+    """The exact shingles of each document as Python sets of tuples (slow; for ground truth)."""
+    if unit == "word":
+        idx, vocab, offsets = word_tokens(text)
+        words = vocab.to_pylist()
+        toks = [words[i] for i in idx.tolist()]
+        docs = [toks[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+    else:
+        docs = [list(t) for t in normalize(text).to_pylist()]
     out = []
-    for t in norm:
-        items = t.split() if unit == "word" else list(t)
+    for items in docs:
         if not items:
             out.append(set())
         elif len(items) < ngram:

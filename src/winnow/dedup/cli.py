@@ -21,7 +21,7 @@ def dedup(
     rows: int = typer.Option(8, help="minhash: rows (MinHash values) per band."),
     lowercase: bool = typer.Option(False, help="exact: lower-case before hashing."),
     punctuation: bool = typer.Option(False, help="exact: ignore punctuation."),
-    eps: float = typer.Option(0.1, help="semantic: cosine distance below which documents are duplicates."),
+    eps: float = typer.Option(0.05, help="semantic: cosine distance below which documents are duplicates."),
     embedder: str = typer.Option("hashed", help="semantic: hashed (fast) or minilm (all-MiniLM-L6-v2)."),
     n_clusters: Optional[int] = typer.Option(None, help="semantic: k-means clusters (default docs/1000)."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Worker processes (default: CPU count)."),

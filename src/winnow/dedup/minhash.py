@@ -28,8 +28,8 @@ Example:
     >>> import pyarrow as pa
     >>> step = MinhashDedup(bands=4, rows=2)
     >>> keys = step.map(pa.table({"id": ["a", "b"], "text": ["one two three four five six"] * 2}))
-    >>> keys.column("b00")[0] == keys.column("b00")[1]
-    <pyarrow.BooleanScalar: True>
+    >>> keys.column("b00")[0].as_py() == keys.column("b00")[1].as_py()
+    True
 """
 from __future__ import annotations
 
@@ -62,32 +62,33 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def minhash_signatures(sh: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray,
-                       chunk: int = 1 << 15) -> np.ndarray:
+                       chunk: int = 8192) -> np.ndarray:
     """MinHash signatures (uint32, shape ``(docs, len(a))``) from flat shingle hashes.
 
     Works over the whole batch in blocks of ``chunk`` shingles (a block may span documents
-    and a document may span blocks), so memory is ``chunk × num_perm × 8`` bytes whatever the
-    document lengths. Documents without shingles get all-ones signatures.
+    and a document may span blocks), laid out ``(permutation, shingle)`` so that the per-
+    document minimum is a contiguous ``minimum.reduceat``; memory is ``chunk × num_perm × 8``
+    bytes whatever the document lengths. Documents without shingles get all-ones signatures.
     """
     n, k = len(counts), len(a)
-    sig = np.full((n, k), _MAX64, np.uint64)
+    sig = np.full((k, n), _MAX64, np.uint64)
     total = len(sh)
-    if total == 0:
-        return (sig >> np.uint64(32)).astype(np.uint32)
-    doc_of = np.repeat(np.arange(n, dtype=np.int64), counts)
-    buf = np.empty((min(chunk, total), k), np.uint64)
-    for s0 in range(0, total, chunk):
-        x = sh[s0:s0 + chunk]
-        d = doc_of[s0:s0 + chunk]
-        v = buf[:len(x)]
-        np.multiply(x[:, None], a[None, :], out=v)
-        v += b
-        starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
-        m = np.minimum.reduceat(v, starts, axis=0)
-        ds = d[starts]
-        np.minimum(sig[ds], m, out=m)
-        sig[ds] = m
-    return (sig >> np.uint64(32)).astype(np.uint32)
+    if total:
+        doc_of = np.repeat(np.arange(n, dtype=np.int64), counts)
+        buf = np.empty((k, min(chunk, total)), np.uint64)
+        a_col, b_col = a[:, None], b[:, None]
+        for s0 in range(0, total, chunk):
+            x = sh[s0:s0 + chunk]
+            d = doc_of[s0:s0 + chunk]
+            v = buf[:, :len(x)]
+            np.multiply(a_col, x[None, :], out=v)
+            v += b_col
+            starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]])
+            m = np.minimum.reduceat(v, starts, axis=1)
+            ds = d[starts]
+            np.minimum(sig[:, ds], m, out=m)
+            sig[:, ds] = m
+    return np.ascontiguousarray((sig >> np.uint64(32)).astype(np.uint32).T)
 
 
 def band_hashes(sig: np.ndarray, bands: int, rows: int, counts: np.ndarray | None = None) -> np.ndarray:
@@ -199,6 +200,10 @@ class MinhashDedup(GlobalStep):
     seed: int = 1
     verify: bool = True
     threshold: float = Field(0.8, gt=0.0, le=1.0)
+    #: ``center``: a document is dropped only as a duplicate of a kept document it matches
+    #: directly (greedy, in id order); ``components``: union-find connected components of all
+    #: matching pairs (FineWeb/datatrove; transitive chains can merge dissimilar documents)
+    clustering: Literal["center", "components"] = "center"
     #: rows per bucket spill partition (bounds reduce memory per band)
     max_bucket_rows: int = Field(4_000_000, gt=0)
     #: max shingles held per verification block
@@ -258,9 +263,9 @@ class MinhashDedup(GlobalStep):
         return pa.table(cols)
 
     # ------------------------------------------------------------------ reduce
-    def candidate_edges(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str
-                        ) -> tuple[np.ndarray, np.ndarray]:
-        """All distinct candidate edges ``(u, v)`` in node space (u < v), via on-disk buckets."""
+    def spill_buckets(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str) -> list[str]:
+        """Re-partition every band's bucket keys ``(h, node)`` into Parquet files of at most
+        about ``max_bucket_rows`` rows (hash partitioning), reading key files row group by row group."""
         nparts = max(1, math.ceil(idx.n / self.max_bucket_rows))
         os.makedirs(spill_dir, exist_ok=True)
         schema = pa.schema([("h", pa.uint64()), ("node", pa.int64())])
@@ -269,7 +274,6 @@ class MinhashDedup(GlobalStep):
             if not f or not idx.counts[t]:
                 continue
             nodes = idx.node[idx.starts[t]:idx.starts[t + 1]]
-            # read a task's bands in row groups to bound memory by row-group size
             pf = pq.ParquetFile(f)
             off = 0
             for rg in range(pf.num_row_groups):
@@ -290,22 +294,117 @@ class MinhashDedup(GlobalStep):
                         writers[key].write_table(pa.table({"h": h[sel], "node": n_[sel]}, schema=schema))
         for w in writers.values():
             w.close()
-        us, vs = [], []
-        for key in sorted(writers):
-            tb = pq.read_table(os.path.join(spill_dir, f"b{key[0]:02d}-p{key[1]:04d}.parquet"))
-            u, v = bucket_edges(np.asarray(tb.column("h").to_numpy(), np.uint64),
-                                np.asarray(tb.column("node").to_numpy(), np.int64))
+        return [os.path.join(spill_dir, f"b{j:02d}-p{p:04d}.parquet") for j, p in sorted(writers)]
+
+    @staticmethod
+    def _read_spill(path: str) -> tuple[np.ndarray, np.ndarray]:
+        tb = pq.read_table(path)
+        return np.asarray(tb.column("h").to_numpy(), np.uint64), np.asarray(tb.column("node").to_numpy(), np.int64)
+
+    def candidate_edges(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """All distinct candidate edges ``(u, v)`` in node space (u < v): every member of an LSH
+        bucket linked to the bucket's smallest node (via on-disk bucket partitions)."""
+        us = []
+        for path in self.spill_buckets(key_files, idx, spill_dir):
+            u, v = bucket_edges(*self._read_spill(path))
             if len(u):
-                e = np.unique(u * np.int64(idx.n) + v)
-                us.append(e)
-            # keep the edge list small: dedupe as we go
-            if len(us) > 8:
+                us.append(np.unique(u * np.int64(idx.n) + v))
+            if len(us) > 8:  # keep the edge list small: dedupe as we go
                 us = [np.unique(np.concatenate(us))]
         shutil.rmtree(spill_dir, ignore_errors=True)
         if not us:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         e = np.unique(np.concatenate(us))
         return e // idx.n, e % idx.n
+
+    def bucket_memberships(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str
+                           ) -> tuple[np.ndarray, np.ndarray]:
+        """``(node, bucket)`` for every document of every LSH bucket with ≥ 2 members (buckets
+        numbered consecutively over all bands), from the on-disk bucket partitions."""
+        nodes, buckets = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        next_id = 0
+        for path in self.spill_buckets(key_files, idx, spill_dir):
+            h, node = self._read_spill(path)
+            if len(h) < 2:
+                continue
+            order = np.lexsort((node, h))
+            hs, ns = h[order], node[order]
+            new = np.r_[True, hs[1:] != hs[:-1]]
+            bid = np.cumsum(new) - 1
+            size = np.bincount(bid)
+            multi = size[bid] > 1
+            nodes.append(ns[multi])
+            buckets.append(bid[multi] + next_id)
+            next_id += len(size)
+        shutil.rmtree(spill_dir, ignore_errors=True)
+        return np.concatenate(nodes), np.concatenate(buckets)
+
+    def center_clusters(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str) -> np.ndarray:
+        """Greedy centre clustering over LSH candidates, in id order: a document joins the
+        first earlier *centre* that shares a bucket with it (and, with ``verify``, has true
+        Jaccard ≥ ``threshold``); otherwise it becomes a centre. Returns the centre of each node.
+
+        Every dropped document is directly similar to the one it is a duplicate of (no
+        chaining through intermediate documents). Only documents in a shared bucket are
+        visited (one pass, in order); their distinct shingles are loaded task by task.
+        """
+        mn, mb = self.bucket_memberships(key_files, idx, spill_dir)
+        rep = np.arange(idx.n, dtype=np.int64)
+        if len(mn) == 0:
+            return rep
+        order = np.lexsort((mb, mn))
+        mn, mb = mn[order], mb[order]
+        cand, starts = np.unique(mn, return_index=True)
+        bounds = np.r_[starts, len(mn)].tolist()
+        sets: list[np.ndarray] = [None] * len(cand)  # type: ignore[list-item]
+        if self.verify:
+            g = idx.gid_of_node[cand]
+            task = idx.task_of_gid[g]
+            for t in np.unique(task):
+                sel = np.flatnonzero(task == t)
+                col = pq.read_table(key_files[t], columns=["sh"]).column("sh").combine_chunks()
+                vals, counts = _take_lists(col, g[sel] - idx.starts[t])
+                offs = np.r_[0, np.cumsum(counts)]
+                for k, a, b in zip(sel.tolist(), offs[:-1].tolist(), offs[1:].tolist()):
+                    sets[k] = vals[a:b]
+                del col
+        thr = self.threshold
+        centres: dict[int, list[int]] = {}
+        mb_l = mb.tolist()
+        cand_l = cand.tolist()
+        n_checked = 0
+        for k in range(len(cand_l)):
+            bs = mb_l[bounds[k]:bounds[k + 1]]
+            found = -1
+            cs = set()
+            for b in bs:
+                c = centres.get(b)
+                if c:
+                    cs.update(c)
+            if cs:
+                if not self.verify:
+                    found = min(cs)
+                else:
+                    a = sets[k]
+                    for c in sorted(cs):
+                        o = sets[c]
+                        la, lo = len(a), len(o)
+                        if min(la, lo) < thr * max(la, lo):  # Jaccard ≤ min/max
+                            continue
+                        n_checked += 1
+                        inter = np.intersect1d(a, o, assume_unique=True).size
+                        if inter >= thr * (la + lo - inter):
+                            found = c
+                            break
+            if found < 0:
+                for b in bs:
+                    centres.setdefault(b, []).append(k)
+            else:
+                rep[cand_l[k]] = cand_l[found]
+        self._stats["candidate_docs"] = len(cand_l)
+        self._stats["verified_pairs"] = n_checked
+        return rep
 
     def verify_edges(self, key_files: Sequence[str | None], idx: KeyIndex, u: np.ndarray, v: np.ndarray
                      ) -> np.ndarray:
@@ -344,22 +443,26 @@ class MinhashDedup(GlobalStep):
     def reduce(self, key_files: Sequence[str | None], out_dir: str, *, workers: int = 1) -> None:
         t0 = time.perf_counter()
         idx = KeyIndex.from_files(key_files)
-        u, v = self.candidate_edges(key_files, idx, os.path.join(out_dir, "_buckets"))
-        t1 = time.perf_counter()
-        stats = {"docs": idx.n, "candidate_pairs": int(len(u)), "bucket_seconds": t1 - t0}
-        if self.verify and len(u):
-            jac = self.verify_edges(key_files, idx, u, v)
-            ok = jac >= self.threshold
-            stats.update(verified_pairs=int(ok.sum()), verify_seconds=time.perf_counter() - t1)
-            u, v = u[ok], v[ok]
-        parent = np.arange(idx.n, dtype=np.int64)
-        union(parent, u, v)
-        root, size = components_from(parent)
+        self._stats = {"docs": idx.n, "clustering": self.clustering}
+        spill = os.path.join(out_dir, "_buckets")
+        if self.clustering == "center":
+            root = self.center_clusters(key_files, idx, spill)
+            size = np.bincount(root, minlength=idx.n)[root]
+        else:
+            u, v = self.candidate_edges(key_files, idx, spill)
+            self._stats["candidate_pairs"] = int(len(u))
+            if self.verify and len(u):
+                jac = self.verify_edges(key_files, idx, u, v)
+                ok = jac >= self.threshold
+                self._stats["verified_pairs"] = int(ok.sum())
+                u, v = u[ok], v[ok]
+            parent = np.arange(idx.n, dtype=np.int64)
+            union(parent, u, v)
+            root, size = components_from(parent)
         dup, dup_of, cid, csize = cluster_columns(idx, root, size)
-        stats["duplicates"] = int(dup.sum())
+        self._stats.update(duplicates=int(dup.sum()), seconds=time.perf_counter() - t0)
         cols = {"duplicate_of": dup_of}
         if self.cluster_column:
             cols[self.cluster_column] = cid
             cols["cluster_size"] = csize
         write_decisions(out_dir, idx, dup, cols, "minhash_dedup:near_duplicate")
-        self._stats = stats

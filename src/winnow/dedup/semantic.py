@@ -17,7 +17,7 @@ each connected group; **apply** attaches ``duplicate_of`` / ``cluster_id`` / ``c
 
 Example:
     >>> from winnow import Pipeline
-    >>> p = Pipeline([{"semantic_dedup": {"eps": 0.1, "embedder": "hashed"}}])
+    >>> p = Pipeline([{"semantic_dedup": {"eps": 0.05, "embedder": "hashed"}}])
     >>> res = p.run("raw/*.jsonl.gz", "runs/semdedup")              # doctest: +SKIP
 
     >>> import pyarrow as pa
@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from pydantic import Field, PrivateAttr
 
 from winnow.dedup._reduce import KeyIndex, cluster_columns, components_from, union, write_decisions
-from winnow.dedup._text import ngram_hashes, normalize, token_hashes, tokens
+from winnow.dedup._text import ngram_hashes, word_token_hashes
 from winnow.pipeline.step import GlobalStep
 
 
@@ -45,10 +45,9 @@ def hashed_embeddings(text, dim: int = 256, seed: int = 0) -> np.ndarray:
     """Signed feature hashing of word unigrams + bigrams, L2-normalised, shape ``(docs, dim)``."""
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    flat, offsets = tokens(normalize(text))
-    th = token_hashes(flat, seed)
+    th, offsets = word_token_hashes(text, seed)
     n = len(offsets) - 1
-    feats, cnt = [], []
+    feats = []
     uni_doc = np.repeat(np.arange(n), np.diff(offsets))
     feats.append((th, uni_doc))
     bi, bc = ngram_hashes(th, offsets, 2)
@@ -74,7 +73,7 @@ class SemanticDedup(GlobalStep):
 
     name = "semantic_dedup"
     embedder: Literal["hashed", "minilm"] = "hashed"
-    eps: float = Field(0.1, gt=0.0, lt=1.0, description="cosine distance below which documents are duplicates")
+    eps: float = Field(0.05, gt=0.0, lt=1.0, description="cosine distance below which documents are duplicates")
     dim: int = Field(256, ge=8, description="dimension of the hashed embedding")
     n_clusters: int | None = Field(None, ge=1)
     cluster_size: int = Field(1000, ge=2, description="target documents per k-means cluster when n_clusters is None")

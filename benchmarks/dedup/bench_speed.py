@@ -1,0 +1,276 @@
+"""Speed and memory of MinHash-LSH dedup: winnow vs datasketch vs datatrove, same corpus, one run.
+
+Every measurement runs in its own child process; the parent takes the child's wall time and
+peak RSS (``ru_maxrss`` from ``os.wait4``). Same settings for all: word 5-grams, 14 bands ×
+8 rows (112 permutations), one process. datatrove gets a plain whitespace word tokenizer
+(its English default needs spaCy; whitespace is also what winnow uses) — faster for it, not slower.
+
+* ``sig``: signatures/s — shingling + MinHash of in-memory texts (no I/O).
+* ``e2e``: end to end — read the JSONL shards, dedup, write the kept documents.
+
+    benchmarks/.venv-dedup/bin/python benchmarks/dedup/bench_speed.py \
+        --corpus benchmarks/_work/dedup/corpus [--corpus10 benchmarks/_work/dedup/corpus10]
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+BANDS, ROWS, NGRAM = 14, 8, 5
+
+
+def read_texts(corpus):
+    texts = []
+    for f in sorted(glob.glob(os.path.join(corpus, "*.jsonl"))):
+        with open(f, encoding="utf-8") as fh:
+            texts.extend(json.loads(line)["text"] for line in fh)
+    return texts
+
+
+_PUNCT = re.compile(r"[^\w\s]+")
+
+
+def py_shingles(text):
+    words = _PUNCT.sub(" ", text.lower()).split()
+    if len(words) < NGRAM:
+        return {" ".join(words).encode()} if words else set()
+    return {" ".join(words[i:i + NGRAM]).encode() for i in range(len(words) - NGRAM + 1)}
+
+
+# ---------------------------------------------------------------- contenders (child side)
+def winnow_sig(corpus):
+    import pyarrow as pa
+
+    from winnow.dedup.minhash import MinhashDedup
+
+    texts = read_texts(corpus)
+    step = MinhashDedup(bands=BANDS, rows=ROWS, ngram=NGRAM)
+    t0 = time.perf_counter()
+    for s in range(0, len(texts), 8192):
+        step.signatures(pa.array(texts[s:s + 8192]))
+    return {"docs": len(texts), "seconds": time.perf_counter() - t0}
+
+
+def winnow_e2e(corpus, work, verify=True):
+    from winnow import Pipeline
+
+    t0 = time.perf_counter()
+    res = Pipeline([{"minhash_dedup": {"bands": BANDS, "rows": ROWS, "ngram": NGRAM, "verify": verify}}]).run(
+        os.path.join(corpus, "*.jsonl"), os.path.join(work, "out"), workers=1)
+    t = res.manifest["totals"]
+    return {"docs": t["rows_in"], "removed": t["rows_rejected"], "seconds": time.perf_counter() - t0}
+
+
+def datasketch_sig(corpus):
+    from datasketch import MinHash
+
+    texts = read_texts(corpus)
+    t0 = time.perf_counter()
+    for tx in texts:
+        m = MinHash(num_perm=BANDS * ROWS, seed=1)
+        m.update_batch(list(py_shingles(tx)))
+    return {"docs": len(texts), "seconds": time.perf_counter() - t0}
+
+
+def datasketch_e2e(corpus, work):
+    from datasketch import MinHash, MinHashLSH
+
+    t0 = time.perf_counter()
+    docs = []
+    for f in sorted(glob.glob(os.path.join(corpus, "*.jsonl"))):
+        with open(f, encoding="utf-8") as fh:
+            docs.extend(json.loads(line) for line in fh)
+    lsh = MinHashLSH(num_perm=BANDS * ROWS, params=(BANDS, ROWS))
+    mhs = []
+    for k, d in enumerate(docs):
+        m = MinHash(num_perm=BANDS * ROWS, seed=1)
+        m.update_batch(list(py_shingles(d["text"])))
+        mhs.append(m)
+        lsh.insert(k, m)
+    parent = list(range(len(docs)))
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for k, m in enumerate(mhs):
+        for c in lsh.query(m):
+            a, b = find(k), find(c)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    os.makedirs(os.path.join(work, "out"), exist_ok=True)
+    removed = 0
+    with open(os.path.join(work, "out", "kept.jsonl"), "w", encoding="utf-8") as fh:
+        for k, d in enumerate(docs):
+            if find(k) == k:
+                fh.write(json.dumps(d, ensure_ascii=False) + "\n")
+            else:
+                removed += 1
+    return {"docs": len(docs), "removed": removed, "seconds": time.perf_counter() - t0}
+
+
+def _dt_config():
+    from datatrove.pipeline.dedup.minhash import MinhashConfig
+    from datatrove.utils.hashing import HashConfig
+
+    return MinhashConfig(hash_config=HashConfig(precision=64), num_buckets=BANDS, hashes_per_bucket=ROWS, n_grams=NGRAM)
+
+
+def _ws_tokenizer():
+    from datatrove.utils.word_tokenizers import WordTokenizer
+
+    class Whitespace(WordTokenizer):
+        def word_tokenize(self, text, strip_whitespace=True, lower=False):
+            return text.split()
+
+        def sent_tokenize(self, text):
+            return [text]
+
+        def span_tokenize(self, text):
+            raise NotImplementedError
+
+    return Whitespace()
+
+
+def datatrove_sig(corpus):
+    from datatrove.pipeline.dedup.minhash import MinhashDedupSignature
+
+    texts = read_texts(corpus)
+    st = MinhashDedupSignature(output_folder="/tmp/_unused_dt_sigs", config=_dt_config(), language=_ws_tokenizer())
+    t0 = time.perf_counter()
+    for tx in texts:
+        sh = st.get_shingles(tx)
+        if len(sh):
+            st.get_signature(sh)
+    return {"docs": len(texts), "seconds": time.perf_counter() - t0}
+
+
+def datatrove_e2e(corpus, work):
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import (MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter,
+                                                  MinhashDedupSignature)
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
+
+    cfg = _dt_config()
+    nfiles = len(glob.glob(os.path.join(corpus, "*.jsonl")))
+    w = lambda p: os.path.join(work, p)  # noqa: E731
+    t0 = time.perf_counter()
+    s1 = LocalPipelineExecutor(pipeline=[JsonlReader(corpus, glob_pattern="*.jsonl"),
+                                         MinhashDedupSignature(output_folder=w("sigs"), config=cfg, language=_ws_tokenizer())],
+                               tasks=nfiles, workers=1, logging_dir=w("logs1"))
+    s2 = LocalPipelineExecutor(pipeline=[MinhashDedupBuckets(input_folder=w("sigs"), output_folder=w("buckets"), config=cfg)],
+                               tasks=BANDS, workers=1, logging_dir=w("logs2"), depends=s1)
+    s3 = LocalPipelineExecutor(pipeline=[MinhashDedupCluster(input_folder=w("buckets"), output_folder=w("remove_ids"), config=cfg)],
+                               tasks=1, workers=1, logging_dir=w("logs3"), depends=s2)
+    s4 = LocalPipelineExecutor(pipeline=[JsonlReader(corpus, glob_pattern="*.jsonl"),
+                                         MinhashDedupFilter(input_folder=w("remove_ids"), exclusion_writer=JsonlWriter(w("removed"))),
+                                         JsonlWriter(w("out"))],
+                               tasks=nfiles, workers=1, logging_dir=w("logs4"), depends=s3)
+    s4.run()
+    removed = 0
+    import gzip
+
+    for f in glob.glob(w("removed/*")):
+        with gzip.open(f, "rt") if f.endswith(".gz") else open(f) as fh:
+            removed += sum(1 for _ in fh)
+    return {"docs": None, "removed": removed, "seconds": time.perf_counter() - t0}
+
+
+CHILD = {
+    "winnow-sig": lambda c, w: winnow_sig(c),
+    "winnow-e2e": lambda c, w: winnow_e2e(c, w, verify=True),
+    "winnow-e2e-noverify": lambda c, w: winnow_e2e(c, w, verify=False),
+    "datasketch-sig": lambda c, w: datasketch_sig(c),
+    "datasketch-e2e": datasketch_e2e,
+    "datatrove-sig": lambda c, w: datatrove_sig(c),
+    "datatrove-e2e": datatrove_e2e,
+}
+
+
+# ---------------------------------------------------------------- parent
+def measure(name, corpus, work):
+    if os.path.exists(work):
+        shutil.rmtree(work)
+    os.makedirs(work)
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               MKL_NUM_THREADS="1", DATATROVE_COLORIZE_LOGS="0", TQDM_DISABLE="1")
+    t0 = time.perf_counter()
+    p = subprocess.Popen([sys.executable, __file__, "--child", name, "--corpus", corpus, "--work", work],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    if status != 0:
+        raise RuntimeError(f"{name} failed (status {status})")
+    res = json.loads(out.decode().strip().splitlines()[-1])
+    res.update(name=name, wall=wall, peak_rss_mb=ru.ru_maxrss / 1024)
+    shutil.rmtree(work, ignore_errors=True)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus", default=os.path.join(ROOT, "benchmarks/_work/dedup/corpus"))
+    ap.add_argument("--corpus10", default=None, help="the 10x corpus (winnow only: memory must stay flat)")
+    ap.add_argument("--work", default=os.path.join(ROOT, "benchmarks/_work/dedup/speed"))
+    ap.add_argument("--child", default=None)
+    ap.add_argument("--only", default=None, help="comma-separated subset of contenders")
+    ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks/out/dedup/speed.json"))
+    a = ap.parse_args()
+    if a.child:
+        print(json.dumps(CHILD[a.child](a.corpus, a.work)))
+        return
+    names = a.only.split(",") if a.only else list(CHILD)
+    rows = []
+    for n in names:
+        r = measure(n, a.corpus, os.path.join(a.work, n))
+        r["corpus"] = "1x"
+        rows.append(r)
+        print(json.dumps(r), flush=True)
+    if a.corpus10:
+        for n in ("winnow-e2e", "winnow-e2e-noverify"):
+            r = measure(n, a.corpus10, os.path.join(a.work, n))
+            r["corpus"] = "10x"
+            rows.append(r)
+            print(json.dumps(r), flush=True)
+    by = {(r["name"], r["corpus"]): r for r in rows}
+    print("\ncontender                corpus   docs/s (sig)   end-to-end s   peak RSS MB")
+    for r in rows:
+        sig = by.get((r["name"].split("-")[0] + "-sig", r["corpus"]))
+        if r["name"].endswith("-sig"):
+            print(f"{r['name']:<24} {r['corpus']:<6} {r['docs'] / r['seconds']:>12,.0f}")
+        else:
+            print(f"{r['name']:<24} {r['corpus']:<6} {'':>12}   {r['wall']:>12.1f}   {r['peak_rss_mb']:>10.0f}")
+    def ratio(a_, b_, key):
+        if a_ in by and b_ in by:
+            return by[b_][key] / by[a_][key]
+    for peer in ("datasketch", "datatrove"):
+        w = ("winnow-e2e", "1x")
+        p = (f"{peer}-e2e", "1x")
+        ws, ps = (f"winnow-sig", "1x"), (f"{peer}-sig", "1x")
+        if w in by and p in by:
+            print(f"end to end: winnow (verify on) is {by[p]['wall'] / by[w]['wall']:.1f}x faster than {peer}; "
+                  f"verify off: {by[p]['wall'] / by[('winnow-e2e-noverify', '1x')]['wall']:.1f}x"
+                  if ("winnow-e2e-noverify", "1x") in by else "")
+        if ws in by and ps in by:
+            print(f"signatures/s: winnow {by[ws]['docs'] / by[ws]['seconds']:,.0f} vs {peer} "
+                  f"{by[ps]['docs'] / by[ps]['seconds']:,.0f} ({by[ps]['seconds'] / by[ws]['seconds']:.1f}x)")
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out, "w") as fh:
+        json.dump(rows, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()
