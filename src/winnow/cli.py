@@ -53,6 +53,14 @@ def run(
     strict: bool = typer.Option(False, help="Stop at the first unreadable input instead of quarantining it."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Override the output folder of the YAML."),
     progress: bool = typer.Option(True, help="Show progress bars."),
+    ray_address: Optional[str] = typer.Option(
+        None, help="ray: connect to this cluster (auto, ray://head:10001); default: start a local Ray."),
+    ray_num_cpus: Optional[int] = typer.Option(None, help="ray: CPUs of a locally started Ray (default: all)."),
+    ray_cpus_per_task: Optional[float] = typer.Option(None, help="ray: CPUs reserved per read+map task (default 1)."),
+    ray_batch_rows: Optional[int] = typer.Option(None, help="ray: rows per Arrow batch (default: input.batch_rows)."),
+    ray_object_store_memory: Optional[str] = typer.Option(
+        None, help="ray: object store size of a local Ray, e.g. 2GB (default: Ray's)."),
+    ray_max_retries: Optional[int] = typer.Option(None, help="ray: retries of a task whose worker died (default 3)."),
 ):
     """Run a pipeline YAML. Writes data/ (kept rows), rejects/ (with step and reason), quarantine/
     (unreadable input with file, offset, error) and manifest.json (per-step accounting).
@@ -73,8 +81,12 @@ def run(
     from winnow.io.readers import InputError
 
     try:
+        ex_opts = {"address": ray_address, "num_cpus": ray_num_cpus, "cpus_per_task": ray_cpus_per_task,
+                   "batch_rows": ray_batch_rows, "object_store_memory": ray_object_store_memory,
+                   "max_retries": ray_max_retries}
         res = run_yaml(pipeline, executor=executor, workers=workers, resume=resume, overwrite=overwrite,
-                       strict=strict, progress=progress and sys.stderr.isatty(), output=output)
+                       strict=strict, progress=progress and sys.stderr.isatty(), output=output,
+                       executor_options=ex_opts)
     except (ConfigError, RunExistsError, IncompleteRunError, InputError, StrictInputError) as e:
         _fail(str(e))
     _print_stats(res.manifest, res.path)

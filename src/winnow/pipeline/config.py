@@ -3,6 +3,7 @@
     input: {path: "raw/*.jsonl.gz", format: jsonl}   # format inferred from the suffix if omitted
     output: runs/demo                                # or {path: runs/demo, format: parquet, shard_rows: 100000}
     executor: local                                  # or ray
+    executor_options: {address: auto, cpus_per_task: 1}   # ray only (see winnow.executors.options)
     workers: 2
     steps:
       - length: {min_words: 5}
@@ -47,6 +48,8 @@ class PipelineConfig(BaseModel):
     output: OutputConfig
     steps: list[Any] = Field(default_factory=list)
     executor: Literal["local", "ray"] = "local"
+    #: executor settings, e.g. for ray: {address, num_cpus, cpus_per_task, batch_rows, object_store_memory, max_retries}
+    executor_options: dict = Field(default_factory=dict)
     workers: int | None = None
     seed: int = 0
 
@@ -120,6 +123,14 @@ def parse_config(data: dict) -> tuple[PipelineConfig, list]:
         cfg = PipelineConfig(**data)
     except ValidationError as e:
         raise ConfigError(_explain(e, PipelineConfig, "")) from None
+    from winnow.executors.options import validate_executor_options
+
+    try:
+        # only the ray executor takes options; they may sit in a YAML run locally by default
+        if cfg.executor_options:
+            validate_executor_options("ray", cfg.executor_options)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     steps = [build_step(s, i) for i, s in enumerate(cfg.steps)]
     return cfg, steps
 

@@ -131,15 +131,26 @@ class Pipeline:
                 raise RunExistsError(
                     f"output folder {output} already exists; pass --resume to finish an interrupted run "
                     "or --overwrite to start again")
+        from winnow.executors.options import validate_executor_options
+
+        try:
+            ex_opts = validate_executor_options(executor, executor_options)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         tasks = plan_tasks(spec)
         os.makedirs(layout.work, exist_ok=True)
         write_json_atomic(run_json, {"fingerprint": fp, "tasks": len(tasks), "started": time.time()})
-        if workers is None:
-            workers = os.cpu_count() or 1
-        workers = max(1, min(int(workers), len(tasks)))
         from winnow.executors.local import make_executor
 
-        ex = make_executor(executor, workers, **(executor_options or {}))
+        if executor == "ray":
+            # Ray schedules map tasks by CPUs; `workers` only sizes a global step's reduce
+            ex = make_executor(executor, workers, **ex_opts)
+            workers = ex.workers
+        else:
+            if workers is None:
+                workers = os.cpu_count() or 1
+            workers = max(1, min(int(workers), len(tasks)))
+            ex = make_executor(executor, workers, **ex_opts)
         opts = dict(batch_rows=spec.batch_rows, strict=strict, shard_rows=shard_rows, shard_bytes=shard_bytes,
                     out_format=output_format)
         t0 = time.perf_counter()
@@ -281,14 +292,20 @@ class _Progress:
 
 def run_yaml(path: str, *, executor: str | None = None, workers: int | None = None, resume: bool = False,
              overwrite: bool = False, strict: bool = False, progress: bool = False,
-             output: str | None = None) -> RunResult:
-    """Load a pipeline YAML and run it (what ``winnow run`` does)."""
+             output: str | None = None, executor_options: dict | None = None) -> RunResult:
+    """Load a pipeline YAML and run it (what ``winnow run`` does).
+
+    ``executor_options`` (e.g. from ``--ray-address``) override the YAML's ``executor_options``.
+    """
     cfg, steps = load_config(path)
     spec = InputSpec(**cfg.input.model_dump())
     raw = cfg.model_dump(mode="json")
+    ex = executor or cfg.executor
+    cli = {k: v for k, v in (executor_options or {}).items() if v is not None}
+    opts = {**cfg.executor_options, **cli} if ex == "ray" else cli  # YAML options are Ray's
     return Pipeline(steps).run(
-        spec, output or cfg.output.path, executor=executor or cfg.executor,
+        spec, output or cfg.output.path, executor=ex,
         workers=workers if workers is not None else cfg.workers, resume=resume, overwrite=overwrite,
         strict=strict, progress=progress, output_format=cfg.output.format, shard_rows=cfg.output.shard_rows,
-        shard_bytes=cfg.output.shard_bytes, config=raw)
+        shard_bytes=cfg.output.shard_bytes, executor_options=opts, config=raw)
 
