@@ -162,10 +162,16 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
     if m == "datamodels":
         from winnow.attribution.datamodels import datamodel_scores
 
+        _check_opts(m, options, ["fit", "n_models", "alpha", "l2"])
         scores = datamodel_scores(task, tr, tg, seed=seed, **options)
     else:
         models = _models(model, checkpoints)
         fn = {"influence": _influence, "trak": _trak, "tracin": _tracin, "cosine": _cosine, "grad_dot": _tracin}[m]
+        import inspect
+
+        allowed = [k for k, p in inspect.signature(fn).parameters.items()
+                   if p.kind == p.KEYWORD_ONLY and k not in ("proj_dim", "common")]
+        _check_opts(m, options, allowed)
         scores = fn(models, task, tr, tg, proj_dim=proj_dim, common=common, **options)
     return AttributionResult(np.asarray(scores), m, {"proj_dim": proj_dim, "seed": seed, **{
         k: v for k, v in options.items() if isinstance(v, (int, float, str, bool, type(None)))}},

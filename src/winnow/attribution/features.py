@@ -39,6 +39,8 @@ class Featurizer:
         self.dim = self.projector.dim_out if self.projector else P
         self.batch_size, self.store = batch_size, store
         self.device = _model_device(model)
+        pdt = next(iter(model.parameters())).dtype
+        self.np_dtype = np.float64 if (pdt == torch.float64 and self.projector is None) else np.float32
         self._fp = None
 
     def key(self, data: Data) -> dict:
@@ -66,9 +68,9 @@ class Featurizer:
             got = self.store.get(key)
             if got is not None:
                 return got
-            out = self.store.create(key, (data.n, self.dim))
+            out = self.store.create(key, (data.n, self.dim), self.np_dtype)
         else:
-            out = np.empty((data.n, self.dim), dtype=np.float32)
+            out = np.empty((data.n, self.dim), dtype=self.np_dtype)
         for s, g in self.iter(data):
             out[s:s + g.shape[0]] = g.detach().cpu().numpy()
         if self.store is not None:

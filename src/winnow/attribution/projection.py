@@ -1,9 +1,9 @@
 """Seeded random projections of gradients, applied blockwise (the full P x k matrix never sits
 in memory unless it fits the cache budget).
 
-The matrix R (P x k) is defined block by block: rows ``[j*r, (j+1)*r)`` are drawn from a
-generator seeded with ``(seed, j)``, so any block can be regenerated on demand and the result
-is identical whatever the batch size. ``project(G) = G @ R / sqrt(k)`` preserves inner products
+The matrix R (P x k) is defined in fixed units of 256 rows, unit u drawn from a generator seeded
+with ``(seed, u)``; a block is a run of whole units, so any block can be regenerated on demand and
+R (hence every score) is identical whatever the batch or block size. ``project(G) = G @ R / sqrt(k)`` preserves inner products
 in expectation (Johnson-Lindenstrauss).
 
 Example:
@@ -35,22 +35,28 @@ class RandomProjector:
             raise AttributionError(f"projection dims must be >= 1, got dim_in={dim_in}, dim_out={dim_out}")
         self.dim_in, self.dim_out, self.seed, self.kind, self.dtype = int(dim_in), int(dim_out), int(seed), kind, dtype
         itemsize = torch.empty((), dtype=dtype).element_size()
-        self.block_rows = max(1, min(self.dim_in, block_bytes // (self.dim_out * itemsize)))
+        unit = self.UNIT
+        self.block_rows = max(unit, (block_bytes // (self.dim_out * itemsize)) // unit * unit)
         self.n_blocks = -(-self.dim_in // self.block_rows)
         self._cache: dict[int, torch.Tensor] = {}
         self._cache_budget = cache_bytes // (self.block_rows * self.dim_out * itemsize)
+
+    UNIT = 256
+
+    def _unit(self, u: int, rows: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed((self.seed * 1_000_003 + u * 7919 + 17) % (2**63 - 1))
+        if self.kind == "rademacher":
+            R = torch.randint(0, 2, (rows, self.dim_out), generator=g, dtype=torch.int8).to(self.dtype)
+            return R.mul_(2).sub_(1)
+        return torch.randn(rows, self.dim_out, generator=g, dtype=self.dtype)
 
     def block(self, j: int) -> torch.Tensor:
         """Rows ``[j*block_rows, ...)`` of R (unscaled), regenerated deterministically."""
         if j in self._cache:
             return self._cache[j]
-        rows = min(self.block_rows, self.dim_in - j * self.block_rows)
-        g = torch.Generator().manual_seed((self.seed * 1_000_003 + j * 7919 + 17) % (2**63 - 1))
-        if self.kind == "rademacher":
-            R = torch.randint(0, 2, (rows, self.dim_out), generator=g, dtype=torch.int8).to(self.dtype)
-            R.mul_(2).sub_(1)
-        else:
-            R = torch.randn(rows, self.dim_out, generator=g, dtype=self.dtype)
+        s = j * self.block_rows
+        e = min(self.dim_in, s + self.block_rows)
+        R = torch.cat([self._unit(u // self.UNIT, min(self.UNIT, e - u)) for u in range(s, e, self.UNIT)])
         if len(self._cache) < self._cache_budget:
             self._cache[j] = R
         return R
