@@ -140,7 +140,8 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
         checkpoints: state dicts (or safetensors paths) loaded into copies of ``model``.
         options: method-specific: influence: ``solver`` ("auto", "exact", "cg", "lissa"), ``damping``
             (default 1e-3), ``target_fn`` ("loss" default, or "output"), ``max_iter``, ``depth``,
-            ``repeat``, ``hessian`` ("hessian" or "gauss_newton", PSD for non-convex models); trak: ``damping`` (default: 1e-3 * mean diagonal of the kernel); tracin:
+            ``repeat``, ``hessian`` ("hessian" or "gauss_newton", PSD for non-convex models); trak: ``damping`` (ridge on the kernel; default 0.1 * its mean diagonal: kernels from few
+            examples are ill-conditioned); tracin:
             ``lrs`` (one learning rate per checkpoint), ``target_fn``; datamodels: ``fit``
             (callable ``(X, y, seed) -> model``), ``n_models``, ``alpha``, ``l2``.
 
@@ -269,7 +270,7 @@ def _trak(models, task, tr: Data, tg: Data, *, proj_dim, common, damping: float 
         Phi = torch.as_tensor(np.asarray(fz.matrix(tr)), dtype=torch.float64)
         Pt = torch.as_tensor(np.asarray(fz.matrix(tg)), dtype=torch.float64)
         K = Phi.T @ Phi
-        lam = (1e-3 * float(K.diagonal().mean())) if damping is None else float(damping)
+        lam = (0.1 * float(K.diagonal().mean())) if damping is None else float(damping)
         K.diagonal().add_(lam)
         L = torch.linalg.cholesky(K)
         X = torch.cholesky_solve(Pt.T.contiguous(), L)  # [k, m]
@@ -348,7 +349,7 @@ def self_influence(model, task: Task, train, method: str = "influence", *, param
             fz = _featurizer(mdl, task, "output", proj_dim, common, 2048, seed_offset=mi)
             Phi = torch.as_tensor(np.asarray(fz.matrix(tr)), dtype=torch.float64)
             K = Phi.T @ Phi
-            K.diagonal().add_(1e-3 * float(K.diagonal().mean()) if damping is None else damping)
+            K.diagonal().add_(0.1 * float(K.diagonal().mean()) if damping is None else damping)
             X = torch.cholesky_solve(Phi.T.contiguous(), torch.linalg.cholesky(K)).T
             Q = model_outputs(mdl, task, tr, ("output_weight",))["output_weight"].double()
             out += ((Phi * X).sum(1) * Q).numpy()
