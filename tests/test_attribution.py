@@ -222,3 +222,37 @@ def test_self_influence_flags_flipped_labels(digits):
     for method in ("influence", "trak", "tracin"):
         s = self_influence(model, ClassificationTask(), (X, yf), method=method, damping=0.01)
         assert roc_auc_score(is_flipped, s) > 0.9, method
+
+
+def test_datamodels_method_agrees_with_influence_on_ridge_regression():
+    """Ridge regression (closed-form fit) on the diabetes data: datamodel scores (from 400 retrained
+    models) and exact influence functions rank the same train examples as helpful."""
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    X = torch.tensor((X - X.mean(0)) / X.std(0), dtype=torch.float64)
+    y = torch.tensor((y - y.mean()) / y.std(), dtype=torch.float64)
+    Xtr, ytr, Xte, yte = X[:60], y[:60], X[60:65], y[60:65]
+    l2 = 0.5
+
+    def fit(Xs, ys, seed):  # argmin 1/2 mean (w.x + b - y)^2 + l2/2 |w|^2 (bias unpenalised)
+        A = torch.cat([Xs, torch.ones(len(Xs), 1, dtype=Xs.dtype)], 1)
+        R = l2 * len(Xs) * torch.eye(A.shape[1], dtype=Xs.dtype)
+        R[-1, -1] = 0
+        w = torch.linalg.solve(A.T @ A + R, A.T @ ys)
+        m = torch.nn.Linear(Xs.shape[1], 1).double()
+        with torch.no_grad():
+            m.weight.copy_(w[:-1][None])
+            m.bias.copy_(w[-1:])
+        return m
+
+    task = RegressionTask()
+    dm = attribute(None, task, (Xtr, ytr), (Xte, yte), method="datamodels", fit=fit, n_models=400, l2=1.0)
+    full = fit(Xtr, ytr, 0)
+    inf = attribute(full, task, (Xtr, ytr), (Xte, yte), method="influence", target_fn="output", damping=l2,
+                    solver="exact")
+    assert dm.scores.shape == inf.scores.shape == (60, 5)
+    r = np.corrcoef(dm.scores.ravel(), inf.scores.ravel())[0, 1]
+    assert r > 0.8, r
+    with pytest.raises(AttributionError, match="needs fit="):
+        attribute(None, task, (Xtr, ytr), (Xte, yte), method="datamodels")
