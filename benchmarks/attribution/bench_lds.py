@@ -201,11 +201,12 @@ def main():
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--n-train", type=int, default=1000)
-    ap.add_argument("--n-test", type=int, default=200)
+    ap.add_argument("--n-test", type=int, default=100)
     ap.add_argument("--n-models", type=int, default=50)
     ap.add_argument("--models", default="lr,mlp")
     ap.add_argument("--peer", default="dattri", help="dattri or none")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--no-mislabel", dest="mislabel", action="store_false")
     args = ap.parse_args()
     train_data, test_data = load(args.n_train, args.n_test)
     masks = subset_masks(args.n_train, args.n_models, alpha=0.5, seed=0)
@@ -228,7 +229,9 @@ def main():
             if name.startswith(("if", "trak")):
                 # one damping for both libraries (same units), chosen on the 20 validation subsets
                 grid = [1e-3, 1e-2, 1e-1, 1.0] if name.startswith("if") else [P * g for g in (1e-3, 1e-2, 1e-1, 1.0)]
-                val = {d: lds(winnow_run(name, kind, models, cks, train_data, test_data, d, pd), val_masks, gt_val)
+                nv = min(40, args.n_test)  # validation on the first 40 targets keeps the search cheap
+                val_test = (test_data[0][:nv], test_data[1][:nv])
+                val = {d: lds(winnow_run(name, kind, models, cks, train_data, val_test, d, pd), val_masks, gt_val[:, :nv])
                        for d in grid}
                 damping = max(val, key=val.get)
             rec = {"model": kind, "method": name, "damping": damping}
@@ -249,7 +252,11 @@ def main():
                   f"winnow LDS {'-' if w is None else f'{w:.4f}':>7} ({ws or 0:6.2f}s)   "
                   f"dattri LDS {'-' if d is None else f'{d:.4f}':>7} ({ds or 0:6.2f}s)   "
                   f"time ratio {ws / ds if ws and ds else float('nan'):.2f}  {rec.get('dattri_error', '')}", flush=True)
-    rows += mislabel(args)
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump(rows, f, indent=1)
+    if args.mislabel:
+        rows += mislabel(args)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

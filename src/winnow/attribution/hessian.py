@@ -71,7 +71,18 @@ def explicit_hessian(hvp: HVP, chunk: int = 128) -> np.ndarray:
 
 def solve_exact(H: np.ndarray, B: np.ndarray, damping: float) -> np.ndarray:
     """``(H + damping I)^{-1} B`` via an eigendecomposition; negative curvature (non-convex
-    models) is clipped to 0 before damping, so the system is always positive definite."""
+    models) is clipped to 0 before damping, so the system is always positive definite. A Cholesky
+    solve is tried first (the usual, convex case); the eigendecomposition is the fallback."""
+    import scipy.linalg
+
+    A = H.copy()
+    A[np.diag_indices_from(A)] += damping
+    try:
+        c = scipy.linalg.cho_factor(A, lower=True, check_finite=False)
+        if np.all(np.diag(c[0]) > 1e-12 * max(1.0, float(np.abs(np.diag(A)).max()))):
+            return scipy.linalg.cho_solve(c, B, check_finite=False)
+    except np.linalg.LinAlgError:
+        pass
     w, U = np.linalg.eigh(H)
     w = np.maximum(w, 0.0) + damping
     if np.any(w <= 0):
