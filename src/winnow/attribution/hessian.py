@@ -57,7 +57,7 @@ class HVP:
         return out / self.data.n
 
 
-def explicit_hessian(hvp: HVP, chunk: int = 128) -> np.ndarray:
+def explicit_hessian(hvp: HVP, chunk: int = 512) -> np.ndarray:
     """The full ``P x P`` Hessian of the mean loss (float64), built column-block by column-block."""
     P = hvp.theta.numel()
     H = np.empty((P, P), dtype=np.float64)
@@ -70,24 +70,22 @@ def explicit_hessian(hvp: HVP, chunk: int = 128) -> np.ndarray:
 
 
 def solve_exact(H: np.ndarray, B: np.ndarray, damping: float) -> np.ndarray:
-    """``(H + damping I)^{-1} B`` via an eigendecomposition; negative curvature (non-convex
-    models) is clipped to 0 before damping, so the system is always positive definite. A Cholesky
-    solve is tried first (the usual, convex case); the eigendecomposition is the fallback."""
-    import scipy.linalg
-
-    A = H.copy()
-    A[np.diag_indices_from(A)] += damping
-    try:
-        c = scipy.linalg.cho_factor(A, lower=True, check_finite=False)
-        if np.all(np.diag(c[0]) > 1e-12 * max(1.0, float(np.abs(np.diag(A)).max()))):
-            return scipy.linalg.cho_solve(c, B, check_finite=False)
-    except np.linalg.LinAlgError:
-        pass
-    w, U = np.linalg.eigh(H)
-    w = np.maximum(w, 0.0) + damping
-    if np.any(w <= 0):
+    """``(H + damping I)^{-1} B``. A Cholesky solve first (the usual, convex case); for indefinite
+    Hessians (non-convex models) an eigendecomposition with negative curvature clipped to 0 before
+    damping, so the system is always positive definite. (torch linear algebra: it honours
+    ``torch.set_num_threads``.)"""
+    Ht = torch.as_tensor(H, dtype=torch.float64)
+    Bt = torch.as_tensor(B, dtype=torch.float64)
+    A = Ht.clone()
+    A.diagonal().add_(damping)
+    L, info = torch.linalg.cholesky_ex(A)
+    if int(info) == 0 and bool((L.diagonal() > 1e-12 * max(1.0, float(A.diagonal().abs().max()))).all()):
+        return torch.cholesky_solve(Bt, L).numpy()
+    w, U = torch.linalg.eigh(Ht)
+    w = w.clamp(min=0.0) + damping
+    if bool((w <= 0).any()):
         raise AttributionError("damping must be > 0 when the Hessian is singular")
-    return U @ ((U.T @ B) / w[:, None])
+    return (U @ ((U.T @ Bt) / w[:, None])).numpy()
 
 
 def solve_cg(hvp: HVP, B: torch.Tensor, damping: float, max_iter: int = 100, tol: float = 1e-7) -> torch.Tensor:
