@@ -74,6 +74,7 @@ def test_influence_matches_leave_one_out():
     assert r >= 0.95, f"Pearson(IF, LOO) = {r:.4f}"
     # the scale is right too (first-order approximation): slope close to 1
     slope = np.polyfit(predicted[pts], actual, 1)[0]
+    print(f"slope {slope:.3f}")
     assert 0.8 < slope < 1.25, slope
     # CG agrees with the exact solve
     cg = attribute(full, ClassificationTask(), (Xtr, ytr), (Xte[:8], yte[:8]), method="influence",
