@@ -194,6 +194,7 @@ def datasets_build(
 PLUGINS: dict[str, str] = {
     "scaling": "winnow.scaling.cli:app",
     "dedup": "winnow.dedup.cli:dedup",
+    "attribute": "winnow.attribution.cli:attribute_cmd",
 }
 
 
