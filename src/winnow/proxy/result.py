@@ -1,0 +1,30 @@
+"""The result every proxy recipe returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ProxyResult:
+    """Metric of a proxy trained on some rows, measured on a held-out target set.
+
+    Attributes:
+        metric: ``"perplexity"``, ``"loss"`` or ``"accuracy"``.
+        value: the metric on the target set.
+        higher_is_better: direction of ``value``.
+        n_train: rows (documents or examples) trained on.
+        n_tokens: tokens trained on (LMs), else 0.
+        seconds: wall time of training + evaluation.
+        model: the trained model (a torch module, :class:`NgramLM`, ...), for attribution.
+        extra: recipe-specific details (losses, dynamics, preset).
+    """
+
+    metric: str
+    value: float
+    higher_is_better: bool
+    n_train: int
+    n_tokens: int = 0
+    seconds: float = 0.0
+    model: Any = None
+    extra: dict = field(default_factory=dict)
