@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from winnow.proxy.result import ProxyResult
+from winnow.proxy.result import ProxyResult, torch_threads
 
 VECTOR_PRESETS: dict[str, dict] = {
     "logistic": dict(hidden=0, epochs=60, lr=0.05, weight_decay=1e-3, batch=128),
@@ -66,6 +66,10 @@ class VectorClassifier:
         return Net()
 
     def fit(self, X, y, record_dynamics: bool = False) -> "VectorClassifier":
+        with torch_threads(1):
+            return self._fit(X, y, record_dynamics)
+
+    def _fit(self, X, y, record_dynamics: bool) -> "VectorClassifier":
         import torch
 
         X = np.asarray(X, dtype=np.float32)

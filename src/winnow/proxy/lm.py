@@ -24,13 +24,13 @@ from typing import Sequence
 
 import numpy as np
 
-from winnow.proxy.result import ProxyResult
+from winnow.proxy.result import ProxyResult, torch_threads
 
 LM_PRESETS: dict[str, dict] = {
-    "cpu-tiny": dict(d_model=64, n_layers=2, n_heads=4, ctx=64, batch=16, steps=120, lr=3e-3, device="cpu"),
-    "cpu-small": dict(d_model=128, n_layers=2, n_heads=4, ctx=128, batch=32, steps=400, lr=2e-3, device="cpu"),
-    "gpu-small": dict(d_model=256, n_layers=4, n_heads=4, ctx=256, batch=64, steps=2000, lr=1e-3, device="cuda"),
-    "gpu-base": dict(d_model=512, n_layers=8, n_heads=8, ctx=512, batch=64, steps=5000, lr=6e-4, device="cuda"),
+    "cpu-tiny": dict(d_model=64, n_layers=2, n_heads=4, ctx=64, batch=16, steps=120, lr=3e-3, device="cpu", threads=1),
+    "cpu-small": dict(d_model=128, n_layers=2, n_heads=4, ctx=128, batch=32, steps=400, lr=2e-3, device="cpu", threads=2),
+    "gpu-small": dict(d_model=256, n_layers=4, n_heads=4, ctx=256, batch=64, steps=2000, lr=1e-3, device="cuda", threads=None),
+    "gpu-base": dict(d_model=512, n_layers=8, n_heads=8, ctx=512, batch=64, steps=5000, lr=6e-4, device="cuda", threads=None),
 }
 
 
@@ -123,6 +123,13 @@ def train_lm(train_texts: Sequence[str] | None, target_texts: Sequence[str] | No
     ``overrides`` replace preset fields (``steps``, ``d_model``, ``lr``, ``device``, ...).
     The same inputs, preset and seed give the same model and metric.
     """
+    cfg = {**LM_PRESETS.get(preset, {}), **overrides}
+    with torch_threads(cfg.get("threads", 1)):
+        return _train_lm(train_texts, target_texts, tokenizer=tokenizer, preset=preset, seed=seed,
+                         train_ids=train_ids, target_ids=target_ids, **overrides)
+
+
+def _train_lm(train_texts, target_texts, *, tokenizer, preset, seed, train_ids, target_ids, **overrides):
     torch = _torch()
     if preset not in LM_PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(LM_PRESETS)}")

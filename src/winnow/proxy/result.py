@@ -28,3 +28,28 @@ class ProxyResult:
     seconds: float = 0.0
     model: Any = None
     extra: dict = field(default_factory=dict)
+
+
+class torch_threads:
+    """Context manager: run torch with ``n`` intra-op threads (restored on exit).
+
+    Small proxies are fastest — and bit-for-bit reproducible — on one thread; on a shared
+    machine, more threads mostly wait on each other.
+    """
+
+    def __init__(self, n: int | None = 1):
+        self.n = n
+
+    def __enter__(self):
+        import torch
+
+        self.prev = torch.get_num_threads()
+        if self.n:
+            torch.set_num_threads(int(self.n))
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self.prev)
+        return False
