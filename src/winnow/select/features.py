@@ -20,7 +20,7 @@ def _bucket_fn(kind: str, n_buckets: int):
     if kind == "xxhash":
         import xxhash
 
-        return lambda s: xxhash.xxh64_intdigest(s) % n_buckets
+        return lambda s: xxhash.xxh64_intdigest(s.encode("utf-8")) % n_buckets
     raise ValueError(f"hash must be 'xxhash' or 'sha256', got {kind!r}")
 
 

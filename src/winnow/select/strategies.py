@@ -156,7 +156,7 @@ def _word_ids(texts: list[str], vocab_bits: int = 16) -> list[np.ndarray]:
     cache: dict[str, int] = {}
     out = []
     for t in texts:
-        out.append(np.asarray([cache[w] if w in cache else cache.setdefault(w, xxhash.xxh64_intdigest(w) % V)
+        out.append(np.asarray([cache[w] if w in cache else cache.setdefault(w, xxhash.xxh64_intdigest(w.encode("utf-8")) % V)
                                for w in wordpunct(t)], dtype=np.int64))
     return out
 
