@@ -10,6 +10,7 @@ import importlib
 
 STEPS: dict[str, str] = {
     "length": "winnow.filters.length:Length",
+    "select": "winnow.select.step:Select",
 }
 
 

@@ -17,13 +17,26 @@ from winnow.select.base import Pool, Selector
 from winnow.select.features import dense_embed, hashed_ngram_counts, wordpunct
 
 
+def id_uniform(ids, seed: int) -> np.ndarray:
+    """A uniform [0, 1) number per id from xxhash64(id, seed): independent of row order and sharding."""
+    import xxhash
+
+    h = np.fromiter((xxhash.xxh64_intdigest(str(i).encode("utf-8"), seed) for i in ids), dtype=np.uint64,
+                    count=len(ids))
+    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
 class Random(Selector):
-    """Uniform random selection (seeded): the baseline every strategy is measured against."""
+    """Uniform random selection (seeded): the baseline every strategy is measured against.
+
+    Each row's score is a hash of its id and the seed, so the same rows are chosen whatever the
+    row order or the sharding (the ``select`` pipeline step gives the same rows as the library).
+    """
 
     name = "random"
 
     def _score(self, pool, target):
-        return np.random.default_rng(self.seed).random(len(pool))
+        return id_uniform(pool.ids, self.seed)
 
 
 class TopK(Selector):
