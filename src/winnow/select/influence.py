@@ -40,6 +40,7 @@ class Influence(Selector):
         n_models: independently seeded proxies (TRAK ensembles them; others use the first).
         preset: proxy preset — a :data:`~winnow.proxy.VECTOR_PRESETS` name for labelled vectors
             (default ``logistic``) or an :data:`~winnow.proxy.LM_PRESETS` name for text (``cpu-tiny``).
+        proxy_options: overrides of the proxy preset (e.g. ``{"epochs": 10}`` or ``{"steps": 200}``).
         how: how to aggregate over target rows (``mean``, ``sum``, ...; see ``AttributionResult.aggregate``).
         options: passed to ``attribute`` (``proj_dim``, ``damping``, ``batch_size``, ...).
     """
@@ -49,8 +50,9 @@ class Influence(Selector):
     needs_target = True
 
     def __init__(self, method: str = "trak", n_models: int = 1, preset: str | None = None, how: str = "mean",
-                 vocab_size: int = 1024, seed: int = 0, **options):
+                 vocab_size: int = 1024, proxy_options: dict | None = None, seed: int = 0, **options):
         super().__init__(seed)
+        self.proxy_options = dict(proxy_options or {})
         self.method, self.n_models, self.preset, self.how = method, int(n_models), preset, how
         self.vocab_size = vocab_size
         self.options = options
@@ -71,7 +73,7 @@ class Influence(Selector):
             classes = np.unique(np.concatenate([pool.y, target.y]))
             yp, yt = np.searchsorted(classes, pool.y), np.searchsorted(classes, target.y)
             models = [VectorClassifier(self.preset or "logistic", seed=self.seed * 1000 + m,
-                                       n_classes=len(classes)).fit(pool.X, yp).module
+                                       n_classes=len(classes), **self.proxy_options).fit(pool.X, yp).module
                       for m in range(self.n_models)]
             train = (torch.from_numpy(pool.X), torch.from_numpy(yp))
             tgt = (torch.from_numpy(target.X), torch.from_numpy(yt))
@@ -87,7 +89,7 @@ class Influence(Selector):
             tok = BPETokenizer.train(pool.texts, vocab_size=self.vocab_size)
             P, T = tok.encode(pool.texts), tok.encode(target.texts)
             models = [train_lm(None, None, tokenizer=tok, preset=preset, seed=self.seed * 1000 + m,
-                               train_ids=P, target_ids=T).model.cpu() for m in range(self.n_models)]
+                               train_ids=P, target_ids=T, **self.proxy_options).model.cpu() for m in range(self.n_models)]
             ctx = LM_PRESETS[preset]["ctx"]
             train, tgt = _windows(P, ctx, tok.eos_id), _windows(T, ctx, tok.eos_id)
             task = CausalLMTask()
