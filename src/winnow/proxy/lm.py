@@ -61,7 +61,10 @@ def TinyLM(vocab_size: int, d_model: int = 64, n_layers: int = 2, n_heads: int =
         def forward(self, x):
             B, T, C = x.shape
             q, k, v = self.qkv(self.ln1(x)).view(B, T, 3, n_heads, C // n_heads).permute(2, 0, 3, 1, 4)
-            a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            # explicit attention (not SDPA): per-example gradients (torch.func.vmap) batch it natively
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(C // n_heads))
+            att = att.masked_fill(torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1), float("-inf"))
+            a = torch.softmax(att, dim=-1) @ v
             x = x + self.proj(a.transpose(1, 2).reshape(B, T, C))
             return x + self.mlp(self.ln2(x))
 
