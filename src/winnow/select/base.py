@@ -246,7 +246,8 @@ class Selector:
 
     def select(self, budget) -> np.ndarray:
         """Ids of the selected rows (in pool order)."""
-        return self.ids_[self.select_mask(budget)]
+        mask = self.select_mask(budget)
+        return self.ids_[mask]
 
     def fit_select(self, pool, budget, target=None) -> np.ndarray:
         self.fit(pool, target)

@@ -64,16 +64,25 @@ def dense_embed(pool, target=None, dim: int = 128, seed: int = 0) -> tuple[np.nd
         return P.astype(np.float32), None if T is None else T.astype(np.float32)
     if pool.texts is None:
         raise ValueError("pool has neither text nor vectors (column 'text' or 'x')")
-    import scipy.sparse as sp
-    from sklearn.decomposition import TruncatedSVD
-
     from winnow.proxy.classify import hashed_text_features
 
     texts = pool.texts + ([] if target is None or target.texts is None else target.texts)
     F = hashed_text_features(texts, 1 << 18)
-    k = max(2, min(dim, F.shape[0] - 1, F.shape[1] - 1))
-    Z = TruncatedSVD(n_components=k, random_state=seed).fit_transform(sp.csr_matrix(F))
+    n_all = F.shape[0]
+    k = max(2, min(dim, n_all - 1))
+    if n_all <= 6000:
+        # exact SVD through the n×n Gram matrix: F Fᵀ = U Λ Uᵀ, embedding = U √Λ (fast for n ≪ features)
+        G = (F @ F.T).toarray().astype(np.float64)
+        lam, U = np.linalg.eigh(G)
+        top = np.argsort(-lam, kind="stable")[:k]
+        U = U[:, top]
+        U *= np.sign(U[np.argmax(np.abs(U), axis=0), np.arange(k)])  # deterministic signs
+        Z = U * np.sqrt(np.maximum(lam[top], 0))
+    else:
+        from sklearn.decomposition import TruncatedSVD
+
+        Z = TruncatedSVD(n_components=k, random_state=seed).fit_transform(F)
     Z /= np.linalg.norm(Z, axis=1, keepdims=True) + 1e-12
     Z = Z.astype(np.float32)
     n = len(pool)
-    return Z[:n], (Z[n:] if len(texts) > n else None)
+    return Z[:n], (Z[n:] if n_all > n else None)
