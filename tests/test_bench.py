@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from winnow.bench import BenchConfigError, load_config, mean_ci, run_bench
 
-NOISY = {"task": {"name": "noisy_labels", "dataset": "digits", "noise": 0.3, "pool_size": 400,
+NOISY = {"task": {"name": "noisy_labels", "dataset": "digits", "noise": 0.3, "pool_size": 300,
                   "proxy_options": {"epochs": 30}},
          "strategies": ["random", {"el2n": {"n_models": 1}}, {"forgetting": {"epochs": 15}},
                         {"method": "prototype", "label": "proto-class", "params": {"use_labels": True}}],
