@@ -47,11 +47,11 @@ def test_ngram_lm_is_normalised_and_prefers_in_domain():
 def test_tiny_lm_learns_and_is_deterministic():
     tok = ByteTokenizer()
     train, target = TOPICS[:20], TOPICS[20:24]
-    r1 = train_lm(train, target, tokenizer=tok, preset="cpu-tiny", seed=3, steps=40)
-    r2 = train_lm(train, target, tokenizer=tok, preset="cpu-tiny", seed=3, steps=40)
+    r1 = train_lm(train, target, tokenizer=tok, preset="cpu-tiny", seed=3, steps=25, d_model=32)
+    r2 = train_lm(train, target, tokenizer=tok, preset="cpu-tiny", seed=3, steps=25, d_model=32)
     assert r1.value == r2.value  # same data + seed -> same model
-    assert r1.value < 60  # bytes: uniform would be 257
-    r0 = train_lm(train, target, tokenizer=tok, preset="cpu-tiny", seed=3, steps=3)
+    assert r1.value < 100  # bytes: uniform would be 257
+    r0 = train_lm(train, target, tokenizer=tok, preset="cpu-tiny", seed=3, steps=2, d_model=32)
     assert r1.value < r0.value  # training lowers target perplexity
     with pytest.raises(ValueError, match="unknown LM option"):
         train_lm(train, target, tokenizer=tok, steps=5, dmodel=3)
