@@ -14,9 +14,9 @@
 
 Example:
     >>> t = NoisyLabelsTask(dataset="digits", noise=0.3, seed=0)
-    >>> len(t.pool), round(t.flipped.mean(), 1)
+    >>> len(t.pool), round(float(t.flipped.mean()), 1)
     (1077, 0.3)
-    >>> 0.5 < t.evaluate(t.pool.ids.astype(bool) | True, seed=0) <= 1
+    >>> 0.5 < t.evaluate(np.ones(len(t.pool), bool), seed=0) <= 1
     True
 """
 from __future__ import annotations

@@ -4,7 +4,7 @@ Moore–Lewis cross-entropy difference, and diversity (k-center / cluster-balanc
 Example:
     >>> from winnow.select import DSIR
     >>> pool = ["def f(x): return x", "the cat sat", "import os", "a dog ran"]
-    >>> dsir = DSIR(n_buckets=1000, seed=0)
+    >>> dsir = DSIR(n_buckets=1000, resample="topk")
     >>> _ = dsir.fit(pool, target=["import sys", "def g(y): return y"])
     >>> sorted(dsir.select(2).tolist())      # ids default to row numbers
     ['0', '2']
