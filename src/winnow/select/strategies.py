@@ -6,8 +6,8 @@ Example:
     >>> pool = ["def f(x): return x", "the cat sat", "import os", "a dog ran"]
     >>> dsir = DSIR(n_buckets=1000, resample="topk")
     >>> _ = dsir.fit(pool, target=["import sys", "def g(y): return y"])
-    >>> sorted(dsir.select(2).tolist())      # ids default to row numbers
-    ['0', '2']
+    >>> dsir.select(1).tolist()      # ids default to row numbers
+    ['2']
 """
 from __future__ import annotations
 
