@@ -325,3 +325,19 @@ def format_table(res: dict) -> list[list[str]]:
                      "" if base else ("yes" if r["significant"] and r["gain"] > 0 else
                                       "worse" if r["significant"] else "no"), extra])
     return rows
+
+
+def markdown_table(res: dict) -> str:
+    """The summary as a Markdown table (for READMEs and reports).
+
+    Example:
+        >>> import json; print(markdown_table(json.load(open("runs/bench/bench.json"))))   # doctest: +SKIP
+    """
+    lines = ["| strategy | budget | " + res["task"]["metric"] + " mean [95% CI] | gain vs random [95% CI] "
+             "| beats random | notes |", "|---|---|---|---|---|---|"]
+    for row in format_table(res):
+        lines.append("| " + " | ".join(x.replace("|", "\\|") for x in row) + " |")
+    if res.get("full_pool"):
+        fp = res["full_pool"]
+        lines.append(f"\nFull pool: {fp['mean']:.4g} [{fp['ci_low']:.4g}, {fp['ci_high']:.4g}].")
+    return "\n".join(lines)
