@@ -296,8 +296,6 @@ def plot(res: dict, path: str) -> None:
     ax.set_xlabel(xlabel)
     ax.set_ylabel(res["task"]["metric"] + (" (higher is better)" if res["task"]["higher_is_better"]
                                            else " (lower is better)"))
-    if res["task"]["metric"] == "perplexity":
-        ax.set_yscale("log")
     ax.set_title(f"winnow bench: {res['task']['name']} ({len(res['seeds'])} seeds, 95% CI)")
     ax.legend(fontsize=8, ncol=2)
     ax.grid(alpha=0.3)
