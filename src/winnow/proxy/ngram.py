@@ -32,7 +32,8 @@ def _pairs(docs: Sequence[np.ndarray], eos: int) -> tuple[np.ndarray, np.ndarray
 class NgramLM:
     """Bigram LM with interpolated Kneser–Ney smoothing (discount ``D``).
 
-    ``eos`` (default ``vocab_size - 1``... or the tokenizer's) starts each document.
+    ``eos`` is the context of each document's first token (default ``vocab_size - 1``; pass the
+    tokenizer's end-of-document id).
     """
 
     def __init__(self, vocab_size: int, discount: float = 0.75, eos: int | None = None):

@@ -27,7 +27,6 @@ def select(
     import os
     import time
 
-    import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
     import yaml
@@ -76,4 +75,3 @@ def select(
         json.dump(info, fh, indent=2)
     typer.echo(f"selected {info['rows_selected']:,} of {info['rows_in']:,} rows "
                f"({info['tokens_selected']:,} of {info['tokens_in']:,} tokens) with {method} in {secs:.1f} s -> {out}")
-    _ = np
