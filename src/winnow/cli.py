@@ -195,6 +195,8 @@ PLUGINS: dict[str, str] = {
     "scaling": "winnow.scaling.cli:app",
     "dedup": "winnow.dedup.cli:dedup",
     "attribute": "winnow.attribution.cli:attribute_cmd",
+    "select": "winnow.select.cli:select",
+    "bench": "winnow.bench.cli:bench",
 }
 
 

@@ -20,6 +20,7 @@ STEPS: dict[str, str] = {
     "exact_dedup": "winnow.dedup.exact:ExactDedup",
     "minhash_dedup": "winnow.dedup.minhash:MinhashDedup",
     "semantic_dedup": "winnow.dedup.semantic:SemanticDedup",
+    "select": "winnow.select.step:Select",
 }
 
 
