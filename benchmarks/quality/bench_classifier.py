@@ -1,0 +1,92 @@
+"""winnow.quality vs the reference fastText on the same real positive/negative split.
+
+    bash benchmarks/quality/setup.sh
+    benchmarks/.venv-quality/bin/python benchmarks/quality/bench_classifier.py
+
+Both models: lowercase-insensitive? no — each gets the raw text (fastText: newlines -> spaces,
+as its format requires, done before timing); word bigrams; 2**20 hash buckets. winnow: hashed
+unigram+bigram logistic regression (2**20 weights). fastText: train_supervised with
+wordNgrams=2, bucket=2**20, at several embedding dims (parameters = (vocab + 2**20) * dim).
+Throughput is single-process, single-thread docs/s on the held-out texts replicated to >= 20k docs.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+
+for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[v] = "1"
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.join(HERE, "..", "..", "src"), HERE]
+
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+
+import corpus  # noqa: E402
+from winnow.quality.model import QualityModel, roc_auc  # noqa: E402
+
+
+def best_of(fn, reps=3):
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        out = fn()
+        ts.append(time.perf_counter() - t0)
+    return min(ts), out
+
+
+def main():
+    import fasttext
+
+    tr_x, tr_y, te_x, te_y, info = corpus.load(seed=0)
+    print(f"corpus: train {len(tr_x)}, test {len(te_x)}; {info}")
+    pos = [t for t, y in zip(tr_x, tr_y) if y]
+    neg = [t for t, y in zip(tr_x, tr_y) if not y]
+    rep = max(1, -(-20000 // len(te_x)))
+    pool = te_x * rep
+    pool_arr = pa.array(pool)
+    mb = pool_arr.nbytes / 1e6
+    rows = []
+
+    t0 = time.perf_counter()
+    m = QualityModel.train_classifier(pos, neg, n_bits=20, word_ngrams=2, seed=0)
+    t_train = time.perf_counter() - t0
+    auc_w = roc_auc(m.score(te_x), te_y)
+    m.score(pool_arr[:1000])
+    t, _ = best_of(lambda: m.score(pool_arr))
+    w_rate = len(pool) / t
+    rows.append(("winnow hashed LR (2^20 weights)", 2 ** 20, auc_w, t_train, w_rate, mb / t))
+
+    clean_te = [x.replace("\n", " ") for x in te_x]
+    clean_pool = clean_te * rep
+    with tempfile.TemporaryDirectory() as td:
+        path = os.path.join(td, "train.txt")
+        with open(path, "w") as fh:
+            for x, y in zip(tr_x, tr_y):
+                fh.write(("__label__hq " if y else "__label__lq ") + x.replace("\n", " ") + "\n")
+        for dim in (1, 16, 100):
+            t0 = time.perf_counter()
+            ft = fasttext.train_supervised(path, wordNgrams=2, bucket=2 ** 20, dim=dim, epoch=10, lr=0.5,
+                                           thread=1, verbose=0, seed=0)
+            t_train = time.perf_counter() - t0
+            labels, probs = ft.predict(clean_te, k=2)
+            s = np.array([p[list(lab).index("__label__hq")] if "__label__hq" in lab else 0.0
+                          for lab, p in zip(labels, probs)])
+            auc_f = roc_auc(s, te_y)
+            nparams = (len(ft.words) + 2 ** 20) * dim
+            t, _ = best_of(lambda: ft.predict(clean_pool, k=1))
+            rows.append((f"fastText dim={dim}", nparams, auc_f, t_train, len(pool) / t, mb / t))
+
+    print(f"\nscoring pool: {len(pool):,} docs, {mb:.1f} MB, 1 thread")
+    print(f"{'model':<34}{'params':>12}{'AUC':>8}{'train s':>9}{'docs/s':>10}{'MB/s':>7}")
+    for name, p, auc, tt, rate, mbs in rows:
+        print(f"{name:<34}{p:>12,}{auc:>8.4f}{tt:>9.2f}{rate:>10,.0f}{mbs:>7.1f}")
+    print("\nwinnow / fastText:")
+    for name, p, auc, tt, rate, mbs in rows[1:]:
+        print(f"  vs {name:<18} speed {w_rate / rate:5.2f}x   AUC diff {auc_w - auc:+.4f}")
+
+
+if __name__ == "__main__":
+    main()
