@@ -266,3 +266,15 @@ def char_ngram_hashes(data: np.ndarray, offsets: np.ndarray, tok: Tokens, n: int
         np.cumsum((b.astype(np.uint64) + np.uint64(1)) * pw[:nb], out=S[1:])
         h = fmix64(((S[pos + n] - S[pos]) * ipw[pos]) ^ np.uint64(0xC0FFEE00 + n))
     return docs, h
+
+
+def iter_chunks(offsets: np.ndarray, max_bytes: int = 2 << 20):
+    """Document ranges ``[a, b)`` whose text spans at most ``max_bytes`` (a larger document gets
+    its own range): tokenising in chunks bounds memory and keeps arrays in cache."""
+    n = len(offsets) - 1
+    a = 0
+    while a < n:
+        b = int(np.searchsorted(offsets, offsets[a] + max_bytes, side="right")) - 1
+        b = min(max(b, a + 1), n)
+        yield a, b
+        a = b

@@ -10,6 +10,8 @@ import importlib
 
 STEPS: dict[str, str] = {
     "length": "winnow.filters.length:Length",
+    "quality_classifier": "winnow.quality.step:QualityClassifier",
+    "decontaminate": "winnow.decontam.step:Decontaminate",
 }
 
 

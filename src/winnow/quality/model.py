@@ -39,7 +39,7 @@ from typing import Iterable, Literal, Sequence
 import numpy as np
 import pyarrow as pa
 
-from winnow.ngrams import char_ngram_hashes, ngram_hashes, string_buffers, tokenize_buffer
+from winnow.ngrams import char_ngram_hashes, iter_chunks, ngram_hashes, string_buffers, tokenize_buffer
 
 FORMAT = "winnow-quality-model"
 FORMAT_VERSION = 1
@@ -93,7 +93,7 @@ class HashingFeaturizer:
         n_docs = len(offsets) - 1
         docs_out, feats_out = [], []
         shift = np.uint64(64 - int(self.n_bits))
-        for a, b in _chunks(offsets, CHUNK_BYTES):
+        for a, b in iter_chunks(offsets, CHUNK_BYTES):
             lo, hi = offsets[a], offsets[b]
             d, o = data[lo:hi], offsets[a:b + 1] - lo
             tok = tokenize_buffer(d, o, mode="whitespace", lowercase=self.lowercase)
@@ -145,17 +145,6 @@ def _as_arrow(texts):
     if isinstance(texts, (pa.Array, pa.ChunkedArray)):
         return texts
     return pa.array(list(texts), pa.string())
-
-
-def _chunks(offsets: np.ndarray, max_bytes: int):
-    """Document ranges [a, b) whose text spans at most ``max_bytes`` (a larger doc gets its own)."""
-    n = len(offsets) - 1
-    a = 0
-    while a < n:
-        b = int(np.searchsorted(offsets, offsets[a] + max_bytes, side="right")) - 1
-        b = min(max(b, a + 1), n)
-        yield a, b
-        a = b
 
 
 @dataclass
