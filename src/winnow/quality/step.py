@@ -53,6 +53,7 @@ class QualityClassifier(MapStep):
             raise ValueError("give threshold or top_fraction, not both")
         if not os.path.isdir(self.model):
             raise ValueError(f"model: {self.model!r} is not a model folder (train one with `winnow quality train`)")
+        self.setup()  # fail fast on a corrupted model or a model without calibration for top_fraction
         return self
 
     def setup(self) -> None:
