@@ -150,7 +150,9 @@ class Hits:
     doc: np.ndarray       # document index in the batch
     start: np.ndarray     # byte offsets of the window in the document
     end: np.ndarray
-    item: np.ndarray      # global eval item index (see NgramIndex.item_set / item_ids)
+    item: np.ndarray      # (first) eval item holding the window (see NgramIndex.item_set / item_ids)
+    pair_doc: np.ndarray  # every (document, eval item) pair of a matching window (items sharing
+    pair_item: np.ndarray  # an n-gram all count), one entry per window and item
 
 
 class NgramIndex:
@@ -186,11 +188,11 @@ class NgramIndex:
             base += len(es)
         h = np.concatenate(all_h) if all_h else np.zeros(0, np.uint64)
         item = np.concatenate(all_item) if all_item else np.zeros(0, np.int64)
-        order = np.lexsort((item, h))        # by hash, then lowest item first
+        order = np.lexsort((item, h))        # by hash, then item
         h, item = h[order], item[order]
-        first = np.ones(len(h), dtype=bool)
-        first[1:] = h[1:] != h[:-1]
-        return cls(n, h[first], item[first].astype(np.int32), sets, np.asarray(item_set, np.int32), item_ids,
+        keep = np.ones(len(h), dtype=bool)   # one entry per distinct (hash, item)
+        keep[1:] = (h[1:] != h[:-1]) | (item[1:] != item[:-1])
+        return cls(n, h[keep], item[keep].astype(np.int32), sets, np.asarray(item_set, np.int32), item_ids,
                    np.concatenate(item_ng) if item_ng else np.zeros(0, np.int64))
 
     @property
@@ -198,10 +200,10 @@ class NgramIndex:
         return len(self.item_ids)
 
     def match(self, texts) -> Hits:
-        """Every window of ``n`` words of ``texts`` whose hash is in the index."""
+        """Every window of ``n`` words of ``texts`` whose hash is in the index, with its items."""
         data, offsets = string_buffers(texts if isinstance(texts, (pa.Array, pa.ChunkedArray))
                                        else pa.array(list(texts), pa.string()))
-        out_d, out_s, out_e, out_i = [], [], [], []
+        out_d, out_s, out_e, out_i, out_pd, out_pi = [], [], [], [], [], []
         m = len(self.hashes)
         for a, b in iter_chunks(offsets):
             lo = offsets[a]
@@ -209,17 +211,26 @@ class NgramIndex:
             idx, h = ngram_hashes(tok, self.n)
             if m == 0 or len(h) == 0:
                 continue
-            pos = np.searchsorted(self.hashes, h)
-            pos[pos == m] = m - 1
-            hit = self.hashes[pos] == h
+            lo_ = np.searchsorted(self.hashes, h, side="left")
+            hi_ = np.searchsorted(self.hashes, h, side="right")
+            hit = hi_ > lo_
             if not hit.any():
                 continue
             w = idx[hit]
-            out_d.append(tok.doc[w] + a)
+            lo_, hi_ = lo_[hit], hi_[hit]
+            d = tok.doc[w] + a
+            out_d.append(d)
             out_s.append(tok.start[w])
             out_e.append(tok.end[w + self.n - 1])
-            out_i.append(self.item_of[pos[hit]])
+            out_i.append(self.item_of[lo_])
+            k = hi_ - lo_
+            rep = np.repeat(np.arange(len(k)), k)
+            first = np.repeat(np.cumsum(k) - k, k)
+            out_pd.append(d[rep])
+            out_pi.append(self.item_of[lo_[rep] + np.arange(len(rep)) - first])
         if not out_d:
             z = np.zeros(0, np.int64)
-            return Hits(z, z, z, np.zeros(0, np.int32))
-        return Hits(np.concatenate(out_d), np.concatenate(out_s), np.concatenate(out_e), np.concatenate(out_i))
+            zi = np.zeros(0, np.int32)
+            return Hits(z, z, z, zi, z, zi)
+        cat = np.concatenate
+        return Hits(cat(out_d), cat(out_s), cat(out_e), cat(out_i), cat(out_pd), cat(out_pi))

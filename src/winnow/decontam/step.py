@@ -89,11 +89,12 @@ class Decontaminate(MapStep):
 
 def annotate_hits(hits, n_docs: int, idx) -> dict[str, pa.Array]:
     """Turn per-window hits into the per-document columns (vectorised)."""
-    d, it = hits.doc, hits.item.astype(np.int64)
+    d = hits.doc
     n_items = max(idx.n_items, 1)
     count = np.bincount(d, minlength=n_docs).astype(np.int32)
+    pd_, it = hits.pair_doc, hits.pair_item.astype(np.int64)
     # distinct (doc, item) pairs with their window counts; best item per doc = most windows
-    key = d * n_items + it
+    key = pd_ * n_items + it
     uk, uc = np.unique(key, return_counts=True)
     ud, ui = uk // n_items, uk % n_items
     order = np.lexsort((ui, -uc, ud))                  # per doc: most windows first, then lowest item
