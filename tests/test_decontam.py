@@ -108,7 +108,7 @@ def test_humaneval_is_bundled(he):
     assert "def has_close_elements" in he.texts[0] and "return False" in he.texts[0]
 
 
-def test_planted_items_found_and_clean_corpus_clean(planted):
+def test_planted_items_found_and_clean_corpus_clean(planted, he):
     docs, labels, items = planted
     step = Decontaminate(eval_sets=["humaneval"])
     t = step.annotate(pa.table({"text": docs}))
@@ -123,6 +123,10 @@ def test_planted_items_found_and_clean_corpus_clean(planted):
         if f:
             assert it == want
     assert set(r for r in reasons if r) == {"decontaminate:humaneval"}
+    # exactly the documents a brute-force n-gram set lookup finds, with the same items
+    ref = _reference_matches(docs, [("humaneval", he.ids, he.texts)])
+    assert flagged.tolist() == [bool(m) for m in ref]
+    assert [set(v) for v in t.column("decontam_items").to_pylist()] == ref
 
 
 def test_spans_cover_the_planted_text(planted, he):

@@ -1,15 +1,17 @@
 """Vectorised tokenising and n-gram hashing over Arrow string arrays (numpy only, no per-token Python).
 
 A batch of documents is one UTF-8 byte buffer plus offsets (that is how Arrow stores a string
-array). Tokens are maximal runs of "word" bytes; each token gets a 64-bit polynomial hash computed
-from prefix sums over the whole buffer at once:
+array). Tokens are maximal runs of "word" bytes, found from the edges of a separator mask
+(``bytes.translate`` does the per-byte table lookup). Each token's bytes are read 8 at a time as
+unaligned uint64 words (a stride-1 view of the buffer) and chained through murmur3's ``fmix64``
+(:func:`token_hashes`). Word n-grams are polynomial hashes over the sequence of token hashes,
+computed for every window at once from prefix sums:
 
-    S[i] = sum_{j<i} (b_j + 1) * P^j            (mod 2^64, numpy's wrapping uint64 arithmetic)
-    h(token [s, e)) = (S[e] - S[s]) * P^-s       (P odd, so P^-1 exists mod 2^64)
+    T[i] = sum_{j<i} h_j * Q^j                   (mod 2^64, numpy's wrapping uint64 arithmetic)
+    g(window [s, s+n)) = (T[s+n] - T[s]) * Q^-s  (Q odd, so Q^-1 exists mod 2^64)
 
-so a token's hash does not depend on where it sits; a final avalanche (murmur3 ``fmix64``)
-spreads the bits. Word n-grams reuse the same trick one level up, over the sequence of token
-hashes. Two tokenisers:
+so a window's hash does not depend on where it sits. Byte n-grams inside tokens (fastText's
+subwords) use the same prefix trick over the bytes. Two tokenisers:
 
 * ``"whitespace"`` (fastText's): tokens are runs of non-whitespace bytes, punctuation kept;
 * ``"words"`` (decontamination's "normalised words"): tokens are runs of ASCII letters, digits,
@@ -43,6 +45,7 @@ _QINV = np.uint64(pow(0x9E3779B97F4A7C15 | 1, -1, 1 << 64))
 _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
 _S33 = np.uint64(33)
+_SEED0 = np.uint64(0x243F6A8885A308D3)
 
 Mode = Literal["whitespace", "words"]
 
@@ -57,6 +60,10 @@ _SEP_WORDS[ord("_")] = False
 _SEP_WORDS[128:] = False                 # UTF-8 bytes of non-ASCII characters are word bytes...
 _LOWER = np.arange(256, dtype=np.uint8)
 _LOWER[65:91] += 32
+
+_LOWER_T = _LOWER.tobytes()
+_SEP_WS_T = _SEP_WS.astype(np.uint8).tobytes()
+_SEP_WORDS_T = _SEP_WORDS.astype(np.uint8).tobytes()
 
 _POW_CACHE: dict[str, np.ndarray] = {}
 
@@ -84,6 +91,47 @@ def _powers(base: np.uint64, inv: np.uint64, n: int, key: str) -> tuple[np.ndarr
         if m <= (4 << 20):
             _POW_CACHE[key] = have
     return have[0, :n], have[1, :n]
+
+
+def _prefix(raw: bytes, lowercase: bool) -> np.ndarray:
+    """``S[i] = sum_{j<i} b_j P^j`` (mod 2^64) over the (lowercased) bytes. Byte 0 never occurs
+    inside a token (it is a separator in both modes), so no +1 offset is needed."""
+    nb = len(raw)
+    b = np.frombuffer(raw.translate(_LOWER_T) if lowercase else raw, dtype=np.uint8)
+    pw, _ = _powers(_P, _PINV, nb + 1, "bytes")
+    S = np.empty(nb + 1, dtype=np.uint64)
+    S[0] = 0
+    with np.errstate(over="ignore"):
+        np.cumsum(np.multiply(b, pw[:nb], dtype=np.uint64), out=S[1:])
+    return S
+
+
+def token_hashes(raw: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """64-bit hash of each byte range ``raw[starts[i]:ends[i]]``, vectorised over ranges.
+
+    The buffer is viewed as unaligned little-endian uint64 words at every byte offset (stride 1),
+    so each token's bytes are read 8 at a time with one gather; words are chained through
+    murmur3's ``fmix64`` and the length is mixed in last.
+    """
+    nb = len(raw)
+    n = len(starts)
+    buf = raw + bytes(8)
+    U = np.ndarray(shape=(nb + 1,), dtype="<u8", buffer=buf, strides=(1,))
+    L = (ends - starts).astype(np.int64)
+    all64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+    with np.errstate(over="ignore"):
+        rem = np.minimum(L, 8).astype(np.uint64)
+        w = U[starts] & (all64 >> (np.uint64(64) - np.uint64(8) * rem))
+        h = fmix64(w ^ _SEED0)
+        sel = np.flatnonzero(L > 8)
+        k = 1
+        while len(sel):
+            rem = np.minimum(L[sel] - 8 * k, 8).astype(np.uint64)
+            w = U[starts[sel] + 8 * k] & (all64 >> (np.uint64(64) - np.uint64(8) * rem))
+            h[sel] = fmix64(h[sel] ^ w)
+            k += 1
+            sel = sel[L[sel] > 8 * k]
+        return fmix64(h ^ (L.astype(np.uint64) * _Q))
 
 
 @dataclass
@@ -154,15 +202,18 @@ def tokenize_buffer(data: np.ndarray, offsets: np.ndarray, *, mode: Mode = "whit
     n_docs = len(offsets) - 1
     nb = len(data)
     if mode == "whitespace":
-        sep_tab = _SEP_WS
+        sep_tab = _SEP_WS_T
     elif mode == "words":
-        sep_tab = _SEP_WORDS
+        sep_tab = _SEP_WORDS_T
     else:
         raise ValueError(f"mode must be 'whitespace' or 'words', got {mode!r}")
     if nb == 0:
         z = np.zeros(0, np.int64)
         return Tokens(n_docs, z, z, z, np.zeros(0, np.uint64), np.zeros(n_docs, np.int64))
-    sep = sep_tab[data]
+    raw = data.tobytes()
+    sep = np.frombuffer(raw.translate(sep_tab), dtype=bool)   # bytes.translate: a fast table lookup
+    if mode == "words":
+        sep = sep.copy()
     if mode == "words":
         # NBSP (C2 A0) and U+2000..U+206F (E2 80|81 xx): treat all their bytes as separators
         e2 = np.flatnonzero(data[:-2] == 0xE2)
@@ -173,31 +224,20 @@ def tokenize_buffer(data: np.ndarray, offsets: np.ndarray, *, mode: Mode = "whit
         if len(c2):
             c2 = c2[data[c2 + 1] == 0xA0]
             sep[c2] = sep[c2 + 1] = True
-    word = ~sep
-    # token boundaries, never crossing a document boundary
+    # token boundaries: rising/falling edges of the word mask, split where a token would run
+    # across a document boundary
+    edge = np.diff(sep.view(np.int8), prepend=np.int8(1), append=np.int8(1))
+    starts = np.flatnonzero(edge == -1)
+    ends = np.flatnonzero(edge == 1)
+    del edge
     inner = offsets[1:-1]
-    prev = np.empty(nb, dtype=bool)
-    prev[0] = False
-    prev[1:] = word[:-1]
-    prev[inner[inner < nb]] = False
-    starts = np.flatnonzero(word & ~prev)
-    nxt = np.empty(nb, dtype=bool)
-    nxt[-1] = False
-    nxt[:-1] = word[1:]
-    last = offsets[1:] - 1
-    last = last[(last >= 0) & (offsets[1:] > offsets[:-1])]
-    nxt[last] = False
-    ends = np.flatnonzero(word & ~nxt) + 1
-    del prev, nxt
-    # polynomial hash of every token from prefix sums
-    b = _LOWER[data] if lowercase else data
-    pw, ipw = _powers(_P, _PINV, nb + 1, "bytes")
-    with np.errstate(over="ignore"):
-        S = np.empty(nb + 1, dtype=np.uint64)
-        S[0] = 0
-        np.cumsum((b.astype(np.uint64) + np.uint64(1)) * pw[:nb], out=S[1:])
-        h = (S[ends] - S[starts]) * ipw[starts]
-        h = fmix64(h ^ (ends - starts).astype(np.uint64))
+    inner = np.unique(inner[(inner > 0) & (inner < nb)])
+    if len(inner):
+        cross = inner[~sep[inner - 1] & ~sep[inner]]
+        if len(cross):
+            starts = np.sort(np.concatenate([starts, cross]))
+            ends = np.sort(np.concatenate([ends, cross]))
+    h = token_hashes(raw.translate(_LOWER_T) if lowercase else raw, starts, ends)
     doc = np.searchsorted(offsets, starts, side="right") - 1
     counts = np.bincount(doc, minlength=n_docs).astype(np.int64)
     base = offsets[doc]
@@ -258,12 +298,9 @@ def char_ngram_hashes(data: np.ndarray, offsets: np.ndarray, tok: Tokens, n: int
     pos = np.arange(tot, dtype=np.int64) - np.repeat(first - gs, ln)
     docs = np.repeat(d, ln)
     nb = len(data)
-    b = _LOWER[data] if lowercase else data
-    pw, ipw = _powers(_P, _PINV, nb + 1, "bytes")
+    S = _prefix(data.tobytes(), lowercase)
+    _, ipw = _powers(_P, _PINV, nb + 1, "bytes")
     with np.errstate(over="ignore"):
-        S = np.empty(nb + 1, dtype=np.uint64)
-        S[0] = 0
-        np.cumsum((b.astype(np.uint64) + np.uint64(1)) * pw[:nb], out=S[1:])
         h = fmix64(((S[pos + n] - S[pos]) * ipw[pos]) ^ np.uint64(0xC0FFEE00 + n))
     return docs, h
 

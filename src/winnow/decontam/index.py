@@ -167,6 +167,19 @@ class NgramIndex:
         self.item_set = item_set
         self.item_ids = item_ids
         self.item_ngrams = item_ngrams
+        # a packed bit filter on the low hash bits rejects almost every window with one gather,
+        # so the (slow, branchy) binary search only runs on candidates
+        bits = int(min(max(1 << 16, 1 << int(np.ceil(np.log2(max(len(hashes), 1) * 16)))), 1 << 30))
+        self._mask = np.uint64(bits - 1)
+        self._filter = np.zeros(bits // 64, dtype=np.uint64)
+        low = hashes & self._mask
+        np.bitwise_or.at(self._filter, (low >> np.uint64(6)).astype(np.int64),
+                         np.left_shift(np.uint64(1), low & np.uint64(63)))
+
+    def _candidates(self, h: np.ndarray) -> np.ndarray:
+        low = h & self._mask
+        word = self._filter[(low >> np.uint64(6)).astype(np.int64)]
+        return np.flatnonzero((word >> (low & np.uint64(63))) & np.uint64(1))
 
     @classmethod
     def build(cls, eval_sets: Sequence[EvalSet], n: int = 13) -> "NgramIndex":
@@ -211,6 +224,10 @@ class NgramIndex:
             idx, h = ngram_hashes(tok, self.n)
             if m == 0 or len(h) == 0:
                 continue
+            cand = self._candidates(h)
+            if len(cand) == 0:
+                continue
+            idx, h = idx[cand], h[cand]
             lo_ = np.searchsorted(self.hashes, h, side="left")
             hi_ = np.searchsorted(self.hashes, h, side="right")
             hit = hi_ > lo_
