@@ -86,37 +86,51 @@ class HashingFeaturizer:
     def n_features(self) -> int:
         return 1 << int(self.n_bits)
 
-    def pairs(self, texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(doc, feature, scale)``: one entry per feature occurrence, plus each document's
-        normaliser (``1/sqrt(n)`` or ``1/n`` of its feature count; 0 for empty documents)."""
+    def parts(self, texts):
+        """Yield ``(doc, feature)`` index arrays, one pair per feature family and chunk, then
+        finally ``(None, n_features_per_doc)``. Scoring sums over parts without concatenating."""
         data, offsets = string_buffers(_as_arrow(texts))
         n_docs = len(offsets) - 1
-        docs_out, feats_out = [], []
         shift = np.uint64(64 - int(self.n_bits))
+        nfeat = np.zeros(n_docs, dtype=np.float64)
         for a, b in iter_chunks(offsets, CHUNK_BYTES):
             lo, hi = offsets[a], offsets[b]
             d, o = data[lo:hi], offsets[a:b + 1] - lo
             tok = tokenize_buffer(d, o, mode="whitespace", lowercase=self.lowercase)
-            parts_d = [tok.doc]
-            parts_h = [tok.hash]
+            doc = tok.doc + a
+            yield doc, (tok.hash >> shift).astype(np.intp)
+            cnt = tok.counts.astype(np.float64)
+            nfeat[a:b] += cnt
             for n in range(2, int(self.word_ngrams) + 1):
                 i, h = ngram_hashes(tok, n)
-                parts_d.append(tok.doc[i])
-                parts_h.append(h)
+                yield doc[i], (h >> shift).astype(np.intp)
+                nfeat[a:b] += np.maximum(cnt - (n - 1), 0)
             if self.char_ngrams is not None:
                 for n in range(self.char_ngrams[0], self.char_ngrams[1] + 1):
                     cd, ch = char_ngram_hashes(d, o, tok, n, lowercase=self.lowercase)
-                    parts_d.append(cd)
-                    parts_h.append(ch)
-            docs_out.append(np.concatenate(parts_d) + a)
-            feats_out.append((np.concatenate(parts_h) >> shift).astype(np.int64))
-        doc = np.concatenate(docs_out) if docs_out else np.zeros(0, np.int64)
-        feat = np.concatenate(feats_out) if feats_out else np.zeros(0, np.int64)
-        cnt = np.bincount(doc, minlength=n_docs).astype(np.float64)
+                    yield cd + a, (ch >> shift).astype(np.intp)
+                    nfeat[a:b] += np.bincount(cd, minlength=b - a)
+        yield None, nfeat
+
+    def _scale(self, nfeat: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore"):
-            scale = 1.0 / (np.sqrt(cnt) if self.norm == "sqrt" else cnt)
-        scale[cnt == 0] = 0.0
-        return doc, feat, scale
+            scale = 1.0 / (np.sqrt(nfeat) if self.norm == "sqrt" else nfeat)
+        scale[nfeat == 0] = 0.0
+        return scale
+
+    def pairs(self, texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(doc, feature, scale)``: one entry per feature occurrence, plus each document's
+        normaliser (``1/sqrt(n)`` or ``1/n`` of its feature count; 0 for empty documents)."""
+        docs, feats = [], []
+        for d, f in self.parts(texts):
+            if d is None:
+                nfeat = f
+            else:
+                docs.append(d)
+                feats.append(f)
+        doc = np.concatenate(docs) if docs else np.zeros(0, np.intp)
+        feat = np.concatenate(feats) if feats else np.zeros(0, np.intp)
+        return doc, feat, self._scale(nfeat)
 
     def transform(self, texts):
         """A ``scipy.sparse.csr_matrix`` (documents × ``2**n_bits``)."""
@@ -168,10 +182,15 @@ class QualityModel:
     # ---------------------------------------------------------------- scoring
     def decision(self, texts) -> np.ndarray:
         """Raw linear output (logit for a classifier) per text, float64."""
-        doc, feat, scale = self.featurizer.pairs(texts)
-        n = len(scale)
-        s = np.bincount(doc, weights=self.weights[feat], minlength=n)
-        return self.bias + s * scale
+        fz = self.featurizer
+        texts = _as_arrow(texts)
+        s = np.zeros(len(texts))
+        for d, f in fz.parts(texts):
+            if d is None:
+                return self.bias + s * fz._scale(f)
+            if len(d):
+                s[:d[-1] + 1] += np.bincount(d, weights=self.weights[f])
+        raise AssertionError("unreachable")
 
     def score(self, texts) -> np.ndarray:
         """Score per text: P(positive) for a classifier, the predicted value for a regressor.
