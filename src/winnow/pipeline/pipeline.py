@@ -126,6 +126,7 @@ class Pipeline:
                         "(use --overwrite to start again)")
                 if os.path.exists(layout.manifest):
                     os.remove(layout.manifest)  # will be rebuilt (identical counts)
+                _remove_temp_files(output)
             else:
                 raise RunExistsError(
                     f"output folder {output} already exists; pass --resume to finish an interrupted run "
@@ -204,7 +205,19 @@ class Pipeline:
                                   config=cfg, wall_seconds=time.perf_counter() - t0, n_tasks=len(tasks),
                                   executor=executor, workers=workers)
         write_json_atomic(layout.manifest, manifest)
+        # intermediate rows/keys/decisions of global steps are no longer needed (markers stay)
+        for s in range(len(segs) - 1):
+            for sub in (layout.stage_data(s), layout.keys(s), layout.decisions(s)):
+                shutil.rmtree(sub, ignore_errors=True)
         return RunResult(output, manifest)
+
+
+def _remove_temp_files(root: str) -> None:
+    """Delete half-written files (``*.tmp-PID``) left by a killed run."""
+    for d, _, files in os.walk(root):
+        for f in files:
+            if ".tmp-" in f:
+                os.remove(os.path.join(d, f))
 
 
 def _as_spec(input) -> InputSpec:
