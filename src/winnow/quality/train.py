@@ -53,7 +53,8 @@ def train_dclm(positives, negatives, *, n_negatives: int | None = None, test_fra
 
     ``positives``/``negatives``: a path/glob (any winnow input) or Arrow tables/arrays/lists of text.
     ``model_kw``: :meth:`QualityModel.train_classifier` options (n_bits, word_ngrams, char_ngrams, C...).
-    The model is fitted on the training split; ``report["heldout_auc"]`` is measured on the rest.
+    The model is fitted on the training split; ``report["heldout_auc"]`` is measured on the rest,
+    and the held-out negatives (an unbiased pool sample) calibrate ``top_fraction``.
     """
     from winnow.quality.model import QualityModel, roc_auc
 
@@ -67,6 +68,8 @@ def train_dclm(positives, negatives, *, n_negatives: int | None = None, test_fra
     if len(pte) and len(nte):
         s = m.score(pa.chunked_array([pos.take(pte), neg.take(nte)]))
         report["heldout_auc"] = round(roc_auc(s, np.r_[np.ones(len(pte)), np.zeros(len(nte))]), 6)
+    if len(nte) >= 50:  # training negatives score lower than unseen pool documents: calibrate on held-out ones
+        m.calibrate(neg.take(nte), name="held-out negatives")
     m.meta.update(report)
     return m, report
 
@@ -108,6 +111,8 @@ def train_distilled(scores, texts, *, id_column: str = "id", score_column: str =
     if len(te) >= 3:
         rho = spearmanr(m.score(tx.take(te)), y[te]).statistic
         report["heldout_spearman"] = round(float(rho), 6)
+    if len(te) >= 50:
+        m.calibrate(tx.take(te), name="held-out texts")
     m.meta.update(report)
     return m, report
 
