@@ -235,3 +235,14 @@ def test_doctests():
     for mod in (winnow.decontam.index, winnow.decontam.step):
         res = doctest.testmod(mod)
         assert res.failed == 0 and res.attempted > 0, mod.__name__
+
+
+def test_null_empty_and_batching(planted):
+    docs, labels, _ = planted
+    step = Decontaminate(eval_sets=["humaneval"])
+    texts = [None, ""] + docs[-45:]
+    t = step.annotate(pa.table({"text": pa.array(texts, pa.string())}))
+    assert t.column("decontam_ngrams").to_pylist()[:2] == [0, 0]
+    one = [step.annotate(pa.table({"text": pa.array([x], pa.string())})).column("decontam_ngrams")[0].as_py()
+           for x in texts]
+    assert t.column("decontam_ngrams").to_pylist() == one

@@ -306,3 +306,16 @@ def test_doctests():
     for mod in (winnow.ngrams, winnow.quality.model, winnow.quality.step):
         res = doctest.testmod(mod)
         assert res.failed == 0 and res.attempted > 0, mod.__name__
+
+
+def test_scores_do_not_depend_on_batching_or_arrow_layout(model, split):
+    _, _, pte, nte = split
+    texts = pte[:40] + [None, "", "   \n"] + nte[:40]
+    whole = model.score(pa.array(texts))
+    sliced = model.score(pa.array(["x"] * 7 + texts).slice(7))
+    chunked = model.score(pa.chunked_array([pa.array(texts[:10]), pa.array(texts[10:])]))
+    large = model.score(pa.array(texts, pa.large_string()))
+    one_by_one = np.array([model.score(pa.array([t]))[0] for t in texts])
+    for other in (sliced, chunked, large, one_by_one):
+        assert np.allclose(whole, other, atol=1e-9)
+    assert whole[40] == whole[41] == whole[42]   # null, empty and whitespace-only: no features

@@ -167,6 +167,8 @@ def string_buffers(texts) -> tuple[np.ndarray, np.ndarray]:
         texts = texts.combine_chunks() if texts.num_chunks != 1 else texts.chunk(0)
     if not isinstance(texts, pa.Array):
         texts = pa.array(list(texts), pa.string())
+    if pa.types.is_null(texts.type):
+        texts = texts.cast(pa.string())
     if pa.types.is_large_string(texts.type):
         odt = np.int64
     elif pa.types.is_string(texts.type):
