@@ -46,6 +46,7 @@ _M1 = np.uint64(0xFF51AFD7ED558CCD)
 _M2 = np.uint64(0xC4CEB9FE1A85EC53)
 _S33 = np.uint64(33)
 _SEED0 = np.uint64(0x243F6A8885A308D3)
+_MASK8 = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)   # low k bytes
 
 Mode = Literal["whitespace", "words"]
 
@@ -120,15 +121,14 @@ def token_hashes(raw: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
     L = (ends - starts).astype(np.int64)
     all64 = np.uint64(0xFFFFFFFFFFFFFFFF)
     with np.errstate(over="ignore"):
-        rem = np.minimum(L, 8).astype(np.uint64)
-        w = U[starts] & (all64 >> (np.uint64(64) - np.uint64(8) * rem))
-        h = fmix64(w ^ _SEED0)
+        h = U[starts] & _MASK8[np.minimum(L, 8)]
+        h ^= _SEED0
         sel = np.flatnonzero(L > 8)
         k = 1
         while len(sel):
             rem = np.minimum(L[sel] - 8 * k, 8).astype(np.uint64)
             w = U[starts[sel] + 8 * k] & (all64 >> (np.uint64(64) - np.uint64(8) * rem))
-            h[sel] = fmix64(h[sel] ^ w)
+            h[sel] = fmix64(h[sel]) ^ w
             k += 1
             sel = sel[L[sel] > 8 * k]
         return fmix64(h ^ (L.astype(np.uint64) * _Q))
@@ -237,12 +237,13 @@ def tokenize_buffer(data: np.ndarray, offsets: np.ndarray, *, mode: Mode = "whit
     if len(inner):
         cross = inner[~sep[inner - 1] & ~sep[inner]]
         if len(cross):
-            starts = np.sort(np.concatenate([starts, cross]))
-            ends = np.sort(np.concatenate([ends, cross]))
+            starts = np.insert(starts, np.searchsorted(starts, cross), cross)
+            ends = np.insert(ends, np.searchsorted(ends, cross), cross)
     h = token_hashes(raw.translate(_LOWER_T) if lowercase else raw, starts, ends)
-    doc = np.searchsorted(offsets, starts, side="right") - 1
-    counts = np.bincount(doc, minlength=n_docs).astype(np.int64)
-    base = offsets[doc]
+    first = np.searchsorted(starts, offsets)          # first token of each doc (n_docs searches)
+    counts = np.diff(first).astype(np.int64)
+    doc = np.repeat(np.arange(n_docs, dtype=np.int64), counts)
+    base = np.repeat(offsets[:-1], counts)
     return Tokens(n_docs, doc, starts - base, ends - base, h, counts)
 
 
