@@ -178,6 +178,11 @@ def test_corrupted_model_files_give_clear_errors(model, tmp_path):
     json.dump(head, open(os.path.join(p3, "model.json"), "w"))
     with pytest.raises(ModelFileError, match="format_version 99"):
         QualityModel.load(p3)
+    head["format_version"] = 1
+    head["hashing"] = "something-else"
+    json.dump(head, open(os.path.join(p3, "model.json"), "w"))
+    with pytest.raises(ModelFileError, match="retrain"):
+        QualityModel.load(p3)
     os.remove(os.path.join(model.save(str(tmp_path / "m4")), "weights.npy"))
     with pytest.raises(ModelFileError, match="missing"):
         QualityModel.load(str(tmp_path / "m4"))

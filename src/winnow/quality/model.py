@@ -43,6 +43,9 @@ from winnow.ngrams import char_ngram_hashes, iter_chunks, ngram_hashes, string_b
 
 FORMAT = "winnow-quality-model"
 FORMAT_VERSION = 1
+#: identifies the tokeniser + hash functions of winnow.ngrams; a model scored with other hashes
+#: would silently give garbage, so load() refuses a mismatch
+HASHING = "winnow.ngrams/fmix64-w8-v1"
 #: bytes of text tokenised at once (bounds memory and keeps arrays in cache)
 CHUNK_BYTES = 2 << 20
 
@@ -308,7 +311,7 @@ class QualityModel:
         wpath = os.path.join(tmp, "weights.npy")
         np.save(wpath, np.ascontiguousarray(self.weights, dtype=np.float32), allow_pickle=False)
         head = {
-            "format": FORMAT, "format_version": FORMAT_VERSION, "kind": self.kind,
+            "format": FORMAT, "format_version": FORMAT_VERSION, "hashing": HASHING, "kind": self.kind,
             "featurizer": self.featurizer.to_json(), "bias": self.bias,
             "weights": {"file": "weights.npy", "dtype": "float32", "shape": [int(self.weights.size)],
                         "sha256": _sha256(wpath)},
@@ -343,6 +346,9 @@ class QualityModel:
         if head.get("format_version") != FORMAT_VERSION:
             raise ModelFileError(f"model {path!r}: format_version {head.get('format_version')!r} is not "
                                  f"supported (this winnow reads version {FORMAT_VERSION})")
+        if head.get("hashing") != HASHING:
+            raise ModelFileError(f"model {path!r}: trained with hashing {head.get('hashing')!r}, this winnow "
+                                 f"hashes with {HASHING!r}; retrain the model")
         try:
             winfo = head["weights"]
             wpath = os.path.join(path, winfo["file"])
