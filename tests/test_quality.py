@@ -324,3 +324,29 @@ def test_scores_do_not_depend_on_batching_or_arrow_layout(model, split):
     for other in (sliced, chunked, large, one_by_one):
         assert np.allclose(whole, other, atol=1e-9)
     assert whole[40] == whole[41] == whole[42]   # null, empty and whitespace-only: no features
+
+
+def test_cli_train_distilled_from_scores_parquet(split, tmp_path):
+    from typer.testing import CliRunner
+
+    from winnow.cli import app
+
+    ptr, ntr, _, _ = split
+    texts = ptr[:200] + ntr[:200]
+    _write_jsonl(tmp_path / "pool.jsonl", texts, "d")
+    ids = [f"d{i}" for i in range(len(texts))]
+    # scores for a subset of the pool only, plus ids that match nothing
+    pq.write_table(pa.table({"doc_id": ids[::2] + ["nope1", "nope2"],
+                             "utility": list(_alpha_frac(texts[::2])) + [0.0, 1.0]}), tmp_path / "s.parquet")
+    r = CliRunner().invoke(app, ["quality", "train", "--scores", str(tmp_path / "s.parquet"), "--texts",
+                                 str(tmp_path / "pool.jsonl"), "--id-column", "doc_id", "--score-column",
+                                 "utility", "--out", str(tmp_path / "m"), "--n-bits", "16"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.output)
+    assert rep["kind"] == "regressor" and rep["n_joined"] == 200 and rep["n_scores"] == 202
+    assert rep["heldout_spearman"] > 0.4
+    m = QualityModel.load(str(tmp_path / "m"))
+    assert m.meta["distilled"] is True
+    r = CliRunner().invoke(app, ["quality", "train", "--scores", str(tmp_path / "s.parquet"), "--out",
+                                 str(tmp_path / "m2")])
+    assert r.exit_code == 2 and "--texts" in r.output
