@@ -104,6 +104,31 @@ def main():
     print(f"\ninfluence-distilled (teacher = fastText dim=100 logit, {rep['n_train']} texts to learn from): "
           f"held-out Spearman vs teacher {rep['heldout_spearman']:.3f}; distilled AUC on true labels "
           f"{roc_auc(d_s, [te_y[i] for i in ev]):.4f} (teacher {roc_auc(teacher[ev], [te_y[i] for i in ev]):.4f})")
+    # AUC away from saturation: the same test set, models trained on small random subsets
+    print("\nheld-out AUC with small training sets (same test set; mean over 3 subsets):")
+    print(f"{'train docs':>10}{'winnow':>9}{'fastText dim=1':>16}{'fastText dim=16':>17}")
+    rng = np.random.default_rng(1)
+    for n in (50, 200, 800):
+        aucs = {"w": [], 1: [], 16: []}
+        for rep_i in range(3):
+            sub = rng.choice(len(tr_x), size=n, replace=False)
+            sx, sy = [tr_x[i] for i in sub], [tr_y[i] for i in sub]
+            mw = QualityModel.train_classifier([x for x, y in zip(sx, sy) if y], [x for x, y in zip(sx, sy) if not y])
+            aucs["w"].append(roc_auc(mw.score(te_x), te_y))
+            with tempfile.TemporaryDirectory() as td:
+                path = os.path.join(td, "train.txt")
+                with open(path, "w") as fh:
+                    for x, y in zip(sx, sy):
+                        fh.write(("__label__hq " if y else "__label__lq ") + x.replace("\n", " ") + "\n")
+                for dim in (1, 16):
+                    ft = fasttext.train_supervised(path, wordNgrams=2, bucket=2 ** 20, dim=dim, epoch=10, lr=0.5,
+                                                   thread=1, verbose=0, seed=rep_i)
+                    labels, probs = ft.predict(clean_te, k=2)
+                    sc = [p[list(lab).index("__label__hq")] if "__label__hq" in lab else 0.0
+                          for lab, p in zip(labels, probs)]
+                    aucs[dim].append(roc_auc(sc, te_y))
+        print(f"{n:>10}{np.mean(aucs['w']):>9.4f}{np.mean(aucs[1]):>16.4f}{np.mean(aucs[16]):>17.4f}")
+
     print("\nwinnow / fastText (docs per CPU-second, one thread each):")
     for name, p, auc, tt, rate, mbs, wr in rows[1:]:
         print(f"  vs {name:<18} speed {w_rate / rate:5.2f}x   AUC diff {auc_w - auc:+.4f}")
