@@ -197,6 +197,8 @@ PLUGINS: dict[str, str] = {
     "attribute": "winnow.attribution.cli:attribute_cmd",
     "select": "winnow.select.cli:select",
     "bench": "winnow.bench.cli:bench",
+    "quality": "winnow.quality.cli:app",
+    "decontam": "winnow.decontam.cli:decontam",
 }
 
 

@@ -21,6 +21,8 @@ STEPS: dict[str, str] = {
     "minhash_dedup": "winnow.dedup.minhash:MinhashDedup",
     "semantic_dedup": "winnow.dedup.semantic:SemanticDedup",
     "select": "winnow.select.step:Select",
+    "quality_classifier": "winnow.quality.step:QualityClassifier",
+    "decontaminate": "winnow.decontam.step:Decontaminate",
 }
 
 
