@@ -172,6 +172,7 @@ def datasets_build(
 # (heavy imports inside the commands). One line each: verb -> "module:attr", where attr is a
 # typer.Typer (a group of sub-commands) or a function (a single command).
 PLUGINS: dict[str, str] = {
+    "report": "winnow.report.cli:report",
 }
 
 

@@ -1,0 +1,220 @@
+"""Bounded reads of a run's Parquet shards, row group by row group.
+
+A report must open runs of any size, so nothing here reads a whole dataset: every function
+takes a row budget, visits row groups in a seeded random order (so samples are spread over
+all shards, not just the first file) and reads only the columns it needs.
+
+Example:
+    >>> shards = Shards.from_dir("runs/demo/data")                       # doctest: +SKIP
+    >>> sample = shards.sample(["n_words"], max_rows=100_000, seed=0)    # doctest: +SKIP
+    >>> sample.table.num_rows, shards.num_rows                           # doctest: +SKIP
+    (100000, 2500000)
+"""
+from __future__ import annotations
+
+import glob
+import gzip
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+#: rejects shards are named st{stage}-s{step index}-t{task}-{k}.parquet by the runner
+_REJECT_NAME = re.compile(r"^st\d+-s(\d+)-t\d+-\d+\.parquet$")
+
+
+@dataclass
+class Group:
+    """One row group of one file (or a whole JSONL file, ``rg = -1``)."""
+
+    path: str
+    rg: int
+    num_rows: int
+
+
+@dataclass
+class Sample:
+    """Rows read from a shard set: the table, how many rows it was drawn from, and whether
+    it holds all of them."""
+
+    table: pa.Table
+    population: int
+
+    @property
+    def complete(self) -> bool:
+        return self.table.num_rows >= self.population
+
+    @property
+    def weight(self) -> float:
+        """How many rows of the population each sampled row stands for."""
+        return self.population / self.table.num_rows if self.table.num_rows else 0.0
+
+
+class Shards:
+    """A set of Parquet (or JSONL.gz) shards read by row group, never all at once."""
+
+    def __init__(self, files: list[str]):
+        self.files = sorted(f for f in files if ".tmp-" not in os.path.basename(f))
+        self._groups: list[Group] | None = None
+        self._schemas: dict[str, pa.Schema] = {}
+
+    @classmethod
+    def from_dir(cls, directory: str) -> "Shards":
+        return cls(glob.glob(os.path.join(directory, "*.parquet")) +
+                   glob.glob(os.path.join(directory, "*.jsonl.gz")))
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    # -- metadata (footers only) -------------------------------------------------------
+    def _meta(self, path: str) -> pa.Schema:
+        if path not in self._schemas:
+            if path.endswith(".parquet"):
+                self._schemas[path] = pq.read_schema(path)
+            else:
+                t = _read_jsonl(path, 50)
+                self._schemas[path] = t.schema
+        return self._schemas[path]
+
+    @property
+    def groups(self) -> list[Group]:
+        if self._groups is None:
+            out = []
+            for f in self.files:
+                if f.endswith(".parquet"):
+                    md = pq.ParquetFile(f).metadata
+                    out.extend(Group(f, i, md.row_group(i).num_rows) for i in range(md.num_row_groups))
+                else:
+                    with gzip.open(f, "rb") as fh:
+                        out.append(Group(f, -1, sum(1 for _ in fh)))
+            self._groups = out
+        return self._groups
+
+    @property
+    def num_rows(self) -> int:
+        return sum(g.num_rows for g in self.groups)
+
+    def schema(self) -> pa.Schema:
+        """Union of the shards' schemas (first type wins)."""
+        fields: dict[str, pa.Field] = {}
+        for f in self.files:
+            for fld in self._meta(f):
+                fields.setdefault(fld.name, fld)
+        return pa.schema(list(fields.values()))
+
+    def has(self, column: str) -> bool:
+        return column in self.schema().names
+
+    # -- reading --------------------------------------------------------------------
+    def read(self, g: Group, columns: list[str] | None) -> pa.Table:
+        """Read one row group, only ``columns`` (those missing from this file are skipped)."""
+        names = self._meta(g.path).names
+        cols = None if columns is None else [c for c in columns if c in names]
+        if g.rg < 0:
+            t = _read_jsonl(g.path, None)
+            return t if cols is None else t.select(cols)
+        return pq.ParquetFile(g.path).read_row_group(g.rg, columns=cols)
+
+    def order(self, seed: int) -> list[Group]:
+        """Row groups in a seeded random order (deterministic for a seed)."""
+        gs = self.groups
+        idx = np.random.default_rng(seed).permutation(len(gs))
+        return [gs[i] for i in idx]
+
+    def iter_groups(self, columns: list[str], *, max_rows: int, seed: int = 0
+                    ) -> Iterator[tuple[Group, pa.Table]]:
+        """Yield ``(group, table)`` in seeded order until ``max_rows`` rows were read."""
+        seen = 0
+        for g in self.order(seed):
+            if seen >= max_rows:
+                return
+            t = self.read(g, columns)
+            seen += t.num_rows
+            yield g, t
+
+    def sample(self, columns: list[str], *, max_rows: int, seed: int = 0,
+               where: Callable[[pa.Table], pa.Array] | None = None) -> Sample:
+        """Up to ``max_rows`` rows of ``columns`` drawn from random row groups.
+
+        ``where`` filters each row group first (e.g. ``step == "length"``); the population is
+        then estimated from the filtered fraction of the groups read.
+        """
+        parts, read_rows, kept_rows = [], 0, 0
+        rng = np.random.default_rng(seed + 1)
+        for g, t in self.iter_groups(columns, max_rows=max_rows, seed=seed):
+            read_rows += t.num_rows
+            if where is not None:
+                t = t.filter(where(t))
+            kept_rows += t.num_rows
+            room = max_rows - sum(p.num_rows for p in parts)
+            if t.num_rows > room:
+                t = t.take(pa.array(np.sort(rng.choice(t.num_rows, room, replace=False))))
+            if t.num_rows:
+                parts.append(t)
+        total = self.num_rows
+        if where is None:
+            population = total
+        elif read_rows >= total:
+            population = kept_rows
+        else:
+            population = int(round(kept_rows / max(read_rows, 1) * total))
+        table = _concat(parts, columns)
+        return Sample(table, population)
+
+
+def _concat(parts: list[pa.Table], columns: list[str]) -> pa.Table:
+    if not parts:
+        return pa.table({c: pa.array([], pa.null()) for c in columns})
+    names: list[str] = []
+    for p in parts:
+        names.extend(n for n in p.column_names if n not in names)
+    filled = []
+    for p in parts:
+        for n in names:
+            if n not in p.column_names:
+                p = p.append_column(n, pa.nulls(p.num_rows))
+        filled.append(p.select(names))
+    return pa.concat_tables(filled, promote_options="permissive")
+
+
+def _read_jsonl(path: str, limit: int | None) -> pa.Table:
+    rows = []
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if limit is not None and i >= limit:
+                break
+            rows.append(json.loads(line))
+    return pa.Table.from_pylist(rows)
+
+
+def reject_shards_by_step(rejects_dir: str) -> tuple[dict[int, Shards], Shards]:
+    """Group ``rejects/`` shards by the step index in their file names.
+
+    Returns ``({step_index: Shards}, unnamed)`` where ``unnamed`` holds files whose name does
+    not follow the runner's pattern (their rows are told apart by the ``step`` column).
+    """
+    by: dict[int, list[str]] = {}
+    other: list[str] = []
+    for f in glob.glob(os.path.join(rejects_dir, "*.parquet")):
+        if ".tmp-" in f:
+            continue
+        m = _REJECT_NAME.match(os.path.basename(f))
+        if m:
+            by.setdefault(int(m.group(1)), []).append(f)
+        else:
+            other.append(f)
+    return {k: Shards(v) for k, v in sorted(by.items())}, Shards(other)
+
+
+def excerpt(col: pa.Array | pa.ChunkedArray, n: int) -> list:
+    """First ``n`` characters of each string (sliced in Arrow, so long documents are not
+    copied into Python)."""
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        return pc.utf8_slice_codeunits(col, 0, n).to_pylist()
+    return [None if v is None else str(v)[:n] for v in col.to_pylist()]
