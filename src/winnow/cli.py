@@ -33,7 +33,7 @@ app.add_typer(datasets_app, name="datasets")
 def _fail(msg: str, code: int = 2) -> None:
     from rich.console import Console
 
-    Console(stderr=True).print(f"[bold red]error:[/bold red] {_esc(msg)}")
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/bold red] {_esc(msg)}")
     raise typer.Exit(code)
 
 

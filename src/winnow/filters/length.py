@@ -43,7 +43,10 @@ class Length(MapStep):
     def annotate(self, table: pa.Table) -> pa.Table:
         text = table.column("text")
         n_chars = pc.utf8_length(text)
-        n_words = pc.list_value_length(pc.utf8_split_whitespace(text))
+        trimmed = pc.utf8_trim_whitespace(text)
+        # Arrow splits "" into [""]: empty (or whitespace-only) text has 0 words
+        n_words = pc.if_else(pc.equal(pc.utf8_length(trimmed), 0), 0,
+                             pc.list_value_length(pc.utf8_split_whitespace(trimmed)))
         n_lines = pc.add(pc.count_substring(text, "\n"), pc.if_else(pc.equal(n_chars, 0), 0, 1))
         for name, col in (("n_chars", n_chars), ("n_words", n_words), ("n_lines", n_lines)):
             col = pc.cast(col, pa.int64())

@@ -196,15 +196,93 @@ def read_task(spec: InputSpec, task: ReadTask) -> Iterator[ReadChunk]:
 # ---------------------------------------------------------------- JSONL
 
 
-def _open_binary(path: str, spec: InputSpec):
-    import fsspec
-
-    comp = None
+def _compression(path: str) -> str | None:
     low = path.lower()
     for suf, c in _COMPRESSIONS.items():
         if low.endswith(suf):
-            comp = c
+            return c
+    return None
+
+
+def _open_binary(path: str, spec: InputSpec):
+    """Open a (possibly compressed) file for reading bytes.
+
+    gzip and zstd are decoded incrementally by :class:`_StreamDecoder`, so a truncated or
+    corrupt stream yields every byte that could be decoded before the error is raised.
+    """
+    import fsspec
+
+    comp = _compression(path)
+    if comp in ("gzip", "zstd"):
+        raw = fsspec.open(path, "rb", **spec.storage_options).open()
+        return _StreamDecoder(raw, comp)
     return fsspec.open(path, "rb", compression=comp, **spec.storage_options).open()
+
+
+class _StreamDecoder:
+    """Incremental gzip (multi-member) / zstd decoder over a raw byte stream."""
+
+    def __init__(self, raw, comp: str, chunk: int = 1 << 20):
+        self.raw = raw
+        self.comp = comp
+        self.chunk = chunk
+        self._buf = bytearray()
+        self._eof = False
+        self._new()
+
+    def _new(self):
+        if self.comp == "gzip":
+            self._d = zlib.decompressobj(wbits=31)
+        else:
+            import zstandard
+
+            self._d = zstandard.ZstdDecompressor().decompressobj()
+        self._started = False
+
+    def _fill(self, want: int) -> None:
+        while len(self._buf) < want and not self._eof:
+            data = self.raw.read(self.chunk)
+            if not data:
+                self._eof = True
+                if self._started and not self._d.eof:
+                    raise EOFError("compressed stream ended before the end-of-stream marker (truncated file)")
+                break
+            while data:
+                self._started = True
+                try:
+                    out = self._d.decompress(data)
+                except Exception as e:  # zlib.error / zstandard.ZstdError
+                    raise ValueError(f"corrupt compressed data: {e}") from None
+                self._buf += out
+                if self._d.eof:
+                    data = self._d.unused_data
+                    self._new()
+                    if data:
+                        self._started = True
+                else:
+                    data = b""
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            self._fill(n if n >= 0 else 1 << 62)
+        except Exception as e:
+            e.partial = bytes(self._buf)  # type: ignore[attr-defined]
+            self._buf.clear()
+            raise
+        if n < 0:
+            n = len(self._buf)
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+    def close(self):
+        self.raw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def _read_jsonl(spec: InputSpec, path: str) -> Iterator[ReadChunk]:
@@ -222,6 +300,7 @@ def _read_jsonl(spec: InputSpec, path: str) -> Iterator[ReadChunk]:
                 block = fh.read(JSONL_BLOCK_BYTES)
             except (EOFError, OSError, zlib.error, ValueError) as e:
                 # corrupt/truncated compressed stream: keep what decoded, quarantine the rest
+                pending += getattr(e, "partial", b"")
                 cut = pending.rfind(b"\n") + 1
                 if cut:
                     yield _parse_jsonl_block(spec, name, pending[:cut], base)

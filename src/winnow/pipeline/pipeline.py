@@ -126,6 +126,7 @@ class Pipeline:
                         "(use --overwrite to start again)")
                 if os.path.exists(layout.manifest):
                     os.remove(layout.manifest)  # will be rebuilt (identical counts)
+                _remove_temp_files(output)
             else:
                 raise RunExistsError(
                     f"output folder {output} already exists; pass --resume to finish an interrupted run "
@@ -205,6 +206,14 @@ class Pipeline:
                                   executor=executor, workers=workers)
         write_json_atomic(layout.manifest, manifest)
         return RunResult(output, manifest)
+
+
+def _remove_temp_files(root: str) -> None:
+    """Delete half-written files (``*.tmp-PID``) left by a killed run."""
+    for d, _, files in os.walk(root):
+        for f in files:
+            if ".tmp-" in f:
+                os.remove(os.path.join(d, f))
 
 
 def _as_spec(input) -> InputSpec:

@@ -1,0 +1,44 @@
+"""Shared fixtures: real text corpora assembled offline from installed packages."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def sample_corpus(tmp_path_factory) -> str:
+    """The bundled sample corpus (real mixed-quality text), built once per test session."""
+    from winnow.datasets import build_dataset
+
+    out = str(tmp_path_factory.mktemp("sample"))
+    build_dataset("sample", out, shards=4, seed=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def real_docs() -> list[dict]:
+    """~1,000 real documents (Python reference topics split into paragraphs + package READMEs)."""
+    import pydoc_data.topics as topics
+
+    docs = []
+    for name, text in sorted(topics.topics.items()):
+        for k, para in enumerate(p for p in text.split("\n\n") if p.strip()):
+            docs.append({"id": f"{name}/{k}", "text": para, "source": "python_docs"})
+    return docs
+
+
+def write_jsonl(path: str, rows: list[dict], compression: str | None = None) -> str:
+    data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
+    if compression == "gzip":
+        data = gzip.compress(data)
+    elif compression == "zstd":
+        import zstandard
+
+        data = zstandard.ZstdCompressor().compress(data)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(data)
+    return path
