@@ -56,6 +56,7 @@ def funnel(stages: Sequence[str], series: dict[str, Sequence[float | None]]) -> 
     y = np.arange(len(stages))[::-1]
     for ax, (label, vals) in zip(axes, series.items()):
         base = next((v for v in vals if v), None) or 1
+        first_known = vals[0] is not None
         pct = [0 if v is None else 100.0 * v / base for v in vals]
         ax.barh(y, pct, color=[ACCENT if i == 0 else KEPT for i in range(len(vals))], height=0.6)
         for yi, p, v in zip(y, pct, vals):
@@ -64,7 +65,7 @@ def funnel(stages: Sequence[str], series: dict[str, Sequence[float | None]]) -> 
         ax.set_xlim(0, 150)
         ax.set_xticks([0, 25, 50, 75, 100])
         ax.set_title(f"{label} left", fontsize=10)
-        ax.set_xlabel("% of read")
+        ax.set_xlabel("% of read" if first_known else "% of first stage measured")
         ax.spines[["top", "right"]].set_visible(False)
     axes[0].set_yticks(y, list(stages), fontsize=9)
     fig.tight_layout()
@@ -83,7 +84,6 @@ def timing(stages: Sequence[str], seconds: Sequence[float]) -> str:
     ax.set_yticks(y, list(stages), fontsize=9)
     ax.set_xlabel("seconds (summed over workers)")
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
     return to_data_uri(fig)
 
 
@@ -139,7 +139,12 @@ def histogram(column: str, series: list[tuple[str, np.ndarray, float, str]],
         weights.append(w)
         labels.append(label)
         colours.append(c)
-    ax.hist(data, bins=edges, weights=weights, stacked=True, label=labels, color=colours, alpha=0.85)
+    bottom = np.zeros(len(edges) - 1)
+    for v, w, label, c in zip(data, weights, labels, colours):  # stacked: one filled step patch per series
+        h, _ = np.histogram(v, bins=edges, weights=w)
+        ax.stairs(bottom + h, edges, baseline=bottom.copy(), fill=True, color=c, alpha=0.85, label=label)
+        bottom = bottom + h
+    ax.set_ylim(0, max(float(bottom.max()), 1.0) * 1.08)
     for t, name in ((low, "min"), (high, "max")):
         if t is not None:
             ax.axvline(float(t), color="black", linestyle="--", linewidth=1.2)
@@ -153,7 +158,6 @@ def histogram(column: str, series: list[tuple[str, np.ndarray, float, str]],
     ax.set_ylabel("documents (est.)")
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(fontsize=7, frameon=False)
-    fig.tight_layout()
     return to_data_uri(fig), info
 
 
@@ -171,7 +175,6 @@ def cluster_sizes(sizes: dict[int, int]) -> str:
     ax.set_xlabel("cluster size (documents, representative included)")
     ax.set_ylabel("clusters")
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
     return to_data_uri(fig)
 
 
@@ -200,5 +203,4 @@ def metric_vs_budget(title: str, metric: str, curves: dict[str, list[tuple[float
     ax.set_title(title, fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
     return to_data_uri(fig)

@@ -97,7 +97,8 @@ def _row_dicts(t: pa.Table, idx: np.ndarray, stat_cols: list[str], opts: ReportO
     stats = {c: sub.column(c).to_pylist() for c in stat_cols if c in sub.column_names}
     out = []
     for i in range(n):
-        d = {k: v[i] for k, v in cols.items()}
+        d = {k: None for k in ("id", "source", "reason", "duplicate_of", "cluster_id")}
+        d.update({k: v[i] for k, v in cols.items()})
         d["text"] = ex[i] if ex[i] is not None else ""
         d["chars"] = lens[i]
         d["truncated"] = lens[i] is not None and lens[i] > opts.excerpt_chars
@@ -246,8 +247,7 @@ class RunData:
             i = s["index"]
             step = self.steps[i] if i < len(self.steps) else None
             stat_cols = _stat_columns(step)
-            extra_cols = [c for c in ("duplicate_of", "cluster_id") if c in self.rejects_schema(i).names]
-            examples = self._reason_examples(i, list(s["reasons"]), stat_cols + extra_cols)
+            examples = self._reason_examples(i, list(s["reasons"]), stat_cols)
             rules = []
             for reason, count in s["reasons"].items():
                 rules.append({"reason": reason, "count": count,
@@ -271,7 +271,7 @@ class RunData:
         k = self.opts.examples
         need = {r: k for r in reasons}
         found: dict[str, list[dict]] = {r: [] for r in reasons}
-        cols = ["id", "source", "text", "reason"] + stat_cols
+        cols = ["id", "source", "text", "reason", "duplicate_of", "cluster_id"] + stat_cols
         for src in self.rejects(i):
             for g, t, mask in src.groups(["reason"], self.opts, self.opts.seed + i):
                 if not any(need.values()):

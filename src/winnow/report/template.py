@@ -82,6 +82,8 @@ summary { cursor:pointer; color:var(--accent); }
            overflow:auto; font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; }
 .cluster { display:grid; grid-template-columns:repeat(auto-fill,minmax(260px,1fr)); gap:10px; margin:8px 0 16px; }
 .near { display:grid; grid-template-columns:1fr 1fr; gap:12px; }
+td pre { margin:0; white-space:pre-wrap; word-break:break-all; font-size:12px; max-height:120px; overflow:auto; }
+table.quarantine { table-layout:fixed; }
 pre.config { background:#f6f8fb; padding:10px; border-radius:6px; overflow:auto; font-size:12px; }
 footer { color:var(--muted); font-size:12px; padding:0 28px 30px; }
 """
@@ -256,7 +258,7 @@ PAGE = r"""<!DOCTYPE html>
   <h2>Quarantine</h2>
   <p class="small">{{ "{:,}".format(run.read.rows_quarantined) }} rows in {{ "{:,}".format(run.read.quarantine_entries) }} unreadable pieces of input.
     {% for k, v in run.read.errors.items() %}<code>{{ k }}</code>: {{ v }}{% if not loop.last %}, {% endif %}{% endfor %}</p>
-  <table><tr><th>file</th><th class="n">offset</th><th class="n">rows</th><th>error</th><th>raw (excerpt)</th></tr>
+  <table class="quarantine"><tr><th style="width:22%">file</th><th class="n" style="width:7%">offset</th><th class="n" style="width:5%">rows</th><th style="width:26%">error</th><th>raw (excerpt)</th></tr>
   {% for q in run.quarantine %}<tr><td><code>{{ q.file }}</code></td><td class="n">{{ q.offset }}</td><td class="n">{{ q.rows }}</td><td>{{ q.error }}</td><td><pre class="text small">{{ q.raw }}</pre></td></tr>{% endfor %}
   </table>
 </section>
