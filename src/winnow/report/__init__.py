@@ -31,11 +31,6 @@ def render_report(path: str, opts: ReportOptions | None = None) -> str:
     Raises:
         FileNotFoundError: ``path`` holds neither a finished run nor a bench output.
     """
-    import jinja2
-
-    from winnow import __version__
-    from winnow.report import template
-
     t0 = time.perf_counter()
     opts = opts or ReportOptions()
     if not os.path.exists(path):
@@ -56,6 +51,11 @@ def render_report(path: str, opts: ReportOptions | None = None) -> str:
     if run is None and bench is None:
         raise FileNotFoundError(
             f"report: {path!r} is neither a winnow run folder (manifest.json) nor a bench output (bench.json)")
+    import jinja2
+
+    from winnow import __version__
+    from winnow.report import template
+
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     tpl = env.from_string(template.PAGE)
     digest = base64.b64encode(hashlib.sha256(template.SCRIPT.encode("utf-8")).digest()).decode("ascii")

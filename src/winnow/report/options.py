@@ -12,8 +12,10 @@ class ReportOptions:
     hist_rows: int = 100_000
     #: rows of a single small column scanned to find examples / clusters / token sums
     scan_rows: int = 2_000_000
-    #: examples shown per rule, per threshold side, per cluster
+    #: examples shown per rule and per cluster
     examples: int = 3
+    #: documents shown on each side of each threshold (just kept / just rejected)
+    near_examples: int = 3
     #: characters of text shown per example
     excerpt_chars: int = 600
     #: example clusters shown per dedup step

@@ -341,7 +341,7 @@ class RunData:
         out = []
         data_names = self.data.schema().names
         rej_names = self.rejects_schema(i).names
-        k = self.opts.examples
+        k = self.opts.near_examples
         for col, (lo, hi) in _thresholds(step).items():
             for bound, kept_side, rej_side, label in ((lo, "ge", "lt", "min"), (hi, "le", "gt", "max")):
                 if bound is None:

@@ -150,7 +150,7 @@ PAGE = r"""<!DOCTYPE html>
       <th class="n">% of read left</th><th class="n">MB kept</th>{% if run.funnel.token_column %}<th class="n">tokens left{% if not run.funnel.tokens_exact %} (est.){% endif %}</th>{% endif %}
       <th class="n">seconds</th><th class="n">rows/s</th></tr>
     {% for s in run.funnel.stages %}
-    <tr data-stage="{{ s.name }}" data-rows-in="{{ s.rows_in }}" data-rows-kept="{{ s.rows_kept }}" data-rows-rejected="{{ s.rows_rejected }}">
+    <tr data-stage="{{ s.name }}" data-rows-in="{{ s.rows_in }}" data-rows-kept="{{ s.rows_kept }}" data-rows-rejected="{{ s.rows_rejected }}" data-tokens="{{ '%.0f'|format(s.tokens) if s.tokens is not none else '' }}">
       <td>{{ s.name }}{% if s.kind == "global" %} <span class="muted small">(global)</span>{% endif %}</td>
       <td class="n">{{ "{:,}".format(s.rows_in) }}</td><td class="n">{{ "{:,}".format(s.rows_kept) }}</td>
       <td class="n">{{ "{:,}".format(s.rows_rejected) }}{% if s.kind == "read" %} <span class="muted small">quarantined</span>{% endif %}</td>
