@@ -12,6 +12,7 @@ import glob
 import json
 import math
 import os
+import re
 from collections import defaultdict
 from typing import Any
 
@@ -69,14 +70,13 @@ def _metric_value(row: dict, metric_name: str | None) -> tuple[str | None, float
 
 
 def _budget_key(v: Any) -> tuple:
+    """Sort/plot key of a budget: a fraction, a row count, ``"25%"`` or ``"20000 tokens"``."""
     if _is_num(v):
         return (0, float(v), "")
     if isinstance(v, str):
-        s = v.strip().rstrip("%")
-        try:
-            return (0, float(s) / (100 if v.strip().endswith("%") else 1), "")
-        except ValueError:
-            pass
+        m = re.match(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?\d+)?)\s*(%|tokens?)?\s*$", v, flags=re.I)
+        if m:
+            return (0, float(m.group(1)) / (100 if m.group(2) == "%" else 1), "")
     return (1, 0.0, str(v))
 
 
@@ -135,6 +135,8 @@ def collect_bench(path: str) -> dict:
     notes: list[str] = []
     meta: dict[str, Any] = {}
     rows = summary = None
+    task_info: dict = {}
+    extra: dict[str, Any] = {"strategies": {}, "full_pool": None, "detection": [], "config": ""}
     if isinstance(data, list):
         rows = _list_of_dicts(data)
     elif isinstance(data, dict):
@@ -142,14 +144,41 @@ def collect_bench(path: str) -> dict:
             rows = rows or _list_of_dicts(data.get(k))
         for k in _SUMMARY:
             summary = summary or _list_of_dicts(data.get(k))
+        if isinstance(data.get("task"), dict):  # winnow.bench/1: {"name", "metric", "higher_is_better", "info"}
+            task_info = data["task"]
+        if isinstance(data.get("strategies"), list):
+            for st in data["strategies"]:
+                if isinstance(st, dict) and ("label" in st or "name" in st):
+                    extra["strategies"][str(st.get("label", st.get("name")))] = st
+        fp = data.get("full_pool")
+        if isinstance(fp, dict) and _is_num(fp.get("mean")):
+            lo, hi = _summary_ci(fp, float(fp["mean"]))
+            extra["full_pool"] = {"mean": float(fp["mean"]), "lo": lo, "hi": hi}
+        extra["detection"] = [d for d in (_list_of_dicts(data.get("detection")) or [])]
+        if isinstance(data.get("config"), dict):
+            extra["config"] = json.dumps(data["config"], indent=2, default=str)
+        skip = set(_ROWS) | set(_SUMMARY) | {"strategies", "full_pool", "detection", "config"}
         for k, v in data.items():
-            if k in _ROWS or k in _SUMMARY:
+            if k in skip:
                 continue
-            if isinstance(v, (str, int, float, bool)) or v is None:
+            if k == "task" and task_info:
+                for tk, tv in task_info.items():
+                    meta[f"task.{tk}"] = tv if isinstance(tv, (str, int, float, bool)) or tv is None else \
+                        json.dumps(tv, default=str)[:600]
+            elif isinstance(v, (str, int, float, bool)) or v is None:
                 meta[k] = v
             elif isinstance(v, (dict, list)) and len(json.dumps(v, default=str)) < 600:
                 meta[k] = json.dumps(v, default=str)
-    metric_name = data.get("metric") if isinstance(data, dict) and isinstance(data.get("metric"), str) else None
+    metric_name = None
+    if isinstance(data, dict):
+        if isinstance(data.get("metric"), str):
+            metric_name = data["metric"]
+        elif isinstance(task_info.get("metric"), str):
+            metric_name = task_info["metric"]
+    hib = task_info.get("higher_is_better") if isinstance(data, dict) else None
+    if hib is None and isinstance(data, dict):
+        hib = data.get("higher_is_better")
+    default_task = str(task_info.get("name", "")) if task_info else ""
     rows = rows or []
     # ---- per-seed rows
     norm_rows = []
@@ -160,7 +189,7 @@ def collect_bench(path: str) -> dict:
         if strat is None or val is None:
             continue
         metric_name = metric_name or mname
-        norm_rows.append({"task": r.get("task") or r.get("benchmark") or "", "strategy": str(strat),
+        norm_rows.append({"task": _task_of(r, default_task), "strategy": str(strat),
                           "budget": budget, "seed": r.get("seed"), "value": val})
     if rows and not norm_rows:
         notes.append("rows found but none had a recognisable strategy and metric value")
@@ -178,10 +207,11 @@ def collect_bench(path: str) -> dict:
             lo, hi = _summary_ci(s, float(mean))
             _, n = _first(s, _N, numeric=True)
             _, gain = _first(s, _GAIN, numeric=True)
-            table.append({"task": s.get("task") or s.get("benchmark") or "", "strategy": str(strat), "budget": budget,
+            table.append({"task": _task_of(s, default_task), "strategy": str(strat), "budget": budget,
                           "n": n, "mean": float(mean), "lo": lo, "hi": hi, "gain": gain,
                           "gain_lo": s.get("gain_ci_low", s.get("gain_lo")),
-                          "gain_hi": s.get("gain_ci_high", s.get("gain_hi"))})
+                          "gain_hi": s.get("gain_ci_high", s.get("gain_hi")),
+                          "significant": s.get("significant"), "gain_computed": False})
         if not table:
             notes.append("summary found but unreadable; recomputed from the rows")
     if not table and norm_rows:
@@ -191,16 +221,22 @@ def collect_bench(path: str) -> dict:
         for (task, strat, b), vals in groups.items():
             mean, lo, hi = _ci(vals)
             table.append({"task": task, "strategy": strat, "budget": json.loads(b), "n": len(vals), "mean": mean,
-                          "lo": lo, "hi": hi, "gain": None, "gain_lo": None, "gain_hi": None})
+                          "lo": lo, "hi": hi, "gain": None, "gain_lo": None, "gain_hi": None, "significant": None,
+                          "gain_computed": False})
         notes.append("confidence intervals computed by the report (Student t over seeds)")
     # gain over random where the bench did not give it
     rand = {(t["task"], json.dumps(t["budget"])): t["mean"] for t in table if t["strategy"].lower() == "random"}
     for t in table:
         if t["gain"] is None:
             base = rand.get((t["task"], json.dumps(t["budget"])))
-            t["gain"] = None if base is None or t["strategy"].lower() == "random" else t["mean"] - base
+            sign = -1.0 if hib is False else 1.0  # oriented so that + = better when the bench says which is
+            t["gain"] = None if base is None or t["strategy"].lower() == "random" else sign * (t["mean"] - base)
             t["gain_computed"] = t["gain"] is not None
-    table.sort(key=lambda t: (str(t["task"]), _budget_key(t["budget"]), t["strategy"]))
+    for t in table:
+        st = extra["strategies"].get(t["strategy"], {})
+        t["model_aware"] = bool(st.get("model_aware")) if isinstance(st, dict) else False
+    table.sort(key=lambda t: (str(t["task"]), _budget_key(t["budget"]), t["strategy"].lower() != "random",
+                              t["strategy"]))
     # ---- one plot per task
     tasks = sorted({t["task"] for t in table}, key=str)
     plots_out = []
@@ -218,9 +254,26 @@ def collect_bench(path: str) -> dict:
             if r["task"] == task and b in pos:
                 points[r["strategy"]].append((pos[b], r["value"]))
         title = f"{task}" if task else "metric vs budget"
+        ylabel = (metric_name or "metric") + ("" if hib is None else " (higher is better)" if hib
+                                               else " (lower is better)")
         plots_out.append({"task": task, "plot": plots.metric_vs_budget(
-            title, metric_name or "metric", dict(curves), dict(points),
-            None if numeric else [str(json.loads(b)) for b in budgets])})
+            title, ylabel, dict(curves), dict(points),
+            None if numeric else [str(json.loads(b)) for b in budgets],
+            reference=extra["full_pool"]["mean"] if extra["full_pool"] else None,
+            log_y=(metric_name or "").lower() == "perplexity")})
+    detection = []
+    for d in extra["detection"]:
+        _, strat = _first(d, _STRATEGY)
+        _, auc = _first(d, ("auc_mean", "auc", "mean"), numeric=True)
+        if strat is not None and auc is not None:
+            lo, hi = _summary_ci({k.replace("auc_", ""): v for k, v in d.items()}, float(auc))
+            detection.append({"strategy": str(strat), "auc": float(auc), "lo": lo, "hi": hi})
     return {"path": os.path.abspath(p), "meta": meta, "metric": metric_name or "metric", "table": table,
-            "rows": norm_rows, "plots": plots_out, "notes": notes,
-            "has_task": any(t["task"] for t in table)}
+            "rows": norm_rows, "plots": plots_out, "notes": notes, "higher_is_better": hib,
+            "full_pool": extra["full_pool"], "detection": detection, "config": extra["config"],
+            "has_task": len({t["task"] for t in table}) > 1}
+
+
+def _task_of(row: dict, default: str) -> str:
+    v = row.get("task") or row.get("benchmark") or default
+    return str(v.get("name", "")) if isinstance(v, dict) else str(v)

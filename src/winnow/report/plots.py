@@ -180,8 +180,10 @@ def cluster_sizes(sizes: dict[int, int]) -> str:
 
 def metric_vs_budget(title: str, metric: str, curves: dict[str, list[tuple[float, float, float | None,
                                                                             float | None]]],
-                     points: dict[str, list[tuple[float, float]]], xlabels: list[str] | None) -> str:
-    """Metric against budget, one line per strategy, 95% CI as error bars, seeds as dots."""
+                     points: dict[str, list[tuple[float, float]]], xlabels: list[str] | None,
+                     reference: float | None = None, log_y: bool = False) -> str:
+    """Metric against budget, one line per strategy, 95% CI as error bars, seeds as dots;
+    ``reference`` (e.g. training on the full pool) as a dotted line."""
     fig = _figure(6.4, 3.6)
     ax = fig.subplots()
     for i, (name, pts) in enumerate(sorted(curves.items())):
@@ -196,6 +198,10 @@ def metric_vs_budget(title: str, metric: str, curves: dict[str, list[tuple[float
         if name in points and points[name]:
             px, py = zip(*points[name])
             ax.scatter(px, py, color=c, alpha=0.35, s=10)
+    if reference is not None:
+        ax.axhline(reference, color="grey", linestyle=":", label="full pool")
+    if log_y:
+        ax.set_yscale("log")
     if xlabels:
         ax.set_xticks(range(len(xlabels)), xlabels)
     ax.set_xlabel("budget")

@@ -275,25 +275,34 @@ PAGE = r"""<!DOCTYPE html>
 <section class="block" id="bench">
   <h2>Selection bench</h2>
   <p class="small muted"><code>{{ bench.path }}</code></p>
-  {% if bench.meta %}<table style="max-width:800px">{% for k, v in bench.meta.items() %}<tr><td><code>{{ k }}</code></td><td>{{ v }}</td></tr>{% endfor %}</table>{% endif %}
-  <div class="grid">{% for p in bench.plots %}<figure data-task="{{ p.task }}"><img src="{{ p.plot }}" alt="{{ bench.metric }} vs budget {{ p.task }}"><figcaption>{{ p.task }} — mean over seeds with 95% CI; dots are single seeds</figcaption></figure>{% endfor %}</div>
-  <h3>Mean and 95% confidence interval</h3>
+  {% if bench.meta %}<table style="max-width:900px" class="meta-table">{% for k, v in bench.meta.items() %}<tr><td><code>{{ k }}</code></td><td>{{ v }}</td></tr>{% endfor %}</table>{% endif %}
+  <div class="grid">{% for p in bench.plots %}<figure data-task="{{ p.task }}"><img src="{{ p.plot }}" alt="{{ bench.metric }} vs budget {{ p.task }}"><figcaption>{{ p.task }} — mean over seeds with 95% CI (error bars); dots are single seeds{% if bench.full_pool %}; dotted: the full pool{% endif %}</figcaption></figure>{% endfor %}</div>
+  <h3>Mean and 95% confidence interval{% if bench.higher_is_better is not none %} <span class="muted small">({{ bench.metric }}: {{ "higher" if bench.higher_is_better else "lower" }} is better; gain is oriented so that + = better)</span>{% endif %}</h3>
   <table id="bench-table">
-    <tr>{% if bench.has_task %}<th>task</th>{% endif %}<th>strategy</th><th class="n">budget</th><th class="n">seeds</th><th class="n">{{ bench.metric }} (mean)</th><th class="n">95% CI</th><th class="n">vs random</th></tr>
+    <tr>{% if bench.has_task %}<th>task</th>{% endif %}<th>strategy</th><th class="n">budget</th><th class="n">seeds</th><th class="n">{{ bench.metric }} (mean)</th><th class="n">95% CI</th><th class="n">gain vs random [95% CI]</th><th>significant</th></tr>
     {% for t in bench.table %}
-    <tr data-strategy="{{ t.strategy }}" data-budget="{{ t.budget }}" data-mean="{{ t.mean }}">
-      {% if bench.has_task %}<td>{{ t.task }}</td>{% endif %}<td>{{ t.strategy }}</td><td class="n">{{ t.budget }}</td>
+    <tr data-strategy="{{ t.strategy }}" data-budget="{{ t.budget }}" data-mean="{{ t.mean }}" data-lo="{{ t.lo if t.lo is not none else '' }}" data-hi="{{ t.hi if t.hi is not none else '' }}">
+      {% if bench.has_task %}<td>{{ t.task }}</td>{% endif %}<td>{{ t.strategy }}{% if t.model_aware %} <span class="muted small">(model-aware)</span>{% endif %}</td><td class="n">{{ t.budget }}</td>
       <td class="n">{{ t.n if t.n is not none else "—" }}</td><td class="n">{{ "%.4g"|format(t.mean) }}</td>
       <td class="n">{% if t.lo is not none %}[{{ "%.4g"|format(t.lo) }}, {{ "%.4g"|format(t.hi) }}]{% else %}—{% endif %}</td>
-      <td class="n">{% if t.gain is not none %}{{ "%+.4g"|format(t.gain) }}{% if t.gain_lo is not none and t.gain_hi is not none %} [{{ "%.4g"|format(t.gain_lo) }}, {{ "%.4g"|format(t.gain_hi) }}]{% endif %}{% if t.gain_computed %}<span class="muted small"> Δmean</span>{% endif %}{% else %}—{% endif %}</td>
+      <td class="n">{% if t.gain is not none %}{{ "%+.4g"|format(t.gain) }}{% if t.gain_lo is not none and t.gain_hi is not none %} [{{ "%+.3g"|format(t.gain_lo) }}, {{ "%+.3g"|format(t.gain_hi) }}]{% endif %}{% if t.gain_computed %}<span class="muted small"> Δmean</span>{% endif %}{% else %}—{% endif %}</td>
+      <td>{% if t.significant %}<span class="ok">yes</span>{% elif t.significant is sameas false %}<span class="muted">no</span>{% else %}—{% endif %}</td>
     </tr>
     {% endfor %}
+    {% if bench.full_pool %}<tr class="muted"><td{% if bench.has_task %} colspan="2"{% endif %}>full pool</td><td class="n">100%</td><td></td><td class="n">{{ "%.4g"|format(bench.full_pool.mean) }}</td>
+      <td class="n">{% if bench.full_pool.lo is not none %}[{{ "%.4g"|format(bench.full_pool.lo) }}, {{ "%.4g"|format(bench.full_pool.hi) }}]{% endif %}</td><td></td><td></td></tr>{% endif %}
   </table>
+  {% if bench.detection %}
+  <h3>Detection of corrupted examples (AUC)</h3>
+  <table style="max-width:600px"><tr><th>strategy</th><th class="n">AUC (mean)</th><th class="n">95% CI</th></tr>
+  {% for d in bench.detection %}<tr><td>{{ d.strategy }}</td><td class="n">{{ "%.3f"|format(d.auc) }}</td><td class="n">{% if d.lo is not none %}[{{ "%.3f"|format(d.lo) }}, {{ "%.3f"|format(d.hi) }}]{% else %}—{% endif %}</td></tr>{% endfor %}
+  </table>{% endif %}
   {% if bench.notes %}<ul class="small muted">{% for n in bench.notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}
   {% if bench.rows %}<details><summary>{{ bench.rows|length }} runs (one per strategy, budget, seed)</summary>
   <table><tr>{% if bench.has_task %}<th>task</th>{% endif %}<th>strategy</th><th class="n">budget</th><th class="n">seed</th><th class="n">{{ bench.metric }}</th></tr>
   {% for r in bench.rows %}<tr>{% if bench.has_task %}<td>{{ r.task }}</td>{% endif %}<td>{{ r.strategy }}</td><td class="n">{{ r.budget }}</td><td class="n">{{ r.seed }}</td><td class="n">{{ "%.5g"|format(r.value) }}</td></tr>{% endfor %}
   </table></details>{% endif %}
+  {% if bench.config %}<details><summary>bench config</summary><pre class="config">{{ bench.config }}</pre></details>{% endif %}
 </section>
 {% endif %}
 </main>
