@@ -225,6 +225,19 @@ def test_bounded_budgets_still_render(run_dir, tmp_path):
             assert f'data-reason="{r}" data-count="{c}"' in html  # counts stay exact
 
 
+def test_report_of_a_jsonl_output_run(real_docs, tmp_path):
+    write_jsonl(str(tmp_path / "raw" / "a.jsonl"), real_docs[:400])
+    res = Pipeline([Length(min_words=8)]).run(str(tmp_path / "raw"), str(tmp_path / "run"), workers=1,
+                                               output_format="jsonl")
+    html = render_report(str(tmp_path / "run"))
+    assert {a["data-column"] for t, a in parse(html).tags if "data-column" in a} == {"n_chars", "n_words", "n_lines"}
+    kept = sorted(len(d["text"].split()) for d in real_docs[:400] if len(d["text"].split()) >= 8)
+    block = html.split("<code>n_words</code> ≥ 8", 1)[1].split("just rejected", 1)[0]
+    vals = [int(v) for v in re.findall(r"n_words=<b>(\d+)</b>", block)]
+    assert vals == kept[:3]
+    assert f'data-rows-kept="{res.manifest["totals"]["rows_kept"]}"' in html
+
+
 def test_shards_read_only_the_budget(tmp_path):
     path = str(tmp_path / "x.parquet")
     w = pq.ParquetWriter(path, pa.schema([("v", pa.int64()), ("text", pa.string())]))
@@ -276,6 +289,8 @@ def test_report_opens_in_headless_chromium(report):
         assert page.eval("document.documentElement.getAttribute('data-report-ready')") == "1"
         assert page.eval("document.images.length") >= 7
         assert page.eval("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length") == 0
+        shot = os.path.join(ARTIFACTS, "report_run.png")
+        w, h = page.screenshot(shot)  # as a person first sees it: sections, charts, rules collapsed
         page.eval("document.getElementById('expand-all').click()")
         assert page.eval("document.querySelectorAll('details:not([open])').length") == 0
         # the hostile documents are on the page as text, and nothing of theirs ran
@@ -291,7 +306,5 @@ def test_report_opens_in_headless_chromium(report):
         assert visible == ["length:max_chars"]
         page.eval("var f=document.getElementById('reason-filter'); f.value=''; f.dispatchEvent(new Event('input'))")
         problems = page.problems()
-        shot = os.path.join(ARTIFACTS, "report_run.png")
-        w, h = page.screenshot(shot)
     assert problems == [], problems
     assert os.path.getsize(shot) > 50_000 and h > 2000

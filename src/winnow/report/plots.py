@@ -47,6 +47,15 @@ def _human(n: float) -> str:
     return f"{n:.4g}" if isinstance(n, float) and not float(n).is_integer() else f"{int(n)}"
 
 
+def _plain_log_ticks(axis) -> None:
+    """Log axis with 1-2-5 ticks labelled as plain numbers and unlabelled minor ticks."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def funnel(stages: Sequence[str], series: dict[str, Sequence[float | None]]) -> str:
     """Horizontal bars: what is left after each stage, one panel per measure (rows, bytes,
     tokens), as a share of what was read, annotated with absolute values."""
@@ -125,6 +134,8 @@ def histogram(column: str, series: list[tuple[str, np.ndarray, float, str]],
         start = max(lo, float(pos.min()) if pos.size else 1.0, 1.0 if integer else 1e-9)
         edges = np.geomspace(start, max(hi, start * 1.01), bins + 1)
         ax.set_xscale("log")
+        if edges[-1] / edges[0] < 1e3:  # few decades: label 1-2-5 ticks instead of crowded minors
+            _plain_log_ticks(ax.xaxis)
     elif integer and hi - lo <= 60:
         edges = np.arange(math.floor(lo), math.floor(hi) + 2) - 0.5
     else:
@@ -170,6 +181,7 @@ def cluster_sizes(sizes: dict[int, int]) -> str:
     ax.bar(xs, ys, width=0.8 if xs.size == 0 or xs.max() <= 40 else xs * 0.15, color=ACCENT)
     if xs.size and xs.max() > 40:
         ax.set_xscale("log")
+        _plain_log_ticks(ax.xaxis)
     if ys.size and ys.max() / max(ys.min(), 1) > 50:
         ax.set_yscale("log")
     ax.set_xlabel("cluster size (documents, representative included)")

@@ -25,13 +25,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+#: rows per sampling group of a JSONL.gz output shard (JSONL has no row groups)
+JSONL_GROUP = 10_000
 #: rejects shards are named st{stage}-s{step index}-t{task}-{k}.parquet by the runner
 _REJECT_NAME = re.compile(r"^st\d+-s(\d+)-t\d+-\d+\.parquet$")
 
 
 @dataclass
 class Group:
-    """One row group of one file (or a whole JSONL file, ``rg = -1``)."""
+    """One row group of one Parquet file (or lines ``(-rg-1)*JSONL_GROUP ...`` of a JSONL.gz shard)."""
 
     path: str
     rg: int
@@ -90,9 +92,11 @@ class Shards:
                 if f.endswith(".parquet"):
                     md = pq.ParquetFile(f).metadata
                     out.extend(Group(f, i, md.row_group(i).num_rows) for i in range(md.num_row_groups))
-                else:
+                else:  # JSONL output: groups of JSONL_GROUP lines (rg = -1, -2, ...)
                     with gzip.open(f, "rb") as fh:
-                        out.append(Group(f, -1, sum(1 for _ in fh)))
+                        n = sum(1 for _ in fh)
+                    out.extend(Group(f, -(k + 1), min(JSONL_GROUP, n - k * JSONL_GROUP))
+                               for k in range((n + JSONL_GROUP - 1) // JSONL_GROUP))
             self._groups = out
         return self._groups
 
@@ -117,8 +121,8 @@ class Shards:
         names = self._meta(g.path).names
         cols = None if columns is None else [c for c in columns if c in names]
         if g.rg < 0:
-            t = _read_jsonl(g.path, None)
-            return t if cols is None else t.select(cols)
+            t = _read_jsonl(g.path, JSONL_GROUP, skip=(-g.rg - 1) * JSONL_GROUP)
+            return t if cols is None else t.select([c for c in cols if c in t.column_names])
         return pq.ParquetFile(g.path).read_row_group(g.rg, columns=cols)
 
     def order(self, seed: int) -> list[Group]:
@@ -183,11 +187,14 @@ def _concat(parts: list[pa.Table], columns: list[str]) -> pa.Table:
     return pa.concat_tables(filled, promote_options="permissive")
 
 
-def _read_jsonl(path: str, limit: int | None) -> pa.Table:
+def _read_jsonl(path: str, limit: int | None, skip: int = 0) -> pa.Table:
+    """Lines ``skip .. skip+limit`` of a JSONL.gz shard (streamed: memory bounded by ``limit``)."""
     rows = []
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         for i, line in enumerate(fh):
-            if limit is not None and i >= limit:
+            if i < skip:
+                continue
+            if limit is not None and i >= skip + limit:
                 break
             rows.append(json.loads(line))
     return pa.Table.from_pylist(rows)
