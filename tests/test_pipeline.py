@@ -168,3 +168,14 @@ def test_shard_size_target(real_docs, tmp_path):
     files = sorted(os.listdir(tmp_path / "r" / "data"))
     assert [pq.ParquetFile(tmp_path / "r" / "data" / f).metadata.num_rows for f in files] == [100, 100, 50]
     assert res.manifest["checks"]["data_matches"]
+
+
+def test_jsonl_output_format(real_docs, tmp_path):
+    import gzip
+
+    p = write_jsonl(str(tmp_path / "in.jsonl"), real_docs[:60])
+    res = Pipeline([Length(min_words=3)]).run(p, str(tmp_path / "r"), workers=1, output_format="jsonl")
+    files = sorted((tmp_path / "r" / "data").glob("*.jsonl.gz"))
+    rows = [json.loads(line) for f in files for line in gzip.open(f, "rt")]
+    assert [r["id"] for r in rows] == [d["id"] for d in real_docs[:60] if len(d["text"].split()) >= 3]
+    assert res.manifest["checks"]["data_matches"]

@@ -88,18 +88,26 @@ def _print_stats(m: dict, path: str) -> None:
 
     con = Console()
     t = Table(title=f"winnow run: {_esc(path)}", title_justify="left")
-    for col in ("step", "rows in", "kept", "rejected", "MB in", "MB kept", "seconds", "top reasons"):
-        t.add_column(col, justify="right" if col not in ("step", "top reasons") else "left")
+    for col in ("step", "rows in", "kept", "rejected", "kept %", "MB kept", "seconds"):
+        t.add_column(col, justify="left" if col == "step" else "right")
     r = m["read"]
-    t.add_row("read", f"{m['totals']['rows_in']:,}", f"{r['rows_read']:,}", f"{r['rows_quarantined']:,} quarantined",
-              f"{r['bytes_read'] / 1e6:.2f}", f"{r['bytes_read'] / 1e6:.2f}", f"{r['seconds']:.2f}",
-              _esc(", ".join(f"{k} ({v})" for k, v in list(r.get("errors", {}).items())[:3])))
-    for s in m["steps"]:
-        reasons = ", ".join(f"{k} ({v:,})" for k, v in list(s["reasons"].items())[:3])
-        t.add_row(f"{s['index']}. {s['name']}", f"{s['rows_in']:,}", f"{s['rows_kept']:,}", f"{s['rows_rejected']:,}",
-                  f"{s['bytes_in'] / 1e6:.2f}", f"{s['bytes_kept'] / 1e6:.2f}", f"{s['seconds']:.2f}", _esc(reasons))
-    con.print(t)
     tot = m["totals"]
+    t.add_row("read", f"{tot['rows_in']:,}", f"{r['rows_read']:,}", f"{r['rows_quarantined']:,} q",
+              f"{100 * r['rows_read'] / max(tot['rows_in'], 1):.1f}", f"{r['bytes_read'] / 1e6:.2f}",
+              f"{r['seconds']:.2f}")
+    for s in m["steps"]:
+        t.add_row(f"{s['index']}. {s['name']}", f"{s['rows_in']:,}", f"{s['rows_kept']:,}", f"{s['rows_rejected']:,}",
+                  f"{100 * s['rows_kept'] / max(s['rows_in'], 1):.1f}", f"{s['bytes_kept'] / 1e6:.2f}",
+                  f"{s['seconds']:.2f}")
+    con.print(t)
+    if r.get("errors"):
+        con.print("[bold]quarantined[/bold] (q): " + _esc(", ".join(f"{k} ×{v}" for k, v in r["errors"].items())))
+    for s in m["steps"]:
+        if s["reasons"]:
+            top = list(s["reasons"].items())
+            more = f", … {len(top) - 6} more" if len(top) > 6 else ""
+            con.print(f"[bold]{_esc(s['name'])}[/bold] rejected: "
+                      + _esc(", ".join(f"{k} ×{v:,}" for k, v in top[:6])) + more)
     ok = m["checks"]["ok"]
     con.print(
         f"rows in {tot['rows_in']:,} = kept {tot['rows_kept']:,} + rejected {tot['rows_rejected']:,} + "

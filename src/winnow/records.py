@@ -77,15 +77,15 @@ def ensure_record_columns(
             names = table.column_names
         table = table.rename_columns(["id" if n == id_column else n for n in names])
         names = table.column_names
-    sid = stable_ids(file, offsets)
     if "id" in names:
         col = table.column("id")
         if col.type != pa.string():
             col = pc.cast(col, pa.string())
-        col = pc.coalesce(col, sid) if col.null_count else col
+        if col.null_count:
+            col = pc.coalesce(col, stable_ids(file, offsets))
         table = table.set_column(names.index("id"), "id", col)
     else:
-        table = table.append_column("id", sid)
+        table = table.append_column("id", stable_ids(file, offsets))
     if "text" in table.column_names and table.column("text").type != pa.string():
         i = table.column_names.index("text")
         table = table.set_column(i, "text", pc.cast(table.column("text"), pa.string()))
@@ -105,7 +105,8 @@ def ensure_record_columns(
 
 
 def empty_quarantine() -> pa.Table:
-    return QUARANTINE_SCHEMA.empty_table()
+    # built from empty arrays: Schema.empty_table() would import pandas
+    return pa.table([pa.nulls(0, f.type) for f in QUARANTINE_SCHEMA], schema=QUARANTINE_SCHEMA)
 
 
 def quarantine_table(rows: list[dict]) -> pa.Table:

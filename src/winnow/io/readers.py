@@ -312,7 +312,7 @@ def _read_jsonl(spec: InputSpec, path: str) -> Iterator[ReadChunk]:
                 return
             if not block:
                 break
-            pending += block
+            pending = pending + block if pending else block
             cut = pending.rfind(b"\n") + 1
             if cut == 0:
                 continue  # a single line longer than a block: keep reading
@@ -351,8 +351,8 @@ def _parse_jsonl_block(spec: InputSpec, name: str, buf: bytes, base: int) -> Rea
     table = None
     try:
         table = pajson.read_json(
-            io.BytesIO(buf),
-            read_options=pajson.ReadOptions(block_size=max(len(buf) + 1, 1 << 20), use_threads=False),
+            pa.BufferReader(pa.py_buffer(buf)),
+            read_options=pajson.ReadOptions(block_size=max(len(buf) + 1, 1 << 20), use_threads=True),
             parse_options=pajson.ParseOptions(newlines_in_values=False),
         )
         if table.num_rows != len(good_starts):

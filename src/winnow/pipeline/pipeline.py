@@ -205,6 +205,10 @@ class Pipeline:
                                   config=cfg, wall_seconds=time.perf_counter() - t0, n_tasks=len(tasks),
                                   executor=executor, workers=workers)
         write_json_atomic(layout.manifest, manifest)
+        # intermediate rows/keys/decisions of global steps are no longer needed (markers stay)
+        for s in range(len(segs) - 1):
+            for sub in (layout.stage_data(s), layout.keys(s), layout.decisions(s)):
+                shutil.rmtree(sub, ignore_errors=True)
         return RunResult(output, manifest)
 
 
