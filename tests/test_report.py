@@ -217,6 +217,7 @@ def test_token_funnel_is_exact(run_dir, report):
 def test_bounded_budgets_still_render(run_dir, tmp_path):
     opts = ReportOptions(hist_rows=50, scan_rows=64, examples=1, seed=3)
     html = render_report(run_dir, opts)
+    assert "tokens left (est.)" in html  # token sums extrapolated beyond the scan budget, and said so
     caps = re.findall(r"· ([\d,]+) sampled values", html)
     assert caps and all(int(c.replace(",", "")) <= 50 * 3 for c in caps)  # ≤ 50 per population
     m = json.load(open(os.path.join(run_dir, "manifest.json")))

@@ -184,6 +184,12 @@ def cluster_sizes(sizes: dict[int, int]) -> str:
         _plain_log_ticks(ax.xaxis)
     if ys.size and ys.max() / max(ys.min(), 1) > 50:
         ax.set_yscale("log")
+    from matplotlib.ticker import MaxNLocator
+
+    if ax.get_yscale() == "linear":
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if ax.get_xscale() == "linear":
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("cluster size (documents, representative included)")
     ax.set_ylabel("clusters")
     ax.spines[["top", "right"]].set_visible(False)

@@ -368,7 +368,11 @@ class RunData:
             for c in _stat_columns(st):
                 owner.setdefault(c, i)
             for c, b in _thresholds(st).items():
-                thresholds.setdefault(c, b)
+                if thresholds.get(c, (None, None)) == (None, None) and b != (None, None):
+                    thresholds[c] = b  # the first step that bounds the column
+                    if owner.get(c) is not None and owner[c] != i and _thresholds(self.steps[owner[c]]).get(c) \
+                            in (None, (None, None)):
+                        owner[c] = i
         fields: dict[str, pa.DataType] = {}
         schemas = [self.data.schema()] + [self.rejects_schema(i) for i in range(len(self.m["steps"]))]
         for sch in schemas:
