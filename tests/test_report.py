@@ -256,6 +256,15 @@ def test_shards_read_only_the_budget(tmp_path):
     assert smp.population == 1000 and smp.weight == pytest.approx(1000 / 150)
     assert sh.sample(["v"], max_rows=150, seed=0).table.equals(smp.table)  # deterministic
     assert sorted(sh.order(1), key=lambda g: g.rg) == sh.groups
+    # a few rows of a row group, in the order asked, read in small batches
+    import winnow.report.sampling as sampling
+
+    old, sampling.TAKE_BATCH = sampling.TAKE_BATCH, 7
+    try:
+        got = sh.take(sh.groups[3], [99, 0, 50, 8], ["v", "text", "missing"])
+    finally:
+        sampling.TAKE_BATCH = old
+    assert got.column_names == ["v", "text"] and got.column("v").to_pylist() == [399, 300, 350, 308]
 
 
 def test_cli_writes_report_and_names_bad_paths(run_dir, tmp_path):

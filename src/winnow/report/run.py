@@ -8,7 +8,6 @@ from __future__ import annotations
 import heapq
 import json
 import os
-from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -289,9 +288,9 @@ class RunData:
                         picks[r] = idx
                 if not picks:
                     continue
-                full = src.shards.read(g, cols)
                 for r, idx in picks.items():
-                    found[r].extend(_row_dicts(full, idx, stat_cols, self.opts))
+                    rows = src.shards.take(g, idx, cols)
+                    found[r].extend(_row_dicts(rows, np.arange(rows.num_rows), stat_cols, self.opts))
                     need[r] -= idx.size
         return found
 
@@ -330,8 +329,8 @@ class RunData:
         fetched: dict[tuple, dict] = {}
         for (path, rg), idx in by_group.items():
             g = next(x for x in src.shards.groups if x.path == path and x.rg == rg)
-            t = src.shards.read(g, ["id", "source", "text", "reason"] + stat_cols)
-            for r, d in zip(idx, _row_dicts(t, np.array(idx), stat_cols, self.opts)):
+            t = src.shards.take(g, idx, ["id", "source", "text", "reason"] + stat_cols)
+            for r, d in zip(idx, _row_dicts(t, np.arange(t.num_rows), stat_cols, self.opts)):
                 fetched[(path, rg, r)] = d
         for h in hits:
             rows.append(fetched[(h[2].path, h[2].rg, h[3])])
@@ -434,7 +433,9 @@ class RunData:
             i = s["index"]
             if s["rows_rejected"] == 0 or "duplicate_of" not in self.rejects_schema(i).names:
                 continue
-            counts: Counter = Counter()
+            # cluster sizes, counted in Arrow (value_counts per row group, merged by group_by):
+            # memory ~ distinct representatives in the scan, no Python object per row
+            parts: list[pa.Table] = []
             scanned = 0
             for src in self.rejects(i):
                 for g, t, mask in src.groups(["duplicate_of"], self.opts, self.opts.seed):
@@ -443,27 +444,38 @@ class RunData:
                         c = c.filter(pa.array(mask))
                     c = c.drop_null()
                     scanned += len(c)
-                    for item in pc.value_counts(c).to_pylist():
-                        counts[item["values"]] += item["counts"]
-            sizes = Counter(n + 1 for n in counts.values())
-            reps = [r for r, _ in counts.most_common(max(self.opts.clusters // 2, 1))]
-            rest = sorted(r for r in counts if r not in reps)
-            if rest:
+                    vc = pc.value_counts(c)
+                    parts.append(pa.table({"rep": vc.field("values").cast(pa.string()), "n": vc.field("counts")}))
+                    if len(parts) >= 64:
+                        parts = [_merge_counts(parts)]
+            merged = _merge_counts(parts)
+            reps_arr = merged.column("rep")
+            n_dups = merged.column("n").to_numpy() if merged.num_rows else np.zeros(0, np.int64)
+            uniq, freq = np.unique(n_dups + 1, return_counts=True)
+            sizes = dict(zip(uniq.tolist(), freq.tolist()))
+            n_top = min(max(self.opts.clusters // 2, 1), merged.num_rows)
+            order = np.lexsort((np.arange(merged.num_rows), -n_dups))  # largest first, stable
+            pick = list(order[:n_top])
+            rest = order[n_top:]
+            if rest.size:
                 rng = np.random.default_rng(self.opts.seed)
-                pick = rng.choice(len(rest), min(len(rest), self.opts.clusters - len(reps)), replace=False)
-                reps += [rest[j] for j in sorted(pick)]
+                pick += sorted(rng.choice(rest, min(rest.size, self.opts.clusters - n_top), replace=False).tolist())
+            reps = [reps_arr[int(j)].as_py() for j in pick]
+            counts = {r: int(n_dups[int(j)]) for r, j in zip(reps, pick)}
             clusters = self._clusters(i, reps, counts)
+            n_clusters = merged.num_rows
+            docs_in_clusters = int(n_dups.sum() + n_clusters)
             out.append({
                 "index": i, "name": s["name"], "duplicates": s["rows_rejected"], "scanned": scanned,
-                "complete": scanned >= s["rows_rejected"], "clusters": len(counts),
+                "complete": scanned >= s["rows_rejected"], "clusters": n_clusters,
                 "largest": max(sizes) if sizes else 0,
-                "docs_in_clusters": sum(n + 1 for n in counts.values()),
+                "docs_in_clusters": docs_in_clusters,
                 "plot": plots.cluster_sizes(dict(sizes)) if sizes else None,
                 "size_table": sorted(sizes.items())[:12], "examples": clusters, "anchor": f"dedup-{i}",
             })
         return out
 
-    def _clusters(self, i: int, reps: list[str], counts: Counter) -> list[dict]:
+    def _clusters(self, i: int, reps: list[str], counts: dict[str, int]) -> list[dict]:
         if not reps:
             return []
         k = self.opts.examples
@@ -479,10 +491,10 @@ class RunData:
                     hit &= mask
                 if not hit.any():
                     continue
-                full = src.shards.read(g, ["id", "source", "text", "duplicate_of", "cluster_id", "reason"])
+                full = src.shards.take(g, np.flatnonzero(hit),
+                                       ["id", "source", "text", "duplicate_of", "cluster_id", "reason"])
                 dups = full.column("duplicate_of").to_pylist()
-                for r in np.flatnonzero(hit):
-                    rep = dups[r]
+                for r, rep in enumerate(dups):
                     if len(members[rep]) < k:
                         members[rep].extend(_row_dicts(full, np.array([r]), [], self.opts))
         # the representatives: kept rows (data/), or rows a later step rejected
@@ -496,8 +508,8 @@ class RunData:
                 if mask is not None:
                     hit &= mask
                 if hit.any():
-                    full = src.shards.read(g, ["id", "source", "text", "cluster_id", "reason"])
-                    for d in _row_dicts(full, np.flatnonzero(hit), [], self.opts):
+                    full = src.shards.take(g, np.flatnonzero(hit), ["id", "source", "text", "cluster_id", "reason"])
+                    for d in _row_dicts(full, np.arange(full.num_rows), [], self.opts):
                         found.setdefault(d["id"], d)
                 if len(found) == len(reps):
                     break
@@ -516,6 +528,14 @@ class RunData:
             row["raw"] = raw[i] or ""
             out.append(row)
         return out
+
+
+def _merge_counts(parts: list[pa.Table]) -> pa.Table:
+    """Sum ``n`` per ``rep`` over value-count tables."""
+    if not parts:
+        return pa.table({"rep": pa.array([], pa.string()), "n": pa.array([], pa.int64())})
+    t = pa.concat_tables(parts).group_by("rep").aggregate([("n", "sum")])
+    return t.rename_columns(["rep" if c == "rep" else "n" for c in t.column_names]).select(["rep", "n"])
 
 
 def _merge_labels(series: list[tuple]) -> list[tuple]:

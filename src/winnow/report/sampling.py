@@ -25,6 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+#: rows per batch when fetching a few rows (with their text) out of a row group
+TAKE_BATCH = 4096
 #: rows per sampling group of a JSONL.gz output shard (JSONL has no row groups)
 JSONL_GROUP = 10_000
 #: rejects shards are named st{stage}-s{step index}-t{task}-{k}.parquet by the runner
@@ -124,6 +126,31 @@ class Shards:
             t = _read_jsonl(g.path, JSONL_GROUP, skip=(-g.rg - 1) * JSONL_GROUP)
             return t if cols is None else t.select([c for c in cols if c in t.column_names])
         return pq.ParquetFile(g.path).read_row_group(g.rg, columns=cols)
+
+    def take(self, g: Group, idx, columns: list[str]) -> pa.Table:
+        """Rows ``idx`` (in that order) of one row group, reading it in batches of
+        ``TAKE_BATCH`` rows so a huge row group of long texts is never held whole."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if g.rg < 0:
+            return self.read(g, columns).take(pa.array(idx))
+        pf = pq.ParquetFile(g.path)
+        cols = [c for c in columns if c in pf.schema_arrow.names]
+        if idx.size == 0:
+            return pf.schema_arrow.empty_table().select(cols)
+        order = np.argsort(idx, kind="stable")
+        sidx = idx[order]
+        parts, start = [], 0
+        for b in pf.iter_batches(batch_size=TAKE_BATCH, row_groups=[g.rg], columns=cols):
+            end = start + b.num_rows
+            lo, hi = np.searchsorted(sidx, [start, end])
+            if hi > lo:
+                parts.append(pa.Table.from_batches([b]).take(pa.array(sidx[lo:hi] - start)))
+            start = end
+            if start > sidx[-1]:
+                break
+        inv = np.empty_like(order)
+        inv[order] = np.arange(order.size)
+        return pa.concat_tables(parts).take(pa.array(inv))
 
     def order(self, seed: int) -> list[Group]:
         """Row groups in a seeded random order (deterministic for a seed)."""
