@@ -14,7 +14,7 @@ def report(
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Where to write the HTML (default: PATH/report.html)."),
     sample_rows: int = typer.Option(100_000, help="Rows sampled per population for the histograms."),
     scan_rows: int = typer.Option(2_000_000, help="Rows scanned per shard set to find examples and clusters."),
-    examples: int = typer.Option(3, help="Examples shown per rule, threshold side and cluster."),
+    examples: int = typer.Option(3, help="Examples shown per rule and per dedup cluster."),
     seed: int = typer.Option(0, help="Seed of the row-group sampling."),
 ):
     """Write a self-contained HTML report (no network needed to open it): the funnel of rows,
