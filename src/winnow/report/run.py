@@ -128,8 +128,13 @@ class RunData:
         self.opts = opts
         self.m = load_manifest(run_dir)
         self.steps, self.notes = _build_steps(self.m.get("config", {}))
+        # populations from the manifest (exact, and no need to open every footer)
         self.data = Shards.from_dir(os.path.join(run_dir, "data"))
+        self.data._num_rows = int(self.m["totals"]["rows_kept"])
         by_step, other = reject_shards_by_step(os.path.join(run_dir, "rejects"))
+        for i, sh in by_step.items():
+            if i < len(self.m["steps"]):
+                sh._num_rows = int(self.m["steps"][i]["rows_rejected"])
         self.rej_by_step = by_step
         self.rej_other = other
         self.quarantine = Shards.from_dir(os.path.join(run_dir, "quarantine"))
@@ -324,12 +329,13 @@ class RunData:
     def _fetch(self, src: _Source, hits: list[tuple], stat_cols: list[str]) -> list[dict]:
         rows = []
         by_group: dict[Any, list[int]] = {}
+        groups: dict[Any, Any] = {}
         for h in hits:
             by_group.setdefault((h[2].path, h[2].rg), []).append(h[3])
+            groups[(h[2].path, h[2].rg)] = h[2]
         fetched: dict[tuple, dict] = {}
         for (path, rg), idx in by_group.items():
-            g = next(x for x in src.shards.groups if x.path == path and x.rg == rg)
-            t = src.shards.take(g, idx, ["id", "source", "text", "reason"] + stat_cols)
+            t = src.shards.take(groups[(path, rg)], idx, ["id", "source", "text", "reason"] + stat_cols)
             for r, d in zip(idx, _row_dicts(t, np.arange(t.num_rows), stat_cols, self.opts)):
                 fetched[(path, rg, r)] = d
         for h in hits:

@@ -17,6 +17,7 @@ import gzip
 import json
 import os
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -25,6 +26,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+#: files whose footers define a shard set's columns
+SCHEMA_FILES = 32
+#: Parquet files kept open per shard set while sampling
+OPEN_FILES = 32
 #: rows per batch when fetching a few rows (with their text) out of a row group
 TAKE_BATCH = 4096
 #: rows per sampling group of a JSONL.gz output shard (JSONL has no row groups)
@@ -63,10 +68,15 @@ class Sample:
 class Shards:
     """A set of Parquet (or JSONL.gz) shards read by row group, never all at once."""
 
-    def __init__(self, files: list[str]):
+    def __init__(self, files: list[str], num_rows: int | None = None):
+        """``num_rows``: the total when known (e.g. from the manifest), so that sampling never
+        has to open every file's footer; otherwise it is counted from the footers."""
         self.files = sorted(f for f in files if ".tmp-" not in os.path.basename(f))
+        self._num_rows = num_rows
         self._groups: list[Group] | None = None
+        self._file_groups: dict[str, list[Group]] = {}
         self._schemas: dict[str, pa.Schema] = {}
+        self._open: OrderedDict[str, pq.ParquetFile] = OrderedDict()  # a few open files (LRU)
 
     @classmethod
     def from_dir(cls, directory: str) -> "Shards":
@@ -77,39 +87,63 @@ class Shards:
         return len(self.files)
 
     # -- metadata (footers only) -------------------------------------------------------
+    def _pf(self, path: str) -> pq.ParquetFile:
+        pf = self._open.pop(path, None)
+        if pf is None:
+            pf = pq.ParquetFile(path)
+            while len(self._open) >= OPEN_FILES:
+                _, old = self._open.popitem(last=False)
+                old.close()
+        self._open[path] = pf
+        return pf
+
     def _meta(self, path: str) -> pa.Schema:
         if path not in self._schemas:
             if path.endswith(".parquet"):
-                self._schemas[path] = pq.read_schema(path)
+                self._schemas[path] = self._pf(path).schema_arrow
             else:
                 t = _read_jsonl(path, 50)
                 self._schemas[path] = t.schema
         return self._schemas[path]
 
+    def groups_of(self, f: str) -> list[Group]:
+        """The row groups of one file (its footer only)."""
+        if f not in self._file_groups:
+            if f.endswith(".parquet"):
+                md = self._pf(f).metadata
+                out = [Group(f, i, md.row_group(i).num_rows) for i in range(md.num_row_groups)]
+            else:  # JSONL output: groups of JSONL_GROUP lines (rg = -1, -2, ...)
+                with gzip.open(f, "rb") as fh:
+                    n = sum(1 for _ in fh)
+                out = [Group(f, -(k + 1), min(JSONL_GROUP, n - k * JSONL_GROUP))
+                       for k in range((n + JSONL_GROUP - 1) // JSONL_GROUP)]
+            self._file_groups[f] = out
+        return self._file_groups[f]
+
     @property
     def groups(self) -> list[Group]:
+        """All row groups (opens every footer: sampling uses :meth:`order` instead)."""
         if self._groups is None:
-            out = []
-            for f in self.files:
-                if f.endswith(".parquet"):
-                    md = pq.ParquetFile(f).metadata
-                    out.extend(Group(f, i, md.row_group(i).num_rows) for i in range(md.num_row_groups))
-                else:  # JSONL output: groups of JSONL_GROUP lines (rg = -1, -2, ...)
-                    with gzip.open(f, "rb") as fh:
-                        n = sum(1 for _ in fh)
-                    out.extend(Group(f, -(k + 1), min(JSONL_GROUP, n - k * JSONL_GROUP))
-                               for k in range((n + JSONL_GROUP - 1) // JSONL_GROUP))
-            self._groups = out
+            self._groups = [g for f in self.files for g in self.groups_of(f)]
         return self._groups
 
     @property
     def num_rows(self) -> int:
-        return sum(g.num_rows for g in self.groups)
+        if self._num_rows is None:
+            self._num_rows = sum(g.num_rows for g in self.groups)
+        return self._num_rows
 
     def schema(self) -> pa.Schema:
-        """Union of the shards' schemas (first type wins)."""
+        """Union of the shards' schemas (first type wins), from at most SCHEMA_FILES files
+        (the first ones and a seeded random set), so a run of any number of files is cheap."""
+        files = self.files
+        if len(files) > SCHEMA_FILES:
+            rng = np.random.default_rng(0)
+            half = SCHEMA_FILES // 2
+            files = files[:half] + [files[i] for i in sorted(rng.choice(np.arange(half, len(files)), half,
+                                                                        replace=False))]
         fields: dict[str, pa.Field] = {}
-        for f in self.files:
+        for f in files:
             for fld in self._meta(f):
                 fields.setdefault(fld.name, fld)
         return pa.schema(list(fields.values()))
@@ -125,7 +159,7 @@ class Shards:
         if g.rg < 0:
             t = _read_jsonl(g.path, JSONL_GROUP, skip=(-g.rg - 1) * JSONL_GROUP)
             return t if cols is None else t.select([c for c in cols if c in t.column_names])
-        return pq.ParquetFile(g.path).read_row_group(g.rg, columns=cols)
+        return self._pf(g.path).read_row_group(g.rg, columns=cols)
 
     def take(self, g: Group, idx, columns: list[str]) -> pa.Table:
         """Rows ``idx`` (in that order) of one row group, reading it in batches of
@@ -133,7 +167,7 @@ class Shards:
         idx = np.asarray(idx, dtype=np.int64)
         if g.rg < 0:
             return self.read(g, columns).take(pa.array(idx))
-        pf = pq.ParquetFile(g.path)
+        pf = self._pf(g.path)
         cols = [c for c in columns if c in pf.schema_arrow.names]
         if idx.size == 0:
             return pf.schema_arrow.empty_table().select(cols)
@@ -152,11 +186,15 @@ class Shards:
         inv[order] = np.arange(order.size)
         return pa.concat_tables(parts).take(pa.array(inv))
 
-    def order(self, seed: int) -> list[Group]:
-        """Row groups in a seeded random order (deterministic for a seed)."""
-        gs = self.groups
-        idx = np.random.default_rng(seed).permutation(len(gs))
-        return [gs[i] for i in idx]
+    def order(self, seed: int) -> Iterator[Group]:
+        """Row groups in a seeded random order (deterministic for a seed): files shuffled, and
+        the row groups of each file shuffled, file after file. Lazy: a file's footer is read
+        only when the walk reaches it, so a small budget touches few files."""
+        rng = np.random.default_rng(seed)
+        for i in rng.permutation(len(self.files)):
+            gs = self.groups_of(self.files[i])
+            for j in rng.permutation(len(gs)):
+                yield gs[j]
 
     def iter_groups(self, columns: list[str], *, max_rows: int, seed: int = 0
                     ) -> Iterator[tuple[Group, pa.Table]]:
