@@ -16,7 +16,7 @@ import time
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-extensions", "--disable-default-apps",
-         "--mute-audio", "--hide-scrollbars", "--enable-logging=stderr", "--v=0", "--remote-debugging-pipe"]
+         "--mute-audio", "--hide-scrollbars", "--disable-dev-shm-usage", "--enable-logging=stderr", "--v=0", "--remote-debugging-pipe"]
 
 
 def find_chromium() -> str | None:

@@ -45,8 +45,7 @@ class ExactDupes(GlobalStep):
 
     def map(self, table):
         norm = pc.utf8_lower(pc.replace_substring_regex(table.column("text"), r"\s+", " "))
-        h = pc.binary_join_element_wise(pc.utf8_slice_codeunits(norm, 0, 1 << 30), "", "")
-        return pa.table({"id": table.column("id"), "key": h})
+        return pa.table({"id": table.column("id"), "key": norm})
 
     def reduce(self, key_files, out_dir, *, workers=1):
         tables = [pq.read_table(f) if f else None for f in key_files]
