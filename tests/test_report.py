@@ -31,6 +31,16 @@ ARTIFACTS = os.environ.get("WINNOW_TEST_ARTIFACTS",
                            os.path.join(os.path.dirname(os.path.abspath(__file__)), "artifacts"))
 
 
+def _dedup_step():
+    """The project's exact dedup step once it is registered (issue 4), else the test's own."""
+    from winnow.pipeline.registry import STEPS, get_step_class
+
+    return get_step_class("exact_dedup")() if "exact_dedup" in STEPS else ExactDupes()
+
+
+DEDUP = _dedup_step().name
+
+
 @pytest.fixture(scope="module")
 def run_dir(sample_corpus, tmp_path_factory):
     """A real run: the sample corpus plus documents carrying markup that must never execute."""
@@ -46,7 +56,7 @@ def run_dir(sample_corpus, tmp_path_factory):
     ]
     write_jsonl(str(base / "extra" / "hostile.jsonl"), hostile)
     out = str(base / "run")
-    res = Pipeline([Length(min_words=20, max_chars=10000), Gpt2Tokens(), ExactDupes()]).run(
+    res = Pipeline([Length(min_words=20, max_chars=10000), Gpt2Tokens(), _dedup_step()]).run(
         [f"{sample_corpus}/raw/", str(base / "extra")], out, workers=1)
     assert res.manifest["checks"]["ok"]
     return out
@@ -169,7 +179,7 @@ def test_histograms_for_every_statistic_with_thresholds(report):
     _, html = report
     tags = parse(html).tags
     figs = {a["data-column"] for t, a in tags if t == "figure" and "data-column" in a}
-    assert figs == {"n_chars", "n_words", "n_lines", "n_tokens"}
+    assert figs - {"cluster_size"} == {"n_chars", "n_words", "n_lines", "n_tokens"}
     assert "thresholds 20 … +∞" in html and "thresholds −∞ … 10000" in html
     imgs = [a["src"] for t, a in tags if t == "img"]
     assert len(imgs) >= 7 and all(s.startswith("data:image/svg+xml;base64,") for s in imgs)
@@ -184,7 +194,7 @@ def test_dedup_clusters_match_the_rejects(run_dir, report):
     _, html = report
     rej = _rejects(run_dir, ["duplicate_of", "step"])
     dups = [d for d, s in zip(rej.column("duplicate_of").to_pylist(), rej.column("step").to_pylist())
-            if s == "exact_dupes"]
+            if s == DEDUP]
     sizes = Counter(c + 1 for c in Counter(dups).values())
     sec = html.split('id="dedup"', 1)[1]
     table = sec.split("<h3>Example clusters</h3>", 1)[0]
@@ -203,10 +213,10 @@ def test_token_funnel_is_exact(run_dir, report):
     kept = int(read_dataset_table(os.path.join(run_dir, "data"), ["n_tokens"]).column("n_tokens").to_numpy().sum())
     r = _rejects(run_dir, ["n_tokens", "step"])
     dedup = sum(t for t, s in zip(r.column("n_tokens").to_pylist(), r.column("step").to_pylist())
-                if s == "exact_dupes")
+                if s == DEDUP)
     tags = parse(html).tags
     tokens = {a["data-stage"]: a["data-tokens"] for t, a in tags if "data-stage" in a}
-    assert tokens["2. exact_dupes"] == str(kept)
+    assert tokens[f"2. {DEDUP}"] == str(kept)
     assert tokens["1. gpt2_tokens"] == str(kept + dedup)
     assert tokens["0. length"] == tokens["1. gpt2_tokens"]  # the token counter drops nothing
     assert tokens["read"] == ""  # rows dropped by length never had their tokens counted

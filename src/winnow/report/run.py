@@ -403,6 +403,10 @@ class RunData:
         out = []
         for c in cols:
             o = owner.get(c)
+            if o is None:  # no step declares it: colour by the first step whose rejects carry it
+                o_rej = next((i for i in sorted(rej_s) if c in rej_s[i].table.column_names), None)
+            else:
+                o_rej = o
             series = []
             sizes = {}
             if data_s is not None and c in data_s.table.column_names:
@@ -415,9 +419,9 @@ class RunData:
                     continue
                 v = smp.table.column(c).to_numpy(zero_copy_only=False)
                 entry = (v, smp.weight, smp.table.num_rows, smp.population)
-                (this if (o is None or i == o) else later if i > o else []).append(entry)
+                (this if (o_rej is None or i == o_rej) else later if i > o_rej else []).append(entry)
             if this:
-                lab = f"rejected by {o}. {self.step_name(o)}" if o is not None else "rejected"
+                lab = f"rejected by {o_rej}. {self.step_name(o_rej)}" if o_rej is not None else "rejected"
                 series.extend((lab, v, w, plots.THIS) for v, w, _, _ in this)
             if later:
                 series.extend(("rejected by later steps", v, w, plots.LATER) for v, w, _, _ in later)
