@@ -199,6 +199,7 @@ PLUGINS: dict[str, str] = {
     "bench": "winnow.bench.cli:bench",
     "quality": "winnow.quality.cli:app",
     "decontam": "winnow.decontam.cli:decontam",
+    "report": "winnow.report.cli:report",
 }
 
 
