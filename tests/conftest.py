@@ -42,3 +42,13 @@ def write_jsonl(path: str, rows: list[dict], compression: str | None = None) -> 
     with open(path, "wb") as fh:
         fh.write(data)
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` run with WINNOW_SLOW=1 or ``-m slow``; CI runs their small versions."""
+    if os.environ.get("WINNOW_SLOW") == "1" or "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with WINNOW_SLOW=1 (a small version runs in the fast suite)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

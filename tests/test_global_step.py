@@ -101,3 +101,19 @@ def test_global_step_resume_skips_finished_phases(tmp_path, real_docs):
     again = Pipeline(steps).run(raw, out, workers=1, resume=True)
     assert sorted(again.kept(["id"]).column("id").to_pylist()) == sorted(first.kept(["id"]).column("id").to_pylist())
     assert again.manifest["checks"]["ok"]
+
+
+def test_steps_pickle_after_setup_with_resources_reset():
+    """Steps travel to workers after setup() (which may load unpicklable models) without their resources."""
+    import pickle
+
+    from winnow.filters.language import Language
+
+    step = Language()
+    step.setup()
+    assert step._model is not None
+    clone = pickle.loads(pickle.dumps(step))
+    assert clone._model is None and clone.model_dump() == step.model_dump()
+    clone.setup()
+    t = clone.annotate(pa.table({"text": ["The quick brown fox jumps over the lazy dog."]}))
+    assert t.column("lang").to_pylist() == ["en"]

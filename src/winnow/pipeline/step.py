@@ -52,6 +52,14 @@ class Step(BaseModel):
     def setup(self) -> None:
         """Load models/resources once per worker process (called before the first batch)."""
 
+    def __getstate__(self):
+        # Private attributes hold what setup() loads (models, tokenizers, indexes): they may not
+        # pickle (fastText, torch modules) and each worker process rebuilds them, so steps travel
+        # to workers (process pool, Ray) with their private state reset to its defaults.
+        state = super().__getstate__()
+        state["__pydantic_private__"] = {k: v.get_default() for k, v in self.__private_attributes__.items()}
+        return state
+
 
 class MapStep(Step):
     """A per-batch step: annotate then decide."""
