@@ -20,10 +20,13 @@ $(SAMPLE)/manifest.json: $(STAMP)
 
 sample: $(SAMPLE)/manifest.json
 
-## demo: install, assemble the real sample corpus, run the demo pipeline, print its accounting
+## demo: the whole loop on the real sample corpus: curate → select → prove → report
 demo: sample
 	$(BIN)/winnow run examples/demo.yaml --overwrite
-	$(BIN)/winnow stats runs/demo
+	$(BIN)/winnow bench examples/demo_bench.yaml
+	$(BIN)/winnow report runs/demo
+	$(BIN)/winnow report runs/demo_bench
+	@echo "open runs/demo/report.html (curation funnel) and runs/demo_bench/report.html (selection vs random)"
 
 ## test: install and run the test suite (fast tests; slow ones run in a small version)
 test: $(STAMP)

@@ -105,3 +105,23 @@ def test_cli_bench_prints_table(tmp_path):
     bad.write_text("task: {name: nope}\n")
     r = CliRunner().invoke(app, ["bench", str(bad)])
     assert r.exit_code == 2
+
+
+def test_lm_task_pool_from_a_curated_run(sample_corpus, tmp_path):
+    """curate → select → prove: the LM task's pool is the kept rows of a winnow run."""
+    from winnow import Length, Pipeline
+    from winnow.bench.tasks import LMTask
+
+    run = Pipeline([Length(min_words=20)]).run(f"{sample_corpus}/raw/part-*.jsonl.gz", str(tmp_path / "run"),
+                                               workers=1)
+    kept = run.kept(["id", "source"])
+    kept_ids = set(kept.column("id").to_pylist())
+    task = LMTask(sources=["python_docs", "package_readme"], target_source="python_docs", per_source=40,
+                  target_fit=5, target_eval=8, proxy="ngram", tokenizer="bytes", pool_run=run.path)
+    parents = {i.rsplit("#", 1)[0] for i in task.pool.ids}
+    assert parents <= kept_ids  # every pool chunk comes from a kept document
+    assert set(task.pool.columns["source"]) == {"python_docs", "package_readme"}
+    ppl = task.evaluate(np.ones(len(task.pool), bool), seed=0)
+    assert np.isfinite(ppl) and ppl > 1
+    with pytest.raises(ValueError, match="no kept rows"):
+        LMTask(sources=["python_docs", "nope"], target_source="python_docs", pool_run=run.path)

@@ -161,6 +161,24 @@ def source_documents(source: str) -> list[tuple[str, str]]:
     return [(f"{source}/{os.path.relpath(f, base)}", _read(f)) for f in files]
 
 
+def run_documents(run_dir: str) -> dict[str, list[tuple[str, str]]]:
+    """``{source: [(id, text), ...]}`` from a winnow run's kept rows (``RUN/data``), sorted by id.
+
+    This is how the bench measures a curated corpus: ``task: {name: lm, pool_run: runs/demo, ...}``.
+    """
+    from winnow.io.writers import read_dataset_table
+
+    path = os.path.join(run_dir, "data")
+    if not os.path.isdir(path):
+        raise ValueError(f"pool_run {run_dir!r} has no data/ folder: run `winnow run` first")
+    t = read_dataset_table(path, ["id", "text", "source"])
+    out: dict[str, list[tuple[str, str]]] = {}
+    for i, txt, src in sorted(zip(t.column("id").to_pylist(), t.column("text").to_pylist(),
+                                  t.column("source").to_pylist())):
+        out.setdefault(src, []).append((i, txt))
+    return out
+
+
 class LMTask(BenchTask):
     """Target-domain LM: mixed-source pool, target-domain held-out perplexity (see module docstring).
 
@@ -173,6 +191,8 @@ class LMTask(BenchTask):
         proxy: ``tiny-lm`` (transformer, ``preset`` + ``proxy_options`` overrides) or ``ngram`` (KN bigram).
         vocab_size: BPE vocabulary (trained on the pool); ``tokenizer="bytes"`` or ``"gpt2"`` also work.
         seed: data seed (chunk sampling and the split of target parents).
+        pool_run: a winnow run folder: documents come from its kept rows, ``sources`` name values of
+            its ``source`` column (curate → select → prove on the same data).
     """
 
     name = "lm"
@@ -183,7 +203,7 @@ class LMTask(BenchTask):
                  target_source: str = "pydoc", doc_chars: int = 1000, per_source: int = 300,
                  target_fit: int = 60, target_eval: int = 100, proxy: str = "tiny-lm", preset: str = "cpu-tiny",
                  tokenizer: str = "bpe", vocab_size: int = 2048, seed: int = 0,
-                 proxy_options: dict | None = None):
+                 proxy_options: dict | None = None, pool_run: str | None = None):
         if target_source not in sources:
             raise ValueError(f"target_source {target_source!r} must be one of sources {list(sources)}")
         if proxy not in ("tiny-lm", "ngram"):
@@ -195,8 +215,15 @@ class LMTask(BenchTask):
         ids, texts, srcs = [], [], []
         fit_texts, eval_texts = [], []
         seen: set[str] = set()
+        self.pool_run = pool_run
+        by_source = run_documents(pool_run) if pool_run else None
+        if by_source is not None:
+            missing = [x for x in self.sources if x not in by_source]
+            if missing:
+                raise ValueError(f"sources {missing} have no kept rows in {pool_run}; "
+                                 f"its sources are {sorted(by_source)}")
         for src in self.sources:
-            docs = source_documents(src)
+            docs = by_source[src] if by_source is not None else source_documents(src)
             parents = []
             for pid, text in docs:
                 ch = []
@@ -266,7 +293,7 @@ class LMTask(BenchTask):
                 "pool_tokens": int(sum(len(d) for d in self.pool_ids)),
                 "eval_tokens": int(sum(len(d) for d in self.eval_ids)), "tokenizer": self.tokenizer.name,
                 "proxy": self.proxy, "preset": self.preset if self.proxy == "tiny-lm" else None,
-                "proxy_options": self.proxy_options, "data_seed": self.seed,
+                "proxy_options": self.proxy_options, "data_seed": self.seed, "pool_run": self.pool_run,
                 "pool_fingerprint": hashlib.sha1("\n".join(self.pool.ids).encode()).hexdigest()[:12]}
 
 
