@@ -18,7 +18,10 @@ app = typer.Typer(
         "Quick start:\n\n"
         "  winnow datasets build sample --out data/sample   # assemble the real sample corpus\n\n"
         "  winnow run examples/demo.yaml                    # curate it: data/, rejects/, quarantine/, manifest.json\n\n"
-        "  winnow stats runs/demo                           # where every row went"
+        "  winnow stats runs/demo                           # where every row went\n\n"
+        "  winnow bench examples/demo_bench.yaml            # select on the curated rows, prove with a proxy\n\n"
+        "  winnow report runs/demo                          # self-contained report.html\n\n"
+        "Every verb has --help; `winnow steps` lists the pipeline steps and their arguments."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -148,6 +151,14 @@ def stats(
         _print_stats(m, run_dir)
 
 
+def _field_default(name: str, field) -> str:
+    if field.is_required():
+        return f"{name} (required)"
+    if field.default_factory is not None:
+        return f"{name}={field.default_factory()!r}"
+    return f"{name}={field.default!r}"
+
+
 @app.command("steps")
 def list_steps():
     """List the available pipeline steps and their arguments."""
@@ -162,7 +173,7 @@ def list_steps():
     t.add_column("what it does")
     for n in step_names():
         cls = get_step_class(n)
-        args = ", ".join(f"{k}={v.default!r}" for k, v in cls.model_fields.items())
+        args = ", ".join(_field_default(k, v) for k, v in cls.model_fields.items())
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
         t.add_row(n, _esc(args), _esc(doc))
     Console().print(t)
