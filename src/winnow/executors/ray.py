@@ -49,11 +49,10 @@ import pyarrow.parquet as pq
 
 from winnow.executors.options import validate_executor_options
 from winnow.io.writers import ShardWriter
-from winnow.pipeline.runner import (RunLayout, StrictInputError, TaskResult, _cleanup, _iter_stage_input,
+from winnow.pipeline.runner import (RunLayout, StrictInputError, TaskResult, _cleanup, _iter_stage_input, run_step,
                                     segments, write_json_atomic)
 from winnow.pipeline.stats import ReadStats, StepStats
 from winnow.pipeline.step import GlobalStep
-from winnow.records import text_bytes
 
 #: bookkeeping columns carried between stages (never seen by steps, never written to data/)
 TASK, ROW, POS = "_task", "_row", "_pos"
@@ -215,41 +214,18 @@ def _run_part(ctx: _StageCtx, steps: list, part: pa.Table, task: int) -> tuple[i
     for step_i, st in stage_steps:
         if batch.num_rows == 0:
             break
-        t0 = time.perf_counter()
+        d = None
         if isinstance(st, GlobalStep):
             dec = _decisions(layout, s, task)
             p = pos.to_numpy()
             if p.size and int(p.max()) >= dec.num_rows:
                 raise RuntimeError(f"decisions of step {step_i} are misaligned for task {task}")
-            new, reasons = st.apply(batch, dec.take(pa.array(p)))
-        else:
-            new, reasons = st.process(batch)
-        if st.__dict__.get("drop_stats") and st.stat_columns():
-            new = new.drop_columns([c for c in st.stat_columns() if c in new.column_names])
-        if new.num_rows != batch.num_rows or len(reasons) != batch.num_rows:
-            raise RuntimeError(f"step {st.name} returned {new.num_rows} rows / {len(reasons)} reasons "
-                               f"for a batch of {batch.num_rows}")
-        ss = stats[step_i]
-        ss.rows_in += new.num_rows
-        ss.bytes_in += text_bytes(batch)
-        drop = pc.is_valid(reasons)
-        n_drop = int(pc.sum(drop).as_py() or 0)
-        if n_drop:
-            rej = new.filter(drop)
-            rreasons = pc.filter(reasons, drop)
-            rej = rej.append_column("step", pa.array([st.name] * n_drop, pa.string()))
-            rej = rej.append_column("reason", rreasons)
+            d = dec.take(pa.array(p))
+        new, rej = run_step(st, batch, stats[step_i], d)
+        if rej is not None:
             w = ShardWriter(layout.rejects, f"st{s:02d}-s{step_i:02d}-{tag}")
             w.write(rej)
             files["rejects"] += w.close()
-            for item in pc.value_counts(rreasons).to_pylist():
-                ss.reasons[item["values"]] += item["counts"]
-            ss.bytes_rejected += text_bytes(rej)
-            new = new.filter(pc.invert(drop))
-        ss.rows_rejected += n_drop
-        ss.rows_kept += new.num_rows
-        ss.bytes_kept += text_bytes(new)
-        ss.seconds += time.perf_counter() - t0
         batch = new
     glob_seconds = 0.0
     if batch.num_rows:

@@ -13,7 +13,6 @@ Example:
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import posixpath

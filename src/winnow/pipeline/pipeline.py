@@ -256,7 +256,7 @@ class _Progress:
     def start(self, label: str, total: float, completed: float, unit: str) -> None:
         if not self.enabled:
             return
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+        from rich.progress import (BarColumn, Progress, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)
 
         self._rows = 0

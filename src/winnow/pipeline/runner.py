@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -197,6 +196,44 @@ def _decisions_iter(layout: RunLayout, s: int, task: int):
     return pq.read_table(path)
 
 
+def run_step(st, batch: pa.Table, ss: StepStats, decisions: pa.Table | None = None
+             ) -> tuple[pa.Table, pa.Table | None]:
+    """Run one step on a batch and count it in ``ss`` (the code every executor shares).
+
+    Returns the kept rows and the rejected rows (with ``step`` and ``reason`` columns) or None.
+    ``decisions`` is the slice of a global step's decisions aligned with ``batch``.
+    """
+    t0 = time.perf_counter()
+    if isinstance(st, GlobalStep):
+        new, reasons = st.apply(batch, decisions)
+    else:
+        new, reasons = st.process(batch)
+    if st.__dict__.get("drop_stats") and st.stat_columns():
+        new = new.drop_columns([c for c in st.stat_columns() if c in new.column_names])
+    if new.num_rows != batch.num_rows or len(reasons) != batch.num_rows:
+        raise RuntimeError(f"step {st.name} returned {new.num_rows} rows / {len(reasons)} reasons "
+                           f"for a batch of {batch.num_rows}")
+    ss.rows_in += new.num_rows
+    ss.bytes_in += text_bytes(batch)
+    drop = pc.is_valid(reasons)
+    n_drop = int(pc.sum(drop).as_py() or 0)
+    rej = None
+    if n_drop:
+        rej = new.filter(drop)
+        rreasons = pc.filter(reasons, drop)
+        rej = rej.append_column("step", pa.array([st.name] * n_drop, pa.string()))
+        rej = rej.append_column("reason", rreasons)
+        for item in pc.value_counts(rreasons).to_pylist():
+            ss.reasons[item["values"]] += item["counts"]
+        ss.bytes_rejected += text_bytes(rej)
+        new = new.filter(pc.invert(drop))
+    ss.rows_rejected += n_drop
+    ss.rows_kept += new.num_rows
+    ss.bytes_kept += text_bytes(new)
+    ss.seconds += time.perf_counter() - t0
+    return new, rej
+
+
 def run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: ReadTask, *,
              batch_rows: int = 8192, strict: bool = False, shard_rows: int = 1_000_000,
              shard_bytes: int = 512 << 20, out_format: str = "parquet") -> TaskResult:
@@ -235,7 +272,7 @@ def run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: Read
         for step_i, st in stage_steps:
             if batch.num_rows == 0:
                 break
-            t0 = time.perf_counter()
+            d = None
             if isinstance(st, GlobalStep):
                 if decisions is None:
                     raise RuntimeError(f"missing decisions of global step {step_i} for task {task.index}")
@@ -243,36 +280,9 @@ def run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: Read
                 if d.num_rows != batch.num_rows:
                     raise RuntimeError(f"decisions of step {step_i} are misaligned for task {task.index}")
                 dec_pos += batch.num_rows
-                new, reasons = st.apply(batch, d)
-            else:
-                new, reasons = st.process(batch)
-            if st.__dict__.get("drop_stats") and st.stat_columns():
-                new = new.drop_columns([c for c in st.stat_columns() if c in new.column_names])
-            if new.num_rows != batch.num_rows or len(reasons) != batch.num_rows:
-                raise RuntimeError(f"step {st.name} returned {new.num_rows} rows / {len(reasons)} reasons "
-                                   f"for a batch of {batch.num_rows}")
-            ss = stats[step_i]
-            ss.rows_in += new.num_rows
-            ss.bytes_in += text_bytes(batch)
-            drop = pc.is_valid(reasons)
-            n_drop = int(pc.sum(drop).as_py() or 0)
-            if n_drop:
-                rej = new.filter(drop)
-                rreasons = pc.filter(reasons, drop)
-                rej = rej.append_column("step", pa.array([st.name] * n_drop, pa.string()))
-                rej = rej.append_column("reason", rreasons)
+            kept, rej = run_step(st, batch, stats[step_i], d)
+            if rej is not None:
                 rej_writers[step_i].write(rej)
-                vc = pc.value_counts(rreasons)
-                for item in vc.to_pylist():
-                    ss.reasons[item["values"]] += item["counts"]
-                ss.bytes_rejected += text_bytes(rej)
-                kept = new.filter(pc.invert(drop))
-            else:
-                kept = new
-            ss.rows_rejected += n_drop
-            ss.rows_kept += kept.num_rows
-            ss.bytes_kept += text_bytes(kept)
-            ss.seconds += time.perf_counter() - t0
             batch = kept
         if batch.num_rows:
             if key_writer is not None:
