@@ -115,7 +115,6 @@ def token_hashes(raw: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
     murmur3's ``fmix64`` and the length is mixed in last.
     """
     nb = len(raw)
-    n = len(starts)
     buf = raw + bytes(8)
     U = np.ndarray(shape=(nb + 1,), dtype="<u8", buffer=buf, strides=(1,))
     L = (ends - starts).astype(np.int64)

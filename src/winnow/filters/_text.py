@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import numpy as np
+
+from winnow.hashing import splitmix64
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -191,20 +193,9 @@ def words(text: pa.Array) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), tok_vals)
 
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
 
 
-def mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser over a uint64 array (wrap-around arithmetic)."""
-    with np.errstate(over="ignore"):
-        x = x.astype(np.uint64, copy=True)
-        x ^= x >> np.uint64(30)
-        x *= _M1
-        x ^= x >> np.uint64(27)
-        x *= _M2
-        x ^= x >> np.uint64(31)
-    return x
+mix64 = splitmix64  # shared implementation in winnow.hashing
 
 
 def token_ids(tok_vals: pa.Array) -> np.ndarray:

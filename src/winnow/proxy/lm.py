@@ -47,7 +47,6 @@ def TinyLM(vocab_size: int, d_model: int = 64, n_layers: int = 2, n_heads: int =
     """
     torch = _torch()
     nn = torch.nn
-    F = torch.nn.functional
 
     class Block(nn.Module):
         def __init__(self):

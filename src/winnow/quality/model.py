@@ -34,7 +34,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field, asdict
-from typing import Iterable, Literal, Sequence
+from typing import Literal, Sequence
 
 import numpy as np
 import pyarrow as pa

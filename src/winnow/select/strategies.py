@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from winnow.select.base import Pool, Selector
+from winnow.select.base import Selector
 from winnow.select.features import dense_embed, hashed_ngram_counts, wordpunct
 
 
