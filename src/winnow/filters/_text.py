@@ -193,8 +193,6 @@ def words(text: pa.Array) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), tok_vals)
 
 
-
-
 mix64 = splitmix64  # shared implementation in winnow.hashing
 
 
