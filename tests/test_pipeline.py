@@ -179,3 +179,13 @@ def test_jsonl_output_format(real_docs, tmp_path):
     rows = [json.loads(line) for f in files for line in gzip.open(f, "rt")]
     assert [r["id"] for r in rows] == [d["id"] for d in real_docs[:60] if len(d["text"].split()) >= 3]
     assert res.manifest["checks"]["data_matches"]
+
+
+def test_overwrite_never_deletes_a_foreign_folder(real_docs, tmp_path):
+    p = write_jsonl(str(tmp_path / "in.jsonl"), real_docs[:5])
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    with pytest.raises(RunExistsError, match="not a winnow run"):
+        Pipeline([Length()]).run(p, str(precious), workers=1, overwrite=True)
+    assert (precious / "thesis.tex").read_text() == "years of work"

@@ -114,6 +114,10 @@ class Pipeline:
         run_json = os.path.join(layout.work, "run.json")
         if os.path.exists(output) and os.listdir(output):
             if overwrite:
+                if not (os.path.exists(run_json) or os.path.exists(layout.manifest)):
+                    # never delete a folder winnow did not create
+                    raise RunExistsError(f"{output} exists and is not a winnow run folder; --overwrite only "
+                                         "replaces winnow runs: choose another output")
                 shutil.rmtree(output)
             elif resume:
                 if not os.path.exists(run_json):
