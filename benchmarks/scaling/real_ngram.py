@@ -28,6 +28,23 @@ ORDER = 5
 DISCOUNT = 0.75
 
 
+def _canon(name: str) -> str:
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _pinned() -> set[str] | None:
+    """Distribution names pinned in the project's requirements.lock (None if it is not found)."""
+    import os
+
+    lock = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "requirements.lock")
+    if not os.path.exists(lock):
+        return None
+    with open(lock) as fh:
+        return {_canon(line.split("==")[0]) for line in fh if "==" in line}
+
+
 def corpora(seed: int = 0):
     from pydoc_data.topics import topics
 
@@ -42,7 +59,10 @@ def corpora(seed: int = 0):
         else:
             train.append(d)
     meta = []
+    pinned = _pinned()
     for dist in sorted(metadata.distributions(), key=lambda d: (d.metadata.get("Name") or "").lower()):
+        if pinned is not None and _canon(dist.metadata.get("Name") or "") not in pinned:
+            continue  # only the pinned environment: the corpus must not change when a tool is pip-installed
         txt = dist.read_text("METADATA")
         if txt:
             meta.append(txt)

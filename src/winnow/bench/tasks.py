@@ -157,6 +157,14 @@ def source_documents(source: str) -> list[tuple[str, str]]:
         files = sorted(glob.glob(os.path.join(sysconfig.get_paths()["stdlib"], "*.py")))
     else:
         raise ValueError(f"unknown source {source!r}: use pydoc, metadata, license or code")
+    if source != "code":
+        from winnow.datasets import canonical_name, pinned_distributions
+
+        pinned = pinned_distributions()  # the pool must not change when a tool is pip-installed
+        if pinned is not None:
+            files = [f for f in files
+                     if canonical_name(os.path.relpath(f, purelib).split(os.sep)[0]
+                                       .removesuffix(".dist-info").rsplit("-", 1)[0]) in pinned]
     base = os.path.dirname(purelib) if source != "code" else sysconfig.get_paths()["stdlib"]
     return [(f"{source}/{os.path.relpath(f, base)}", _read(f)) for f in files]
 

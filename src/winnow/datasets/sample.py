@@ -116,7 +116,10 @@ def _stdlib_code(limit: int, rng: random.Random):
 
 
 def _package_files():
+    from winnow.datasets import canonical_name, pinned_distributions
+
     parser = email.parser.Parser()
+    pinned = pinned_distributions()
     for d in _dist_infos():
         meta_p = os.path.join(d, "METADATA")
         if not os.path.exists(meta_p):
@@ -125,6 +128,8 @@ def _package_files():
             raw = fh.read()
         meta = parser.parsestr(raw)
         pkg = meta.get("Name") or os.path.basename(d)
+        if pinned is not None and canonical_name(pkg) not in pinned:
+            continue  # only the pinned environment: the sample must not change when a tool is installed
         yield d, pkg, meta, raw
 
 
