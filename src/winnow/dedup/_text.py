@@ -52,7 +52,7 @@ def normalize(text: pa.Array | pa.ChunkedArray, *, lowercase: bool = True, punct
     t = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
     if t.type != pa.string() and t.type != pa.large_string():
         t = pc.cast(t, pa.string())
-    t = pc.fill_null(t, "")
+    t = _no_nulls(t)
     if unicode_form:
         non_ascii = pc.invert(pc.string_is_ascii(t))
         k = pc.sum(non_ascii).as_py() or 0
@@ -71,9 +71,16 @@ def normalize(text: pa.Array | pa.ChunkedArray, *, lowercase: bool = True, punct
     return t
 
 
+def _no_nulls(values):
+    """``values`` with nulls replaced by ``""`` (no copy when there are none)."""
+    if values.null_count == 0:
+        return values
+    return pc.fill_null(values, pa.scalar("", values.type))
+
+
 def _string_slices(values: pa.Array):
     """(memoryview of the UTF-8 data, start offsets, end offsets) of a string array."""
-    values = pc.fill_null(values, "")
+    values = _no_nulls(values)
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if values.type == pa.large_string():
@@ -145,7 +152,7 @@ def word_tokens(text) -> tuple[np.ndarray, pa.Array, np.ndarray]:
     """
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    raw, offsets = tokens(pc.fill_null(text, ""))
+    raw, offsets = tokens(_no_nulls(text))
     if len(raw) == 0:
         return np.zeros(0, np.int64), pa.array([], pa.string()), offsets
     enc = pc.dictionary_encode(raw)

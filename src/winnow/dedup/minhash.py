@@ -119,15 +119,34 @@ def band_hashes(sig: np.ndarray, bands: int, rows: int, counts: np.ndarray | Non
 
 
 def unique_per_doc(sh: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct shingle hashes of each document: (flat values, new counts)."""
+    """Sorted distinct shingle hashes of each document: (flat values, new counts).
+
+    One ``np.sort`` of a single uint64 key ``doc << 40 | hash >> 24`` instead of a two-key
+    lexsort: the values returned are the hashes with their low 24 bits cleared, i.e. 40-bit
+    shingle hashes (the same truncation in every call, so results of different calls compare;
+    a collision between two distinct shingles of a pair has probability ~ (shingles)² / 2⁴¹).
+    """
     n = len(counts)
     if len(sh) == 0:
-        return sh, np.zeros(n, np.int64)
-    doc = np.repeat(np.arange(n, dtype=np.int64), counts)
-    order = np.lexsort((sh, doc))
-    s, d = sh[order], doc[order]
-    keep = np.r_[True, (s[1:] != s[:-1]) | (d[1:] != d[:-1])]
-    return s[keep], np.bincount(d[keep], minlength=n).astype(np.int64)
+        return np.asarray(sh, np.uint64), np.zeros(n, np.int64)
+    b = 24
+    if n > (1 << b):  # too many documents for one key: split
+        h = n // 2
+        cut = int(np.sum(counts[:h]))
+        v1, c1 = unique_per_doc(sh[:cut], counts[:h])
+        v2, c2 = unique_per_doc(sh[cut:], counts[h:])
+        return np.concatenate([v1, v2]), np.concatenate([c1, c2])
+    doc = np.repeat(np.arange(n, dtype=np.uint64), counts)
+    key = np.asarray(sh, np.uint64) >> np.uint64(b)
+    key |= doc << np.uint64(64 - b)
+    key.sort()
+    keep = np.empty(len(key), bool)
+    keep[0] = True
+    np.not_equal(key[1:], key[:-1], out=keep[1:])
+    key = key[keep]
+    d = (key >> np.uint64(64 - b)).astype(np.int64)
+    vals = key << np.uint64(b)
+    return vals, np.bincount(d, minlength=n).astype(np.int64)
 
 
 def bucket_edges(h: np.ndarray, node: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -159,6 +178,127 @@ def jaccard_pairs(a_vals: np.ndarray, a_counts: np.ndarray, b_vals: np.ndarray, 
     union_ = a_counts + b_counts - inter
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union_ > 0, inter / np.maximum(union_, 1), 1.0)
+
+
+def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, s + l)`` for every (s, l), vectorised."""
+    lens = np.asarray(lens, np.int64)
+    tot = int(lens.sum())
+    if tot == 0:
+        return np.zeros(0, np.int64)
+    first = np.zeros(len(lens), np.int64)
+    np.cumsum(lens[:-1], out=first[1:])
+    return np.repeat(np.asarray(starts, np.int64) - first, lens) + np.arange(tot, dtype=np.int64)
+
+
+_LOW24 = np.uint64((1 << 24) - 1)
+
+
+def intersect_sizes(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.ndarray,
+                    block: int = 4_000_000) -> np.ndarray:
+    """|S_a ∩ S_b| for pairs of sets stored as sorted distinct values with their low 24 bits
+    clear (:func:`unique_per_doc` output) — ``vals[offs[i]:offs[i+1]]`` is set ``i``.
+
+    Each block of pairs tags its values with the pair number in the low 24 bits, sorts the
+    concatenation once and counts equal neighbours: no per-pair Python.
+    """
+    la = offs[a + 1] - offs[a]
+    lb = offs[b + 1] - offs[b]
+    out = np.zeros(len(a), np.int64)
+    cum = np.cumsum(la + lb)
+    start = 0
+    while start < len(a):
+        base = cum[start - 1] if start else 0
+        end = int(np.searchsorted(cum, base + block, "right"))
+        end = min(max(end, start + 1), start + (1 << 24) - 1, len(a))
+        pid = np.arange(end - start, dtype=np.uint64)
+        ka = vals[_ranges(offs[a[start:end]], la[start:end])] | np.repeat(pid, la[start:end])
+        kb = vals[_ranges(offs[b[start:end]], lb[start:end])] | np.repeat(pid, lb[start:end])
+        k = np.concatenate([ka, kb])
+        k.sort()
+        eq = k[1:][k[1:] == k[:-1]]
+        out[start:end] = np.bincount((eq & _LOW24).astype(np.int64), minlength=end - start)
+        start = end
+    return out
+
+
+def centre_rounds(K: np.ndarray, B: np.ndarray, m: int, vals: np.ndarray | None, offs: np.ndarray | None,
+                  threshold: float) -> tuple[np.ndarray, int, int]:
+    """Greedy centre clustering in node order, computed in vectorised rounds.
+
+    ``K[i]`` (a node in ``0..m-1``, smaller = earlier) is a member of bucket ``B[i]``. The
+    result equals the sequential rule "visit nodes in order; a node is a duplicate of the
+    smallest earlier *centre* that shares a bucket with it and (with sets given) has
+    Jaccard ≥ ``threshold``; otherwise it becomes a centre". Each round decides, for every
+    undecided node ``k``, against the centres below ``lo[k]`` = its smallest undecided earlier
+    bucket-mate (those centres are final, and each pair is tested once): a verified centre
+    makes ``k`` a duplicate; none and ``lo[k] = ∞`` makes it a centre. Buckets with no
+    undecided member are dropped between rounds.
+
+    Returns (centre of each node, -1 for centres; rounds; pairs tested exactly).
+    """
+    K = np.asarray(K, np.int64)
+    B = np.asarray(B, np.int64)
+    found = np.full(m, -1, np.int64)
+    status = np.zeros(m, np.int8)  # 0 undecided, 1 centre, 2 duplicate
+    prev_lo = np.zeros(m, np.int64)
+    lens = np.diff(offs) if vals is not None else None
+    INF = m
+    o = np.lexsort((K, B))
+    K, B = K[o], B[o]
+    rounds = tested = 0
+    on_no_bucket = np.ones(m, bool)
+    on_no_bucket[K] = False
+    status[on_no_bucket] = 1
+    while len(K):
+        rounds += 1
+        new_b = np.r_[True, B[1:] != B[:-1]]
+        seg = np.cumsum(new_b) - 1
+        seg_start = np.flatnonzero(new_b)
+        und = status[K] == 0
+        pos = np.where(und, np.arange(len(K)), len(K))
+        fpos = np.minimum.reduceat(pos, seg_start)
+        fu = np.where(fpos < len(K), K[np.minimum(fpos, len(K) - 1)], INF)
+        fb = fu[seg]
+        up = np.flatnonzero(und)
+        uk = K[up]
+        lo = np.full(m, INF, np.int64)
+        np.minimum.at(lo, uk, np.where(fb[up] < uk, fb[up], INF))
+        # centres of the bucket with node in [prev_lo[k], lo[k]) for every undecided membership
+        cpos = np.flatnonzero(status[K] == 1)
+        span = np.int64(m + 1)
+        ckey = seg[cpos] * span + K[cpos]
+        us = seg[up] * span
+        a = np.searchsorted(ckey, us + prev_lo[uk])
+        b = np.searchsorted(ckey, us + lo[uk])
+        cnt = b - a
+        pk = np.repeat(uk, cnt)
+        pcn = K[cpos[_ranges(a, cnt)]]
+        if len(pk):
+            pair = np.unique(pk * span + pcn)
+            pk, pcn = pair // span, pair % span
+            if vals is not None:
+                la, lc = lens[pk], lens[pcn]
+                ok = np.minimum(la, lc) >= threshold * np.maximum(la, lc)  # J ≤ min/max
+                cand = np.flatnonzero(ok)
+                tested += len(cand)
+                inter = intersect_sizes(vals, offs, pk[cand], pcn[cand])
+                ok[cand] = inter >= threshold * (la[cand] + lc[cand] - inter)
+                pk, pcn = pk[ok], pcn[ok]
+            kk, first = np.unique(pk, return_index=True)  # pairs sorted by (k, c): first = smallest c
+            found[kk] = pcn[first]
+            status[kk] = 2
+        undecided = np.flatnonzero(status == 0)
+        newc = undecided[lo[undecided] == INF]
+        status[newc] = 1
+        prev_lo[undecided] = lo[undecided]
+        # keep only buckets that still have an undecided member
+        und = status[K] == 0
+        live_seg = np.zeros(len(seg_start), bool)
+        live_seg[seg[und]] = True
+        keep = live_seg[seg]
+        K, B = K[keep], B[keep]
+    return found, rounds, tested
 
 
 class _ShingleCache:
@@ -426,50 +566,36 @@ class MinhashDedup(GlobalStep):
             for w in writers:
                 if w is not None:
                     w.close()
+        n_rounds = 0
         for bi in range(bno + 1):
             ks = np.flatnonzero(batch == bi)  # candidate positions, in node order
-            sets: dict[int, np.ndarray] = {}
+            lens = bounds[ks + 1] - bounds[ks]
+            K = np.repeat(np.arange(len(ks), dtype=np.int64), lens)
+            B = mb[_ranges(bounds[ks], lens)]
+            vals = offs = None
             if self.verify:
                 tb = pq.read_table(batch_files[bi])
                 col = tb.column("sh").combine_chunks()
-                vals = np.asarray(pc.list_flatten(col).to_numpy(zero_copy_only=False), np.uint64)
-                offs = np.asarray(col.offsets.to_numpy(), np.int64)
-                offs = offs - offs[0]
-                for k, a, b in zip(tb.column("k").to_pylist(), offs[:-1].tolist(), offs[1:].tolist()):
-                    sets[k] = vals[a:b]
-                del tb, col
+                loc = np.searchsorted(ks, np.asarray(tb.column("k").to_numpy(), np.int64))
+                lo_ = np.asarray(col.offsets.to_numpy(), np.int64)
+                flat = np.asarray(col.values.to_numpy(), np.uint64)
+                n_of = np.zeros(len(ks), np.int64)
+                n_of[loc] = np.diff(lo_)
+                st_of = np.zeros(len(ks), np.int64)
+                st_of[loc] = lo_[:-1]
+                vals = flat[_ranges(st_of, n_of)]
+                offs = np.zeros(len(ks) + 1, np.int64)
+                np.cumsum(n_of, out=offs[1:])
+                del tb, col, flat
                 os.remove(batch_files[bi])
-            centres: dict[int, list[int]] = {}
-            for k in ks.tolist():
-                bs = mb[bounds[k]:bounds[k + 1]].tolist()
-                found = -1
-                cs = set()
-                for b in bs:
-                    c = centres.get(b)
-                    if c:
-                        cs.update(c)
-                if cs:
-                    if not self.verify:
-                        found = min(cs)
-                    else:
-                        a = sets[k]
-                        for c in sorted(cs):
-                            o = sets[c]
-                            la, lo = len(a), len(o)
-                            if min(la, lo) < thr * max(la, lo):  # Jaccard ≤ min/max
-                                continue
-                            n_checked += 1
-                            inter = np.intersect1d(a, o, assume_unique=True).size
-                            if inter >= thr * (la + lo - inter):
-                                found = c
-                                break
-                if found < 0:
-                    for b in bs:
-                        centres.setdefault(b, []).append(k)
-                else:
-                    rep[cand[k]] = cand[found]
+            found, r, t = centre_rounds(K, B, len(ks), vals, offs, thr)
+            n_rounds = max(n_rounds, r)
+            n_checked += t
+            d = found >= 0
+            rep[cand[ks[d]]] = cand[ks[found[d]]]
         shutil.rmtree(spill_dir, ignore_errors=True)
-        self._stats.update(candidate_docs=int(len(cand)), verified_pairs=n_checked, batches=bno + 1)
+        self._stats.update(candidate_docs=int(len(cand)), verified_pairs=n_checked, batches=bno + 1,
+                           rounds=n_rounds)
         return rep
 
     def verify_edges(self, key_files: Sequence[str | None], idx: KeyIndex, u: np.ndarray, v: np.ndarray
