@@ -195,29 +195,31 @@ _LOW24 = np.uint64((1 << 24) - 1)
 
 
 def intersect_sizes(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.ndarray,
-                    block: int = 4_000_000) -> np.ndarray:
+                    block: int = 1 << 20) -> np.ndarray:
     """|S_a ∩ S_b| for pairs of sets stored as sorted distinct values with their low 24 bits
     clear (:func:`unique_per_doc` output) — ``vals[offs[i]:offs[i+1]]`` is set ``i``.
 
-    Each block of pairs tags its values with the pair number in the low 24 bits, sorts the
-    concatenation once and counts equal neighbours: no per-pair Python.
+    In each block of pairs the values become ``pair << 40 | value >> 24``: both sides are then
+    globally sorted without sorting (pairs in order, each set sorted), and one
+    ``searchsorted`` of the A side into the B side counts the matches — no per-pair Python.
     """
     la = offs[a + 1] - offs[a]
     lb = offs[b + 1] - offs[b]
     out = np.zeros(len(a), np.int64)
     cum = np.cumsum(la + lb)
     start = 0
+    sh24, sh40 = np.uint64(24), np.uint64(40)
     while start < len(a):
         base = cum[start - 1] if start else 0
         end = int(np.searchsorted(cum, base + block, "right"))
         end = min(max(end, start + 1), start + (1 << 24) - 1, len(a))
-        pid = np.arange(end - start, dtype=np.uint64)
-        ka = vals[_ranges(offs[a[start:end]], la[start:end])] | np.repeat(pid, la[start:end])
-        kb = vals[_ranges(offs[b[start:end]], lb[start:end])] | np.repeat(pid, lb[start:end])
-        k = np.concatenate([ka, kb])
-        k.sort()
-        eq = k[1:][k[1:] == k[:-1]]
-        out[start:end] = np.bincount((eq & _LOW24).astype(np.int64), minlength=end - start)
+        pid = np.arange(end - start, dtype=np.uint64) << sh40
+        ka = (vals[_ranges(offs[a[start:end]], la[start:end])] >> sh24) | np.repeat(pid, la[start:end])
+        kb = (vals[_ranges(offs[b[start:end]], lb[start:end])] >> sh24) | np.repeat(pid, lb[start:end])
+        if len(kb) and len(ka):
+            pos = np.searchsorted(kb, ka)
+            hit = kb[np.minimum(pos, len(kb) - 1)] == ka
+            out[start:end] = np.bincount((ka[hit] >> sh40).astype(np.int64), minlength=end - start)
         start = end
     return out
 
@@ -501,15 +503,17 @@ class MinhashDedup(GlobalStep):
         rep = np.arange(idx.n, dtype=np.int64)
         if len(mn) == 0:
             return rep
-        # components of the bucket graph (each bucket's members linked to its first member)
-        ob = np.lexsort((mn, mb))
-        bn, bb = mn[ob], mb[ob]
-        first = np.r_[True, bb[1:] != bb[:-1]]
-        head = bn[np.maximum.accumulate(np.where(first, np.arange(len(bb)), 0))]
+        # components of the bucket graph (each bucket's members linked to its first member);
+        # memberships come sorted by (bucket, node)
+        first = np.r_[True, mb[1:] != mb[:-1]]
+        head = mn[np.maximum.accumulate(np.where(first, np.arange(len(mb)), 0))]
+        del first
         parent = np.arange(idx.n, dtype=np.int64)
-        union(parent, head, bn)
-        order = np.lexsort((mb, mn))
+        union(parent, head, mn)
+        del head
+        order = np.argsort(mn, kind="stable")  # → sorted by (node, bucket)
         mn, mb = mn[order], mb[order]
+        del order
         cand, starts = np.unique(mn, return_index=True)
         bounds = np.r_[starts, len(mn)]
         comp = find_roots(parent)[cand]
@@ -528,13 +532,17 @@ class MinhashDedup(GlobalStep):
         comp_sorted = comp[corder]
         cstart = np.flatnonzero(np.r_[True, comp_sorted[1:] != comp_sorted[:-1]])
         csize = np.add.reduceat(nsh[corder], cstart)
+        # bucket memberships per component too (bounds the round arrays of a batch)
+        cmemb = np.add.reduceat((bounds[1:] - bounds[:-1])[corder], cstart)
+        mblock = max(1, self.verify_block // 8)
         batch_of_comp = np.zeros(len(cstart), np.int64)
-        acc, bno = 0, 0
-        for ci, sz in enumerate(csize.tolist()):
-            if acc and acc + sz > self.verify_block:
+        acc, accm, bno = 0, 0, 0
+        for ci, (sz, mz) in enumerate(zip(csize.tolist(), cmemb.tolist())):
+            if (acc or accm) and (acc + sz > self.verify_block or accm + mz > mblock):
                 bno += 1
-                acc = 0
+                acc = accm = 0
             acc += sz
+            accm += mz
             batch_of_comp[ci] = bno
         batch = np.empty(len(cand), np.int64)
         batch[corder] = np.repeat(batch_of_comp, np.diff(np.r_[cstart, len(corder)]))
