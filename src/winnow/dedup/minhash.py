@@ -48,7 +48,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field, PrivateAttr, model_validator
 
-from winnow.dedup._reduce import KeyIndex, cluster_columns, components_from, find_roots, union, write_decisions
+from winnow.dedup._reduce import (KeyIndex, cluster_columns, components_from, find_roots, read_parquet, union,
+                                  write_decisions)
 from winnow.dedup._text import _P, fmix64, shingle_hashes
 from winnow.pipeline.step import GlobalStep
 
@@ -317,7 +318,7 @@ class _ShingleCache:
         if task in self._c:
             self._c.move_to_end(task)
             return self._c[task]
-        col = pq.read_table(self.key_files[task], columns=["sh"]).column("sh").combine_chunks()
+        col = read_parquet(self.key_files[task], ["sh"]).column("sh").combine_chunks()
         self.loads += 1
         self._c[task] = col
         while len(self._c) > self.capacity:
@@ -446,7 +447,7 @@ class MinhashDedup(GlobalStep):
 
     @staticmethod
     def _read_spill(path: str) -> tuple[np.ndarray, np.ndarray]:
-        tb = pq.read_table(path)
+        tb = read_parquet(path)
         return np.asarray(tb.column("h").to_numpy(), np.uint64), np.asarray(tb.column("node").to_numpy(), np.int64)
 
     def candidate_edges(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str
@@ -523,7 +524,7 @@ class MinhashDedup(GlobalStep):
             task_all = idx.task_of_gid[g_all]
             for t in np.unique(task_all):
                 sel = np.flatnonzero(task_all == t)
-                col = pq.read_table(key_files[t], columns=["nsh"]).column("nsh")
+                col = read_parquet(key_files[t], ["nsh"]).column("nsh")
                 nsh[sel] = np.asarray(col.to_numpy(), np.int64)[g_all[sel] - idx.starts[t]]
         else:
             nsh = np.ones(len(cand), np.int64)
@@ -548,32 +549,30 @@ class MinhashDedup(GlobalStep):
         batch[corder] = np.repeat(batch_of_comp, np.diff(np.r_[cstart, len(corder)]))
         thr = self.threshold
         n_checked = 0
-        batch_files: list[str] = []
+        batch_files: list[list[str]] = []
         if self.verify:
-            # one pass over the key files: each candidate's distinct shingles go to its batch's
-            # spill file, so every batch is then read once (memory: one task + one batch)
+            # one pass over the key files: each candidate's distinct shingles go to a spill file
+            # per (batch, task) — no writer stays open — so every batch is then read once
+            # (memory: one task + one batch)
             os.makedirs(spill_dir, exist_ok=True)
             schema = pa.schema([("k", pa.int64()), ("sh", pa.large_list(pa.uint64()))])
-            batch_files = [os.path.join(spill_dir, f"verify-{b:05d}.parquet") for b in range(bno + 1)]
-            writers = [None] * (bno + 1)
+            batch_files = [[] for _ in range(bno + 1)]
             for t in np.unique(task_all):
                 sel = np.flatnonzero(task_all == t)
-                col = pq.read_table(key_files[t], columns=["sh"]).column("sh").combine_chunks()
+                col = read_parquet(key_files[t], ["sh"]).column("sh").combine_chunks()
                 vals, counts = unique_per_doc(*_take_lists(col, g_all[sel] - idx.starts[t]))
                 del col
                 offs = np.r_[0, np.cumsum(counts)]
                 lists = pa.LargeListArray.from_arrays(pa.array(offs), pa.array(vals, pa.uint64()))
+                del vals
                 bsel = batch[sel]
                 for b in np.unique(bsel):
                     m = np.flatnonzero(bsel == b)
-                    if writers[b] is None:
-                        writers[b] = pq.ParquetWriter(batch_files[b], schema, compression="none",
-                                                      use_dictionary=False)
-                    writers[b].write_table(pa.table({"k": pa.array(sel[m]), "sh": lists.take(pa.array(m))},
-                                                    schema=schema))
-            for w in writers:
-                if w is not None:
-                    w.close()
+                    path = os.path.join(spill_dir, f"verify-{b:05d}-{t:05d}.parquet")
+                    pq.write_table(pa.table({"k": pa.array(sel[m]), "sh": lists.take(pa.array(m))}, schema=schema),
+                                   path, compression="none", use_dictionary=False)
+                    batch_files[b].append(path)
+                del lists
         n_rounds = 0
         for bi in range(bno + 1):
             ks = np.flatnonzero(batch == bi)  # candidate positions, in node order
@@ -582,7 +581,7 @@ class MinhashDedup(GlobalStep):
             B = mb[_ranges(bounds[ks], lens)]
             vals = offs = None
             if self.verify:
-                tb = pq.read_table(batch_files[bi])
+                tb = pa.concat_tables([read_parquet(f) for f in batch_files[bi]])
                 col = tb.column("sh").combine_chunks()
                 loc = np.searchsorted(ks, np.asarray(tb.column("k").to_numpy(), np.int64))
                 lo_ = np.asarray(col.offsets.to_numpy(), np.int64)
@@ -595,7 +594,8 @@ class MinhashDedup(GlobalStep):
                 offs = np.zeros(len(ks) + 1, np.int64)
                 np.cumsum(n_of, out=offs[1:])
                 del tb, col, flat
-                os.remove(batch_files[bi])
+                for f in batch_files[bi]:
+                    os.remove(f)
             found, r, t = centre_rounds(K, B, len(ks), vals, offs, thr)
             n_rounds = max(n_rounds, r)
             n_checked += t
