@@ -9,7 +9,8 @@ Phases (a :class:`~winnow.pipeline.step.GlobalStep`):
   ``verify`` — the document's shingle hashes) are written to Parquet.
 * **reduce**: bucket keys are re-partitioned on disk (Parquet spill files of at most
   ``max_bucket_rows`` rows per band) and each partition is sorted to find buckets. Then, with
-  ``clustering="center"`` (default), documents that share a bucket are visited once in id order:
+  ``clustering="center"`` (default), documents that share a bucket are decided as if visited in
+  id order (computed in vectorised rounds, see :func:`centre_rounds`):
   a document is a duplicate of the first earlier *kept* document sharing a bucket with it whose
   true Jaccard (``verify``) is ≥ ``threshold``, otherwise it is kept — so every dropped row is
   directly similar to its ``duplicate_of`` (no chains). With ``clustering="components"``
