@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from winnow.dedup._reduce import components_from, union
 from winnow.dedup._text import ngram_hashes
 from winnow.dedup.exact import ExactDedup
-from winnow.dedup.minhash import MinhashDedup, bucket_edges, jaccard_pairs, unique_per_doc
+from winnow.dedup.minhash import (MinhashDedup, bucket_edges, centre_rounds, intersect_sizes, jaccard_pairs,
+                                   unique_per_doc)
 from winnow.dedup.semantic import SemanticDedup
 
 docs_strategy = st.lists(st.lists(st.integers(0, 6), max_size=12), min_size=1, max_size=8)
@@ -88,9 +89,21 @@ def test_bucket_edges_link_each_bucket_to_its_smallest_node(items):
 
 
 def test_unique_per_doc():
-    sh = np.array([5, 3, 5, 1, 1, 9], np.uint64)
+    # values are 64-bit hashes; the result keeps their top 40 bits (low 24 cleared)
+    x = [v << 24 for v in (5, 3, 5, 1, 1, 9)]
+    sh = np.array(x, np.uint64) | np.uint64(0xABC)  # low bits are dropped
     vals, counts = unique_per_doc(sh, np.array([3, 0, 3]))
-    assert vals.tolist() == [3, 5, 1, 9] and counts.tolist() == [2, 0, 2]
+    assert vals.tolist() == [3 << 24, 5 << 24, 1 << 24, 9 << 24] and counts.tolist() == [2, 0, 2]
+    # against a Python reference on random hashes and many documents
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 30, 500)
+    base = rng.integers(0, 2**63, 40, dtype=np.uint64) * np.uint64(2)
+    sh = base[rng.integers(0, 40, int(counts.sum()))]
+    vals, nc = unique_per_doc(sh, counts)
+    offs = np.r_[0, np.cumsum(counts)]
+    ref = [sorted({int(v) >> 24 << 24 for v in sh[a:b]}) for a, b in zip(offs[:-1], offs[1:])]
+    assert nc.tolist() == [len(r) for r in ref]
+    assert vals.tolist() == [v for r in ref for v in r]
 
 
 # ------------------------------------------------------------- split independence of reduce
@@ -164,3 +177,69 @@ def test_centre_batches_do_not_change_decisions(rows, baselines, tmp_path):
     got = _decide(step, [rows.slice(0, 100), rows.slice(100)], str(tmp_path / "b"))
     assert step.last_stats["batches"] > 3
     assert got == baselines[1]
+
+
+def _sequential_centres(K, B, m, sets, thr):
+    """The reference rule, one node at a time (sets: list of Python sets or None)."""
+    buckets_of = [set() for _ in range(m)]
+    for k, b in zip(K.tolist(), B.tolist()):
+        buckets_of[k].add(b)
+    centres_in: dict = {}
+    found = [-1] * m
+    for k in range(m):
+        cs = sorted({c for b in buckets_of[k] for c in centres_in.get(b, [])})
+        for c in cs:
+            if sets is None:
+                found[k] = c
+                break
+            a, o = sets[k], sets[c]
+            if min(len(a), len(o)) < thr * max(len(a), len(o)):
+                continue
+            inter = len(a & o)
+            if inter >= thr * (len(a) + len(o) - inter):
+                found[k] = c
+                break
+        if found[k] < 0:
+            for b in buckets_of[k]:
+                centres_in.setdefault(b, []).append(k)
+    return found
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_centre_rounds_equals_sequential_rule(seed):
+    rng = np.random.default_rng(seed)
+    m = 400
+    # documents = noisy copies of a few templates; buckets = random groups biased to templates
+    templates = [rng.choice(10_000, 60, replace=False) for _ in range(12)]
+    tmpl = rng.integers(0, 12, m)
+    sets = []
+    for t in tmpl.tolist():
+        keep = templates[t][rng.random(60) > rng.uniform(0, 0.4)]
+        sets.append(set((keep.astype(np.uint64) << np.uint64(24)).tolist()) | {int(rng.integers(1, 2**30)) << 24})
+    K, B = [], []
+    for k in range(m):
+        for j in range(4):
+            b = int(tmpl[k]) * 10 + int(rng.integers(0, 3)) if rng.random() < 0.8 else 1000 + int(rng.integers(0, 50))
+            K.append(k)
+            B.append(b * 4 + j)
+    K, B = np.array(K), np.array(B)
+    vals, counts = unique_per_doc(np.array([v for s_ in sets for v in s_], np.uint64),
+                                  np.array([len(s_) for s_ in sets]))
+    offs = np.r_[0, np.cumsum(counts)]
+    for thr in (0.5, 0.8):
+        found, rounds, _ = centre_rounds(K, B, m, vals, offs, thr)
+        assert found.tolist() == _sequential_centres(K, B, m, sets, thr)
+        assert (found >= 0).sum() > 50  # the case is not trivial
+    found, _, _ = centre_rounds(K, B, m, None, None, 0.8)
+    assert found.tolist() == _sequential_centres(K, B, m, None, 0.8)
+
+
+def test_intersect_sizes_matches_sets():
+    rng = np.random.default_rng(5)
+    sets = [set((rng.choice(300, rng.integers(0, 80), replace=False).astype(np.uint64) << np.uint64(24)).tolist())
+            for _ in range(60)]
+    vals, counts = unique_per_doc(np.array([v for s_ in sets for v in s_], np.uint64), np.array([len(s_) for s_ in sets]))
+    offs = np.r_[0, np.cumsum(counts)]
+    a, b = rng.integers(0, 60, 500), rng.integers(0, 60, 500)
+    got = intersect_sizes(vals, offs, a, b, block=700)  # several blocks
+    assert got.tolist() == [len(sets[i] & sets[j]) for i, j in zip(a.tolist(), b.tolist())]

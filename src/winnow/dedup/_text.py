@@ -52,7 +52,7 @@ def normalize(text: pa.Array | pa.ChunkedArray, *, lowercase: bool = True, punct
     t = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
     if t.type != pa.string() and t.type != pa.large_string():
         t = pc.cast(t, pa.string())
-    t = pc.fill_null(t, "")
+    t = _no_nulls(t)
     if unicode_form:
         non_ascii = pc.invert(pc.string_is_ascii(t))
         k = pc.sum(non_ascii).as_py() or 0
@@ -71,9 +71,16 @@ def normalize(text: pa.Array | pa.ChunkedArray, *, lowercase: bool = True, punct
     return t
 
 
+def _no_nulls(values):
+    """``values`` with nulls replaced by ``""`` (no copy when there are none)."""
+    if values.null_count == 0:
+        return values
+    return pc.fill_null(values, pa.scalar("", values.type))
+
+
 def _string_slices(values: pa.Array):
     """(memoryview of the UTF-8 data, start offsets, end offsets) of a string array."""
-    values = pc.fill_null(values, "")
+    values = _no_nulls(values)
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if values.type == pa.large_string():
@@ -103,9 +110,12 @@ def hash_strings_128(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return arr[:, 0].copy(), arr[:, 1].copy()
 
 
-def tokens(norm: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Split text on whitespace runs: (flat non-empty tokens, per-document offsets of length n+1)."""
-    lists = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(norm))
+def tokens(norm: pa.Array, *, ascii: bool = False) -> tuple[pa.Array, np.ndarray]:
+    """Split text on whitespace runs: (flat non-empty tokens, per-document offsets of length n+1).
+
+    ``ascii=True`` splits on ASCII whitespace only (faster; tokens may still contain Unicode
+    spaces — :func:`word_tokens` re-splits its distinct tokens with the Unicode rule)."""
+    lists = pc.ascii_split_whitespace(norm) if ascii else pc.utf8_split_whitespace(pc.utf8_trim_whitespace(norm))
     if isinstance(lists, pa.ChunkedArray):
         lists = lists.combine_chunks()
     offsets = np.asarray(lists.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -113,7 +123,7 @@ def tokens(norm: pa.Array) -> tuple[pa.Array, np.ndarray]:
     flat = lists.values.slice(base, offsets[-1] - base)
     offsets = offsets - base
     empty = np.asarray(pc.equal(pc.binary_length(flat), 0).to_numpy(zero_copy_only=False), bool)
-    if empty.any():  # only "" documents split into [""]
+    if empty.any():  # "" documents split into [""], and untrimmed ends into "" tokens
         keep = ~empty
         flat = flat.filter(pa.array(keep))
         kc = np.r_[0, np.cumsum(keep)]
@@ -145,7 +155,7 @@ def word_tokens(text) -> tuple[np.ndarray, pa.Array, np.ndarray]:
     """
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    raw, offsets = tokens(pc.fill_null(text, ""))
+    raw, offsets = tokens(_no_nulls(text), ascii=True)
     if len(raw) == 0:
         return np.zeros(0, np.int64), pa.array([], pa.string()), offsets
     enc = pc.dictionary_encode(raw)

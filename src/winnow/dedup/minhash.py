@@ -9,7 +9,8 @@ Phases (a :class:`~winnow.pipeline.step.GlobalStep`):
   ``verify`` — the document's shingle hashes) are written to Parquet.
 * **reduce**: bucket keys are re-partitioned on disk (Parquet spill files of at most
   ``max_bucket_rows`` rows per band) and each partition is sorted to find buckets. Then, with
-  ``clustering="center"`` (default), documents that share a bucket are visited once in id order:
+  ``clustering="center"`` (default), documents that share a bucket are decided as if visited in
+  id order (computed in vectorised rounds, see :func:`centre_rounds`):
   a document is a duplicate of the first earlier *kept* document sharing a bucket with it whose
   true Jaccard (``verify``) is ≥ ``threshold``, otherwise it is kept — so every dropped row is
   directly similar to its ``duplicate_of`` (no chains). With ``clustering="components"``
@@ -48,7 +49,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field, PrivateAttr, model_validator
 
-from winnow.dedup._reduce import KeyIndex, cluster_columns, components_from, find_roots, union, write_decisions
+from winnow.dedup._reduce import (KeyIndex, cluster_columns, components_from, find_roots, read_parquet, union,
+                                  write_decisions)
 from winnow.dedup._text import _P, fmix64, shingle_hashes
 from winnow.pipeline.step import GlobalStep
 
@@ -119,15 +121,34 @@ def band_hashes(sig: np.ndarray, bands: int, rows: int, counts: np.ndarray | Non
 
 
 def unique_per_doc(sh: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct shingle hashes of each document: (flat values, new counts)."""
+    """Sorted distinct shingle hashes of each document: (flat values, new counts).
+
+    One ``np.sort`` of a single uint64 key ``doc << 40 | hash >> 24`` instead of a two-key
+    lexsort: the values returned are the hashes with their low 24 bits cleared, i.e. 40-bit
+    shingle hashes (the same truncation in every call, so results of different calls compare;
+    a collision between two distinct shingles of a pair has probability ~ (shingles)² / 2⁴¹).
+    """
     n = len(counts)
     if len(sh) == 0:
-        return sh, np.zeros(n, np.int64)
-    doc = np.repeat(np.arange(n, dtype=np.int64), counts)
-    order = np.lexsort((sh, doc))
-    s, d = sh[order], doc[order]
-    keep = np.r_[True, (s[1:] != s[:-1]) | (d[1:] != d[:-1])]
-    return s[keep], np.bincount(d[keep], minlength=n).astype(np.int64)
+        return np.asarray(sh, np.uint64), np.zeros(n, np.int64)
+    b = 24
+    if n > (1 << b):  # too many documents for one key: split
+        h = n // 2
+        cut = int(np.sum(counts[:h]))
+        v1, c1 = unique_per_doc(sh[:cut], counts[:h])
+        v2, c2 = unique_per_doc(sh[cut:], counts[h:])
+        return np.concatenate([v1, v2]), np.concatenate([c1, c2])
+    doc = np.repeat(np.arange(n, dtype=np.uint64), counts)
+    key = np.asarray(sh, np.uint64) >> np.uint64(b)
+    key |= doc << np.uint64(64 - b)
+    key.sort()
+    keep = np.empty(len(key), bool)
+    keep[0] = True
+    np.not_equal(key[1:], key[:-1], out=keep[1:])
+    key = key[keep]
+    d = (key >> np.uint64(64 - b)).astype(np.int64)
+    vals = key << np.uint64(b)
+    return vals, np.bincount(d, minlength=n).astype(np.int64)
 
 
 def bucket_edges(h: np.ndarray, node: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -161,6 +182,129 @@ def jaccard_pairs(a_vals: np.ndarray, a_counts: np.ndarray, b_vals: np.ndarray, 
         return np.where(union_ > 0, inter / np.maximum(union_, 1), 1.0)
 
 
+def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, s + l)`` for every (s, l), vectorised."""
+    lens = np.asarray(lens, np.int64)
+    tot = int(lens.sum())
+    if tot == 0:
+        return np.zeros(0, np.int64)
+    first = np.zeros(len(lens), np.int64)
+    np.cumsum(lens[:-1], out=first[1:])
+    return np.repeat(np.asarray(starts, np.int64) - first, lens) + np.arange(tot, dtype=np.int64)
+
+
+_LOW24 = np.uint64((1 << 24) - 1)
+
+
+def intersect_sizes(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.ndarray,
+                    block: int = 1 << 20) -> np.ndarray:
+    """|S_a ∩ S_b| for pairs of sets stored as sorted distinct values with their low 24 bits
+    clear (:func:`unique_per_doc` output) — ``vals[offs[i]:offs[i+1]]`` is set ``i``.
+
+    In each block of pairs the values become ``pair << 40 | value >> 24``: both sides are then
+    globally sorted without sorting (pairs in order, each set sorted), and one
+    ``searchsorted`` of the A side into the B side counts the matches — no per-pair Python.
+    """
+    la = offs[a + 1] - offs[a]
+    lb = offs[b + 1] - offs[b]
+    out = np.zeros(len(a), np.int64)
+    cum = np.cumsum(la + lb)
+    start = 0
+    sh24, sh40 = np.uint64(24), np.uint64(40)
+    while start < len(a):
+        base = cum[start - 1] if start else 0
+        end = int(np.searchsorted(cum, base + block, "right"))
+        end = min(max(end, start + 1), start + (1 << 24) - 1, len(a))
+        pid = np.arange(end - start, dtype=np.uint64) << sh40
+        ka = (vals[_ranges(offs[a[start:end]], la[start:end])] >> sh24) | np.repeat(pid, la[start:end])
+        kb = (vals[_ranges(offs[b[start:end]], lb[start:end])] >> sh24) | np.repeat(pid, lb[start:end])
+        if len(kb) and len(ka):
+            pos = np.searchsorted(kb, ka)
+            hit = kb[np.minimum(pos, len(kb) - 1)] == ka
+            out[start:end] = np.bincount((ka[hit] >> sh40).astype(np.int64), minlength=end - start)
+        start = end
+    return out
+
+
+def centre_rounds(K: np.ndarray, B: np.ndarray, m: int, vals: np.ndarray | None, offs: np.ndarray | None,
+                  threshold: float) -> tuple[np.ndarray, int, int]:
+    """Greedy centre clustering in node order, computed in vectorised rounds.
+
+    ``K[i]`` (a node in ``0..m-1``, smaller = earlier) is a member of bucket ``B[i]``. The
+    result equals the sequential rule "visit nodes in order; a node is a duplicate of the
+    smallest earlier *centre* that shares a bucket with it and (with sets given) has
+    Jaccard ≥ ``threshold``; otherwise it becomes a centre". Each round decides, for every
+    undecided node ``k``, against the centres below ``lo[k]`` = its smallest undecided earlier
+    bucket-mate (those centres are final, and each pair is tested once): a verified centre
+    makes ``k`` a duplicate; none and ``lo[k] = ∞`` makes it a centre. Buckets with no
+    undecided member are dropped between rounds.
+
+    Returns (centre of each node, -1 for centres; rounds; pairs tested exactly).
+    """
+    K = np.asarray(K, np.int64)
+    B = np.asarray(B, np.int64)
+    found = np.full(m, -1, np.int64)
+    status = np.zeros(m, np.int8)  # 0 undecided, 1 centre, 2 duplicate
+    prev_lo = np.zeros(m, np.int64)
+    lens = np.diff(offs) if vals is not None else None
+    INF = m
+    o = np.lexsort((K, B))
+    K, B = K[o], B[o]
+    rounds = tested = 0
+    on_no_bucket = np.ones(m, bool)
+    on_no_bucket[K] = False
+    status[on_no_bucket] = 1
+    while len(K):
+        rounds += 1
+        new_b = np.r_[True, B[1:] != B[:-1]]
+        seg = np.cumsum(new_b) - 1
+        seg_start = np.flatnonzero(new_b)
+        und = status[K] == 0
+        pos = np.where(und, np.arange(len(K)), len(K))
+        fpos = np.minimum.reduceat(pos, seg_start)
+        fu = np.where(fpos < len(K), K[np.minimum(fpos, len(K) - 1)], INF)
+        fb = fu[seg]
+        up = np.flatnonzero(und)
+        uk = K[up]
+        lo = np.full(m, INF, np.int64)
+        np.minimum.at(lo, uk, np.where(fb[up] < uk, fb[up], INF))
+        # centres of the bucket with node in [prev_lo[k], lo[k]) for every undecided membership
+        cpos = np.flatnonzero(status[K] == 1)
+        span = np.int64(m + 1)
+        ckey = seg[cpos] * span + K[cpos]
+        us = seg[up] * span
+        a = np.searchsorted(ckey, us + prev_lo[uk])
+        b = np.searchsorted(ckey, us + lo[uk])
+        cnt = b - a
+        pk = np.repeat(uk, cnt)
+        pcn = K[cpos[_ranges(a, cnt)]]
+        if len(pk):
+            pair = np.unique(pk * span + pcn)
+            pk, pcn = pair // span, pair % span
+            if vals is not None:
+                la, lc = lens[pk], lens[pcn]
+                ok = np.minimum(la, lc) >= threshold * np.maximum(la, lc)  # J ≤ min/max
+                cand = np.flatnonzero(ok)
+                tested += len(cand)
+                inter = intersect_sizes(vals, offs, pk[cand], pcn[cand])
+                ok[cand] = inter >= threshold * (la[cand] + lc[cand] - inter)
+                pk, pcn = pk[ok], pcn[ok]
+            kk, first = np.unique(pk, return_index=True)  # pairs sorted by (k, c): first = smallest c
+            found[kk] = pcn[first]
+            status[kk] = 2
+        undecided = np.flatnonzero(status == 0)
+        newc = undecided[lo[undecided] == INF]
+        status[newc] = 1
+        prev_lo[undecided] = lo[undecided]
+        # keep only buckets that still have an undecided member
+        und = status[K] == 0
+        live_seg = np.zeros(len(seg_start), bool)
+        live_seg[seg[und]] = True
+        keep = live_seg[seg]
+        K, B = K[keep], B[keep]
+    return found, rounds, tested
+
+
 class _ShingleCache:
     """Distinct-shingle lists of a few tasks' key files (LRU), so verification memory is
     bounded by shard size, not corpus size."""
@@ -175,7 +319,7 @@ class _ShingleCache:
         if task in self._c:
             self._c.move_to_end(task)
             return self._c[task]
-        col = pq.read_table(self.key_files[task], columns=["sh"]).column("sh").combine_chunks()
+        col = read_parquet(self.key_files[task], ["sh"]).column("sh").combine_chunks()
         self.loads += 1
         self._c[task] = col
         while len(self._c) > self.capacity:
@@ -304,7 +448,7 @@ class MinhashDedup(GlobalStep):
 
     @staticmethod
     def _read_spill(path: str) -> tuple[np.ndarray, np.ndarray]:
-        tb = pq.read_table(path)
+        tb = read_parquet(path)
         return np.asarray(tb.column("h").to_numpy(), np.uint64), np.asarray(tb.column("node").to_numpy(), np.int64)
 
     def candidate_edges(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str
@@ -361,15 +505,17 @@ class MinhashDedup(GlobalStep):
         rep = np.arange(idx.n, dtype=np.int64)
         if len(mn) == 0:
             return rep
-        # components of the bucket graph (each bucket's members linked to its first member)
-        ob = np.lexsort((mn, mb))
-        bn, bb = mn[ob], mb[ob]
-        first = np.r_[True, bb[1:] != bb[:-1]]
-        head = bn[np.maximum.accumulate(np.where(first, np.arange(len(bb)), 0))]
+        # components of the bucket graph (each bucket's members linked to its first member);
+        # memberships come sorted by (bucket, node)
+        first = np.r_[True, mb[1:] != mb[:-1]]
+        head = mn[np.maximum.accumulate(np.where(first, np.arange(len(mb)), 0))]
+        del first
         parent = np.arange(idx.n, dtype=np.int64)
-        union(parent, head, bn)
-        order = np.lexsort((mb, mn))
+        union(parent, head, mn)
+        del head
+        order = np.argsort(mn, kind="stable")  # → sorted by (node, bucket)
         mn, mb = mn[order], mb[order]
+        del order
         cand, starts = np.unique(mn, return_index=True)
         bounds = np.r_[starts, len(mn)]
         comp = find_roots(parent)[cand]
@@ -379,7 +525,7 @@ class MinhashDedup(GlobalStep):
             task_all = idx.task_of_gid[g_all]
             for t in np.unique(task_all):
                 sel = np.flatnonzero(task_all == t)
-                col = pq.read_table(key_files[t], columns=["nsh"]).column("nsh")
+                col = read_parquet(key_files[t], ["nsh"]).column("nsh")
                 nsh[sel] = np.asarray(col.to_numpy(), np.int64)[g_all[sel] - idx.starts[t]]
         else:
             nsh = np.ones(len(cand), np.int64)
@@ -388,88 +534,77 @@ class MinhashDedup(GlobalStep):
         comp_sorted = comp[corder]
         cstart = np.flatnonzero(np.r_[True, comp_sorted[1:] != comp_sorted[:-1]])
         csize = np.add.reduceat(nsh[corder], cstart)
+        # bucket memberships per component too (bounds the round arrays of a batch)
+        cmemb = np.add.reduceat((bounds[1:] - bounds[:-1])[corder], cstart)
+        mblock = max(1, self.verify_block // 8)
         batch_of_comp = np.zeros(len(cstart), np.int64)
-        acc, bno = 0, 0
-        for ci, sz in enumerate(csize.tolist()):
-            if acc and acc + sz > self.verify_block:
+        acc, accm, bno = 0, 0, 0
+        for ci, (sz, mz) in enumerate(zip(csize.tolist(), cmemb.tolist())):
+            if (acc or accm) and (acc + sz > self.verify_block or accm + mz > mblock):
                 bno += 1
-                acc = 0
+                acc = accm = 0
             acc += sz
+            accm += mz
             batch_of_comp[ci] = bno
         batch = np.empty(len(cand), np.int64)
         batch[corder] = np.repeat(batch_of_comp, np.diff(np.r_[cstart, len(corder)]))
         thr = self.threshold
         n_checked = 0
-        batch_files: list[str] = []
+        batch_files: list[list[str]] = []
         if self.verify:
-            # one pass over the key files: each candidate's distinct shingles go to its batch's
-            # spill file, so every batch is then read once (memory: one task + one batch)
+            # one pass over the key files: each candidate's distinct shingles go to a spill file
+            # per (batch, task) — no writer stays open — so every batch is then read once
+            # (memory: one task + one batch)
             os.makedirs(spill_dir, exist_ok=True)
             schema = pa.schema([("k", pa.int64()), ("sh", pa.large_list(pa.uint64()))])
-            batch_files = [os.path.join(spill_dir, f"verify-{b:05d}.parquet") for b in range(bno + 1)]
-            writers = [None] * (bno + 1)
+            batch_files = [[] for _ in range(bno + 1)]
             for t in np.unique(task_all):
                 sel = np.flatnonzero(task_all == t)
-                col = pq.read_table(key_files[t], columns=["sh"]).column("sh").combine_chunks()
+                col = read_parquet(key_files[t], ["sh"]).column("sh").combine_chunks()
                 vals, counts = unique_per_doc(*_take_lists(col, g_all[sel] - idx.starts[t]))
                 del col
                 offs = np.r_[0, np.cumsum(counts)]
                 lists = pa.LargeListArray.from_arrays(pa.array(offs), pa.array(vals, pa.uint64()))
+                del vals
                 bsel = batch[sel]
                 for b in np.unique(bsel):
                     m = np.flatnonzero(bsel == b)
-                    if writers[b] is None:
-                        writers[b] = pq.ParquetWriter(batch_files[b], schema, compression="none",
-                                                      use_dictionary=False)
-                    writers[b].write_table(pa.table({"k": pa.array(sel[m]), "sh": lists.take(pa.array(m))},
-                                                    schema=schema))
-            for w in writers:
-                if w is not None:
-                    w.close()
+                    path = os.path.join(spill_dir, f"verify-{b:05d}-{t:05d}.parquet")
+                    pq.write_table(pa.table({"k": pa.array(sel[m]), "sh": lists.take(pa.array(m))}, schema=schema),
+                                   path, compression="none", use_dictionary=False)
+                    batch_files[b].append(path)
+                del lists
+        n_rounds = 0
         for bi in range(bno + 1):
             ks = np.flatnonzero(batch == bi)  # candidate positions, in node order
-            sets: dict[int, np.ndarray] = {}
+            lens = bounds[ks + 1] - bounds[ks]
+            K = np.repeat(np.arange(len(ks), dtype=np.int64), lens)
+            B = mb[_ranges(bounds[ks], lens)]
+            vals = offs = None
             if self.verify:
-                tb = pq.read_table(batch_files[bi])
+                tb = pa.concat_tables([read_parquet(f) for f in batch_files[bi]])
                 col = tb.column("sh").combine_chunks()
-                vals = np.asarray(pc.list_flatten(col).to_numpy(zero_copy_only=False), np.uint64)
-                offs = np.asarray(col.offsets.to_numpy(), np.int64)
-                offs = offs - offs[0]
-                for k, a, b in zip(tb.column("k").to_pylist(), offs[:-1].tolist(), offs[1:].tolist()):
-                    sets[k] = vals[a:b]
-                del tb, col
-                os.remove(batch_files[bi])
-            centres: dict[int, list[int]] = {}
-            for k in ks.tolist():
-                bs = mb[bounds[k]:bounds[k + 1]].tolist()
-                found = -1
-                cs = set()
-                for b in bs:
-                    c = centres.get(b)
-                    if c:
-                        cs.update(c)
-                if cs:
-                    if not self.verify:
-                        found = min(cs)
-                    else:
-                        a = sets[k]
-                        for c in sorted(cs):
-                            o = sets[c]
-                            la, lo = len(a), len(o)
-                            if min(la, lo) < thr * max(la, lo):  # Jaccard ≤ min/max
-                                continue
-                            n_checked += 1
-                            inter = np.intersect1d(a, o, assume_unique=True).size
-                            if inter >= thr * (la + lo - inter):
-                                found = c
-                                break
-                if found < 0:
-                    for b in bs:
-                        centres.setdefault(b, []).append(k)
-                else:
-                    rep[cand[k]] = cand[found]
+                loc = np.searchsorted(ks, np.asarray(tb.column("k").to_numpy(), np.int64))
+                lo_ = np.asarray(col.offsets.to_numpy(), np.int64)
+                flat = np.asarray(col.values.to_numpy(), np.uint64)
+                n_of = np.zeros(len(ks), np.int64)
+                n_of[loc] = np.diff(lo_)
+                st_of = np.zeros(len(ks), np.int64)
+                st_of[loc] = lo_[:-1]
+                vals = flat[_ranges(st_of, n_of)]
+                offs = np.zeros(len(ks) + 1, np.int64)
+                np.cumsum(n_of, out=offs[1:])
+                del tb, col, flat
+                for f in batch_files[bi]:
+                    os.remove(f)
+            found, r, t = centre_rounds(K, B, len(ks), vals, offs, thr)
+            n_rounds = max(n_rounds, r)
+            n_checked += t
+            d = found >= 0
+            rep[cand[ks[d]]] = cand[ks[found[d]]]
         shutil.rmtree(spill_dir, ignore_errors=True)
-        self._stats.update(candidate_docs=int(len(cand)), verified_pairs=n_checked, batches=bno + 1)
+        self._stats.update(candidate_docs=int(len(cand)), verified_pairs=n_checked, batches=bno + 1,
+                           rounds=n_rounds)
         return rep
 
     def verify_edges(self, key_files: Sequence[str | None], idx: KeyIndex, u: np.ndarray, v: np.ndarray

@@ -30,8 +30,9 @@ class ShardWriter:
 
     def __init__(self, directory: str, prefix: str, *, max_rows: int = 1_000_000,
                  max_bytes: int = 512 << 20, format: Literal["parquet", "jsonl"] = "parquet",
-                 compression: str = "zstd"):
+                 compression: str = "zstd", use_dictionary: bool = True):
         self.directory = directory
+        self.use_dictionary = use_dictionary
         self.prefix = prefix
         self.max_rows = max_rows
         self.max_bytes = max_bytes
@@ -54,7 +55,8 @@ class ShardWriter:
         self._final = os.path.join(self.directory, f"{self.prefix}-{k:04d}.{ext}")
         self._tmp = self._final + f".tmp-{os.getpid()}"
         if self.format == "parquet":
-            self._writer = pq.ParquetWriter(self._tmp, schema, compression=self.compression)
+            self._writer = pq.ParquetWriter(self._tmp, schema, compression=self.compression,
+                                            use_dictionary=self.use_dictionary)
         else:
             self._fh = gzip.open(self._tmp, "wb", compresslevel=3)
         self._schema = schema

@@ -257,7 +257,10 @@ def run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: Read
         key_writer = None
     else:
         out_writer = ShardWriter(layout.stage_data(s), f"t{task.index:05d}", max_rows=1 << 62, max_bytes=1 << 62)
-        key_writer = ShardWriter(layout.keys(s), f"t{task.index:05d}", max_rows=1 << 62, max_bytes=1 << 62)
+        # key files are read once by the reduce and are mostly random hashes: compression
+        # costs CPU and saves next to nothing
+        key_writer = ShardWriter(layout.keys(s), f"t{task.index:05d}", max_rows=1 << 62, max_bytes=1 << 62,
+                                 compression="none", use_dictionary=False)
     decisions = _decisions_iter(layout, s, task.index) if s > 0 else None
     dec_pos = 0
     rows_out = 0
