@@ -21,21 +21,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
+from winnow.hashing import splitmix64
+
 _P = np.uint64(0x9E3779B97F4A7C15)
 _PAD = np.uint64(0x5851F42D4C957F2D)
 
 
-def fmix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser (a bijection on uint64 with full avalanche), vectorised."""
-    x = x.astype(np.uint64, copy=True)
-    x ^= x >> np.uint64(30)
-    x *= _M1
-    x ^= x >> np.uint64(27)
-    x *= _M2
-    x ^= x >> np.uint64(31)
-    return x
+fmix64 = splitmix64  # shared implementation in winnow.hashing
 
 
 def normalize(text: pa.Array | pa.ChunkedArray, *, lowercase: bool = True, punctuation: bool = True,
