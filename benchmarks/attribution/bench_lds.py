@@ -110,7 +110,7 @@ def ground_truth(kind, train_data, test_data, masks):
 
 # ----------------------------------------------------------------------------------------------- dattri
 
-def dattri_run(method, kind, models, cks, train_data, test_data, damping, proj_dim):
+def dattri_run(method, kind, models, cks, train_data, test_data, damping, proj_dim, seed=0):
     """``damping`` is in winnow's units; dattri's TRAK divides gradients by sqrt(P), so its kernel
     ridge is damping / P for the identical problem."""
     from dattri.algorithm.influence_function import IFAttributorCG, IFAttributorExplicit
@@ -153,14 +153,14 @@ def dattri_run(method, kind, models, cks, train_data, test_data, damping, proj_d
     if method.startswith("trak"):
         task = AttributionTask(loss_func=margin_func, model=base, checkpoints=[m.state_dict() for m in models])
         att = TRAKAttributor(task=task, correct_probability_func=prob_func,
-                             projector_kwargs={"proj_dim": proj_dim, "device": "cpu"},
+                             projector_kwargs={"proj_dim": proj_dim, "proj_seed": seed, "device": "cpu"},
                              regularization=damping / sum(p.numel() for p in base.parameters()))
         att.cache(tl64)
         return att.attribute(te).numpy() if _trak_takes_one() else att.attribute(tl64, te).detach().numpy()
     if method == "tracin":
         task = AttributionTask(loss_func=loss_func, model=base, checkpoints=cks)
         att = TracInAttributor(task=task, weight_list=torch.full((len(cks),), RECIPE[kind]["lr"]),
-                               normalized_grad=False, projector_kwargs={"proj_dim": proj_dim, "device": "cpu"})
+                               normalized_grad=False, projector_kwargs={"proj_dim": proj_dim, "proj_seed": seed, "device": "cpu"})
         return att.attribute(tl64, te).detach().numpy()
     raise ValueError(method)
 
@@ -176,7 +176,7 @@ def _trak_takes_one() -> bool:
 
 # ----------------------------------------------------------------------------------------------- winnow
 
-def winnow_run(method, kind, models, cks, train_data, test_data, damping, proj_dim):
+def winnow_run(method, kind, models, cks, train_data, test_data, damping, proj_dim, seed=0):
     from winnow.attribution import ClassificationTask, attribute
 
     task = ClassificationTask()
@@ -186,10 +186,10 @@ def winnow_run(method, kind, models, cks, train_data, test_data, damping, proj_d
                          damping=damping, batch_size=256, max_iter=20).scores
     if method.startswith("trak"):
         return attribute(models, task, train_data, test_data, method="trak", proj_dim=proj_dim,
-                         damping=damping, batch_size=256).scores
+                         damping=damping, batch_size=256, seed=seed).scores
     if method == "tracin":
         return attribute(models[0], task, train_data, test_data, method="tracin", checkpoints=cks,
-                         lrs=[RECIPE[kind]["lr"]] * len(cks), proj_dim=proj_dim, batch_size=256).scores
+                         lrs=[RECIPE[kind]["lr"]] * len(cks), proj_dim=proj_dim, batch_size=256, seed=seed).scores
     if method == "cosine":
         return attribute(models[0], task, train_data, test_data, method="cosine", checkpoints=cks,
                          proj_dim=proj_dim, batch_size=256).scores
