@@ -28,9 +28,10 @@ def main():
     ap.add_argument("--methods", default="trak_1,trak_10,tracin")
     ap.add_argument("--dampings", required=True, help="bench_lds.py JSON (damping per model/method)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--data", default="digits", help="digits or mnist_ascii (as bench_lds.py)")
     args = ap.parse_args()
     damp = {(r["model"], r["method"]): r.get("damping") for r in json.load(open(args.dampings))}
-    train_data, test_data = B.load(1000, 100)
+    train_data, test_data = B.load(1000, 100, data=args.data)
     masks = subset_masks(1000, 50, alpha=0.5, seed=0)
     out = []
     for kind in args.models.split(","):
