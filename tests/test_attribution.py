@@ -256,3 +256,54 @@ def test_datamodels_method_agrees_with_influence_on_ridge_regression():
     assert r > 0.8, r
     with pytest.raises(AttributionError, match="needs fit="):
         attribute(None, task, (Xtr, ytr), (Xte, yte), method="datamodels")
+
+
+def test_trak_ensemble_modes_follow_their_definitions(digits):
+    """mean_q (paper, default) = mean of kernel scores x mean Q; mean = mean of per-model products.
+    With Q from each single model: the per-model TRAK-1 scores are phi K^-1 phi * Q_m."""
+    from winnow.attribution.grads import model_outputs
+    from winnow.attribution.data import Data
+
+    X, y, Xt, yt = digits
+    models = [_train(_mlp(s), X, y, steps=20) for s in range(2)]
+    task = ClassificationTask()
+    kw = dict(proj_dim=64, damping=1.0)
+    singles = [attribute(m, task, (X, y), (Xt, yt), method="trak", seed=i, **kw).scores for i, m in enumerate(models)]
+    Q = [model_outputs(m, task, Data((X, y), "train"), ("output_weight",), 256)["output_weight"].double().numpy()
+         for m in models]
+    raw = [s / q[:, None] for s, q in zip(singles, Q)]
+    ens_q = attribute(models, task, (X, y), (Xt, yt), method="trak", **kw).scores
+    ens_m = attribute(models, task, (X, y), (Xt, yt), method="trak", ensemble="mean", **kw).scores
+    np.testing.assert_allclose(ens_m, (singles[0] + singles[1]) / 2, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(ens_q, (raw[0] + raw[1]) / 2 * ((Q[0] + Q[1]) / 2)[:, None], rtol=1e-6, atol=1e-9)
+    assert not np.allclose(ens_q, ens_m)
+    with pytest.raises(AttributionError, match="ensemble"):
+        attribute(models, task, (X, y), (Xt, yt), method="trak", ensemble="median", **kw)
+
+
+def test_closed_form_linear_softmax_hessian_equals_autodiff(digits):
+    """The multinomial-logistic-regression fast path gives the same Hessian as P autodiff HVPs,
+    for weight+bias, weight only, and a bias-free layer."""
+    from winnow.attribution.data import Data
+    from winnow.attribution.grads import GradFn
+    from winnow.attribution.hessian import HVP, linear_softmax_hessian
+    import winnow.attribution.hessian as hess
+
+    X, y, _, _ = digits
+    for bias, params in ((True, None), (True, ["weight"]), (False, None)):
+        torch.manual_seed(0)
+        m = _train(torch.nn.Linear(64, 10, bias=bias), X, y, steps=30)
+        gf = GradFn(m, ClassificationTask(), params, "loss")
+        hvp = HVP(gf, Data((X, y), "train"), 128)
+        H = linear_softmax_hessian(hvp)
+        assert H is not None and H.shape == (gf.spec.dim, gf.spec.dim)
+        orig = hess.linear_softmax_hessian
+        try:
+            hess.linear_softmax_hessian = lambda _h: None
+            H_ad = hess.explicit_hessian(hvp)
+        finally:
+            hess.linear_softmax_hessian = orig
+        np.testing.assert_allclose(H, H_ad, atol=2e-6 * np.abs(H_ad).max())
+    # not a linear softmax model: no closed form
+    gf = GradFn(_mlp(), ClassificationTask(), None, "loss")
+    assert linear_softmax_hessian(HVP(gf, Data((X, y), "train"), 128)) is None

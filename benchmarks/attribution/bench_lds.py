@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 
 os.environ.setdefault("TQDM_DISABLE", "1")
@@ -23,16 +24,31 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
 torch.set_num_threads(1)  # the machine is 2 shared cores; tiny ops run best on one
 
 
-def load(n_train: int, n_test: int, seed: int = 0):
-    from sklearn.datasets import load_digits
+D_IN = 64  # input size of the models (set by --data)
 
-    X, y = load_digits(return_X_y=True)
+
+def load(n_train: int, n_test: int, seed: int = 0, data: str = "digits"):
+    global D_IN
+    if data == "digits":
+        from sklearn.datasets import load_digits
+
+        X, y = load_digits(return_X_y=True)
+        X = X / 16.0
+    elif data == "mnist_ascii":
+        from mnist_ascii import load_mnist_ascii
+
+        X, y = load_mnist_ascii()
+    else:
+        raise ValueError(f"--data must be digits or mnist_ascii, got {data!r}")
     idx = np.random.default_rng(seed).permutation(len(X))
-    X = torch.tensor(X / 16.0, dtype=torch.float32)
+    X = torch.tensor(X, dtype=torch.float32)
     y = torch.tensor(y)
+    D_IN = X.shape[1]
     tr, te = idx[:n_train], idx[n_train:n_train + n_test]
     return (X[tr], y[tr]), (X[te], y[te])
 
@@ -40,8 +56,8 @@ def load(n_train: int, n_test: int, seed: int = 0):
 def make_model(kind: str, seed: int) -> nn.Module:
     torch.manual_seed(seed)
     if kind == "lr":
-        return nn.Linear(64, 10)
-    return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
+        return nn.Linear(D_IN, 10)
+    return nn.Sequential(nn.Linear(D_IN, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 10))
 
 
 RECIPE = {"lr": dict(epochs=30, lr=0.1, wd=1e-3, momentum=0.0), "mlp": dict(epochs=30, lr=0.05, wd=1e-3, momentum=0.9)}
@@ -110,7 +126,7 @@ def ground_truth(kind, train_data, test_data, masks):
 
 # ----------------------------------------------------------------------------------------------- dattri
 
-def dattri_run(method, kind, models, cks, train_data, test_data, damping, proj_dim):
+def dattri_run(method, kind, models, cks, train_data, test_data, damping, proj_dim, seed=0):
     """``damping`` is in winnow's units; dattri's TRAK divides gradients by sqrt(P), so its kernel
     ridge is damping / P for the identical problem."""
     from dattri.algorithm.influence_function import IFAttributorCG, IFAttributorExplicit
@@ -153,14 +169,14 @@ def dattri_run(method, kind, models, cks, train_data, test_data, damping, proj_d
     if method.startswith("trak"):
         task = AttributionTask(loss_func=margin_func, model=base, checkpoints=[m.state_dict() for m in models])
         att = TRAKAttributor(task=task, correct_probability_func=prob_func,
-                             projector_kwargs={"proj_dim": proj_dim, "device": "cpu"},
+                             projector_kwargs={"proj_dim": proj_dim, "proj_seed": seed, "device": "cpu"},
                              regularization=damping / sum(p.numel() for p in base.parameters()))
         att.cache(tl64)
         return att.attribute(te).numpy() if _trak_takes_one() else att.attribute(tl64, te).detach().numpy()
     if method == "tracin":
         task = AttributionTask(loss_func=loss_func, model=base, checkpoints=cks)
         att = TracInAttributor(task=task, weight_list=torch.full((len(cks),), RECIPE[kind]["lr"]),
-                               normalized_grad=False, projector_kwargs={"proj_dim": proj_dim, "device": "cpu"})
+                               normalized_grad=False, projector_kwargs={"proj_dim": proj_dim, "proj_seed": seed, "device": "cpu"})
         return att.attribute(tl64, te).detach().numpy()
     raise ValueError(method)
 
@@ -176,7 +192,7 @@ def _trak_takes_one() -> bool:
 
 # ----------------------------------------------------------------------------------------------- winnow
 
-def winnow_run(method, kind, models, cks, train_data, test_data, damping, proj_dim):
+def winnow_run(method, kind, models, cks, train_data, test_data, damping, proj_dim, seed=0):
     from winnow.attribution import ClassificationTask, attribute
 
     task = ClassificationTask()
@@ -186,10 +202,10 @@ def winnow_run(method, kind, models, cks, train_data, test_data, damping, proj_d
                          damping=damping, batch_size=256, max_iter=20).scores
     if method.startswith("trak"):
         return attribute(models, task, train_data, test_data, method="trak", proj_dim=proj_dim,
-                         damping=damping, batch_size=256).scores
+                         damping=damping, batch_size=256, seed=seed).scores
     if method == "tracin":
         return attribute(models[0], task, train_data, test_data, method="tracin", checkpoints=cks,
-                         lrs=[RECIPE[kind]["lr"]] * len(cks), proj_dim=proj_dim, batch_size=256).scores
+                         lrs=[RECIPE[kind]["lr"]] * len(cks), proj_dim=proj_dim, batch_size=256, seed=seed).scores
     if method == "cosine":
         return attribute(models[0], task, train_data, test_data, method="cosine", checkpoints=cks,
                          proj_dim=proj_dim, batch_size=256).scores
@@ -207,8 +223,10 @@ def main():
     ap.add_argument("--peer", default="dattri", help="dattri or none")
     ap.add_argument("--json", default=None)
     ap.add_argument("--no-mislabel", dest="mislabel", action="store_false")
+    ap.add_argument("--data", default="digits", help="digits (sklearn 8x8) or mnist_ascii (BIG-bench 28x28 binary)")
+    ap.add_argument("--methods", default="if,trak_1,trak_10,tracin,cosine")
     args = ap.parse_args()
-    train_data, test_data = load(args.n_train, args.n_test)
+    train_data, test_data = load(args.n_train, args.n_test, data=args.data)
     masks = subset_masks(args.n_train, args.n_models, alpha=0.5, seed=0)
     val_masks = subset_masks(args.n_train, 20, alpha=0.5, seed=99)  # for choosing damping only
     rows = []
@@ -222,9 +240,12 @@ def main():
         P = sum(p.numel() for p in ens[0].parameters())
         print(f"\n== {kind}: P={P}, train={args.n_train}, test={args.n_test}, {args.n_models} subset models "
               f"(+20 validation subsets; {t_gt:.1f}s to retrain all)", flush=True)
-        methods = [("if_explicit" if kind == "lr" else "if_cg", ens[:1], None), ("trak_1", ens[:1], 512),
+        methods = [("if_explicit" if kind == "lr" and P <= 4096 else "if_cg", ens[:1], None), ("trak_1", ens[:1], 512),
                    ("trak_10", ens, 512), ("tracin", ens[:1], 512), ("cosine", ens[:1], 512)]
+        keep = set(args.methods.split(","))
         for name, models, pd in methods:
+            if name.split("_")[0] not in keep and name not in keep:
+                continue
             damping = None
             if name.startswith(("if", "trak")):
                 # one damping for both libraries (same units), chosen on the 20 validation subsets
@@ -268,7 +289,7 @@ def mislabel(args):
 
     from winnow.attribution import ClassificationTask, self_influence
 
-    (X, y), _ = load(args.n_train, args.n_test)
+    (X, y), _ = load(args.n_train, args.n_test, data=args.data)
     rng = np.random.default_rng(1)
     flip = rng.choice(len(y), size=len(y) // 10, replace=False)
     yf = y.clone()

@@ -141,7 +141,8 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
         options: method-specific: influence: ``solver`` ("auto", "exact", "cg", "lissa"), ``damping``
             (default 1e-3), ``target_fn`` ("loss" default, or "output"), ``max_iter``, ``depth``,
             ``repeat``, ``hessian`` ("hessian" or "gauss_newton", PSD for non-convex models); trak: ``damping`` (ridge on the kernel; default 0.1 * its mean diagonal: kernels from few
-            examples are ill-conditioned); tracin:
+            examples are ill-conditioned), ``ensemble`` ("mean_q": the paper's average of kernel
+            scores times the average Q, default; "mean": average of per-model scores); tracin:
             ``lrs`` (one learning rate per checkpoint), ``target_fn``; datamodels: ``fit``
             (callable ``(X, y, seed) -> model``), ``n_models``, ``alpha``, ``l2``.
 
@@ -259,12 +260,16 @@ def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, solver: st
 
 
 def _trak(models, task, tr: Data, tg: Data, *, proj_dim, common, damping: float | None = None,
-          default_proj_dim: int = 2048) -> np.ndarray:
+          default_proj_dim: int = 2048, ensemble: str = "mean_q") -> np.ndarray:
     """TRAK (Park et al. 2023): ``phi_j^T (Phi^T Phi + damping I)^{-1} phi_i * Q_i`` with phi the
-    projected gradients of the model output f, Q_i = output_weight (1 - p_i); averaged over models."""
+    projected gradients of the model output f, Q_i = output_weight (1 - p_i). Over an ensemble,
+    ``ensemble="mean_q"`` (the paper's Algorithm 1, default) averages the kernel scores and Q
+    separately and multiplies the averages; ``"mean"`` averages the per-model products."""
     from winnow.attribution.grads import model_outputs
 
-    total = 0.0
+    if ensemble not in ("mean_q", "mean"):
+        raise AttributionError(f"ensemble must be 'mean_q' or 'mean', got {ensemble!r}")
+    total, q_total = 0.0, 0.0
     for mi, model in enumerate(models):
         fz = _featurizer(model, task, "output", proj_dim, common, default_proj_dim, seed_offset=mi)
         Phi = torch.as_tensor(np.asarray(fz.matrix(tr)), dtype=torch.float64)
@@ -275,8 +280,13 @@ def _trak(models, task, tr: Data, tg: Data, *, proj_dim, common, damping: float 
         L = torch.linalg.cholesky(K)
         X = torch.cholesky_solve(Pt.T.contiguous(), L)  # [k, m]
         Q = model_outputs(model, task, tr, ("output_weight",), common["batch_size"] * 4)["output_weight"].double()
-        total = total + (Phi @ X) * Q[:, None]
-    return (total / len(models)).numpy()
+        if ensemble == "mean":
+            total = total + (Phi @ X) * Q[:, None]
+        else:
+            total, q_total = total + Phi @ X, q_total + Q
+    if ensemble == "mean":
+        return (total / len(models)).numpy()
+    return ((total / len(models)) * (q_total / len(models))[:, None]).numpy()
 
 
 # ---------------------------------------------------------------------------------------------------
