@@ -33,6 +33,23 @@ QUARANTINE_SCHEMA = pa.schema(
 )
 
 
+def set_columns(table: pa.Table, cols) -> pa.Table:
+    """Replace or append columns (a mapping or (name, array) pairs; numpy arrays accepted).
+
+    >>> set_columns(pa.table({"a": [1]}), {"a": [2], "b": ["x"]}).to_pylist()
+    [{'a': 2, 'b': 'x'}]
+    """
+    items = cols.items() if isinstance(cols, dict) else cols
+    for name, col in items:
+        if not isinstance(col, (pa.Array, pa.ChunkedArray)):
+            col = pa.array(col)
+        if name in table.column_names:
+            table = table.set_column(table.column_names.index(name), name, col)
+        else:
+            table = table.append_column(name, col)
+    return table
+
+
 def stable_ids(file: str, offsets: Sequence[int] | np.ndarray) -> pa.Array:
     """Ids derived from the source file and the byte (or row) offset of each record.
 
@@ -91,7 +108,7 @@ def ensure_record_columns(
         table = table.set_column(i, "text", pc.cast(table.column("text"), pa.string()))
     src_val = source if source is not None else file
     if "source" not in table.column_names:
-        table = table.append_column("source", pa.array([src_val] * table.num_rows, pa.string()))
+        table = table.append_column("source", pa.repeat(pa.scalar(src_val, pa.string()), table.num_rows))
     else:
         col = table.column("source")
         if col.type != pa.string():

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 from pydantic import Field, PrivateAttr
 
 from winnow.pipeline.step import MapStep
+from winnow.records import set_columns
 
 SPAN_TYPE = pa.struct([("start", pa.int64()), ("end", pa.int64())])
 COLUMNS = ("decontam_ngrams", "decontam_set", "decontam_item", "decontam_items", "decontam_spans")
@@ -73,13 +74,7 @@ class Decontaminate(MapStep):
         nd = table.num_rows
         hits = idx.match(table.column(self.text_column))
         cols = annotate_hits(hits, nd, idx)
-        for name in COLUMNS:
-            col = cols[name]
-            if name in table.column_names:
-                table = table.set_column(table.column_names.index(name), name, col)
-            else:
-                table = table.append_column(name, col)
-        return table
+        return set_columns(table, [(name, cols[name]) for name in COLUMNS])
 
     def decide(self, table: pa.Table) -> pa.Array:
         flagged = pc.greater_equal(table.column("decontam_ngrams"), self.min_matches)

@@ -119,8 +119,7 @@ def write_decisions(out_dir: str, idx: KeyIndex, reason_of_gid: np.ndarray | Non
         a, b = int(idx.starts[t]), int(idx.starts[t + 1])
         n = b - a
         if reason_of_gid is not None and n:
-            m = reason_of_gid[a:b]
-            r = pa.array(np.where(m, reason, None).tolist() if m.any() else [None] * n, pa.string())
+            r = pc.if_else(pa.array(reason_of_gid[a:b]), pa.scalar(reason, pa.string()), pa.scalar(None, pa.string()))
         else:
             r = pa.nulls(n, pa.string())
         cols = {"reason": r}
@@ -147,3 +146,16 @@ def cluster_columns(idx: KeyIndex, root_node: np.ndarray, size_node: np.ndarray
     cluster_id = pc.if_else(in_cluster, rep_ids, pa.scalar(None, pa.string()))
     duplicate_of = pc.if_else(pa.array(dup), rep_ids, pa.scalar(None, pa.string()))
     return dup, duplicate_of, cluster_id, pa.array(size_g.astype(np.int64))
+
+
+def write_cluster_decisions(out_dir: str, idx: KeyIndex, root_node: np.ndarray, size_node: np.ndarray,
+                            reason: str, cluster_column: str | None) -> np.ndarray:
+    """Write a dedup step's decisions from its components: ``duplicate_of`` (and, if
+    ``cluster_column`` is set, that column plus ``cluster_size``); returns the duplicate mask (gid order)."""
+    dup, dup_of, cid, csize = cluster_columns(idx, root_node, size_node)
+    cols = {"duplicate_of": dup_of}
+    if cluster_column:
+        cols[cluster_column] = cid
+        cols["cluster_size"] = csize
+    write_decisions(out_dir, idx, dup, cols, reason)
+    return dup

@@ -14,7 +14,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pyarrow as pa
 
-from winnow.dedup._reduce import KeyIndex, cluster_columns, components_from, union, write_decisions
+from winnow.dedup._reduce import KeyIndex, components_from, union, write_cluster_decisions
 from winnow.dedup._text import hash_strings_128, normalize
 from winnow.pipeline.step import GlobalStep
 
@@ -59,10 +59,5 @@ class ExactDedup(GlobalStep):
             first = order[run_start]
             union(parent, first, order)
         root, size = components_from(parent)
-        dup, dup_of, cid, csize = cluster_columns(idx, root, size)
-        cols = {"duplicate_of": dup_of}
-        if self.cluster_column:
-            cols[self.cluster_column] = cid
-            cols["cluster_size"] = csize
-        write_decisions(out_dir, idx, dup, cols, "exact_dedup:duplicate")
+        write_cluster_decisions(out_dir, idx, root, size, "exact_dedup:duplicate", self.cluster_column)
 

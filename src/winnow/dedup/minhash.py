@@ -49,8 +49,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field, PrivateAttr, model_validator
 
-from winnow.dedup._reduce import (KeyIndex, cluster_columns, components_from, find_roots, read_parquet, union,
-                                  write_decisions)
+from winnow.dedup._reduce import (KeyIndex, components_from, find_roots, read_parquet, union,
+                                  write_cluster_decisions)
 from winnow.dedup._text import _P, fmix64, shingle_hashes
 from winnow.pipeline.step import GlobalStep
 
@@ -660,10 +660,5 @@ class MinhashDedup(GlobalStep):
             parent = np.arange(idx.n, dtype=np.int64)
             union(parent, u, v)
             root, size = components_from(parent)
-        dup, dup_of, cid, csize = cluster_columns(idx, root, size)
+        dup = write_cluster_decisions(out_dir, idx, root, size, "minhash_dedup:near_duplicate", self.cluster_column)
         self._stats.update(duplicates=int(dup.sum()), seconds=time.perf_counter() - t0)
-        cols = {"duplicate_of": dup_of}
-        if self.cluster_column:
-            cols[self.cluster_column] = cid
-            cols["cluster_size"] = csize
-        write_decisions(out_dir, idx, dup, cols, "minhash_dedup:near_duplicate")

@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field, PrivateAttr
 
-from winnow.dedup._reduce import KeyIndex, cluster_columns, components_from, union, write_decisions
+from winnow.dedup._reduce import KeyIndex, components_from, union, write_cluster_decisions
 from winnow.dedup._text import ngram_hashes, word_token_hashes
 from winnow.pipeline.step import GlobalStep
 
@@ -129,12 +129,7 @@ class SemanticDedup(GlobalStep):
                 if len(u):
                     union(parent, members[u], members[v])
         root, size = components_from(parent)
-        dup, dup_of, cid, csize = cluster_columns(idx, root, size)
-        cols = {"duplicate_of": dup_of}
-        if self.cluster_column:
-            cols[self.cluster_column] = cid
-            cols["cluster_size"] = csize
-        write_decisions(out_dir, idx, dup, cols, "semantic_dedup:near_duplicate")
+        write_cluster_decisions(out_dir, idx, root, size, "semantic_dedup:near_duplicate", self.cluster_column)
 
 
 def kmeans_labels(x: np.ndarray, k: int, seed: int) -> np.ndarray:

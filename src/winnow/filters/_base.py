@@ -4,17 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-
-def set_columns(table: pa.Table, cols: dict[str, object]) -> pa.Table:
-    """Append or replace columns (numpy arrays or Arrow arrays)."""
-    for name, col in cols.items():
-        if isinstance(col, np.ndarray):
-            col = pa.array(col)
-        if name in table.column_names:
-            table = table.set_column(table.column_names.index(name), name, col)
-        else:
-            table = table.append_column(name, col)
-    return table
+from winnow.records import set_columns  # noqa: F401  (re-exported for the filters)
 
 
 def col_np(table: pa.Table, name: str, dtype=np.float64) -> np.ndarray:

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from pydantic import Field, PrivateAttr
 
 from winnow.pipeline.step import MapStep, reasons_from_masks
+from winnow.records import set_columns
 
 
 class Length(MapStep):
@@ -79,13 +80,7 @@ class Length(MapStep):
             texts = pc.fill_null(text, "").to_pylist()
             enc = self._tok.encode_batch(texts)
             cols.append(("n_tokens", pa.array(np.fromiter((len(e.ids) for e in enc), np.int64, len(enc)))))
-        for name, col in cols:
-            col = pc.cast(col, pa.int64())
-            if name in table.column_names:
-                table = table.set_column(table.column_names.index(name), name, col)
-            else:
-                table = table.append_column(name, col)
-        return table
+        return set_columns(table, [(name, pc.cast(col, pa.int64())) for name, col in cols])
 
     def decide(self, table: pa.Table) -> pa.Array:
         rules = []

@@ -24,7 +24,7 @@ from winnow.io.readers import InputSpec, ReadTask, read_task
 from winnow.io.writers import ShardWriter
 from winnow.pipeline.stats import ReadStats, StepStats, error_kind
 from winnow.pipeline.step import GlobalStep, MapStep
-from winnow.records import text_bytes
+from winnow.records import set_columns, text_bytes
 
 
 class StrictInputError(RuntimeError):
@@ -221,8 +221,7 @@ def run_step(st, batch: pa.Table, ss: StepStats, decisions: pa.Table | None = No
     if n_drop:
         rej = new.filter(drop)
         rreasons = pc.filter(reasons, drop)
-        rej = rej.append_column("step", pa.array([st.name] * n_drop, pa.string()))
-        rej = rej.append_column("reason", rreasons)
+        rej = set_columns(rej, {"step": pa.repeat(pa.scalar(st.name, pa.string()), n_drop), "reason": rreasons})
         for item in pc.value_counts(rreasons).to_pylist():
             ss.reasons[item["values"]] += item["counts"]
         ss.bytes_rejected += text_bytes(rej)

@@ -110,15 +110,10 @@ class GlobalStep(Step):
 
     def apply(self, table: pa.Table, decisions: pa.Table) -> tuple[pa.Table, pa.Array]:
         """Default: decisions has a ``reason`` column (null keeps) plus columns to attach."""
+        from winnow.records import set_columns
+
         reasons = decisions.column("reason")
-        for name in decisions.column_names:
-            if name == "reason":
-                continue
-            col = decisions.column(name)
-            if name in table.column_names:
-                table = table.set_column(table.column_names.index(name), name, col)
-            else:
-                table = table.append_column(name, col)
+        table = set_columns(table, [(n, decisions.column(n)) for n in decisions.column_names if n != "reason"])
         if self.annotate_only:
             reasons = pa.nulls(table.num_rows, pa.string())
         return table, reasons

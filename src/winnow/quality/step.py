@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from pydantic import Field, PrivateAttr, model_validator
 
 from winnow.pipeline.step import MapStep, reasons_from_masks
+from winnow.records import set_columns
 
 
 class QualityClassifier(MapStep):
@@ -81,7 +82,7 @@ class QualityClassifier(MapStep):
         col = pa.array(s.astype(np.float32), pa.float32())
         if self.column in table.column_names:
             return table.set_column(table.column_names.index(self.column), self.column, col)
-        return table.append_column(self.column, col)
+        return set_columns(table, {self.column: col})
 
     def decide(self, table: pa.Table) -> pa.Array:
         self.setup()
