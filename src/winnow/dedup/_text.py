@@ -136,6 +136,29 @@ def token_hashes(flat: pa.Array, seed: int = 0) -> np.ndarray:
 _PUNCT = r"[\p{P}\p{S}]+"
 
 
+def _raw_to_words(raw_vocab: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Array]:
+    """Expand distinct raw tokens into normalised words (0, 1 or more each).
+
+    Returns ``(nsub, first, widx, vocab)``: raw token ``r`` becomes the words
+    ``vocab[widx[first[r]:first[r] + nsub[r]]]``."""
+    pieces = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(
+        pc.replace_substring_regex(raw_vocab, _PUNCT, " ")))
+    words = pieces.values
+    parent = np.asarray(pc.list_parent_indices(pieces).to_numpy(zero_copy_only=False), np.int64)
+    keep = np.asarray(pc.greater(pc.binary_length(words), 0).to_numpy(zero_copy_only=False), bool)
+    if not keep.all():
+        words = words.filter(pa.array(keep))
+        parent = parent[keep]
+    nsub = np.bincount(parent, minlength=len(raw_vocab))
+    first = np.zeros(len(nsub), np.int64)
+    np.cumsum(nsub[:-1], out=first[1:])
+    wenc = pc.dictionary_encode(words)
+    widx = np.asarray(wenc.indices.to_numpy(zero_copy_only=False), np.int64)
+    vocab = normalize(wenc.dictionary, lowercase=True, punctuation=False, digits=True, whitespace=False,
+                      unicode_form="NFKC")
+    return nsub, first, widx, vocab
+
+
 def word_tokens(text) -> tuple[np.ndarray, pa.Array, np.ndarray]:
     """Normalised word tokens of every document, computed on the batch's distinct tokens.
 
@@ -144,6 +167,7 @@ def word_tokens(text) -> tuple[np.ndarray, pa.Array, np.ndarray]:
     mapped to ``0``. Only the whitespace split touches the full text; every regex and Unicode
     operation runs on the *distinct* raw tokens (a raw token such as ``"foo.bar"`` expands to
     several words). Returns (token → index into vocabulary, normalised vocabulary, offsets n+1).
+    This is the all-Arrow reference; :func:`word_token_hashes` gives the same words faster.
     """
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
@@ -152,40 +176,76 @@ def word_tokens(text) -> tuple[np.ndarray, pa.Array, np.ndarray]:
         return np.zeros(0, np.int64), pa.array([], pa.string()), offsets
     enc = pc.dictionary_encode(raw)
     ridx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
-    # raw vocabulary → words (0, 1 or more per raw token)
-    pieces = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(
-        pc.replace_substring_regex(enc.dictionary, _PUNCT, " ")))
-    words = pieces.values
-    parent = np.asarray(pc.list_parent_indices(pieces).to_numpy(zero_copy_only=False), np.int64)
-    keep = np.asarray(pc.greater(pc.binary_length(words), 0).to_numpy(zero_copy_only=False), bool)
-    if not keep.all():
-        words = words.filter(pa.array(keep))
-        parent = parent[keep]
-    nsub = np.bincount(parent, minlength=len(enc.dictionary))
-    first = np.zeros(len(nsub), np.int64)
-    np.cumsum(nsub[:-1], out=first[1:])
-    wenc = pc.dictionary_encode(words)
-    widx = np.asarray(wenc.indices.to_numpy(zero_copy_only=False), np.int64)
-    vocab = normalize(wenc.dictionary, lowercase=True, punctuation=False, digits=True, whitespace=False,
-                      unicode_form="NFKC")
+    nsub, first, widx, vocab = _raw_to_words(enc.dictionary)
     if (nsub == 1).all():  # no raw token splits or vanishes: a plain gather
         return widx[first[ridx]], vocab, offsets
     # expand every raw token occurrence into its words
     per = nsub[ridx]
-    total = int(per.sum())
-    occ_first = np.zeros(len(per), np.int64)
-    np.cumsum(per[:-1], out=occ_first[1:])
-    pos = np.repeat(first[ridx] - occ_first, per) + np.arange(total)
+    pos = _ranges_np(first[ridx], per)
     new_off = np.r_[0, np.cumsum(per)][offsets]
     return widx[pos], vocab, new_off
 
 
+def _ranges_np(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, s + l)`` for every (s, l), vectorised."""
+    lens = np.asarray(lens, np.int64)
+    tot = int(lens.sum())
+    if tot == 0:
+        return np.zeros(0, np.int64)
+    first = np.zeros(len(lens), np.int64)
+    np.cumsum(lens[:-1], out=first[1:])
+    return np.repeat(np.asarray(starts, np.int64) - first, lens) + np.arange(tot, dtype=np.int64)
+
+
+def utf8_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(UTF-8 bytes as uint8, int64 offsets n+1) of a string array, without copying the text."""
+    values = _no_nulls(values)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if values.type not in (pa.string(), pa.large_string()):
+        values = pc.cast(values, pa.string())
+    odt = np.int64 if values.type == pa.large_string() else np.int32
+    bufs = values.buffers()
+    offs = np.frombuffer(bufs[1], dtype=odt)[values.offset:values.offset + len(values) + 1].astype(np.int64)
+    data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    return data, offs
+
+
+def hash_words(vocab: pa.Array, seed: int = 0) -> np.ndarray:
+    """64-bit hash of each (already normalised) word — the hash :func:`word_token_hashes` uses."""
+    from winnow.dedup._kernels import hash_strings_nb
+
+    return hash_strings_nb(*utf8_buffers(vocab), seed)
+
+
 def word_token_hashes(text, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(64-bit hash of every normalised word token, offsets of length n+1)."""
-    idx, vocab, offsets = word_tokens(text)
-    if len(idx) == 0:
-        return np.zeros(0, np.uint64), offsets
-    return hash_strings(vocab, seed)[idx], offsets
+    """(64-bit hash of every normalised word token, offsets of length n+1).
+
+    The same words as :func:`word_tokens`, hashed with :func:`hash_words`. One compiled pass
+    over the UTF-8 bytes (:func:`winnow.dedup._kernels.word_slots`) splits the text and hashes
+    every word of ASCII letters and digits; only the *distinct* words holding other bytes go
+    through Arrow's Unicode kernels (punctuation split, NFKC, lower-case, digits).
+    """
+    from winnow.dedup._kernels import expand_slots, word_slots
+
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    data, offs = utf8_buffers(text)
+    slot_hash, slot_ph, ph_start, ph_end, counts = word_slots(data, offs, seed)
+    slot_off = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts, out=slot_off[1:])
+    if len(ph_start) == 0:
+        return slot_hash, slot_off
+    # placeholders: their bytes as one string array, normalised on distinct spellings
+    plen = ph_end - ph_start
+    poff = np.zeros(len(plen) + 1, np.int64)
+    np.cumsum(plen, out=poff[1:])
+    raw = pa.LargeStringArray.from_buffers(len(plen), pa.py_buffer(poff), pa.py_buffer(data[_ranges_np(ph_start, plen)]))
+    enc = pc.dictionary_encode(raw)
+    ridx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
+    nsub, first, widx, vocab = _raw_to_words(enc.dictionary)
+    wh = hash_words(vocab, seed)[widx] if len(widx) else np.zeros(0, np.uint64)  # words in piece order
+    return expand_slots(slot_hash, slot_ph, slot_off, first[ridx], nsub[ridx], wh)
 
 
 def codepoints(norm: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -271,7 +331,9 @@ def shingle_hashes(text: pa.Array | pa.ChunkedArray, *, ngram: int = 5, unit: Li
         vals, offsets = codepoints(text if normalized else normalize(text))
     else:
         raise ValueError(f"unit must be 'word' or 'char', got {unit!r}")
-    return ngram_hashes(vals, offsets, ngram)
+    from winnow.dedup._kernels import ngram_shingles
+
+    return ngram_shingles(vals, offsets, ngram)
 
 
 def shingle_strings(text: pa.Array, *, ngram: int = 5, unit: str = "word") -> list[set]:
