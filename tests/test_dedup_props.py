@@ -171,9 +171,11 @@ def test_reduce_independent_of_shard_split(rows, baselines, tmp_path, rnd, k):
     assert n_dup >= 30
 
 
-def test_centre_batches_do_not_change_decisions(rows, baselines, tmp_path):
-    """Small verification batches (bounded memory) give exactly the one-batch decisions."""
-    step = MinhashDedup(verify_block=300)
+@pytest.mark.parametrize("max_bucket_rows", [4_000_000, 50])
+def test_centre_batches_do_not_change_decisions(rows, baselines, tmp_path, max_bucket_rows):
+    """Small verification batches and many bucket partitions (bounded memory) give exactly
+    the one-batch, one-partition decisions."""
+    step = MinhashDedup(verify_block=300, max_bucket_rows=max_bucket_rows)
     got = _decide(step, [rows.slice(0, 100), rows.slice(100)], str(tmp_path / "b"))
     assert step.last_stats["batches"] > 3
     assert got == baselines[1]

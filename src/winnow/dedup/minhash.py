@@ -52,6 +52,7 @@ from pydantic import Field, PrivateAttr, model_validator
 from winnow.dedup._reduce import (KeyIndex, components_from, find_roots, read_parquet, union,
                                   write_cluster_decisions)
 from winnow.dedup._text import _P, fmix64, shingle_hashes
+from winnow.memory import release_memory
 from winnow.pipeline.step import GlobalStep
 
 _MAX64 = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -314,6 +315,24 @@ def _take_lists(col: pa.ListArray, rows: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.asarray(pc.list_flatten(t).to_numpy(zero_copy_only=False), np.uint64), counts
 
 
+def _greedy_batches(size: np.ndarray, memb: np.ndarray, max_size: int, max_memb: int) -> np.ndarray:
+    """Consecutive batch number of each item (in order), cutting where the running totals of
+    ``size`` or ``memb`` pass a multiple of their limit: the items of a batch start within one
+    limit of each other, so a batch holds at most one limit plus its last item."""
+    if len(size) == 0:
+        return np.zeros(0, np.int64)
+    cs = np.cumsum(size) - size  # totals before each item
+    cm = np.cumsum(memb) - memb
+    ks, km = cs // max(1, max_size), cm // max(1, max_memb)
+    return np.cumsum(np.r_[False, (ks[1:] != ks[:-1]) | (km[1:] != km[:-1])]).astype(np.int64)
+
+
+def _read_row_group(path: str, group: int) -> tuple[np.ndarray, np.ndarray]:
+    with pq.ParquetFile(path) as pf:
+        tb = pf.read_row_group(group, use_threads=False)
+    return np.asarray(tb.column(0).to_numpy(), np.int64), np.asarray(tb.column(1).to_numpy(), np.int64)
+
+
 class MinhashDedup(GlobalStep):
     """Fuzzy deduplication with MinHash-LSH (+ optional exact-Jaccard verification).
 
@@ -449,27 +468,43 @@ class MinhashDedup(GlobalStep):
         e = np.unique(np.concatenate(us))
         return e // idx.n, e % idx.n
 
-    def bucket_memberships(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str
-                           ) -> tuple[np.ndarray, np.ndarray]:
-        """``(node, bucket)`` for every document of every LSH bucket with ≥ 2 members (buckets
-        numbered consecutively over all bands), from the on-disk bucket partitions."""
-        nodes, buckets = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    def bucket_pass(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str
+                    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Stream the on-disk bucket partitions once: link the members of every LSH bucket
+        with ≥ 2 documents (union-find over nodes, the only corpus-sized structure) and write
+        their ``(node, bucket)`` memberships (buckets numbered over all bands) to Parquet.
+
+        Returns (component root of every node, memberships per node, membership files)."""
+        parent = np.arange(idx.n, dtype=np.int64)
+        n_memb = np.zeros(idx.n, np.int64)
+        files: list[str] = []
         next_id = 0
-        for path in self.spill_buckets(key_files, idx, spill_dir):
+        schema = pa.schema([("node", pa.int64()), ("bucket", pa.int64())])
+        for k, path in enumerate(self.spill_buckets(key_files, idx, os.path.join(spill_dir, "bands"))):
             h, node = self._read_spill(path)
+            os.remove(path)
             if len(h) < 2:
                 continue
             order = np.lexsort((node, h))
             hs, ns = h[order], node[order]
+            del h, node, order
             new = np.r_[True, hs[1:] != hs[:-1]]
             bid = np.cumsum(new) - 1
-            size = np.bincount(bid)
-            multi = size[bid] > 1
-            nodes.append(ns[multi])
-            buckets.append(bid[multi] + next_id)
-            next_id += len(size)
-        shutil.rmtree(spill_dir, ignore_errors=True)
-        return np.concatenate(nodes), np.concatenate(buckets)
+            del hs, new
+            multi = np.bincount(bid)[bid] > 1
+            ns, bid = ns[multi], bid[multi]
+            if not len(ns):
+                continue
+            first = np.r_[True, bid[1:] != bid[:-1]]
+            head = ns[np.maximum.accumulate(np.where(first, np.arange(len(bid)), 0))]
+            union(parent, head, ns)
+            n_memb += np.bincount(ns, minlength=idx.n)
+            out = os.path.join(spill_dir, f"memb-{k:05d}.parquet")
+            pq.write_table(pa.table({"node": ns, "bucket": bid + next_id}, schema=schema), out,
+                           compression="none", use_dictionary=False)
+            files.append(out)
+            next_id += int(bid[-1]) + 1
+        return find_roots(parent), n_memb, files
 
     def center_clusters(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str) -> np.ndarray:
         """Greedy centre clustering over LSH candidates, in id order: a document joins the
@@ -479,27 +514,21 @@ class MinhashDedup(GlobalStep):
         Every dropped document is directly similar to the one it is a duplicate of (no
         chaining through intermediate documents). Only documents in a shared bucket are
         visited. A document only ever meets centres of its own connected component of the
-        bucket graph, so components are processed in batches of at most ``verify_block``
-        shingles: memory is bounded by the batch (and one task's key column), not the corpus.
+        bucket graph, so components are grouped into batches of at most ``verify_block``
+        shingles (and ``verify_block / 8`` bucket memberships); memberships and shingles are
+        routed to per-batch files on disk and each batch is decided on its own. Memory holds a
+        few arrays of one integer per document, one bucket partition or one task's shingles,
+        and one batch — never all the memberships or shingles of the corpus.
         """
-        mn, mb = self.bucket_memberships(key_files, idx, spill_dir)
+        os.makedirs(spill_dir, exist_ok=True)
+        comp_of, n_memb, memb_files = self.bucket_pass(key_files, idx, spill_dir)
         rep = np.arange(idx.n, dtype=np.int64)
-        if len(mn) == 0:
+        cand = np.flatnonzero(n_memb)  # nodes in some shared bucket, in node order
+        if len(cand) == 0:
+            shutil.rmtree(spill_dir, ignore_errors=True)
             return rep
-        # components of the bucket graph (each bucket's members linked to its first member);
-        # memberships come sorted by (bucket, node)
-        first = np.r_[True, mb[1:] != mb[:-1]]
-        head = mn[np.maximum.accumulate(np.where(first, np.arange(len(mb)), 0))]
-        del first
-        parent = np.arange(idx.n, dtype=np.int64)
-        union(parent, head, mn)
-        del head
-        order = np.argsort(mn, kind="stable")  # → sorted by (node, bucket)
-        mn, mb = mn[order], mb[order]
-        del order
-        cand, starts = np.unique(mn, return_index=True)
-        bounds = np.r_[starts, len(mn)]
-        comp = find_roots(parent)[cand]
+        comp = comp_of[cand]
+        del comp_of
         if self.verify:
             g_all = idx.gid_of_node[cand]
             nsh = np.zeros(len(cand), np.int64)
@@ -514,31 +543,41 @@ class MinhashDedup(GlobalStep):
         corder = np.lexsort((cand, comp))
         comp_sorted = comp[corder]
         cstart = np.flatnonzero(np.r_[True, comp_sorted[1:] != comp_sorted[:-1]])
+        del comp, comp_sorted
         csize = np.add.reduceat(nsh[corder], cstart)
-        # bucket memberships per component too (bounds the round arrays of a batch)
-        cmemb = np.add.reduceat((bounds[1:] - bounds[:-1])[corder], cstart)
-        mblock = max(1, self.verify_block // 8)
-        batch_of_comp = np.zeros(len(cstart), np.int64)
-        acc, accm, bno = 0, 0, 0
-        for ci, (sz, mz) in enumerate(zip(csize.tolist(), cmemb.tolist())):
-            if (acc or accm) and (acc + sz > self.verify_block or accm + mz > mblock):
-                bno += 1
-                acc = accm = 0
-            acc += sz
-            accm += mz
-            batch_of_comp[ci] = bno
+        cmemb = np.add.reduceat(n_memb[cand][corder], cstart)
+        batch_of_comp = _greedy_batches(csize, cmemb, self.verify_block, max(1, self.verify_block // 8))
+        nb = int(batch_of_comp[-1]) + 1
         batch = np.empty(len(cand), np.int64)
         batch[corder] = np.repeat(batch_of_comp, np.diff(np.r_[cstart, len(corder)]))
-        thr = self.threshold
-        n_checked = 0
-        batch_files: list[list[str]] = []
+        del corder, cstart, csize, cmemb, batch_of_comp
+        batch_of_node = np.full(idx.n, -1, np.int64)
+        batch_of_node[cand] = batch
+        # memberships → one row group per batch in each membership file
+        memb_groups: list[list[tuple[str, int]]] = [[] for _ in range(nb)]
+        for path in memb_files:
+            tb = read_parquet(path)
+            node = np.asarray(tb.column("node").to_numpy(), np.int64)
+            bk = np.asarray(tb.column("bucket").to_numpy(), np.int64)
+            del tb
+            bt = batch_of_node[node]
+            o = np.argsort(bt, kind="stable")
+            node, bk, bt = node[o], bk[o], bt[o]
+            cuts = np.flatnonzero(np.r_[True, bt[1:] != bt[:-1], True])
+            routed = path + ".bybatch"
+            with pq.ParquetWriter(routed, pa.schema([("node", pa.int64()), ("bucket", pa.int64())]),
+                                  compression="none", use_dictionary=False) as w:
+                for g, (c0, c1) in enumerate(zip(cuts[:-1], cuts[1:])):
+                    w.write_table(pa.table({"node": node[c0:c1], "bucket": bk[c0:c1]}))
+                    memb_groups[int(bt[c0])].append((routed, g))
+            os.remove(path)
+            del node, bk, bt, o
+        batch_files: list[list[str]] = [[] for _ in range(nb)]
         if self.verify:
             # one pass over the key files: each candidate's distinct shingles go to a spill file
             # per (batch, task) — no writer stays open — so every batch is then read once
             # (memory: one task + one batch)
-            os.makedirs(spill_dir, exist_ok=True)
             schema = pa.schema([("k", pa.int64()), ("sh", pa.large_list(pa.uint64()))])
-            batch_files = [[] for _ in range(bno + 1)]
             for t in np.unique(task_all):
                 sel = np.flatnonzero(task_all == t)
                 col = read_parquet(key_files[t], ["sh"]).column("sh").combine_chunks()
@@ -555,12 +594,16 @@ class MinhashDedup(GlobalStep):
                                    path, compression="none", use_dictionary=False)
                     batch_files[b].append(path)
                 del lists
-        n_rounds = 0
-        for bi in range(bno + 1):
+            del g_all, task_all
+        thr = self.threshold
+        n_checked = n_rounds = 0
+        for bi in range(nb):
             ks = np.flatnonzero(batch == bi)  # candidate positions, in node order
-            lens = bounds[ks + 1] - bounds[ks]
-            K = np.repeat(np.arange(len(ks), dtype=np.int64), lens)
-            B = mb[_ranges(bounds[ks], lens)]
+            parts = [_read_row_group(f, g) for f, g in memb_groups[bi]]
+            mnode = np.concatenate([p[0] for p in parts])
+            K = np.searchsorted(cand[ks], mnode)  # node → local index in the batch
+            B = np.concatenate([p[1] for p in parts])
+            del parts, mnode
             vals = offs = None
             if self.verify:
                 tb = pa.concat_tables([read_parquet(f) for f in batch_files[bi]])
@@ -583,9 +626,10 @@ class MinhashDedup(GlobalStep):
             n_checked += t
             d = found >= 0
             rep[cand[ks[d]]] = cand[ks[found[d]]]
+            del K, B, vals, offs, found
+            release_memory()
         shutil.rmtree(spill_dir, ignore_errors=True)
-        self._stats.update(candidate_docs=int(len(cand)), verified_pairs=n_checked, batches=bno + 1,
-                           rounds=n_rounds)
+        self._stats.update(candidate_docs=int(len(cand)), verified_pairs=n_checked, batches=nb, rounds=n_rounds)
         return rep
 
     def verify_edges(self, key_files: Sequence[str | None], idx: KeyIndex, u: np.ndarray, v: np.ndarray

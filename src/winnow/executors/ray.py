@@ -49,6 +49,7 @@ import pyarrow.parquet as pq
 
 from winnow.executors.options import validate_executor_options
 from winnow.io.writers import ShardWriter
+from winnow.memory import release_memory
 from winnow.pipeline.runner import (RunLayout, StrictInputError, TaskResult, _cleanup, _iter_stage_input, run_step,
                                     segments, write_json_atomic)
 from winnow.pipeline.stats import ReadStats, StepStats
@@ -275,6 +276,7 @@ def _reduce(gs: GlobalStep, key_files: list, dec_dir: str, workers: int) -> floa
     t0 = time.perf_counter()
     gs.setup()
     gs.reduce(key_files, dec_dir, workers=workers)
+    release_memory()
     return time.perf_counter() - t0
 
 

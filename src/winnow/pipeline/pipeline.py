@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from winnow.io.readers import InputSpec, plan_tasks
+from winnow.memory import release_memory
 from winnow.pipeline.config import ConfigError, build_step, load_config
 from winnow.pipeline.manifest import build_manifest
 from winnow.pipeline.runner import RunLayout, load_marker, segments, write_json_atomic
@@ -202,6 +203,7 @@ class Pipeline:
                             ex.reduce(gs, key_files, dec_dir)
                         else:
                             gs.reduce(key_files, dec_dir, workers=workers)
+                            release_memory()
                         reduce_seconds[gi] = time.perf_counter() - rs
                         write_json_atomic(rmark, {"seconds": reduce_seconds[gi]})
         finally:

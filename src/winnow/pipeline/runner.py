@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from winnow.io.readers import InputSpec, ReadTask, read_task
 from winnow.io.writers import ShardWriter
+from winnow.memory import release_memory
 from winnow.pipeline.stats import ReadStats, StepStats, error_kind
 from winnow.pipeline.step import GlobalStep, MapStep
 from winnow.records import set_columns, text_bytes
@@ -233,10 +234,18 @@ def run_step(st, batch: pa.Table, ss: StepStats, decisions: pa.Table | None = No
     return new, rej
 
 
-def run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: ReadTask, *,
-             batch_rows: int = 8192, strict: bool = False, shard_rows: int = 1_000_000,
-             shard_bytes: int = 512 << 20, out_format: str = "parquet") -> TaskResult:
-    """Run stage ``s`` of the pipeline on one task and write its completion marker."""
+def run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: ReadTask, **opts) -> TaskResult:
+    """Run stage ``s`` of the pipeline on one task and write its completion marker; freed
+    memory goes back to the OS afterwards (peak RSS does not ratchet up over many tasks)."""
+    try:
+        return _run_task(layout, spec, steps, s, task, **opts)
+    finally:
+        release_memory()
+
+
+def _run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: ReadTask, *,
+              batch_rows: int = 8192, strict: bool = False, shard_rows: int = 1_000_000,
+              shard_bytes: int = 512 << 20, out_format: str = "parquet") -> TaskResult:
     segs = segments(steps)
     seg = segs[s]
     last = s == len(segs) - 1

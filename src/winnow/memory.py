@@ -1,0 +1,43 @@
+"""Hand freed memory back to the operating system between tasks (bounded peak RSS).
+
+A long run executes many tasks in one process. glibc keeps freed heap memory for reuse and,
+after a large array is freed, raises its mmap threshold so that later large arrays come from
+the heap too — so without help the resident size ratchets up over the tasks and a 10× larger
+corpus (more tasks of the same size) shows a higher peak. :func:`release_memory` trims the C
+heap and Arrow's pool; the runner calls it after every task, the reduce after each batch.
+(Pinning glibc's mmap threshold instead kept memory equally flat but cost ~20 % more time in
+page faults on this repo's dedup benchmark.) A no-op where glibc is absent.
+
+    >>> from winnow.memory import release_memory
+    >>> release_memory()   # safe to call anywhere, any number of times
+"""
+from __future__ import annotations
+
+import ctypes
+import sys
+
+_state: dict = {}
+
+
+def _glibc():
+    if "libc" not in _state:
+        lib = None
+        if sys.platform.startswith("linux"):
+            try:
+                lib = ctypes.CDLL("libc.so.6")
+                lib.malloc_trim  # noqa: B018 — glibc only
+            except (OSError, AttributeError):
+                lib = None
+        _state["libc"] = lib
+    return _state["libc"]
+
+
+def release_memory() -> None:
+    """Return free memory of Arrow's pool and of the C heap to the operating system."""
+    if "pyarrow" in sys.modules:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    lib = _glibc()
+    if lib is not None:
+        lib.malloc_trim(0)
