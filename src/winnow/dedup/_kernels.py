@@ -36,23 +36,21 @@ _SM2 = np.uint64(0x94D049BB133111EB)
 _PAD = np.uint64(0x5851F42D4C957F2D)
 
 
-def _classes() -> tuple[np.ndarray, np.ndarray]:
-    """Byte classes for printable ASCII: 0 separator (whitespace, punctuation, symbols),
-    1 letter or other kept byte, 2 digit, 3 not handled here (control bytes, DEL, non-ASCII);
-    and the lower-cased byte."""
-    cls = np.full(256, 3, np.uint8)
-    low = np.arange(256, dtype=np.uint8)
+def _byte_table() -> np.ndarray:
+    """What each byte means inside a word: its lower-cased value (ASCII letters), ``-3`` a
+    digit, ``-1`` a separator (ASCII whitespace, punctuation, symbols — every printable ASCII
+    byte that is not alphanumeric is ``\\p{P}`` or ``\\p{S}``), ``-2`` a byte this pass does
+    not normalise (control bytes, DEL, any non-ASCII byte)."""
+    tab = np.full(256, -2, np.int16)
     for c in b" \t\n\v\f\r":
-        cls[c] = 0
+        tab[c] = -1
     for c in range(33, 127):
         ch = chr(c)
-        cls[c] = 2 if ch.isdigit() else 1 if ch.isalpha() else 0  # every other printable ASCII is \p{P} or \p{S}
-    for c in range(ord("A"), ord("Z") + 1):
-        low[c] = c + 32
-    return cls, low
+        tab[c] = -3 if ch.isdigit() else ord(ch.lower()) if ch.isalpha() else -1
+    return tab
 
 
-_CLS, _LOW = _classes()
+_TAB = _byte_table()
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -71,7 +69,7 @@ def _finish(h, length, seed):
 
 
 @njit(cache=True, nogil=True)
-def _word_pass(data, offs, cls, low, seed, counts, slot_hash, slot_ph, ph_start, ph_end):
+def _word_pass(data, offs, tab, seed, counts, slot_hash, slot_ph, ph_start, ph_end):
     """One scan of the bytes. Words are maximal runs of bytes that are not ASCII whitespace,
     punctuation or symbols. A run of ASCII letters and digits is normalised and hashed here
     (one *slot*); a run holding any other byte becomes a placeholder slot whose byte span is
@@ -87,9 +85,13 @@ def _word_pass(data, offs, cls, low, seed, counts, slot_hash, slot_ph, ph_start,
         special = False
         in_digits = False
         k0 = k
-        for i in range(s, e + 1):
-            c = cls[data[i]] if i < e else 0
-            if c == 0:
+        for i in range(s, e):
+            t = tab[data[i]]
+            if t >= 0:
+                h = (h ^ np.uint64(t)) * _FNV_PRIME
+                ln += 1
+                in_digits = False
+            elif t == -1:
                 if special:
                     slot_hash[k] = 0
                     slot_ph[k] = p
@@ -106,17 +108,24 @@ def _word_pass(data, offs, cls, low, seed, counts, slot_hash, slot_ph, ph_start,
                 special = False
                 in_digits = False
                 start = i + 1
-            elif c == 3:
-                special = True
-            elif c == 2:
-                if not in_digits:
+            elif t == -3:
+                if not in_digits:  # a run of digits is one "0"
                     h = (h ^ np.uint64(48)) * _FNV_PRIME
                     ln += 1
                     in_digits = True
             else:
-                h = (h ^ np.uint64(low[data[i]])) * _FNV_PRIME
-                ln += 1
-                in_digits = False
+                special = True
+        if special:
+            slot_hash[k] = 0
+            slot_ph[k] = p
+            ph_start[p] = start
+            ph_end[p] = e
+            p += 1
+            k += 1
+        elif ln:
+            slot_hash[k] = _finish(h, ln, seed)
+            slot_ph[k] = -1
+            k += 1
         counts[d] = k - k0
     return k, p
 
@@ -140,7 +149,7 @@ def word_slots(data: np.ndarray, offs: np.ndarray, seed: int = 0):
     slot_ph = np.empty(cap, np.int64)
     ph_start = np.empty(cap, np.int64)
     ph_end = np.empty(cap, np.int64)
-    total, nph = _word_pass(data, offs, _CLS, _LOW, np.uint64(seed), counts, slot_hash, slot_ph, ph_start, ph_end)
+    total, nph = _word_pass(data, offs, _TAB, np.uint64(seed), counts, slot_hash, slot_ph, ph_start, ph_end)
     return slot_hash[:total], slot_ph[:total], ph_start[:nph], ph_end[:nph], counts
 
 
