@@ -243,7 +243,7 @@ def test_intersect_sizes_matches_sets():
     vals, counts = unique_per_doc(np.array([v for s_ in sets for v in s_], np.uint64), np.array([len(s_) for s_ in sets]))
     offs = np.r_[0, np.cumsum(counts)]
     a, b = rng.integers(0, 60, 500), rng.integers(0, 60, 500)
-    got = intersect_sizes(vals, offs, a, b, block=700)  # several blocks
+    got = intersect_sizes(vals, offs, a, b)
     assert got.tolist() == [len(sets[i] & sets[j]) for i, j in zip(a.tolist(), b.tolist())]
 
 

@@ -14,6 +14,7 @@ temporaries the size of the corpus, in numba they run in registers. Every kernel
 * :func:`ngram_shingles` — n-gram window hashes of token hashes per document (bit-identical
   to :func:`winnow.dedup._text.ngram_hashes`, the numpy reference).
 * :func:`minhash` — ``min((a·x + b) mod 2⁶⁴)`` per permutation per document, high 32 bits.
+* :func:`intersect_sorted` — intersection sizes of pairs of sorted sets (Jaccard verification).
 
 Example:
     >>> import numpy as np
@@ -263,4 +264,34 @@ def minhash(sh: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray) ->
     out = np.empty((len(counts), len(a)), np.uint32)
     _minhash(np.ascontiguousarray(sh, np.uint64), np.ascontiguousarray(counts, np.int64),
              np.ascontiguousarray(a, np.uint64), np.ascontiguousarray(b, np.uint64), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _intersect(vals, offs, a, b, out):
+    for p in range(len(a)):
+        i, ie = offs[a[p]], offs[a[p] + 1]
+        j, je = offs[b[p]], offs[b[p] + 1]
+        c = 0
+        while i < ie and j < je:
+            x = vals[i]
+            y = vals[j]
+            if x == y:
+                c += 1
+                i += 1
+                j += 1
+            elif x < y:
+                i += 1
+            else:
+                j += 1
+        out[p] = c
+
+
+def intersect_sorted(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Size of ``set(vals[offs[a]:offs[a+1]]) ∩ set(vals[offs[b]:offs[b+1]])`` for every pair
+    ``(a[i], b[i])``; each set is sorted and distinct (a linear merge per pair)."""
+    out = np.zeros(len(a), np.int64)
+    if len(a):
+        _intersect(np.ascontiguousarray(vals, np.uint64), np.ascontiguousarray(offs, np.int64),
+                   np.ascontiguousarray(a, np.int64), np.ascontiguousarray(b, np.int64), out)
     return out

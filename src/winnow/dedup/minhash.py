@@ -178,37 +178,13 @@ def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(starts, np.int64) - first, lens) + np.arange(tot, dtype=np.int64)
 
 
-_LOW24 = np.uint64((1 << 24) - 1)
+def intersect_sizes(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|S_a ∩ S_b| for pairs of sets stored as sorted distinct values — ``vals[offs[i]:offs[i+1]]``
+    is set ``i`` (:func:`unique_per_doc` output) — by one linear merge per pair in a compiled
+    kernel (:func:`winnow.dedup._kernels.intersect_sorted`)."""
+    from winnow.dedup._kernels import intersect_sorted
 
-
-def intersect_sizes(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.ndarray,
-                    block: int = 1 << 20) -> np.ndarray:
-    """|S_a ∩ S_b| for pairs of sets stored as sorted distinct values with their low 24 bits
-    clear (:func:`unique_per_doc` output) — ``vals[offs[i]:offs[i+1]]`` is set ``i``.
-
-    In each block of pairs the values become ``pair << 40 | value >> 24``: both sides are then
-    globally sorted without sorting (pairs in order, each set sorted), and one
-    ``searchsorted`` of the A side into the B side counts the matches — no per-pair Python.
-    """
-    la = offs[a + 1] - offs[a]
-    lb = offs[b + 1] - offs[b]
-    out = np.zeros(len(a), np.int64)
-    cum = np.cumsum(la + lb)
-    start = 0
-    sh24, sh40 = np.uint64(24), np.uint64(40)
-    while start < len(a):
-        base = cum[start - 1] if start else 0
-        end = int(np.searchsorted(cum, base + block, "right"))
-        end = min(max(end, start + 1), start + (1 << 24) - 1, len(a))
-        pid = np.arange(end - start, dtype=np.uint64) << sh40
-        ka = (vals[_ranges(offs[a[start:end]], la[start:end])] >> sh24) | np.repeat(pid, la[start:end])
-        kb = (vals[_ranges(offs[b[start:end]], lb[start:end])] >> sh24) | np.repeat(pid, lb[start:end])
-        if len(kb) and len(ka):
-            pos = np.searchsorted(kb, ka)
-            hit = kb[np.minimum(pos, len(kb) - 1)] == ka
-            out[start:end] = np.bincount((ka[hit] >> sh40).astype(np.int64), minlength=end - start)
-        start = end
-    return out
+    return intersect_sorted(vals, offs, a, b)
 
 
 def centre_rounds(K: np.ndarray, B: np.ndarray, m: int, vals: np.ndarray | None, offs: np.ndarray | None,
@@ -335,9 +311,10 @@ def _greedy_batches(size: np.ndarray, memb: np.ndarray, max_size: int, max_memb:
     return np.cumsum(np.r_[False, (ks[1:] != ks[:-1]) | (km[1:] != km[:-1])]).astype(np.int64)
 
 
-def _read_row_group(path: str, group: int) -> tuple[np.ndarray, np.ndarray]:
+def _read_row_group(path: str, group: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Two int64 columns of one row group (``None``: the whole file)."""
     with pq.ParquetFile(path) as pf:
-        tb = pf.read_row_group(group, use_threads=False)
+        tb = pf.read(use_threads=False) if group is None else pf.read_row_group(group, use_threads=False)
     return np.asarray(tb.column(0).to_numpy(), np.int64), np.asarray(tb.column(1).to_numpy(), np.int64)
 
 
@@ -564,8 +541,12 @@ class MinhashDedup(GlobalStep):
         del corder, cstart, csize, cmemb, batch_of_comp
         batch_of_node = np.full(idx.n, -1, np.int64)
         batch_of_node[cand] = batch
-        # memberships → one row group per batch in each membership file
-        memb_groups: list[list[tuple[str, int]]] = [[] for _ in range(nb)]
+        # memberships → one row group per batch in each membership file (a single batch reads
+        # the files as they are)
+        memb_groups: list[list[tuple[str, int | None]]] = [[] for _ in range(nb)]
+        if nb == 1:
+            memb_groups[0] = [(f, None) for f in memb_files]
+            memb_files = []
         for path in memb_files:
             tb = read_parquet(path)
             node = np.asarray(tb.column("node").to_numpy(), np.int64)
@@ -583,7 +564,7 @@ class MinhashDedup(GlobalStep):
                     memb_groups[int(bt[c0])].append((routed, g))
             os.remove(path)
             del node, bk, bt, o
-        batch_files: list[list[str]] = [[] for _ in range(nb)]
+        batch_files: list[list] = [[] for _ in range(nb)]  # spill paths (or in-memory tables)
         if self.verify:
             # one pass over the key files: each candidate's distinct shingles go to a spill file
             # per (batch, task) — no writer stays open — so every batch is then read once
@@ -600,9 +581,12 @@ class MinhashDedup(GlobalStep):
                 bsel = batch[sel]
                 for b in np.unique(bsel):
                     m = np.flatnonzero(bsel == b)
+                    part = pa.table({"k": pa.array(sel[m]), "sh": lists.take(pa.array(m))}, schema=schema)
+                    if nb == 1:  # one batch: it is held in memory anyway
+                        batch_files[b].append(part)
+                        continue
                     path = os.path.join(spill_dir, f"verify-{b:05d}-{t:05d}.parquet")
-                    pq.write_table(pa.table({"k": pa.array(sel[m]), "sh": lists.take(pa.array(m))}, schema=schema),
-                                   path, compression="none", use_dictionary=False)
+                    pq.write_table(part, path, compression="none", use_dictionary=False)
                     batch_files[b].append(path)
                 del lists
             del g_all, task_all
@@ -617,7 +601,7 @@ class MinhashDedup(GlobalStep):
             del parts, mnode
             vals = offs = None
             if self.verify:
-                tb = pa.concat_tables([read_parquet(f) for f in batch_files[bi]])
+                tb = pa.concat_tables([read_parquet(f) if isinstance(f, str) else f for f in batch_files[bi]])
                 col = tb.column("sh").combine_chunks()
                 loc = np.searchsorted(ks, np.asarray(tb.column("k").to_numpy(), np.int64))
                 lo_ = np.asarray(col.offsets.to_numpy(), np.int64)
@@ -631,7 +615,9 @@ class MinhashDedup(GlobalStep):
                 np.cumsum(n_of, out=offs[1:])
                 del tb, col, flat
                 for f in batch_files[bi]:
-                    os.remove(f)
+                    if isinstance(f, str):
+                        os.remove(f)
+                batch_files[bi] = []
             found, r, t = centre_rounds(K, B, len(ks), vals, offs, thr)
             n_rounds = max(n_rounds, r)
             n_checked += t
