@@ -304,3 +304,21 @@ def test_minhash_kernel_equals_bruteforce(docs, k):
         for j in range(k):
             want = min(((int(a[j]) * x + int(b[j])) % M for x in d), default=M - 1) >> 32
             assert int(sig[i, j]) == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sets(st.integers(0, 400), max_size=300), st.sets(st.integers(0, 400), max_size=300)),
+                min_size=1, max_size=8), st.sampled_from([0.3, 0.5, 0.7, 0.8, 0.9, 1.0]))
+def test_jaccard_at_least_equals_exact_test(pairs, thr):
+    """The early-exit merge gives exactly ``inter ≥ thr·(|A|+|B|−inter)`` on the full intersection."""
+    from winnow.dedup._kernels import intersect_sorted, jaccard_at_least
+
+    sets = [s_ for p in pairs for s_ in p]
+    vals = np.array([v for s_ in sets for v in sorted(s_)], np.uint64)
+    offs = np.r_[0, np.cumsum([len(s_) for s_ in sets])].astype(np.int64)
+    a = np.arange(0, len(sets), 2)
+    b = a + 1
+    inter = intersect_sorted(vals, offs, a, b)
+    assert inter.tolist() == [len(x & y) for x, y in pairs]
+    la, lb = np.diff(offs)[a], np.diff(offs)[b]
+    assert jaccard_at_least(vals, offs, a, b, thr).tolist() == (inter >= thr * (la + lb - inter)).tolist()

@@ -9,7 +9,7 @@ peak RSS (``ru_maxrss`` from ``os.wait4``). Same settings for all: word 5-grams,
 * ``e2e``: end to end — read the JSONL shards, dedup, write the kept documents.
 
     benchmarks/.venv-dedup/bin/python benchmarks/dedup/bench_speed.py \
-        --corpus benchmarks/_work/dedup/corpus [--corpus10 benchmarks/_work/dedup/corpus10]
+        --corpus benchmarks/_work/dedup/corpus [--corpus10 benchmarks/_work/dedup/corpus10 [--peers10 datasketch-e2e]]
 """
 from __future__ import annotations
 
@@ -240,6 +240,12 @@ def report(rows):
         if ws and ps:
             print(f"signatures/s: winnow {ws['docs'] / ws['seconds']:,.0f} vs {peer} {ps['docs'] / ps['seconds']:,.0f} "
                   f"({ps['seconds'] / ws['seconds']:.1f}x)")
+    p10 = by.get(("datasketch-e2e", "10x"))
+    for w in ("winnow-e2e", "winnow-e2e-noverify"):
+        r = by.get((w, "10x"))
+        if p10 and r:
+            print(f"10x corpus, {w} vs datasketch: {p10['cpu'] / r['cpu']:.1f}x less CPU, "
+                  f"peak RSS {r['peak_rss_mb']:.0f} vs {p10['peak_rss_mb']:.0f} MB")
     for w in ("winnow-e2e", "winnow-e2e-noverify"):
         a_, b_ = by.get((w, "1x")), by.get((w, "10x"))
         if a_ and b_:
@@ -254,6 +260,7 @@ def main():
     ap.add_argument("--work", default=os.path.join(ROOT, "benchmarks/_work/dedup/speed"))
     ap.add_argument("--child", default=None)
     ap.add_argument("--only", default=None, help="comma-separated subset of contenders")
+    ap.add_argument("--peers10", default="", help="comma-separated peers also run on the 10x corpus (e.g. datasketch-e2e)")
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks/out/dedup/speed.json"))
     a = ap.parse_args()
     if a.child:
@@ -267,7 +274,7 @@ def main():
         rows.append(r)
         print(json.dumps(r), flush=True)
     if a.corpus10:
-        for n in ("winnow-e2e", "winnow-e2e-noverify"):
+        for n in ["winnow-e2e", "winnow-e2e-noverify"] + [p for p in a.peers10.split(",") if p]:
             r = measure(n, a.corpus10, os.path.join(a.work, n))
             r["corpus"] = "10x"
             rows.append(r)

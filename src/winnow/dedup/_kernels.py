@@ -14,7 +14,8 @@ temporaries the size of the corpus, in numba they run in registers. Every kernel
 * :func:`ngram_shingles` — n-gram window hashes of token hashes per document (bit-identical
   to :func:`winnow.dedup._text.ngram_hashes`, the numpy reference).
 * :func:`minhash` — ``min((a·x + b) mod 2⁶⁴)`` per permutation per document, high 32 bits.
-* :func:`intersect_sorted` — intersection sizes of pairs of sorted sets (Jaccard verification).
+* :func:`intersect_sorted`, :func:`jaccard_at_least` — intersection sizes of pairs of sorted
+  sets, and the Jaccard threshold test with early exit (verification).
 
 Example:
     >>> import numpy as np
@@ -294,4 +295,49 @@ def intersect_sorted(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.nd
     if len(a):
         _intersect(np.ascontiguousarray(vals, np.uint64), np.ascontiguousarray(offs, np.int64),
                    np.ascontiguousarray(a, np.int64), np.ascontiguousarray(b, np.int64), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _jaccard_ok(vals, offs, a, b, thr, out):
+    for p in range(len(a)):
+        i, ie = offs[a[p]], offs[a[p] + 1]
+        j, je = offs[b[p]], offs[b[p] + 1]
+        tot = (ie - i) + (je - j)
+        c = 0
+        ok = False
+        step = 0
+        while i < ie and j < je:
+            x = vals[i]
+            y = vals[j]
+            if x == y:
+                c += 1
+                i += 1
+                j += 1
+                if c >= thr * (tot - c):  # already enough: more matches only help
+                    ok = True
+                    break
+            elif x < y:
+                i += 1
+            else:
+                j += 1
+            step += 1
+            if step == 256:  # even matching everything left cannot reach the threshold
+                step = 0
+                u = c + min(ie - i, je - j)
+                if u < thr * (tot - u):
+                    break
+        if not ok and c >= thr * (tot - c):
+            ok = True
+        out[p] = ok
+
+
+def jaccard_at_least(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.ndarray, thr: float) -> np.ndarray:
+    """``|A ∩ B| ≥ thr · |A ∪ B|`` for every pair of sorted distinct sets (layout as in
+    :func:`intersect_sorted`), stopping each merge as soon as the answer is certain: the test
+    ``c ≥ thr · (|A| + |B| − c)`` is monotone in the intersection size ``c``."""
+    out = np.zeros(len(a), np.bool_)
+    if len(a):
+        _jaccard_ok(np.ascontiguousarray(vals, np.uint64), np.ascontiguousarray(offs, np.int64),
+                    np.ascontiguousarray(a, np.int64), np.ascontiguousarray(b, np.int64), float(thr), out)
     return out
