@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up the dedup benchmark: a separate venv with the peers (datasketch, datatrove) and the
-# raw Debian documentation packages the corpus is built from (downloaded, unpacked, not installed).
+# Set up the dedup benchmark: a separate venv with the peers (datasketch, datatrove), numba for
+# winnow's kernels, and the raw Debian documentation packages the corpus is built from
+# (downloaded, unpacked, not installed).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
@@ -11,7 +12,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/pip" install -q --upgrade pip
-"$VENV/bin/pip" install -q "datasketch==2.0.0" "datatrove==0.10.1" "xxhash<4" "orjson" "numpy" "pyarrow" "scipy" \
+"$VENV/bin/pip" install -q "datasketch==2.0.0" "datatrove==0.10.1" "xxhash<4" "orjson" "numpy" "pyarrow" "scipy" "numba==0.68.1" \
   "pydantic" "pyyaml" "regex" "zstandard" "fsspec" "typer" "rich" "matplotlib" "resiliparse" "psutil" "tokenizers" "nltk"
 mkdir -p "$WORK/debs" "$WORK/root"
 cd "$WORK/debs"
