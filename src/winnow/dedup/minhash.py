@@ -351,9 +351,13 @@ class MinhashDedup(GlobalStep):
     """Fuzzy deduplication with MinHash-LSH (+ optional exact-Jaccard verification).
 
     Documents whose shingle sets collide in at least one of ``bands`` LSH bands (of ``rows``
-    MinHash values each) are candidates; with ``verify=True`` a candidate pair is merged only
-    if its true Jaccard similarity is ≥ ``threshold``. Connected components are clusters; the
-    row with the smallest id is kept. Reason: ``minhash_dedup:near_duplicate``.
+    MinHash values each) are candidates; with ``verify=True`` a candidate pair counts only if
+    its true Jaccard similarity is ≥ ``threshold``. With ``clustering="center"`` (default) a
+    document is dropped as a duplicate of the first earlier kept document it matches (in id
+    order); with ``"components"`` connected components are clusters and the smallest id is
+    kept. Reason: ``minhash_dedup:near_duplicate``.
+
+    Example (YAML): ``- minhash_dedup: {threshold: 0.8, bands: 14, rows: 8, verify: true}``
     """
 
     name = "minhash_dedup"
