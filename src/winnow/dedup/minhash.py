@@ -301,7 +301,7 @@ def _take_lists(col: pa.ListArray, rows: np.ndarray) -> tuple[np.ndarray, np.nda
     return flat.astype(np.uint64, copy=False), counts
 
 
-def _greedy_batches(size: np.ndarray, memb: np.ndarray, max_size: int, max_memb: int) -> np.ndarray:
+def _batches_by_totals(size: np.ndarray, memb: np.ndarray, max_size: int, max_memb: int) -> np.ndarray:
     """Consecutive batch number of each item (in order), cutting where the running totals of
     ``size`` or ``memb`` pass a multiple of their limit: the items of a batch start within one
     limit of each other, so a batch holds at most one limit plus its last item."""
@@ -567,7 +567,7 @@ class MinhashDedup(GlobalStep):
         del comp, comp_sorted
         csize = np.add.reduceat(nsh[corder], cstart)
         cmemb = np.add.reduceat(n_memb[cand][corder], cstart)
-        batch_of_comp = _greedy_batches(csize, cmemb, self.verify_block, max(1, self.verify_block // 8))
+        batch_of_comp = _batches_by_totals(csize, cmemb, self.verify_block, max(1, self.verify_block // 8))
         nb = int(batch_of_comp[-1]) + 1
         batch = np.empty(len(cand), np.int64)
         batch[corder] = np.repeat(batch_of_comp, np.diff(np.r_[cstart, len(corder)]))
@@ -595,7 +595,7 @@ class MinhashDedup(GlobalStep):
                 memb_groups[b].append((routed, g))
             os.remove(path)
             del node, bk, bt, o
-        batch_parts: list[list] = [[] for _ in range(nb)]  # (IPC path, record batch) or in-memory tables
+        batch_parts: list[list] = [[] for _ in range(nb)]  # (IPC path, record batch) or in memory (k, vals, offs)
         if self.verify:
             # one pass over the key files: each task's candidates, ordered by batch, go to one
             # IPC file with a record batch per verification batch (memory: one task + one batch)
