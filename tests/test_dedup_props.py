@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from winnow.dedup._reduce import components_from, union
 from winnow.dedup._text import ngram_hashes
 from winnow.dedup.exact import ExactDedup
-from winnow.dedup.minhash import (MinhashDedup, bucket_edges, centre_rounds, intersect_sizes, jaccard_pairs,
+from winnow.dedup.minhash import (MinhashDedup, bucket_edges, centre_rounds, component_roots, intersect_sizes,
                                    unique_per_doc)
 from winnow.dedup.semantic import SemanticDedup
 
@@ -59,21 +59,6 @@ def test_union_find_matches_scipy_components(n, edges):
     for a in range(n):
         assert root[a] == min(x for x in range(n) if lab[x] == lab[a])
     assert size.tolist() == [int((lab == lab[a]).sum()) for a in range(n)]
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sets(st.integers(0, 30)), st.sets(st.integers(0, 30))), min_size=1, max_size=10))
-def test_jaccard_pairs_exact(pairs):
-    def flat(sets):
-        vals = np.array([v for s in sets for v in sorted(s)], np.uint64)
-        return vals, np.array([len(s) for s in sets], np.int64)
-
-    av, ac = flat([a for a, _ in pairs])
-    bv, bc = flat([b for _, b in pairs])
-    got = jaccard_pairs(av, ac, bv, bc)
-    for k, (a, b) in enumerate(pairs):
-        expect = len(a & b) / len(a | b) if (a | b) else 1.0
-        assert abs(got[k] - expect) < 1e-12
 
 
 @settings(max_examples=40, deadline=None)
@@ -209,6 +194,41 @@ def _sequential_centres(K, B, m, sets, thr):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_centre_rounds_equals_sequential_rule(seed):
+    K, B, m, sets, vals, offs = _template_case(seed)
+    for thr in (0.5, 0.8):
+        found, rounds, _ = centre_rounds(K, B, m, vals, offs, thr)
+        assert found.tolist() == _sequential_centres(K, B, m, sets, thr)
+        assert (found >= 0).sum() > 50  # the case is not trivial
+    found, _, _ = centre_rounds(K, B, m, None, None, 0.8)
+    assert found.tolist() == _sequential_centres(K, B, m, None, 0.8)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_component_roots_equal_scipy_components_of_verified_links(seed):
+    """FineWeb-style clustering of a batch: links member → smallest node of each bucket, kept
+    when the exact Python-set Jaccard is ≥ t; roots = smallest node of each scipy component."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    K, B, m, sets, vals, offs = _template_case(seed)
+    for thr in (0.5, 0.8, None):
+        links = set()
+        for b in set(B.tolist()):
+            members = sorted(set(K[B == b].tolist()))
+            links |= {(members[0], x) for x in members[1:]}
+        if thr is not None:
+            links = {(a, c) for a, c in links if len(sets[a] & sets[c]) >= thr * len(sets[a] | sets[c])}
+        u = np.array([a for a, _ in links], np.int64)
+        v = np.array([c for _, c in links], np.int64)
+        _, lab = connected_components(coo_matrix((np.ones(len(u)), (u, v)), shape=(m, m)), directed=False)
+        want = [min(x for x in range(m) if lab[x] == lab[k]) for k in range(m)]
+        root, tested, n_links = component_roots(K, B, m, None if thr is None else vals, None if thr is None else offs,
+                                                thr or 0.0)
+        assert root.tolist() == want
+        assert (root != np.arange(m)).sum() > 50  # not trivial
+
+
+def _template_case(seed):
     rng = np.random.default_rng(seed)
     m = 400
     # documents = noisy copies of a few templates; buckets = random groups biased to templates
@@ -228,12 +248,7 @@ def test_centre_rounds_equals_sequential_rule(seed):
     vals, counts = unique_per_doc(np.array([v for s_ in sets for v in s_], np.uint64),
                                   np.array([len(s_) for s_ in sets]))
     offs = np.r_[0, np.cumsum(counts)]
-    for thr in (0.5, 0.8):
-        found, rounds, _ = centre_rounds(K, B, m, vals, offs, thr)
-        assert found.tolist() == _sequential_centres(K, B, m, sets, thr)
-        assert (found >= 0).sum() > 50  # the case is not trivial
-    found, _, _ = centre_rounds(K, B, m, None, None, 0.8)
-    assert found.tolist() == _sequential_centres(K, B, m, None, 0.8)
+    return K, B, m, sets, vals, offs
 
 
 def test_intersect_sizes_matches_sets():

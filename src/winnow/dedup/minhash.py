@@ -10,16 +10,16 @@ Phases (a :class:`~winnow.pipeline.step.GlobalStep`):
   are written to Parquet.
 * **reduce** (out of core): bucket keys are re-partitioned on disk (Parquet spill files of at
   most ``max_bucket_rows`` rows per band); each partition is sorted once to find buckets, its
-  members are linked by union-find and its memberships written back to disk. Then, with
-  ``clustering="center"`` (default), the components of that bucket graph are grouped into
-  batches of bounded size and, batch by batch, documents that share a bucket are decided as if
-  visited in id order (computed in vectorised rounds, see :func:`centre_rounds`):
-  a document is a duplicate of the first earlier *kept* document sharing a bucket with it whose
-  true Jaccard (``verify``) is ≥ ``threshold``, otherwise it is kept — so every dropped row is
-  directly similar to its ``duplicate_of`` (no chains). With ``clustering="components"``
-  (FineWeb/datatrove), every bucket member is linked to the bucket's first document, links are
-  optionally verified (shingles loaded task pair by task pair) and union-find gives connected
-  components whose smallest id is kept (this mode holds the candidate edge list in memory).
+  members are linked by union-find and its memberships written back to disk. The components of
+  that (unverified) bucket graph are grouped into batches of bounded size and decided batch by
+  batch (:meth:`MinhashDedup.batch_clusters`). With ``clustering="center"`` (default),
+  documents that share a bucket are decided as if visited in id order (computed in vectorised
+  rounds, see :func:`centre_rounds`): a document is a duplicate of the first earlier *kept*
+  document sharing a bucket with it whose true Jaccard (``verify``) is ≥ ``threshold``,
+  otherwise it is kept — so every dropped row is directly similar to its ``duplicate_of`` (no
+  chains). With ``clustering="components"`` (FineWeb/datatrove), every bucket member is linked
+  to the bucket's first document, links are optionally verified and union-find gives connected
+  components whose smallest id is kept (:func:`component_roots`).
 * **apply**: rows get ``duplicate_of`` (dropped rows), ``cluster_id`` (the representative's
   id, null for singletons) and ``cluster_size``.
 
@@ -43,7 +43,6 @@ import math
 import os
 import shutil
 import time
-from collections import OrderedDict
 from typing import Literal, Sequence
 
 import numpy as np
@@ -52,7 +51,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field, PrivateAttr, model_validator
 
-from winnow.dedup._reduce import (KeyIndex, components_from, find_roots, read_parquet, union,
+from winnow.dedup._reduce import (KeyIndex, find_roots, read_parquet, union,
                                   write_cluster_decisions)
 from winnow.dedup._text import _P, fmix64, shingle_hashes
 from winnow.memory import release_memory
@@ -150,22 +149,6 @@ def bucket_edges(h: np.ndarray, node: np.ndarray) -> tuple[np.ndarray, np.ndarra
     run_start = np.maximum.accumulate(np.where(np.r_[True, ~same], idx, 0))
     member = np.r_[False, same]
     return ns[run_start[member]].astype(np.int64), ns[member].astype(np.int64)
-
-
-def jaccard_pairs(a_vals: np.ndarray, a_counts: np.ndarray, b_vals: np.ndarray, b_counts: np.ndarray) -> np.ndarray:
-    """Exact Jaccard of pairs of sets given as flat distinct values + counts (pair i = A_i vs B_i)."""
-    m = len(a_counts)
-    if m == 0:
-        return np.zeros(0)
-    pid = np.concatenate([np.repeat(np.arange(m), a_counts), np.repeat(np.arange(m), b_counts)])
-    vals = np.concatenate([a_vals, b_vals])
-    order = np.lexsort((vals, pid))
-    v, p = vals[order], pid[order]
-    dup = (v[1:] == v[:-1]) & (p[1:] == p[:-1])
-    inter = np.bincount(p[1:][dup], minlength=m).astype(np.float64)
-    union_ = a_counts + b_counts - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(union_ > 0, inter / np.maximum(union_, 1), 1.0)
 
 
 def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
@@ -268,26 +251,32 @@ def centre_rounds(K: np.ndarray, B: np.ndarray, m: int, vals: np.ndarray | None,
     return found, rounds, tested
 
 
-class _ShingleCache:
-    """Distinct-shingle lists of a few tasks' key files (LRU), so verification memory is
-    bounded by shard size, not corpus size."""
+def component_roots(K: np.ndarray, B: np.ndarray, m: int, vals: np.ndarray | None, offs: np.ndarray | None,
+                    threshold: float) -> tuple[np.ndarray, int, int]:
+    """FineWeb/datatrove clustering of one batch: every member of a bucket is linked to the
+    bucket's smallest node, a link is kept if (with sets given) its Jaccard is ≥ ``threshold``,
+    and union-find gives components rooted at their smallest node.
 
-    def __init__(self, key_files: Sequence[str | None], capacity: int = 2):
-        self.key_files = key_files
-        self.capacity = capacity
-        self._c: OrderedDict[int, pa.ListArray] = OrderedDict()
-        self.loads = 0
+    ``K[i]`` (node ``0..m-1``) is a member of bucket ``B[i]``. Returns (root of each node,
+    links tested exactly, distinct links)."""
+    from winnow.dedup._kernels import jaccard_at_least
 
-    def get(self, task: int) -> pa.ListArray:
-        if task in self._c:
-            self._c.move_to_end(task)
-            return self._c[task]
-        col = read_parquet(self.key_files[task], ["sh"]).column("sh").combine_chunks()
-        self.loads += 1
-        self._c[task] = col
-        while len(self._c) > self.capacity:
-            self._c.popitem(last=False)
-        return col
+    u, v = bucket_edges(np.asarray(B, np.int64), np.asarray(K, np.int64))
+    span = np.int64(max(m, 1))
+    e = np.unique(u * span + v)
+    u, v = e // span, e % span
+    tested = 0
+    if vals is not None and len(u):
+        lens = np.diff(offs)
+        la, lb = lens[u], lens[v]
+        ok = np.minimum(la, lb) >= threshold * np.maximum(la, lb)  # J ≤ min/max
+        cand = np.flatnonzero(ok)
+        tested = len(cand)
+        ok[cand] = jaccard_at_least(vals, offs, u[cand], v[cand], threshold)
+        u, v = u[ok], v[ok]
+    parent = np.arange(m, dtype=np.int64)
+    union(parent, u, v)
+    return find_roots(parent), tested, len(e)
 
 
 def _take_lists(col: pa.ListArray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -472,23 +461,6 @@ class MinhashDedup(GlobalStep):
         tb = read_parquet(path)
         return np.asarray(tb.column("h").to_numpy(), np.uint64), np.asarray(tb.column("node").to_numpy(), np.int64)
 
-    def candidate_edges(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str
-                        ) -> tuple[np.ndarray, np.ndarray]:
-        """All distinct candidate edges ``(u, v)`` in node space (u < v): every member of an LSH
-        bucket linked to the bucket's smallest node (via on-disk bucket partitions)."""
-        us = []
-        for path in self.spill_buckets(key_files, idx, spill_dir):
-            u, v = bucket_edges(*self._read_spill(path))
-            if len(u):
-                us.append(np.unique(u * np.int64(idx.n) + v))
-            if len(us) > 8:  # keep the edge list small: dedupe as we go
-                us = [np.unique(np.concatenate(us))]
-        shutil.rmtree(spill_dir, ignore_errors=True)
-        if not us:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        e = np.unique(np.concatenate(us))
-        return e // idx.n, e % idx.n
-
     def bucket_pass(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str
                     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Stream the on-disk bucket partitions once: link the members of every LSH bucket
@@ -527,19 +499,22 @@ class MinhashDedup(GlobalStep):
             next_id += int(bid[-1]) + 1
         return find_roots(parent), n_memb, files
 
-    def center_clusters(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str) -> np.ndarray:
-        """Greedy centre clustering over LSH candidates, in id order: a document joins the
-        first earlier *centre* that shares a bucket with it (and, with ``verify``, has true
-        Jaccard ≥ ``threshold``); otherwise it becomes a centre. Returns the centre of each node.
+    def batch_clusters(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str) -> np.ndarray:
+        """The representative of every node (itself if kept), decided batch by batch.
 
-        Every dropped document is directly similar to the one it is a duplicate of (no
-        chaining through intermediate documents). Only documents in a shared bucket are
-        visited. A document only ever meets centres of its own connected component of the
-        bucket graph, so components are grouped into batches of at most ``verify_block``
-        shingles (and ``verify_block / 8`` bucket memberships); memberships and shingles are
-        routed to per-batch files on disk and each batch is decided on its own. Memory holds a
-        few arrays of one integer per document, one bucket partition or one task's shingles,
-        and one batch — never all the memberships or shingles of the corpus.
+        With ``clustering="center"``: greedy centre clustering over LSH candidates, in id order —
+        a document joins the first earlier *centre* that shares a bucket with it (and, with
+        ``verify``, has true Jaccard ≥ ``threshold``); otherwise it becomes a centre. Every
+        dropped document is directly similar to the one it is a duplicate of (no chaining).
+        With ``"components"``: every bucket member is linked to the bucket's smallest node, links
+        are kept if verified, and each connected component keeps its smallest node.
+
+        Either way a document only ever meets documents of its own connected component of the
+        (unverified) bucket graph, so components are grouped into batches of at most
+        ``verify_block`` shingles (and ``verify_block / 8`` bucket memberships); memberships
+        and shingles are routed to per-batch files on disk and each batch is decided on its own.
+        Memory holds a few arrays of one integer per document, one bucket partition or one
+        task's shingles, and one batch — never all the memberships or shingles of the corpus.
         """
         os.makedirs(spill_dir, exist_ok=True)
         comp_of, n_memb, memb_files = self.bucket_pass(key_files, idx, spill_dir)
@@ -622,7 +597,7 @@ class MinhashDedup(GlobalStep):
                 del lists
             del g_all, task_all
         thr = self.threshold
-        n_checked = n_rounds = 0
+        n_checked = n_rounds = n_edges = 0
         with _SpillReaders() as readers:
             for bi in range(nb):
                 ks = np.flatnonzero(batch == bi)  # candidate positions, in node order
@@ -663,69 +638,32 @@ class MinhashDedup(GlobalStep):
                     np.cumsum(n_of, out=offs[1:])
                     del keys_, lens_, starts_, flats
                     batch_parts[bi] = []
-                found, r, t = centre_rounds(K, B, len(ks), vals, offs, thr)
-                n_rounds = max(n_rounds, r)
+                if self.clustering == "center":
+                    found, r, t = centre_rounds(K, B, len(ks), vals, offs, thr)
+                    n_rounds = max(n_rounds, r)
+                    d = found >= 0
+                    rep[cand[ks[d]]] = cand[ks[found[d]]]
+                else:
+                    root, t, e = component_roots(K, B, len(ks), vals, offs, thr)
+                    n_edges += e
+                    rep[cand[ks]] = cand[ks[root]]
                 n_checked += t
-                d = found >= 0
-                rep[cand[ks[d]]] = cand[ks[found[d]]]
-                del K, B, vals, offs, found
+                del K, B, vals, offs
                 release_memory()
         shutil.rmtree(spill_dir, ignore_errors=True)
-        self._stats.update(candidate_docs=int(len(cand)), verified_pairs=n_checked, batches=nb, rounds=n_rounds)
+        self._stats.update(candidate_docs=int(len(cand)), verified_pairs=n_checked, batches=nb)
+        if self.clustering == "center":
+            self._stats["rounds"] = n_rounds
+        else:
+            self._stats["candidate_pairs"] = n_edges
         return rep
-
-    def verify_edges(self, key_files: Sequence[str | None], idx: KeyIndex, u: np.ndarray, v: np.ndarray
-                     ) -> np.ndarray:
-        """True Jaccard of each candidate edge (node space), computed task pair by task pair."""
-        gu, gv = idx.gid_of_node[u], idx.gid_of_node[v]
-        tu, tv = idx.task_of_gid[gu], idx.task_of_gid[gv]
-        swap = tu > tv
-        gu, gv = np.where(swap, gv, gu), np.where(swap, gu, gv)
-        tu, tv = np.where(swap, tv, tu), np.where(swap, tu, tv)
-        order = np.lexsort((tv, tu))
-        jac = np.zeros(len(u))
-        cache = _ShingleCache(key_files)
-        grp = np.flatnonzero(np.r_[True, (tu[order][1:] != tu[order][:-1]) | (tv[order][1:] != tv[order][:-1])])
-        bounds = np.r_[grp, len(order)]
-        for g in range(len(grp)):
-            sel = order[bounds[g]:bounds[g + 1]]
-            ta, tb = int(tu[sel[0]]), int(tv[sel[0]])
-            ca = cache.get(ta)
-            cb = cache.get(tb) if tb != ta else ca
-            ra = gu[sel] - idx.starts[ta]
-            rb = gv[sel] - idx.starts[tb]
-            # blocks bounded by shingle count
-            la = np.asarray(pc.list_value_length(ca.take(pa.array(ra))).to_numpy(zero_copy_only=False), np.int64)
-            lb = np.asarray(pc.list_value_length(cb.take(pa.array(rb))).to_numpy(zero_copy_only=False), np.int64)
-            cum = np.cumsum(la + lb)
-            start = 0
-            while start < len(sel):
-                end = int(np.searchsorted(cum, (cum[start - 1] if start else 0) + self.verify_block, "right"))
-                end = max(end, start + 1)
-                av, ac = unique_per_doc(*_take_lists(ca, ra[start:end]))
-                bv, bc = unique_per_doc(*_take_lists(cb, rb[start:end]))
-                jac[sel[start:end]] = jaccard_pairs(av, ac, bv, bc)
-                start = end
-        return jac
 
     def reduce(self, key_files: Sequence[str | None], out_dir: str, *, workers: int = 1) -> None:
         t0 = time.perf_counter()
         idx = KeyIndex.from_files(key_files)
         self._stats = {"docs": idx.n, "clustering": self.clustering}
         spill = os.path.join(out_dir, "_buckets")
-        if self.clustering == "center":
-            root = self.center_clusters(key_files, idx, spill)
-            size = np.bincount(root, minlength=idx.n)[root]
-        else:
-            u, v = self.candidate_edges(key_files, idx, spill)
-            self._stats["candidate_pairs"] = int(len(u))
-            if self.verify and len(u):
-                jac = self.verify_edges(key_files, idx, u, v)
-                ok = jac >= self.threshold
-                self._stats["verified_pairs"] = int(ok.sum())
-                u, v = u[ok], v[ok]
-            parent = np.arange(idx.n, dtype=np.int64)
-            union(parent, u, v)
-            root, size = components_from(parent)
+        root = self.batch_clusters(key_files, idx, spill)
+        size = np.bincount(root, minlength=idx.n)[root]
         dup = write_cluster_decisions(out_dir, idx, root, size, "minhash_dedup:near_duplicate", self.cluster_column)
         self._stats.update(duplicates=int(dup.sum()), seconds=time.perf_counter() - t0)
