@@ -53,7 +53,7 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from winnow.dedup._reduce import (KeyIndex, find_roots, read_parquet, union,
                                   write_cluster_decisions)
-from winnow.dedup._text import _P, fmix64, shingle_hashes
+from winnow.dedup._text import _P, _ranges_np as _ranges, fmix64, shingle_hashes
 from winnow.memory import release_memory
 from winnow.pipeline.step import GlobalStep
 
@@ -149,17 +149,6 @@ def bucket_edges(h: np.ndarray, node: np.ndarray) -> tuple[np.ndarray, np.ndarra
     run_start = np.maximum.accumulate(np.where(np.r_[True, ~same], idx, 0))
     member = np.r_[False, same]
     return ns[run_start[member]].astype(np.int64), ns[member].astype(np.int64)
-
-
-def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
-    """Concatenation of ``arange(s, s + l)`` for every (s, l), vectorised."""
-    lens = np.asarray(lens, np.int64)
-    tot = int(lens.sum())
-    if tot == 0:
-        return np.zeros(0, np.int64)
-    first = np.zeros(len(lens), np.int64)
-    np.cumsum(lens[:-1], out=first[1:])
-    return np.repeat(np.asarray(starts, np.int64) - first, lens) + np.arange(tot, dtype=np.int64)
 
 
 def intersect_sizes(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
