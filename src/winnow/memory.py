@@ -10,7 +10,8 @@ after the first task; the runner calls it after every task, the reduce after eac
 page faults on this repo's dedup benchmark.) A no-op where glibc is absent.
 
     >>> from winnow.memory import release_memory
-    >>> release_memory()   # safe to call anywhere, any number of times
+    >>> release_memory()   # the first call only records the reference level
+    False
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def release_memory(slack: int = 64 << 20) -> bool:
     it trimmed."""
     rss = _rss()
     ref = _state.setdefault("ref", rss)
-    if rss and rss <= ref + slack:
+    if not rss or rss <= ref + slack:  # no reading (not Linux) or no growth: keep the memory
         return False
     if "pyarrow" in sys.modules:
         import pyarrow as pa

@@ -30,12 +30,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from winnow.dedup._text import _P as _GOLD
+from winnow.dedup._text import _PAD
+from winnow.hashing import splitmix64_steps
+
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
-_GOLD = np.uint64(0x9E3779B97F4A7C15)
-_SM1 = np.uint64(0xBF58476D1CE4E5B9)
-_SM2 = np.uint64(0x94D049BB133111EB)
-_PAD = np.uint64(0x5851F42D4C957F2D)
+_mix = njit(cache=True, nogil=True, inline="always")(splitmix64_steps)
 
 
 def _byte_table() -> np.ndarray:
@@ -56,18 +57,25 @@ _TAB = _byte_table()
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _mix(x):
-    x ^= x >> np.uint64(30)
-    x *= _SM1
-    x ^= x >> np.uint64(27)
-    x *= _SM2
-    x ^= x >> np.uint64(31)
-    return x
+def _finish(h, length, seed):
+    return _mix(h ^ (np.uint64(length) * _GOLD) ^ seed)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _finish(h, length, seed):
-    return _mix(h ^ (np.uint64(length) * _GOLD) ^ seed)
+def _end_word(h, ln, special, start, end, seed, k, p, slot_hash, slot_ph, ph_start, ph_end):
+    """Close the word ``data[start:end]``: a hashed slot, a placeholder slot (it held bytes this
+    pass does not normalise) or nothing (empty). Returns the new (slot, placeholder) counts."""
+    if special:
+        slot_hash[k] = 0
+        slot_ph[k] = p
+        ph_start[p] = start
+        ph_end[p] = end
+        return k + 1, p + 1
+    if ln:
+        slot_hash[k] = _finish(h, ln, seed)
+        slot_ph[k] = -1
+        return k + 1, p
+    return k, p
 
 
 @njit(cache=True, nogil=True)
@@ -94,17 +102,7 @@ def _word_pass(data, offs, tab, seed, counts, slot_hash, slot_ph, ph_start, ph_e
                 ln += 1
                 in_digits = False
             elif t == -1:
-                if special:
-                    slot_hash[k] = 0
-                    slot_ph[k] = p
-                    ph_start[p] = start
-                    ph_end[p] = i
-                    p += 1
-                    k += 1
-                elif ln:
-                    slot_hash[k] = _finish(h, ln, seed)
-                    slot_ph[k] = -1
-                    k += 1
+                k, p = _end_word(h, ln, special, start, i, seed, k, p, slot_hash, slot_ph, ph_start, ph_end)
                 h = _FNV_OFFSET
                 ln = 0
                 special = False
@@ -117,17 +115,7 @@ def _word_pass(data, offs, tab, seed, counts, slot_hash, slot_ph, ph_start, ph_e
                     in_digits = True
             else:
                 special = True
-        if special:
-            slot_hash[k] = 0
-            slot_ph[k] = p
-            ph_start[p] = start
-            ph_end[p] = e
-            p += 1
-            k += 1
-        elif ln:
-            slot_hash[k] = _finish(h, ln, seed)
-            slot_ph[k] = -1
-            k += 1
+        k, p = _end_word(h, ln, special, start, e, seed, k, p, slot_hash, slot_ph, ph_start, ph_end)
         counts[d] = k - k0
     return k, p
 

@@ -59,12 +59,7 @@ def plot_fit(fit, runs, path: str, title: str | None = None, extend: float = 4.0
     p = fit.params
     ttl = title or f"{fit.law.name}: " + ", ".join(f"{k}={v:.3g}" for k, v in p.items())
     ax.set_title(ttl, fontsize=9)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, ax, path)
 
 
 def plot_transfer(report: dict, path: str) -> str:
@@ -83,6 +78,11 @@ def plot_transfer(report: dict, path: str) -> str:
     ax.set_ylabel(report["metric"])
     rho = report["min_spearman_vs_largest"]
     ax.set_title(f"recipes across scales (min Spearman vs largest = {rho:.2f})", fontsize=9)
+    return _save(plt, fig, ax, path)
+
+
+def _save(plt, fig, ax, path: str) -> str:
+    """Legend, grid, layout; write the PNG and free the figure."""
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
