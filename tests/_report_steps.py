@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from winnow.pipeline.step import GlobalStep, MapStep
+from winnow.core.pipeline.step import GlobalStep, MapStep
 
 _TOK = None
 

@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture(scope="session")
 def sample_corpus(tmp_path_factory) -> str:
     """The bundled sample corpus (real mixed-quality text), built once per test session."""
-    from winnow.datasets import build_dataset
+    from winnow.core.datasets import build_dataset
 
     out = str(tmp_path_factory.mktemp("sample"))
     build_dataset("sample", out, shards=4, seed=0)

@@ -1,11 +1,11 @@
-"""winnow.attribution: per-example gradients, projection, determinism, stored features, errors, LDS."""
+"""winnow.select.attribution: per-example gradients, projection, determinism, stored features, errors, LDS."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from winnow.attribution import (AttributionError, CausalLMTask, ClassificationTask, FeatureStore,
+from winnow.select.attribution import (AttributionError, CausalLMTask, ClassificationTask, FeatureStore,
                                 RandomProjector, RegressionTask, attribute, fit_datamodels, lds,
                                 per_example_grads, self_influence, subset_masks)
 
@@ -261,8 +261,8 @@ def test_datamodels_method_agrees_with_influence_on_ridge_regression():
 def test_trak_ensemble_modes_follow_their_definitions(digits):
     """mean_q (paper, default) = mean of kernel scores x mean Q; mean = mean of per-model products.
     With Q from each single model: the per-model TRAK-1 scores are phi K^-1 phi * Q_m."""
-    from winnow.attribution.grads import model_outputs
-    from winnow.attribution.data import Data
+    from winnow.select.attribution.grads import model_outputs
+    from winnow.select.attribution.data import Data
 
     X, y, Xt, yt = digits
     models = [_train(_mlp(s), X, y, steps=20) for s in range(2)]
@@ -284,10 +284,10 @@ def test_trak_ensemble_modes_follow_their_definitions(digits):
 def test_closed_form_linear_softmax_hessian_equals_autodiff(digits):
     """The multinomial-logistic-regression fast path gives the same Hessian as P autodiff HVPs,
     for weight+bias, weight only, and a bias-free layer."""
-    from winnow.attribution.data import Data
-    from winnow.attribution.grads import GradFn
-    from winnow.attribution.hessian import HVP, linear_softmax_hessian
-    import winnow.attribution.hessian as hess
+    from winnow.select.attribution.data import Data
+    from winnow.select.attribution.grads import GradFn
+    from winnow.select.attribution.hessian import HVP, linear_softmax_hessian
+    import winnow.select.attribution.hessian as hess
 
     X, y, _, _ = digits
     for bias, params in ((True, None), (True, ["weight"]), (False, None)):

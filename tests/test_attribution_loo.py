@@ -3,7 +3,7 @@ regression (scikit-learn's breast-cancer data, float64, LBFGS to tight convergen
 import numpy as np
 import torch
 
-from winnow.attribution import ClassificationTask, attribute
+from winnow.select.attribution import ClassificationTask, attribute
 
 
 def _data():

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from winnow.bench import BenchConfigError, load_config, mean_ci, run_bench
+from winnow.prove.bench import BenchConfigError, load_config, mean_ci, run_bench
 
 NOISY = {"task": {"name": "noisy_labels", "dataset": "digits", "noise": 0.3, "pool_size": 300,
                   "proxy_options": {"epochs": 30}},
@@ -28,7 +28,7 @@ def noisy_res(tmp_path_factory):
 
 def test_noisy_labels_mini_removes_flipped_labels(noisy_res):
     res, out = noisy_res
-    assert res["schema"] == "winnow.bench/1" and res["task"]["metric"] == "accuracy"
+    assert res["schema"] == "winnow.prove.bench/1" and res["task"]["metric"] == "accuracy"
     det = {d["strategy"]: d for d in res["detection"]}
     assert abs(det["random"]["auc_mean"] - 0.5) < 0.1
     for s in ("el2n", "forgetting", "proto-class"):
@@ -110,7 +110,7 @@ def test_cli_bench_prints_table(tmp_path):
 def test_lm_task_pool_from_a_curated_run(sample_corpus, tmp_path):
     """curate → select → prove: the LM task's pool is the kept rows of a winnow run."""
     from winnow import Length, Pipeline
-    from winnow.bench.tasks import LMTask
+    from winnow.prove.bench.tasks import LMTask
 
     run = Pipeline([Length(min_words=20)]).run(f"{sample_corpus}/raw/part-*.jsonl.gz", str(tmp_path / "run"),
                                                workers=1)

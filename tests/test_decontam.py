@@ -1,4 +1,4 @@
-"""winnow.decontam: planted HumanEval items in a real corpus are found, the clean corpus is clean.
+"""winnow.curate.decontam: planted HumanEval items in a real corpus are found, the clean corpus is clean.
 
 Clean corpus: Python's documentation (``pydoc_data.topics``) and the METADATA / LICENSE files of
 the installed packages, cut into ~150-word documents. Planted: HumanEval problems (prompt +
@@ -20,8 +20,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from winnow.decontam.index import NgramIndex, load_eval_set
-from winnow.decontam.step import Decontaminate, contamination_summary
+from winnow.curate.decontam.index import NgramIndex, load_eval_set
+from winnow.curate.decontam.step import Decontaminate, contamination_summary
 
 
 def _clean_corpus(limit: int = 1200) -> list[str]:
@@ -158,8 +158,8 @@ def test_ngram_size_is_configurable():
 
 
 def test_pipeline_drop_and_annotate_with_file_eval_sets(planted, he, tmp_path):
-    from winnow.io.writers import read_dataset_table
-    from winnow.pipeline.pipeline import Pipeline
+    from winnow.core.io.writers import read_dataset_table
+    from winnow.core.pipeline.pipeline import Pipeline
 
     docs, labels, _ = planted
     with open(tmp_path / "pool.jsonl", "w") as fh:
@@ -229,10 +229,10 @@ def test_cli_decontam(planted, he, tmp_path):
 
 
 def test_doctests():
-    import winnow.decontam.index
-    import winnow.decontam.step
+    import winnow.curate.decontam.index
+    import winnow.curate.decontam.step
 
-    for mod in (winnow.decontam.index, winnow.decontam.step):
+    for mod in (winnow.curate.decontam.index, winnow.curate.decontam.step):
         res = doctest.testmod(mod)
         assert res.failed == 0 and res.attempted > 0, mod.__name__
 

@@ -16,8 +16,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from conftest import write_jsonl  # noqa: E402
 
 from winnow import Pipeline  # noqa: E402
-from winnow.dedup._text import normalize, shingle_strings  # noqa: E402
-from winnow.dedup.evaluate import exact_jaccard_pairs, pair_metrics  # noqa: E402
+from winnow.curate.dedup._text import normalize, shingle_strings  # noqa: E402
+from winnow.curate.dedup.evaluate import exact_jaccard_pairs, pair_metrics  # noqa: E402
 
 
 def _licences(limit: int = 150) -> list[dict]:
@@ -218,7 +218,7 @@ def test_char_shingles_and_cli(tmp_path, corpus):
                                  "--ngram", "7", "-w", "1"])
     assert r.exit_code == 0, r.output
     assert "balanced" in r.output
-    from winnow.pipeline.manifest import load_manifest
+    from winnow.core.pipeline.manifest import load_manifest
 
     m = load_manifest(str(tmp_path / "cli"))
     assert m["steps"][0]["name"] == "minhash_dedup" and m["steps"][0]["rows_rejected"] > 0

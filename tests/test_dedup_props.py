@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from winnow.dedup._reduce import components_from, union
-from winnow.dedup._text import ngram_hashes
-from winnow.dedup.exact import ExactDedup
-from winnow.dedup.minhash import (MinhashDedup, bucket_edges, centre_rounds, component_roots, intersect_sizes,
+from winnow.curate.dedup._reduce import components_from, union
+from winnow.curate.dedup._text import ngram_hashes
+from winnow.curate.dedup.exact import ExactDedup
+from winnow.curate.dedup.minhash import (MinhashDedup, bucket_edges, centre_rounds, component_roots, intersect_sizes,
                                    unique_per_doc)
-from winnow.dedup.semantic import SemanticDedup
+from winnow.curate.dedup.semantic import SemanticDedup
 
 docs_strategy = st.lists(st.lists(st.integers(0, 6), max_size=12), min_size=1, max_size=8)
 
@@ -274,7 +274,7 @@ def test_word_token_hashes_equal_the_arrow_reference(texts):
     """The compiled byte-level tokenizer gives exactly the words of the all-Arrow reference
     (punctuation/symbol split, Unicode whitespace, NFKC, lower-case, digit runs → 0) with the
     same hashes, whether a word is ASCII (compiled path) or not (Arrow path)."""
-    from winnow.dedup._text import hash_words, word_token_hashes, word_tokens
+    from winnow.curate.dedup._text import hash_words, word_token_hashes, word_tokens
 
     arr = pa.array(texts, pa.string())
     h, off = word_token_hashes(arr, seed=3)
@@ -285,7 +285,7 @@ def test_word_token_hashes_equal_the_arrow_reference(texts):
 
 
 def test_word_hash_is_the_same_on_both_paths_and_normalises():
-    from winnow.dedup._text import word_token_hashes
+    from winnow.curate.dedup._text import word_token_hashes
 
     h, off = word_token_hashes(pa.array(["Hello WORLD 1234 x", "hello world 7 x é", "HELLO… world 0 X"]))
     d = [h[off[i]:off[i + 1]].tolist() for i in range(3)]
@@ -296,7 +296,7 @@ def test_word_hash_is_the_same_on_both_paths_and_normalises():
 @settings(max_examples=60, deadline=None)
 @given(docs_strategy, st.integers(1, 5))
 def test_ngram_kernel_equals_numpy_reference(docs, n):
-    from winnow.dedup._kernels import ngram_shingles
+    from winnow.curate.dedup._kernels import ngram_shingles
 
     vals = np.array([v * 0x9E3779B97F4A7C15 % 2**64 for d in docs for v in d], np.uint64)
     offsets = np.r_[0, np.cumsum([len(d) for d in docs])].astype(np.int64)
@@ -308,7 +308,7 @@ def test_ngram_kernel_equals_numpy_reference(docs, n):
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=20), min_size=1, max_size=6), st.integers(1, 9))
 def test_minhash_kernel_equals_bruteforce(docs, k):
-    from winnow.dedup.minhash import minhash_signatures, permutations
+    from winnow.curate.dedup.minhash import minhash_signatures, permutations
 
     a, b = permutations(k, 7)
     sh = np.array([x for d in docs for x in d], np.uint64)
@@ -326,7 +326,7 @@ def test_minhash_kernel_equals_bruteforce(docs, k):
                 min_size=1, max_size=8), st.sampled_from([0.3, 0.5, 0.7, 0.8, 0.9, 1.0]))
 def test_jaccard_at_least_equals_exact_test(pairs, thr):
     """The early-exit merge gives exactly ``inter ≥ thr·(|A|+|B|−inter)`` on the full intersection."""
-    from winnow.dedup._kernels import intersect_sorted, jaccard_at_least
+    from winnow.curate.dedup._kernels import intersect_sorted, jaccard_at_least
 
     sets = [s_ for p in pairs for s_ in p]
     vals = np.array([v for s_ in sets for v in sorted(s_)], np.uint64)

@@ -8,9 +8,9 @@ import random
 import pyarrow as pa
 import pytest
 
-from winnow.filters.language import Language
-from winnow.filters.length import Length
-from winnow.filters.url import UrlFilter
+from winnow.curate.filters.language import Language
+from winnow.curate.filters.length import Length
+from winnow.curate.filters.url import UrlFilter
 
 ALL_FILTERS = ["language", "gopher_quality", "gopher_repetition", "c4", "fineweb_quality", "url_filter", "pii",
                "length"]
@@ -20,7 +20,7 @@ ALL_FILTERS = ["language", "gopher_quality", "gopher_repetition", "c4", "fineweb
 @pytest.fixture(scope="module")
 def multilingual():
     """Real translated text: Django's gettext catalogues (msgstr), 10 messages per document."""
-    from winnow.datasets.sample import _django_i18n
+    from winnow.core.datasets.sample import _django_i18n
 
     keep = {"de", "fr", "es", "it", "ru", "nl", "pl", "sv", "ja", "pt", "tr", "uk", "cs", "fi", "hu"}
     docs = [d for d in _django_i18n(per_locale=3, group=10) if d["lang_label"] in keep]
@@ -100,12 +100,12 @@ def test_length_gpt2_tokens():
 
 # ---------------------------------------------------------------- registry / YAML
 def test_registry_and_yaml_names():
-    from winnow.pipeline.registry import get_step_class
+    from winnow.core.pipeline.registry import get_step_class
 
     for name in ALL_FILTERS:
         cls = get_step_class(name)
         assert cls.name == name
-    from winnow.pipeline.config import load_config
+    from winnow.core.pipeline.config import load_config
 
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     _, steps = load_config(os.path.join(here, "examples", "curate.yaml"))
@@ -113,7 +113,7 @@ def test_registry_and_yaml_names():
 
 
 def test_unknown_argument_is_named():
-    from winnow.pipeline.registry import get_step_class
+    from winnow.core.pipeline.registry import get_step_class
 
     with pytest.raises(Exception, match="min_doc_word"):
         get_step_class("gopher_quality")(min_doc_word=3)
@@ -137,7 +137,7 @@ def _bad_docs(huge_bytes: int = 1_000_000):
 
 @pytest.mark.parametrize("name", ALL_FILTERS)
 def test_bad_input_each_filter_defined_decision(name):
-    from winnow.pipeline.registry import get_step_class
+    from winnow.core.pipeline.registry import get_step_class
 
     docs = _bad_docs()
     s = get_step_class(name)()
@@ -187,7 +187,7 @@ def test_bad_input_pipeline_counts_add_up(tmp_path, huge_bytes):
 def test_large_string_and_chunked_text_same_decisions(name):
     import pydoc_data.topics as topics
 
-    from winnow.pipeline.registry import get_step_class
+    from winnow.core.pipeline.registry import get_step_class
 
     texts = [topics.topics[k] for k in ("exceptions", "assert", "if", "while")]
     s = get_step_class(name)()

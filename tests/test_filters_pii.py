@@ -8,7 +8,7 @@ import re
 import pyarrow as pa
 import pytest
 
-from winnow.filters.pii import Pii
+from winnow.curate.filters.pii import Pii
 
 # (string, emails, ips, phones) — hand-labelled; addresses from the documentation ranges
 # (RFC 5737 / RFC 3849), phone numbers from ranges reserved for fiction (NANP 555-01xx, Ofcom drama)

@@ -12,9 +12,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from winnow.filters.c4 import C4, count_sentences
-from winnow.filters.fineweb import FinewebQuality
-from winnow.filters.gopher import GopherQuality, GopherRepetition
+from winnow.curate.filters.c4 import C4, count_sentences
+from winnow.curate.filters.fineweb import FinewebQuality
+from winnow.curate.filters.gopher import GopherQuality, GopherRepetition
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +220,7 @@ def test_gr_empty():
 
 def test_dup_ngram_statistic_matches_sequential_reference():
     """The vectorised skip chain equals a straightforward sequential scan (random token streams)."""
-    from winnow.filters import _text as T
+    from winnow.curate.filters import _text as T
 
     rng = np.random.default_rng(0)
     for trial in range(30):

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 from conftest import write_jsonl
 from winnow import Length, Pipeline
-from winnow.pipeline.step import GlobalStep
+from winnow.core.pipeline.step import GlobalStep
 
 
 class LongestPerSource(GlobalStep):
@@ -107,7 +107,7 @@ def test_steps_pickle_after_setup_with_resources_reset():
     """Steps travel to workers after setup() (which may load unpicklable models) without their resources."""
     import pickle
 
-    from winnow.filters.language import Language
+    from winnow.curate.filters.language import Language
 
     step = Language()
     step.setup()

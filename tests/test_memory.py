@@ -1,10 +1,10 @@
-"""winnow.memory: the trim rule (trim only when RSS is well above its first-task level)."""
+"""winnow.core.memory: the trim rule (trim only when RSS is well above its first-task level)."""
 import sys
 
 import numpy as np
 import pytest
 
-import winnow.memory as M
+import winnow.core.memory as M
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm (Linux)")

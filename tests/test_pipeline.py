@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from conftest import write_jsonl
 from winnow import Length, Pipeline
-from winnow.io.writers import read_dataset_table
-from winnow.pipeline.config import ConfigError, parse_config
-from winnow.pipeline.pipeline import RunExistsError
-from winnow.pipeline.runner import StrictInputError
+from winnow.core.io.writers import read_dataset_table
+from winnow.core.pipeline.config import ConfigError, parse_config
+from winnow.core.pipeline.pipeline import RunExistsError
+from winnow.core.pipeline.runner import StrictInputError
 
 
 def kept_ids(run_dir: str) -> list[str]:

@@ -4,9 +4,9 @@ import pydoc_data.topics as T
 import pytest
 from sklearn.datasets import load_digits
 
-from winnow.proxy import (BPETokenizer, ByteTokenizer, NgramLM, VectorClassifier, get_tokenizer,
+from winnow.prove.proxy import (BPETokenizer, ByteTokenizer, NgramLM, VectorClassifier, get_tokenizer,
                           train_lm, train_ngram_lm, train_text_classifier, train_vector_classifier)
-from winnow.bench.tasks import source_documents, _chunks
+from winnow.prove.bench.tasks import source_documents, _chunks
 
 TOPICS = [v for _, v in sorted(T.topics.items())]
 

@@ -1,4 +1,4 @@
-"""winnow.quality: hashing, the classifier on a real positive/negative split, persistence, the step,
+"""winnow.curate.quality: hashing, the classifier on a real positive/negative split, persistence, the step,
 the influence-distilled scorer and the CLI.
 
 Real data only: positives = Python's own documentation (``pydoc_data.topics``), negatives = the
@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from winnow.ngrams import ngram_hashes, tokenize
-from winnow.quality.model import HashingFeaturizer, ModelFileError, QualityModel, roc_auc
+from winnow.core.ngrams import ngram_hashes, tokenize
+from winnow.curate.quality.model import HashingFeaturizer, ModelFileError, QualityModel, roc_auc
 
 
 def _chunks(text: str, lo: int = 20, hi: int = 120) -> list[str]:
@@ -218,8 +218,8 @@ def _write_jsonl(path, texts, prefix):
 
 
 def test_step_in_pipeline(model, split, tmp_path):
-    from winnow.pipeline.pipeline import Pipeline
-    from winnow.io.writers import read_dataset_table
+    from winnow.core.pipeline.pipeline import Pipeline
+    from winnow.core.io.writers import read_dataset_table
 
     _, _, pte, nte = split
     _write_jsonl(tmp_path / "pos.jsonl", pte, "p")
@@ -237,7 +237,7 @@ def test_step_in_pipeline(model, split, tmp_path):
     assert kept_pos >= 0.9 * len(pte) and kept_neg <= 0.1 * len(nte)
     assert res.manifest["checks"]["ok"]
     # YAML-style config errors name the bad argument
-    from winnow.pipeline.config import ConfigError
+    from winnow.core.pipeline.config import ConfigError
 
     with pytest.raises((ConfigError, ValueError), match="top_fraction|threshold"):
         Pipeline([{"quality_classifier": {"model": mp, "threshold": 0.5, "top_fraction": 0.1}}])
@@ -252,7 +252,7 @@ def _alpha_frac(texts):
 def test_distilled_scorer_learns_a_score_column(split, tmp_path):
     from scipy.stats import spearmanr
 
-    from winnow.quality.train import train_distilled
+    from winnow.curate.quality.train import train_distilled
 
     ptr, ntr, pte, nte = split
     texts = ptr + ntr + pte + nte
@@ -278,7 +278,7 @@ def test_cli_train_and_score(split, tmp_path):
     from typer.testing import CliRunner
 
     from winnow.cli import app
-    from winnow.io.writers import read_dataset_table
+    from winnow.core.io.writers import read_dataset_table
 
     ptr, ntr, pte, nte = split
     _write_jsonl(tmp_path / "ref.jsonl", ptr, "r")
@@ -304,11 +304,11 @@ def test_cli_train_and_score(split, tmp_path):
 
 
 def test_doctests():
-    import winnow.ngrams
-    import winnow.quality.model
-    import winnow.quality.step
+    import winnow.core.ngrams
+    import winnow.curate.quality.model
+    import winnow.curate.quality.step
 
-    for mod in (winnow.ngrams, winnow.quality.model, winnow.quality.step):
+    for mod in (winnow.core.ngrams, winnow.curate.quality.model, winnow.curate.quality.step):
         res = doctest.testmod(mod)
         assert res.failed == 0 and res.attempted > 0, mod.__name__
 

@@ -16,10 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from winnow import Length, Pipeline
-from winnow.io.writers import read_dataset_table
-from winnow.pipeline.config import ConfigError, parse_config
-from winnow.pipeline.registry import STEPS, get_step_class
-from winnow.pipeline.step import GlobalStep, MapStep, reasons_from_masks
+from winnow.core.io.writers import read_dataset_table
+from winnow.core.pipeline.config import ConfigError, parse_config
+from winnow.core.pipeline.registry import STEPS, get_step_class
+from winnow.core.pipeline.step import GlobalStep, MapStep, reasons_from_masks
 
 
 # ----------------------------------------------------------------------------- steps for the tests
@@ -291,7 +291,7 @@ def test_cli_runs_yaml_on_ray_and_rejects_bad_options(ray_session, corpus, tmp_p
 
 
 def test_strict_stops_at_unreadable_input_on_ray(ray_session, raw, tmp_path):
-    from winnow.pipeline.runner import StrictInputError
+    from winnow.core.pipeline.runner import StrictInputError
 
     with pytest.raises(StrictInputError, match="unreadable input"):
         Pipeline([Length(min_words=5)]).run(raw, str(tmp_path / "strict"), executor="ray", strict=True)

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import write_jsonl
-from winnow.io.readers import InputError, InputSpec, plan_tasks, read_task
+from winnow.core.io.readers import InputError, InputSpec, plan_tasks, read_task
 
 
 def read_all(spec: InputSpec):

@@ -23,7 +23,7 @@ import pytest
 from _report_steps import ExactDupes, Gpt2Tokens
 from conftest import write_jsonl
 from winnow import Length, Pipeline
-from winnow.io.writers import read_dataset_table
+from winnow.core.io.writers import read_dataset_table
 from winnow.report import ReportOptions, build_report, render_report
 from winnow.report.sampling import Shards
 
@@ -34,7 +34,7 @@ ARTIFACTS = os.environ.get("WINNOW_TEST_ARTIFACTS",
 
 def _dedup_step():
     """The project's exact dedup step once it is registered (issue 4), else the test's own."""
-    from winnow.pipeline.registry import STEPS, get_step_class
+    from winnow.core.pipeline.registry import STEPS, get_step_class
 
     return get_step_class("exact_dedup")() if "exact_dedup" in STEPS else ExactDupes()
 

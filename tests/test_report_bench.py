@@ -58,7 +58,7 @@ def bench_runs():
 
 
 def _bench_json(runs):
-    """The ``winnow.bench/1`` layout written by ``winnow bench``."""
+    """The ``winnow.prove.bench/1`` layout written by ``winnow bench``."""
     summary = []
     for name in ("random", "knn-agree"):
         for b in BUDGETS:
@@ -71,7 +71,7 @@ def _bench_json(runs):
             summary.append({"strategy": name, "budget": b, "n": len(v), "mean": m, "std": float(np.std(v, ddof=1)),
                             "ci_low": lo, "ci_high": hi, "gain": gm, "gain_ci_low": glo, "gain_ci_high": ghi,
                             "significant": bool(name != "random" and (glo > 0 or ghi < 0))})
-    return {"schema": "winnow.bench/1", "config": {"budgets": BUDGETS, "seeds": SEEDS, "baseline": "random"},
+    return {"schema": "winnow.prove.bench/1", "config": {"budgets": BUDGETS, "seeds": SEEDS, "baseline": "random"},
             "task": {"name": "noisy_labels", "metric": "accuracy", "higher_is_better": True,
                      "info": {"dataset": "digits", "noise": 0.3}},
             "strategies": [{"label": "random", "method": "random", "params": {}, "model_aware": False},
@@ -159,7 +159,7 @@ def test_bench_report_errors_name_the_path(tmp_path):
 
 
 def test_real_bench_harness_output_if_available(tmp_path):
-    bench = pytest.importorskip("winnow.bench", reason="winnow.bench (issue 7) is not merged in this branch")
+    bench = pytest.importorskip("winnow.prove.bench", reason="winnow.prove.bench (issue 7) is not merged in this branch")
     res = bench.run_bench({"task": {"name": "noisy_labels", "pool_size": 300}, "strategies": ["random", "forgetting"],
                            "budgets": [0.5], "seeds": [0, 1, 2]}, output=str(tmp_path / "b"))
     html = render_report(str(tmp_path / "b"))

@@ -1,4 +1,4 @@
-"""winnow.scaling: published laws, optimiser, recovery, bootstrap coverage, IO, transfer."""
+"""winnow.predict.scaling: published laws, optimiser, recovery, bootstrap coverage, IO, transfer."""
 from __future__ import annotations
 
 import json
@@ -7,10 +7,10 @@ import os
 import numpy as np
 import pytest
 
-from winnow.scaling import (compute_optimal, fit_law, get_law, lbfgs_batched, load_fit, load_runs,
+from winnow.predict.scaling import (compute_optimal, fit_law, get_law, lbfgs_batched, load_fit, load_runs,
                             runs_from_rows, transfer_report)
-from winnow.scaling.fit import _prepare, _Problem
-from winnow.scaling.simulate import coverage_study
+from winnow.predict.scaling.fit import _prepare, _Problem
+from winnow.predict.scaling.simulate import coverage_study
 
 CHIN = dict(E=1.69, A=406.4, alpha=0.34, B=410.7, beta=0.28)
 
@@ -260,15 +260,15 @@ def test_docstring_examples_run():
     import doctest
     import importlib
 
-    for name in ("winnow.scaling", "winnow.scaling.fit", "winnow.scaling.laws", "winnow.scaling.optim",
-                 "winnow.scaling.allocation", "winnow.scaling.io", "winnow.scaling.transfer",
-                 "winnow.scaling.simulate"):
+    for name in ("winnow.predict.scaling", "winnow.predict.scaling.fit", "winnow.predict.scaling.laws", "winnow.predict.scaling.optim",
+                 "winnow.predict.scaling.allocation", "winnow.predict.scaling.io", "winnow.predict.scaling.transfer",
+                 "winnow.predict.scaling.simulate"):
         res = doctest.testmod(importlib.import_module(name))
         assert res.failed == 0 and res.attempted > 0, name
 
 
 def test_fit_runs_picks_the_law_from_the_columns():
-    from winnow.scaling import fit_runs
+    from winnow.predict.scaling import fit_runs
 
     law = get_law("data-constrained")
     true = dict(CHIN, R_D_star=15.4)

@@ -46,7 +46,7 @@ def ngram_runs(tmp_path_factory) -> str:
 
 
 def test_real_runs_are_a_decreasing_curve(ngram_runs):
-    from winnow.scaling import load_runs
+    from winnow.predict.scaling import load_runs
 
     r = load_runs(ngram_runs, recipe="pydoc")
     means = [r.loss[r.D == d].mean() for d in np.unique(r.D)]
@@ -99,7 +99,7 @@ def test_cli_allocate_presets_and_errors():
 
 
 def test_cli_allocate_from_fit_gives_intervals(tmp_path):
-    from winnow.scaling import fit_law, get_law
+    from winnow.predict.scaling import fit_law, get_law
 
     Ns = np.repeat(np.geomspace(7e7, 1.6e10, 6), 7)
     D = Ns * np.tile(np.geomspace(2, 200, 7), 6)

@@ -7,7 +7,7 @@ from sklearn.metrics import roc_auc_score
 
 from winnow.select import SELECTORS, BudgetError, get_selector, parse_budget
 from winnow.select.base import as_pool, order_to_mask
-from winnow.bench.tasks import LMTask, NoisyLabelsTask
+from winnow.prove.bench.tasks import LMTask, NoisyLabelsTask
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +182,7 @@ def test_order_to_mask_stops_at_budget():
 
 
 def test_trak_selection_through_attribution_api(noisy):
-    """TRAK via winnow.attribution.attribute: weaker than gradient cosine here, but above chance."""
+    """TRAK via winnow.select.attribution.attribute: weaker than gradient cosine here, but above chance."""
     s = get_selector("trak", n_models=2, seed=0)
     scores = s.fit(noisy.pool, noisy.target)
     assert s.result_.scores.shape == (len(noisy.pool), len(noisy.target))

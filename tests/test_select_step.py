@@ -7,9 +7,9 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from winnow.bench.tasks import LMTask
-from winnow.io.writers import read_dataset_table
-from winnow.pipeline.pipeline import Pipeline
+from winnow.prove.bench.tasks import LMTask
+from winnow.core.io.writers import read_dataset_table
+from winnow.core.pipeline.pipeline import Pipeline
 from winnow.select import get_selector
 
 
@@ -56,7 +56,7 @@ def test_select_step_dsir_with_target(corpus, tmp_path):
 
 
 def test_select_step_validates():
-    from winnow.pipeline.config import ConfigError
+    from winnow.core.pipeline.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"steps\[0\]\.select\.method.*unknown method 'nope'"):
         Pipeline([{"select": {"method": "nope"}}])

@@ -1,4 +1,4 @@
-"""LDS benchmark: winnow.attribution vs dattri on the same models, subsets and targets, in one run.
+"""LDS benchmark: winnow.select.attribution vs dattri on the same models, subsets and targets, in one run.
 
 Setting (dattri's MNIST benchmark, scaled to scikit-learn's 8x8 digits so it runs offline on 2 CPU
 cores in minutes): logistic regression and a small MLP trained with mini-batch SGD; ground truth =
@@ -193,7 +193,7 @@ def _trak_takes_one() -> bool:
 # ----------------------------------------------------------------------------------------------- winnow
 
 def winnow_run(method, kind, models, cks, train_data, test_data, damping, proj_dim, seed=0):
-    from winnow.attribution import ClassificationTask, attribute
+    from winnow.select.attribution import ClassificationTask, attribute
 
     task = ClassificationTask()
     if method in ("if_cg", "if_explicit"):
@@ -213,7 +213,7 @@ def winnow_run(method, kind, models, cks, train_data, test_data, damping, proj_d
 
 
 def main():
-    from winnow.attribution import lds, subset_masks
+    from winnow.select.attribution import lds, subset_masks
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--n-train", type=int, default=1000)
@@ -287,7 +287,7 @@ def mislabel(args):
     """10% flipped labels; rank train examples by self-influence; AUC of finding the flipped ones."""
     from sklearn.metrics import roc_auc_score
 
-    from winnow.attribution import ClassificationTask, self_influence
+    from winnow.select.attribution import ClassificationTask, self_influence
 
     (X, y), _ = load(args.n_train, args.n_test, data=args.data)
     rng = np.random.default_rng(1)

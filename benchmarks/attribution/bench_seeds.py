@@ -20,7 +20,7 @@ import bench_lds as B  # noqa: E402
 
 
 def main():
-    from winnow.attribution import lds, subset_masks
+    from winnow.select.attribution import lds, subset_masks
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=5)

@@ -21,7 +21,7 @@ import bench_lds as B  # noqa: E402
 
 
 def main(seeds=(0, 1, 2), damping=1094.0, proj_dim=512):
-    from winnow.attribution import ClassificationTask, attribute, lds, subset_masks
+    from winnow.select.attribution import ClassificationTask, attribute, lds, subset_masks
 
     train_data, test_data = B.load(1000, 100, data="mnist_ascii")
     masks = subset_masks(1000, 50, alpha=0.5, seed=0)

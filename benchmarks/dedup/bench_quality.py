@@ -92,7 +92,7 @@ def main():
     t0 = time.perf_counter()
     tab = load_corpus(a.corpus)
     ids = tab.column("id").combine_chunks()
-    from winnow.dedup.evaluate import exact_jaccard_pairs, pair_metrics
+    from winnow.curate.dedup.evaluate import exact_jaccard_pairs, pair_metrics
 
     gt = os.path.join(a.out, f"gt-{tab.num_rows}-{a.ngram}.npz")
     if os.path.exists(gt):  # cache of the exact ground truth (same corpus, same n-gram size)
@@ -106,7 +106,7 @@ def main():
         print(f"  true duplicate pairs at J>={t}: {(jac >= t).sum():,}")
 
     # --- S-curve: measured collision probability from winnow's own band keys
-    from winnow.dedup.minhash import MinhashDedup
+    from winnow.curate.dedup.minhash import MinhashDedup
 
     step = MinhashDedup(ngram=a.ngram, bands=a.bands, rows=a.rows, verify=False)
     bands = np.concatenate([np.stack([np.asarray(c.to_numpy()) for c in step.map(tab.slice(s, 4096)).columns[1:]], 1)

@@ -52,7 +52,7 @@ def py_shingles(text):
 def winnow_sig(corpus):
     import pyarrow as pa
 
-    from winnow.dedup.minhash import MinhashDedup
+    from winnow.curate.dedup.minhash import MinhashDedup
 
     texts = read_texts(corpus)
     step = MinhashDedup(bands=BANDS, rows=ROWS, ngram=NGRAM)

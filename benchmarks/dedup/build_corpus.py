@@ -27,7 +27,7 @@ ROOT = os.path.join(os.path.dirname(__file__), "..", "_work", "dedup", "root")
 
 
 def docs():
-    from winnow.io.readers import html_to_text
+    from winnow.core.io.readers import html_to_text
 
     r = os.path.abspath(ROOT)
     for pat, src in [("usr/share/doc/python3.11/html/**/*.html", "python-html"),

@@ -10,7 +10,7 @@ phase comes from a thread reading ``/proc/self/statm`` every 20 ms.
         [--trim-slack-mb 64] [--mmap-threshold 0]
 
 ``--trim-slack-mb`` sets when memory is handed back after a task or batch
-(:func:`winnow.memory.release_memory`; ``0`` = after every one, a huge value = never);
+(:func:`winnow.core.memory.release_memory`; ``0`` = after every one, a huge value = never);
 ``--mmap-threshold N`` pins glibc's mmap threshold to N bytes first (the alternative that was
 measured and not kept).
 """
@@ -57,11 +57,11 @@ def main():
 
     threading.Thread(target=sample, daemon=True).start()
     c0 = cpu()
-    import winnow.dedup.minhash as MH
-    import winnow.executors.local as L
-    import winnow.memory as M
-    import winnow.pipeline.pipeline as P
-    import winnow.pipeline.runner as R
+    import winnow.curate.dedup.minhash as MH
+    import winnow.core.executors.local as L
+    import winnow.core.memory as M
+    import winnow.core.pipeline.pipeline as P
+    import winnow.core.pipeline.runner as R
     from winnow import Pipeline
 
     if a.trim_slack_mb is not None:

@@ -45,9 +45,9 @@ REASONS = {
 
 
 def winnow_steps():
-    from winnow.filters.c4 import C4
-    from winnow.filters.fineweb import FinewebQuality
-    from winnow.filters.gopher import GopherQuality, GopherRepetition
+    from winnow.curate.filters.c4 import C4
+    from winnow.curate.filters.fineweb import FinewebQuality
+    from winnow.curate.filters.gopher import GopherQuality, GopherRepetition
 
     # parity: datatrove's strict comparisons (the paper's <=/>= differ only at exact equality; that
     # difference is excluded from the parity count and reported on its own row)
@@ -56,7 +56,7 @@ def winnow_steps():
 
 
 def run_winnow(table: pa.Table, batch: int):
-    from winnow.filters.fineweb import FinewebQuality
+    from winnow.curate.filters.fineweb import FinewebQuality
 
     steps = winnow_steps()
     for s in steps.values():

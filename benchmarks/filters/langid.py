@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "src"))
-from winnow.filters.language import Language  # noqa: E402
+from winnow.curate.filters.language import Language  # noqa: E402
 
 WORK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_work", "filters")
 

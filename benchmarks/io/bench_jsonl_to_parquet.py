@@ -23,7 +23,7 @@ import time
 
 
 def build(path: str, mb: int) -> int:
-    from winnow.datasets import build_dataset
+    from winnow.core.datasets import build_dataset
 
     tmp = tempfile.mkdtemp()
     build_dataset("sample", tmp, shards=1)

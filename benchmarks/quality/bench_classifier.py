@@ -1,4 +1,4 @@
-"""winnow.quality vs the reference fastText on the same real positive/negative split.
+"""winnow.curate.quality vs the reference fastText on the same real positive/negative split.
 
     bash benchmarks/quality/setup.sh
     benchmarks/.venv-quality/bin/python benchmarks/quality/bench_classifier.py
@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
 import corpus  # noqa: E402
-from winnow.quality.model import QualityModel, roc_auc  # noqa: E402
+from winnow.curate.quality.model import QualityModel, roc_auc  # noqa: E402
 
 
 def best_of(fn, reps=3):
@@ -93,7 +93,7 @@ def main():
     # on the other half against the teacher (Spearman) and against the true labels (AUC).
     from scipy.stats import spearmanr
 
-    from winnow.quality.train import _split, train_distilled
+    from winnow.curate.quality.train import _split, train_distilled
 
     logit = np.log(np.clip(teacher, 1e-6, 1 - 1e-6) / np.clip(1 - teacher, 1e-6, 1))
     ids = [f"t{i:06d}" for i in range(len(te_x))]      # sorted ids == row order

@@ -26,8 +26,8 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
 import corpus  # noqa: E402
-from winnow.decontam.index import load_eval_set  # noqa: E402
-from winnow.decontam.step import Decontaminate  # noqa: E402
+from winnow.curate.decontam.index import load_eval_set  # noqa: E402
+from winnow.curate.decontam.step import Decontaminate  # noqa: E402
 
 
 def reindent(t, rng):

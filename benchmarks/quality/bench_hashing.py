@@ -21,7 +21,7 @@ import pyarrow.compute as pc  # noqa: E402
 import xxhash  # noqa: E402
 
 import corpus  # noqa: E402
-from winnow.ngrams import tokenize  # noqa: E402
+from winnow.core.ngrams import tokenize  # noqa: E402
 
 
 def cpu(fn, reps=3):
@@ -70,7 +70,7 @@ def main():
     rows.append(("Python str.split + xxh64 per token", t, len(h)))
     t, h = cpu(lambda: arrow_dict_xxhash(arr))
     rows.append(("Arrow split + dictionary + xxh64 uniques", t, len(h)))
-    from winnow.quality.model import HashingFeaturizer
+    from winnow.curate.quality.model import HashingFeaturizer
 
     fz = HashingFeaturizer(n_bits=20, word_ngrams=2)
     t, p = cpu(lambda: fz.pairs(arr))

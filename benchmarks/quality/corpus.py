@@ -47,7 +47,7 @@ def _paras(text):
 
 def _html_text(path):
     sys.path.insert(0, os.path.join(HERE, "..", "..", "src"))
-    from winnow.io.readers import html_to_text
+    from winnow.core.io.readers import html_to_text
 
     with open(path, "rb") as fh:
         return html_to_text(fh.read())

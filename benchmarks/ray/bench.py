@@ -27,8 +27,8 @@ import pyarrow.compute as pc
 
 
 def build_corpus(work: str, copies: int, shards: int) -> dict:
-    from winnow.datasets import build_dataset
-    from winnow.io.readers import InputSpec, plan_tasks, read_task
+    from winnow.core.datasets import build_dataset
+    from winnow.core.io.readers import InputSpec, plan_tasks, read_task
 
     sample = os.path.join(work, "sample")
     corpus = os.path.join(work, f"corpus-x{copies}-{shards}")
@@ -94,8 +94,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from winnow import Pipeline
-    from winnow.io.writers import read_dataset_table
-    from winnow.pipeline.registry import STEPS
+    from winnow.core.io.writers import read_dataset_table
+    from winnow.core.pipeline.registry import STEPS
 
     os.makedirs(args.work, exist_ok=True)
     t0 = time.perf_counter()

@@ -27,7 +27,7 @@ def main() -> None:
 
     sample = args.sample or os.path.join(args.work, "sample")
     if not os.path.exists(os.path.join(sample, "manifest.json")):
-        from winnow.datasets import build_dataset
+        from winnow.core.datasets import build_dataset
 
         build_dataset("sample", sample, shards=4, seed=0)
     parts = sorted(glob.glob(os.path.join(sample, "raw", "part-*.jsonl.gz")))

@@ -1,4 +1,4 @@
-"""Recovery / coverage benchmark for winnow.scaling (issue 10, quality bar 1).
+"""Recovery / coverage benchmark for winnow.predict.scaling (issue 10, quality bar 1).
 
 Data from known parameters on a fixed design, multiplicative log-normal noise, fitted with the
 Hoffmann et al. Approach-3 objective, pairs bootstrap; reports per-parameter coverage of the
@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from winnow.scaling.simulate import coverage_study
+from winnow.predict.scaling.simulate import coverage_study
 
 CHIN = dict(E=1.69, A=406.4, alpha=0.34, B=410.7, beta=0.28)
 

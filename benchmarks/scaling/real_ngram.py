@@ -1,4 +1,4 @@
-"""Real proxy runs for winnow.scaling (issue 10, quality bar 3): a character n-gram LM trained
+"""Real proxy runs for winnow.predict.scaling (issue 10, quality bar 3): a character n-gram LM trained
 on increasing amounts of real text, held-out loss measured, a law fitted on all but the largest
 size and checked against the held-out largest run.
 
@@ -157,8 +157,8 @@ def main():
         w.writeheader()
         w.writerows(rows)
 
-    from winnow.scaling import fit_runs, load_runs, transfer_report
-    from winnow.scaling.plot import plot_fit, plot_transfer
+    from winnow.predict.scaling import fit_runs, load_runs, transfer_report
+    from winnow.predict.scaling.plot import plot_fit, plot_transfer
 
     runs = load_runs(path)
     summary = {"runs_csv": path, "sizes": sizes, "seeds": a.seeds, "fits": {}}

@@ -10,8 +10,8 @@ import time
 import numpy as np
 from scipy.optimize import minimize
 
-from winnow.scaling import fit_law, get_law
-from winnow.scaling.fit import _prepare, _Problem
+from winnow.predict.scaling import fit_law, get_law
+from winnow.predict.scaling.fit import _prepare, _Problem
 
 
 def main():

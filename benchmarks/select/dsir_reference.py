@@ -66,8 +66,8 @@ def main() -> None:
     sys.path.insert(0, os.path.join(ROOT, "src"))
     from scipy import stats
 
-    from winnow.bench.harness import mean_ci
-    from winnow.bench.tasks import LMTask
+    from winnow.prove.bench.harness import mean_ci
+    from winnow.prove.bench.tasks import LMTask
     from winnow.select import DSIR
 
     task = LMTask(per_source=200, target_fit=60, target_eval=100, proxy="tiny-lm", preset="cpu-tiny",

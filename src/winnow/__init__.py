@@ -10,14 +10,69 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+# Short public names for packages that live inside a layer folder (docs/ARCHITECTURE.md):
+# ``winnow.attribution`` is ``winnow.select.attribution``, and so on. The modules are the same
+# objects under both names; the code itself imports the layered names.
+PUBLIC_ALIASES = {
+    "attribution": "winnow.select.attribution",
+    "scaling": "winnow.predict.scaling",
+    "mix": "winnow.prove.mix",
+    "bench": "winnow.prove.bench",
+    "proxy": "winnow.prove.proxy",
+    "export": "winnow.deliver.export",
+    "filters": "winnow.curate.filters",
+    "dedup": "winnow.curate.dedup",
+}
+
+
+class _AliasFinder:
+    """Resolve ``winnow.<alias>[.sub]`` to the module of its layered name (the same object)."""
+
+    @staticmethod
+    def find_spec(fullname, path=None, target=None):
+        if not fullname.startswith("winnow."):
+            return None
+        parts = fullname.split(".")
+        if parts[1] not in PUBLIC_ALIASES:
+            return None
+        import importlib.util
+
+        real = ".".join([PUBLIC_ALIASES[parts[1]], *parts[2:]])
+        if importlib.util.find_spec(real) is None:
+            return None
+        return importlib.util.spec_from_loader(fullname, _AliasLoader(real))
+
+
+class _AliasLoader:
+    def __init__(self, real: str):
+        self.real = real
+
+    def create_module(self, spec):
+        import importlib
+
+        return importlib.import_module(self.real)
+
+    def exec_module(self, module):
+        pass
+
+
+def _install_aliases() -> None:
+    import sys
+
+    if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AliasFinder())
+
+
+_install_aliases()
+
 _LAZY = {
-    "Pipeline": "winnow.pipeline.pipeline:Pipeline",
-    "RunResult": "winnow.pipeline.pipeline:RunResult",
-    "run_yaml": "winnow.pipeline.pipeline:run_yaml",
-    "MapStep": "winnow.pipeline.step:MapStep",
-    "GlobalStep": "winnow.pipeline.step:GlobalStep",
-    "InputSpec": "winnow.io.readers:InputSpec",
-    "load_manifest": "winnow.pipeline.manifest:load_manifest",
+    "Pipeline": "winnow.core.pipeline.pipeline:Pipeline",
+    "RunResult": "winnow.core.pipeline.pipeline:RunResult",
+    "run_yaml": "winnow.core.pipeline.pipeline:run_yaml",
+    "MapStep": "winnow.core.pipeline.step:MapStep",
+    "GlobalStep": "winnow.core.pipeline.step:GlobalStep",
+    "InputSpec": "winnow.core.io.readers:InputSpec",
+    "load_manifest": "winnow.core.pipeline.manifest:load_manifest",
 }
 
 
@@ -28,17 +83,17 @@ def __getattr__(name: str):
         mod, attr = _LAZY[name].split(":")
         return getattr(importlib.import_module(mod), attr)
     # step classes by their CamelCase names (Length, GopherQuality, ...)
-    from winnow.pipeline.registry import STEPS, camel
+    from winnow.core.pipeline.registry import STEPS, camel
 
     for key in STEPS:
         if camel(key) == name:
-            from winnow.pipeline.registry import get_step_class
+            from winnow.core.pipeline.registry import get_step_class
 
             return get_step_class(key)
     raise AttributeError(f"module 'winnow' has no attribute {name!r}")
 
 
 def __dir__():
-    from winnow.pipeline.registry import STEPS, camel
+    from winnow.core.pipeline.registry import STEPS, camel
 
     return sorted(list(globals()) + list(_LAZY) + [camel(k) for k in STEPS])

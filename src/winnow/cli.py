@@ -78,10 +78,10 @@ def run(
 
           - length: {min_words: 5}
     """
-    from winnow.pipeline.config import ConfigError
-    from winnow.pipeline.pipeline import IncompleteRunError, RunExistsError, run_yaml
-    from winnow.pipeline.runner import StrictInputError
-    from winnow.io.readers import InputError
+    from winnow.core.pipeline.config import ConfigError
+    from winnow.core.pipeline.pipeline import IncompleteRunError, RunExistsError, run_yaml
+    from winnow.core.pipeline.runner import StrictInputError
+    from winnow.core.io.readers import InputError
 
     try:
         ex_opts = {"address": ray_address, "num_cpus": ray_num_cpus, "cpus_per_task": ray_cpus_per_task,
@@ -138,7 +138,7 @@ def stats(
     as_json: bool = typer.Option(False, "--json", help="Print the raw accounting as JSON."),
 ):
     """Print a run's accounting: rows and bytes in/kept/rejected per step, reasons, time."""
-    from winnow.pipeline.manifest import load_manifest
+    from winnow.core.pipeline.manifest import load_manifest
 
     try:
         m = load_manifest(run_dir)
@@ -165,7 +165,7 @@ def list_steps():
     from rich.console import Console
     from rich.table import Table
 
-    from winnow.pipeline.registry import get_step_class, step_names
+    from winnow.core.pipeline.registry import get_step_class, step_names
 
     t = Table(title="pipeline steps")
     t.add_column("step")
@@ -188,7 +188,7 @@ def datasets_build(
 ):
     """Assemble a real mixed-quality corpus from installed packages (offline), with each source's
     origin and licence in its manifest.json."""
-    from winnow.datasets import build_dataset
+    from winnow.core.datasets import build_dataset
 
     try:
         info = build_dataset(name, out, shards=shards, seed=seed)
@@ -203,13 +203,13 @@ def datasets_build(
 # (heavy imports inside the commands). One line each: verb -> "module:attr", where attr is a
 # typer.Typer (a group of sub-commands) or a function (a single command).
 PLUGINS: dict[str, str] = {
-    "scaling": "winnow.scaling.cli:app",
-    "dedup": "winnow.dedup.cli:dedup",
-    "attribute": "winnow.attribution.cli:attribute_cmd",
+    "scaling": "winnow.predict.scaling.cli:app",
+    "dedup": "winnow.curate.dedup.cli:dedup",
+    "attribute": "winnow.select.attribution.cli:attribute_cmd",
     "select": "winnow.select.cli:select",
-    "bench": "winnow.bench.cli:bench",
-    "quality": "winnow.quality.cli:app",
-    "decontam": "winnow.decontam.cli:decontam",
+    "bench": "winnow.prove.bench.cli:bench",
+    "quality": "winnow.curate.quality.cli:app",
+    "decontam": "winnow.curate.decontam.cli:decontam",
     "report": "winnow.report.cli:report",
 }
 

@@ -144,7 +144,7 @@ def collect_bench(path: str) -> dict:
             rows = rows or _list_of_dicts(data.get(k))
         for k in _SUMMARY:
             summary = summary or _list_of_dicts(data.get(k))
-        if isinstance(data.get("task"), dict):  # winnow.bench/1: {"name", "metric", "higher_is_better", "info"}
+        if isinstance(data.get("task"), dict):  # winnow.prove.bench/1: {"name", "metric", "higher_is_better", "info"}
             task_info = data["task"]
         if isinstance(data.get("strategies"), list):
             for st in data["strategies"]:

@@ -46,7 +46,7 @@ def _is_stat_type(t: pa.DataType) -> bool:
 
 def _build_steps(config: dict) -> tuple[list, list[str]]:
     """Steps from ``config.steps`` (None where a step cannot be built here) and notes."""
-    from winnow.pipeline.config import build_step
+    from winnow.core.pipeline.config import build_step
 
     steps, notes = [], []
     for i, spec in enumerate((config or {}).get("steps", []) or []):
@@ -122,7 +122,7 @@ class RunData:
     """A run folder opened for reporting: manifest, steps, shard sets."""
 
     def __init__(self, run_dir: str, opts: ReportOptions):
-        from winnow.pipeline.manifest import load_manifest
+        from winnow.core.pipeline.manifest import load_manifest
 
         self.dir = run_dir
         self.opts = opts

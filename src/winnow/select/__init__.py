@@ -13,7 +13,7 @@ topk           top-k / threshold on a score column (``column=...``)         a co
 dsir           DSIR importance resampling, hashed n-grams (Xie et al. 2023)  text, target
 similarity     embedding cosine similarity to the target                    target
 ce_diff        Moore–Lewis cross-entropy difference of two n-gram LMs        text, target
-influence      TRAK / influence / TracIn via ``winnow.attribution``          target
+influence      TRAK / influence / TracIn via ``winnow.select.attribution``          target
 diversity      k-center greedy or cluster-balanced (k-means)                —
 el2n           EL2N early-training error norm (Paul et al. 2021)            labels
 forgetting     forgetting events (Toneva et al. 2019)                       labels

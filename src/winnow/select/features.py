@@ -64,7 +64,7 @@ def dense_embed(pool, target=None, dim: int = 128, seed: int = 0) -> tuple[np.nd
         return P.astype(np.float32), None if T is None else T.astype(np.float32)
     if pool.texts is None:
         raise ValueError("pool has neither text nor vectors (column 'text' or 'x')")
-    from winnow.proxy.classify import hashed_text_features
+    from winnow.prove.proxy.classify import hashed_text_features
 
     texts = pool.texts + ([] if target is None or target.texts is None else target.texts)
     F = hashed_text_features(texts, 1 << 18)

@@ -10,7 +10,7 @@ def read_table(path: str | list[str], text_column: str = "text", format: str | N
     Example:
         >>> t = read_table("data/sample/raw/*.jsonl.gz")      # doctest: +SKIP
     """
-    from winnow.io.readers import InputSpec, plan_tasks, read_task
+    from winnow.core.io.readers import InputSpec, plan_tasks, read_task
 
     spec = InputSpec(path=path, text_column=text_column, format=format)
     parts = [c.table for task in plan_tasks(spec) for c in read_task(spec, task) if c.table.num_rows]

@@ -1,6 +1,6 @@
 """The ``select`` pipeline step: keep a budget of rows chosen by any selection strategy.
 
-A :class:`~winnow.pipeline.step.GlobalStep`: ``map`` computes per-row scores where a strategy
+A :class:`~winnow.core.pipeline.step.GlobalStep`: ``map`` computes per-row scores where a strategy
 is row-local (``random`` hashes the id with the seed; ``topk`` reads the score column) and
 otherwise passes the columns the strategy needs (``id``, ``text``, ``label``, ``x``, token counts);
 ``reduce`` fits the strategy over all shards at once (with the ``target`` dataset, if any) and
@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field, field_validator
 
-from winnow.pipeline.step import GlobalStep
+from winnow.core.pipeline.step import GlobalStep
 
 _ROW_LOCAL = ("random", "topk", "threshold")
 

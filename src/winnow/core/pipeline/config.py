@@ -1,0 +1,150 @@
+"""Pipeline YAML: load and validate, with errors that point at the bad key.
+
+    input: {path: "raw/*.jsonl.gz", format: jsonl}   # format inferred from the suffix if omitted
+    output: runs/demo                                # or {path: runs/demo, format: parquet, shard_rows: 100000}
+    executor: local                                  # or ray
+    executor_options: {address: auto, cpus_per_task: 1}   # ray only (see winnow.core.executors.options)
+    workers: 2
+    steps:
+      - length: {min_words: 5}
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from winnow.core.pipeline.registry import UnknownStepError, get_step_class
+
+
+class ConfigError(ValueError):
+    """The pipeline configuration is invalid; the message names the key and the valid ones."""
+
+
+class InputConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str | list[str]
+    format: Literal["jsonl", "parquet", "text", "html"] | None = None
+    text_column: str = "text"
+    id_column: str = "id"
+    source: str | None = None
+    batch_rows: int = Field(8192, gt=0)
+    storage_options: dict = Field(default_factory=dict)
+
+
+class OutputConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str
+    format: Literal["parquet", "jsonl"] = "parquet"
+    shard_rows: int = Field(1_000_000, gt=0)
+    shard_bytes: int = Field(512 << 20, gt=0)
+
+
+class PipelineConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    input: InputConfig
+    output: OutputConfig
+    steps: list[Any] = Field(default_factory=list)
+    executor: Literal["local", "ray"] = "local"
+    #: executor settings, e.g. for ray: {address, num_cpus, cpus_per_task, batch_rows, object_store_memory, max_retries}
+    executor_options: dict = Field(default_factory=dict)
+    workers: int | None = None
+    seed: int = 0
+
+
+def _fmt_loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _explain(err: ValidationError, model: type[BaseModel], prefix: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = e["loc"]
+        where = _fmt_loc((prefix,) + tuple(loc) if prefix else tuple(loc))
+        if e["type"] == "extra_forbidden":
+            # find the model that owns this key to list its fields
+            owner = model
+            for part in loc[:-1]:
+                f = owner.model_fields.get(part) if isinstance(part, str) else None
+                ann = getattr(f, "annotation", None) if f else None
+                if isinstance(ann, type) and issubclass(ann, BaseModel):
+                    owner = ann
+            valid = [n for n in owner.model_fields]
+            close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            lines.append(f"{where}: unknown key{hint}; valid keys: {', '.join(valid)}")
+        else:
+            lines.append(f"{where}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def build_step(spec: Any, index: int):
+    """Build a step from ``{name: {args}}``, ``name`` or a Step instance."""
+    from winnow.core.pipeline.step import Step
+
+    if isinstance(spec, Step):
+        return spec
+    if isinstance(spec, str):
+        name, args = spec, {}
+    elif isinstance(spec, dict) and len(spec) == 1:
+        name, args = next(iter(spec.items()))
+        args = args or {}
+        if not isinstance(args, dict):
+            raise ConfigError(f"steps[{index}].{name}: arguments must be a mapping, got {args!r}")
+    else:
+        raise ConfigError(
+            f"steps[{index}]: expected one `step_name: {{args}}` mapping, got {spec!r}"
+        )
+    try:
+        cls = get_step_class(name)
+    except UnknownStepError as e:
+        raise ConfigError(f"steps[{index}]: {e.args[0]}") from None
+    try:
+        return cls(**args)
+    except ValidationError as e:
+        raise ConfigError(_explain(e, cls, f"steps[{index}].{name}")) from None
+
+
+def parse_config(data: dict) -> tuple[PipelineConfig, list]:
+    """Validate a config mapping; return it and the built steps."""
+    if not isinstance(data, dict):
+        raise ConfigError("a pipeline file must be a mapping with input, output and steps")
+    data = dict(data)
+    if isinstance(data.get("input"), str):
+        data["input"] = {"path": data["input"]}
+    if isinstance(data.get("output"), str):
+        data["output"] = {"path": data["output"]}
+    try:
+        cfg = PipelineConfig(**data)
+    except ValidationError as e:
+        raise ConfigError(_explain(e, PipelineConfig, "")) from None
+    from winnow.core.executors.options import validate_executor_options
+
+    try:
+        # only the ray executor takes options; they may sit in a YAML run locally by default
+        if cfg.executor_options:
+            validate_executor_options("ray", cfg.executor_options)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    steps = [build_step(s, i) for i, s in enumerate(cfg.steps)]
+    return cfg, steps
+
+
+def load_config(path: str) -> tuple[PipelineConfig, list]:
+    """Read and validate a pipeline YAML file."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"pipeline file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from None
+    try:
+        return parse_config(data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None

@@ -1,0 +1,328 @@
+"""Execution of one (stage, task): the code every executor runs.
+
+A pipeline is cut into *stages* at each global step: stage ``s`` applies the decisions of
+global step ``s-1`` (if any), runs the map steps of its segment, then either calls the next
+global step's ``map`` (writing keys and intermediate rows under ``_work/stage-s/``) or writes
+the final rows to ``data/``. A task's outputs become valid only when its completion marker
+``_work/stage-s/done/{task}.json`` is written (atomically, last); a task without a marker is
+cleaned and rerun on resume, so no row is duplicated or lost.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from winnow.core.io.readers import InputSpec, ReadTask, read_task
+from winnow.core.io.writers import ShardWriter
+from winnow.core.memory import release_memory
+from winnow.core.pipeline.stats import ReadStats, StepStats, error_kind
+from winnow.core.pipeline.step import GlobalStep, MapStep
+from winnow.core.records import set_columns, text_bytes
+
+
+class StrictInputError(RuntimeError):
+    """Unreadable input under ``--strict``."""
+
+
+@dataclass
+class Segment:
+    """Map steps (with their global indices) followed by an optional global step."""
+
+    maps: list[tuple[int, MapStep]]
+    glob: tuple[int, GlobalStep] | None
+
+
+def segments(steps: list) -> list[Segment]:
+    segs: list[Segment] = []
+    cur: list[tuple[int, MapStep]] = []
+    for i, s in enumerate(steps):
+        if isinstance(s, GlobalStep):
+            segs.append(Segment(cur, (i, s)))
+            cur = []
+        elif isinstance(s, MapStep):
+            cur.append((i, s))
+        else:
+            raise TypeError(f"step {i} ({type(s).__name__}) is neither a MapStep nor a GlobalStep")
+    segs.append(Segment(cur, None))
+    return segs
+
+
+@dataclass
+class RunLayout:
+    """Paths inside a run folder."""
+
+    root: str
+
+    @property
+    def data(self) -> str:
+        return os.path.join(self.root, "data")
+
+    @property
+    def rejects(self) -> str:
+        return os.path.join(self.root, "rejects")
+
+    @property
+    def quarantine(self) -> str:
+        return os.path.join(self.root, "quarantine")
+
+    @property
+    def work(self) -> str:
+        return os.path.join(self.root, "_work")
+
+    @property
+    def manifest(self) -> str:
+        return os.path.join(self.root, "manifest.json")
+
+    def stage(self, s: int) -> str:
+        return os.path.join(self.work, f"stage-{s}")
+
+    def marker(self, s: int, task: int) -> str:
+        return os.path.join(self.stage(s), "done", f"{task:05d}.json")
+
+    def stage_data(self, s: int) -> str:
+        return os.path.join(self.stage(s), "data")
+
+    def keys(self, s: int) -> str:
+        return os.path.join(self.stage(s), "keys")
+
+    def decisions(self, s: int) -> str:
+        return os.path.join(self.stage(s), "decisions")
+
+    def reduce_marker(self, s: int) -> str:
+        return os.path.join(self.stage(s), "reduce.done.json")
+
+
+@dataclass
+class TaskResult:
+    stage: int
+    task: int
+    read: ReadStats
+    steps: list[StepStats]
+    rows_out: int
+    files: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"stage": self.stage, "task": self.task, "read": self.read.to_dict(),
+                "steps": [s.to_dict() for s in self.steps], "rows_out": self.rows_out, "files": self.files}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TaskResult":
+        return cls(d["stage"], d["task"], ReadStats.from_dict(d["read"]),
+                   [StepStats.from_dict(x) for x in d["steps"]], d["rows_out"], d.get("files", {}))
+
+
+def write_json_atomic(path: str, obj) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=False, default=str)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_marker(layout: RunLayout, s: int, task: int) -> TaskResult | None:
+    p = layout.marker(s, task)
+    if not os.path.exists(p):
+        return None
+    with open(p, encoding="utf-8") as fh:
+        return TaskResult.from_dict(json.load(fh))
+
+
+def _cleanup(layout: RunLayout, s: int, task: int, last: bool) -> None:
+    """Remove partial outputs of a task that has no completion marker."""
+    pats = [
+        os.path.join(layout.rejects, f"st{s:02d}-*-t{task:05d}-*"),
+        os.path.join(layout.stage_data(s), f"t{task:05d}-*"),
+        os.path.join(layout.keys(s), f"t{task:05d}-*"),
+    ]
+    if s == 0:
+        pats.append(os.path.join(layout.quarantine, f"t{task:05d}-*"))
+    for pat in pats:
+        for f in glob.glob(pat):
+            os.remove(f)
+    if last:  # final data is written by the last stage only
+        for f in glob.glob(os.path.join(layout.data, f"t{task:05d}-*")):
+            os.remove(f)
+
+
+def _iter_stage_input(layout: RunLayout, spec: InputSpec, task: ReadTask, s: int, batch_rows: int,
+                      rstats: ReadStats, q_writer: ShardWriter | None, strict: bool
+                      ) -> Iterator[pa.Table]:
+    if s == 0:
+        for chunk in read_task(spec, task):
+            q = chunk.quarantine
+            if q.num_rows:
+                if strict:
+                    first = q.slice(0, 1).to_pylist()[0]
+                    raise StrictInputError(
+                        f"unreadable input in {first['file']} at offset {first['offset']}: {first['error']} "
+                        "(run without --strict to quarantine it and continue)"
+                    )
+                q_writer.write(q)
+                rstats.quarantine_entries += q.num_rows
+                rstats.rows_quarantined += int(pc.sum(q.column("rows")).as_py() or 0)
+                for err in q.column("error").to_pylist():
+                    rstats.errors[error_kind(err)] += 1
+            t = chunk.table
+            if t.num_rows:
+                rstats.rows_read += t.num_rows
+                rstats.bytes_read += text_bytes(t)
+                # bound batch size for the steps
+                for off in range(0, t.num_rows, batch_rows):
+                    yield t.slice(off, batch_rows)
+    else:
+        files = sorted(glob.glob(os.path.join(layout.stage_data(s - 1), f"t{task.index:05d}-*.parquet")))
+        for f in files:
+            pf = pq.ParquetFile(f)
+            for b in pf.iter_batches(batch_size=batch_rows):
+                t = pa.Table.from_batches([b])
+                rstats.rows_read += t.num_rows
+                yield t
+
+
+def _decisions_iter(layout: RunLayout, s: int, task: int):
+    """Yield decision slices of global step s-1 for a task, aligned with its rows."""
+    path = os.path.join(layout.decisions(s - 1), f"{task:05d}.parquet")
+    if not os.path.exists(path):
+        return None
+    return pq.read_table(path)
+
+
+def run_step(st, batch: pa.Table, ss: StepStats, decisions: pa.Table | None = None
+             ) -> tuple[pa.Table, pa.Table | None]:
+    """Run one step on a batch and count it in ``ss`` (the code every executor shares).
+
+    Returns the kept rows and the rejected rows (with ``step`` and ``reason`` columns) or None.
+    ``decisions`` is the slice of a global step's decisions aligned with ``batch``.
+    """
+    t0 = time.perf_counter()
+    if isinstance(st, GlobalStep):
+        new, reasons = st.apply(batch, decisions)
+    else:
+        new, reasons = st.process(batch)
+    if st.__dict__.get("drop_stats") and st.stat_columns():
+        new = new.drop_columns([c for c in st.stat_columns() if c in new.column_names])
+    if new.num_rows != batch.num_rows or len(reasons) != batch.num_rows:
+        raise RuntimeError(f"step {st.name} returned {new.num_rows} rows / {len(reasons)} reasons "
+                           f"for a batch of {batch.num_rows}")
+    ss.rows_in += new.num_rows
+    ss.bytes_in += text_bytes(batch)
+    drop = pc.is_valid(reasons)
+    n_drop = int(pc.sum(drop).as_py() or 0)
+    rej = None
+    if n_drop:
+        rej = new.filter(drop)
+        rreasons = pc.filter(reasons, drop)
+        rej = set_columns(rej, {"step": pa.repeat(pa.scalar(st.name, pa.string()), n_drop), "reason": rreasons})
+        for item in pc.value_counts(rreasons).to_pylist():
+            ss.reasons[item["values"]] += item["counts"]
+        ss.bytes_rejected += text_bytes(rej)
+        new = new.filter(pc.invert(drop))
+    ss.rows_rejected += n_drop
+    ss.rows_kept += new.num_rows
+    ss.bytes_kept += text_bytes(new)
+    ss.seconds += time.perf_counter() - t0
+    return new, rej
+
+
+def run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: ReadTask, **opts) -> TaskResult:
+    """Run stage ``s`` of the pipeline on one task and write its completion marker; freed
+    memory goes back to the OS afterwards (peak RSS does not ratchet up over many tasks)."""
+    try:
+        return _run_task(layout, spec, steps, s, task, **opts)
+    finally:
+        release_memory()
+
+
+def _run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: ReadTask, *,
+              batch_rows: int = 8192, strict: bool = False, shard_rows: int = 1_000_000,
+              shard_bytes: int = 512 << 20, out_format: str = "parquet") -> TaskResult:
+    segs = segments(steps)
+    seg = segs[s]
+    last = s == len(segs) - 1
+    _cleanup(layout, s, task.index, last)
+    rstats = ReadStats()
+    q_writer = ShardWriter(layout.quarantine, f"t{task.index:05d}", max_rows=1_000_000) if s == 0 else None
+    # one rejects writer per step of this stage
+    stage_steps: list[tuple[int, object]] = []
+    if s > 0:
+        stage_steps.append(segs[s - 1].glob)  # type: ignore[arg-type]
+    stage_steps.extend(seg.maps)
+    stats = {i: StepStats(i, st.name, "global" if isinstance(st, GlobalStep) else "map") for i, st in stage_steps}
+    rej_writers = {i: ShardWriter(layout.rejects, f"st{s:02d}-s{i:02d}-t{task.index:05d}") for i, _ in stage_steps}
+    if last:
+        out_writer = ShardWriter(layout.data, f"t{task.index:05d}", max_rows=shard_rows, max_bytes=shard_bytes,
+                                 format=out_format)
+        key_writer = None
+    else:
+        # intermediate stage data is read back once by the next stage and then deleted:
+        # written uncompressed (4-5x faster than zstd or lz4; costs temporary disk only)
+        out_writer = ShardWriter(layout.stage_data(s), f"t{task.index:05d}", max_rows=1 << 62, max_bytes=1 << 62,
+                                 compression="none", use_dictionary=False)
+        # key files are read once by the reduce and are mostly random hashes: compression
+        # costs CPU and saves next to nothing
+        key_writer = ShardWriter(layout.keys(s), f"t{task.index:05d}", max_rows=1 << 62, max_bytes=1 << 62,
+                                 compression="none", use_dictionary=False)
+    decisions = _decisions_iter(layout, s, task.index) if s > 0 else None
+    dec_pos = 0
+    rows_out = 0
+    glob_map_seconds = 0.0
+    read_seconds = 0.0
+    t_last = time.perf_counter()
+    for step_i, st in stage_steps:
+        st.setup()
+    for batch in _iter_stage_input(layout, spec, task, s, batch_rows, rstats, q_writer, strict):
+        now = time.perf_counter()
+        read_seconds += now - t_last
+        for step_i, st in stage_steps:
+            if batch.num_rows == 0:
+                break
+            d = None
+            if isinstance(st, GlobalStep):
+                if decisions is None:
+                    raise RuntimeError(f"missing decisions of global step {step_i} for task {task.index}")
+                d = decisions.slice(dec_pos, batch.num_rows)
+                if d.num_rows != batch.num_rows:
+                    raise RuntimeError(f"decisions of step {step_i} are misaligned for task {task.index}")
+                dec_pos += batch.num_rows
+            kept, rej = run_step(st, batch, stats[step_i], d)
+            if rej is not None:
+                rej_writers[step_i].write(rej)
+            batch = kept
+        if batch.num_rows:
+            if key_writer is not None:
+                t0 = time.perf_counter()
+                keys = seg.glob[1].map(batch)  # type: ignore[index]
+                if keys.num_rows != batch.num_rows:
+                    raise RuntimeError(f"global step {seg.glob[1].name}.map returned {keys.num_rows} keys for {batch.num_rows} rows")
+                key_writer.write(keys)
+                glob_map_seconds += time.perf_counter() - t0
+            out_writer.write(batch)
+            rows_out += batch.num_rows
+        t_last = time.perf_counter()
+    if decisions is not None and dec_pos != decisions.num_rows:
+        raise RuntimeError(f"task {task.index}: {decisions.num_rows} decisions for {dec_pos} rows")
+    files = {"data": out_writer.close()}
+    if key_writer is not None:
+        files["keys"] = key_writer.close()
+    files["rejects"] = [p for w in rej_writers.values() for p in w.close()]
+    if q_writer is not None:
+        files["quarantine"] = q_writer.close()
+    rstats.seconds = read_seconds
+    step_list = [stats[i] for i, _ in stage_steps]
+    if seg.glob is not None:
+        gi, gs = seg.glob
+        step_list.append(StepStats(gi, gs.name, "global", seconds=glob_map_seconds))
+    result = TaskResult(s, task.index, rstats, step_list, rows_out,
+                        {k: [os.path.relpath(p, layout.root) for p in v] for k, v in files.items()})
+    write_json_atomic(layout.marker(s, task.index), result.to_dict())
+    return result

@@ -1,0 +1,342 @@
+"""Compiled (numba) kernels for the MinHash hot path: word tokens, n-gram shingles, signatures.
+
+These loops run once per byte, token or (shingle × permutation); in numpy each needs several
+temporaries the size of the corpus, in numba they run in registers. Every kernel is
+``cache=True`` (compiled once per machine, then loaded from ``__pycache__``) and ``nogil``.
+
+* :func:`word_slots` — FineWeb-style word normalisation (lower-case, punctuation and
+  symbols split words, digit runs → ``0``) and a 64-bit hash per word, straight from the UTF-8
+  bytes of an Arrow string array, for every word made of ASCII letters and digits (most words,
+  also in non-English text). Words with other bytes are left as placeholders;
+  :mod:`winnow.curate.dedup._text` normalises their *distinct* spellings with Arrow's Unicode kernels
+  and hashes the result with :func:`hash_strings_nb` — the same hash of the same normalised
+  bytes, so a word hashes identically on either path.
+* :func:`ngram_shingles` — n-gram window hashes of token hashes per document (bit-identical
+  to :func:`winnow.curate.dedup._text.ngram_hashes`, the numpy reference).
+* :func:`minhash` — ``min((a·x + b) mod 2⁶⁴)`` per permutation per document, high 32 bits.
+* :func:`intersect_sorted`, :func:`jaccard_at_least` — intersection sizes of pairs of sorted
+  sets, and the Jaccard threshold test with early exit (verification).
+
+Example:
+    >>> import numpy as np
+    >>> data = np.frombuffer("Hello, World 42!hello world 7 café".encode(), np.uint8)
+    >>> offs = np.array([0, 16, 35], np.int64)
+    >>> h, ph, a, b, counts = word_slots(data, offs, 0)
+    >>> counts.tolist(), bool((h[:3] == h[3:6]).all()), ph.tolist()
+    ([3, 4], True, [-1, -1, -1, -1, -1, -1, 0])
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from winnow.curate.dedup._text import _P as _GOLD
+from winnow.curate.dedup._text import _PAD
+from winnow.core.hashing import splitmix64_steps
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_mix = njit(cache=True, nogil=True, inline="always")(splitmix64_steps)
+
+
+def _byte_table() -> np.ndarray:
+    """What each byte means inside a word: its lower-cased value (ASCII letters), ``-3`` a
+    digit, ``-1`` a separator (ASCII whitespace, punctuation, symbols — every printable ASCII
+    byte that is not alphanumeric is ``\\p{P}`` or ``\\p{S}``), ``-2`` a byte this pass does
+    not normalise (control bytes, DEL, any non-ASCII byte)."""
+    tab = np.full(256, -2, np.int16)
+    for c in b" \t\n\v\f\r":
+        tab[c] = -1
+    for c in range(33, 127):
+        ch = chr(c)
+        tab[c] = -3 if ch.isdigit() else ord(ch.lower()) if ch.isalpha() else -1
+    return tab
+
+
+_TAB = _byte_table()
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _finish(h, length, seed):
+    return _mix(h ^ (np.uint64(length) * _GOLD) ^ seed)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _end_word(h, ln, special, start, end, seed, k, p, slot_hash, slot_ph, ph_start, ph_end):
+    """Close the word ``data[start:end]``: a hashed slot, a placeholder slot (it held bytes this
+    pass does not normalise) or nothing (empty). Returns the new (slot, placeholder) counts."""
+    if special:
+        slot_hash[k] = 0
+        slot_ph[k] = p
+        ph_start[p] = start
+        ph_end[p] = end
+        return k + 1, p + 1
+    if ln:
+        slot_hash[k] = _finish(h, ln, seed)
+        slot_ph[k] = -1
+        return k + 1, p
+    return k, p
+
+
+@njit(cache=True, nogil=True)
+def _word_pass(data, offs, tab, seed, counts, slot_hash, slot_ph, ph_start, ph_end):
+    """One scan of the bytes. Words are maximal runs of bytes that are not ASCII whitespace,
+    punctuation or symbols. A run of ASCII letters and digits is normalised and hashed here
+    (one *slot*); a run holding any other byte becomes a placeholder slot whose byte span is
+    recorded for the Unicode path. Returns (slots, placeholders)."""
+    n = len(offs) - 1
+    k = 0
+    p = 0
+    for d in range(n):
+        s, e = offs[d], offs[d + 1]
+        h = _FNV_OFFSET
+        ln = 0
+        start = s
+        special = False
+        in_digits = False
+        k0 = k
+        for i in range(s, e):
+            t = tab[data[i]]
+            if t >= 0:
+                h = (h ^ np.uint64(t)) * _FNV_PRIME
+                ln += 1
+                in_digits = False
+            elif t == -1:  # end of a word; spelled out here: calling _end_word in this per-byte
+                # loop (even inlined) made the pass 3x slower — it is used for the last word only
+                if special:
+                    slot_hash[k] = 0
+                    slot_ph[k] = p
+                    ph_start[p] = start
+                    ph_end[p] = i
+                    p += 1
+                    k += 1
+                elif ln:
+                    slot_hash[k] = _finish(h, ln, seed)
+                    slot_ph[k] = -1
+                    k += 1
+                h = _FNV_OFFSET
+                ln = 0
+                special = False
+                in_digits = False
+                start = i + 1
+            elif t == -3:
+                if not in_digits:  # a run of digits is one "0"
+                    h = (h ^ np.uint64(48)) * _FNV_PRIME
+                    ln += 1
+                    in_digits = True
+            else:
+                special = True
+        k, p = _end_word(h, ln, special, start, e, seed, k, p, slot_hash, slot_ph, ph_start, ph_end)
+        counts[d] = k - k0
+    return k, p
+
+
+def word_slots(data: np.ndarray, offs: np.ndarray, seed: int = 0):
+    """Split the UTF-8 bytes of a string array into word slots.
+
+    Args:
+        data: the array's UTF-8 bytes (uint8); ``offs``: its n+1 offsets (int64).
+    Returns:
+        ``(slot_hash, slot_ph, ph_start, ph_end, counts)``: per slot the word hash (ASCII words)
+        or the index of a placeholder (``slot_ph >= 0``) whose bytes ``data[ph_start:ph_end]``
+        still need Unicode normalisation; ``counts`` = slots per document.
+    """
+    n = len(offs) - 1
+    counts = np.zeros(n, np.int64)
+    # a slot takes at least one byte plus a separator: (bytes + docs) / 2 bounds the slots.
+    # np.empty only reserves address space; pages never written are never touched.
+    cap = (int(offs[-1] - offs[0]) + n) // 2 + 1
+    slot_hash = np.empty(cap, np.uint64)
+    slot_ph = np.empty(cap, np.int64)
+    ph_start = np.empty(cap, np.int64)
+    ph_end = np.empty(cap, np.int64)
+    total, nph = _word_pass(data, offs, _TAB, np.uint64(seed), counts, slot_hash, slot_ph, ph_start, ph_end)
+    return slot_hash[:total], slot_ph[:total], ph_start[:nph], ph_end[:nph], counts
+
+
+@njit(cache=True, nogil=True)
+def _expand(slot_hash, slot_ph, ph_first, ph_n, word_hash, slot_off, out, out_off):
+    k = 0
+    d = 0
+    out_off[0] = 0
+    for sl in range(len(slot_hash)):
+        while slot_off[d + 1] <= sl:
+            d += 1
+            out_off[d] = k
+        p = slot_ph[sl]
+        if p < 0:
+            out[k] = slot_hash[sl]
+            k += 1
+        else:
+            f = ph_first[p]
+            for j in range(ph_n[p]):
+                out[k] = word_hash[f + j]
+                k += 1
+    for dd in range(d + 1, len(out_off)):
+        out_off[dd] = k
+    return k
+
+
+def expand_slots(slot_hash, slot_ph, slot_off, ph_first, ph_n, word_hash):
+    """Replace every placeholder slot ``p`` by its ``ph_n[p]`` words
+    ``word_hash[ph_first[p]:ph_first[p] + ph_n[p]]``: (flat hashes, per-document offsets)."""
+    out = np.empty(len(slot_hash) - len(ph_n) + int(np.sum(ph_n)), np.uint64)
+    out_off = np.zeros(len(slot_off), np.int64)
+    if len(slot_hash):
+        _expand(slot_hash, slot_ph, np.ascontiguousarray(ph_first, np.int64), np.ascontiguousarray(ph_n, np.int64),
+                np.ascontiguousarray(word_hash, np.uint64), slot_off, out, out_off)
+    return out, out_off
+
+
+@njit(cache=True, nogil=True)
+def _hash_strings(data, offs, seed, out):
+    for d in range(len(offs) - 1):
+        h = _FNV_OFFSET
+        for i in range(offs[d], offs[d + 1]):
+            h = (h ^ np.uint64(data[i])) * _FNV_PRIME
+        out[d] = _finish(h, offs[d + 1] - offs[d], seed)
+
+
+def hash_strings_nb(data: np.ndarray, offs: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The word hash of :func:`ascii_word_hashes` applied to whole strings (already normalised)."""
+    out = np.empty(len(offs) - 1, np.uint64)
+    _hash_strings(data, offs, np.uint64(seed), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _window(vals, s, m, n, P):
+    x = np.uint64(n)
+    for j in range(n):
+        x ^= vals[s + j] if j < m else _PAD
+        x *= P
+        x ^= x >> np.uint64(29)
+    return _mix(x)
+
+
+@njit(cache=True, nogil=True)
+def _ngrams(vals, offs, n, P, out):
+    k = 0
+    for d in range(len(offs) - 1):
+        s, e = offs[d], offs[d + 1]
+        L = e - s
+        if L == 0:
+            continue
+        if L < n:
+            out[k] = _window(vals, s, L, n, P)
+            k += 1
+            continue
+        for i in range(s, e - n + 1):
+            out[k] = _window(vals, i, n, n, P)
+            k += 1
+
+
+def ngram_shingles(vals: np.ndarray, offs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(flat n-gram hashes, count per document); same values as ``_text.ngram_hashes``."""
+    lens = np.diff(offs)
+    counts = np.where(lens >= n, lens - n + 1, np.where(lens > 0, 1, 0)).astype(np.int64)
+    out = np.empty(int(counts.sum()), np.uint64)
+    _ngrams(np.ascontiguousarray(vals, np.uint64), np.ascontiguousarray(offs, np.int64), n, _GOLD, out)
+    return out, counts
+
+
+@njit(cache=True, nogil=True)
+def _minhash(sh, counts, a, b, out):
+    k = len(a)
+    cur = np.empty(k, np.uint64)
+    pos = 0
+    for d in range(len(counts)):
+        for j in range(k):
+            cur[j] = np.uint64(0xFFFFFFFFFFFFFFFF)
+        for i in range(pos, pos + counts[d]):
+            x = sh[i]
+            for j in range(k):
+                v = a[j] * x + b[j]
+                if v < cur[j]:
+                    cur[j] = v
+        pos += counts[d]
+        for j in range(k):
+            out[d, j] = np.uint32(cur[j] >> np.uint64(32))
+
+
+def minhash(sh: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Signatures ``(docs, len(a))`` uint32: high 32 bits of ``min((a·x + b) mod 2⁶⁴)``."""
+    out = np.empty((len(counts), len(a)), np.uint32)
+    _minhash(np.ascontiguousarray(sh, np.uint64), np.ascontiguousarray(counts, np.int64),
+             np.ascontiguousarray(a, np.uint64), np.ascontiguousarray(b, np.uint64), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _intersect(vals, offs, a, b, out):
+    for p in range(len(a)):
+        i, ie = offs[a[p]], offs[a[p] + 1]
+        j, je = offs[b[p]], offs[b[p] + 1]
+        c = 0
+        while i < ie and j < je:
+            x = vals[i]
+            y = vals[j]
+            if x == y:
+                c += 1
+                i += 1
+                j += 1
+            elif x < y:
+                i += 1
+            else:
+                j += 1
+        out[p] = c
+
+
+def intersect_sorted(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Size of ``set(vals[offs[a]:offs[a+1]]) ∩ set(vals[offs[b]:offs[b+1]])`` for every pair
+    ``(a[i], b[i])``; each set is sorted and distinct (a linear merge per pair)."""
+    out = np.zeros(len(a), np.int64)
+    if len(a):
+        _intersect(np.ascontiguousarray(vals, np.uint64), np.ascontiguousarray(offs, np.int64),
+                   np.ascontiguousarray(a, np.int64), np.ascontiguousarray(b, np.int64), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _jaccard_ok(vals, offs, a, b, thr, out):
+    for p in range(len(a)):
+        i, ie = offs[a[p]], offs[a[p] + 1]
+        j, je = offs[b[p]], offs[b[p] + 1]
+        tot = (ie - i) + (je - j)
+        c = 0
+        ok = False
+        step = 0
+        while i < ie and j < je:
+            x = vals[i]
+            y = vals[j]
+            if x == y:
+                c += 1
+                i += 1
+                j += 1
+                if c >= thr * (tot - c):  # already enough: more matches only help
+                    ok = True
+                    break
+            elif x < y:
+                i += 1
+            else:
+                j += 1
+            step += 1
+            if step == 256:  # even matching everything left cannot reach the threshold
+                step = 0
+                u = c + min(ie - i, je - j)
+                if u < thr * (tot - u):
+                    break
+        if not ok and c >= thr * (tot - c):
+            ok = True
+        out[p] = ok
+
+
+def jaccard_at_least(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.ndarray, thr: float) -> np.ndarray:
+    """``|A ∩ B| ≥ thr · |A ∪ B|`` for every pair of sorted distinct sets (layout as in
+    :func:`intersect_sorted`), stopping each merge as soon as the answer is certain: the test
+    ``c ≥ thr · (|A| + |B| − c)`` is monotone in the intersection size ``c``."""
+    out = np.zeros(len(a), np.bool_)
+    if len(a):
+        _jaccard_ok(np.ascontiguousarray(vals, np.uint64), np.ascontiguousarray(offs, np.int64),
+                    np.ascontiguousarray(a, np.int64), np.ascontiguousarray(b, np.int64), float(thr), out)
+    return out

@@ -1,0 +1,59 @@
+"""``winnow dedup IN OUT --method exact|minhash|semantic``: a one-step dedup pipeline.
+
+Only typer is imported at module level so ``winnow --help`` stays fast.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+
+def dedup(
+    input: str = typer.Argument(..., help="Input file, folder or glob (jsonl/parquet/text/html)."),
+    output: str = typer.Argument(..., help="Run folder: data/, rejects/ (with duplicate_of), manifest.json."),
+    method: str = typer.Option("minhash", "--method", "-m", help="exact | minhash | semantic"),
+    threshold: float = typer.Option(0.8, help="minhash: Jaccard threshold for verification."),
+    verify: bool = typer.Option(True, help="minhash: check candidate pairs with true Jaccard before merging."),
+    ngram: int = typer.Option(5, help="minhash: shingle size."),
+    unit: str = typer.Option("word", help="minhash: word or char shingles."),
+    bands: int = typer.Option(14, help="minhash: LSH bands."),
+    rows: int = typer.Option(8, help="minhash: rows (MinHash values) per band."),
+    clustering: str = typer.Option("center", help="minhash: center (no chains) or components (union-find)."),
+    lowercase: bool = typer.Option(False, help="exact: lower-case before hashing."),
+    punctuation: bool = typer.Option(False, help="exact: ignore punctuation."),
+    eps: float = typer.Option(0.05, help="semantic: cosine distance below which documents are duplicates."),
+    embedder: str = typer.Option("hashed", help="semantic: hashed (fast) or minilm (all-MiniLM-L6-v2)."),
+    n_clusters: Optional[int] = typer.Option(None, help="semantic: k-means clusters (default docs/1000)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Worker processes (default: CPU count)."),
+    overwrite: bool = typer.Option(False, help="Delete an existing output folder first."),
+    resume: bool = typer.Option(False, help="Finish an interrupted run."),
+):
+    """Remove duplicates: exact (normalised text hash), minhash (MinHash-LSH, FineWeb defaults,
+    verified with true Jaccard) or semantic (SemDeDup). The smallest id of each group is kept;
+    dropped rows go to rejects/ with duplicate_of.
+
+    Example:  winnow dedup "raw/*.jsonl.gz" runs/dedup --method minhash --threshold 0.8
+    """
+    from winnow.cli import _fail, _print_stats
+    from winnow.core.io.readers import InputError
+    from winnow.core.pipeline.config import ConfigError, build_step
+    from winnow.core.pipeline.pipeline import IncompleteRunError, Pipeline, RunExistsError
+
+    if method == "exact":
+        spec = {"exact_dedup": {"lowercase": lowercase, "punctuation": punctuation}}
+    elif method == "minhash":
+        spec = {"minhash_dedup": {"threshold": threshold, "verify": verify, "ngram": ngram, "unit": unit,
+                                  "bands": bands, "rows": rows, "clustering": clustering}}
+    elif method == "semantic":
+        spec = {"semantic_dedup": {"eps": eps, "embedder": embedder, "n_clusters": n_clusters}}
+    else:
+        _fail(f"--method must be exact, minhash or semantic, got {method!r}")
+    try:
+        step = build_step(spec, 0)
+        res = Pipeline([step]).run(input, output, workers=workers, overwrite=overwrite, resume=resume)
+    except (ConfigError, RunExistsError, IncompleteRunError, InputError) as e:
+        _fail(str(e))
+    _print_stats(res.manifest, res.path)
+    if not res.manifest["checks"]["ok"]:
+        _fail("accounting check failed: see manifest.json 'checks'", code=3)

@@ -1,0 +1,272 @@
+"""Vectorised text primitives shared by the heuristic filters (Arrow compute + numpy, no per-word Python).
+
+* :func:`normalize_newlines` maps every line break Python's ``str.splitlines`` knows to ``\\n``.
+* :func:`words` tokenises a batch of texts the way spaCy's blank English tokenizer does (the word
+  tokenizer datatrove uses for English), closely enough for document-level statistics: whitespace
+  chunks, leading/trailing punctuation split off one character at a time (``..``+ and ``…`` stay
+  whole), clitics (``'s``, ``n't``, ...) split, hyphens / slashes / colons between letters split.
+* :func:`ngram_keys` hashes word n-grams to uint64 (document index mixed in) for repetition statistics.
+* :func:`first_occurrence` and :func:`greedy_skip_chain` compute duplicate statistics by sorting.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from winnow.core.hashing import splitmix64
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# Line breaks of Python's str.splitlines (\r\n first so it becomes one break).
+_LINEBREAKS = r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"
+
+# spaCy English prefix/suffix punctuation (punct + quotes + currency + a few symbols).
+_PUNCT_QUOTES = ",:;!?¿¡()[]{}<>_#*&。？！，、；：～·।،۔؛٪'\"”“`‘´’‚„»«「」『』（）〔〕【】《》〈〉⟦⟧…"
+_PRE_SET = _PUNCT_QUOTES + "$£€¥฿§%=—–+"
+_SUF_SET = _PUNCT_QUOTES + "—–."
+#: abbreviations spaCy's English exceptions keep with their final "."
+_ABBREV = ("Mr", "Mrs", "Ms", "Dr", "Inc", "Ltd", "Co", "Corp", "Jr", "Sr", "St", "Mt", "vs", "Jan", "Feb", "Mar",
+           "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "Gen", "Gov", "Rep", "Sen", "Rev", "Prof",
+           "Adm", "Bros", "Capt", "Col", "Lt", "Sgt", "Messrs", "Calif", "Conn", "Fla", "Ill", "Mass", "Mich",
+           "Minn", "Wash", "Ala", "Ariz", "Ark", "Colo", "Del", "Ga", "Ind", "Kan", "Ky", "La", "Md", "Miss", "Mo",
+           "Mont", "Neb", "Nev", "Okla", "Ore", "Pa", "Tenn", "Va", "Wis", "a.m", "p.m", "Ph.D", "e.g", "i.e")
+_KEEP_DOT = (r"(?:^|[^\p{Lu}])\p{Lu}$|^\pL$|^(?:\pL\.)+\pL$|^(?:"
+             + "|".join(a.replace(".", r"\.") for a in _ABBREV) + ")$")
+#: whole chunks spaCy keeps as one token (tokenizer exceptions: common emoticons)
+_EMOTICONS = (":)", ":(", "):", "(:", ":-)", ":-(", ";)", ";-)", ":D", ":P", ":p", "=)", "(=", ":/", ":'(", "<3",
+              ":]", ":[", ":o", ":O", "xD", "XD", "^_^", "-_-", "o.O", "O.o", ":*", ":|", ":0", "=(", "=[", "=]")
+_CLITIC_END = r"(n't|N'T|n’t|'s|'S|’s|’S|'re|'ll|'ve|'d|'m|’re|’ll|’ve|’d|’m)$"
+
+# Characters datatrove-style "symbol words" consist of: ASCII punctuation, control characters and
+# common typographic / CJK punctuation. A token made only of these is not a word for Gopher stats.
+_SYMBOL_CLASS = (
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x{9f}!-/:-@\[-`{-~"
+    r"—”“„’‘«»…–、。，；：？！（）《》〈〉「」【】％１．～∶´►]"
+)
+SYMBOL_TOKEN = rf"^{_SYMBOL_CLASS}+$"
+
+
+def as_text(table: pa.Table, column: str = "text") -> pa.Array:
+    """The text column as one contiguous ``string`` array (nulls as ""); batches stay under 2 GiB."""
+    col = table.column(column)
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if not pa.types.is_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    return pc.fill_null(arr, "")
+
+
+def normalize_newlines(text: pa.Array) -> pa.Array:
+    """Replace every ``str.splitlines`` line break with ``\\n`` (only where one occurs)."""
+    has = pc.match_substring_regex(text, _LINEBREAKS)
+    if not pc.any(has).as_py():
+        return text
+    return pc.if_else(has, pc.replace_substring_regex(text, _LINEBREAKS, "\n"), text)
+
+
+def flat(lists: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Flatten a list array: (values, parent row index as int64 numpy)."""
+    if isinstance(lists, pa.ChunkedArray):
+        lists = lists.combine_chunks()
+    vals = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return vals, parents
+
+
+def per_row(values: np.ndarray, parents: np.ndarray, n: int, how: str = "sum") -> np.ndarray:
+    """Aggregate ``values`` by ``parents`` into ``n`` rows (sum / max / any)."""
+    if how == "sum":
+        return np.bincount(parents, weights=values, minlength=n)
+    if how == "count":
+        return np.bincount(parents, minlength=n).astype(np.int64)
+    out = np.zeros(n, dtype=values.dtype) if how != "any" else np.zeros(n, dtype=bool)
+    if how == "max":
+        np.maximum.at(out, parents, values)
+    elif how == "any":
+        out[parents[values.astype(bool)]] = True
+    return out
+
+
+def _pieces(ch: pa.Array, pre_b: np.ndarray, suf_b: np.ndarray) -> pa.Array:
+    """Cut each chunk of a contiguous string array into (prefix, middle, suffix) by byte counts, zero-copy."""
+    offs = np.frombuffer(ch.buffers()[1], dtype=np.int32)[ch.offset:ch.offset + len(ch) + 1].astype(np.int64)
+    s, e = offs[:-1], offs[1:]
+    po = np.empty(3 * len(ch) + 1, np.int64)
+    po[0:-1:3] = s
+    po[1:-1:3] = s + pre_b
+    po[2:-1:3] = e - suf_b
+    po[-1] = offs[-1]
+    return pa.StringArray.from_buffers(3 * len(ch), pa.py_buffer(po.astype(np.int32)), ch.buffers()[2])
+
+
+def _apply(arr: pa.Array, mask: np.ndarray, fn) -> pa.Array:
+    """Replace ``arr[mask]`` by ``fn(arr[mask])`` (vectorised; nothing done when the mask is empty)."""
+    if not mask.any():
+        return arr
+    m = pa.array(mask)
+    return pc.replace_with_mask(arr, m, fn(arr.filter(m)))
+
+
+def words(text: pa.Array) -> pa.Array:
+    """spaCy-like English word tokens per text, as a ``list<string>`` array (see module doc)."""
+    chunks = pc.utf8_split_whitespace(text)
+    ch, parents = flat(chunks)
+    nonempty = pc.not_equal(ch, "")
+    ch = ch.filter(nonempty)
+    parents = parents[nonempty.to_numpy(zero_copy_only=False)]
+    if len(ch) == 0:
+        return pa.ListArray.from_arrays(pa.array(np.zeros(len(text) + 1, np.int32)), pa.array([], pa.string()))
+    if ch.offset or ch.buffers()[1] is None or len(ch.buffers()[2] or b"") > 2**31 - 1:
+        ch = pa.concat_arrays([ch])
+    # prefix / suffix punctuation by trimming (byte lengths → zero-copy pieces)
+    blen = pc.binary_length(ch).to_numpy(zero_copy_only=False).astype(np.int64)
+    lt = pc.utf8_ltrim(ch, characters=_PRE_SET)
+    pre_b = blen - pc.binary_length(lt).to_numpy(zero_copy_only=False)
+    rest = pc.utf8_rtrim(lt, characters=_SUF_SET)
+    suf_b = pc.binary_length(lt).to_numpy(zero_copy_only=False) - pc.binary_length(rest).to_numpy(zero_copy_only=False)
+    emo = pc.is_in(ch, value_set=pa.array(_EMOTICONS)).to_numpy(zero_copy_only=False)
+    if emo.any():
+        pre_b = np.where(emo, 0, pre_b)
+        suf_b = np.where(emo, 0, suf_b)
+    pieces = _pieces(ch, pre_b, suf_b)
+    # spaCy splits a final "." only after a lowercase letter, digit, punctuation or two capitals, and
+    # keeps abbreviations such as "e.g." / "U.S." whole: give that "." back to the word
+    cand = np.flatnonzero((suf_b > 0) & (blen - pre_b - suf_b > 0))
+    if len(cand):
+        sub_mid = pieces.take(pa.array(3 * cand + 1))
+        sub_suf = pieces.take(pa.array(3 * cand + 2))
+        back = (pc.starts_with(sub_suf, ".").to_numpy(zero_copy_only=False)
+                & ~pc.starts_with(sub_suf, "..").to_numpy(zero_copy_only=False))
+        if back.any():
+            back &= pc.match_substring_regex(
+                sub_mid, _KEEP_DOT).to_numpy(zero_copy_only=False)
+            if back.any():
+                suf_b = suf_b.copy()
+                suf_b[cand[back]] -= 1
+    pieces = _pieces(ch, pre_b, suf_b)
+    kind = np.tile(np.array([0, 1, 2], np.int8), len(ch))
+    plen = np.empty(3 * len(ch), np.int64)
+    plen[0::3], plen[1::3], plen[2::3] = pre_b, blen - pre_b - suf_b, suf_b
+    # one token per prefix / suffix character (runs of dots and "…" stay whole)
+    single = (plen == 1) | ((plen <= 4) & (kind != 1) & pc.match_substring_regex(
+        pieces, r"^(?:\.\.+|…|.)$").to_numpy(zero_copy_only=False))
+    punct = (kind != 1) & (plen > 0) & ~single
+    pieces = _apply(pieces, punct, lambda a: pc.replace_substring_regex(a, r"(\):|\(:|''|\.\.+|…|.)", r"\1 "))
+    mid = (kind == 1) & (plen > 1)
+    # clitics ('s, n't, 're, ...) and infixes (not inside URLs)
+    cl = mid & pc.match_substring_regex(pieces, _CLITIC_END).to_numpy(zero_copy_only=False)
+    pieces = _apply(pieces, cl, lambda a: pc.replace_substring_regex(a, _CLITIC_END, r" \1"))
+    # "cannot" -> "can not"; a unit "%" after a number is its own token
+    cn = mid & pc.match_substring_regex(pieces, r"^[Cc]annot$|\d%$").to_numpy(zero_copy_only=False)
+    pieces = _apply(pieces, cn, lambda a: pc.replace_substring_regex(a, r"^([Cc]an)(not)$|(\d)(%)$", r"\1\3 \2\4"))
+    cl |= cn
+    inf = mid & pc.match_substring_regex(
+        pieces, r"[\pL\d](?:-|–|—|~|:|<|>|=|/|,)\pL|\p{Ll}\.\p{Lu}|\d[+\-*^][\d-]|\.\.|…").to_numpy(
+        zero_copy_only=False)
+    if inf.any():
+        # a token that is a URL as a whole stays whole (spaCy's url_match)
+        inf &= ~pc.match_substring_regex(
+            pieces, r"^(?:[a-zA-Z][a-zA-Z0-9+.\-]*://|www\.|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$|"
+            r"[\w\-]+(?:\.[\w\-]+)*\.(?:com|org|net|io|cc|edu|gov|de|uk|fr|dev|ai|info|biz)$|and/or$)"
+        ).to_numpy(zero_copy_only=False)
+
+        def infix(a):
+            for _ in range(2):
+                a = pc.replace_substring_regex(a, r"([\pL\d])(---|--|-|–|—|~|:|<|>|=|/)(\pL)", r"\1 \2 \3")
+                a = pc.replace_substring_regex(a, r"(\pL),(\pL)", r"\1 , \2")
+                a = pc.replace_substring_regex(a, r"(\p{Ll})\.(\p{Lu})", r"\1 . \2")
+                a = pc.replace_substring_regex(a, r"(\d)([+\-*^])(\d|-)", r"\1 \2 \3")
+            return pc.replace_substring_regex(a, r"(\.\.+|…)", r" \1 ")
+        pieces = _apply(pieces, inf, infix)
+    split = punct | cl | inf
+    piece_chunk = np.repeat(np.arange(len(ch)), 3)
+    if split.any():
+        toks = pc.utf8_split_whitespace(pieces)
+        tok_vals = pc.list_flatten(toks)
+        tok_piece = pc.list_parent_indices(toks).to_numpy(zero_copy_only=False)
+    else:
+        tok_vals, tok_piece = pieces, np.arange(len(pieces))
+    ne = pc.not_equal(tok_vals, "")
+    tok_vals = tok_vals.filter(ne)
+    tok_doc = parents[piece_chunk[tok_piece[ne.to_numpy(zero_copy_only=False)]]]
+    counts = np.bincount(tok_doc, minlength=len(text))
+    offsets = np.zeros(len(text) + 1, dtype=np.int32 if len(tok_vals) < 2**31 else np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), tok_vals)
+
+
+mix64 = splitmix64  # shared implementation in winnow.core.hashing
+
+
+def token_ids(tok_vals: pa.Array) -> np.ndarray:
+    """Integer id per token string (equal strings → equal ids), via Arrow's hash table."""
+    if len(tok_vals) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    enc = pc.dictionary_encode(tok_vals)
+    if isinstance(enc, pa.ChunkedArray):
+        enc = enc.combine_chunks()
+    return enc.indices.to_numpy(zero_copy_only=False).astype(np.uint64)
+
+
+def ngram_keys(ids: np.ndarray, doc: np.ndarray, n: int) -> np.ndarray:
+    """uint64 key of the n-gram starting at each position (document mixed in); caller masks validity."""
+    h = None
+    for h, k in iter_ngram_keys(ids, doc, n):
+        pass
+    return h if h is not None and k == n else np.zeros(0, dtype=np.uint64)
+
+
+def iter_ngram_keys(ids: np.ndarray, doc: np.ndarray, n_max: int):
+    """Yield ``(keys, n)`` for n = 1..n_max, each n-gram key built from the (n-1)-gram key (one mix per n)."""
+    h = mix64(doc.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+    with np.errstate(over="ignore"):
+        for k in range(n_max):
+            m = len(ids) - k
+            if m <= 0:
+                return
+            h = mix64(h[:m] ^ (ids[k:k + m] + np.uint64(k + 1) * np.uint64(0x632BE59BD9B4E019)))
+            yield h, k + 1
+
+
+def first_occurrence(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each element: (is a repeat of an earlier equal key, count of its key, first index of its key)."""
+    if len(keys) == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return z.astype(bool), z, z
+    order = np.argsort(keys)
+    sk = keys[order]
+    start = np.ones(len(sk), dtype=bool)
+    start[1:] = sk[1:] != sk[:-1]
+    grp = np.cumsum(start) - 1
+    starts = np.flatnonzero(start)
+    counts = np.diff(np.append(starts, len(sk)))
+    first_sorted = np.minimum.reduceat(order, starts)  # earliest index of each key
+    cnt = np.empty(len(keys), dtype=np.int64)
+    cnt[order] = counts[grp]
+    first = np.empty(len(keys), dtype=np.int64)
+    first[order] = first_sorted[grp]
+    repeat = first != np.arange(len(keys))
+    return repeat, cnt, first
+
+
+def greedy_skip_chain(cand: np.ndarray, n: int) -> np.ndarray:
+    """Select from sorted candidate positions greedily: take the first, then the first ≥ previous + n, ...
+
+    Vectorised with pointer doubling (O(m log m)); returns the selected positions.
+    """
+    m = len(cand)
+    if m == 0:
+        return cand
+    nxt = np.searchsorted(cand, cand + n, side="left")  # m = end sentinel
+    nxt = np.append(nxt, m)
+    sel = np.zeros(m + 1, dtype=bool)
+    sel[0] = True
+    jump = nxt
+    # invariant: sel holds every node at distance < 2^k from node 0
+    while True:
+        nodes = np.flatnonzero(sel)
+        new = jump[nodes]
+        before = sel.sum()
+        sel[new] = True
+        if sel.sum() == before:
+            break
+        jump = jump[jump]
+    return cand[np.flatnonzero(sel[:m])]

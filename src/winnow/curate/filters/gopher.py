@@ -1,0 +1,307 @@
+"""Gopher quality and repetition rules (Rae et al. 2021, "Scaling Language Models: Methods, Analysis &
+Insights from Training Gopher", Appendix A.1.1 and Table A1), vectorised over Arrow batches.
+
+Example (YAML)::
+
+    - gopher_quality: {min_doc_words: 50}
+    - gopher_repetition: {dup_line_frac: 0.3}
+
+    >>> import pyarrow as pa
+    >>> step = GopherQuality()
+    >>> t = step.annotate(pa.table({"text": ["# # # # # too many hashes # # # #"]}))
+    >>> step.decide(t).to_pylist()
+    ['gopher_quality:min_doc_words']
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
+
+from winnow.curate.filters import _text as T
+from winnow.curate.filters._base import col_np, safe_div, set_columns
+from winnow.core.pipeline.step import MapStep, reasons_from_masks
+
+#: the eight stop words of Gopher App. A.1.1 ("the, be, to, of, and, that, have, with")
+GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
+
+_WS = r"[\t\pZ]"
+
+
+class GopherQuality(MapStep):
+    """Gopher quality rules (Rae et al. 2021, App. A.1.1). Defaults are the paper's thresholds:
+
+    * ``min_doc_words=50`` / ``max_doc_words=100_000``: words (tokens with a non-punctuation character)
+    * ``min_avg_word_length=3`` / ``max_avg_word_length=10``: mean word length in characters
+    * ``max_symbol_word_ratio=0.1``: ``#`` per word and ellipses (``...``/``…``) per token
+    * ``max_bullet_lines_ratio=0.9``: lines starting with a bullet (``•`` or ``-``)
+    * ``max_ellipsis_lines_ratio=0.3``: lines ending with an ellipsis
+    * ``min_alpha_words_ratio=0.8``: tokens containing at least one alphabetic character
+    * ``min_stop_words=2``: distinct Gopher stop words present
+
+    Words are spaCy-style English tokens (as in datatrove), computed vectorised by
+    :func:`winnow.curate.filters._text.words`. Statistic columns: ``gopher_n_words``,
+    ``gopher_mean_word_length``, ``gopher_hash_ratio``, ``gopher_ellipsis_ratio``,
+    ``gopher_bullet_lines_ratio``, ``gopher_ellipsis_lines_ratio``, ``gopher_alpha_words_ratio``,
+    ``gopher_stop_words``. Reasons: ``gopher_quality:<threshold name>`` (first rule in that order wins).
+
+    >>> GopherQuality(max_symbol_word_ratio=0.2).thresholds()["gopher_hash_ratio"]
+    (None, 0.2)
+    """
+
+    name = "gopher_quality"
+    min_doc_words: int | None = Field(50, ge=0)
+    max_doc_words: int | None = Field(100_000, ge=0)
+    min_avg_word_length: float | None = Field(3, ge=0)
+    max_avg_word_length: float | None = Field(10, ge=0)
+    max_symbol_word_ratio: float | None = Field(0.1, ge=0)
+    max_bullet_lines_ratio: float | None = Field(0.9, ge=0, le=1)
+    max_ellipsis_lines_ratio: float | None = Field(0.3, ge=0, le=1)
+    min_alpha_words_ratio: float | None = Field(0.8, ge=0, le=1)
+    min_stop_words: int | None = Field(2, ge=0)
+    stop_words: list[str] = Field(default=list(GOPHER_STOP_WORDS))
+
+    def stat_columns(self) -> list[str]:
+        return ["gopher_n_words", "gopher_mean_word_length", "gopher_hash_ratio", "gopher_ellipsis_ratio",
+                "gopher_bullet_lines_ratio", "gopher_ellipsis_lines_ratio", "gopher_alpha_words_ratio",
+                "gopher_stop_words"]
+
+    def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
+        return {
+            "gopher_n_words": (self.min_doc_words, self.max_doc_words),
+            "gopher_mean_word_length": (self.min_avg_word_length, self.max_avg_word_length),
+            "gopher_hash_ratio": (None, self.max_symbol_word_ratio),
+            "gopher_ellipsis_ratio": (None, self.max_symbol_word_ratio),
+            "gopher_bullet_lines_ratio": (None, self.max_bullet_lines_ratio),
+            "gopher_ellipsis_lines_ratio": (None, self.max_ellipsis_lines_ratio),
+            "gopher_alpha_words_ratio": (self.min_alpha_words_ratio, None),
+            "gopher_stop_words": (self.min_stop_words, None),
+        }
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        text = T.as_text(table)
+        n = len(text)
+        toks = T.words(text)
+        tv, doc = T.flat(toks)
+        n_tok = T.per_row(np.ones(len(tv)), doc, n, "count") if len(tv) else np.zeros(n, np.int64)
+        if len(tv):
+            sym = pc.match_substring_regex(tv, T.SYMBOL_TOKEN).to_numpy(zero_copy_only=False)
+            word = ~sym
+            wlen = pc.utf8_length(tv).to_numpy(zero_copy_only=False).astype(np.float64)
+            n_words = np.bincount(doc[word], minlength=n)
+            len_words = np.bincount(doc[word], weights=wlen[word], minlength=n)
+            alpha = pc.match_substring_regex(tv, r"\pL").to_numpy(zero_copy_only=False)
+            n_alpha = np.bincount(doc[alpha], minlength=n)
+            idx = pc.index_in(tv, value_set=pa.array(self.stop_words, pa.string()))
+            hit = idx.is_valid().to_numpy(zero_copy_only=False)
+            if hit.any():
+                key = doc[hit] * (len(self.stop_words) + 1) + idx.filter(idx.is_valid()).to_numpy()
+                uk = np.unique(key)
+                n_stop = np.bincount(uk // (len(self.stop_words) + 1), minlength=n)
+            else:
+                n_stop = np.zeros(n, np.int64)
+        else:
+            n_words = n_alpha = n_stop = np.zeros(n, np.int64)
+            len_words = np.zeros(n)
+        n_hash = pc.count_substring(text, "#").to_numpy(zero_copy_only=False)
+        n_ell = (pc.count_substring(text, "...").to_numpy(zero_copy_only=False)
+                 + pc.count_substring(text, "…").to_numpy(zero_copy_only=False))
+        norm = T.normalize_newlines(text)
+        nl = pc.count_substring(norm, "\n").to_numpy(zero_copy_only=False)
+        clen = pc.utf8_length(norm).to_numpy(zero_copy_only=False)
+        ends_nl = pc.ends_with(norm, "\n").to_numpy(zero_copy_only=False)
+        n_lines = np.where(clen == 0, 0, nl + 1 - ends_nl)
+        bullets = pc.count_substring_regex(norm, rf"(?m)^{_WS}*[•\-][^\n]*").to_numpy(zero_copy_only=False)
+        ell_lines = pc.count_substring_regex(norm, rf"(?m)(?:\.\.\.|…){_WS}*$").to_numpy(zero_copy_only=False)
+        return set_columns(table, {
+            "gopher_n_words": n_words.astype(np.int64),
+            "gopher_mean_word_length": safe_div(len_words, n_words),
+            "gopher_hash_ratio": safe_div(n_hash, n_tok),
+            "gopher_ellipsis_ratio": safe_div(n_ell, n_tok),
+            "gopher_bullet_lines_ratio": safe_div(bullets, n_lines),
+            "gopher_ellipsis_lines_ratio": safe_div(ell_lines, n_lines),
+            "gopher_alpha_words_ratio": safe_div(n_alpha, n_tok),
+            "gopher_stop_words": n_stop.astype(np.int64),
+        })
+
+    def decide(self, table: pa.Table) -> pa.Array:
+        g = lambda c: col_np(table, c)  # noqa: E731
+        r = []
+        nw = g("gopher_n_words")
+        if self.min_doc_words is not None:
+            r.append((nw < self.min_doc_words, "gopher_quality:min_doc_words"))
+        if self.max_doc_words is not None:
+            r.append((nw > self.max_doc_words, "gopher_quality:max_doc_words"))
+        mwl = g("gopher_mean_word_length")
+        if self.min_avg_word_length is not None:
+            r.append((mwl < self.min_avg_word_length, "gopher_quality:min_avg_word_length"))
+        if self.max_avg_word_length is not None:
+            r.append((mwl > self.max_avg_word_length, "gopher_quality:max_avg_word_length"))
+        if self.max_symbol_word_ratio is not None:
+            r.append(((g("gopher_hash_ratio") > self.max_symbol_word_ratio)
+                      | (g("gopher_ellipsis_ratio") > self.max_symbol_word_ratio),
+                      "gopher_quality:max_symbol_word_ratio"))
+        if self.max_bullet_lines_ratio is not None:
+            r.append((g("gopher_bullet_lines_ratio") > self.max_bullet_lines_ratio,
+                      "gopher_quality:max_bullet_lines_ratio"))
+        if self.max_ellipsis_lines_ratio is not None:
+            r.append((g("gopher_ellipsis_lines_ratio") > self.max_ellipsis_lines_ratio,
+                      "gopher_quality:max_ellipsis_lines_ratio"))
+        if self.min_alpha_words_ratio is not None:
+            r.append((g("gopher_alpha_words_ratio") < self.min_alpha_words_ratio,
+                      "gopher_quality:min_alpha_words_ratio"))
+        if self.min_stop_words is not None:
+            r.append((g("gopher_stop_words") < self.min_stop_words, "gopher_quality:min_stop_words"))
+        return reasons_from_masks(table.num_rows, r)
+
+
+def _dup_stats(parts: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of a list<string>: (#elements, #repeated elements, chars in repeated elements)."""
+    vals, doc = T.flat(parts)
+    n_el = np.bincount(doc, minlength=n)
+    if len(vals) == 0:
+        return n_el, np.zeros(n), np.zeros(n)
+    ids = T.token_ids(vals)
+    key = (doc.astype(np.uint64) << np.uint64(32)) | ids
+    rep, _, _ = T.first_occurrence(key)
+    ln = pc.utf8_length(vals).to_numpy(zero_copy_only=False).astype(np.float64)
+    return n_el, np.bincount(doc[rep], minlength=n), np.bincount(doc[rep], weights=ln[rep], minlength=n)
+
+
+def _int_dict(v: dict) -> dict[int, float]:
+    return {int(k): float(x) for k, x in v.items()}
+
+
+class GopherRepetition(MapStep):
+    """Gopher repetition rules (Rae et al. 2021, Table A1). Defaults are the paper's thresholds:
+
+    * ``dup_para_frac=0.30`` / ``dup_para_char_frac=0.20``: repeated paragraphs (split on ``\\n\\n+``)
+    * ``dup_line_frac=0.30`` / ``dup_line_char_frac=0.20``: repeated lines (split on ``\\n+``)
+    * ``top_n_grams={2: 0.20, 3: 0.18, 4: 0.16}``: characters in the most frequent word n-gram
+    * ``dup_n_grams={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}``: characters in
+      duplicated word n-grams
+
+    Fractions of characters are over the document's characters. N-gram statistics are computed
+    without per-word Python: words get integer ids (Arrow hash table), n-grams are hashed to uint64
+    with the document index mixed in, repeats found by one sort per n; the non-overlapping count of
+    repeated n-grams is a greedy skip chain solved by pointer doubling.
+    Statistic columns: ``gopher_dup_para_frac``, ``gopher_dup_para_char_frac``, ``gopher_dup_line_frac``,
+    ``gopher_dup_line_char_frac``, ``gopher_top_{n}_gram_frac``, ``gopher_dup_{n}_gram_frac``.
+    Reasons: ``gopher_repetition:<threshold name>``; empty text is dropped as ``gopher_repetition:empty``.
+
+    >>> import pyarrow as pa
+    >>> s = GopherRepetition()
+    >>> t = s.annotate(pa.table({"text": ["spam spam spam\\nspam spam spam\\nspam spam spam\\neggs"]}))
+    >>> s.decide(t).to_pylist()
+    ['gopher_repetition:dup_line_frac']
+    """
+
+    name = "gopher_repetition"
+    dup_line_frac: float | None = Field(0.3, ge=0)
+    dup_para_frac: float | None = Field(0.3, ge=0)
+    dup_line_char_frac: float | None = Field(0.2, ge=0)
+    dup_para_char_frac: float | None = Field(0.2, ge=0)
+    top_n_grams: dict[int, float] = Field(default={2: 0.2, 3: 0.18, 4: 0.16})
+    dup_n_grams: dict[int, float] = Field(
+        default={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
+
+    def stat_columns(self) -> list[str]:
+        return (["gopher_dup_para_frac", "gopher_dup_para_char_frac", "gopher_dup_line_frac",
+                 "gopher_dup_line_char_frac"]
+                + [f"gopher_top_{k}_gram_frac" for k in sorted(self.top_n_grams)]
+                + [f"gopher_dup_{k}_gram_frac" for k in sorted(self.dup_n_grams)])
+
+    def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
+        t = {"gopher_dup_para_frac": (None, self.dup_para_frac),
+             "gopher_dup_para_char_frac": (None, self.dup_para_char_frac),
+             "gopher_dup_line_frac": (None, self.dup_line_frac),
+             "gopher_dup_line_char_frac": (None, self.dup_line_char_frac)}
+        t.update({f"gopher_top_{k}_gram_frac": (None, v) for k, v in sorted(self.top_n_grams.items())})
+        t.update({f"gopher_dup_{k}_gram_frac": (None, v) for k, v in sorted(self.dup_n_grams.items())})
+        return t
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        text = T.as_text(table)
+        n = len(text)
+        clen = pc.utf8_length(text).to_numpy(zero_copy_only=False).astype(np.float64)
+        cols: dict[str, np.ndarray] = {}
+        paras = pc.split_pattern_regex(pc.utf8_trim_whitespace(text), r"\n\n+")
+        ne, nd, cd = _dup_stats(paras, n)
+        cols["gopher_dup_para_frac"] = safe_div(nd, ne)
+        cols["gopher_dup_para_char_frac"] = safe_div(cd, clen)
+        lines = pc.split_pattern_regex(text, r"\n+")
+        ne, nd, cd = _dup_stats(lines, n)
+        cols["gopher_dup_line_frac"] = safe_div(nd, ne)
+        cols["gopher_dup_line_char_frac"] = safe_div(cd, clen)
+
+        toks = T.words(text)
+        tv, doc = T.flat(toks)
+        ids = T.token_ids(tv)
+        tlen = pc.utf8_length(tv).to_numpy(zero_copy_only=False).astype(np.int64) if len(tv) else np.zeros(0, np.int64)
+        cs = np.zeros(len(tv) + 1, np.int64)
+        np.cumsum(tlen, out=cs[1:])
+        counts = np.bincount(doc, minlength=n)
+        starts = np.zeros(n + 1, np.int64)
+        np.cumsum(counts, out=starts[1:])
+        pos = np.arange(len(tv)) - starts[doc] if len(tv) else np.zeros(0, np.int64)
+        wanted = set(self.top_n_grams) | set(self.dup_n_grams)
+        for k in wanted:
+            if k in self.top_n_grams:
+                cols[f"gopher_top_{k}_gram_frac"] = np.zeros(n)
+            if k in self.dup_n_grams:
+                cols[f"gopher_dup_{k}_gram_frac"] = np.zeros(n)
+        max_top = max(self.top_n_grams, default=0)
+        # P: candidate start positions, h: hash of the k-gram starting there (document mixed in).
+        # Beyond the largest top-n, only positions whose k-gram repeats can start a repeated (k+1)-gram,
+        # so the candidate set shrinks as k grows.
+        P = np.arange(len(tv))
+        h = T.mix64(doc.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+        for k in range(1, max(wanted, default=0) + 1):
+            fit = pos[P] <= counts[doc[P]] - k
+            P, h = P[fit], h[fit]
+            if len(P) == 0:
+                break
+            with np.errstate(over="ignore"):
+                h = T.mix64(h ^ (ids[P + k - 1] + np.uint64(k) * np.uint64(0x632BE59BD9B4E019)))
+            if k not in wanted and k < max_top:
+                continue
+            rep, cnt, first = T.first_occurrence(h)
+            vdoc = doc[P]
+            if k in self.top_n_grams:
+                # most frequent n-gram (ties: first seen), its chars incl. joining spaces x count;
+                # P is sorted, so documents are contiguous segments: two reduceats, no sort
+                seg = np.flatnonzero(np.r_[True, vdoc[1:] != vdoc[:-1]])
+                maxcnt = np.maximum.reduceat(cnt, seg)
+                seg_of = np.repeat(np.arange(len(seg)), np.diff(np.r_[seg, len(vdoc)]))
+                cand_first = np.where(cnt == maxcnt[seg_of], first, np.iinfo(np.int64).max)
+                best_first = np.minimum.reduceat(cand_first, seg)
+                p = P[best_first]
+                top = np.zeros(n)
+                top[vdoc[seg]] = (cs[p + k] - cs[p] + (k - 1)) * maxcnt
+                cols[f"gopher_top_{k}_gram_frac"] = safe_div(top, clen)
+            if k in self.dup_n_grams:
+                sel = T.greedy_skip_chain(P[rep], k)
+                if len(sel):
+                    dup = np.bincount(doc[sel], weights=(cs[sel + k] - cs[sel]).astype(np.float64), minlength=n)
+                    cols[f"gopher_dup_{k}_gram_frac"] = safe_div(dup, clen)
+            if k >= max_top:
+                multi = cnt >= 2
+                P, h = P[multi], h[multi]
+        return set_columns(table, cols)
+
+    def decide(self, table: pa.Table) -> pa.Array:
+        g = lambda c: col_np(table, c)  # noqa: E731
+        text = T.as_text(table)
+        r = [(pc.equal(pc.utf8_length(text), 0), "gopher_repetition:empty")]
+        for col, thr, name in (("gopher_dup_para_frac", self.dup_para_frac, "dup_para_frac"),
+                               ("gopher_dup_para_char_frac", self.dup_para_char_frac, "dup_para_char_frac"),
+                               ("gopher_dup_line_frac", self.dup_line_frac, "dup_line_frac"),
+                               ("gopher_dup_line_char_frac", self.dup_line_char_frac, "dup_line_char_frac")):
+            if thr is not None:
+                r.append((g(col) > thr, f"gopher_repetition:{name}"))
+        for k, v in sorted(self.top_n_grams.items()):
+            r.append((g(f"gopher_top_{k}_gram_frac") > v, f"gopher_repetition:top_{k}_gram"))
+        for k, v in sorted(self.dup_n_grams.items()):
+            r.append((g(f"gopher_dup_{k}_gram_frac") > v, f"gopher_repetition:dup_{k}_gram"))
+        return reasons_from_masks(table.num_rows, r)

