@@ -18,19 +18,20 @@ def build_dataset(name: str, out: str, **kwargs) -> dict:
     return getattr(importlib.import_module(mod), fn)(out, **kwargs)
 
 
-def pinned_distributions() -> set[str] | None:
-    """Canonical names of the distributions pinned in the checkout's ``requirements.lock``.
+def pinned_distributions() -> set[str]:
+    """Canonical names of the distributions the corpora built from installed packages (READMEs,
+    licences: the sample corpus, the bench LM pool) may draw on.
 
-    Corpora built from installed packages (READMEs, licences) use only these, so they do not
-    change when someone pip-installs a tool into the environment. None outside a checkout.
+    A frozen list (``corpus_distributions.txt``, the project's pins when it was made), so the
+    corpora change neither when someone pip-installs a tool nor when the project adds a dependency.
+
+    >>> "numpy" in pinned_distributions() and "polars" not in pinned_distributions()
+    True
     """
-    import os
+    from importlib.resources import files
 
-    lock = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "requirements.lock")
-    if not os.path.exists(lock):
-        return None
-    with open(lock, encoding="utf-8") as fh:
-        return {canonical_name(line.split("==")[0]) for line in fh if "==" in line}
+    text = files("winnow.core.datasets").joinpath("corpus_distributions.txt").read_text(encoding="utf-8")
+    return {canonical_name(line.strip()) for line in text.splitlines() if line.strip() and not line.startswith("#")}
 
 
 def canonical_name(name: str) -> str:
