@@ -29,9 +29,7 @@ from typing import Any
 
 import numpy as np
 
-
-class BudgetError(ValueError):
-    """A budget that cannot be parsed or satisfied."""
+from winnow.errors import BudgetError  # defined there; importable from here too
 
 
 @dataclass

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from winnow.core.records import ensure_record_columns, quarantine_table, empty_quarantine
+from winnow.errors import InputError  # defined there; importable from here too
 
 Format = Literal["jsonl", "parquet", "text", "html"]
 
@@ -41,10 +42,6 @@ _SUFFIX_FORMATS = {
     ".html": "html", ".htm": "html", ".xhtml": "html",
 }
 _COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2", ".xz": "xz"}
-
-
-class InputError(ValueError):
-    """The input specification cannot be satisfied (no files, unknown format...)."""
 
 
 @dataclass

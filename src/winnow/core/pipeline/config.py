@@ -17,10 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from winnow.core.pipeline.registry import UnknownStepError, get_step_class
-
-
-class ConfigError(ValueError):
-    """The pipeline configuration is invalid; the message names the key and the valid ones."""
+from winnow.errors import ConfigError  # defined there; importable from here too
 
 
 class InputConfig(BaseModel):

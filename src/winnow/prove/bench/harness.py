@@ -67,11 +67,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from winnow.errors import BenchConfigError  # defined there; importable from here too
+
 SCHEMA = "winnow.prove.bench/1"
-
-
-class BenchConfigError(ValueError):
-    """A bad benchmark config; the message names the key."""
 
 
 def _norm_strategy(s: Any, i: int) -> dict:
