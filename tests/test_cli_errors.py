@@ -93,3 +93,16 @@ def test_old_import_locations_are_the_same_classes():
     assert (a, b, c, d, e, f, g, h, i, j) == (InputError, ConfigError, IncompleteRunError, RunExistsError,
                                               UnknownStepError, StrictInputError, ModelFileError,
                                               BenchConfigError, AttributionError, BudgetError)
+
+
+def test_input_settings_are_one_pydantic_model():
+    from pydantic import ValidationError
+
+    from winnow.core.io.readers import InputSpec
+    from winnow.core.pipeline.config import InputConfig, parse_config
+
+    assert InputConfig is InputSpec
+    with pytest.raises(ValidationError, match="batch_rows"):
+        InputSpec(path="raw/", batch_rows=0)
+    with pytest.raises(ConfigError, match="input.fromat: unknown key.*did you mean 'format'"):
+        parse_config({"input": {"path": "raw/", "fromat": "jsonl"}, "output": "out", "steps": []})
