@@ -76,7 +76,12 @@ class Pool:
                     None if self.n_tokens is None else self.n_tokens[idx])
 
 
-def _word_counts(texts: list[str]) -> np.ndarray:
+def word_counts(texts: list[str]) -> np.ndarray:
+    """Whitespace-separated words per text (the default token count of a pool).
+
+    >>> word_counts(["a b c", "", "d"]).tolist()
+    [3, 0, 1]
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -134,7 +139,7 @@ def as_pool(data: Any, name: str = "pool") -> Pool:
     if "n_tokens" in cols:
         ntok = np.asarray(cols["n_tokens"], dtype=np.int64)
     elif texts is not None:
-        ntok = _word_counts(texts)
+        ntok = word_counts(texts)
     else:
         ntok = np.ones(n, np.int64)
     other = {k: np.asarray(v) for k, v in cols.items()}
