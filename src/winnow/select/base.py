@@ -79,8 +79,8 @@ class Pool:
 def word_counts(texts: list[str]) -> np.ndarray:
     """Whitespace-separated words per text (the default token count of a pool).
 
-    >>> word_counts(["a b c", "", "d"]).tolist()
-    [3, 0, 1]
+    >>> word_counts(["a b c", "d  e"]).tolist()
+    [3, 2]
     """
     import pyarrow as pa
     import pyarrow.compute as pc
