@@ -71,7 +71,7 @@ def _explain(err: ValidationError, model: type[BaseModel], prefix: str) -> str:
             lines.append(f"{where}: unknown key{hint}; valid keys: {', '.join(valid)}")
         else:
             lines.append(f"{where}: {e['msg']}")
-    return "\n".join(lines)
+    return "; ".join(lines)
 
 
 def build_step(spec: Any, index: int):
