@@ -115,3 +115,29 @@ def test_attribution_options_models_match_the_backends():
         validate_options("if", {"damping": -1})
     with pytest.raises(AttributionError, match=r"unknown option\(s\) \['lr'\] for method 'tracin'"):
         attribute(model, ClassificationTask(), (X, y), (X[:5], y[:5]), method="tracin", lr=[0.1])
+
+
+def test_adding_a_selector_is_one_class_and_one_registry_line(monkeypatch):
+    """The recipe of docs/ARCHITECTURE.md ("how to add a selector")."""
+    from pydantic import Field
+
+    from winnow.select import Selector, SelectorParams
+
+    class Shortest(Selector):
+        """Keep the shortest texts first."""
+
+        name = "shortest"
+
+        class Params(SelectorParams):
+            max_words: int = Field(100, ge=1)
+
+        def _score(self, pool, target):
+            n = pool.n_tokens.astype(float)
+            return np.where(n <= self.max_words, -n, -np.inf)
+
+    monkeypatch.setitem(SELECTORS, "shortest", Shortest)
+    s = get_selector("shortest", max_words=5)
+    assert s.fit(POOL).select(2).tolist() == ["r2", "r4"]  # the two 3-word texts
+    assert not s.fit(POOL).select(1.0).tolist().count("r1")  # 6 words: never kept
+    with pytest.raises(SelectorError, match="max_words"):
+        get_selector("shortest", max_words=0)
