@@ -4,9 +4,10 @@ Every strategy is a :class:`Selector` and follows the scikit-learn contract: its
 are declared once, as a pydantic model (``Params``), and validated when it is built or changed
 (``get_params()`` / ``set_params(**p)``); ``fit(pool, target=None)`` computes one score per pool
 row (higher = keep first) into ``scores_`` and returns the selector; ``select(budget)`` returns
-the ids of the chosen rows (``selected_`` holds the last selection's mask). A budget is a fraction of rows (``0.25`` or ``"25%"``), a row count (``1000`` or
-``"1000 rows"``) or a token count (``"50k tokens"``; rows are taken in score order while the
-running token total stays within the budget). Tokens are whitespace-separated words unless
+the ids of the chosen rows (``selected_`` holds the last selection's mask). A budget is a
+fraction of rows (``0.25`` or ``"25%"``), a row count (``1000`` or ``"1000 rows"``) or a token
+count (``"50k tokens"``; rows are taken in score order while the running token total stays
+within the budget). Tokens are whitespace-separated words unless
 the pool has an ``n_tokens`` column.
 
 A pool (and a target) is a :class:`Pool`, or anything :func:`as_pool` accepts: an Arrow table
@@ -28,7 +29,7 @@ Example:
     >>> s.set_params(descending=False)                     # validated; fit again to use it
     TopK(seed=0, column='quality', descending=False, min=None, max=None)
 
-Until 0.1, ``fit`` returned the scores. Code that still reads them from its return value
+``fit`` used to return the scores. Code that still reads them from its return value
 (``scores = sel.fit(...)``) keeps working wherever numpy converts it (``np.asarray(scores)``,
 sklearn metrics), with a ``DeprecationWarning``; write ``sel.fit(...).scores_``.
 """
