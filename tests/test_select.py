@@ -122,7 +122,7 @@ def test_dsir_gumbel_resampling_is_seeded_and_sha256_matches_reference_hash(lm):
                                            ("influence", {"method": "cosine"})])
 def test_model_aware_scores_detect_flipped_labels(noisy, method, params):
     s = get_selector(method, seed=0, **params)
-    scores = s.fit(noisy.pool, noisy.target)
+    scores = s.fit(noisy.pool, noisy.target).scores_
     auc = roc_auc_score(noisy.flipped, -scores)
     assert auc >= 0.8, (method, auc)
     kept = s.select_mask(0.3)
@@ -154,7 +154,7 @@ def test_diversity_kcenter_and_cluster_cover_all_classes():
 
 def test_self_supervised_prototype_runs_on_text(lm):
     s = get_selector("prototype", n_clusters=4, seed=0)
-    scores = s.fit(lm.pool)
+    scores = s.fit(lm.pool).scores_
     assert np.isfinite(scores).all() and scores.max() <= 0
 
 
@@ -184,7 +184,7 @@ def test_order_to_mask_stops_at_budget():
 def test_trak_selection_through_attribution_api(noisy):
     """TRAK via winnow.select.attribution.attribute: weaker than gradient cosine here, but above chance."""
     s = get_selector("trak", n_models=2, seed=0)
-    scores = s.fit(noisy.pool, noisy.target)
+    scores = s.fit(noisy.pool, noisy.target).scores_
     assert s.result_.scores.shape == (len(noisy.pool), len(noisy.target))
     assert np.allclose(scores, s.result_.aggregate("mean"))
     auc = roc_auc_score(noisy.flipped, -scores)

@@ -93,7 +93,7 @@ def main() -> None:
     ref = json.loads(p.stdout.strip().splitlines()[-1])
     t0 = time.perf_counter()
     win = DSIR(hash="sha256", min_example_length=100, seed=0)
-    w_win = win.fit(task.pool, task.target)
+    w_win = win.fit(task.pool, task.target).scores_
     win_fit = time.perf_counter() - t0
     t0 = time.perf_counter()
     DSIR(hash="xxhash", min_example_length=100).fit(task.pool, task.target)

@@ -73,6 +73,7 @@ _LAZY = {
     "GlobalStep": "winnow.core.pipeline.step:GlobalStep",
     "InputSpec": "winnow.core.io.readers:InputSpec",
     "load_manifest": "winnow.core.pipeline.manifest:load_manifest",
+    "WinnowError": "winnow.errors:WinnowError",
 }
 
 

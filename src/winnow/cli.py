@@ -11,6 +11,8 @@ from typing import Optional
 
 import typer
 
+from winnow.cli_common import check_accounting, cli_errors, esc, print_stats
+
 app = typer.Typer(
     name="winnow",
     help=(
@@ -33,20 +35,8 @@ datasets_app = typer.Typer(help="Build the bundled sample corpora (from installe
 app.add_typer(datasets_app, name="datasets")
 
 
-def _fail(msg: str, code: int = 2) -> None:
-    from rich.console import Console
-
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/bold red] {_esc(msg)}")
-    raise typer.Exit(code)
-
-
-def _esc(s: str) -> str:
-    from rich.markup import escape
-
-    return escape(str(s))
-
-
 @app.command()
+@cli_errors()
 def run(
     pipeline: str = typer.Argument(..., help="Pipeline YAML (input, output, steps)."),
     executor: Optional[str] = typer.Option(None, help="local (process pool, default) or ray."),
@@ -78,61 +68,20 @@ def run(
 
           - length: {min_words: 5}
     """
-    from winnow.core.pipeline.config import ConfigError
-    from winnow.core.pipeline.pipeline import IncompleteRunError, RunExistsError, run_yaml
-    from winnow.core.pipeline.runner import StrictInputError
-    from winnow.core.io.readers import InputError
+    from winnow.core.pipeline.pipeline import run_yaml
 
-    try:
-        ex_opts = {"address": ray_address, "num_cpus": ray_num_cpus, "cpus_per_task": ray_cpus_per_task,
-                   "batch_rows": ray_batch_rows, "object_store_memory": ray_object_store_memory,
-                   "max_retries": ray_max_retries}
-        res = run_yaml(pipeline, executor=executor, workers=workers, resume=resume, overwrite=overwrite,
-                       strict=strict, progress=progress and sys.stderr.isatty(), output=output,
-                       executor_options=ex_opts)
-    except (ConfigError, RunExistsError, IncompleteRunError, InputError, StrictInputError) as e:
-        _fail(str(e))
-    _print_stats(res.manifest, res.path)
-    if not res.manifest["checks"]["ok"]:
-        _fail("accounting check failed: see manifest.json 'checks'", code=3)
-
-
-def _print_stats(m: dict, path: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    con = Console()
-    t = Table(title=f"winnow run: {_esc(path)}", title_justify="left")
-    for col in ("step", "rows in", "kept", "rejected", "kept %", "MB kept", "seconds"):
-        t.add_column(col, justify="left" if col == "step" else "right")
-    r = m["read"]
-    tot = m["totals"]
-    t.add_row("read", f"{tot['rows_in']:,}", f"{r['rows_read']:,}", f"{r['rows_quarantined']:,} q",
-              f"{100 * r['rows_read'] / max(tot['rows_in'], 1):.1f}", f"{r['bytes_read'] / 1e6:.2f}",
-              f"{r['seconds']:.2f}")
-    for s in m["steps"]:
-        t.add_row(f"{s['index']}. {s['name']}", f"{s['rows_in']:,}", f"{s['rows_kept']:,}", f"{s['rows_rejected']:,}",
-                  f"{100 * s['rows_kept'] / max(s['rows_in'], 1):.1f}", f"{s['bytes_kept'] / 1e6:.2f}",
-                  f"{s['seconds']:.2f}")
-    con.print(t)
-    if r.get("errors"):
-        con.print("[bold]quarantined[/bold] (q): " + _esc(", ".join(f"{k} ×{v}" for k, v in r["errors"].items())))
-    for s in m["steps"]:
-        if s["reasons"]:
-            top = list(s["reasons"].items())
-            more = f", … {len(top) - 6} more" if len(top) > 6 else ""
-            con.print(f"[bold]{_esc(s['name'])}[/bold] rejected: "
-                      + _esc(", ".join(f"{k} ×{v:,}" for k, v in top[:6])) + more)
-    ok = m["checks"]["ok"]
-    con.print(
-        f"rows in {tot['rows_in']:,} = kept {tot['rows_kept']:,} + rejected {tot['rows_rejected']:,} + "
-        f"quarantined {tot['rows_quarantined']:,}  "
-        + ("[green]✔ balanced[/green]" if ok else "[red]✘ accounting mismatch[/red]")
-        + f"   ({tot['seconds']:.1f} s, {m.get('executor', 'local')}, {m.get('workers', 1)} workers)"
-    )
+    ex_opts = {"address": ray_address, "num_cpus": ray_num_cpus, "cpus_per_task": ray_cpus_per_task,
+               "batch_rows": ray_batch_rows, "object_store_memory": ray_object_store_memory,
+               "max_retries": ray_max_retries}
+    res = run_yaml(pipeline, executor=executor, workers=workers, resume=resume, overwrite=overwrite,
+                   strict=strict, progress=progress and sys.stderr.isatty(), output=output,
+                   executor_options=ex_opts)
+    print_stats(res.manifest, res.path)
+    check_accounting(res.manifest)
 
 
 @app.command()
+@cli_errors()
 def stats(
     run_dir: str = typer.Argument(..., help="A run folder (holds manifest.json)."),
     as_json: bool = typer.Option(False, "--json", help="Print the raw accounting as JSON."),
@@ -140,15 +89,12 @@ def stats(
     """Print a run's accounting: rows and bytes in/kept/rejected per step, reasons, time."""
     from winnow.core.pipeline.manifest import load_manifest
 
-    try:
-        m = load_manifest(run_dir)
-    except FileNotFoundError as e:
-        _fail(str(e))
+    m = load_manifest(run_dir)
     if as_json:
         typer.echo(json.dumps({"totals": m["totals"], "read": m["read"], "steps": m["steps"],
                                "checks": m["checks"]}, indent=2))
     else:
-        _print_stats(m, run_dir)
+        print_stats(m, run_dir)
 
 
 def _field_default(name: str, field) -> str:
@@ -175,11 +121,12 @@ def list_steps():
         cls = get_step_class(n)
         args = ", ".join(_field_default(k, v) for k, v in cls.model_fields.items())
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        t.add_row(n, _esc(args), _esc(doc))
+        t.add_row(n, esc(args), esc(doc))
     Console().print(t)
 
 
 @datasets_app.command("build")
+@cli_errors(ValueError)
 def datasets_build(
     name: str = typer.Argument("sample", help="Dataset to build: sample."),
     out: str = typer.Option("data/sample", "--out", "-o", help="Output folder."),
@@ -190,10 +137,7 @@ def datasets_build(
     origin and licence in its manifest.json."""
     from winnow.core.datasets import build_dataset
 
-    try:
-        info = build_dataset(name, out, shards=shards, seed=seed)
-    except ValueError as e:
-        _fail(str(e))
+    info = build_dataset(name, out, shards=shards, seed=seed)
     typer.echo(f"wrote {info['rows']:,} documents ({info['bytes'] / 1e6:.1f} MB) to {out}")
     for src in info["sources"]:
         typer.echo(f"  {src['name']:<18} {src['rows']:>6,} docs  {src['licence']}")

@@ -8,7 +8,10 @@ from typing import Optional
 
 import typer
 
+from winnow.cli_common import cli_errors, fail
 
+
+@cli_errors()
 def report(
     path: str = typer.Argument(..., help="A run folder (manifest.json) or a bench output folder (bench.json)."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Where to write the HTML (default: PATH/report.html)."),
@@ -28,20 +31,12 @@ def report(
     """
     import os
 
-    from rich.console import Console
-    from rich.markup import escape
-
     from winnow.report import ReportOptions, build_report
 
     for name, v in (("--sample-rows", sample_rows), ("--scan-rows", scan_rows), ("--examples", examples)):
         if v < 1:
-            Console(stderr=True).print(f"[bold red]error:[/bold red] {name} must be ≥ 1, got {v}")
-            raise typer.Exit(2)
+            fail(f"{name} must be ≥ 1, got {v}")
     opts = ReportOptions(hist_rows=sample_rows, scan_rows=scan_rows, examples=examples, seed=seed)
-    try:
-        out = build_report(path, output, opts)
-    except FileNotFoundError as e:
-        Console(stderr=True).print(f"[bold red]error:[/bold red] {escape(str(e))}")
-        raise typer.Exit(2)
+    out = build_report(path, output, opts)
     size = os.path.getsize(out)
     typer.echo(f"wrote {out} ({size / 1e6:.1f} MB); open it in a browser: file://{os.path.abspath(out)}")

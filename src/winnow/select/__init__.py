@@ -1,7 +1,8 @@
 """Selection strategies behind one sklearn-like interface.
 
-``fit(pool, target=None)`` → one score per pool row (higher = keep first); ``select(budget)`` →
-the ids kept. Budgets: a fraction (``0.1``, ``"10%"``), a row count (``500``) or a token count
+``fit(pool, target=None)`` → the fitted selector, with one score per pool row in ``scores_``
+(higher = keep first); ``select(budget)`` → the ids kept. Parameters are declared once per
+strategy (a pydantic ``Params`` model) and follow scikit-learn (``get_params`` / ``set_params``). Budgets: a fraction (``0.1``, ``"10%"``), a row count (``500``) or a token count
 (``"50k tokens"``). Strategies (registry names for the CLI, the ``select`` pipeline step and
 ``winnow bench``):
 
@@ -29,9 +30,8 @@ Example:
 """
 from __future__ import annotations
 
-import inspect
-
-from winnow.select.base import BudgetError, Pool, Selector, as_pool, parse_budget
+from winnow.errors import SelectorError
+from winnow.select.base import BudgetError, Pool, Selector, SelectorParams, as_pool, parse_budget
 from winnow.select.influence import Influence
 from winnow.select.pruning import EL2N, Forgetting, PrototypeDistance
 from winnow.select.strategies import (
@@ -60,28 +60,19 @@ SELECTORS: dict[str, type[Selector]] = {
 
 
 def get_selector(name: str, **params) -> Selector:
-    """Build a strategy by registry name, validating its parameters (errors name the bad one)."""
+    """Build a strategy by registry name; its ``Params`` model validates the parameters
+    (a :class:`~winnow.errors.SelectorError` names the bad one)."""
     if name not in SELECTORS:
         import difflib
 
         close = difflib.get_close_matches(name, list(SELECTORS), n=2)
         hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise ValueError(f"unknown selection method {name!r}.{hint} Valid: {', '.join(sorted(SELECTORS))}")
-    cls = SELECTORS[name]
-    sig = inspect.signature(cls.__init__)
-    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
-    valid = [p for p in sig.parameters if p not in ("self", "options")]
-    bad = [k for k in params if k not in valid]
-    if bad and not takes_kwargs:
-        raise ValueError(f"method {name!r} got unknown parameter(s) {bad}; valid: {valid}")
+        raise SelectorError(f"unknown selection method {name!r}.{hint} Valid: {', '.join(sorted(SELECTORS))}")
     if name == "trak":
         params.setdefault("method", "trak")
-    try:
-        return cls(**params)
-    except TypeError as e:
-        raise ValueError(f"method {name!r}: {e}") from e
+    return SELECTORS[name](**params)
 
 
-__all__ = ["BudgetError", "Pool", "Selector", "as_pool", "parse_budget", "SELECTORS", "get_selector", "Random",
+__all__ = ["BudgetError", "SelectorError", "Pool", "Selector", "SelectorParams", "as_pool", "parse_budget", "SELECTORS", "get_selector", "Random",
            "TopK", "DSIR", "EmbeddingSimilarity", "CrossEntropyDifference", "Influence", "Diversity", "EL2N",
            "Forgetting", "PrototypeDistance"]

@@ -1,10 +1,13 @@
 """The selector interface, pools and budgets.
 
-Every strategy is a :class:`Selector`: ``fit(pool, target=None)`` computes one score per pool
-row (higher = keep first) and returns them; ``select(budget)`` returns the ids of the chosen
-rows. A budget is a fraction of rows (``0.25`` or ``"25%"``), a row count (``1000`` or
-``"1000 rows"``) or a token count (``"50k tokens"``; rows are taken in score order while the
-running token total stays within the budget). Tokens are whitespace-separated words unless
+Every strategy is a :class:`Selector` and follows the scikit-learn contract: its parameters
+are declared once, as a pydantic model (``Params``), and validated when it is built or changed
+(``get_params()`` / ``set_params(**p)``); ``fit(pool, target=None)`` computes one score per pool
+row (higher = keep first) into ``scores_`` and returns the selector; ``select(budget)`` returns
+the ids of the chosen rows (``selected_`` holds the last selection's mask). A budget is a
+fraction of rows (``0.25`` or ``"25%"``), a row count (``1000`` or ``"1000 rows"``) or a token
+count (``"50k tokens"``; rows are taken in score order while the running token total stays
+within the budget). Tokens are whitespace-separated words unless
 the pool has an ``n_tokens`` column.
 
 A pool (and a target) is a :class:`Pool`, or anything :func:`as_pool` accepts: an Arrow table
@@ -15,23 +18,32 @@ Example:
     >>> import numpy as np
     >>> from winnow.select import get_selector
     >>> s = get_selector("topk", column="quality")
-    >>> _ = s.fit({"id": ["a", "b", "c"], "text": ["x", "y", "z"], "quality": [0.2, 0.9, 0.5]})
+    >>> s.fit({"id": ["a", "b", "c"], "text": ["x", "y", "z"], "quality": [0.2, 0.9, 0.5]}).scores_.tolist()
+    [0.2, 0.9, 0.5]
     >>> s.select(2).tolist()
     ['b', 'c']
     >>> s.select("34%").tolist()
     ['b']
+    >>> s.get_params()
+    {'seed': 0, 'column': 'quality', 'descending': True, 'min': None, 'max': None}
+    >>> s.set_params(descending=False)                     # validated; fit again to use it
+    TopK(seed=0, column='quality', descending=False, min=None, max=None)
+
+``fit`` used to return the scores. Code that still reads them from its return value
+(``scores = sel.fit(...)``) keeps working wherever numpy converts it (``np.asarray(scores)``,
+sklearn metrics), with a ``DeprecationWarning``; write ``sel.fit(...).scores_``.
 """
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-
-class BudgetError(ValueError):
-    """A budget that cannot be parsed or satisfied."""
+from winnow.errors import BudgetError, SelectorError, explain_validation  # defined there; importable here
 
 
 @dataclass
@@ -65,7 +77,12 @@ class Pool:
                     None if self.n_tokens is None else self.n_tokens[idx])
 
 
-def _word_counts(texts: list[str]) -> np.ndarray:
+def word_counts(texts: list[str]) -> np.ndarray:
+    """Whitespace-separated words per text (the default token count of a pool).
+
+    >>> word_counts(["a b c", "d  e"]).tolist()
+    [3, 2]
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -123,7 +140,7 @@ def as_pool(data: Any, name: str = "pool") -> Pool:
     if "n_tokens" in cols:
         ntok = np.asarray(cols["n_tokens"], dtype=np.int64)
     elif texts is not None:
-        ntok = _word_counts(texts)
+        ntok = word_counts(texts)
     else:
         ntok = np.ones(n, np.int64)
     other = {k: np.asarray(v) for k, v in cols.items()}
@@ -189,11 +206,21 @@ def order_to_mask(order: np.ndarray, budget: Any, n_tokens: np.ndarray) -> np.nd
     return mask
 
 
-class Selector:
-    """Base class: subclasses implement :meth:`_score` (and may override :meth:`_order`).
+class SelectorParams(BaseModel):
+    """The parameters every selector has (a subclass's ``Params`` adds its own fields)."""
 
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, validate_default=True)
+    seed: int = 0
+
+
+class Selector:
+    """Base class: a subclass declares ``name``, its ``Params`` (a :class:`SelectorParams`
+    subclass) and implements :meth:`_score` (it may override :meth:`_order`).
+
+    Parameters are attributes (``sel.seed``), validated by ``Params`` in ``__init__`` and
+    :meth:`set_params`; errors are :class:`~winnow.errors.SelectorError` naming the parameter.
     After ``fit``: ``scores_`` (float per pool row; higher = keep first; ``-inf`` = never keep),
-    ``ids_`` and ``n_tokens_``.
+    ``ids_`` and ``n_tokens_``; after ``select``: ``selected_`` (boolean mask over the pool rows).
     """
 
     #: registry name (used in reasons ``select:<name>``, CLI ``--method`` and bench configs)
@@ -202,24 +229,62 @@ class Selector:
     model_aware: bool = False
     #: needs a target set
     needs_target: bool = False
+    #: the declared, validated parameters
+    Params: ClassVar[type[SelectorParams]] = SelectorParams
 
-    def __init__(self, seed: int = 0):
-        self.seed = int(seed)
+    def __init__(self, *args, **params):
+        names = [k for k in self.Params.model_fields if k != "seed"] + ["seed"]
+        if len(args) > len(names):
+            raise SelectorError(f"{self._label()}: takes at most {len(names)} positional parameters ({names})")
+        for k, v in zip(names, args):
+            if k in params:
+                raise SelectorError(f"{self._label()}: parameter {k!r} given twice")
+            params[k] = v
+        self._set(self._validate(params), params)
 
-    def get_params(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+    @classmethod
+    def _label(cls) -> str:
+        return cls.name or cls.__name__
+
+    @classmethod
+    def _validate(cls, params: dict) -> SelectorParams:
+        try:
+            return cls.Params(**params)
+        except ValidationError as e:
+            bad = [err["loc"][0] for err in e.errors() if err["type"] == "extra_forbidden"]
+            if bad:
+                raise SelectorError(f"method {cls._label()!r} got unknown parameter(s) {bad}; "
+                                    f"valid: {list(cls.Params.model_fields)}") from None
+            raise SelectorError(f"method {cls._label()!r}: {explain_validation(e)}") from None
+
+    def _set(self, p: SelectorParams, given: dict) -> None:
+        for k in type(p).model_fields:
+            v = getattr(p, k)
+            if k in given and type(given[k]) is type(v) and given[k] == v:
+                v = given[k]  # the caller's object, not pydantic's copy (sklearn.base.clone checks identity)
+            setattr(self, k, v)
+
+    def get_params(self, deep: bool = True) -> dict:
+        """The parameters, as ``__init__`` takes them (scikit-learn's ``get_params``)."""
+        return {k: getattr(self, k) for k in self.Params.model_fields}
+
+    def set_params(self, **params) -> "Selector":
+        """Change parameters (validated together with the others); returns ``self``. Fit again to use them."""
+        merged = {**self.get_params(), **params}
+        self._set(self._validate(merged), merged)
+        return self
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.get_params().items())})"
 
-    def fit(self, pool, target=None) -> np.ndarray:
-        """Score every pool row (higher = keep first) and return the scores."""
+    def fit(self, pool, target=None) -> "Selector":
+        """Score every pool row (higher = keep first) into ``scores_``; returns ``self``."""
         p = as_pool(pool, "pool")
         t = None if target is None else as_pool(target, "target")
         if self.needs_target and t is None:
-            raise ValueError(f"selector {self.name!r} needs a target set: fit(pool, target=...)")
+            raise SelectorError(f"selector {self.name!r} needs a target set: fit(pool, target=...)")
         if len(p) == 0:
-            raise ValueError("pool is empty")
+            raise SelectorError("pool is empty")
         scores = np.asarray(self._score(p, t), dtype=np.float64)
         if scores.shape != (len(p),):
             raise RuntimeError(f"{type(self).__name__} returned {scores.shape} scores for {len(p)} rows")
@@ -227,7 +292,15 @@ class Selector:
         self.ids_ = p.ids
         self.n_tokens_ = p.n_tokens if p.n_tokens is not None else np.ones(len(p), np.int64)
         self._pool = p
-        return scores
+        return self
+
+    def __array__(self, dtype=None, copy=None):
+        """Deprecated: the scores, for code written when ``fit`` returned them (use ``scores_``)."""
+        warnings.warn(f"{type(self).__name__}.fit() returns the selector now (scikit-learn style); "
+                      "read the scores from .scores_", DeprecationWarning, stacklevel=2)
+        if not hasattr(self, "scores_"):
+            raise RuntimeError(f"{type(self).__name__}: call fit(pool, target) first")
+        return np.asarray(self.scores_, dtype=dtype)
 
     def _score(self, pool: Pool, target: Pool | None) -> np.ndarray:
         raise NotImplementedError
@@ -239,10 +312,11 @@ class Selector:
         return order[np.isfinite(s[order])]
 
     def select_mask(self, budget) -> np.ndarray:
-        """Boolean mask over the pool rows of ``fit``."""
+        """Boolean mask over the pool rows of ``fit`` (also kept as ``selected_``)."""
         if not hasattr(self, "scores_"):
             raise RuntimeError(f"{type(self).__name__}: call fit(pool, target) before select(budget)")
-        return order_to_mask(self._order(budget), budget, self.n_tokens_)
+        self.selected_ = order_to_mask(self._order(budget), budget, self.n_tokens_)
+        return self.selected_
 
     def select(self, budget) -> np.ndarray:
         """Ids of the selected rows (in pool order)."""
@@ -250,5 +324,6 @@ class Selector:
         return self.ids_[mask]
 
     def fit_select(self, pool, budget, target=None) -> np.ndarray:
+        """``fit`` then ``select``: the ids kept."""
         self.fit(pool, target)
         return self.select(budget)

@@ -5,7 +5,10 @@ from typing import List, Optional
 
 import typer
 
+from winnow.cli_common import cli_errors, fail
 
+
+@cli_errors(ValueError, ImportError)
 def select(
     pool: str = typer.Option(..., "--pool", "-p", help="Pool: JSONL/Parquet file, folder or glob."),
     method: str = typer.Option(..., "--method", "-m", help="Strategy: random, topk, dsir, similarity, ce_diff, "
@@ -32,12 +35,8 @@ def select(
     import yaml
 
     from winnow.select import get_selector
-    from winnow.select.base import BudgetError, parse_budget
+    from winnow.select.base import parse_budget
     from winnow.select.io import read_table
-
-    def fail(msg: str):
-        typer.echo(f"error: {msg}", err=True)
-        raise typer.Exit(2)
 
     params = {}
     for p in param:
@@ -45,23 +44,14 @@ def select(
             fail(f"--param {p!r} must be KEY=VALUE")
         k, v = p.split("=", 1)
         params[k] = yaml.safe_load(v)
-    try:
-        b = parse_budget(budget)
-        b = b[1] if b[0] != "tokens" else budget
-        sel = get_selector(method, **params, seed=seed)
-    except (BudgetError, ValueError) as e:
-        fail(str(e))
-    try:
-        tpool = read_table(pool, text_column=text_column)
-        ttarget = read_table(target, text_column=text_column) if target else None
-    except Exception as e:  # readers raise InputError/ValueError with the path
-        fail(str(e))
+    b = parse_budget(budget)
+    b = b[1] if b[0] != "tokens" else budget
+    sel = get_selector(method, **params, seed=seed)
+    tpool = read_table(pool, text_column=text_column)
+    ttarget = read_table(target, text_column=text_column) if target else None
     t0 = time.perf_counter()
-    try:
-        scores = sel.fit(tpool, ttarget)
-        mask = sel.select_mask(b)
-    except (ValueError, ImportError) as e:
-        fail(str(e))
+    scores = sel.fit(tpool, ttarget).scores_
+    mask = sel.select_mask(b)
     secs = time.perf_counter() - t0
     os.makedirs(os.path.join(out, "data"), exist_ok=True)
     pq.write_table(tpool.filter(pa.array(mask)), os.path.join(out, "data", "selected-0000.parquet"))

@@ -10,13 +10,17 @@ Example:
     >>> from sklearn.datasets import load_digits
     >>> X, y = load_digits(return_X_y=True)
     >>> s = Influence(method="trak", n_models=2, seed=0)                   # doctest: +SKIP
-    >>> scores = s.fit((X[:500], y[:500]), target=(X[500:600], y[500:600]))  # doctest: +SKIP
+    >>> scores = s.fit((X[:500], y[:500]), target=(X[500:600], y[500:600])).scores_  # doctest: +SKIP
 """
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-from winnow.select.base import Selector
+import numpy as np
+from pydantic import Field, model_validator
+
+from winnow.errors import SelectorError
+from winnow.select.base import Selector, SelectorParams
 
 
 def _windows(docs, ctx: int, eos: int):
@@ -42,26 +46,49 @@ class Influence(Selector):
             (default ``logistic``) or an :data:`~winnow.prove.proxy.LM_PRESETS` name for text (``cpu-tiny``).
         proxy_options: overrides of the proxy preset (e.g. ``{"epochs": 10}`` or ``{"steps": 200}``).
         how: how to aggregate over target rows (``mean``, ``sum``, ...; see ``AttributionResult.aggregate``).
-        options: passed to ``attribute`` (``proj_dim``, ``damping``, ``batch_size``, ...).
+        options: passed to ``attribute`` (``proj_dim``, ``damping``, ``batch_size``, ...); unknown
+            keyword arguments are collected here and validated against the method's options model
+            (:mod:`winnow.select.attribution.options`).
     """
 
     name = "influence"
     model_aware = True
     needs_target = True
 
-    def __init__(self, method: str = "trak", n_models: int = 1, preset: str | None = None, how: str = "mean",
-                 vocab_size: int = 1024, proxy_options: dict | None = None, seed: int = 0, **options):
-        super().__init__(seed)
-        self.proxy_options = dict(proxy_options or {})
-        self.method, self.n_models, self.preset, self.how = method, int(n_models), preset, how
-        self.vocab_size = vocab_size
-        self.options = options
+    class Params(SelectorParams):
+        method: str = "trak"
+        n_models: int = Field(1, ge=1)
+        preset: str | None = None
+        how: str = "mean"
+        vocab_size: int = Field(1024, ge=2)
+        proxy_options: dict[str, Any] = Field(default_factory=dict)
+        options: dict[str, Any] = Field(default_factory=dict)
+
+        @model_validator(mode="before")
+        @classmethod
+        def _collect_options(cls, data):
+            """Keyword arguments that are not parameters are options of ``attribute``."""
+            if isinstance(data, dict):
+                extra = {k: v for k, v in data.items() if k not in cls.model_fields}
+                if extra:
+                    data = {k: v for k, v in data.items() if k in cls.model_fields}
+                    data["options"] = {**(data.get("options") or {}), **extra}
+                if data.get("proxy_options") is None:
+                    data.pop("proxy_options", None)
+            return data
+
+        @model_validator(mode="after")
+        def _check_options(self):
+            from winnow.select.attribution.options import COMMON, validate_options
+
+            validate_options(self.method, {k: v for k, v in self.options.items() if k not in COMMON})
+            return self
 
     def _score(self, pool, target):
         try:
             from winnow.select.attribution import attribute
         except ImportError as e:  # pragma: no cover - depends on the attribution module
-            raise ImportError("the influence strategy needs winnow.select.attribution (issue 6)") from e
+            raise ImportError("the influence strategy needs winnow.select.attribution") from e
         import torch
 
         if pool.X is not None and pool.y is not None:
@@ -69,7 +96,7 @@ class Influence(Selector):
             from winnow.prove.proxy.classify import VectorClassifier
 
             if target.X is None or target.y is None:
-                raise ValueError("influence: a labelled vector pool needs a labelled vector target (x, label)")
+                raise SelectorError("influence: a labelled vector pool needs a labelled vector target (x, label)")
             classes = np.unique(np.concatenate([pool.y, target.y]))
             yp, yt = np.searchsorted(classes, pool.y), np.searchsorted(classes, target.y)
             models = [VectorClassifier(self.preset or "logistic", seed=self.seed * 1000 + m,
@@ -84,7 +111,7 @@ class Influence(Selector):
             from winnow.prove.proxy.tokenize import BPETokenizer
 
             if target.texts is None:
-                raise ValueError("influence: a text pool needs a text target")
+                raise SelectorError("influence: a text pool needs a text target")
             preset = self.preset or "cpu-tiny"
             tok = BPETokenizer.train(pool.texts, vocab_size=self.vocab_size)
             P, T = tok.encode(pool.texts), tok.encode(target.texts)
@@ -94,7 +121,7 @@ class Influence(Selector):
             train, tgt = _windows(P, ctx, tok.eos_id), _windows(T, ctx, tok.eos_id)
             task = CausalLMTask()
         else:
-            raise ValueError("influence needs labelled vectors (x, label) or text")
+            raise SelectorError("influence needs labelled vectors (x, label) or text")
         model = models if (self.method == "trak" and len(models) > 1) else models[0]
         res = attribute(model, task, train, tgt, method=self.method, seed=self.seed, **self.options)
         self.result_ = res

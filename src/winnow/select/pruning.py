@@ -10,28 +10,28 @@ Example:
     >>> from sklearn.datasets import load_digits
     >>> X, y = load_digits(return_X_y=True)
     >>> y_noisy = y.copy(); y_noisy[:100] = (y[:100] + 1) % 10          # flip 100 labels
-    >>> s = EL2N(seed=0).fit((X, y_noisy))
+    >>> s = EL2N(seed=0).fit((X, y_noisy)).scores_
     >>> from sklearn.metrics import roc_auc_score
     >>> roc_auc_score(np.arange(len(y)) < 100, -s) > 0.9                # flipped rows score low
     True
 """
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
-from winnow.select.base import Selector
+import numpy as np
+from pydantic import Field
+
+from winnow.errors import SelectorError
+from winnow.select.base import Selector, SelectorParams
 from winnow.select.features import dense_embed
 
-
-def _check_keep(keep: str) -> str:
-    if keep not in ("easy", "hard"):
-        raise ValueError(f"keep must be 'easy' or 'hard', got {keep!r}")
-    return keep
+Keep = Literal["easy", "hard"]
 
 
 def _labelled(pool, name: str):
     if pool.y is None:
-        raise ValueError(f"{name} needs labels: a 'label' column (or (X, y))")
+        raise SelectorError(f"{name} needs labels: a 'label' column (or (X, y))")
     if pool.X is not None:
         return pool.X, pool.y
     X, _ = dense_embed(pool, None, 128, 0)
@@ -58,9 +58,11 @@ class EL2N(Selector):
     name = "el2n"
     model_aware = True
 
-    def __init__(self, epoch: int = 10, n_models: int = 3, preset: str = "mlp", keep: str = "easy", seed: int = 0):
-        super().__init__(seed)
-        self.epoch, self.n_models, self.preset, self.keep = epoch, n_models, preset, _check_keep(keep)
+    class Params(SelectorParams):
+        epoch: int = Field(10, ge=1)
+        n_models: int = Field(3, ge=1)
+        preset: str = "mlp"
+        keep: Keep = "easy"
 
     def _score(self, pool, target):
         X, y = _labelled(pool, "el2n")
@@ -81,9 +83,10 @@ class Forgetting(Selector):
     name = "forgetting"
     model_aware = True
 
-    def __init__(self, epochs: int = 30, preset: str = "mlp", keep: str = "easy", seed: int = 0):
-        super().__init__(seed)
-        self.epochs, self.preset, self.keep = epochs, preset, _check_keep(keep)
+    class Params(SelectorParams):
+        epochs: int = Field(30, ge=1)
+        preset: str = "mlp"
+        keep: Keep = "easy"
 
     def _score(self, pool, target):
         X, y = _labelled(pool, "forgetting")
@@ -104,10 +107,10 @@ class PrototypeDistance(Selector):
 
     name = "prototype"
 
-    def __init__(self, n_clusters: int | None = None, use_labels: bool = False, keep: str = "easy",
-                 seed: int = 0):
-        super().__init__(seed)
-        self.n_clusters, self.use_labels, self.keep = n_clusters, use_labels, _check_keep(keep)
+    class Params(SelectorParams):
+        n_clusters: int | None = Field(None, ge=1)
+        use_labels: bool = False
+        keep: Keep = "easy"
 
     def _score(self, pool, target):
         if self.use_labels:

@@ -11,9 +11,13 @@ Example:
 """
 from __future__ import annotations
 
-import numpy as np
+from typing import Literal
 
-from winnow.select.base import Selector
+import numpy as np
+from pydantic import Field
+
+from winnow.errors import SelectorError
+from winnow.select.base import Selector, SelectorParams
 from winnow.select.features import dense_embed, hashed_ngram_counts, wordpunct
 
 
@@ -51,14 +55,15 @@ class TopK(Selector):
 
     name = "topk"
 
-    def __init__(self, column: str, descending: bool = True, min: float | None = None,
-                 max: float | None = None, seed: int = 0):
-        super().__init__(seed)
-        self.column, self.descending, self.min, self.max = column, descending, min, max
+    class Params(SelectorParams):
+        column: str
+        descending: bool = True
+        min: float | None = None
+        max: float | None = None
 
     def _score(self, pool, target):
         if self.column not in pool.columns:
-            raise ValueError(f"topk: pool has no column {self.column!r}; columns: {sorted(pool.columns)}")
+            raise SelectorError(f"topk: pool has no column {self.column!r}; columns: {sorted(pool.columns)}")
         v = np.asarray(pool.columns[self.column], dtype=np.float64)
         s = v.copy() if self.descending else -v
         bad = ~np.isfinite(v)
@@ -85,17 +90,16 @@ class DSIR(Selector):
     name = "dsir"
     needs_target = True
 
-    def __init__(self, ngrams: int = 2, n_buckets: int = 10000, hash: str = "xxhash",
-                 min_example_length: int = 0, resample: str = "gumbel", seed: int = 0):
-        super().__init__(seed)
-        if resample not in ("gumbel", "topk"):
-            raise ValueError(f"resample must be 'gumbel' or 'topk', got {resample!r}")
-        self.ngrams, self.n_buckets, self.hash = ngrams, n_buckets, hash
-        self.min_example_length, self.resample = min_example_length, resample
+    class Params(SelectorParams):
+        ngrams: int = Field(2, ge=1)
+        n_buckets: int = Field(10000, ge=1)
+        hash: Literal["xxhash", "sha256"] = "xxhash"
+        min_example_length: int = Field(0, ge=0)
+        resample: Literal["gumbel", "topk"] = "gumbel"
 
     def _score(self, pool, target):
         if pool.texts is None or target.texts is None:
-            raise ValueError("dsir needs text in both pool and target (column 'text')")
+            raise SelectorError("dsir needs text in both pool and target (column 'text')")
         Fp = hashed_ngram_counts(pool.texts, self.n_buckets, self.ngrams, self.hash)
         Ft = hashed_ngram_counts(target.texts, self.n_buckets, self.ngrams, self.hash)
         raw = np.asarray(Fp.sum(0)).ravel()
@@ -129,24 +133,23 @@ class EmbeddingSimilarity(Selector):
     name = "similarity"
     needs_target = True
 
-    def __init__(self, agg: str = "centroid", k: int = 10, by_label: bool | None = None, dim: int = 128,
-                 seed: int = 0):
-        super().__init__(seed)
-        if agg not in ("centroid", "knn"):
-            raise ValueError(f"agg must be 'centroid' or 'knn', got {agg!r}")
-        self.agg, self.k, self.by_label, self.dim = agg, k, by_label, dim
+    class Params(SelectorParams):
+        agg: Literal["centroid", "knn"] = "centroid"
+        k: int = Field(10, ge=1)
+        by_label: bool | None = None
+        dim: int = Field(128, ge=1)
 
     def _score(self, pool, target):
         P, T = dense_embed(pool, target, self.dim, self.seed)
         if T is None:
-            raise ValueError("similarity: target has no data of the pool's kind (text or vectors)")
+            raise SelectorError("similarity: target has no data of the pool's kind (text or vectors)")
         P = P / (np.linalg.norm(P, axis=1, keepdims=True) + 1e-12)
         T = T / (np.linalg.norm(T, axis=1, keepdims=True) + 1e-12)
         by_label = self.by_label if self.by_label is not None else (pool.y is not None and target.y is not None)
         groups = [(np.ones(len(P), bool), np.ones(len(T), bool))]
         if by_label:
             if pool.y is None or target.y is None:
-                raise ValueError("similarity: by_label=True needs a 'label' column in pool and target")
+                raise SelectorError("similarity: by_label=True needs a 'label' column in pool and target")
             groups = [(pool.y == c, target.y == c) for c in np.unique(pool.y)]
         out = np.full(len(P), -np.inf)
         for pm, tm in groups:
@@ -185,15 +188,15 @@ class CrossEntropyDifference(Selector):
     needs_target = True
     model_aware = True
 
-    def __init__(self, vocab_bits: int = 16, discount: float = 0.75, seed: int = 0):
-        super().__init__(seed)
-        self.vocab_bits, self.discount = vocab_bits, discount
+    class Params(SelectorParams):
+        vocab_bits: int = Field(16, ge=1, le=30)
+        discount: float = Field(0.75, gt=0, le=1)
 
     def _score(self, pool, target):
         from winnow.prove.proxy.ngram import NgramLM
 
         if pool.texts is None or target.texts is None:
-            raise ValueError("ce_diff needs text in both pool and target (column 'text')")
+            raise SelectorError("ce_diff needs text in both pool and target (column 'text')")
         V = (1 << self.vocab_bits) + 1
         P, T = _word_ids(pool.texts, self.vocab_bits), _word_ids(target.texts, self.vocab_bits)
         lm_t = NgramLM(V, self.discount, eos=V - 1).fit(T)
@@ -214,12 +217,11 @@ class Diversity(Selector):
 
     name = "diversity"
 
-    def __init__(self, method: str = "kcenter", n_clusters: int = 20, score_column: str | None = None,
-                 dim: int = 64, seed: int = 0):
-        super().__init__(seed)
-        if method not in ("kcenter", "cluster"):
-            raise ValueError(f"method must be 'kcenter' or 'cluster', got {method!r}")
-        self.method, self.n_clusters, self.score_column, self.dim = method, n_clusters, score_column, dim
+    class Params(SelectorParams):
+        method: Literal["kcenter", "cluster"] = "kcenter"
+        n_clusters: int = Field(20, ge=1)
+        score_column: str | None = None
+        dim: int = Field(64, ge=1)
 
     def _score(self, pool, target):
         E, _ = dense_embed(pool, None, self.dim, self.seed)
@@ -244,7 +246,7 @@ class Diversity(Selector):
             lab = KMeans(n_clusters=k, n_init=3, random_state=self.seed).fit_predict(E)
             if self.score_column:
                 if self.score_column not in pool.columns:
-                    raise ValueError(f"diversity: pool has no column {self.score_column!r}")
+                    raise SelectorError(f"diversity: pool has no column {self.score_column!r}")
                 key = -np.asarray(pool.columns[self.score_column], np.float64)
             else:
                 key = rng.random(n)

@@ -83,5 +83,5 @@ def validate_executor_options(executor: str, options: dict | None) -> dict:
                                  f"{', '.join(RayOptions.model_fields)}")
                 else:
                     lines.append(f"executor_options.{key}: {err['msg']}")
-            raise ValueError("\n".join(lines)) from None
+            raise ValueError("; ".join(lines)) from None
     raise ValueError(f"unknown executor {executor!r}; valid executors: local, ray")

@@ -17,14 +17,16 @@ import json
 import os
 import posixpath
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, Field
 
 from winnow.core.records import ensure_record_columns, quarantine_table, empty_quarantine
+from winnow.errors import InputError  # defined there; importable from here too
 
 Format = Literal["jsonl", "parquet", "text", "html"]
 
@@ -43,13 +45,8 @@ _SUFFIX_FORMATS = {
 _COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2", ".xz": "xz"}
 
 
-class InputError(ValueError):
-    """The input specification cannot be satisfied (no files, unknown format...)."""
-
-
-@dataclass
-class InputSpec:
-    """Where and how to read input.
+class InputSpec(BaseModel):
+    """Where and how to read input: the ``input:`` mapping of a pipeline YAML, validated.
 
     Attributes:
         path: a file, a folder, a glob, or a list of them; local paths or fsspec URLs.
@@ -59,15 +56,21 @@ class InputSpec:
             from file + offset.
         source: value for the ``source`` column when the input has none (default: the file).
         batch_rows: rows per Arrow batch for Parquet input.
+        storage_options: fsspec options (credentials, endpoints) for remote paths.
+
+    Example:
+        >>> InputSpec(path="raw/", batch_rows=1024).batch_rows
+        1024
     """
 
+    model_config = ConfigDict(extra="forbid")
     path: str | list[str]
     format: Format | None = None
     text_column: str = "text"
     id_column: str = "id"
     source: str | None = None
-    batch_rows: int = 8192
-    storage_options: dict = field(default_factory=dict)
+    batch_rows: int = Field(8192, gt=0)
+    storage_options: dict = Field(default_factory=dict)
 
 
 @dataclass

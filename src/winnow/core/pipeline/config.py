@@ -16,22 +16,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from winnow.core.io.readers import InputSpec
 from winnow.core.pipeline.registry import UnknownStepError, get_step_class
+from winnow.errors import ConfigError  # defined there; importable from here too
 
 
-class ConfigError(ValueError):
-    """The pipeline configuration is invalid; the message names the key and the valid ones."""
-
-
-class InputConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    path: str | list[str]
-    format: Literal["jsonl", "parquet", "text", "html"] | None = None
-    text_column: str = "text"
-    id_column: str = "id"
-    source: str | None = None
-    batch_rows: int = Field(8192, gt=0)
-    storage_options: dict = Field(default_factory=dict)
+#: the ``input:`` mapping: one model, :class:`winnow.core.io.readers.InputSpec` (kept under this name too)
+InputConfig = InputSpec
 
 
 class OutputConfig(BaseModel):
@@ -80,7 +71,7 @@ def _explain(err: ValidationError, model: type[BaseModel], prefix: str) -> str:
             lines.append(f"{where}: unknown key{hint}; valid keys: {', '.join(valid)}")
         else:
             lines.append(f"{where}: {e['msg']}")
-    return "\n".join(lines)
+    return "; ".join(lines)
 
 
 def build_step(spec: Any, index: int):

@@ -31,14 +31,7 @@ from winnow.core.pipeline.manifest import build_manifest
 from winnow.core.pipeline.runner import RunLayout, load_marker, segments, write_json_atomic
 from winnow.core.pipeline.stats import ReadStats
 from winnow.core.pipeline.step import Step
-
-
-class RunExistsError(FileExistsError):
-    pass
-
-
-class IncompleteRunError(RuntimeError):
-    pass
+from winnow.errors import RunExistsError, IncompleteRunError  # defined there; importable from here too
 
 
 @dataclass

@@ -8,6 +8,8 @@ from __future__ import annotations
 import difflib
 import importlib
 
+from winnow.errors import UnknownStepError
+
 STEPS: dict[str, str] = {
     "length": "winnow.curate.filters.length:Length",
     "language": "winnow.curate.filters.language:Language",
@@ -24,10 +26,6 @@ STEPS: dict[str, str] = {
     "quality_classifier": "winnow.curate.quality.step:QualityClassifier",
     "decontaminate": "winnow.curate.decontam.step:Decontaminate",
 }
-
-
-class UnknownStepError(KeyError):
-    pass
 
 
 def camel(name: str) -> str:

@@ -26,10 +26,7 @@ from winnow.core.memory import release_memory
 from winnow.core.pipeline.stats import ReadStats, StepStats, error_kind
 from winnow.core.pipeline.step import GlobalStep, MapStep
 from winnow.core.records import set_columns, text_bytes
-
-
-class StrictInputError(RuntimeError):
-    """Unreadable input under ``--strict``."""
+from winnow.errors import StrictInputError  # defined there; importable from here too
 
 
 @dataclass

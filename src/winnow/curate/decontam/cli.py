@@ -6,7 +6,10 @@ from typing import List, Optional
 
 import typer
 
+from winnow.cli_common import cli_errors, print_stats
 
+
+@cli_errors(ValueError, ImportError)
 def decontam(
     input: str = typer.Argument(..., help="Dataset to check (file/folder/glob)."),
     output: str = typer.Option(..., "--output", "-o", help="Run folder (data/, rejects/, manifest.json, "
@@ -29,19 +32,15 @@ def decontam(
     from rich.console import Console
     from rich.table import Table
 
-    from winnow.cli import _fail, _print_stats
     from winnow.curate.decontam.step import Decontaminate, contamination_summary
     from winnow.core.io.writers import read_dataset_table
     from winnow.core.pipeline.pipeline import Pipeline
 
     import pyarrow as pa
 
-    try:
-        step = Decontaminate(eval_sets=list(eval_set), n=n, min_matches=min_matches, annotate_only=annotate_only)
-        step.setup()
-        res = Pipeline([step]).run(input, output, workers=workers, overwrite=overwrite)
-    except (ValueError, FileExistsError, FileNotFoundError, ImportError) as e:
-        _fail(str(e))
+    step = Decontaminate(eval_sets=list(eval_set), n=n, min_matches=min_matches, annotate_only=annotate_only)
+    step.setup()
+    res = Pipeline([step]).run(input, output, workers=workers, overwrite=overwrite)
     cols = ["decontam_set", "decontam_items"]
     parts = [t for t in (read_dataset_table(os.path.join(output, "data"), columns=None),
                          read_dataset_table(os.path.join(output, "rejects"), columns=None))
@@ -51,7 +50,7 @@ def decontam(
     with open(os.path.join(output, "decontam_summary.json"), "w") as fh:
         json.dump({"n": n, "min_matches": min_matches, "eval_sets": summary,
                    "rows_in": res.manifest["totals"]["rows_in"]}, fh, indent=1)
-    _print_stats(res.manifest, res.path)
+    print_stats(res.manifest, res.path)
     t = Table(title=f"contamination (n={n})", title_justify="left")
     for c in ("eval set", "items", "documents flagged", "items matched"):
         t.add_column(c, justify="left" if c == "eval set" else "right")

@@ -8,7 +8,10 @@ from typing import Optional
 
 import typer
 
+from winnow.cli_common import check_accounting, cli_errors, fail, print_stats
 
+
+@cli_errors()
 def dedup(
     input: str = typer.Argument(..., help="Input file, folder or glob (jsonl/parquet/text/html)."),
     output: str = typer.Argument(..., help="Run folder: data/, rejects/ (with duplicate_of), manifest.json."),
@@ -35,10 +38,8 @@ def dedup(
 
     Example:  winnow dedup "raw/*.jsonl.gz" runs/dedup --method minhash --threshold 0.8
     """
-    from winnow.cli import _fail, _print_stats
-    from winnow.core.io.readers import InputError
-    from winnow.core.pipeline.config import ConfigError, build_step
-    from winnow.core.pipeline.pipeline import IncompleteRunError, Pipeline, RunExistsError
+    from winnow.core.pipeline.config import build_step
+    from winnow.core.pipeline.pipeline import Pipeline
 
     if method == "exact":
         spec = {"exact_dedup": {"lowercase": lowercase, "punctuation": punctuation}}
@@ -48,12 +49,8 @@ def dedup(
     elif method == "semantic":
         spec = {"semantic_dedup": {"eps": eps, "embedder": embedder, "n_clusters": n_clusters}}
     else:
-        _fail(f"--method must be exact, minhash or semantic, got {method!r}")
-    try:
-        step = build_step(spec, 0)
-        res = Pipeline([step]).run(input, output, workers=workers, overwrite=overwrite, resume=resume)
-    except (ConfigError, RunExistsError, IncompleteRunError, InputError) as e:
-        _fail(str(e))
-    _print_stats(res.manifest, res.path)
-    if not res.manifest["checks"]["ok"]:
-        _fail("accounting check failed: see manifest.json 'checks'", code=3)
+        fail(f"--method must be exact, minhash or semantic, got {method!r}")
+    step = build_step(spec, 0)
+    res = Pipeline([step]).run(input, output, workers=workers, overwrite=overwrite, resume=resume)
+    print_stats(res.manifest, res.path)
+    check_accounting(res.manifest)

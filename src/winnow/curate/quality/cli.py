@@ -6,14 +6,10 @@ from typing import Optional
 
 import typer
 
+from winnow.cli_common import cli_errors, fail, print_stats
+
 app = typer.Typer(help="Train a hashed n-gram quality classifier (DCLM recipe or influence-distilled) and "
                        "score a dataset with it.", no_args_is_help=True)
-
-
-def _fail(msg: str, code: int = 2):
-    from winnow.cli import _fail as f
-
-    f(msg, code)
 
 
 def _char_ngrams(s: Optional[str]):
@@ -22,11 +18,12 @@ def _char_ngrams(s: Optional[str]):
     try:
         lo, hi = (int(v) for v in s.split(","))
     except ValueError:
-        _fail(f"--char-ngrams must be 'MINN,MAXN' (e.g. 3,5), got {s!r}")
+        fail(f"--char-ngrams must be 'MINN,MAXN' (e.g. 3,5), got {s!r}")
     return (lo, hi)
 
 
 @app.command("train")
+@cli_errors(ValueError)
 def train(
     out: str = typer.Option(..., "--out", "-o", help="Model folder to write (model.json + weights.npy)."),
     positives: Optional[str] = typer.Option(None, help="High-quality reference texts (file/folder/glob)."),
@@ -53,29 +50,26 @@ def train(
 
     Example: winnow quality train --positives ref.jsonl --negatives 'pool/*.jsonl.gz' --out models/q
     """
-    from winnow.curate.quality.model import ModelFileError
     from winnow.curate.quality.train import train_dclm, train_distilled
 
     kw = dict(n_bits=n_bits, word_ngrams=word_ngrams, char_ngrams=_char_ngrams(char_ngrams))
-    try:
-        if scores:
-            if positives or negatives or not texts:
-                _fail("--scores needs --texts (and no --positives/--negatives)")
-            m, rep = train_distilled(scores, texts, id_column=id_column, score_column=score_column,
-                                     text_column=text_column, binarize=binarize, test_frac=test_frac, seed=seed,
-                                     alpha=alpha, C=c, **kw)
-        else:
-            if not (positives and negatives):
-                _fail("give --positives and --negatives (DCLM recipe), or --scores and --texts (distilled)")
-            m, rep = train_dclm(positives, negatives, n_negatives=n_negatives, test_frac=test_frac, seed=seed,
-                                text_column=text_column, C=c, **kw)
-        m.save(out, overwrite=overwrite)
-    except (ValueError, FileExistsError, FileNotFoundError, ModelFileError) as e:
-        _fail(str(e))
+    if scores:
+        if positives or negatives or not texts:
+            fail("--scores needs --texts (and no --positives/--negatives)")
+        m, rep = train_distilled(scores, texts, id_column=id_column, score_column=score_column,
+                                 text_column=text_column, binarize=binarize, test_frac=test_frac, seed=seed,
+                                 alpha=alpha, C=c, **kw)
+    else:
+        if not (positives and negatives):
+            fail("give --positives and --negatives (DCLM recipe), or --scores and --texts (distilled)")
+        m, rep = train_dclm(positives, negatives, n_negatives=n_negatives, test_frac=test_frac, seed=seed,
+                            text_column=text_column, C=c, **kw)
+    m.save(out, overwrite=overwrite)
     typer.echo(json.dumps({"model": out, "kind": m.kind, **rep}, indent=1))
 
 
 @app.command("score")
+@cli_errors(ValueError)
 def score(
     input: str = typer.Argument(..., help="Dataset to score (file/folder/glob)."),
     model: str = typer.Option(..., "--model", "-m", help="Model folder from `winnow quality train`."),
@@ -87,14 +81,9 @@ def score(
     overwrite: bool = typer.Option(False, help="Replace an existing run folder."),
 ):
     """Annotate every document with quality_score (and optionally keep a threshold / top fraction)."""
-    from winnow.cli import _print_stats
     from winnow.core.pipeline.pipeline import Pipeline
-    from winnow.curate.quality.model import ModelFileError
 
-    try:
-        p = Pipeline([{"quality_classifier": {"model": model, "threshold": threshold, "top_fraction": top_fraction,
-                                              "column": column}}])
-        res = p.run(input, output, workers=workers, overwrite=overwrite)
-    except (ValueError, FileExistsError, ModelFileError) as e:
-        _fail(str(e))
-    _print_stats(res.manifest, res.path)
+    p = Pipeline([{"quality_classifier": {"model": model, "threshold": threshold, "top_fraction": top_fraction,
+                                          "column": column}}])
+    res = p.run(input, output, workers=workers, overwrite=overwrite)
+    print_stats(res.manifest, res.path)

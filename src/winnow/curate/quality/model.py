@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from winnow.core.ngrams import char_ngram_hashes, iter_chunks, ngram_hashes, string_buffers, tokenize_buffer
+from winnow.errors import ModelFileError  # defined there; importable from here too
 
 FORMAT = "winnow-quality-model"
 FORMAT_VERSION = 1
@@ -48,10 +49,6 @@ FORMAT_VERSION = 1
 HASHING = "winnow.core.ngrams/fmix64-w8-v1"
 #: bytes of text tokenised at once (bounds memory and keeps arrays in cache)
 CHUNK_BYTES = 2 << 20
-
-
-class ModelFileError(ValueError):
-    """A saved model folder is missing, corrupted, or of an unknown format/version."""
 
 
 @dataclass

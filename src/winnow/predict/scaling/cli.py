@@ -8,29 +8,24 @@ from typing import Optional
 
 import typer
 
+from winnow.cli_common import cli_errors, fail
+
 app = typer.Typer(help="Scaling laws: fit runs with bootstrap intervals, extrapolate, allocate compute, "
                        "check that small proxies rank recipes like large runs.", no_args_is_help=True)
-
-
-def _fail(msg: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    Console(stderr=True).print(f"[bold red]error:[/bold red] {escape(str(msg))}")
-    raise typer.Exit(2)
 
 
 def _cols(specs: list[str]) -> dict[str, str]:
     out = {}
     for s in specs:
         if "=" not in s:
-            _fail(f"--col expects CANON=COLUMN (e.g. D=tokens), got {s!r}")
+            fail(f"--col expects CANON=COLUMN (e.g. D=tokens), got {s!r}")
         k, v = s.split("=", 1)
         out[k.strip()] = v.strip()
     return out
 
 
 @app.command("fit")
+@cli_errors(ValueError)
 def fit_cmd(
     runs_file: str = typer.Argument(..., help="CSV/JSON/JSONL of runs (see `winnow.predict.scaling.io` for columns)."),
     law: str = typer.Option("auto", help="auto, power, chinchilla, data-constrained, data-constrained-1d."),
@@ -55,15 +50,12 @@ def fit_cmd(
     from winnow.predict.scaling.fit import fit_runs
     from winnow.predict.scaling.io import load_runs
 
-    try:
-        runs = load_runs(runs_file, columns=_cols(col), metric=metric, recipe=recipe)
-        if error:
-            runs.loss = 1.0 - runs.loss
-            runs.metric_name = f"1 - {runs.metric_name}"
-        fit = fit_runs(runs, law=law, exclude_largest=holdout_largest, n_boot=n_boot, bootstrap=bootstrap,
-                       level=level, seed=seed)
-    except (ValueError, FileNotFoundError) as e:
-        _fail(str(e))
+    runs = load_runs(runs_file, columns=_cols(col), metric=metric, recipe=recipe)
+    if error:
+        runs.loss = 1.0 - runs.loss
+        runs.metric_name = f"1 - {runs.metric_name}"
+    fit = fit_runs(runs, law=law, exclude_largest=holdout_largest, n_boot=n_boot, bootstrap=bootstrap,
+                   level=level, seed=seed)
     con = Console()
     t = Table(title=f"{fit.law.name}: {fit.law.description}  ({fit.n_points} runs, {runs.metric_name})",
               title_justify="left")
@@ -113,7 +105,7 @@ def fit_cmd(
         report["held_out_summary"] = summ
     if predict:
         if "N" in fit.law.inputs or "U" in fit.law.inputs:
-            _fail("--predict supports one-axis laws (power); use the Python API for N, D, U")
+            fail("--predict supports one-axis laws (power); use the Python API for N, D, U")
         xs = np.asarray(predict, dtype=float)
         pt = Table(title="predictions", title_justify="left")
         for c in ("D", "predicted", "CI"):
@@ -139,6 +131,7 @@ def fit_cmd(
 
 
 @app.command("allocate")
+@cli_errors(ValueError)
 def allocate_cmd(
     compute: list[float] = typer.Argument(..., help="FLOP budgets, e.g. 5.76e23."),
     preset: Optional[str] = typer.Option(None, help="chinchilla (Hoffmann 2022) or besiroglu (2024 refit)."),
@@ -156,35 +149,32 @@ def allocate_cmd(
 
     given = [x for x in (preset, fit_json, params) if x]
     if len(given) != 1:
-        _fail("give exactly one of --preset, --fit, --params")
+        fail("give exactly one of --preset, --fit, --params")
     boot = None
-    try:
-        if preset:
-            p = preset
-        elif params:
-            vals = [float(v) for v in params.split(",")]
-            if len(vals) != 5:
-                _fail("--params needs 5 numbers: E,A,alpha,B,beta")
-            p = dict(zip(("E", "A", "alpha", "B", "beta"), vals))
-        else:
-            from winnow.predict.scaling.fit import load_fit
+    if preset:
+        p = preset
+    elif params:
+        vals = [float(v) for v in params.split(",")]
+        if len(vals) != 5:
+            fail("--params needs 5 numbers: E,A,alpha,B,beta")
+        p = dict(zip(("E", "A", "alpha", "B", "beta"), vals))
+    else:
+        from winnow.predict.scaling.fit import load_fit
 
-            f = load_fit(fit_json)
-            if f.law.name != "chinchilla":
-                _fail(f"--fit needs a chinchilla (N, D) fit, got {f.law.name!r}")
-            p = f.params
-            boot = f.boot
-        rows = []
-        for c in compute:
-            r = compute_optimal(p, c)
-            if boot is not None and len(boot):
-                rb = compute_optimal(boot, c)
-                for k in ("N", "D", "tokens_per_param"):
-                    lo, hi = np.nanquantile(rb[k], [0.025, 0.975])
-                    r[f"{k}_ci"] = [float(lo), float(hi)]
-            rows.append(r)
-    except ValueError as e:
-        _fail(str(e))
+        f = load_fit(fit_json)
+        if f.law.name != "chinchilla":
+            fail(f"--fit needs a chinchilla (N, D) fit, got {f.law.name!r}")
+        p = f.params
+        boot = f.boot
+    rows = []
+    for c in compute:
+        r = compute_optimal(p, c)
+        if boot is not None and len(boot):
+            rb = compute_optimal(boot, c)
+            for k in ("N", "D", "tokens_per_param"):
+                lo, hi = np.nanquantile(rb[k], [0.025, 0.975])
+                r[f"{k}_ci"] = [float(lo), float(hi)]
+        rows.append(r)
     if as_json:
         typer.echo(json.dumps(rows, indent=1))
         return
@@ -199,6 +189,7 @@ def allocate_cmd(
 
 
 @app.command("transfer")
+@cli_errors(ValueError)
 def transfer_cmd(
     runs_file: str = typer.Argument(..., help="Runs of several recipes at several scales (and seeds)."),
     scale: str = typer.Option("D", help="Scale column: D, N or C (= 6 N D)."),
@@ -218,11 +209,8 @@ def transfer_cmd(
     from winnow.predict.scaling.io import load_runs
     from winnow.predict.scaling.transfer import transfer_report
 
-    try:
-        runs = load_runs(runs_file, columns=_cols(col), metric=metric)
-        rep = transfer_report(runs, scale=scale, higher_is_better=higher_is_better, extrapolate_to=extrapolate_to)
-    except (ValueError, FileNotFoundError) as e:
-        _fail(str(e))
+    runs = load_runs(runs_file, columns=_cols(col), metric=metric)
+    rep = transfer_report(runs, scale=scale, higher_is_better=higher_is_better, extrapolate_to=extrapolate_to)
     con = Console()
     t = Table(title=f"{rep['metric']} by recipe and {scale} "
                     f"({'higher' if rep['higher_is_better'] else 'lower'} is better; rank in brackets)",

@@ -5,7 +5,10 @@ from typing import Optional
 
 import typer
 
+from winnow.cli_common import cli_errors
 
+
+@cli_errors(ValueError)
 def bench(
     config: str = typer.Argument(..., help="Bench config YAML (task, strategies, budgets, seeds, output)."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Output folder (overrides output: in the YAML)."),
@@ -23,21 +26,13 @@ def bench(
     from rich.markup import escape
     from rich.table import Table
 
-    from winnow.prove.bench.harness import BenchConfigError, format_table, load_config, run_bench
+    from winnow.prove.bench.harness import format_table, load_config, run_bench
 
     err = Console(stderr=True)
-    try:
-        cfg = load_config(config)
-    except (BenchConfigError, OSError) as e:
-        err.print(f"[bold red]error:[/bold red] {escape(str(e))}")
-        raise typer.Exit(2)
+    cfg = load_config(config)
     out = out or cfg["output"] or "runs/bench"
     log = None if quiet else (lambda s: err.print(escape(s), highlight=False))
-    try:
-        res = run_bench(config, output=out, log=log)
-    except (BenchConfigError, ValueError) as e:
-        err.print(f"[bold red]error:[/bold red] {escape(str(e))}")
-        raise typer.Exit(2)
+    res = run_bench(config, output=out, log=log)
     t = Table(title=f"winnow bench: {res['task']['name']} — {res['task']['metric']} "
                     f"({'higher' if res['task']['higher_is_better'] else 'lower'} is better), "
                     f"{len(res['seeds'])} seeds, 95% CI", title_justify="left")

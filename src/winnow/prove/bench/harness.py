@@ -67,11 +67,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from winnow.errors import BenchConfigError  # defined there; importable from here too
+
 SCHEMA = "winnow.prove.bench/1"
-
-
-class BenchConfigError(ValueError):
-    """A bad benchmark config; the message names the key."""
 
 
 def _norm_strategy(s: Any, i: int) -> dict:
@@ -182,7 +180,7 @@ def run_bench(config: str | dict, output: str | None = None, log: Callable[[str]
         for seed in cfg["seeds"]:
             sel = get_selector(st["method"], **{**st["params"], "seed": seed})
             t0 = time.perf_counter()
-            scores = sel.fit(task.pool, task.target)
+            scores = sel.fit(task.pool, task.target).scores_
             fit_s = time.perf_counter() - t0
             auc = _auc(task.flipped, scores) if task.flipped is not None else None
             for b in cfg["budgets"]:

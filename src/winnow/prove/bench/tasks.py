@@ -266,12 +266,12 @@ class LMTask(BenchTask):
                              f"target_eval={target_eval}")
         perm = rng.permutation(len(ids))
         ids, texts, srcs = [ids[i] for i in perm], [texts[i] for i in perm], [srcs[i] for i in perm]
-        from winnow.select.base import _word_counts
+        from winnow.select.base import word_counts
 
         self.pool = Pool(np.asarray(ids, dtype=object), texts=texts, columns={"source": np.asarray(srcs)},
-                         n_tokens=_word_counts(texts))
+                         n_tokens=word_counts(texts))
         self.target = Pool(np.asarray([f"target/{i}" for i in range(len(fit_texts))], dtype=object),
-                           texts=fit_texts, n_tokens=_word_counts(fit_texts))
+                           texts=fit_texts, n_tokens=word_counts(fit_texts))
         self.eval_texts = eval_texts
         from winnow.prove.proxy.tokenize import get_tokenizer
 

@@ -26,12 +26,11 @@ import torch
 
 from winnow.select.attribution.data import AttributionError, Data
 from winnow.select.attribution.features import Featurizer
+from winnow.select.attribution.options import METHODS  # noqa: F401  (public here too)
+from winnow.select.attribution.options import (ALIASES, CosineOptions, InfluenceOptions, TracinOptions, TrakOptions,
+                                               canonical_method, validate_options)
 from winnow.select.attribution.store import FeatureStore
 from winnow.select.attribution.task import Task
-
-METHODS = ("influence", "trak", "tracin", "cosine", "grad_dot", "datamodels")
-_ALIASES = {"if": "influence", "influence_function": "influence", "less": "cosine", "grad_cos": "cosine",
-            "datamodel": "datamodels"}
 
 
 @dataclass
@@ -138,7 +137,8 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
         proj_kind: ``"rademacher"`` or ``"gaussian"``; ``seed`` seeds it (scores are deterministic).
         store: a folder (or :class:`FeatureStore`) where gradient features are saved and reused.
         checkpoints: state dicts (or safetensors paths) loaded into copies of ``model``.
-        options: method-specific: influence: ``solver`` ("auto", "exact", "cg", "lissa"), ``damping``
+        options: method-specific, validated by the method's model in
+            :mod:`winnow.select.attribution.options` (unknown names are errors). influence: ``solver`` ("auto", "exact", "cg", "lissa"), ``damping``
             (default 1e-3), ``target_fn`` ("loss" default, or "output"), ``max_iter``, ``depth``,
             ``repeat``, ``hessian`` ("hessian" or "gauss_newton", PSD for non-convex models); trak: ``damping`` (ridge on the kernel; default 0.1 * its mean diagonal: kernels from few
             examples are ill-conditioned), ``ensemble`` ("mean_q": the paper's average of kernel
@@ -152,9 +152,8 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
     t0 = time.perf_counter()
     if not isinstance(task, Task):
         raise AttributionError(f"task must be a winnow.select.attribution.Task (e.g. ClassificationTask()), got {type(task).__name__}")
-    m = _ALIASES.get(str(method).lower(), str(method).lower())
-    if m not in METHODS:
-        raise AttributionError(f"method must be one of {list(METHODS)} (or aliases {sorted(_ALIASES)}), got {method!r}")
+    m = canonical_method(method)
+    opts = validate_options(m, options)
     tr, tg = Data(train, "train"), Data(target, "target")
     if batch_size < 1:
         raise AttributionError(f"batch_size must be >= 1, got {batch_size}")
@@ -164,26 +163,14 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
     if m == "datamodels":
         from winnow.select.attribution.datamodels import datamodel_scores
 
-        _check_opts(m, options, ["fit", "n_models", "alpha", "l2"])
-        scores = datamodel_scores(task, tr, tg, seed=seed, **options)
+        scores = datamodel_scores(task, tr, tg, seed=seed, **opts.model_dump())
     else:
         models = _models(model, checkpoints)
         fn = {"influence": _influence, "trak": _trak, "tracin": _tracin, "cosine": _cosine, "grad_dot": _tracin}[m]
-        import inspect
-
-        allowed = [k for k, p in inspect.signature(fn).parameters.items()
-                   if p.kind == p.KEYWORD_ONLY and k not in ("proj_dim", "common")]
-        _check_opts(m, options, allowed)
-        scores = fn(models, task, tr, tg, proj_dim=proj_dim, common=common, **options)
+        scores = fn(models, task, tr, tg, proj_dim=proj_dim, common=common, o=opts)
     return AttributionResult(np.asarray(scores), m, {"proj_dim": proj_dim, "seed": seed, **{
         k: v for k, v in options.items() if isinstance(v, (int, float, str, bool, type(None)))}},
         time.perf_counter() - t0)
-
-
-def _check_opts(method: str, opts: dict, allowed: Sequence[str]) -> None:
-    bad = sorted(set(opts) - set(allowed))
-    if bad:
-        raise AttributionError(f"unknown option(s) {bad} for method {method!r}; allowed: {sorted(allowed)}")
 
 
 def _auto_proj(proj_dim, P: int, default: int | None) -> int | None:
@@ -203,45 +190,37 @@ def _featurizer(model, task, fn, proj_dim, common, default_proj, seed_offset=0) 
                       seed=common["seed"] + seed_offset, batch_size=common["batch_size"], store=common["store"])
 
 
-def _target_fn(tfn: str) -> tuple[str, float]:
-    if tfn not in ("loss", "output"):
-        raise AttributionError(f"target_fn must be 'loss' or 'output', got {tfn!r}")
-    return tfn, (1.0 if tfn == "loss" else -1.0)
+def _sign(target_fn: str) -> float:
+    """+1 when attributing the target's loss, -1 for its output (so positive = helpful either way)."""
+    return 1.0 if target_fn == "loss" else -1.0
 
 
 # ---------------------------------------------------------------------------------------------------
 # influence functions
 
 
-def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, solver: str = "auto",
-               damping: float = 1e-3, target_fn: str = "loss", max_iter: int = 100, tol: float = 1e-7,
-               depth: int = 200, repeat: int = 1, scale: float | None = None, hessian_batch_size: int | None = None,
-               max_exact_params: int = 4096, hessian: str = "hessian") -> np.ndarray:
+def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, o: InfluenceOptions) -> np.ndarray:
     """Koh & Liang: ``score_ij = +/- grad f_j^T (H + damping I)^{-1} grad L_i / n`` with H the Hessian
     of the mean training loss. With ``target_fn="loss"`` it predicts how much removing i would raise
     target j's loss (leave-one-out)."""
     from winnow.select.attribution.hessian import HVP, explicit_hessian, solve_cg, solve_exact, solve_lissa
 
-    if damping is None or damping < 0:
-        raise AttributionError(f"damping must be >= 0, got {damping!r}")
-    if solver not in ("auto", "exact", "cg", "lissa"):
-        raise AttributionError(f"solver must be 'auto', 'exact', 'cg' or 'lissa', got {solver!r}")
-    tfn, sign = _target_fn(target_fn)
+    tfn, sign, damping = o.target_fn, _sign(o.target_fn), o.damping
     total = 0.0
     for mi, model in enumerate(models):
         f_tr = _featurizer(model, task, "loss", None, common, None)
         f_tg = _featurizer(model, task, tfn, None, common, None)
         P = f_tr.gf.spec.dim
-        slv = solver if solver != "auto" else ("exact" if P <= max_exact_params else "cg")
-        hvp = HVP(f_tr.gf, tr, hessian_batch_size or max(common["batch_size"], 256), kind=hessian)
+        slv = o.solver if o.solver != "auto" else ("exact" if P <= o.max_exact_params else "cg")
+        hvp = HVP(f_tr.gf, tr, o.hessian_batch_size or max(common["batch_size"], 256), kind=o.hessian)
         Gt = torch.as_tensor(np.asarray(f_tg.matrix(tg)), dtype=torch.float64)  # [m, P]
         if slv == "exact":
             H = explicit_hessian(hvp)
             X = torch.as_tensor(solve_exact(H, Gt.T.numpy(), damping))  # [P, m]
         elif slv == "cg":
-            X = solve_cg(hvp, Gt.T, damping, max_iter=max_iter, tol=tol).cpu()
+            X = solve_cg(hvp, Gt.T, damping, max_iter=o.max_iter, tol=o.tol).cpu()
         else:
-            X = solve_lissa(hvp, Gt.T, damping, depth=depth, repeat=repeat, scale=scale,
+            X = solve_lissa(hvp, Gt.T, damping, depth=o.depth, repeat=o.repeat, scale=o.scale,
                             seed=common["seed"]).double().cpu()
         S = np.empty((tr.n, tg.n), dtype=np.float64)
         if common["store"] is not None:
@@ -259,19 +238,17 @@ def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, solver: st
 # TRAK
 
 
-def _trak(models, task, tr: Data, tg: Data, *, proj_dim, common, damping: float | None = None,
-          default_proj_dim: int = 2048, ensemble: str = "mean_q") -> np.ndarray:
+def _trak(models, task, tr: Data, tg: Data, *, proj_dim, common, o: TrakOptions) -> np.ndarray:
     """TRAK (Park et al. 2023): ``phi_j^T (Phi^T Phi + damping I)^{-1} phi_i * Q_i`` with phi the
     projected gradients of the model output f, Q_i = output_weight (1 - p_i). Over an ensemble,
     ``ensemble="mean_q"`` (the paper's Algorithm 1, default) averages the kernel scores and Q
     separately and multiplies the averages; ``"mean"`` averages the per-model products."""
     from winnow.select.attribution.grads import model_outputs
 
-    if ensemble not in ("mean_q", "mean"):
-        raise AttributionError(f"ensemble must be 'mean_q' or 'mean', got {ensemble!r}")
+    damping, ensemble = o.damping, o.ensemble
     total, q_total = 0.0, 0.0
     for mi, model in enumerate(models):
-        fz = _featurizer(model, task, "output", proj_dim, common, default_proj_dim, seed_offset=mi)
+        fz = _featurizer(model, task, "output", proj_dim, common, o.default_proj_dim, seed_offset=mi)
         Phi = torch.as_tensor(np.asarray(fz.matrix(tr)), dtype=torch.float64)
         Pt = torch.as_tensor(np.asarray(fz.matrix(tg)), dtype=torch.float64)
         K = Phi.T @ Phi
@@ -293,10 +270,9 @@ def _trak(models, task, tr: Data, tg: Data, *, proj_dim, common, damping: float 
 # TracIn and gradient similarity
 
 
-def _tracin(models, task, tr: Data, tg: Data, *, proj_dim, common, lrs: Sequence[float] | None = None,
-            target_fn: str = "loss", normalize: bool = False) -> np.ndarray:
+def _tracin(models, task, tr: Data, tg: Data, *, proj_dim, common, o: TracinOptions) -> np.ndarray:
     """TracIn-CP (Pruthi et al. 2020): ``sum_c lr_c * grad L_j(theta_c) . grad L_i(theta_c)``."""
-    tfn, sign = _target_fn(target_fn)
+    tfn, sign, lrs, normalize = o.target_fn, _sign(o.target_fn), o.lrs, o.normalize
     if lrs is None:
         lrs = [1.0] * len(models)
     if len(lrs) != len(models):
@@ -314,9 +290,10 @@ def _tracin(models, task, tr: Data, tg: Data, *, proj_dim, common, lrs: Sequence
     return (sign * total / (len(models) if normalize else 1)).numpy()
 
 
-def _cosine(models, task, tr, tg, *, proj_dim, common, target_fn: str = "loss") -> np.ndarray:
+def _cosine(models, task, tr, tg, *, proj_dim, common, o: CosineOptions) -> np.ndarray:
     """LESS-style (Xia et al. 2024): cosine similarity of (projected) loss gradients, mean over checkpoints."""
-    return _tracin(models, task, tr, tg, proj_dim=proj_dim, common=common, target_fn=target_fn, normalize=True)
+    return _tracin(models, task, tr, tg, proj_dim=proj_dim, common=common,
+                   o=TracinOptions(target_fn=o.target_fn, normalize=True))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -337,7 +314,7 @@ def self_influence(model, task: Task, train, method: str = "influence", *, param
     """
     from winnow.select.attribution.hessian import HVP, explicit_hessian, solve_cg, solve_exact
 
-    m = _ALIASES.get(method, method)
+    m = ALIASES.get(method, method)
     tr = Data(train, "train")
     models = _models(model, checkpoints)
     common = dict(params=params, batch_size=batch_size, proj_kind="rademacher", seed=seed, store=None)

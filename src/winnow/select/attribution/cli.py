@@ -8,7 +8,10 @@ from typing import Optional
 
 import typer
 
+from winnow.cli_common import cli_errors, fail
 
+
+@cli_errors()
 def attribute_cmd(
     proxy: str = typer.Argument("digits-lr", help="Bundled proxy task: digits-lr or digits-mlp."),
     out: str = typer.Option("attribution.parquet", "--out", "-o", help="Parquet file to write."),
@@ -37,43 +40,37 @@ def attribute_cmd(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from winnow.select.attribution import AttributionError, ClassificationTask, attribute, self_influence
+    from winnow.select.attribution import ClassificationTask, attribute, self_influence
     from winnow.select.attribution.proxy_tasks import build_proxy
 
     t0 = time.perf_counter()
-    try:
-        p = build_proxy(proxy, n_train=n_train, n_test=n_test, seed=seed, flip=flip)
-        task = ClassificationTask()
-        opts: dict = {}
-        if proj_dim is not None:
-            opts["proj_dim"] = proj_dim
-        if self_scores:
-            if method not in ("influence", "if", "trak", "tracin"):
-                raise AttributionError("--self works with influence, trak or tracin")
-            tracin = method == "tracin"
-            if damping is None and method != "trak":
-                damping = 0.1
-            score = self_influence(p.model, task, p.train, method=method, damping=damping, seed=seed,
-                                   checkpoints=p.checkpoints if tracin else None,
-                                   lrs=[p.lr] * len(p.checkpoints) if tracin else None, **opts)
-            cols = {"id": p.train_ids, "score": score}
-        else:
-            if method in ("influence", "if", "trak") and damping is not None:
-                opts["damping"] = damping
-            elif method in ("influence", "if"):
-                opts["damping"] = 0.1
-            if method in ("tracin", "cosine", "grad_dot"):
-                opts["checkpoints"] = p.checkpoints
-                if method == "tracin":
-                    opts["lrs"] = [p.lr] * len(p.checkpoints)
-            res = attribute(p.model, task, p.train, p.target, method=method, seed=seed, store=store, **opts)
-            tbl = res.to_table(p.train_ids, how=aggregate, per_target=per_target)
-            cols = {n: tbl.column(n) for n in tbl.column_names}
-    except AttributionError as e:
-        from rich.console import Console
-
-        Console(stderr=True).print(f"[bold red]error:[/bold red] {e}")
-        raise typer.Exit(2)
+    p = build_proxy(proxy, n_train=n_train, n_test=n_test, seed=seed, flip=flip)
+    task = ClassificationTask()
+    opts: dict = {}
+    if proj_dim is not None:
+        opts["proj_dim"] = proj_dim
+    if self_scores:
+        if method not in ("influence", "if", "trak", "tracin"):
+            fail("--self works with influence, trak or tracin")
+        tracin = method == "tracin"
+        if damping is None and method != "trak":
+            damping = 0.1
+        score = self_influence(p.model, task, p.train, method=method, damping=damping, seed=seed,
+                               checkpoints=p.checkpoints if tracin else None,
+                               lrs=[p.lr] * len(p.checkpoints) if tracin else None, **opts)
+        cols = {"id": p.train_ids, "score": score}
+    else:
+        if method in ("influence", "if", "trak") and damping is not None:
+            opts["damping"] = damping
+        elif method in ("influence", "if"):
+            opts["damping"] = 0.1
+        if method in ("tracin", "cosine", "grad_dot"):
+            opts["checkpoints"] = p.checkpoints
+            if method == "tracin":
+                opts["lrs"] = [p.lr] * len(p.checkpoints)
+        res = attribute(p.model, task, p.train, p.target, method=method, seed=seed, store=store, **opts)
+        tbl = res.to_table(p.train_ids, how=aggregate, per_target=per_target)
+        cols = {n: tbl.column(n) for n in tbl.column_names}
     cols["label"] = p.train[1].numpy()
     cols["flipped"] = p.flipped
     table = pa.table(cols)

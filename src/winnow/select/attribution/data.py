@@ -5,9 +5,7 @@ from typing import Iterator
 
 import torch
 
-
-class AttributionError(ValueError):
-    """A bad argument to an attribution function; the message names the argument."""
+from winnow.errors import AttributionError  # defined there; importable from here too
 
 
 class Data:

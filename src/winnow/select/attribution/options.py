@@ -1,0 +1,127 @@
+"""The method-specific options of :func:`~winnow.select.attribution.attribute`, one pydantic model per method.
+
+``attribute(..., method="influence", damping=0.1)`` validates ``damping=0.1`` with
+:class:`InfluenceOptions`; a wrong name or value is an :class:`~winnow.errors.AttributionError`
+that names it. Adding an option = adding a field here. No torch import (the ``influence``
+selector validates its options at construction time through this module).
+
+Example:
+    >>> validate_options("influence", {"damping": 0.1}).solver
+    'auto'
+    >>> validate_options("trak", {"dampin": 0.1})
+    Traceback (most recent call last):
+    ...
+    winnow.errors.AttributionError: unknown option(s) ['dampin'] for method 'trak'; allowed: ['damping', 'default_proj_dim', 'ensemble']
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from winnow.errors import AttributionError, explain_validation
+
+TargetFn = Literal["loss", "output"]
+
+
+class MethodOptions(BaseModel):
+    """Base of the per-method option models (unknown keys are errors)."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+
+class InfluenceOptions(MethodOptions):
+    """Influence functions (Koh & Liang): the inverse-Hessian solver and its settings.
+
+    ``target_fn="output"`` attributes the target's output instead of its loss; ``hessian=
+    "gauss_newton"`` is PSD for non-convex models.
+    """
+
+    solver: Literal["auto", "exact", "cg", "lissa"] = "auto"
+    damping: float = Field(1e-3, ge=0)
+    target_fn: TargetFn = "loss"
+    max_iter: int = Field(100, ge=1)
+    tol: float = Field(1e-7, gt=0)
+    depth: int = Field(200, ge=1)
+    repeat: int = Field(1, ge=1)
+    scale: float | None = None
+    hessian_batch_size: int | None = Field(None, ge=1)
+    max_exact_params: int = Field(4096, ge=1)
+    hessian: Literal["hessian", "gauss_newton"] = "hessian"
+
+
+class TrakOptions(MethodOptions):
+    """TRAK: kernel ridge ``damping`` (None: 0.1 x the kernel's mean diagonal) and the ensemble rule."""
+
+    damping: float | None = None
+    default_proj_dim: int = Field(2048, ge=1)
+    ensemble: Literal["mean_q", "mean"] = "mean_q"
+
+
+class TracinOptions(MethodOptions):
+    """TracIn-CP (and ``grad_dot``): one learning rate per checkpoint (default 1.0 each)."""
+
+    lrs: list[float] | None = None
+    target_fn: TargetFn = "loss"
+    normalize: bool = False
+
+    @field_validator("lrs", mode="before")
+    @classmethod
+    def _seq(cls, v):
+        return None if v is None else [float(x) for x in v]
+
+
+class CosineOptions(MethodOptions):
+    """Gradient cosine similarity (LESS-style)."""
+
+    target_fn: TargetFn = "loss"
+
+
+class DatamodelsOptions(MethodOptions):
+    """Datamodels: ``fit(X, y, seed) -> trained model`` is retrained on ``n_models`` random subsets."""
+
+    fit: Callable[..., Any] | None = None
+    n_models: int = Field(100, ge=1)
+    alpha: float = Field(0.5, gt=0, le=1)
+    l2: float = Field(1.0, ge=0)
+
+
+#: method name -> its options model (aliases resolve first: ``if`` -> ``influence``, ...)
+OPTIONS: dict[str, type[MethodOptions]] = {
+    "influence": InfluenceOptions,
+    "trak": TrakOptions,
+    "tracin": TracinOptions,
+    "grad_dot": TracinOptions,
+    "cosine": CosineOptions,
+    "datamodels": DatamodelsOptions,
+}
+METHODS = ("influence", "trak", "tracin", "cosine", "grad_dot", "datamodels")
+ALIASES = {"if": "influence", "influence_function": "influence", "less": "cosine", "grad_cos": "cosine",
+           "datamodel": "datamodels"}
+#: keyword arguments of ``attribute`` shared by every method (not method options)
+COMMON = ("params", "batch_size", "proj_dim", "proj_kind", "seed", "store", "checkpoints")
+
+
+def canonical_method(method: str) -> str:
+    """``method`` with aliases resolved; an :class:`AttributionError` for an unknown one."""
+    m = ALIASES.get(str(method).lower(), str(method).lower())
+    if m not in METHODS:
+        raise AttributionError(f"method must be one of {list(METHODS)} (or aliases {sorted(ALIASES)}), got {method!r}")
+    return m
+
+
+def validate_options(method: str, options: dict) -> MethodOptions:
+    """The options model of ``method`` built from ``options``; errors name the bad option."""
+    m = canonical_method(method)
+    model = OPTIONS[m]
+    bad = sorted(set(options) - set(model.model_fields))
+    if bad:
+        raise AttributionError(f"unknown option(s) {bad} for method {m!r}; allowed: {sorted(model.model_fields)}")
+    try:
+        return model(**options)
+    except ValidationError as e:
+        raise AttributionError(f"method {m!r}: {explain_validation(e)}") from None
+
+
+__all__ = ["MethodOptions", "InfluenceOptions", "TrakOptions", "TracinOptions", "CosineOptions",
+           "DatamodelsOptions", "OPTIONS", "METHODS", "ALIASES", "COMMON", "canonical_method", "validate_options"]
