@@ -58,15 +58,15 @@ def main():
     threading.Thread(target=sample, daemon=True).start()
     c0 = cpu()
     import winnow.curate.dedup.minhash as MH
+    import winnow.core.executors.base as B
     import winnow.core.executors.local as L
     import winnow.core.memory as M
-    import winnow.core.pipeline.pipeline as P
     import winnow.core.pipeline.runner as R
     from winnow import Pipeline
 
     if a.trim_slack_mb is not None:
         rm = functools.partial(M.release_memory, slack=int(a.trim_slack_mb * 2**20))
-        R.release_memory = P.release_memory = MH.release_memory = rm
+        R.release_memory = B.release_memory = MH.release_memory = rm
     seconds = {"imports": cpu() - c0}
 
     def timed(name, fn):

@@ -1,7 +1,8 @@
-"""Local executor: a process pool over tasks, with rich progress (rows/s, ETA).
+"""Local executor (the default): a process pool over the tasks of a stage.
 
 ``workers=1`` runs tasks in the calling process (no pool), which is also what tests use
 for speed; ``workers>1`` uses a ``spawn`` process pool so no state leaks between workers.
+A global step's reduce runs in this process (:meth:`Executor.reduce`, ``workers`` wide).
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pickle
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Callable
 
+from winnow.core.executors.base import Executor
+from winnow.core.pipeline.executor_registry import register_executor
 from winnow.core.pipeline.runner import RunLayout, TaskResult, run_task
 
 _WORKER_STATE: dict = {}
@@ -25,13 +28,11 @@ def _worker_run(s: int, task) -> TaskResult:
     return run_task(layout, spec, steps, s, task, **opts)
 
 
-class LocalExecutor:
+@register_executor
+class LocalExecutor(Executor):
     """Runs the tasks of a stage on ``workers`` processes."""
 
     name = "local"
-
-    def __init__(self, workers: int = 1):
-        self.workers = max(1, int(workers))
 
     def run_stage(self, layout: RunLayout, spec, steps: list, s: int, tasks: list, opts: dict,
                   on_done: Callable[[TaskResult, object], None]) -> list[TaskResult]:
@@ -63,19 +64,3 @@ class LocalExecutor:
                     f.cancel()
                 raise
         return results
-
-    def close(self) -> None:
-        pass
-
-
-def make_executor(name: str, workers: int, **kwargs):
-    if name == "local":
-        return LocalExecutor(workers)
-    if name == "ray":
-        try:
-            from winnow.core.executors.ray import RayExecutor
-        except ImportError as e:  # pragma: no cover
-            raise ValueError(f"the ray executor is not available: {e}") from None
-        return RayExecutor(workers=workers, **kwargs)
-    raise ValueError(f"unknown executor {name!r}; valid executors: local, ray")
-

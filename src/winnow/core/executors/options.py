@@ -1,17 +1,18 @@
 """Executor options (``executor_options:`` in the pipeline YAML, ``--ray-*`` flags on the CLI).
 
-Validated here, without importing Ray, so a bad key fails at config-load time with a message
-that names it.
+Each executor declares its options as a pydantic model (its ``Options`` class attribute), as
+steps declare theirs; they are validated without importing Ray, so a bad key fails at
+config-load time with a message that names it.
 
 Example:
-    >>> validate_executor_options("ray", {"cpus_per_task": 2, "object_store_memory": "2GB"})
+    >>> RayOptions(cpus_per_task=2, object_store_memory="2GB").model_dump()
     {'address': None, 'num_cpus': None, 'cpus_per_task': 2.0, 'batch_rows': None, 'object_store_memory': 2000000000, 'max_retries': 3}
 """
 from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
           "t": 10**12, "tb": 10**12, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
@@ -33,7 +34,13 @@ def parse_bytes(value) -> int:
     return n
 
 
-class RayOptions(BaseModel):
+class ExecutorOptions(BaseModel):
+    """Options of an executor: none by default (the local executor's); unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RayOptions(ExecutorOptions):
     """Options of the Ray executor.
 
     Attributes:
@@ -46,7 +53,6 @@ class RayOptions(BaseModel):
         max_retries: times a task whose worker died is retried before the run fails.
     """
 
-    model_config = ConfigDict(extra="forbid")
     address: str | None = None
     num_cpus: int | None = Field(None, gt=0)
     cpus_per_task: float = Field(1.0, gt=0)
@@ -58,30 +64,3 @@ class RayOptions(BaseModel):
     @classmethod
     def _size(cls, v):
         return None if v is None else parse_bytes(v)
-
-
-def validate_executor_options(executor: str, options: dict | None) -> dict:
-    """Validate ``executor_options`` for ``executor``; return them with defaults filled in.
-
-    Raises ``ValueError`` naming the bad key (``executor_options.cpus_per_task: ...``).
-    """
-    options = dict(options or {})
-    if executor == "local":
-        if options:
-            raise ValueError(f"executor_options: the local executor takes no options (got "
-                             f"{', '.join(sorted(options))}); they are for executor: ray")
-        return {}
-    if executor == "ray":
-        try:
-            return RayOptions(**options).model_dump()
-        except ValidationError as e:
-            lines = []
-            for err in e.errors():
-                key = ".".join(str(p) for p in err["loc"])
-                if err["type"] == "extra_forbidden":
-                    lines.append(f"executor_options.{key}: unknown key; valid keys: "
-                                 f"{', '.join(RayOptions.model_fields)}")
-                else:
-                    lines.append(f"executor_options.{key}: {err['msg']}")
-            raise ValueError("; ".join(lines)) from None
-    raise ValueError(f"unknown executor {executor!r}; valid executors: local, ray")

@@ -7,8 +7,9 @@ Each stage of a pipeline (see :mod:`winnow.core.pipeline.runner`) becomes one Ra
   quarantine (``quarantine/``) and read counters are exactly those of the local executor;
   later stages read the previous stage's per-task Parquet files.
 * **map** — ``map_batches`` over Arrow batches (``batch_format="pyarrow"``) runs the *same*
-  step code as local: ``GlobalStep.apply`` of the previous global step, then every
-  ``MapStep.process`` of the segment, then ``GlobalStep.map`` (keys) for the next global step.
+  step code as local (:meth:`StagePlan.run_batch <winnow.core.pipeline.runner.StagePlan.run_batch>`):
+  ``GlobalStep.apply`` of the previous global step, then every ``MapStep.process`` of the
+  segment, then ``GlobalStep.map`` (keys) for the next global step.
   Rejected rows are written to ``rejects/`` with ``step`` and ``reason``; kept rows to
   ``data/`` (last stage) or to the stage's intermediate folder. Every file name is derived
   from the rows it holds (task and first row), and written atomically, so a retried task
@@ -17,6 +18,9 @@ Each stage of a pipeline (see :mod:`winnow.core.pipeline.runner`) becomes one Ra
   same per-task results (and completion markers) as the local executor.
 * **reduce** — a Ray task running ``GlobalStep.reduce`` over the per-task key files (the same
   files, in the same task order, as local), writing decisions per task.
+
+The stage loop (markers, resume, when to reduce) is :meth:`Executor.run_stages
+<winnow.core.executors.base.Executor.run_stages>`, shared with the local executor.
 
 Rows, rejects, quarantine and the manifest's counts equal the local executor's. Resume works
 per stage: a stage whose tasks all have markers is skipped; an interrupted stage is rerun.
@@ -40,18 +44,20 @@ import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable
+from typing import Callable, ClassVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from winnow.core.executors.options import validate_executor_options
+from winnow.core.executors.base import Executor
+from winnow.core.executors.options import RayOptions
 from winnow.core.io.writers import ShardWriter
 from winnow.core.memory import release_memory
-from winnow.core.pipeline.runner import (RunLayout, StrictInputError, TaskResult, _cleanup, _iter_stage_input, run_step,
-                                    segments, write_json_atomic)
+from winnow.core.pipeline.executor_registry import register_executor
+from winnow.core.pipeline.runner import (RunLayout, StagePlan, StrictInputError, TaskResult, cleanup_task,
+                                         iter_stage_input, stage_plan, write_json_atomic)
 from winnow.core.pipeline.stats import ReadStats, StepStats
 from winnow.core.pipeline.step import GlobalStep
 
@@ -79,7 +85,7 @@ def _read_task_blocks(root: str, spec, s: int, task, batch_rows: int, strict: bo
     pos = 0
     t0 = time.perf_counter()
     try:
-        for b in _iter_stage_input(layout, spec, task, s, batch_rows, rstats, qw, strict):
+        for b in iter_stage_input(layout, spec, task, s, batch_rows, rstats, qw, strict):
             n = b.num_rows
             if s == 0:
                 b = b.append_column(TASK, pa.array(np.full(n, task.index, np.int64)))
@@ -141,21 +147,17 @@ class _StageCtx:
     batch_rows: int
 
 
-#: per worker process: steps already set up (models loaded once), decisions of the last task seen
-_PROC: dict = {"steps": {}, "decisions": {}}
+#: per worker process: the stage's steps already set up (models loaded once), decisions of the last task seen
+_PROC: dict = {"plan": {}, "decisions": {}}
 
 
-def _proc_steps(ctx: _StageCtx) -> list:
-    steps = _PROC["steps"].get(ctx.key)
-    if steps is None:
-        steps = ctx.steps
-        segs = segments(steps)
-        if ctx.s > 0:
-            segs[ctx.s - 1].glob[1].setup()
-        for _, st in segs[ctx.s].maps:
-            st.setup()
-        _PROC["steps"] = {ctx.key: steps}  # keep one pipeline per process
-    return steps
+def _proc_plan(ctx: _StageCtx) -> StagePlan:
+    plan = _PROC["plan"].get(ctx.key)
+    if plan is None:
+        plan = stage_plan(ctx.steps, ctx.s)
+        plan.setup()
+        _PROC["plan"] = {ctx.key: plan}  # keep one pipeline per process
+    return plan
 
 
 def _decisions(layout: RunLayout, s: int, task: int) -> pa.Table:
@@ -174,7 +176,7 @@ def _run_batch(ctx: _StageCtx, batch: pa.Table) -> pa.Table:
     """Process one Arrow batch (possibly rows of several tasks): one counters row per task part."""
     if batch.num_rows == 0:
         return _stats_table([])
-    steps = _proc_steps(ctx)
+    plan = _proc_plan(ctx)
     # a block holds rows of one task in row order; file names rely on it, so make sure (no copy if so)
     tasks = batch.column(TASK).to_numpy()
     dt, dr = np.diff(tasks), np.diff(batch.column(ROW).to_numpy())
@@ -187,7 +189,7 @@ def _run_batch(ctx: _StageCtx, batch: pa.Table) -> pa.Table:
     out = []
     for a, b in zip(starts, ends):  # one task's rows, in row order; steps see <= batch_rows rows
         for c in range(a, b, ctx.batch_rows):
-            out.append(_run_part(ctx, steps, batch.slice(c, min(b, c + ctx.batch_rows) - c), int(tasks[a])))
+            out.append(_run_part(ctx, plan, batch.slice(c, min(b, c + ctx.batch_rows) - c), int(tasks[a])))
     return _stats_table(out)
 
 
@@ -197,63 +199,41 @@ def _stats_table(rows: list[tuple[int, int, str]]) -> pa.Table:
                      "stats": pa.array([r[2] for r in rows], pa.string())})
 
 
-def _run_part(ctx: _StageCtx, steps: list, part: pa.Table, task: int) -> tuple[int, int, str]:
+def _run_part(ctx: _StageCtx, plan: StagePlan, part: pa.Table, task: int) -> tuple[int, int, str]:
     layout = RunLayout(ctx.root)
     s = ctx.s
-    segs = segments(steps)
-    seg = segs[s]
     row0 = int(part.column(ROW)[0].as_py())
     tag = f"t{task:05d}-r{row0:012d}"
-    pos = part.column(POS) if POS in part.column_names else None
     batch = part.drop_columns([c for c in _META if c in part.column_names])
-    stage_steps: list[tuple[int, object]] = []
-    if s > 0:
-        stage_steps.append(segs[s - 1].glob)
-    stage_steps.extend(seg.maps)
-    stats = {i: StepStats(i, st.name, "global" if isinstance(st, GlobalStep) else "map") for i, st in stage_steps}
+    d = None
+    if s > 0:  # the previous global step's decisions of these rows (by their position in the task)
+        dec = _decisions(layout, s, task)
+        p = part.column(POS).to_numpy()
+        if p.size and int(p.max()) >= dec.num_rows:
+            raise RuntimeError(f"decisions of step {plan.steps[0][0]} are misaligned for task {task}")
+        d = dec.take(pa.array(p))
+    stats = plan.new_stats()
+    batch, rejects, keys = plan.run_batch(batch, stats, d, task=task)
     files: dict[str, list[str]] = {"rejects": []}
-    for step_i, st in stage_steps:
-        if batch.num_rows == 0:
-            break
-        d = None
-        if isinstance(st, GlobalStep):
-            dec = _decisions(layout, s, task)
-            p = pos.to_numpy()
-            if p.size and int(p.max()) >= dec.num_rows:
-                raise RuntimeError(f"decisions of step {step_i} are misaligned for task {task}")
-            d = dec.take(pa.array(p))
-        new, rej = run_step(st, batch, stats[step_i], d)
-        if rej is not None:
-            w = ShardWriter(layout.rejects, f"st{s:02d}-s{step_i:02d}-{tag}")
-            w.write(rej)
-            files["rejects"] += w.close()
-        batch = new
-    glob_seconds = 0.0
+    for i, rej in rejects:
+        w = ShardWriter(layout.rejects, f"st{s:02d}-s{i:02d}-{tag}")
+        w.write(rej)
+        files["rejects"] += w.close()
     if batch.num_rows:
-        if ctx.last:
+        if plan.last:
             w = ShardWriter(layout.data, tag, max_rows=ctx.shard_rows, max_bytes=ctx.shard_bytes,
                             format=ctx.out_format)
             w.write(batch)
             files["data"] = w.close()
         else:
-            t0 = time.perf_counter()
-            gs = seg.glob[1]
-            keys = gs.map(batch)
-            if keys.num_rows != batch.num_rows:
-                raise RuntimeError(f"global step {gs.name}.map returned {keys.num_rows} keys for "
-                                   f"{batch.num_rows} rows")
             kw = ShardWriter(_keyparts(layout, s), tag, max_rows=1 << 62, max_bytes=1 << 62)
             kw.write(keys)
             files["keyparts"] = kw.close()
-            glob_seconds = time.perf_counter() - t0
             # intermediate rows, same columns as local writes (the next stage reads them in name order)
             dw = ShardWriter(layout.stage_data(s), tag, max_rows=1 << 62, max_bytes=1 << 62)
             dw.write(batch)
             files["data"] = dw.close()
-    step_list = [stats[i].to_dict() for i, _ in stage_steps]
-    if seg.glob is not None:
-        gi, gs = seg.glob
-        step_list.append(StepStats(gi, gs.name, "global", seconds=glob_seconds).to_dict())
+    step_list = [st.to_dict() for st in plan.step_stats(stats)]
     rel = {k: [os.path.relpath(p, ctx.root) for p in v] for k, v in files.items()}
     return task, row0, json.dumps({"steps": step_list, "rows_out": batch.num_rows, "files": rel,
                                    "rows_in": part.num_rows, "pid": os.getpid()})
@@ -310,8 +290,9 @@ def _unwrap(e: BaseException) -> BaseException:
 # ------------------------------------------------------------------ executor
 
 
+@register_executor
 @dataclass
-class RayExecutor:
+class RayExecutor(Executor):
     """Runs a pipeline's stages on Ray Data (see the module docstring).
 
     Args:
@@ -328,11 +309,17 @@ class RayExecutor:
     batch_rows: int | None = None
     object_store_memory: int | None = None
     max_retries: int = 3
-    name: str = "ray"
     _started: bool = field(default=False, repr=False)
+    name: ClassVar[str] = "ray"
+    Options: ClassVar[type[RayOptions]] = RayOptions
+
+    @classmethod
+    def for_run(cls, workers: int | None, n_tasks: int, options: dict) -> "RayExecutor":
+        # Ray schedules map tasks by CPUs; `workers` only sizes a global step's reduce
+        return cls(workers=workers, **options)
 
     def __post_init__(self):
-        opts = validate_executor_options("ray", {
+        opts = self.validate_options({
             "address": self.address, "num_cpus": self.num_cpus, "cpus_per_task": self.cpus_per_task,
             "batch_rows": self.batch_rows, "object_store_memory": self.object_store_memory,
             "max_retries": self.max_retries})
@@ -373,7 +360,7 @@ class RayExecutor:
         if self.workers is None:
             self.workers = max(1, int(self._node_cpus // self.cpus_per_task))
 
-    # -- the executor interface used by Pipeline.run
+    # -- the executor interface (the stage loop is Executor.run_stages)
 
     def run_stage(self, layout: RunLayout, spec, steps: list, s: int, tasks: list, opts: dict,
                   on_done: Callable[[TaskResult, object], None]) -> list[TaskResult]:
@@ -382,8 +369,7 @@ class RayExecutor:
             return []
         import ray
 
-        segs = segments(steps)
-        last = s == len(segs) - 1
+        last = stage_plan(steps, s).last
         for t in tasks:
             self._clean_task(layout, s, t.index, last)
         batch_rows = int(self.batch_rows or opts.get("batch_rows") or 8192)
@@ -468,7 +454,7 @@ class RayExecutor:
     # -- helpers
 
     def _clean_task(self, layout: RunLayout, s: int, task: int, last: bool) -> None:
-        _cleanup(layout, s, task, last)
+        cleanup_task(layout, s, task, last)
         for pat in (os.path.join(_keyparts(layout, s), f"t{task:05d}-*"), _read_json_path(layout, s, task)):
             for f in glob.glob(pat):
                 os.remove(f)
@@ -484,21 +470,15 @@ class RayExecutor:
 
     def _task_result(self, layout: RunLayout, steps: list, s: int, task: int, parts: list[dict],
                      keys: list[str], last: bool) -> TaskResult:
-        segs = segments(steps)
-        seg = segs[s]
-        idx = ([segs[s - 1].glob] if s > 0 else []) + list(seg.maps)
-        agg = {i: StepStats(i, st.name, "global" if isinstance(st, GlobalStep) else "map") for i, st in idx}
-        gstats = StepStats(seg.glob[0], seg.glob[1].name, "global") if seg.glob is not None else None
+        plan = stage_plan(steps, s)
+        stats = plan.new_stats()
         files: dict[str, list[str]] = {"data": [], "rejects": []}
         rows_out = 0
         rows_in = 0
         for p in parts:
             for d in p["steps"]:
                 st = StepStats.from_dict(d)
-                if gstats is not None and st.index == gstats.index:
-                    gstats.merge(st)
-                else:
-                    agg[st.index].merge(st)
+                stats[st.index].merge(st)
             rows_out += p["rows_out"]
             rows_in += p["rows_in"]
             files["data"] += p["files"].get("data", [])
@@ -520,8 +500,6 @@ class RayExecutor:
                 raise RuntimeError(f"task {task}: {n_dec} decisions for {rows_in} rows")
         if not last:
             files["keys"] = keys
-            files["data"] = files["data"]
         if s == 0:
             files["quarantine"] = info.get("quarantine", [])
-        step_list = [agg[i] for i, _ in idx] + ([gstats] if gstats is not None else [])
-        return TaskResult(s, task, read, step_list, rows_out, files)
+        return TaskResult(s, task, read, plan.step_stats(stats), rows_out, files)

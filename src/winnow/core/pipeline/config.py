@@ -2,8 +2,8 @@
 
     input: {path: "raw/*.jsonl.gz", format: jsonl}   # format inferred from the suffix if omitted
     output: runs/demo                                # or {path: runs/demo, format: parquet, shard_rows: 100000}
-    executor: local                                  # or ray
-    executor_options: {address: auto, cpus_per_task: 1}   # ray only (see winnow.core.executors.options)
+    executor: local                                  # or ray (any registered executor)
+    executor_options: {address: auto, cpus_per_task: 1}   # the executor's (ray: winnow.core.executors.options)
     workers: 2
     steps:
       - length: {min_words: 5}
@@ -17,6 +17,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from winnow.core.io.readers import InputSpec
+from winnow.core.pipeline.executor_registry import (
+    executor_class,
+    executor_names,
+    takes_options,
+    validate_executor_options,
+)
 from winnow.core.pipeline.registry import UnknownStepError, get_step_class
 from winnow.errors import ConfigError  # defined there; importable from here too
 
@@ -38,7 +44,8 @@ class PipelineConfig(BaseModel):
     input: InputConfig
     output: OutputConfig
     steps: list[Any] = Field(default_factory=list)
-    executor: Literal["local", "ray"] = "local"
+    #: a registered executor's name (winnow.core.pipeline.executor_registry)
+    executor: str = "local"
     #: executor settings, e.g. for ray: {address, num_cpus, cpus_per_task, batch_rows, object_store_memory, max_retries}
     executor_options: dict = Field(default_factory=dict)
     workers: int | None = None
@@ -114,16 +121,36 @@ def parse_config(data: dict) -> tuple[PipelineConfig, list]:
         cfg = PipelineConfig(**data)
     except ValidationError as e:
         raise ConfigError(_explain(e, PipelineConfig, "")) from None
-    from winnow.core.executors.options import validate_executor_options
-
     try:
-        # only the ray executor takes options; they may sit in a YAML run locally by default
+        executor_class(cfg.executor)
+    except ValueError as e:
+        raise ConfigError(f"executor: {e}") from None
+    try:
         if cfg.executor_options:
-            validate_executor_options("ray", cfg.executor_options)
+            _check_executor_options(cfg.executor, cfg.executor_options)
     except ValueError as e:
         raise ConfigError(str(e)) from None
     steps = [build_step(s, i) for i, s in enumerate(cfg.steps)]
     return cfg, steps
+
+
+def _check_executor_options(executor: str, options: dict) -> None:
+    """Validate a YAML's ``executor_options``: as its executor's, or, when that executor takes
+    none (a YAML for ray, run locally by default), as those of an executor that takes some."""
+    if takes_options(executor):
+        validate_executor_options(executor, options)
+        return
+    takers = [n for n in executor_names() if takes_options(n)]
+    if not takers:
+        validate_executor_options(executor, options)  # raises: no executor takes options
+    errors = []
+    for name in takers:
+        try:
+            validate_executor_options(name, options)
+            return
+        except ValueError as e:
+            errors.append(str(e))
+    raise ValueError(errors[0])
 
 
 def load_config(path: str) -> tuple[PipelineConfig, list]:

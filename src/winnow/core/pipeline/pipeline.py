@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from winnow.core.io.readers import InputSpec, plan_tasks
-from winnow.core.memory import release_memory
 from winnow.core.pipeline.config import ConfigError, build_step, load_config
+from winnow.core.pipeline.executor_registry import make_executor, takes_options, validate_executor_options
 from winnow.core.pipeline.manifest import build_manifest
-from winnow.core.pipeline.runner import RunLayout, load_marker, segments, write_json_atomic
+from winnow.core.pipeline.runner import RunLayout, segments, write_json_atomic
 from winnow.core.pipeline.stats import ReadStats
 from winnow.core.pipeline.step import Step
 from winnow.errors import RunExistsError, IncompleteRunError  # defined there; importable from here too
@@ -86,7 +86,7 @@ class Pipeline:
     def __repr__(self) -> str:
         return f"Pipeline({self.steps!r})"
 
-    def run(self, input: str | list[str] | InputSpec | dict, output: str, *, executor: str = "local",
+    def run(self, input: str | list[str] | InputSpec | dict, output: str, *, executor: Any = "local",
             workers: int | None = None, resume: bool = False, overwrite: bool = False, strict: bool = False,
             progress: bool = False, output_format: str = "parquet", shard_rows: int = 1_000_000,
             shard_bytes: int = 512 << 20, executor_options: dict | None = None,
@@ -96,10 +96,13 @@ class Pipeline:
         Args:
             input: a path/glob/URL (or list), an :class:`InputSpec` or an ``input:`` mapping.
             output: run folder; gets ``data/``, ``rejects/``, ``quarantine/``, ``manifest.json``.
+            executor: a registered executor's name (``local``, ``ray``) or an executor instance
+                (a :class:`winnow.core.executors.base.Executor`; the caller closes it).
             workers: processes (default: CPU count, at most the number of tasks).
             resume: finish an interrupted run (completed tasks are skipped).
             overwrite: delete an existing run folder first.
             strict: stop at the first unreadable input instead of quarantining it.
+            executor_options: options of the named executor (e.g. Ray's ``cpus_per_task``).
         """
         spec = _as_spec(input)
         layout = RunLayout(output)
@@ -129,79 +132,27 @@ class Pipeline:
                 raise RunExistsError(
                     f"output folder {output} already exists; pass --resume to finish an interrupted run "
                     "or --overwrite to start again")
-        from winnow.core.executors.options import validate_executor_options
-
+        named = isinstance(executor, str)
         try:
-            ex_opts = validate_executor_options(executor, executor_options)
+            if named:
+                ex_opts = validate_executor_options(executor, executor_options)
+            elif executor_options:
+                raise ValueError("executor_options are for a named executor; configure an executor instance "
+                                 "when you create it")
         except ValueError as e:
             raise ConfigError(str(e)) from None
         tasks = plan_tasks(spec)
         os.makedirs(layout.work, exist_ok=True)
         write_json_atomic(run_json, {"fingerprint": fp, "tasks": len(tasks), "started": time.time()})
-        from winnow.core.executors.local import make_executor
-
-        if executor == "ray":
-            # Ray schedules map tasks by CPUs; `workers` only sizes a global step's reduce
-            ex = make_executor(executor, workers, **ex_opts)
-            workers = ex.workers
-        else:
-            if workers is None:
-                workers = os.cpu_count() or 1
-            workers = max(1, min(int(workers), len(tasks)))
-            ex = make_executor(executor, workers, **ex_opts)
+        ex = make_executor(executor, workers=workers, n_tasks=len(tasks), options=ex_opts) if named else executor
         opts = dict(batch_rows=spec.batch_rows, strict=strict, shard_rows=shard_rows, shard_bytes=shard_bytes,
                     out_format=output_format)
         t0 = time.perf_counter()
-        all_results = []
-        reduce_seconds: dict[int, float] = {}
-        bar = _Progress(progress)
         try:
-            for s, seg in enumerate(segs):
-                todo, done = [], []
-                for t in tasks:
-                    r = load_marker(layout, s, t.index)
-                    (done if r is not None else todo).append(r if r is not None else t)
-                all_results.extend(done)
-                label = "read + map" if s == 0 else f"stage {s}"
-                total = sum(t.size for t in tasks) if s == 0 else sum(
-                    r.rows_out for r in all_results if r.stage == s - 1)
-                bar.start(label, total, sum(t.size for t in tasks if t not in todo) if s == 0 else
-                          sum(r.read.rows_read for r in done), unit="bytes" if s == 0 else "rows")
-                bar.add_rows(sum(r.read.rows_read for r in done))
-
-                def on_done(r, t, s=s):
-                    bar.advance(t.size if s == 0 else r.read.rows_read, r.read.rows_read + r.read.rows_quarantined)
-
-                all_results.extend(ex.run_stage(layout, spec, self.steps, s, todo, opts, on_done))
-                bar.stop()
-                if seg.glob is not None:
-                    gi, gs = seg.glob
-                    rmark = layout.reduce_marker(s)
-                    if os.path.exists(rmark):
-                        with open(rmark) as fh:
-                            reduce_seconds[gi] = json.load(fh)["seconds"]
-                    else:
-                        key_files = []
-                        for t in tasks:
-                            r = next(x for x in all_results if x.stage == s and x.task == t.index)
-                            kf = [os.path.join(layout.root, p) for p in r.files.get("keys", [])]
-                            key_files.append(kf[0] if kf else None)
-                        rs = time.perf_counter()
-                        dec_dir = layout.decisions(s)
-                        if os.path.isdir(dec_dir):
-                            shutil.rmtree(dec_dir)
-                        os.makedirs(dec_dir)
-                        bar.note(f"{gs.name}: reduce over {len(key_files)} tasks")
-                        if hasattr(ex, "reduce"):
-                            ex.reduce(gs, key_files, dec_dir)
-                        else:
-                            gs.reduce(key_files, dec_dir, workers=workers)
-                            release_memory()
-                        reduce_seconds[gi] = time.perf_counter() - rs
-                        write_json_atomic(rmark, {"seconds": reduce_seconds[gi]})
+            all_results, reduce_seconds = ex.run_stages(layout, spec, self.steps, tasks, opts, progress=progress)
         finally:
-            bar.stop()
-            ex.close()
+            if named:  # an executor instance passed in belongs to the caller
+                ex.close()
         read = ReadStats()
         for r in all_results:
             if r.stage == 0:
@@ -213,7 +164,7 @@ class Pipeline:
         }
         manifest = build_manifest(output, self.steps, all_results, read=read, reduce_seconds=reduce_seconds,
                                   config=cfg, wall_seconds=time.perf_counter() - t0, n_tasks=len(tasks),
-                                  executor=executor, workers=workers)
+                                  executor=ex.name, workers=ex.workers)
         write_json_atomic(layout.manifest, manifest)
         # intermediate rows/keys/decisions of global steps are no longer needed (markers stay)
         for s in range(len(segs) - 1):
@@ -242,53 +193,6 @@ def _as_spec(input) -> InputSpec:
     raise ConfigError(f"input must be a path, a list of paths, a mapping or an InputSpec, got {type(input).__name__}")
 
 
-class _Progress:
-    """Rich progress bar (rows, rows/s, ETA) that degrades to nothing when disabled."""
-
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self._p = None
-        self._task = None
-        self._rows = 0
-        self._t0 = 0.0
-
-    def start(self, label: str, total: float, completed: float, unit: str) -> None:
-        if not self.enabled:
-            return
-        from rich.progress import (BarColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
-
-        self._rows = 0
-        self._t0 = time.perf_counter()
-        self._p = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-            TextColumn("{task.fields[rows]:,} rows · {task.fields[rate]:,.0f} rows/s"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), transient=False)
-        self._p.start()
-        self._task = self._p.add_task(label, total=max(total, 1), completed=completed, rows=0, rate=0.0)
-
-    def add_rows(self, n: int) -> None:
-        self._rows += n
-
-    def advance(self, amount: float, rows: int) -> None:
-        if self._p is None:
-            return
-        self._rows += rows
-        dt = max(time.perf_counter() - self._t0, 1e-9)
-        self._p.update(self._task, advance=amount, rows=self._rows, rate=self._rows / dt)
-
-    def note(self, msg: str) -> None:
-        if self.enabled:
-            from rich.console import Console
-
-            Console(stderr=True).print(f"[dim]{msg}[/dim]")
-
-    def stop(self) -> None:
-        if self._p is not None:
-            self._p.stop()
-            self._p = None
-
-
 def run_yaml(path: str, *, executor: str | None = None, workers: int | None = None, resume: bool = False,
              overwrite: bool = False, strict: bool = False, progress: bool = False,
              output: str | None = None, executor_options: dict | None = None) -> RunResult:
@@ -301,7 +205,10 @@ def run_yaml(path: str, *, executor: str | None = None, workers: int | None = No
     raw = cfg.model_dump(mode="json")
     ex = executor or cfg.executor
     cli = {k: v for k, v in (executor_options or {}).items() if v is not None}
-    opts = {**cfg.executor_options, **cli} if ex == "ray" else cli  # YAML options are Ray's
+    try:  # the YAML's options apply to executors that take options (a YAML for ray also runs locally)
+        opts = {**cfg.executor_options, **cli} if takes_options(ex) else cli
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     return Pipeline(steps).run(
         spec, output or cfg.output.path, executor=ex,
         workers=workers if workers is not None else cfg.workers, resume=resume, overwrite=overwrite,

@@ -3,9 +3,13 @@
 A pipeline is cut into *stages* at each global step: stage ``s`` applies the decisions of
 global step ``s-1`` (if any), runs the map steps of its segment, then either calls the next
 global step's ``map`` (writing keys and intermediate rows under ``_work/stage-s/``) or writes
-the final rows to ``data/``. A task's outputs become valid only when its completion marker
-``_work/stage-s/done/{task}.json`` is written (atomically, last); a task without a marker is
-cleaned and rerun on resume, so no row is duplicated or lost.
+the final rows to ``data/``. :func:`stage_plan` chains a stage's steps (the one place that does);
+:meth:`StagePlan.run_batch` runs a batch through them, for every executor. A task's outputs
+become valid only when its completion marker ``_work/stage-s/done/{task}.json`` is written
+(atomically, last); a task without a marker is cleaned (:func:`cleanup_task`) and rerun on
+resume, so no row is duplicated or lost.
+
+Executors (:mod:`winnow.core.executors`) import this module; it imports none of them.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ from winnow.core.io.readers import InputSpec, ReadTask, read_task
 from winnow.core.io.writers import ShardWriter
 from winnow.core.memory import release_memory
 from winnow.core.pipeline.stats import ReadStats, StepStats, error_kind
-from winnow.core.pipeline.step import GlobalStep, MapStep
+from winnow.core.pipeline.step import GlobalStep, MapStep, Step
 from winnow.core.records import set_columns, text_bytes
 from winnow.errors import StrictInputError  # defined there; importable from here too
 
@@ -50,6 +54,91 @@ def segments(steps: list) -> list[Segment]:
             raise TypeError(f"step {i} ({type(s).__name__}) is neither a MapStep nor a GlobalStep")
     segs.append(Segment(cur, None))
     return segs
+
+
+@dataclass
+class StagePlan:
+    """The steps stage ``s`` runs on every batch, in order: the one place a stage's steps are chained.
+
+    ``steps`` holds the previous global step (stages after the first: it applies its decisions)
+    then the map steps of the stage's segment; ``glob`` is the global step whose keys the stage
+    maps (``None`` in the last stage, which writes ``data/``). Every executor runs each batch
+    through :meth:`run_batch`, so rows, rejects and counters do not depend on the executor.
+
+    Example:
+        >>> from winnow import ExactDedup, Length
+        >>> steps = [Length(min_words=2), ExactDedup(), Length(min_words=3)]
+        >>> [(i, st.name) for i, st in stage_plan(steps, 0).steps], stage_plan(steps, 0).glob[0]
+        ([(0, 'length')], 1)
+        >>> plan = stage_plan(steps, 1)
+        >>> [(i, st.name) for i, st in plan.steps], plan.last
+        ([(1, 'exact_dedup'), (2, 'length')], True)
+    """
+
+    s: int
+    steps: list[tuple[int, Step]]
+    glob: tuple[int, GlobalStep] | None
+
+    @property
+    def last(self) -> bool:
+        """The last stage writes ``data/``; the others write keys for the next global step."""
+        return self.glob is None
+
+    def setup(self) -> None:
+        """Set up (load models of) the steps that process rows in this stage."""
+        for _, st in self.steps:
+            st.setup()
+
+    def new_stats(self) -> dict[int, StepStats]:
+        """Fresh counters by step index (the global step of ``glob`` counts its ``map`` seconds)."""
+        stats = {i: StepStats(i, st.name, "global" if isinstance(st, GlobalStep) else "map") for i, st in self.steps}
+        if self.glob is not None:
+            gi, gs = self.glob
+            stats[gi] = StepStats(gi, gs.name, "global")
+        return stats
+
+    def step_stats(self, stats: dict[int, StepStats]) -> list[StepStats]:
+        """The counters of a task's marker, in step order."""
+        return [stats[i] for i, _ in self.steps] + ([stats[self.glob[0]]] if self.glob is not None else [])
+
+    def run_batch(self, batch: pa.Table, stats: dict[int, StepStats], decisions: pa.Table | None = None, *,
+                  task: int = -1) -> tuple[pa.Table, list[tuple[int, pa.Table]], pa.Table | None]:
+        """Run ``batch`` through the stage's steps, counting into ``stats``.
+
+        ``decisions`` are the previous global step's decisions aligned with ``batch`` (stages
+        after the first). Returns the kept rows, the rejected rows per step index (with ``step``
+        and ``reason`` columns), and the keys of the kept rows for the next global step (``None``
+        in the last stage or when no row is kept).
+        """
+        rejects: list[tuple[int, pa.Table]] = []
+        for i, st in self.steps:
+            if batch.num_rows == 0:
+                break
+            d = None
+            if isinstance(st, GlobalStep):
+                if decisions is None:
+                    raise RuntimeError(f"missing decisions of global step {i} for task {task}")
+                if decisions.num_rows != batch.num_rows:
+                    raise RuntimeError(f"decisions of step {i} are misaligned for task {task}")
+                d = decisions
+            batch, rej = run_step(st, batch, stats[i], d)
+            if rej is not None:
+                rejects.append((i, rej))
+        keys = None
+        if batch.num_rows and self.glob is not None:
+            gi, gs = self.glob
+            t0 = time.perf_counter()
+            keys = gs.map(batch)
+            if keys.num_rows != batch.num_rows:
+                raise RuntimeError(f"global step {gs.name}.map returned {keys.num_rows} keys for {batch.num_rows} rows")
+            stats[gi].seconds += time.perf_counter() - t0
+        return batch, rejects, keys
+
+
+def stage_plan(steps: list, s: int) -> StagePlan:
+    """The :class:`StagePlan` of stage ``s`` of a pipeline's ``steps``."""
+    segs = segments(steps)
+    return StagePlan(s, ([segs[s - 1].glob] if s > 0 else []) + list(segs[s].maps), segs[s].glob)
 
 
 @dataclass
@@ -134,8 +223,8 @@ def load_marker(layout: RunLayout, s: int, task: int) -> TaskResult | None:
         return TaskResult.from_dict(json.load(fh))
 
 
-def _cleanup(layout: RunLayout, s: int, task: int, last: bool) -> None:
-    """Remove partial outputs of a task that has no completion marker."""
+def cleanup_task(layout: RunLayout, s: int, task: int, last: bool) -> None:
+    """Remove the partial outputs of stage ``s`` of a task that has no completion marker."""
     pats = [
         os.path.join(layout.rejects, f"st{s:02d}-*-t{task:05d}-*"),
         os.path.join(layout.stage_data(s), f"t{task:05d}-*"),
@@ -151,9 +240,15 @@ def _cleanup(layout: RunLayout, s: int, task: int, last: bool) -> None:
             os.remove(f)
 
 
-def _iter_stage_input(layout: RunLayout, spec: InputSpec, task: ReadTask, s: int, batch_rows: int,
-                      rstats: ReadStats, q_writer: ShardWriter | None, strict: bool
-                      ) -> Iterator[pa.Table]:
+def iter_stage_input(layout: RunLayout, spec: InputSpec, task: ReadTask, s: int, batch_rows: int,
+                     rstats: ReadStats, q_writer: ShardWriter | None, strict: bool
+                     ) -> Iterator[pa.Table]:
+    """Batches (at most ``batch_rows`` rows) of a task's input to stage ``s``, counted in ``rstats``.
+
+    Stage 0 reads the task's input files (unreadable parts go to ``q_writer``, or raise
+    :class:`StrictInputError` under ``strict``); later stages read the rows the task kept in
+    the previous stage, in order.
+    """
     if s == 0:
         for chunk in read_task(spec, task):
             q = chunk.quarantine
@@ -186,8 +281,8 @@ def _iter_stage_input(layout: RunLayout, spec: InputSpec, task: ReadTask, s: int
                 yield t
 
 
-def _decisions_iter(layout: RunLayout, s: int, task: int):
-    """Yield decision slices of global step s-1 for a task, aligned with its rows."""
+def load_decisions(layout: RunLayout, s: int, task: int) -> pa.Table | None:
+    """The decisions of global step ``s - 1`` for a task's rows (one row each, in order), if written."""
     path = os.path.join(layout.decisions(s - 1), f"{task:05d}.parquet")
     if not os.path.exists(path):
         return None
@@ -243,20 +338,14 @@ def run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: Read
 def _run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: ReadTask, *,
               batch_rows: int = 8192, strict: bool = False, shard_rows: int = 1_000_000,
               shard_bytes: int = 512 << 20, out_format: str = "parquet") -> TaskResult:
-    segs = segments(steps)
-    seg = segs[s]
-    last = s == len(segs) - 1
-    _cleanup(layout, s, task.index, last)
+    plan = stage_plan(steps, s)
+    cleanup_task(layout, s, task.index, plan.last)
     rstats = ReadStats()
     q_writer = ShardWriter(layout.quarantine, f"t{task.index:05d}", max_rows=1_000_000) if s == 0 else None
+    stats = plan.new_stats()
     # one rejects writer per step of this stage
-    stage_steps: list[tuple[int, object]] = []
-    if s > 0:
-        stage_steps.append(segs[s - 1].glob)  # type: ignore[arg-type]
-    stage_steps.extend(seg.maps)
-    stats = {i: StepStats(i, st.name, "global" if isinstance(st, GlobalStep) else "map") for i, st in stage_steps}
-    rej_writers = {i: ShardWriter(layout.rejects, f"st{s:02d}-s{i:02d}-t{task.index:05d}") for i, _ in stage_steps}
-    if last:
+    rej_writers = {i: ShardWriter(layout.rejects, f"st{s:02d}-s{i:02d}-t{task.index:05d}") for i, _ in plan.steps}
+    if plan.last:
         out_writer = ShardWriter(layout.data, f"t{task.index:05d}", max_rows=shard_rows, max_bytes=shard_bytes,
                                  format=out_format)
         key_writer = None
@@ -269,40 +358,24 @@ def _run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: Rea
         # costs CPU and saves next to nothing
         key_writer = ShardWriter(layout.keys(s), f"t{task.index:05d}", max_rows=1 << 62, max_bytes=1 << 62,
                                  compression="none", use_dictionary=False)
-    decisions = _decisions_iter(layout, s, task.index) if s > 0 else None
+    decisions = load_decisions(layout, s, task.index) if s > 0 else None
     dec_pos = 0
     rows_out = 0
-    glob_map_seconds = 0.0
     read_seconds = 0.0
     t_last = time.perf_counter()
-    for step_i, st in stage_steps:
-        st.setup()
-    for batch in _iter_stage_input(layout, spec, task, s, batch_rows, rstats, q_writer, strict):
-        now = time.perf_counter()
-        read_seconds += now - t_last
-        for step_i, st in stage_steps:
-            if batch.num_rows == 0:
-                break
-            d = None
-            if isinstance(st, GlobalStep):
-                if decisions is None:
-                    raise RuntimeError(f"missing decisions of global step {step_i} for task {task.index}")
-                d = decisions.slice(dec_pos, batch.num_rows)
-                if d.num_rows != batch.num_rows:
-                    raise RuntimeError(f"decisions of step {step_i} are misaligned for task {task.index}")
-                dec_pos += batch.num_rows
-            kept, rej = run_step(st, batch, stats[step_i], d)
-            if rej is not None:
-                rej_writers[step_i].write(rej)
-            batch = kept
+    plan.setup()
+    for batch in iter_stage_input(layout, spec, task, s, batch_rows, rstats, q_writer, strict):
+        read_seconds += time.perf_counter() - t_last
+        d = None
+        if decisions is not None:  # the slice aligned with this batch
+            d = decisions.slice(dec_pos, batch.num_rows)
+            dec_pos += batch.num_rows
+        batch, rejects, keys = plan.run_batch(batch, stats, d, task=task.index)
+        for i, rej in rejects:
+            rej_writers[i].write(rej)
         if batch.num_rows:
-            if key_writer is not None:
-                t0 = time.perf_counter()
-                keys = seg.glob[1].map(batch)  # type: ignore[index]
-                if keys.num_rows != batch.num_rows:
-                    raise RuntimeError(f"global step {seg.glob[1].name}.map returned {keys.num_rows} keys for {batch.num_rows} rows")
+            if keys is not None:
                 key_writer.write(keys)
-                glob_map_seconds += time.perf_counter() - t0
             out_writer.write(batch)
             rows_out += batch.num_rows
         t_last = time.perf_counter()
@@ -315,11 +388,7 @@ def _run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: Rea
     if q_writer is not None:
         files["quarantine"] = q_writer.close()
     rstats.seconds = read_seconds
-    step_list = [stats[i] for i, _ in stage_steps]
-    if seg.glob is not None:
-        gi, gs = seg.glob
-        step_list.append(StepStats(gi, gs.name, "global", seconds=glob_map_seconds))
-    result = TaskResult(s, task.index, rstats, step_list, rows_out,
+    result = TaskResult(s, task.index, rstats, plan.step_stats(stats), rows_out,
                         {k: [os.path.relpath(p, layout.root) for p in v] for k, v in files.items()})
     write_json_atomic(layout.marker(s, task.index), result.to_dict())
     return result
