@@ -12,10 +12,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Violations owned by other open work, to be removed when it lands (issue 21: executor interface).
-KNOWN = {
-    ("winnow/core/executors/ray.py", "winnow.core.pipeline.runner._cleanup"),
-    ("winnow/core/executors/ray.py", "winnow.core.pipeline.runner._iter_stage_input"),
-}
+KNOWN: set[tuple[str, str]] = set()  # none left
 
 
 def _private(name: str) -> bool:
@@ -86,7 +83,7 @@ def private_imports(path: Path) -> list[str]:
 def test_no_private_imports_across_packages():
     found = {(str(p.relative_to(SRC)), name) for p in sorted((SRC / "winnow").rglob("*.py"))
              for name in private_imports(p)}
-    assert found <= KNOWN, sorted(found - KNOWN)
+    assert found == KNOWN, sorted(found ^ KNOWN)
 
 
 def test_the_check_sees_each_form(tmp_path, monkeypatch):

@@ -86,7 +86,7 @@ class Executor(ABC):
                                  f"{', '.join(cls.Options.model_fields)}")
                 else:
                     lines.append(f"executor_options.{key}: {err['msg']}")
-            raise ValueError("\n".join(lines)) from None
+            raise ValueError("; ".join(lines)) from None
 
     @classmethod
     def for_run(cls, workers: int | None, n_tasks: int, options: dict) -> "Executor":
