@@ -160,23 +160,42 @@ def _field_default(name: str, field) -> str:
 
 
 @app.command("steps")
-def list_steps():
-    """List the available pipeline steps and their arguments."""
+def list_steps(
+    name: Optional[str] = typer.Argument(None, help="Show one step in full: its whole docstring and arguments."),
+):
+    """List the available pipeline steps and their arguments (`winnow steps NAME` for one step in full)."""
     from rich.console import Console
     from rich.table import Table
 
     from winnow.core.pipeline.registry import get_step_class, step_names
 
-    t = Table(title="pipeline steps")
-    t.add_column("step")
-    t.add_column("arguments (default)")
-    t.add_column("what it does")
+    console = Console()
+    if name is not None:
+        if name not in step_names():
+            _fail(f"unknown step {name!r}; known: {', '.join(step_names())}")
+        cls = get_step_class(name)
+        console.print(f"[bold]{name}[/bold]  ({cls.__module__}.{cls.__name__})\n")
+        console.print(_esc(inspect_doc(cls)))
+        console.print("\n[bold]arguments[/bold]")
+        for k, v in cls.model_fields.items():
+            console.print("  " + _esc(_field_default(k, v)), soft_wrap=True)
+        return
+    t = Table(title="pipeline steps (winnow steps NAME shows one in full)")
+    t.add_column("step", no_wrap=True)
+    t.add_column("arguments (default)", overflow="fold")
+    t.add_column("what it does", overflow="fold")
     for n in step_names():
         cls = get_step_class(n)
-        args = ", ".join(_field_default(k, v) for k, v in cls.model_fields.items())
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        t.add_row(n, _esc(args), _esc(doc))
-    Console().print(t)
+        args = "\n".join(_field_default(k, v) for k, v in cls.model_fields.items())
+        t.add_row(n, _esc(args), _esc(inspect_doc(cls).split("\n\n")[0].replace("\n", " ")))
+    console.print(t)
+
+
+def inspect_doc(cls) -> str:
+    """The class docstring, dedented (empty if none)."""
+    import inspect
+
+    return inspect.getdoc(cls) or ""
 
 
 @datasets_app.command("build")

@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,10 @@ import numpy as np
 
 class BudgetError(ValueError):
     """A budget that cannot be parsed or satisfied."""
+
+
+class BudgetWarning(UserWarning):
+    """A budget larger than the pool: everything is selected."""
 
 
 @dataclass
@@ -185,6 +190,12 @@ def order_to_mask(order: np.ndarray, budget: Any, n_tokens: np.ndarray) -> np.nd
     else:
         cum = np.cumsum(n_tokens[order])
         k = int(np.searchsorted(cum, val, side="right"))
+        if len(cum) and val > cum[-1]:
+            warnings.warn(f"budget {budget!r} exceeds the pool's {int(cum[-1])} tokens: every row is "
+                          "selected", BudgetWarning, stacklevel=3)
+    if kind == "rows" and k > len(n_tokens):
+        warnings.warn(f"budget {budget!r} exceeds the pool's {len(n_tokens)} rows: every row is selected",
+                      BudgetWarning, stacklevel=3)
     mask[order[: min(max(k, 0), n)]] = True
     return mask
 
