@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -55,6 +55,8 @@ def run(
     overwrite: bool = typer.Option(False, help="Delete an existing output folder first."),
     strict: bool = typer.Option(False, help="Stop at the first unreadable input instead of quarantining it."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Override the output folder of the YAML."),
+    input_path: Optional[List[str]] = typer.Option(
+        None, "--input", "-i", help="Override the YAML's input.path (repeatable): run an example pipeline on your data."),
     progress: bool = typer.Option(True, help="Show progress bars."),
     ray_address: Optional[str] = typer.Option(
         None, help="ray: connect to this cluster (auto, ray://head:10001); default: start a local Ray."),
@@ -65,7 +67,7 @@ def run(
         None, help="ray: object store size of a local Ray, e.g. 2GB (default: Ray's)."),
     ray_max_retries: Optional[int] = typer.Option(None, help="ray: retries of a task whose worker died (default 3)."),
 ):
-    """Run a pipeline YAML. Writes data/ (kept rows), rejects/ (with step and reason), quarantine/
+    """Run a pipeline YAML (`--input`/`-o` point it at your data and folder). Writes data/ (kept rows), rejects/ (with step and reason), quarantine/
     (unreadable input with file, offset, error) and manifest.json (per-step accounting).
 
     Example YAML:
@@ -89,7 +91,7 @@ def run(
                    "max_retries": ray_max_retries}
         res = run_yaml(pipeline, executor=executor, workers=workers, resume=resume, overwrite=overwrite,
                        strict=strict, progress=progress and sys.stderr.isatty(), output=output,
-                       executor_options=ex_opts)
+                       executor_options=ex_opts, input=input_path or None)
     except (ConfigError, RunExistsError, IncompleteRunError, InputError, StrictInputError) as e:
         _fail(str(e))
     _print_stats(res.manifest, res.path)

@@ -298,14 +298,21 @@ class _Progress:
 
 def run_yaml(path: str, *, executor: str | None = None, workers: int | None = None, resume: bool = False,
              overwrite: bool = False, strict: bool = False, progress: bool = False,
-             output: str | None = None, executor_options: dict | None = None) -> RunResult:
+             output: str | None = None, executor_options: dict | None = None,
+             input: str | list[str] | None = None) -> RunResult:
     """Load a pipeline YAML and run it (what ``winnow run`` does).
 
-    ``executor_options`` (e.g. from ``--ray-address``) override the YAML's ``executor_options``.
+    ``input`` (files, folders, globs or URLs) replaces the YAML's ``input.path`` and ``output`` its
+    output folder, so an example pipeline runs on your own data unchanged. ``executor_options``
+    (e.g. from ``--ray-address``) override the YAML's ``executor_options``.
     """
     cfg, steps = load_config(path)
-    spec = InputSpec(**cfg.input.model_dump())
+    inp = cfg.input.model_dump()
+    if input:
+        inp["path"] = list(input) if isinstance(input, (list, tuple)) else input
+    spec = InputSpec(**inp)
     raw = cfg.model_dump(mode="json")
+    raw["input"]["path"] = inp["path"]  # the manifest records what ran
     ex = executor or cfg.executor
     cli = {k: v for k, v in (executor_options or {}).items() if v is not None}
     opts = {**cfg.executor_options, **cli} if ex == "ray" else cli  # YAML options are Ray's
