@@ -81,7 +81,8 @@ def _word_counts(texts: list[str]) -> np.ndarray:
 
 
 def as_pool(data: Any, name: str = "pool") -> Pool:
-    """Normalise ``data`` (Pool, Arrow table, dict of columns, list of str, ``(X, y)``) to a :class:`Pool`."""
+    """Normalise ``data`` (Pool, Arrow table, pandas / polars DataFrame, HF ``Dataset``, dict of columns,
+    list of str, ``(X, y)``) to a :class:`Pool`."""
     if data is None:
         raise ValueError(f"{name} is None")
     if isinstance(data, Pool):
@@ -95,6 +96,10 @@ def as_pool(data: Any, name: str = "pool") -> Pool:
         return as_pool((data, None), name)
     if isinstance(data, list) and (not data or isinstance(data[0], str)):
         data = {"text": data}
+    from winnow.core.io.memory import is_in_memory, to_arrow
+
+    if not isinstance(data, dict) and is_in_memory(data):  # pandas / polars / HF Dataset / Arrow
+        data = to_arrow(data)
     try:
         import pyarrow as pa
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from winnow.core.io.readers import InputSpec, plan_tasks
+from winnow.core.io.memory import is_in_memory, materialize
+from winnow.core.io.writers import unify_folder_schema
 from winnow.core.memory import release_memory
 from winnow.core.pipeline.config import ConfigError, build_step, load_config
 from winnow.core.pipeline.manifest import build_manifest
@@ -64,6 +66,22 @@ class RunResult:
 
         return read_dataset_table(os.path.join(self.path, "quarantine"))
 
+    def to_pandas(self, columns: list[str] | None = None):
+        """Kept rows as a pandas DataFrame."""
+        return self.kept(columns).to_pandas()
+
+    def to_polars(self, columns: list[str] | None = None):
+        """Kept rows as a polars DataFrame (needs ``polars``)."""
+        import polars as pl
+
+        return pl.from_arrow(self.kept(columns))
+
+    def to_hf(self, columns: list[str] | None = None):
+        """Kept rows as a Hugging Face ``datasets.Dataset`` (needs ``datasets``; nothing downloads)."""
+        import datasets
+
+        return datasets.Dataset(self.kept(columns))
+
 
 def _fingerprint(spec: InputSpec, steps: list[Step], extra: dict) -> str:
     blob = json.dumps({
@@ -93,7 +111,7 @@ class Pipeline:
     def __repr__(self) -> str:
         return f"Pipeline({self.steps!r})"
 
-    def run(self, input: str | list[str] | InputSpec | dict, output: str, *, executor: str = "local",
+    def run(self, input: str | list[str] | InputSpec | dict | Any, output: str, *, executor: str = "local",
             workers: int | None = None, resume: bool = False, overwrite: bool = False, strict: bool = False,
             progress: bool = False, output_format: str = "parquet", shard_rows: int = 1_000_000,
             shard_bytes: int = 512 << 20, executor_options: dict | None = None,
@@ -101,7 +119,8 @@ class Pipeline:
         """Run the pipeline from ``input`` into the run folder ``output``.
 
         Args:
-            input: a path/glob/URL (or list), an :class:`InputSpec` or an ``input:`` mapping.
+            input: a path/glob/URL (or list), an :class:`InputSpec`, an ``input:`` mapping, or an
+                in-memory table (pandas / polars DataFrame, ``pyarrow.Table``, HF ``Dataset``).
             output: run folder; gets ``data/``, ``rejects/``, ``quarantine/``, ``manifest.json``.
             workers: processes (default: CPU count, at most the number of tasks).
             resume: finish an interrupted run (completed tasks are skipped).
@@ -218,6 +237,10 @@ class Pipeline:
             "output": {"path": output, "format": output_format},
             "steps": [{s.name: s.model_dump(mode="json", exclude_defaults=True)} for s in self.steps],
         }
+        # one schema per folder: rejects of different steps (and data from inputs with different
+        # columns) read as one table in polars, DuckDB, HF datasets and pandas
+        for folder in (layout.rejects, layout.data):
+            unify_folder_schema(folder)
         manifest = build_manifest(output, self.steps, all_results, read=read, reduce_seconds=reduce_seconds,
                                   config=cfg, wall_seconds=time.perf_counter() - t0, n_tasks=len(tasks),
                                   executor=executor, workers=workers)
@@ -240,6 +263,8 @@ def _remove_temp_files(root: str) -> None:
 def _as_spec(input) -> InputSpec:
     if isinstance(input, InputSpec):
         return input
+    if is_in_memory(input):  # DataFrames, Arrow tables, HF Datasets: written once, read like a file
+        return InputSpec(path=materialize(input))
     if isinstance(input, dict):
         from winnow.core.pipeline.config import InputConfig
 
