@@ -238,3 +238,32 @@ def test_semantic_dedup_minilm_offline(tmp_path, corpus):
     res = _run({"semantic_dedup": {"embedder": "minilm", "eps": 0.05, "n_clusters": 4}}, inp, tmp_path / "out")
     rep = _clusters(res)
     assert all(rep[c["id"]] == rep[c["orig"]] for c in rows if c["source"] == "copy")
+
+
+def test_semantic_dedup_default_does_not_merge_unrelated_documents(tmp_path):
+    """Issue 22: the default hashed embedder merged SymPy's AUTHORS file into Django's (word-set
+    Jaccard 0.07). Real files: both AUTHORS files plus Django's translation catalogues of two apps
+    in every language (same msgids, different translations: graded real overlap)."""
+    import sysconfig
+
+    import django
+
+    sp = sysconfig.get_paths()["purelib"]
+    authors = [p for p in (glob.glob(f"{sp}/django-*.dist-info/licenses/AUTHORS")
+                           + glob.glob(f"{sp}/sympy-*.dist-info/licenses/AUTHORS"))]
+    assert len(authors) == 2
+    root = os.path.dirname(django.__file__)
+    po = sorted(glob.glob(f"{root}/contrib/admin/locale/*/LC_MESSAGES/django.po")
+                + glob.glob(f"{root}/contrib/sites/locale/*/LC_MESSAGES/django.po"))
+    docs = [{"id": f"d{k:04d}", "text": open(p, errors="replace").read(), "source": "real"}
+            for k, p in enumerate(authors + po)]
+    inp = _write_shards(tmp_path, docs, 2)
+    res = _run({"semantic_dedup": {}}, inp, tmp_path / "out")
+    rep = _clusters(res)
+    assert rep["d0000"] != rep["d0001"], "Django's and SymPy's AUTHORS files were merged"
+    ids = sorted(rep)
+    texts = {d["id"]: d["text"] for d in docs}
+    i, j, jac = exact_jaccard_pairs(pa.array([texts[x] for x in ids]), ngram=1)
+    lab = np.array([rep[x] for x in ids])
+    m = pair_metrics(lab, i, j, jac, 0.5)
+    assert m["pred_pairs"] > 0 and m["precision"] >= 0.95, m

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
-from winnow.cli_common import check_accounting, cli_errors, esc, print_stats
+from winnow.cli_common import check_accounting, cli_errors, esc, fail, print_stats
 
 app = typer.Typer(
     name="winnow",
@@ -45,6 +45,8 @@ def run(
     overwrite: bool = typer.Option(False, help="Delete an existing output folder first."),
     strict: bool = typer.Option(False, help="Stop at the first unreadable input instead of quarantining it."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Override the output folder of the YAML."),
+    input_path: Optional[List[str]] = typer.Option(
+        None, "--input", "-i", help="Override the YAML's input.path (repeatable): run an example pipeline on your data."),
     progress: bool = typer.Option(True, help="Show progress bars."),
     ray_address: Optional[str] = typer.Option(
         None, help="ray: connect to this cluster (auto, ray://head:10001); default: start a local Ray."),
@@ -55,7 +57,7 @@ def run(
         None, help="ray: object store size of a local Ray, e.g. 2GB (default: Ray's)."),
     ray_max_retries: Optional[int] = typer.Option(None, help="ray: retries of a task whose worker died (default 3)."),
 ):
-    """Run a pipeline YAML. Writes data/ (kept rows), rejects/ (with step and reason), quarantine/
+    """Run a pipeline YAML (`--input`/`-o` point it at your data and folder). Writes data/ (kept rows), rejects/ (with step and reason), quarantine/
     (unreadable input with file, offset, error) and manifest.json (per-step accounting).
 
     Example YAML:
@@ -75,7 +77,7 @@ def run(
                "max_retries": ray_max_retries}
     res = run_yaml(pipeline, executor=executor, workers=workers, resume=resume, overwrite=overwrite,
                    strict=strict, progress=progress and sys.stderr.isatty(), output=output,
-                   executor_options=ex_opts)
+                   executor_options=ex_opts, input=input_path or None)
     print_stats(res.manifest, res.path)
     check_accounting(res.manifest)
 
@@ -106,23 +108,42 @@ def _field_default(name: str, field) -> str:
 
 
 @app.command("steps")
-def list_steps():
-    """List the available pipeline steps and their arguments."""
+def list_steps(
+    name: Optional[str] = typer.Argument(None, help="Show one step in full: its whole docstring and arguments."),
+):
+    """List the available pipeline steps and their arguments (`winnow steps NAME` for one step in full)."""
     from rich.console import Console
     from rich.table import Table
 
     from winnow.core.pipeline.registry import get_step_class, step_names
 
-    t = Table(title="pipeline steps")
-    t.add_column("step")
-    t.add_column("arguments (default)")
-    t.add_column("what it does")
+    console = Console()
+    if name is not None:
+        if name not in step_names():
+            fail(f"unknown step {name!r}; known: {', '.join(step_names())}")
+        cls = get_step_class(name)
+        console.print(f"[bold]{name}[/bold]  ({cls.__module__}.{cls.__name__})\n")
+        console.print(esc(inspect_doc(cls)))
+        console.print("\n[bold]arguments[/bold]")
+        for k, v in cls.model_fields.items():
+            console.print("  " + esc(_field_default(k, v)), soft_wrap=True)
+        return
+    t = Table(title="pipeline steps (winnow steps NAME shows one in full)")
+    t.add_column("step", no_wrap=True)
+    t.add_column("arguments (default)", overflow="fold")
+    t.add_column("what it does", overflow="fold")
     for n in step_names():
         cls = get_step_class(n)
-        args = ", ".join(_field_default(k, v) for k, v in cls.model_fields.items())
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        t.add_row(n, esc(args), esc(doc))
-    Console().print(t)
+        args = "\n".join(_field_default(k, v) for k, v in cls.model_fields.items())
+        t.add_row(n, esc(args), esc(inspect_doc(cls).split("\n\n")[0].replace("\n", " ")))
+    console.print(t)
+
+
+def inspect_doc(cls) -> str:
+    """The class docstring, dedented (empty if none)."""
+    import inspect
+
+    return inspect.getdoc(cls) or ""
 
 
 @datasets_app.command("build")

@@ -159,7 +159,7 @@ class RunData:
     def rejects_schema(self, i: int) -> pa.Schema:
         fields: dict[str, pa.Field] = {}
         for s in self.rejects(i):
-            for f in s.shards.schema():
+            for f in s.shards.populated_schema():
                 fields.setdefault(f.name, f)
         return pa.schema(list(fields.values()))
 

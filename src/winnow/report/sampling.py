@@ -148,6 +148,25 @@ class Shards:
                 fields.setdefault(fld.name, fld)
         return pa.schema(list(fields.values()))
 
+    def populated_schema(self) -> pa.Schema:
+        """:meth:`schema` without the columns that are null in every row (by the Parquet footers'
+        null counts): a folder unified to one schema carries every step's columns, but a step's
+        rejects only fill its own."""
+        full = self.schema()
+        filled: set[str] = set()
+        for f in self.files:
+            if not f.endswith(".parquet"):
+                return full
+            md = self._pf(f).metadata
+            for g in range(md.num_row_groups):
+                rg = md.row_group(g)
+                for c in range(rg.num_columns):
+                    col = rg.column(c)
+                    st = col.statistics
+                    if st is None or not st.has_null_count or st.null_count < rg.num_rows:
+                        filled.add(col.path_in_schema.split(".")[0])
+        return pa.schema([f for f in full if f.name in filled])
+
     def has(self, column: str) -> bool:
         return column in self.schema().names
 

@@ -46,6 +46,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from winnow.errors import BudgetError, SelectorError, explain_validation  # defined there; importable here
 
 
+class BudgetWarning(UserWarning):
+    """A budget larger than the pool: everything is selected."""
+
+
 @dataclass
 class Pool:
     """Columns of a pool or target set, as numpy arrays / lists.
@@ -93,7 +97,8 @@ def word_counts(texts: list[str]) -> np.ndarray:
 
 
 def as_pool(data: Any, name: str = "pool") -> Pool:
-    """Normalise ``data`` (Pool, Arrow table, dict of columns, list of str, ``(X, y)``) to a :class:`Pool`."""
+    """Normalise ``data`` (Pool, Arrow table, pandas / polars DataFrame, HF ``Dataset``, dict of columns,
+    list of str, ``(X, y)``) to a :class:`Pool`."""
     if data is None:
         raise ValueError(f"{name} is None")
     if isinstance(data, Pool):
@@ -107,6 +112,10 @@ def as_pool(data: Any, name: str = "pool") -> Pool:
         return as_pool((data, None), name)
     if isinstance(data, list) and (not data or isinstance(data[0], str)):
         data = {"text": data}
+    from winnow.core.io.memory import is_in_memory, to_arrow
+
+    if not isinstance(data, dict) and is_in_memory(data):  # pandas / polars / HF Dataset / Arrow
+        data = to_arrow(data)
     try:
         import pyarrow as pa
 
@@ -202,6 +211,12 @@ def order_to_mask(order: np.ndarray, budget: Any, n_tokens: np.ndarray) -> np.nd
     else:
         cum = np.cumsum(n_tokens[order])
         k = int(np.searchsorted(cum, val, side="right"))
+        if len(cum) and val > cum[-1]:
+            warnings.warn(f"budget {budget!r} exceeds the pool's {int(cum[-1])} tokens: every row is "
+                          "selected", BudgetWarning, stacklevel=3)
+    if kind == "rows" and k > len(n_tokens):
+        warnings.warn(f"budget {budget!r} exceeds the pool's {len(n_tokens)} rows: every row is selected",
+                      BudgetWarning, stacklevel=3)
     mask[order[: min(max(k, 0), n)]] = True
     return mask
 

@@ -1,4 +1,5 @@
-"""Readers: JSONL (plain/.gz/.zst), Parquet, folders of .txt/.md, HTML — over any fsspec URL.
+"""Readers: JSONL (plain/.gz/.zst), Parquet, folders of .txt/.md, HTML, CSV/TSV, Arrow IPC and HF
+dataset folders, WARC/WET (the last four in :mod:`winnow.core.io.formats`) — over any fsspec URL.
 
 Reading is split into *tasks* (one input file, or a group of small files for text/HTML
 folders). A task yields :class:`ReadChunk` objects: a table of good records in the record
@@ -25,10 +26,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field
 
+from winnow.core.io.formats import FORMAT_SUFFIXES, hf_dataset_files, read_format
 from winnow.core.records import ensure_record_columns, quarantine_table, empty_quarantine
 from winnow.errors import InputError  # defined there; importable from here too
 
-Format = Literal["jsonl", "parquet", "text", "html"]
+Format = Literal["jsonl", "parquet", "text", "html", "csv", "tsv", "arrow", "warc"]
 
 #: decompressed bytes parsed per JSONL block
 JSONL_BLOCK_BYTES = 16 << 20
@@ -41,6 +43,7 @@ _SUFFIX_FORMATS = {
     ".parquet": "parquet", ".pq": "parquet",
     ".txt": "text", ".md": "text", ".rst": "text",
     ".html": "html", ".htm": "html", ".xhtml": "html",
+    **FORMAT_SUFFIXES,
 }
 _COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2", ".xz": "xz"}
 
@@ -50,7 +53,8 @@ class InputSpec(BaseModel):
 
     Attributes:
         path: a file, a folder, a glob, or a list of them; local paths or fsspec URLs.
-        format: ``jsonl``, ``parquet``, ``text`` or ``html``; inferred from the suffix if None.
+        format: ``jsonl``, ``parquet``, ``text``, ``html``, ``csv``, ``tsv``, ``arrow`` (also HF
+            ``save_to_disk`` folders) or ``warc`` (WARC/WET); inferred from the suffix if None.
         text_column: field holding the payload (renamed to ``text``).
         id_column: field holding a stable id (renamed to ``id``); missing ids are derived
             from file + offset.
@@ -111,7 +115,10 @@ def _fs_and_paths(spec: InputSpec) -> tuple[object, list[tuple[str, int]], str]:
         fs = fs or fs_
         protocol = fs_.protocol if isinstance(fs_.protocol, str) else fs_.protocol[0]
         stripped = fs_._strip_protocol(p)
-        if fs_.isdir(stripped):
+        hf = hf_dataset_files(fs_, stripped) if fs_.isdir(stripped) else None
+        if hf is not None:  # a Dataset.save_to_disk folder: its Arrow shards, in order
+            found = {f: fs_.info(f) for f in hf}
+        elif fs_.isdir(stripped):
             found = fs_.find(stripped, detail=True)
         elif any(ch in stripped for ch in "*?["):
             found = fs_.glob(stripped, detail=True)
@@ -119,7 +126,7 @@ def _fs_and_paths(spec: InputSpec) -> tuple[object, list[tuple[str, int]], str]:
             found = {stripped: fs_.info(stripped)}
         else:
             raise InputError(f"input path does not exist: {p}")
-        for name, info in sorted(found.items()):
+        for name, info in (found.items() if hf is not None else sorted(found.items())):
             if info.get("type", "file") != "file":
                 continue
             base = posixpath.basename(name)
@@ -156,10 +163,10 @@ def plan_tasks(spec: InputSpec) -> list[ReadTask]:
         if fmt is None:
             raise InputError(
                 f"cannot infer the format of {name!r}; set input.format to one of "
-                "jsonl, parquet, text, html"
+                "jsonl, parquet, text, html, csv, tsv, arrow, warc"
             )
         full = _unstrip(protocol, name)
-        if fmt in ("jsonl", "parquet"):
+        if fmt not in ("text", "html"):  # one task per file
             flush()
             tasks.append(ReadTask(len(tasks), [full], fmt, size))
         else:
@@ -191,6 +198,8 @@ def read_task(spec: InputSpec, task: ReadTask) -> Iterator[ReadChunk]:
         yield from _read_parquet(spec, task.files[0])
     elif task.format in ("text", "html"):
         yield from _read_docs(spec, task.files, task.format)
+    elif task.format in ("csv", "tsv", "arrow", "warc"):
+        yield from read_format(spec, task.files[0], task.format, _display_name(task.files[0]), _open_binary)
     else:  # pragma: no cover - guarded by plan_tasks
         raise InputError(f"unknown format {task.format}")
 

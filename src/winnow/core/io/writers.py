@@ -139,3 +139,48 @@ def read_dataset_table(directory: str, columns: list[str] | None = None) -> pa.T
         return pa.table({c: pa.array([], pa.string()) for c in (columns or ["id"])})
     tables = [pq.read_table(f, columns=columns) for f in files]
     return pa.concat_tables(tables, promote_options="permissive")
+
+
+#: columns every rejects file starts with, in this order (then the rest, in first-seen order)
+LEADING_COLUMNS = ("id", "text", "source", "step", "reason")
+
+
+def unify_folder_schema(directory: str, leading: tuple[str, ...] = LEADING_COLUMNS) -> pa.Schema | None:
+    """Give every Parquet shard of ``directory`` one schema, so the folder reads as one table.
+
+    Steps add different statistic columns, so a run's ``rejects/`` files differ per step; polars
+    ``scan_parquet``, HF ``load_dataset("parquet")`` and DuckDB refuse (or pandas silently drops
+    columns). The union schema (types promoted permissively) is computed from the files' metadata;
+    only files that differ from it are rewritten (missing columns as nulls; atomically). Files are
+    visited in name order, so the result does not depend on worker counts. Returns the schema.
+
+    Example:
+        >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
+        >>> d = tempfile.mkdtemp()
+        >>> pq.write_table(pa.table({"id": ["a"], "step": ["length"], "n_words": [3]}), f"{d}/a.parquet")
+        >>> pq.write_table(pa.table({"id": ["b"], "step": ["pii"], "pii_total": [2.5]}), f"{d}/b.parquet")
+        >>> unify_folder_schema(d).names
+        ['id', 'step', 'n_words', 'pii_total']
+        >>> pq.read_table(f"{d}/a.parquet").column("pii_total").to_pylist()
+        [None]
+    """
+    files = sorted(glob.glob(os.path.join(directory, "*.parquet")))
+    if len(files) < 2:
+        return pq.read_schema(files[0]) if files else None
+    schemas = [pq.read_schema(f) for f in files]
+    meta_free = [s.remove_metadata() for s in schemas]
+    if all(s.equals(meta_free[0]) for s in meta_free[1:]):
+        return schemas[0]
+    union = pa.unify_schemas(meta_free, promote_options="permissive")
+    names = [c for c in leading if c in union.names] + [c for c in union.names if c not in leading]
+    union = pa.schema([union.field(c) for c in names])
+    for f, s in zip(files, meta_free):
+        if s.equals(union):
+            continue
+        t = pq.read_table(f)
+        cols = [t.column(c).cast(union.field(c).type) if c in t.column_names
+                else pa.nulls(t.num_rows, union.field(c).type) for c in names]
+        tmp = f + f".tmp-{os.getpid()}"
+        pq.write_table(pa.Table.from_arrays(cols, schema=union), tmp, compression="zstd")
+        os.replace(tmp, f)
+    return union

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from winnow.core.io.readers import InputSpec, plan_tasks
+from winnow.core.io.memory import is_in_memory, materialize
+from winnow.core.io.writers import unify_folder_schema
 from winnow.core.pipeline.config import ConfigError, build_step, load_config
 from winnow.core.pipeline.executor_registry import make_executor, takes_options, validate_executor_options
 from winnow.core.pipeline.manifest import build_manifest
@@ -57,6 +59,22 @@ class RunResult:
 
         return read_dataset_table(os.path.join(self.path, "quarantine"))
 
+    def to_pandas(self, columns: list[str] | None = None):
+        """Kept rows as a pandas DataFrame."""
+        return self.kept(columns).to_pandas()
+
+    def to_polars(self, columns: list[str] | None = None):
+        """Kept rows as a polars DataFrame (needs ``polars``)."""
+        import polars as pl
+
+        return pl.from_arrow(self.kept(columns))
+
+    def to_hf(self, columns: list[str] | None = None):
+        """Kept rows as a Hugging Face ``datasets.Dataset`` (needs ``datasets``; nothing downloads)."""
+        import datasets
+
+        return datasets.Dataset(self.kept(columns))
+
 
 def _fingerprint(spec: InputSpec, steps: list[Step], extra: dict) -> str:
     blob = json.dumps({
@@ -86,7 +104,7 @@ class Pipeline:
     def __repr__(self) -> str:
         return f"Pipeline({self.steps!r})"
 
-    def run(self, input: str | list[str] | InputSpec | dict, output: str, *, executor: Any = "local",
+    def run(self, input: str | list[str] | InputSpec | dict | Any, output: str, *, executor: Any = "local",
             workers: int | None = None, resume: bool = False, overwrite: bool = False, strict: bool = False,
             progress: bool = False, output_format: str = "parquet", shard_rows: int = 1_000_000,
             shard_bytes: int = 512 << 20, executor_options: dict | None = None,
@@ -94,7 +112,8 @@ class Pipeline:
         """Run the pipeline from ``input`` into the run folder ``output``.
 
         Args:
-            input: a path/glob/URL (or list), an :class:`InputSpec` or an ``input:`` mapping.
+            input: a path/glob/URL (or list), an :class:`InputSpec`, an ``input:`` mapping, or an
+                in-memory table (pandas / polars DataFrame, ``pyarrow.Table``, HF ``Dataset``).
             output: run folder; gets ``data/``, ``rejects/``, ``quarantine/``, ``manifest.json``.
             executor: a registered executor's name (``local``, ``ray``) or an executor instance
                 (a :class:`winnow.core.executors.base.Executor`; the caller closes it).
@@ -162,6 +181,10 @@ class Pipeline:
             "output": {"path": output, "format": output_format},
             "steps": [{s.name: s.model_dump(mode="json", exclude_defaults=True)} for s in self.steps],
         }
+        # one schema per folder: rejects of different steps (and data from inputs with different
+        # columns) read as one table in polars, DuckDB, HF datasets and pandas
+        for folder in (layout.rejects, layout.data):
+            unify_folder_schema(folder)
         manifest = build_manifest(output, self.steps, all_results, read=read, reduce_seconds=reduce_seconds,
                                   config=cfg, wall_seconds=time.perf_counter() - t0, n_tasks=len(tasks),
                                   executor=ex.name, workers=ex.workers)
@@ -184,6 +207,8 @@ def _remove_temp_files(root: str) -> None:
 def _as_spec(input) -> InputSpec:
     if isinstance(input, InputSpec):
         return input
+    if is_in_memory(input):  # DataFrames, Arrow tables, HF Datasets: written once, read like a file
+        return InputSpec(path=materialize(input))
     if isinstance(input, dict):
         from winnow.core.pipeline.config import InputConfig
 
@@ -195,14 +220,21 @@ def _as_spec(input) -> InputSpec:
 
 def run_yaml(path: str, *, executor: str | None = None, workers: int | None = None, resume: bool = False,
              overwrite: bool = False, strict: bool = False, progress: bool = False,
-             output: str | None = None, executor_options: dict | None = None) -> RunResult:
+             output: str | None = None, executor_options: dict | None = None,
+             input: str | list[str] | None = None) -> RunResult:
     """Load a pipeline YAML and run it (what ``winnow run`` does).
 
-    ``executor_options`` (e.g. from ``--ray-address``) override the YAML's ``executor_options``.
+    ``input`` (files, folders, globs or URLs) replaces the YAML's ``input.path`` and ``output`` its
+    output folder, so an example pipeline runs on your own data unchanged. ``executor_options``
+    (e.g. from ``--ray-address``) override the YAML's ``executor_options``.
     """
     cfg, steps = load_config(path)
-    spec = InputSpec(**cfg.input.model_dump())
+    inp = cfg.input.model_dump()
+    if input:
+        inp["path"] = list(input) if isinstance(input, (list, tuple)) else input
+    spec = InputSpec(**inp)
     raw = cfg.model_dump(mode="json")
+    raw["input"]["path"] = inp["path"]  # the manifest records what ran
     ex = executor or cfg.executor
     cli = {k: v for k, v in (executor_options or {}).items() if v is not None}
     try:  # the YAML's options apply to executors that take options (a YAML for ray also runs locally)

@@ -43,27 +43,40 @@ from winnow.curate.dedup._text import ngram_hashes, word_token_hashes
 from winnow.core.pipeline.step import GlobalStep
 
 
-def hashed_embeddings(text, dim: int = 256, seed: int = 0) -> np.ndarray:
-    """Signed feature hashing of word unigrams + bigrams, L2-normalised, shape ``(docs, dim)``."""
+def hashed_embeddings(text, dim: int = 256, seed: int = 0, sublinear: bool = True) -> np.ndarray:
+    """Signed feature hashing of word unigrams + bigrams, L2-normalised, shape ``(docs, dim)``.
+
+    ``sublinear`` (default) weighs each distinct n-gram of a document by ``1 + log(count)`` instead
+    of its raw count, so that the few very frequent tokens of long documents (``com``, ``gmail``
+    in two unrelated AUTHORS files) do not dominate the cosine: with raw counts SymPy's and
+    Django's AUTHORS files had cosine 0.97 at word-set Jaccard 0.07.
+    """
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     th, offsets = word_token_hashes(text, seed)
     n = len(offsets) - 1
-    feats = []
-    uni_doc = np.repeat(np.arange(n), np.diff(offsets))
-    feats.append((th, uni_doc))
     bi, bc = ngram_hashes(th, offsets, 2)
-    feats.append((bi, np.repeat(np.arange(n), bc)))
-    out = np.zeros(n * dim, np.float64)
-    for h, d in feats:
-        if len(h) == 0:
-            continue
-        bucket = (h % np.uint64(dim)).astype(np.int64)
-        sign = np.where((h >> np.uint64(63)) == 1, -1.0, 1.0)
-        out += np.bincount(d * dim + bucket, weights=sign, minlength=n * dim)
+    h = np.concatenate([th, bi])
+    doc = np.concatenate([np.repeat(np.arange(n), np.diff(offsets)), np.repeat(np.arange(n), bc)])
+    w = np.ones(len(h))
+    if sublinear and len(h):
+        order = np.lexsort((h, doc))
+        h, doc = h[order], doc[order]
+        first = np.r_[True, (h[1:] != h[:-1]) | (doc[1:] != doc[:-1])]
+        starts = np.flatnonzero(first)
+        counts = np.diff(np.r_[starts, len(h)])
+        h, doc, w = h[starts], doc[starts], 1.0 + np.log(counts)
+    bucket = (h % np.uint64(dim)).astype(np.int64)
+    sign = np.where((h >> np.uint64(63)) == 1, -1.0, 1.0)
+    out = np.bincount(doc * dim + bucket, weights=sign * w, minlength=n * dim) if len(h) else np.zeros(n * dim)
     e = out.reshape(n, dim).astype(np.float32)
     norm = np.linalg.norm(e, axis=1, keepdims=True)
     return e / np.maximum(norm, 1e-12)
+
+
+#: default cosine distance per embedder: hashed n-gram vectors of unrelated texts sit further apart
+#: than sentence embeddings, and their near-duplicates less close (measured in benchmarks/dedup)
+DEFAULT_EPS = {"hashed": 0.1, "minilm": 0.05}
 
 
 class SemanticDedup(GlobalStep):
@@ -75,7 +88,8 @@ class SemanticDedup(GlobalStep):
 
     name = "semantic_dedup"
     embedder: Literal["hashed", "minilm"] = "hashed"
-    eps: float = Field(0.05, gt=0.0, lt=1.0, description="cosine distance below which documents are duplicates")
+    eps: float | None = Field(None, gt=0.0, lt=1.0, description="cosine distance below which documents are "
+                              "duplicates (default: 0.1 for hashed, 0.05 for minilm)")
     dim: int = Field(256, ge=8, description="dimension of the hashed embedding")
     n_clusters: int | None = Field(None, ge=1)
     cluster_size: int = Field(1000, ge=2, description="target documents per k-means cluster when n_clusters is None")
@@ -118,7 +132,7 @@ class SemanticDedup(GlobalStep):
                     parts.append(np.asarray(col.flatten().to_numpy(), np.float32).reshape(len(col), -1))
             emb = np.concatenate(parts)[idx.gid_of_node]  # node order
             labels = kmeans_labels(emb, self.n_clusters or max(1, math.ceil(idx.n / self.cluster_size)), self.seed)
-            thr = 1.0 - self.eps
+            thr = 1.0 - (self.eps if self.eps is not None else DEFAULT_EPS[self.embedder])
             order = np.lexsort((np.arange(idx.n), labels))
             bounds = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1], True])
             for a, b in zip(bounds[:-1], bounds[1:]):

@@ -30,6 +30,14 @@ _H = r"[0-9A-Fa-f]{1,4}"
 #: full or ``::``-compressed IPv6
 IPV6 = (rf"(^|[^0-9A-Za-z:.])((?:{_H}:){{7}}{_H}|(?:{_H}:){{1,7}}:(?:{_H}(?::{_H}){{0,5}})?"
         rf"|::(?:{_H}(?::{_H}){{0,6}}))($|[^0-9A-Za-z:])")
+#: a dotted quad named as a version ("version 1.2.3.4", "v2.0.1.3", "==1.2.3.4", "release 10.0.0.1"):
+#: its dots are masked before IPv4 detection (RE2 has no look-behind), then restored
+VERSIONED_QUAD = (r"(?i)((?:\b(?:versions?|ver|vers|release[sd]?|rel|rev|revision|build|firmware|kernel|"
+                  r"update[sd]?|patch(?:ed)?|upgraded?(?: to)?|downgraded?(?: to)?|tag|tagged|v)\.?[ \t]*"
+                  r"(?:(?:[:=#]|is|was|of)[ \t]*)?"
+                  r"|[=<>~!]=[ \t]*)v?)"
+                  rf"({_OCT})\.({_OCT})\.({_OCT})\.({_OCT})")
+_MASK = "\ue000"  # a private-use character stands in for the masked dots
 #: international (+CC ...) or North-American style numbers with separators
 PHONE = (r"(?:\+[1-9][0-9]{0,2}[ .\-]?(?:\(0?[0-9]{1,4}\)[ .\-]?)?[0-9]{1,4}(?:[ .\-]?[0-9]{2,4}){1,4}"
          r"|\([0-9]{3}\)[ .\-]?[0-9]{3}[ .\-][0-9]{4}"
@@ -94,8 +102,10 @@ class Pii(MapStep):
         if self.email:
             text, ne = self._redact(text, EMAIL, self.email_placeholder)
         if self.ip:
+            text, masked = _mask_versions(text)
             text, n4 = self._redact(text, IPV4, self.ip_placeholder, group=True)
             text, n6 = self._redact(text, IPV6, self.ip_placeholder, group=True)
+            text = _unmask_versions(text, masked)
             ni = pc.add(n4, n6)
         if self.phone:
             text, nph = self._redact(text, PHONE, self.phone_placeholder)
@@ -108,3 +118,25 @@ class Pii(MapStep):
             return pa.nulls(table.num_rows, pa.string())
         return reasons_from_masks(table.num_rows, [(pc.greater(table.column("pii_total"), self.max_redactions),
                                                     "pii:max_redactions")])
+
+
+def _mask_versions(text: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Mask the dots of version-named dotted quads so IPv4 detection skips them.
+
+    Rows that already hold the mask character are left alone (and may then be redacted).
+    """
+    cand = pc.and_(pc.fill_null(pc.match_substring_regex(text, VERSIONED_QUAD), False),
+                   pc.invert(pc.fill_null(pc.match_substring(text, _MASK), False)))
+    if not pc.any(cand).as_py():
+        return text, cand
+    idx = pc.indices_nonzero(cand)
+    sub = pc.replace_substring_regex(text.take(idx), VERSIONED_QUAD, rf"\1\2{_MASK}\3{_MASK}\4{_MASK}\5")
+    return pc.replace_with_mask(text, cand, pc.cast(sub, text.type)), cand
+
+
+def _unmask_versions(text: pa.Array, masked: pa.Array) -> pa.Array:
+    if not pc.any(masked).as_py():
+        return text
+    idx = pc.indices_nonzero(masked)
+    sub = pc.replace_substring(text.take(idx), _MASK, ".")
+    return pc.replace_with_mask(text, masked, pc.cast(sub, text.type))

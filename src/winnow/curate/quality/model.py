@@ -161,7 +161,7 @@ def _as_arrow(texts):
     return pa.array(list(texts), pa.string())
 
 
-@dataclass
+@dataclass(repr=False)
 class QualityModel:
     """A hashed n-gram linear model that scores texts (higher = better / more like the positives).
 
@@ -178,6 +178,19 @@ class QualityModel:
     #: score quantiles on a reference pool (used by ``top_fraction``): probs -> values
     calibration: dict = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        """A one-line summary (the weights and calibration quantiles are not printed).
+
+        >>> m = QualityModel(HashingFeaturizer(n_bits=10), np.zeros(1024), 0.0)
+        >>> m
+        QualityModel(kind='classifier', features=HashingFeaturizer(n_bits=10, word_ngrams=2, char_ngrams=None, lowercase=True, norm='sqrt'), nonzero_weights=0/1024, calibrated=False)
+        """
+        n_cal = len(self.calibration.get("quantiles") or []) if self.calibration else 0
+        meta = "".join(f", {k}={self.meta[k]!r}" for k in ("n_train", "source", "teacher") if k in self.meta)
+        return (f"QualityModel(kind={self.kind!r}, features={self.featurizer!r}, "
+                f"nonzero_weights={int(np.count_nonzero(self.weights))}/{len(self.weights)}, "
+                f"calibrated={f'{n_cal} quantiles' if n_cal else False}{meta})")
 
     # ---------------------------------------------------------------- scoring
     def decision(self, texts) -> np.ndarray:

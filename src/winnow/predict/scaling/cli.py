@@ -81,26 +81,33 @@ def fit_cmd(
         rel = (p - obs) / obs
         rows = []
         ht = Table(title="held-out runs (extrapolation)", title_justify="left")
+        names = list(inputs)
         for c in ("size", "observed", "predicted", "CI", "rel. error", "inside CI"):
             ht.add_column(c, justify="right")
-        x = inputs.get("D")
+        sizes = np.stack([np.asarray(inputs[k], dtype=float) for k in names], axis=1)
+        label = [", ".join(f"{k}={v:.4g}" for k, v in zip(names, row)) if len(names) > 1 else f"{row[0]:.4g}"
+                 for row in sizes]
         for i in range(obs.size):
             inside = bool(lo[i] <= obs[i] <= hi[i])
-            ht.add_row(f"{x[i]:.4g}", f"{obs[i]:.4g}", f"{p[i]:.4g}", f"[{lo[i]:.4g}, {hi[i]:.4g}]",
+            ht.add_row(label[i], f"{obs[i]:.4g}", f"{p[i]:.4g}", f"[{lo[i]:.4g}, {hi[i]:.4g}]",
                        f"{rel[i]:+.2%}", "yes" if inside else "no")
-            rows.append({"size": float(x[i]), "observed": float(obs[i]), "predicted": float(p[i]),
+            rows.append({"size": {k: float(v) for k, v in zip(names, sizes[i])} if len(names) > 1
+                         else float(sizes[i, 0]), "observed": float(obs[i]), "predicted": float(p[i]),
                          "low": float(lo[i]), "high": float(hi[i]), "rel_error": float(rel[i]), "inside": inside})
         con.print(ht)
         report["held_out_eval"] = rows
-        # per held-out size: mean over seeds vs the fitted curve (the extrapolation error)
+        # per held-out configuration (every input equal, i.e. seeds of one run): mean vs the fitted curve.
+        # Runs that share D but differ in N are different configurations and are never averaged.
         summ = []
-        for xv in np.unique(x):
-            m = x == xv
+        _, group = np.unique(sizes, axis=0, return_inverse=True)
+        for g in range(int(group.max()) + 1):
+            m = group.ravel() == g
+            i0 = int(np.flatnonzero(m)[0])
             om = float(obs[m].mean())
-            pv, lv, hv = float(p[m][0]), float(lo[m][0]), float(hi[m][0])
-            summ.append({"size": float(xv), "runs": int(m.sum()), "observed_mean": om, "predicted": pv,
+            pv, lv, hv = float(p[i0]), float(lo[i0]), float(hi[i0])
+            summ.append({"size": rows[i0]["size"], "runs": int(m.sum()), "observed_mean": om, "predicted": pv,
                          "low": lv, "high": hv, "rel_error": (pv - om) / om, "inside": bool(lv <= om <= hv)})
-            con.print(f"extrapolation to {xv:.4g}: mean of {int(m.sum())} held-out runs {om:.4g}, "
+            con.print(f"extrapolation to {label[i0]}: mean of {int(m.sum())} held-out run(s) {om:.4g}, "
                       f"predicted {pv:.4g} [{lv:.4g}, {hv:.4g}], error {(pv - om) / om:+.2%}")
         report["held_out_summary"] = summ
     if predict:
