@@ -53,3 +53,56 @@ def test_steps_lists_every_argument_in_full():
     assert one.exit_code == 0 and "filter_no_terminal_punct=True" in one.output
     bad = CliRunner().invoke(app, ["steps", "nope"])
     assert bad.exit_code == 2 and "unknown step 'nope'" in bad.output
+
+
+SCRIPT = '''
+import pyarrow.compute as pc
+from winnow import Pipeline, Length
+from winnow.core.pipeline.step import MapStep, reasons_from_masks
+
+
+class NoDigits(MapStep):          # a custom step defined in the script itself (module __main__)
+    name = "no_digits"
+
+    def annotate(self, t):
+        return t.append_column("has_digit", pc.match_substring_regex(t["text"], r"[0-9]"))
+
+    def decide(self, t):
+        return reasons_from_masks(t.num_rows, [(t["has_digit"], "no_digits:has_digit")])
+
+
+result = Pipeline([Length(min_words=2), NoDigits()]).run(INPUT, OUTPUT, workers=2)
+t = result.manifest["totals"]
+print("ROWS", t["rows_in"], t["rows_kept"], t["rows_rejected"])
+'''
+
+
+@pytest.mark.parametrize("how", ["file", "stdin", "dash-c"])
+def test_script_without_main_guard_runs_with_two_workers(how, tmp_path):
+    """Issue 22: the README snippet saved as a script broke the spawn pool (workers re-ran it), and
+    from stdin it failed on '<stdin>'; a custom step defined in the script must reach the workers."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    inp = tmp_path / "in"
+    inp.mkdir()
+    for k in range(3):  # three files: three tasks, so the pool really starts
+        rows = [{"id": f"{k}-{i}", "text": f"doc {k} line {i}" if i % 3 else "no digits here at all"}
+                for i in range(10)]
+        (inp / f"p{k}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code = SCRIPT.replace("INPUT", repr(str(inp))).replace("OUTPUT", repr(str(tmp_path / "out")))
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    if how == "file":
+        (tmp_path / "s.py").write_text(code)
+        cmd, stdin = [sys.executable, str(tmp_path / "s.py")], None
+    elif how == "stdin":
+        cmd, stdin = [sys.executable, "-"], code
+    else:
+        cmd, stdin = [sys.executable, "-c", code], None
+    p = subprocess.run(cmd, input=stdin, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    # 30 rows; the 12 "no digits here at all" rows are kept, the 18 "doc k line i" rows have digits
+    assert "ROWS 30 12 18" in p.stdout, p.stdout + p.stderr[-2000:]
