@@ -287,7 +287,7 @@ def test_cli_train_and_score(split, tmp_path):
                                  "--negatives", str(tmp_path / "pool.jsonl"), "--out", str(tmp_path / "m"),
                                  "--n-bits", "16"])
     assert r.exit_code == 0, r.output
-    rep = json.loads(r.output)
+    rep = json.loads(r.stdout)  # progress lines go to stderr
     assert rep["heldout_auc"] > 0.9
     os.makedirs(tmp_path / "in")
     _write_jsonl(tmp_path / "in" / "a.jsonl", pte + nte, "t")
@@ -342,7 +342,7 @@ def test_cli_train_distilled_from_scores_parquet(split, tmp_path):
                                  str(tmp_path / "pool.jsonl"), "--id-column", "doc_id", "--score-column",
                                  "utility", "--out", str(tmp_path / "m"), "--n-bits", "16"])
     assert r.exit_code == 0, r.output
-    rep = json.loads(r.output)
+    rep = json.loads(r.stdout)
     assert rep["kind"] == "regressor" and rep["n_joined"] == 200 and rep["n_scores"] == 202
     assert rep["heldout_spearman"] > 0.4
     m = QualityModel.load(str(tmp_path / "m"))

@@ -129,3 +129,27 @@ def check_accounting(m: dict) -> None:
 
 __all__ = ["USAGE_ERROR", "esc", "one_line", "fail", "error_message", "cli_errors", "print_stats",
            "check_accounting"]
+
+
+@contextlib.contextmanager
+def working(what: str):
+    """Show ``what`` with a spinner and the elapsed seconds while a long phase runs (on a terminal),
+    then one line with its duration (always, on stderr), so no command is silent for long.
+
+    Example:
+        >>> with working("scoring 10 documents"):
+        ...     pass
+    """
+    import sys
+    import time
+
+    from rich.console import Console
+
+    con = Console(stderr=True)
+    t0 = time.perf_counter()
+    if sys.stderr.isatty():
+        with con.status(f"{esc(what)} …"):
+            yield
+    else:
+        yield
+    con.print(f"{esc(what)}: done in {time.perf_counter() - t0:.1f} s", highlight=False)

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from winnow.cli_common import cli_errors, fail
+from winnow.cli_common import cli_errors, fail, working
 
 
 @cli_errors()
@@ -37,6 +37,7 @@ def report(
         if v < 1:
             fail(f"{name} must be ≥ 1, got {v}")
     opts = ReportOptions(hist_rows=sample_rows, scan_rows=scan_rows, examples=examples, seed=seed)
-    out = build_report(path, output, opts)
+    with working(f"building the report of {path}"):
+        out = build_report(path, output, opts)
     size = os.path.getsize(out)
     typer.echo(f"wrote {out} ({size / 1e6:.1f} MB); open it in a browser: file://{os.path.abspath(out)}")

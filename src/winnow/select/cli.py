@@ -5,7 +5,7 @@ from typing import List, Optional
 
 import typer
 
-from winnow.cli_common import cli_errors, fail
+from winnow.cli_common import cli_errors, fail, working
 
 
 @cli_errors(ValueError, ImportError)
@@ -50,7 +50,8 @@ def select(
     tpool = read_table(pool, text_column=text_column)
     ttarget = read_table(target, text_column=text_column) if target else None
     t0 = time.perf_counter()
-    scores = sel.fit(tpool, ttarget).scores_
+    with working(f"{method}: scoring {tpool.num_rows:,} pool rows"):
+        scores = sel.fit(tpool, ttarget).scores_
     mask = sel.select_mask(b)
     secs = time.perf_counter() - t0
     os.makedirs(os.path.join(out, "data"), exist_ok=True)

@@ -4,6 +4,7 @@ Only typer is imported at module level so ``winnow --help`` stays fast.
 """
 from __future__ import annotations
 
+import sys
 from typing import Optional
 
 import typer
@@ -25,12 +26,14 @@ def dedup(
     clustering: str = typer.Option("center", help="minhash: center (no chains) or components (union-find)."),
     lowercase: bool = typer.Option(False, help="exact: lower-case before hashing."),
     punctuation: bool = typer.Option(False, help="exact: ignore punctuation."),
-    eps: float = typer.Option(0.05, help="semantic: cosine distance below which documents are duplicates."),
+    eps: Optional[float] = typer.Option(
+        None, help="semantic: cosine distance below which documents are duplicates (default 0.1 hashed, 0.05 minilm)."),
     embedder: str = typer.Option("hashed", help="semantic: hashed (fast) or minilm (all-MiniLM-L6-v2)."),
     n_clusters: Optional[int] = typer.Option(None, help="semantic: k-means clusters (default docs/1000)."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Worker processes (default: CPU count)."),
     overwrite: bool = typer.Option(False, help="Delete an existing output folder first."),
     resume: bool = typer.Option(False, help="Finish an interrupted run."),
+    progress: bool = typer.Option(True, help="Show a progress bar (on a terminal)."),
 ):
     """Remove duplicates: exact (normalised text hash), minhash (MinHash-LSH, FineWeb defaults,
     verified with true Jaccard) or semantic (SemDeDup). The smallest id of each group is kept;
@@ -51,6 +54,7 @@ def dedup(
     else:
         fail(f"--method must be exact, minhash or semantic, got {method!r}")
     step = build_step(spec, 0)
-    res = Pipeline([step]).run(input, output, workers=workers, overwrite=overwrite, resume=resume)
+    res = Pipeline([step]).run(input, output, workers=workers, overwrite=overwrite, resume=resume,
+                               progress=progress and sys.stderr.isatty())
     print_stats(res.manifest, res.path)
     check_accounting(res.manifest)

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from winnow.cli_common import cli_errors, fail, print_stats
+from winnow.cli_common import cli_errors, fail, print_stats, working
 
 app = typer.Typer(help="Train a hashed n-gram quality classifier (DCLM recipe or influence-distilled) and "
                        "score a dataset with it.", no_args_is_help=True)
@@ -56,14 +56,16 @@ def train(
     if scores:
         if positives or negatives or not texts:
             fail("--scores needs --texts (and no --positives/--negatives)")
-        m, rep = train_distilled(scores, texts, id_column=id_column, score_column=score_column,
-                                 text_column=text_column, binarize=binarize, test_frac=test_frac, seed=seed,
-                                 alpha=alpha, C=c, **kw)
+        with working("training the distilled scorer"):
+            m, rep = train_distilled(scores, texts, id_column=id_column, score_column=score_column,
+                                     text_column=text_column, binarize=binarize, test_frac=test_frac, seed=seed,
+                                     alpha=alpha, C=c, **kw)
     else:
         if not (positives and negatives):
             fail("give --positives and --negatives (DCLM recipe), or --scores and --texts (distilled)")
-        m, rep = train_dclm(positives, negatives, n_negatives=n_negatives, test_frac=test_frac, seed=seed,
-                            text_column=text_column, C=c, **kw)
+        with working("training the quality classifier"):
+            m, rep = train_dclm(positives, negatives, n_negatives=n_negatives, test_frac=test_frac, seed=seed,
+                                text_column=text_column, C=c, **kw)
     m.save(out, overwrite=overwrite)
     typer.echo(json.dumps({"model": out, "kind": m.kind, **rep}, indent=1))
 
