@@ -83,17 +83,16 @@ def __getattr__(name: str):
         mod, attr = _LAZY[name].split(":")
         return getattr(importlib.import_module(mod), attr)
     # step classes by their CamelCase names (Length, GopherQuality, ...)
-    from winnow.core.pipeline.registry import STEPS, camel
+    if name[:1].isupper():
+        from winnow.core.pipeline.registry import camel, registered_steps
 
-    for key in STEPS:
-        if camel(key) == name:
-            from winnow.core.pipeline.registry import get_step_class
-
-            return get_step_class(key)
+        for key, cls in registered_steps().items():
+            if camel(key) == name:
+                return cls
     raise AttributeError(f"module 'winnow' has no attribute {name!r}")
 
 
 def __dir__():
-    from winnow.core.pipeline.registry import STEPS, camel
+    from winnow.core.pipeline.registry import camel, step_names
 
-    return sorted(list(globals()) + list(_LAZY) + [camel(k) for k in STEPS])
+    return sorted(list(globals()) + list(_LAZY) + [camel(k) for k in step_names()])

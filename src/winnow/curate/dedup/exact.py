@@ -16,9 +16,11 @@ import pyarrow as pa
 
 from winnow.curate.dedup._reduce import KeyIndex, components_from, union, write_cluster_decisions
 from winnow.curate.dedup._text import hash_strings_128, normalize
+from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import GlobalStep
 
 
+@register_step
 class ExactDedup(GlobalStep):
     """Drop documents whose normalised text is identical to an earlier one (by id order).
 

@@ -55,6 +55,7 @@ from winnow.curate.dedup._reduce import (KeyIndex, find_roots, read_parquet, uni
                                   write_cluster_decisions)
 from winnow.curate.dedup._text import _P, _ranges_np as _ranges, fmix64, shingle_hashes
 from winnow.core.memory import release_memory
+from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import GlobalStep
 
 _MAX64 = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -325,6 +326,7 @@ class _SpillReaders(dict):
         self.clear()
 
 
+@register_step
 class MinhashDedup(GlobalStep):
     """Fuzzy deduplication with MinHash-LSH (+ optional exact-Jaccard verification).
 

@@ -40,6 +40,7 @@ from pydantic import Field, PrivateAttr
 
 from winnow.curate.dedup._reduce import KeyIndex, components_from, union, write_cluster_decisions
 from winnow.curate.dedup._text import ngram_hashes, word_token_hashes
+from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import GlobalStep
 
 
@@ -66,6 +67,7 @@ def hashed_embeddings(text, dim: int = 256, seed: int = 0) -> np.ndarray:
     return e / np.maximum(norm, 1e-12)
 
 
+@register_step
 class SemanticDedup(GlobalStep):
     """SemDeDup: k-means on embeddings, then drop documents within cosine distance ``eps`` of
     another document of the same cluster (the smallest id of each group is kept).
