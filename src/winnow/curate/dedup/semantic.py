@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from pydantic import Field, PrivateAttr
 
 from winnow.curate.dedup._reduce import KeyIndex, components_from, union, write_cluster_decisions
-from winnow.curate.dedup._text import ngram_hashes, word_token_hashes
+from winnow.core.text.normalized_words import ngram_hashes, word_token_hashes
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import GlobalStep
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from winnow.curate.filters import _text as T
+from winnow.core.text import spacy_words as T
 from winnow.curate.filters._base import set_columns
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import MapStep, Rule

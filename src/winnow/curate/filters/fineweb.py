@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from winnow.curate.filters import _text as T
+from winnow.core.text import spacy_words as T
 from winnow.curate.filters._base import col_np, safe_div, set_columns
 from winnow.curate.filters.gopher import _dup_stats
 from winnow.core.pipeline.registry import register_step

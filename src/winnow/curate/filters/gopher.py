@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from winnow.curate.filters import _text as T
+from winnow.core.text import spacy_words as T
 from winnow.curate.filters._base import safe_div, set_columns
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import MapStep, Rule, reasons_from_masks
@@ -43,7 +43,7 @@ class GopherQuality(MapStep):
     * ``min_stop_words=2``: distinct Gopher stop words present
 
     Words are spaCy-style English tokens (as in datatrove), computed vectorised by
-    :func:`winnow.curate.filters._text.words`. Statistic columns: ``gopher_n_words``,
+    :func:`winnow.core.text.spacy_words.words`. Statistic columns: ``gopher_n_words``,
     ``gopher_mean_word_length``, ``gopher_hash_ratio``, ``gopher_ellipsis_ratio``,
     ``gopher_bullet_lines_ratio``, ``gopher_ellipsis_lines_ratio``, ``gopher_alpha_words_ratio``,
     ``gopher_stop_words``. Reasons: ``gopher_quality:<threshold name>`` (first rule in that order wins).
@@ -218,14 +218,13 @@ class GopherRepetition(MapStep):
         # Beyond the largest top-n, only positions whose k-gram repeats can start a repeated (k+1)-gram,
         # so the candidate set shrinks as k grows.
         P = np.arange(len(tv))
-        h = T.mix64(doc.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+        h = T.ngram_key_seed(doc)
         for k in range(1, max(wanted, default=0) + 1):
             fit = pos[P] <= counts[doc[P]] - k
             P, h = P[fit], h[fit]
             if len(P) == 0:
                 break
-            with np.errstate(over="ignore"):
-                h = T.mix64(h ^ (ids[P + k - 1] + np.uint64(k) * np.uint64(0x632BE59BD9B4E019)))
+            h = T.ngram_key_extend(h, ids[P + k - 1], k)
             if k not in wanted and k < max_top:
                 continue
             rep, cnt, first = T.first_occurrence(h)
