@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from winnow.core.text.features import hashed_ngram_counts, hashed_text_features, wordpunct  # noqa: F401
+from winnow.core.text.features import hashed_text_features
+
 
 def dense_embed(pool, target=None, dim: int = 128, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
     """Dense, comparable embeddings for pool and target rows.

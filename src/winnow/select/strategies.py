@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from winnow.core.text.features import hashed_ngram_counts, wordpunct
 from winnow.select.base import Selector
-from winnow.select.features import dense_embed, hashed_ngram_counts, wordpunct
+from winnow.select.features import dense_embed
 
 
 def id_uniform(ids, seed: int) -> np.ndarray:
