@@ -99,9 +99,7 @@ NEW_FILTER = '''
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from winnow import MapStep
-from winnow.core.pipeline.registry import register_step
-from winnow.core.pipeline.step import Rule
+from winnow import MapStep, Rule, register_step
 from winnow.core.records import set_columns
 
 
@@ -202,3 +200,11 @@ def test_registration_errors():
     with pytest.raises(KeyError, match="not a step class"):
         get_step_class("json:dumps")
     assert Rule("s", "f", "max").reason is None
+
+    class Typo(MapStep):
+        name = "typo_tmp"
+        rules = (Rule("x", "max_y", "max"),)
+        max_x: int = 1
+
+    with pytest.raises(ValueError, match="field=.max_y."):
+        Typo()

@@ -71,6 +71,8 @@ _LAZY = {
     "run_yaml": "winnow.core.pipeline.pipeline:run_yaml",
     "MapStep": "winnow.core.pipeline.step:MapStep",
     "GlobalStep": "winnow.core.pipeline.step:GlobalStep",
+    "Rule": "winnow.core.pipeline.step:Rule",
+    "register_step": "winnow.core.pipeline.registry:register_step",
     "InputSpec": "winnow.core.io.readers:InputSpec",
     "load_manifest": "winnow.core.pipeline.manifest:load_manifest",
 }

@@ -106,6 +106,10 @@ class MapStep(Step):
 
     @model_validator(mode="after")
     def _check_bounds(self):
+        for r in self.get_rules():
+            if r.bound not in ("min", "max", "flag") or not hasattr(self, r.field):
+                raise ValueError(f"{self.name}: rule {r} needs bound 'min', 'max' or 'flag' and a field "
+                                 f"of the step, got bound={r.bound!r}, field={r.field!r}")
         lows: dict[str, tuple[str, Any]] = {}
         for r in self.get_rules():
             if r.bound == "min" and not r.field.startswith("_"):

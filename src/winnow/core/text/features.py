@@ -21,9 +21,8 @@ from dataclasses import asdict, dataclass
 from typing import Literal, Sequence
 
 import numpy as np
-import pyarrow as pa
 
-from winnow.core.text.byte_tokens import char_ngram_hashes, iter_chunks, ngram_hashes, string_buffers, tokenize_buffer
+# pyarrow and the byte tokenisers load on first use: the selection CLI imports this module
 
 #: identifies the tokeniser + hash functions of winnow.core.text.byte_tokens (saved models carry it, so it
 #: keeps that module's old name); a model scored with other hashes would silently give garbage, so
@@ -74,6 +73,9 @@ class HashingFeaturizer:
     def parts(self, texts):
         """Yield ``(doc, feature)`` index arrays, one pair per feature family and chunk, then
         finally ``(None, n_features_per_doc)``. Scoring sums over parts without concatenating."""
+        from winnow.core.text.byte_tokens import (char_ngram_hashes, iter_chunks, ngram_hashes, string_buffers,
+                                                  tokenize_buffer)
+
         data, offsets = string_buffers(as_arrow(texts))
         n_docs = len(offsets) - 1
         shift = np.uint64(64 - int(self.n_bits))
@@ -142,6 +144,8 @@ class HashingFeaturizer:
 
 def as_arrow(texts):
     """Texts as an Arrow array (lists of str are converted)."""
+    import pyarrow as pa
+
     if isinstance(texts, (pa.Array, pa.ChunkedArray)):
         return texts
     return pa.array(list(texts), pa.string())
