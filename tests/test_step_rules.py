@@ -208,3 +208,19 @@ def test_registration_errors():
 
     with pytest.raises(ValueError, match="field=.max_y."):
         Typo()
+
+
+def test_installed_package_registers_by_entry_point(tmp_path, new_filter_pkg, monkeypatch):
+    # an installed distribution declaring [winnow.steps] is imported on the first lookup
+    from winnow.core.pipeline import registry
+
+    dist = tmp_path / "myfilters_tmp-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: myfilters-tmp\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[winnow.steps]\ndigits = {new_filter_pkg}\n")
+    assert new_filter_pkg not in sys.modules
+    monkeypatch.setattr(registry, "_loaded", False)
+    cls = get_step_class("digit_share_tmp")
+    assert cls.__module__ == new_filter_pkg and "digit_share_tmp" in registry.step_names()
+    assert cls().decide(cls().annotate(pa.table({"text": ["1234567 ab"]}))).to_pylist() == [
+        "digit_share_tmp:max_digit_frac"]

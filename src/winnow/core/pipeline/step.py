@@ -136,7 +136,8 @@ class MapStep(Step):
             v = None if v is None else v.get(rule.key)
         return v
 
-    def reason(self, rule: Rule) -> str:
+    def rule_reason(self, rule: Rule) -> str:
+        """``"<step name>:<rule reason>"``."""
         return f"{self.name}:{rule.reason or rule.field}"
 
     def annotate(self, table: pa.Table) -> pa.Table:
@@ -162,7 +163,7 @@ class MapStep(Step):
             v = self.bound_value(r)
             if v is None or v is False:
                 continue
-            out.append((self.rule_mask(r, table), self.reason(r)))
+            out.append((self.rule_mask(r, table), self.rule_reason(r)))
         return out
 
     def decide(self, table: pa.Table) -> pa.Array:
