@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from conftest import write_jsonl  # noqa: E402
 
 from winnow import Pipeline  # noqa: E402
-from winnow.curate.dedup._text import normalize, shingle_strings  # noqa: E402
+from winnow.core.text.normalized_words import normalize, shingle_strings  # noqa: E402
 from winnow.curate.dedup.evaluate import exact_jaccard_pairs, pair_metrics  # noqa: E402
 
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from winnow.curate.dedup._reduce import components_from, union
-from winnow.curate.dedup._text import ngram_hashes
+from winnow.core.text.normalized_words import ngram_hashes
 from winnow.curate.dedup.exact import ExactDedup
 from winnow.curate.dedup.minhash import (MinhashDedup, bucket_edges, centre_rounds, component_roots, intersect_sizes,
                                    unique_per_doc)
@@ -274,7 +274,7 @@ def test_word_token_hashes_equal_the_arrow_reference(texts):
     """The compiled byte-level tokenizer gives exactly the words of the all-Arrow reference
     (punctuation/symbol split, Unicode whitespace, NFKC, lower-case, digit runs → 0) with the
     same hashes, whether a word is ASCII (compiled path) or not (Arrow path)."""
-    from winnow.curate.dedup._text import hash_words, word_token_hashes, word_tokens
+    from winnow.core.text.normalized_words import hash_words, word_token_hashes, word_tokens
 
     arr = pa.array(texts, pa.string())
     h, off = word_token_hashes(arr, seed=3)
@@ -285,7 +285,7 @@ def test_word_token_hashes_equal_the_arrow_reference(texts):
 
 
 def test_word_hash_is_the_same_on_both_paths_and_normalises():
-    from winnow.curate.dedup._text import word_token_hashes
+    from winnow.core.text.normalized_words import word_token_hashes
 
     h, off = word_token_hashes(pa.array(["Hello WORLD 1234 x", "hello world 7 x é", "HELLO… world 0 X"]))
     d = [h[off[i]:off[i + 1]].tolist() for i in range(3)]

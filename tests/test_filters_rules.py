@@ -220,7 +220,7 @@ def test_gr_empty():
 
 def test_dup_ngram_statistic_matches_sequential_reference():
     """The vectorised skip chain equals a straightforward sequential scan (random token streams)."""
-    from winnow.curate.filters import _text as T
+    from winnow.core.text import spacy_words as T
 
     rng = np.random.default_rng(0)
     for trial in range(30):

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from winnow.core.ngrams import ngram_hashes, tokenize
+from winnow.core.text.byte_tokens import ngram_hashes, tokenize
 from winnow.curate.quality.model import HashingFeaturizer, ModelFileError, QualityModel, roc_auc
 
 
@@ -304,11 +304,11 @@ def test_cli_train_and_score(split, tmp_path):
 
 
 def test_doctests():
-    import winnow.core.ngrams
+    import winnow.core.text.byte_tokens
     import winnow.curate.quality.model
     import winnow.curate.quality.step
 
-    for mod in (winnow.core.ngrams, winnow.curate.quality.model, winnow.curate.quality.step):
+    for mod in (winnow.core.text.byte_tokens, winnow.curate.quality.model, winnow.curate.quality.step):
         res = doctest.testmod(mod)
         assert res.failed == 0 and res.attempted > 0, mod.__name__
 

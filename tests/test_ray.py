@@ -18,7 +18,7 @@ import pytest
 from winnow import Length, Pipeline
 from winnow.core.io.writers import read_dataset_table
 from winnow.core.pipeline.config import ConfigError, parse_config
-from winnow.core.pipeline.registry import STEPS, get_step_class
+from winnow.core.pipeline.registry import get_step_class, step_names
 from winnow.core.pipeline.step import GlobalStep, MapStep, reasons_from_masks
 
 
@@ -105,7 +105,7 @@ _NEEDS_ARTIFACT = {"quality_classifier"}
 
 def _registered(kind) -> list:
     out = []
-    for name in sorted(STEPS):
+    for name in step_names():
         cls = get_step_class(name)
         if issubclass(cls, kind) and name not in _NEEDS_ARTIFACT:
             out.append(cls(**_ARGS.get(name, {})))

@@ -34,9 +34,9 @@ ARTIFACTS = os.environ.get("WINNOW_TEST_ARTIFACTS",
 
 def _dedup_step():
     """The project's exact dedup step once it is registered (issue 4), else the test's own."""
-    from winnow.core.pipeline.registry import STEPS, get_step_class
+    from winnow.core.pipeline.registry import get_step_class, step_names
 
-    return get_step_class("exact_dedup")() if "exact_dedup" in STEPS else ExactDupes()
+    return get_step_class("exact_dedup")() if "exact_dedup" in step_names() else ExactDupes()
 
 
 DEDUP = _dedup_step().name

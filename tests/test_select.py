@@ -94,7 +94,7 @@ def test_targeted_text_strategies_pick_the_target_domain(lm_pools, method):
 def test_dsir_gumbel_resampling_is_seeded_and_sha256_matches_reference_hash(lm):
     import hashlib
 
-    from winnow.select.features import hashed_ngram_counts
+    from winnow.core.text.features import hashed_ngram_counts
 
     a = get_selector("dsir", seed=0).fit_select(lm.pool, 0.2, target=lm.target)
     b = get_selector("dsir", seed=0).fit_select(lm.pool, 0.2, target=lm.target)

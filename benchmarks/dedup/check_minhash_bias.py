@@ -19,7 +19,7 @@ import pyarrow as pa
 sys.path.insert(0, os.path.dirname(__file__))
 import bench_quality as B  # noqa: E402
 
-from winnow.curate.dedup._text import shingle_hashes  # noqa: E402
+from winnow.core.text.normalized_words import shingle_hashes  # noqa: E402
 
 
 def main():

@@ -21,7 +21,7 @@ import pyarrow.compute as pc  # noqa: E402
 import xxhash  # noqa: E402
 
 import corpus  # noqa: E402
-from winnow.core.ngrams import tokenize  # noqa: E402
+from winnow.core.text.byte_tokens import tokenize  # noqa: E402
 
 
 def cpu(fn, reps=3):

@@ -95,7 +95,7 @@ def main() -> None:
 
     from winnow import Pipeline
     from winnow.core.io.writers import read_dataset_table
-    from winnow.core.pipeline.registry import STEPS
+    from winnow.core.pipeline.registry import step_names
 
     os.makedirs(args.work, exist_ok=True)
     t0 = time.perf_counter()
@@ -104,7 +104,7 @@ def main() -> None:
           f"({info['copies']}x the sample's {info['sample_rows']:,} docs), {info['shards']} shards "
           f"[built in {time.perf_counter() - t0:.1f} s]", flush=True)
     pipelines = {"demo": [{"length": {"min_words": 5, "max_chars": 1_000_000}}]}
-    if "exact_dedup" in STEPS:
+    if "exact_dedup" in step_names():
         pipelines["dedup"] = pipelines["demo"] + [{"exact_dedup": {}}]
     results = {"corpus": info, "cpus": args.cpus, "runs": {}}
     import ray

@@ -71,6 +71,8 @@ _LAZY = {
     "run_yaml": "winnow.core.pipeline.pipeline:run_yaml",
     "MapStep": "winnow.core.pipeline.step:MapStep",
     "GlobalStep": "winnow.core.pipeline.step:GlobalStep",
+    "Rule": "winnow.core.pipeline.step:Rule",
+    "register_step": "winnow.core.pipeline.registry:register_step",
     "InputSpec": "winnow.core.io.readers:InputSpec",
     "load_manifest": "winnow.core.pipeline.manifest:load_manifest",
     "WinnowError": "winnow.errors:WinnowError",
@@ -84,17 +86,16 @@ def __getattr__(name: str):
         mod, attr = _LAZY[name].split(":")
         return getattr(importlib.import_module(mod), attr)
     # step classes by their CamelCase names (Length, GopherQuality, ...)
-    from winnow.core.pipeline.registry import STEPS, camel
+    if name[:1].isupper():
+        from winnow.core.pipeline.registry import camel, registered_steps
 
-    for key in STEPS:
-        if camel(key) == name:
-            from winnow.core.pipeline.registry import get_step_class
-
-            return get_step_class(key)
+        for key, cls in registered_steps().items():
+            if camel(key) == name:
+                return cls
     raise AttributeError(f"module 'winnow' has no attribute {name!r}")
 
 
 def __dir__():
-    from winnow.core.pipeline.registry import STEPS, camel
+    from winnow.core.pipeline.registry import camel, step_names
 
-    return sorted(list(globals()) + list(_LAZY) + [camel(k) for k in STEPS])
+    return sorted(list(globals()) + list(_LAZY) + [camel(k) for k in step_names()])

@@ -1,54 +1,10 @@
-"""Features shared by the strategies: WordPunct tokens, hashed n-gram counts, dense embeddings."""
+"""Features shared by the strategies: dense embeddings (tokens and hashed n-gram counts live in
+:mod:`winnow.core.text.features`)."""
 from __future__ import annotations
-
-import hashlib
-import re
 
 import numpy as np
 
-#: the tokenizer of the reference DSIR implementation (nltk's WordPunctTokenizer)
-WORDPUNCT = re.compile(r"\w+|[^\w\s]+")
-
-
-def wordpunct(text: str) -> list[str]:
-    return WORDPUNCT.findall(text.lower())
-
-
-def _bucket_fn(kind: str, n_buckets: int):
-    if kind == "sha256":  # byte-identical to data-selection's hash_buckets
-        return lambda s: int(hashlib.sha256(s.encode("utf-8")).hexdigest(), 16) % n_buckets
-    if kind == "xxhash":
-        import xxhash
-
-        return lambda s: xxhash.xxh64_intdigest(s.encode("utf-8")) % n_buckets
-    raise ValueError(f"hash must be 'xxhash' or 'sha256', got {kind!r}")
-
-
-def hashed_ngram_counts(texts: list[str], n_buckets: int = 10000, ngrams: int = 2, hash: str = "xxhash"):
-    """Sparse CSR [docs, n_buckets] of hashed word 1..n-gram counts (WordPunct, lower-cased).
-
-    Each distinct n-gram string is hashed once (a dict), so the cost is one regex pass plus
-    one hash per vocabulary entry. With ``hash="sha256"`` the buckets equal those of the
-    reference ``data-selection`` package.
-    """
-    import scipy.sparse as sp
-
-    bucket = _bucket_fn(hash, n_buckets)
-    vocab: dict[str, int] = {}
-    rows, cols = [], []
-    for i, t in enumerate(texts):
-        words = wordpunct(t)
-        grams = list(words)
-        for n in range(2, ngrams + 1):
-            grams.extend(" ".join(words[j:j + n]) for j in range(len(words) - n + 1))
-        ids = [vocab[g] if g in vocab else vocab.setdefault(g, bucket(g)) for g in grams]
-        cols.append(np.asarray(ids, dtype=np.int64))
-        rows.append(np.full(len(ids), i, dtype=np.int64))
-    r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-    m = sp.csr_matrix((np.ones(len(r), np.float64), (r, c)), shape=(len(texts), n_buckets))
-    m.sum_duplicates()
-    return m
+from winnow.core.text.features import hashed_text_features
 
 
 def dense_embed(pool, target=None, dim: int = 128, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
@@ -64,8 +20,6 @@ def dense_embed(pool, target=None, dim: int = 128, seed: int = 0) -> tuple[np.nd
         return P.astype(np.float32), None if T is None else T.astype(np.float32)
     if pool.texts is None:
         raise ValueError("pool has neither text nor vectors (column 'text' or 'x')")
-    from winnow.prove.proxy.classify import hashed_text_features
-
     texts = pool.texts + ([] if target is None or target.texts is None else target.texts)
     F = hashed_text_features(texts, 1 << 18)
     n_all = F.shape[0]

@@ -24,11 +24,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field, field_validator
 
+from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import GlobalStep
 
 _ROW_LOCAL = ("random", "topk", "threshold")
 
 
+@register_step
 class Select(GlobalStep):
     """Keep a budget of rows (fraction, row count or "N tokens") chosen by a selection strategy."""
 

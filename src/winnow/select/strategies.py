@@ -16,9 +16,10 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from winnow.core.text.features import hashed_ngram_counts, wordpunct
 from winnow.errors import SelectorError
 from winnow.select.base import Selector, SelectorParams
-from winnow.select.features import dense_embed, hashed_ngram_counts, wordpunct
+from winnow.select.features import dense_embed
 
 
 def id_uniform(ids, seed: int) -> np.ndarray:

@@ -5,8 +5,10 @@
     executor: local                                  # or ray (any registered executor)
     executor_options: {address: auto, cpus_per_task: 1}   # the executor's (ray: winnow.core.executors.options)
     workers: 2
+    plugins: [mypkg.filters]                         # modules to import first: their @register_step steps
     steps:
       - length: {min_words: 5}
+      - mypkg.filters:MyFilter: {max_x: 3}           # a step class by dotted path works without plugins
 """
 from __future__ import annotations
 
@@ -44,6 +46,8 @@ class PipelineConfig(BaseModel):
     input: InputConfig
     output: OutputConfig
     steps: list[Any] = Field(default_factory=list)
+    #: modules imported before the steps are built (steps register themselves with @register_step)
+    plugins: list[str] = Field(default_factory=list)
     #: a registered executor's name (winnow.core.pipeline.executor_registry)
     executor: str = "local"
     #: executor settings, e.g. for ray: {address, num_cpus, cpus_per_task, batch_rows, object_store_memory, max_retries}
@@ -130,6 +134,13 @@ def parse_config(data: dict) -> tuple[PipelineConfig, list]:
             _check_executor_options(cfg.executor, cfg.executor_options)
     except ValueError as e:
         raise ConfigError(str(e)) from None
+    import importlib
+
+    for i, mod in enumerate(cfg.plugins):
+        try:
+            importlib.import_module(mod)
+        except ImportError as e:
+            raise ConfigError(f"plugins[{i}]: cannot import {mod!r} ({e})") from None
     steps = [build_step(s, i) for i, s in enumerate(cfg.steps)]
     return cfg, steps
 

@@ -6,6 +6,12 @@ null keeps the row, a string names the rule that dropped it, e.g. ``"length:min_
 ``annotate_only=True`` skips ``decide``; re-thresholding a finished run is calling ``decide``
 again on the stored columns.
 
+A map step declares each plain threshold once, as a :class:`Rule` (statistic column, threshold
+field, bound kind ``min``/``max``/``flag``, reason) in its ``rules``; ``stat_columns()``,
+``thresholds()`` and the default ``decide()`` derive from that list, and inverted bounds
+(``min_x > max_x`` on one statistic) are refused at construction. A step whose decision is not a
+plain bound overrides ``decide`` and combines :meth:`MapStep.rule_masks` with its own masks.
+
 **Global step** = ``map(table) -> keys`` per batch, ``reduce(keys per task) -> decisions per
 task`` across the whole dataset, then ``apply(table, decisions) -> (table, reasons)`` per batch.
 Decisions for a task are aligned row-for-row with that task's rows, so ``apply`` needs no join.
@@ -13,26 +19,27 @@ Decisions for a task are aligned row-for-row with that task's rows, so ``apply``
 Steps are pydantic models: their fields are their YAML arguments, validated, and an unknown
 argument is an error that names the valid ones.
 
-Example (a custom map step):
+Example (a custom map step; ``@register_step`` would also make it a YAML name):
     >>> import pyarrow as pa, pyarrow.compute as pc
-    >>> class NoDigits(MapStep):
-    ...     name = "no_digits"
+    >>> class Digits(MapStep):
+    ...     name = "digits"
+    ...     rules = (Rule("n_digits", "max_digits", "max"),)
+    ...     max_digits: int | None = 0
     ...     def annotate(self, t):
-    ...         return t.append_column("has_digit", pc.match_substring_regex(t["text"], r"\\d"))
-    ...     def decide(self, t):
-    ...         return reasons_from_masks(t.num_rows, [(t["has_digit"], "no_digits:has_digit")])
-    >>> s = NoDigits()
+    ...         return t.append_column("n_digits", pc.count_substring_regex(t["text"], r"\\d"))
+    >>> s = Digits()
     >>> t = s.annotate(pa.table({"text": ["a1", "b"]}))
-    >>> s.decide(t).to_pylist()
-    ['no_digits:has_digit', None]
+    >>> s.decide(t).to_pylist(), s.stat_columns(), s.thresholds()
+    (['digits:max_digits', None], ['n_digits'], {'n_digits': (None, 0)})
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Literal, NamedTuple, Sequence
 
 import numpy as np
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict
+import pyarrow.compute as pc
+from pydantic import BaseModel, ConfigDict, model_validator
 
 
 class Step(BaseModel):
@@ -61,27 +68,121 @@ class Step(BaseModel):
         return state
 
 
-class MapStep(Step):
-    """A per-batch step: annotate then decide."""
+class Rule(NamedTuple):
+    """One declared threshold of a map step.
 
+    * ``stat``: the statistic column the rule reads;
+    * ``field``: the step field holding the bound (``None`` or ``False`` disables the rule); with
+      ``key``, the bound is ``getattr(step, field)[key]`` (a dict field such as ``{2: 0.2}``);
+    * ``bound``: ``"min"`` drops rows with ``stat < bound``, ``"max"`` rows with ``stat > bound``
+      (``drop_equal=True``: ``<=`` / ``>=``), ``"flag"`` rows whose boolean ``stat`` is true when the
+      field is true;
+    * ``reason``: the reason suffix, ``"<step name>:<reason>"`` (default: ``field``).
+
+    Rules fire in declaration order; the first one that fires names the row's reason.
+
+    >>> Rule("n_words", "min_words", "min")
+    Rule(stat='n_words', field='min_words', bound='min', reason=None, key=None, drop_equal=False)
+    """
+
+    stat: str
+    field: str
+    bound: Literal["min", "max", "flag"]
+    reason: str | None = None
+    key: Any = None
+    drop_equal: bool = False
+
+
+class MapStep(Step):
+    """A per-batch step: annotate then decide (the default ``decide`` applies the declared rules)."""
+
+    #: the step's threshold rules, declared once (see :class:`Rule`); ``get_rules`` may make them
+    #: depend on the configuration
+    rules: ClassVar[tuple[Rule, ...]] = ()
+    #: statistic columns the step adds that no rule reads (``stat_columns`` lists them after the ruled ones)
+    extra_stats: ClassVar[tuple[str, ...]] = ()
     #: drop the statistic columns this step added from kept rows before writing
     drop_stats: bool = False
+
+    @model_validator(mode="after")
+    def _check_bounds(self):
+        for r in self.get_rules():
+            if r.bound not in ("min", "max", "flag") or not hasattr(self, r.field):
+                raise ValueError(f"{self.name}: rule {r} needs bound 'min', 'max' or 'flag' and a field "
+                                 f"of the step, got bound={r.bound!r}, field={r.field!r}")
+        lows: dict[str, tuple[str, Any]] = {}
+        for r in self.get_rules():
+            if r.bound == "min" and not r.field.startswith("_"):
+                v = self.bound_value(r)
+                if v is not None:
+                    lows[r.stat] = (r.field, v)
+        for r in self.get_rules():
+            if r.bound == "max" and r.stat in lows and not r.field.startswith("_"):
+                hi = self.bound_value(r)
+                lo_field, lo = lows[r.stat]
+                if hi is not None and lo > hi:
+                    raise ValueError(f"{self.name}: {lo_field}={lo} is above {r.field}={hi} "
+                                     f"(both bound {r.stat}; nothing could pass)")
+        return self
+
+    def get_rules(self) -> tuple[Rule, ...]:
+        """The rules in force for this configuration (default: the class's ``rules``)."""
+        return self.rules
+
+    def bound_value(self, rule: Rule) -> Any:
+        """The configured bound of ``rule`` (``None`` when the rule is off)."""
+        v = getattr(self, rule.field)
+        if rule.key is not None:
+            v = None if v is None else v.get(rule.key)
+        return v
+
+    def rule_reason(self, rule: Rule) -> str:
+        """``"<step name>:<rule reason>"``."""
+        return f"{self.name}:{rule.reason or rule.field}"
 
     def annotate(self, table: pa.Table) -> pa.Table:
         """Return the table with statistic columns added (or text rewritten)."""
         return table
 
+    def rule_mask(self, rule: Rule, table: pa.Table) -> np.ndarray:
+        """Boolean "drop" mask of one rule (nulls never drop)."""
+        col = table.column(rule.stat)
+        v = self.bound_value(rule)
+        if rule.bound == "flag":
+            m = col
+        elif rule.bound == "min":
+            m = (pc.less_equal if rule.drop_equal else pc.less)(col, v)
+        else:
+            m = (pc.greater_equal if rule.drop_equal else pc.greater)(col, v)
+        return _as_bool(m, table.num_rows)
+
+    def rule_masks(self, table: pa.Table) -> list[tuple[np.ndarray, str]]:
+        """``(mask, reason)`` of every rule in force, in order (for :func:`reasons_from_masks`)."""
+        out = []
+        for r in self.get_rules():
+            v = self.bound_value(r)
+            if v is None or v is False:
+                continue
+            out.append((self.rule_mask(r, table), self.rule_reason(r)))
+        return out
+
     def decide(self, table: pa.Table) -> pa.Array:
         """Return a string array: null keeps the row; otherwise the rule that fired."""
-        return pa.nulls(table.num_rows, pa.string())
+        return reasons_from_masks(table.num_rows, self.rule_masks(table))
 
     def stat_columns(self) -> list[str]:
         """Names of the statistic columns this step adds (dropped if ``drop_stats``)."""
-        return []
+        return list(dict.fromkeys([r.stat for r in self.get_rules()] + list(self.extra_stats)))
 
     def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
-        """``{stat_column: (low, high)}`` bounds this step applies (for reports and re-thresholding)."""
-        return {}
+        """``{stat_column: (low, high)}`` of the bounds in force (for reports and re-thresholding)."""
+        out: dict[str, list] = {}
+        for r in self.get_rules():
+            v = self.bound_value(r)
+            if r.bound == "flag" or v is None:
+                continue
+            out.setdefault(r.stat, [None, None])[0 if r.bound == "min" else 1] = v
+        return {k: (lo, hi) for k, (lo, hi) in out.items()}
 
     def process(self, table: pa.Table) -> tuple[pa.Table, pa.Array]:
         table = self.annotate(table)
@@ -137,8 +238,6 @@ def reasons_from_masks(n: int, rules: Sequence[tuple[Any, str]]) -> pa.Array:
 
 def _as_bool(mask: Any, n: int) -> np.ndarray:
     if isinstance(mask, (pa.Array, pa.ChunkedArray)):
-        import pyarrow.compute as pc
-
         mask = pc.fill_null(mask, False)
         return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
     arr = np.asarray(mask, dtype=bool)

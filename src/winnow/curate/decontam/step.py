@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, PrivateAttr
 
+from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import MapStep
 from winnow.core.records import set_columns
 
@@ -39,10 +40,13 @@ SPAN_TYPE = pa.struct([("start", pa.int64()), ("end", pa.int64())])
 COLUMNS = ("decontam_ngrams", "decontam_set", "decontam_item", "decontam_items", "decontam_spans")
 
 
+@register_step
 class Decontaminate(MapStep):
     """Drop documents sharing word n-grams (default 13) with evaluation sets; annotate the spans."""
 
     name = "decontaminate"
+    #: no declared rule: the reason names the eval set a document matched (``decide`` below)
+    extra_stats = COLUMNS
     eval_sets: list[str | dict] = Field(..., min_length=1,
                                         description="bundled names (humaneval) or JSONL/Parquet paths")
     n: int = Field(13, ge=1, le=64)
@@ -60,9 +64,6 @@ class Decontaminate(MapStep):
     def index(self):
         self.setup()
         return self._index
-
-    def stat_columns(self) -> list[str]:
-        return list(COLUMNS)
 
     def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
         return {"decontam_ngrams": (None, self.min_matches - 0.5)}

@@ -8,11 +8,11 @@ temporaries the size of the corpus, in numba they run in registers. Every kernel
   symbols split words, digit runs → ``0``) and a 64-bit hash per word, straight from the UTF-8
   bytes of an Arrow string array, for every word made of ASCII letters and digits (most words,
   also in non-English text). Words with other bytes are left as placeholders;
-  :mod:`winnow.curate.dedup._text` normalises their *distinct* spellings with Arrow's Unicode kernels
+  :mod:`winnow.core.text.normalized_words` normalises their *distinct* spellings with Arrow's Unicode kernels
   and hashes the result with :func:`hash_strings_nb` — the same hash of the same normalised
   bytes, so a word hashes identically on either path.
 * :func:`ngram_shingles` — n-gram window hashes of token hashes per document (bit-identical
-  to :func:`winnow.curate.dedup._text.ngram_hashes`, the numpy reference).
+  to :func:`winnow.core.text.normalized_words.ngram_hashes`, the numpy reference).
 * :func:`minhash` — ``min((a·x + b) mod 2⁶⁴)`` per permutation per document, high 32 bits.
 * :func:`intersect_sorted`, :func:`jaccard_at_least` — intersection sizes of pairs of sorted
   sets, and the Jaccard threshold test with early exit (verification).
@@ -30,12 +30,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from winnow.curate.dedup._text import _P as _GOLD
-from winnow.curate.dedup._text import _PAD
-from winnow.core.hashing import splitmix64_steps
-
-_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
-_FNV_PRIME = np.uint64(0x100000001B3)
+from winnow.core.text.hashing import FNV_OFFSET as _FNV_OFFSET
+from winnow.core.text.hashing import FNV_PRIME as _FNV_PRIME
+from winnow.core.text.hashing import GOLDEN as _GOLD
+from winnow.core.text.hashing import MASK64
+from winnow.core.text.hashing import SHINGLE_PAD as _PAD
+from winnow.core.text.hashing import splitmix64_steps
 _mix = njit(cache=True, nogil=True, inline="always")(splitmix64_steps)
 
 
@@ -232,7 +232,7 @@ def _ngrams(vals, offs, n, P, out):
 
 
 def ngram_shingles(vals: np.ndarray, offs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(flat n-gram hashes, count per document); same values as ``_text.ngram_hashes``."""
+    """(flat n-gram hashes, count per document); same values as ``normalized_words.ngram_hashes``."""
     lens = np.diff(offs)
     counts = np.where(lens >= n, lens - n + 1, np.where(lens > 0, 1, 0)).astype(np.int64)
     out = np.empty(int(counts.sum()), np.uint64)
@@ -247,7 +247,7 @@ def _minhash(sh, counts, a, b, out):
     pos = 0
     for d in range(len(counts)):
         for j in range(k):
-            cur[j] = np.uint64(0xFFFFFFFFFFFFFFFF)
+            cur[j] = MASK64
         for i in range(pos, pos + counts[d]):
             x = sh[i]
             for j in range(k):

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from winnow.curate.dedup._text import word_tokens
+from winnow.core.text.normalized_words import word_tokens
 
 
 def shingle_matrix(text, ngram: int = 5):

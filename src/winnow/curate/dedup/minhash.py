@@ -53,11 +53,12 @@ from pydantic import Field, PrivateAttr, model_validator
 
 from winnow.curate.dedup._reduce import (KeyIndex, find_roots, read_parquet, union,
                                   write_cluster_decisions)
-from winnow.curate.dedup._text import _P, _ranges_np as _ranges, fmix64, shingle_hashes
+from winnow.core.text.hashing import GOLDEN, MASK64, splitmix64
+from winnow.core.text.normalized_words import concat_ranges as _ranges, shingle_hashes
 from winnow.core.memory import release_memory
+from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import GlobalStep
 
-_MAX64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -91,12 +92,12 @@ def band_hashes(sig: np.ndarray, bands: int, rows: int, counts: np.ndarray | Non
     out = np.empty((n, bands), np.uint64)
     s = sig.astype(np.uint64)
     for j in range(bands):
-        h = np.full(n, ((j + 1) * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF, np.uint64)
+        h = np.full(n, ((j + 1) * int(GOLDEN)) & int(MASK64), np.uint64)
         for r in range(rows):
             h ^= s[:, j * rows + r]
-            h *= _P
+            h *= GOLDEN
             h ^= h >> np.uint64(29)
-        h = fmix64(h)
+        h = splitmix64(h)
         h[h == 0] = 1
         out[:, j] = h
     if counts is not None:
@@ -325,6 +326,7 @@ class _SpillReaders(dict):
         self.clear()
 
 
+@register_step
 class MinhashDedup(GlobalStep):
     """Fuzzy deduplication with MinHash-LSH (+ optional exact-Jaccard verification).
 

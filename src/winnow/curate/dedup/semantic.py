@@ -39,7 +39,8 @@ import pyarrow.parquet as pq
 from pydantic import Field, PrivateAttr
 
 from winnow.curate.dedup._reduce import KeyIndex, components_from, union, write_cluster_decisions
-from winnow.curate.dedup._text import ngram_hashes, word_token_hashes
+from winnow.core.text.normalized_words import ngram_hashes, word_token_hashes
+from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import GlobalStep
 
 
@@ -79,6 +80,7 @@ def hashed_embeddings(text, dim: int = 256, seed: int = 0, sublinear: bool = Tru
 DEFAULT_EPS = {"hashed": 0.1, "minilm": 0.05}
 
 
+@register_step
 class SemanticDedup(GlobalStep):
     """SemDeDup: k-means on embeddings, then drop documents within cosine distance ``eps`` of
     another document of the same cluster (the smallest id of each group is kept).

@@ -17,9 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from winnow.curate.filters import _text as T
-from winnow.curate.filters._base import col_np, set_columns
-from winnow.core.pipeline.step import MapStep, reasons_from_masks
+from winnow.core.text import spacy_words as T
+from winnow.curate.filters._base import set_columns
+from winnow.core.pipeline.registry import register_step
+from winnow.core.pipeline.step import MapStep, Rule
 
 #: lines mentioning these are dropped (TFDS c4_utils ``_POLICY_SUBSTRINGS`` variant used by datatrove)
 POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
@@ -69,6 +70,7 @@ def count_sentences(lines: pa.Array) -> np.ndarray:
     return has_tok.astype(np.int64) + np.bincount(wl[boundary], minlength=n)
 
 
+@register_step
 class C4(MapStep):
     """C4 quality rules. Line rules drop lines (the text is rewritten to the kept lines, as in C4);
     page rules drop the document. Defaults follow the C4 paper and its reference code:
@@ -93,6 +95,10 @@ class C4(MapStep):
     """
 
     name = "c4"
+    rules = (Rule("c4_lorem_ipsum", "filter_lorem_ipsum", "flag", "lorem_ipsum"),
+             Rule("c4_curly_bracket", "filter_curly_bracket", "flag", "curly_bracket"),
+             Rule("c4_sentences", "min_num_sentences", "min"))
+    extra_stats = ("c4_lines", "c4_kept_lines")
     remove_citations: bool = True
     filter_no_terminal_punct: bool = True
     min_num_sentences: int | None = Field(5, ge=0)
@@ -104,12 +110,6 @@ class C4(MapStep):
     filter_policy: bool = True
     policy_substrings: list[str] = Field(default=list(POLICY_SUBSTRINGS))
     rewrite: bool = True
-
-    def stat_columns(self) -> list[str]:
-        return ["c4_lines", "c4_kept_lines", "c4_sentences", "c4_lorem_ipsum", "c4_curly_bracket"]
-
-    def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
-        return {"c4_sentences": (self.min_num_sentences, None)}
 
     def annotate(self, table: pa.Table) -> pa.Table:
         text = T.normalize_newlines(T.as_text(table))
@@ -186,13 +186,3 @@ class C4(MapStep):
             new = pc.utf8_trim_whitespace(pc.binary_join(pa.ListArray.from_arrays(pa.array(offs), kv), "\n"))
             table = set_columns(table, {"text": pc.cast(new, table.schema.field("text").type)})
         return table
-
-    def decide(self, table: pa.Table) -> pa.Array:
-        r = []
-        if self.filter_lorem_ipsum:
-            r.append((table.column("c4_lorem_ipsum"), "c4:lorem_ipsum"))
-        if self.filter_curly_bracket:
-            r.append((table.column("c4_curly_bracket"), "c4:curly_bracket"))
-        if self.min_num_sentences is not None:
-            r.append((col_np(table, "c4_sentences") < self.min_num_sentences, "c4:min_num_sentences"))
-        return reasons_from_masks(table.num_rows, r)

@@ -16,15 +16,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from winnow.curate.filters import _text as T
+from winnow.core.text import spacy_words as T
 from winnow.curate.filters._base import col_np, safe_div, set_columns
 from winnow.curate.filters.gopher import _dup_stats
-from winnow.core.pipeline.step import MapStep, reasons_from_masks
+from winnow.core.pipeline.registry import register_step
+from winnow.core.pipeline.step import MapStep, Rule, reasons_from_masks
 
 #: sentence-terminal characters (Unicode Sentence_Terminal, the common ones) a line may end with
 TERMINAL_PUNCTUATION = ".!?։؟۔܀܁܂߹।॥၊။።፧፨᙮᜵᜶᠃᠉᥄᥅᪨᪩᪪᪫᭚᭛᭞᭟᰻᰼᱾᱿‼‽⁇⁈⁉⸮⸼。꓿꘎꘏꛳꛷꡶꡷꣎꣏꤯꧈꧉꩝꩞꩟꫰꫱꯫﹒﹖﹗！．？｡"
 
 
+@register_step
 class FinewebQuality(MapStep):
     """FineWeb's three custom rules plus datatrove's list-ratio rule. Defaults are the paper's:
 
@@ -45,6 +47,11 @@ class FinewebQuality(MapStep):
     """
 
     name = "fineweb_quality"
+    rules = (Rule("fineweb_line_punct_ratio", "line_punct_thr", "min", "line_punct_ratio"),
+             Rule("fineweb_short_line_ratio", "short_line_thr", "max", "short_line_ratio"),
+             Rule("fineweb_char_dup_ratio", "char_dup_ratio", "max"),
+             Rule("fineweb_new_line_ratio", "new_line_ratio", "max"))
+    extra_stats = ("fineweb_lines",)
     line_punct_thr: float | None = Field(0.12, ge=0, le=1)
     line_punct_exclude_zero: bool = False
     stop_chars: str = TERMINAL_PUNCTUATION
@@ -55,15 +62,9 @@ class FinewebQuality(MapStep):
     #: ``True`` (paper): drop at equality (≤ / ≥); ``False``: datatrove's strict comparisons
     inclusive: bool = True
 
-    def stat_columns(self) -> list[str]:
-        return ["fineweb_line_punct_ratio", "fineweb_short_line_ratio", "fineweb_char_dup_ratio",
-                "fineweb_new_line_ratio", "fineweb_lines"]
-
-    def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
-        return {"fineweb_line_punct_ratio": (self.line_punct_thr, None),
-                "fineweb_short_line_ratio": (None, self.short_line_thr),
-                "fineweb_char_dup_ratio": (None, self.char_dup_ratio),
-                "fineweb_new_line_ratio": (None, self.new_line_ratio)}
+    def get_rules(self) -> tuple[Rule, ...]:
+        # the paper drops at equality (inclusive); datatrove compares strictly; new_line_ratio is always strict
+        return tuple(r._replace(drop_equal=self.inclusive and r.field != "new_line_ratio") for r in self.rules)
 
     def annotate(self, table: pa.Table) -> pa.Table:
         text = T.as_text(table)
@@ -92,21 +93,12 @@ class FinewebQuality(MapStep):
             "fineweb_lines": n_lines.astype(np.int64),
         })
 
+    def rule_mask(self, rule: Rule, table: pa.Table) -> np.ndarray:
+        m = super().rule_mask(rule, table)
+        if rule.field == "line_punct_thr" and self.line_punct_exclude_zero:
+            m &= col_np(table, rule.stat) != 0
+        return m
+
     def decide(self, table: pa.Table) -> pa.Array:
-        g = lambda c: col_np(table, c)  # noqa: E731
-        ge = np.greater_equal if self.inclusive else np.greater
-        le = np.less_equal if self.inclusive else np.less
-        r = [(g("fineweb_lines") == 0, "fineweb_quality:empty")]
-        if self.line_punct_thr is not None:
-            pr = g("fineweb_line_punct_ratio")
-            m = le(pr, self.line_punct_thr)
-            if self.line_punct_exclude_zero:
-                m &= pr != 0
-            r.append((m, "fineweb_quality:line_punct_ratio"))
-        if self.short_line_thr is not None:
-            r.append((ge(g("fineweb_short_line_ratio"), self.short_line_thr), "fineweb_quality:short_line_ratio"))
-        if self.char_dup_ratio is not None:
-            r.append((ge(g("fineweb_char_dup_ratio"), self.char_dup_ratio), "fineweb_quality:char_dup_ratio"))
-        if self.new_line_ratio is not None:
-            r.append((g("fineweb_new_line_ratio") > self.new_line_ratio, "fineweb_quality:new_line_ratio"))
-        return reasons_from_masks(table.num_rows, r)
+        empty = col_np(table, "fineweb_lines") == 0
+        return reasons_from_masks(table.num_rows, [(empty, "fineweb_quality:empty")] + self.rule_masks(table))

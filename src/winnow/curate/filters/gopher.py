@@ -19,9 +19,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from winnow.curate.filters import _text as T
-from winnow.curate.filters._base import col_np, safe_div, set_columns
-from winnow.core.pipeline.step import MapStep, reasons_from_masks
+from winnow.core.text import spacy_words as T
+from winnow.curate.filters._base import safe_div, set_columns
+from winnow.core.pipeline.registry import register_step
+from winnow.core.pipeline.step import MapStep, Rule, reasons_from_masks
 
 #: the eight stop words of Gopher App. A.1.1 ("the, be, to, of, and, that, have, with")
 GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
@@ -29,6 +30,7 @@ GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 _WS = r"[\t\pZ]"
 
 
+@register_step
 class GopherQuality(MapStep):
     """Gopher quality rules (Rae et al. 2021, App. A.1.1). Defaults are the paper's thresholds:
 
@@ -41,7 +43,7 @@ class GopherQuality(MapStep):
     * ``min_stop_words=2``: distinct Gopher stop words present
 
     Words are spaCy-style English tokens (as in datatrove), computed vectorised by
-    :func:`winnow.curate.filters._text.words`. Statistic columns: ``gopher_n_words``,
+    :func:`winnow.core.text.spacy_words.words`. Statistic columns: ``gopher_n_words``,
     ``gopher_mean_word_length``, ``gopher_hash_ratio``, ``gopher_ellipsis_ratio``,
     ``gopher_bullet_lines_ratio``, ``gopher_ellipsis_lines_ratio``, ``gopher_alpha_words_ratio``,
     ``gopher_stop_words``. Reasons: ``gopher_quality:<threshold name>`` (first rule in that order wins).
@@ -51,6 +53,15 @@ class GopherQuality(MapStep):
     """
 
     name = "gopher_quality"
+    rules = (Rule("gopher_n_words", "min_doc_words", "min"), Rule("gopher_n_words", "max_doc_words", "max"),
+             Rule("gopher_mean_word_length", "min_avg_word_length", "min"),
+             Rule("gopher_mean_word_length", "max_avg_word_length", "max"),
+             Rule("gopher_hash_ratio", "max_symbol_word_ratio", "max"),
+             Rule("gopher_ellipsis_ratio", "max_symbol_word_ratio", "max"),
+             Rule("gopher_bullet_lines_ratio", "max_bullet_lines_ratio", "max"),
+             Rule("gopher_ellipsis_lines_ratio", "max_ellipsis_lines_ratio", "max"),
+             Rule("gopher_alpha_words_ratio", "min_alpha_words_ratio", "min"),
+             Rule("gopher_stop_words", "min_stop_words", "min"))
     min_doc_words: int | None = Field(50, ge=0)
     max_doc_words: int | None = Field(100_000, ge=0)
     min_avg_word_length: float | None = Field(3, ge=0)
@@ -61,23 +72,6 @@ class GopherQuality(MapStep):
     min_alpha_words_ratio: float | None = Field(0.8, ge=0, le=1)
     min_stop_words: int | None = Field(2, ge=0)
     stop_words: list[str] = Field(default=list(GOPHER_STOP_WORDS))
-
-    def stat_columns(self) -> list[str]:
-        return ["gopher_n_words", "gopher_mean_word_length", "gopher_hash_ratio", "gopher_ellipsis_ratio",
-                "gopher_bullet_lines_ratio", "gopher_ellipsis_lines_ratio", "gopher_alpha_words_ratio",
-                "gopher_stop_words"]
-
-    def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
-        return {
-            "gopher_n_words": (self.min_doc_words, self.max_doc_words),
-            "gopher_mean_word_length": (self.min_avg_word_length, self.max_avg_word_length),
-            "gopher_hash_ratio": (None, self.max_symbol_word_ratio),
-            "gopher_ellipsis_ratio": (None, self.max_symbol_word_ratio),
-            "gopher_bullet_lines_ratio": (None, self.max_bullet_lines_ratio),
-            "gopher_ellipsis_lines_ratio": (None, self.max_ellipsis_lines_ratio),
-            "gopher_alpha_words_ratio": (self.min_alpha_words_ratio, None),
-            "gopher_stop_words": (self.min_stop_words, None),
-        }
 
     def annotate(self, table: pa.Table) -> pa.Table:
         text = T.as_text(table)
@@ -125,36 +119,6 @@ class GopherQuality(MapStep):
             "gopher_stop_words": n_stop.astype(np.int64),
         })
 
-    def decide(self, table: pa.Table) -> pa.Array:
-        g = lambda c: col_np(table, c)  # noqa: E731
-        r = []
-        nw = g("gopher_n_words")
-        if self.min_doc_words is not None:
-            r.append((nw < self.min_doc_words, "gopher_quality:min_doc_words"))
-        if self.max_doc_words is not None:
-            r.append((nw > self.max_doc_words, "gopher_quality:max_doc_words"))
-        mwl = g("gopher_mean_word_length")
-        if self.min_avg_word_length is not None:
-            r.append((mwl < self.min_avg_word_length, "gopher_quality:min_avg_word_length"))
-        if self.max_avg_word_length is not None:
-            r.append((mwl > self.max_avg_word_length, "gopher_quality:max_avg_word_length"))
-        if self.max_symbol_word_ratio is not None:
-            r.append(((g("gopher_hash_ratio") > self.max_symbol_word_ratio)
-                      | (g("gopher_ellipsis_ratio") > self.max_symbol_word_ratio),
-                      "gopher_quality:max_symbol_word_ratio"))
-        if self.max_bullet_lines_ratio is not None:
-            r.append((g("gopher_bullet_lines_ratio") > self.max_bullet_lines_ratio,
-                      "gopher_quality:max_bullet_lines_ratio"))
-        if self.max_ellipsis_lines_ratio is not None:
-            r.append((g("gopher_ellipsis_lines_ratio") > self.max_ellipsis_lines_ratio,
-                      "gopher_quality:max_ellipsis_lines_ratio"))
-        if self.min_alpha_words_ratio is not None:
-            r.append((g("gopher_alpha_words_ratio") < self.min_alpha_words_ratio,
-                      "gopher_quality:min_alpha_words_ratio"))
-        if self.min_stop_words is not None:
-            r.append((g("gopher_stop_words") < self.min_stop_words, "gopher_quality:min_stop_words"))
-        return reasons_from_masks(table.num_rows, r)
-
 
 def _dup_stats(parts: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row of a list<string>: (#elements, #repeated elements, chars in repeated elements)."""
@@ -173,6 +137,7 @@ def _int_dict(v: dict) -> dict[int, float]:
     return {int(k): float(x) for k, x in v.items()}
 
 
+@register_step
 class GopherRepetition(MapStep):
     """Gopher repetition rules (Rae et al. 2021, Table A1). Defaults are the paper's thresholds:
 
@@ -198,6 +163,10 @@ class GopherRepetition(MapStep):
     """
 
     name = "gopher_repetition"
+    rules = (Rule("gopher_dup_para_frac", "dup_para_frac", "max"),
+             Rule("gopher_dup_para_char_frac", "dup_para_char_frac", "max"),
+             Rule("gopher_dup_line_frac", "dup_line_frac", "max"),
+             Rule("gopher_dup_line_char_frac", "dup_line_char_frac", "max"))
     dup_line_frac: float | None = Field(0.3, ge=0)
     dup_para_frac: float | None = Field(0.3, ge=0)
     dup_line_char_frac: float | None = Field(0.2, ge=0)
@@ -206,20 +175,13 @@ class GopherRepetition(MapStep):
     dup_n_grams: dict[int, float] = Field(
         default={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
 
-    def stat_columns(self) -> list[str]:
-        return (["gopher_dup_para_frac", "gopher_dup_para_char_frac", "gopher_dup_line_frac",
-                 "gopher_dup_line_char_frac"]
-                + [f"gopher_top_{k}_gram_frac" for k in sorted(self.top_n_grams)]
-                + [f"gopher_dup_{k}_gram_frac" for k in sorted(self.dup_n_grams)])
-
-    def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
-        t = {"gopher_dup_para_frac": (None, self.dup_para_frac),
-             "gopher_dup_para_char_frac": (None, self.dup_para_char_frac),
-             "gopher_dup_line_frac": (None, self.dup_line_frac),
-             "gopher_dup_line_char_frac": (None, self.dup_line_char_frac)}
-        t.update({f"gopher_top_{k}_gram_frac": (None, v) for k, v in sorted(self.top_n_grams.items())})
-        t.update({f"gopher_dup_{k}_gram_frac": (None, v) for k, v in sorted(self.dup_n_grams.items())})
-        return t
+    def get_rules(self) -> tuple[Rule, ...]:
+        # one rule per configured n (the thresholds are dicts {n: fraction})
+        return (self.rules
+                + tuple(Rule(f"gopher_top_{k}_gram_frac", "top_n_grams", "max", f"top_{k}_gram", k)
+                        for k in sorted(self.top_n_grams))
+                + tuple(Rule(f"gopher_dup_{k}_gram_frac", "dup_n_grams", "max", f"dup_{k}_gram", k)
+                        for k in sorted(self.dup_n_grams)))
 
     def annotate(self, table: pa.Table) -> pa.Table:
         text = T.as_text(table)
@@ -256,14 +218,13 @@ class GopherRepetition(MapStep):
         # Beyond the largest top-n, only positions whose k-gram repeats can start a repeated (k+1)-gram,
         # so the candidate set shrinks as k grows.
         P = np.arange(len(tv))
-        h = T.mix64(doc.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+        h = T.ngram_key_seed(doc)
         for k in range(1, max(wanted, default=0) + 1):
             fit = pos[P] <= counts[doc[P]] - k
             P, h = P[fit], h[fit]
             if len(P) == 0:
                 break
-            with np.errstate(over="ignore"):
-                h = T.mix64(h ^ (ids[P + k - 1] + np.uint64(k) * np.uint64(0x632BE59BD9B4E019)))
+            h = T.ngram_key_extend(h, ids[P + k - 1], k)
             if k not in wanted and k < max_top:
                 continue
             rep, cnt, first = T.first_occurrence(h)
@@ -291,17 +252,5 @@ class GopherRepetition(MapStep):
         return set_columns(table, cols)
 
     def decide(self, table: pa.Table) -> pa.Array:
-        g = lambda c: col_np(table, c)  # noqa: E731
-        text = T.as_text(table)
-        r = [(pc.equal(pc.utf8_length(text), 0), "gopher_repetition:empty")]
-        for col, thr, name in (("gopher_dup_para_frac", self.dup_para_frac, "dup_para_frac"),
-                               ("gopher_dup_para_char_frac", self.dup_para_char_frac, "dup_para_char_frac"),
-                               ("gopher_dup_line_frac", self.dup_line_frac, "dup_line_frac"),
-                               ("gopher_dup_line_char_frac", self.dup_line_char_frac, "dup_line_char_frac")):
-            if thr is not None:
-                r.append((g(col) > thr, f"gopher_repetition:{name}"))
-        for k, v in sorted(self.top_n_grams.items()):
-            r.append((g(f"gopher_top_{k}_gram_frac") > v, f"gopher_repetition:top_{k}_gram"))
-        for k, v in sorted(self.dup_n_grams.items()):
-            r.append((g(f"gopher_dup_{k}_gram_frac") > v, f"gopher_repetition:dup_{k}_gram"))
-        return reasons_from_masks(table.num_rows, r)
+        empty = pc.equal(pc.utf8_length(T.as_text(table)), 0)
+        return reasons_from_masks(table.num_rows, [(empty, "gopher_repetition:empty")] + self.rule_masks(table))

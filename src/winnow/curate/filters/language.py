@@ -24,8 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, PrivateAttr
 
-from winnow.curate.filters._base import col_np, set_columns
-from winnow.core.pipeline.step import MapStep, reasons_from_masks
+from winnow.curate.filters._base import set_columns
+from winnow.core.pipeline.registry import register_step
+from winnow.core.pipeline.step import MapStep, Rule, reasons_from_masks
 
 
 def fasttext_lid176_path() -> str:
@@ -41,6 +42,7 @@ def fasttext_lid176_path() -> str:
     return p
 
 
+@register_step
 class Language(MapStep):
     """Annotate ``lang`` (ISO 639 code) and ``lang_score`` (probability of that language); keep rows
     whose language is in ``languages`` with ``lang_score >= min_score``.
@@ -54,6 +56,8 @@ class Language(MapStep):
     """
 
     name = "language"
+    rules = (Rule("lang_score", "min_score", "min"),)
+    extra_stats = ("lang",)
     languages: list[str] = Field(default=["en"])
     min_score: float = Field(0.65, ge=0, le=1)
     backend: Literal["fasttext", "py3langid"] = "fasttext"
@@ -72,12 +76,6 @@ class Language(MapStep):
 
             # the model (an .npz, no pickle) ships inside the py3langid wheel
             self._model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-
-    def stat_columns(self) -> list[str]:
-        return ["lang", "lang_score"]
-
-    def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
-        return {"lang_score": (self.min_score, None)}
 
     def predict(self, texts: list[str]) -> tuple[list[str], np.ndarray]:
         """(language codes, scores) for a list of strings."""
@@ -119,5 +117,4 @@ class Language(MapStep):
         if self.languages:
             rules.append((pc.invert(pc.is_in(table.column("lang"), value_set=pa.array(self.languages))),
                           "language:languages"))
-        rules.append((col_np(table, "lang_score") < self.min_score, "language:min_score"))
-        return reasons_from_masks(table.num_rows, rules)
+        return reasons_from_masks(table.num_rows, rules + self.rule_masks(table))

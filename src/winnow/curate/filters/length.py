@@ -17,10 +17,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, PrivateAttr
 
-from winnow.core.pipeline.step import MapStep, reasons_from_masks
+from winnow.core.pipeline.registry import register_step
+from winnow.core.pipeline.step import MapStep, Rule
 from winnow.core.records import set_columns
 
 
+@register_step
 class Length(MapStep):
     """Drop documents outside character / word / line bounds (``None`` disables a bound).
 
@@ -39,6 +41,8 @@ class Length(MapStep):
     """
 
     name = "length"
+    rules = tuple(Rule(f"n_{unit}", f"{b}_{unit}", b) for unit in ("chars", "words", "lines", "tokens")
+                  for b in ("min", "max"))
     min_chars: int | None = Field(None, ge=0)
     max_chars: int | None = Field(None, ge=0)
     min_words: int | None = Field(None, ge=0)
@@ -60,14 +64,7 @@ class Length(MapStep):
             self._tok = gpt2_tokenizer()
 
     def stat_columns(self) -> list[str]:
-        return ["n_chars", "n_words", "n_lines"] + (["n_tokens"] if self._needs_tokens else [])
-
-    def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
-        t = {"n_chars": (self.min_chars, self.max_chars), "n_words": (self.min_words, self.max_words),
-             "n_lines": (self.min_lines, self.max_lines)}
-        if self._needs_tokens:
-            t["n_tokens"] = (self.min_tokens, self.max_tokens)
-        return t
+        return [c for c in super().stat_columns() if c != "n_tokens" or self._needs_tokens]
 
     def annotate(self, table: pa.Table) -> pa.Table:
         text = table.column("text")
@@ -81,22 +78,6 @@ class Length(MapStep):
             enc = self._tok.encode_batch(texts)
             cols.append(("n_tokens", pa.array(np.fromiter((len(e.ids) for e in enc), np.int64, len(enc)))))
         return set_columns(table, [(name, pc.cast(col, pa.int64())) for name, col in cols])
-
-    def decide(self, table: pa.Table) -> pa.Array:
-        rules = []
-        for stat, lo, hi in (("n_chars", self.min_chars, self.max_chars),
-                             ("n_words", self.min_words, self.max_words),
-                             ("n_lines", self.min_lines, self.max_lines),
-                             ("n_tokens", self.min_tokens, self.max_tokens)):
-            if lo is None and hi is None:
-                continue
-            col = table.column(stat)
-            unit = stat[2:]
-            if lo is not None:
-                rules.append((pc.less(col, lo), f"length:min_{unit}"))
-            if hi is not None:
-                rules.append((pc.greater(col, hi), f"length:max_{unit}"))
-        return reasons_from_masks(table.num_rows, rules)
 
 
 def gpt2_tokenizer():

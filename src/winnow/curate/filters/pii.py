@@ -19,7 +19,8 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from winnow.curate.filters._base import set_columns
-from winnow.core.pipeline.step import MapStep, reasons_from_masks
+from winnow.core.pipeline.registry import register_step
+from winnow.core.pipeline.step import MapStep, Rule
 
 #: local@domain.tld (RFC 5322 dot-atom subset as used in practice)
 EMAIL = r"\b[A-Za-z0-9][A-Za-z0-9._%+\-]*@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b"
@@ -45,6 +46,7 @@ PHONE = (r"(?:\+[1-9][0-9]{0,2}[ .\-]?(?:\(0?[0-9]{1,4}\)[ .\-]?)?[0-9]{1,4}(?:[
          r"|\b0[0-9]{2,4}[ /\-][0-9]{3,4}[ \-]?[0-9]{3,4}\b)")
 
 
+@register_step
 class Pii(MapStep):
     """Redact e-mails, IPs and phone numbers in ``text`` with placeholders and count them.
 
@@ -59,6 +61,8 @@ class Pii(MapStep):
     """
 
     name = "pii"
+    rules = (Rule("pii_total", "max_redactions", "max"),)
+    extra_stats = ("pii_emails", "pii_ips", "pii_phones")
     email: bool = True
     ip: bool = True
     phone: bool = True
@@ -66,12 +70,6 @@ class Pii(MapStep):
     ip_placeholder: str = "<IP_ADDRESS>"
     phone_placeholder: str = "<PHONE_NUMBER>"
     max_redactions: int | None = Field(None, ge=0)
-
-    def stat_columns(self) -> list[str]:
-        return ["pii_emails", "pii_ips", "pii_phones", "pii_total"]
-
-    def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
-        return {"pii_total": (None, self.max_redactions)} if self.max_redactions is not None else {}
 
     @staticmethod
     def _redact(text: pa.Array, pattern: str, repl: str, group: bool = False) -> tuple[pa.Array, pa.Array]:
@@ -112,12 +110,6 @@ class Pii(MapStep):
         total = pc.add(pc.add(ne, ni), nph)
         return set_columns(table, {"text": text, "pii_emails": ne, "pii_ips": ni, "pii_phones": nph,
                                    "pii_total": total})
-
-    def decide(self, table: pa.Table) -> pa.Array:
-        if self.max_redactions is None:
-            return pa.nulls(table.num_rows, pa.string())
-        return reasons_from_masks(table.num_rows, [(pc.greater(table.column("pii_total"), self.max_redactions),
-                                                    "pii:max_redactions")])
 
 
 def _mask_versions(text: pa.Array) -> tuple[pa.Array, pa.Array]:

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from pydantic import Field, PrivateAttr
 
 from winnow.curate.filters._base import set_columns
+from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import MapStep, reasons_from_masks
 
 _HOST = r"^(?:[A-Za-z][A-Za-z0-9+.\-]*:)?//(?:[^/?#@]*@)?(?P<host>\[[^\]]*\]|[^/?#:]+)"
@@ -38,6 +39,7 @@ def read_list(path: str) -> list[str]:
     return [x.strip().lower() for x in lines if x.strip() and not x.lstrip().startswith("#")]
 
 
+@register_step
 class UrlFilter(MapStep):
     """Drop rows by their URL (column ``url_column``, default ``url``).
 
@@ -52,6 +54,7 @@ class UrlFilter(MapStep):
     """
 
     name = "url_filter"
+    extra_stats = ("url_domain",)
     url_column: str = "url"
     blocked_domains: list[str] = Field(default=[])
     blocked_domains_file: str | None = None
@@ -76,9 +79,6 @@ class UrlFilter(MapStep):
         doms = [d[4:] if d.startswith("www.") else d for d in doms]
         self._sets = {"domains": pa.array(sorted(set(doms)), pa.string()),
                       "words": pa.array(sorted(set(words)), pa.string()), "subwords": sorted(set(subs))}
-
-    def stat_columns(self) -> list[str]:
-        return ["url_domain"]
 
     def _url(self, table: pa.Table) -> pa.Array:
         if self.url_column not in table.column_names:

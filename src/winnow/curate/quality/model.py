@@ -1,6 +1,6 @@
 """fastText-style quality models: hashed word (+ optional char) n-grams and a linear model.
 
-Features (vectorised, see :mod:`winnow.core.ngrams`): lowercased whitespace tokens, word n-grams up to
+Features (vectorised, :class:`winnow.core.text.features.HashingFeaturizer`): lowercased whitespace tokens, word n-grams up to
 ``word_ngrams`` and optionally byte n-grams inside tokens (``char_ngrams=(minn, maxn)``), hashed
 into ``2**n_bits`` buckets. A document's vector is its feature counts divided by
 ``sqrt(number of features)`` (``norm="sqrt"``) or by the number of features (``norm="mean"``,
@@ -33,132 +33,17 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field
 from typing import Literal, Sequence
 
 import numpy as np
 import pyarrow as pa
 
-from winnow.core.ngrams import char_ngram_hashes, iter_chunks, ngram_hashes, string_buffers, tokenize_buffer
+from winnow.core.text.features import HASHING, HashingFeaturizer, as_arrow as _as_arrow
 from winnow.errors import ModelFileError  # defined there; importable from here too
 
 FORMAT = "winnow-quality-model"
 FORMAT_VERSION = 1
-#: identifies the tokeniser + hash functions of winnow.core.ngrams; a model scored with other hashes
-#: would silently give garbage, so load() refuses a mismatch
-HASHING = "winnow.core.ngrams/fmix64-w8-v1"
-#: bytes of text tokenised at once (bounds memory and keeps arrays in cache)
-CHUNK_BYTES = 2 << 20
-
-
-@dataclass
-class HashingFeaturizer:
-    """Hashed n-gram features of texts (see the module docstring).
-
-    Example:
-        >>> f = HashingFeaturizer(n_bits=10, word_ngrams=2)
-        >>> X = f.transform(["a b a"])
-        >>> X.shape, X.nnz      # 'a', 'b', 'a b', 'b a'
-        ((1, 1024), 4)
-    """
-
-    n_bits: int = 20
-    word_ngrams: int = 2
-    char_ngrams: tuple[int, int] | None = None
-    lowercase: bool = True
-    norm: Literal["sqrt", "mean"] = "sqrt"
-
-    def __post_init__(self):
-        if not 8 <= int(self.n_bits) <= 28:
-            raise ValueError(f"n_bits must be in [8, 28], got {self.n_bits}")
-        if int(self.word_ngrams) < 1:
-            raise ValueError(f"word_ngrams must be >= 1, got {self.word_ngrams}")
-        if self.char_ngrams is not None:
-            lo, hi = (int(v) for v in self.char_ngrams)
-            if not 1 <= lo <= hi <= 12:
-                raise ValueError(f"char_ngrams must be (minn, maxn) with 1 <= minn <= maxn <= 12, "
-                                 f"got {self.char_ngrams}")
-            self.char_ngrams = (lo, hi)
-        if self.norm not in ("sqrt", "mean"):
-            raise ValueError(f"norm must be 'sqrt' or 'mean', got {self.norm!r}")
-
-    @property
-    def n_features(self) -> int:
-        return 1 << int(self.n_bits)
-
-    def parts(self, texts):
-        """Yield ``(doc, feature)`` index arrays, one pair per feature family and chunk, then
-        finally ``(None, n_features_per_doc)``. Scoring sums over parts without concatenating."""
-        data, offsets = string_buffers(_as_arrow(texts))
-        n_docs = len(offsets) - 1
-        shift = np.uint64(64 - int(self.n_bits))
-        nfeat = np.zeros(n_docs, dtype=np.float64)
-        for a, b in iter_chunks(offsets, CHUNK_BYTES):
-            lo, hi = offsets[a], offsets[b]
-            d, o = data[lo:hi], offsets[a:b + 1] - lo
-            tok = tokenize_buffer(d, o, mode="whitespace", lowercase=self.lowercase)
-            doc = tok.doc + a
-            yield doc, (tok.hash >> shift).astype(np.intp)
-            cnt = tok.counts.astype(np.float64)
-            nfeat[a:b] += cnt
-            for n in range(2, int(self.word_ngrams) + 1):
-                i, h = ngram_hashes(tok, n)
-                yield doc[i], (h >> shift).astype(np.intp)
-                nfeat[a:b] += np.maximum(cnt - (n - 1), 0)
-            if self.char_ngrams is not None:
-                for n in range(self.char_ngrams[0], self.char_ngrams[1] + 1):
-                    cd, ch = char_ngram_hashes(d, o, tok, n, lowercase=self.lowercase)
-                    yield cd + a, (ch >> shift).astype(np.intp)
-                    nfeat[a:b] += np.bincount(cd, minlength=b - a)
-        yield None, nfeat
-
-    def _scale(self, nfeat: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            scale = 1.0 / (np.sqrt(nfeat) if self.norm == "sqrt" else nfeat)
-        scale[nfeat == 0] = 0.0
-        return scale
-
-    def pairs(self, texts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(doc, feature, scale)``: one entry per feature occurrence, plus each document's
-        normaliser (``1/sqrt(n)`` or ``1/n`` of its feature count; 0 for empty documents)."""
-        docs, feats = [], []
-        for d, f in self.parts(texts):
-            if d is None:
-                nfeat = f
-            else:
-                docs.append(d)
-                feats.append(f)
-        doc = np.concatenate(docs) if docs else np.zeros(0, np.intp)
-        feat = np.concatenate(feats) if feats else np.zeros(0, np.intp)
-        return doc, feat, self._scale(nfeat)
-
-    def transform(self, texts):
-        """A ``scipy.sparse.csr_matrix`` (documents × ``2**n_bits``)."""
-        import scipy.sparse as sp
-
-        doc, feat, scale = self.pairs(texts)
-        n = len(scale)
-        X = sp.csr_matrix((scale[doc], (doc, feat)), shape=(n, self.n_features), dtype=np.float64)
-        X.sum_duplicates()
-        return X
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["char_ngrams"] = list(self.char_ngrams) if self.char_ngrams else None
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict) -> "HashingFeaturizer":
-        d = dict(d)
-        if d.get("char_ngrams") is not None:
-            d["char_ngrams"] = tuple(d["char_ngrams"])
-        return cls(**d)
-
-
-def _as_arrow(texts):
-    if isinstance(texts, (pa.Array, pa.ChunkedArray)):
-        return texts
-    return pa.array(list(texts), pa.string())
 
 
 @dataclass(repr=False)

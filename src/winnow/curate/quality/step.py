@@ -26,13 +26,14 @@ import os
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import Field, PrivateAttr, model_validator
 
-from winnow.core.pipeline.step import MapStep, reasons_from_masks
+from winnow.core.pipeline.registry import register_step
+from winnow.core.pipeline.step import MapStep, Rule
 from winnow.core.records import set_columns
 
 
+@register_step
 class QualityClassifier(MapStep):
     """Score documents with a saved quality model (``winnow quality train``) into ``quality_score``.
 
@@ -67,12 +68,13 @@ class QualityClassifier(MapStep):
             else:
                 self._cut = self.threshold
 
-    def stat_columns(self) -> list[str]:
-        return [self.column]
+    def get_rules(self) -> tuple[Rule, ...]:
+        # the cut is the threshold, or the calibrated quantile for top_fraction (set by setup())
+        return (Rule(self.column, "_cut", "min", "below_threshold"),)
 
     def thresholds(self) -> dict[str, tuple[float | None, float | None]]:
         self.setup()
-        return {self.column: (self._cut, None)}
+        return super().thresholds()
 
     def annotate(self, table: pa.Table) -> pa.Table:
         self.setup()
@@ -86,7 +88,4 @@ class QualityClassifier(MapStep):
 
     def decide(self, table: pa.Table) -> pa.Array:
         self.setup()
-        if self._cut is None:
-            return pa.nulls(table.num_rows, pa.string())
-        return reasons_from_masks(table.num_rows, [(pc.less(table.column(self.column), self._cut),
-                                                    "quality_classifier:below_threshold")])
+        return super().decide(table)

@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from winnow.core.text.features import hashed_text_features
 from winnow.prove.proxy.result import ProxyResult, torch_threads
 
 VECTOR_PRESETS: dict[str, dict] = {
@@ -139,15 +140,6 @@ def train_vector_classifier(X, y, X_test, y_test, *, preset: str = "logistic", s
     acc = clf.score(X_test, y_test)
     return ProxyResult("accuracy", acc, True, len(X), 0, time.perf_counter() - t0, clf,
                        {"recipe": f"vector/{preset}", "config": clf.cfg})
-
-
-def hashed_text_features(texts: Sequence[str], n_features: int = 1 << 16, ngram_range=(1, 2)):
-    """L2-normalised hashed word n-gram counts (scipy sparse CSR), stable across runs."""
-    from sklearn.feature_extraction.text import HashingVectorizer
-
-    hv = HashingVectorizer(n_features=n_features, ngram_range=ngram_range, alternate_sign=False,
-                           norm="l2", lowercase=True)
-    return hv.transform(list(texts))
 
 
 def train_text_classifier(texts: Sequence[str], y, test_texts: Sequence[str], test_y, *, seed: int = 0,

@@ -1,4 +1,4 @@
-"""Shared, vectorised text → token → shingle hashing used by the dedup steps.
+"""Normalised words and shingle hashing of the dedup steps (FineWeb-style normalisation), vectorised.
 
 Everything here works on a whole Arrow batch at once: normalisation with Arrow compute,
 tokens as one flat array with per-document offsets, 64-bit token hashes (xxh3 over the
@@ -21,13 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from winnow.core.hashing import splitmix64
-
-_P = np.uint64(0x9E3779B97F4A7C15)
-_PAD = np.uint64(0x5851F42D4C957F2D)
-
-
-fmix64 = splitmix64  # shared implementation in winnow.core.hashing
+from winnow.core.text.byte_tokens import string_buffers
+from winnow.core.text.hashing import GOLDEN, SHINGLE_PAD, splitmix64
 
 
 def normalize(text: pa.Array | pa.ChunkedArray, *, lowercase: bool = True, punctuation: bool = True,
@@ -72,18 +67,8 @@ def _no_nulls(values):
 
 def _string_slices(values: pa.Array):
     """(memoryview of the UTF-8 data, start offsets, end offsets) of a string array."""
-    values = _no_nulls(values)
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if values.type == pa.large_string():
-        odt = np.int64
-    else:
-        values = pc.cast(values, pa.string()) if values.type != pa.string() else values
-        odt = np.int32
-    bufs = values.buffers()
-    offs = np.frombuffer(bufs[1], dtype=odt)[values.offset:values.offset + len(values) + 1]
-    data = memoryview(bufs[2]) if bufs[2] is not None else memoryview(b"")
-    return data, offs[:-1].tolist(), offs[1:].tolist()
+    data, offs = string_buffers(values)
+    return memoryview(data), offs[:-1].tolist(), offs[1:].tolist()
 
 
 def hash_strings(values: pa.Array, seed: int = 0) -> np.ndarray:
@@ -181,12 +166,12 @@ def word_tokens(text) -> tuple[np.ndarray, pa.Array, np.ndarray]:
         return widx[first[ridx]], vocab, offsets
     # expand every raw token occurrence into its words
     per = nsub[ridx]
-    pos = _ranges_np(first[ridx], per)
+    pos = concat_ranges(first[ridx], per)
     new_off = np.r_[0, np.cumsum(per)][offsets]
     return widx[pos], vocab, new_off
 
 
-def _ranges_np(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+def concat_ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
     """Concatenation of ``arange(s, s + l)`` for every (s, l), vectorised."""
     lens = np.asarray(lens, np.int64)
     tot = int(lens.sum())
@@ -197,25 +182,11 @@ def _ranges_np(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(starts, np.int64) - first, lens) + np.arange(tot, dtype=np.int64)
 
 
-def utf8_buffers(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(UTF-8 bytes as uint8, int64 offsets n+1) of a string array, without copying the text."""
-    values = _no_nulls(values)
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if values.type not in (pa.string(), pa.large_string()):
-        values = pc.cast(values, pa.string())
-    odt = np.int64 if values.type == pa.large_string() else np.int32
-    bufs = values.buffers()
-    offs = np.frombuffer(bufs[1], dtype=odt)[values.offset:values.offset + len(values) + 1].astype(np.int64)
-    data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
-    return data, offs
-
-
 def hash_words(vocab: pa.Array, seed: int = 0) -> np.ndarray:
     """64-bit hash of each (already normalised) word — the hash :func:`word_token_hashes` uses."""
     from winnow.curate.dedup._kernels import hash_strings_nb
 
-    return hash_strings_nb(*utf8_buffers(vocab), seed)
+    return hash_strings_nb(*string_buffers(vocab), seed)
 
 
 def word_token_hashes(text, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -230,7 +201,7 @@ def word_token_hashes(text, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
-    data, offs = utf8_buffers(text)
+    data, offs = string_buffers(text)
     slot_hash, slot_ph, ph_start, ph_end, counts = word_slots(data, offs, seed)
     slot_off = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=slot_off[1:])
@@ -240,7 +211,7 @@ def word_token_hashes(text, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     plen = ph_end - ph_start
     poff = np.zeros(len(plen) + 1, np.int64)
     np.cumsum(plen, out=poff[1:])
-    raw = pa.LargeStringArray.from_buffers(len(plen), pa.py_buffer(poff), pa.py_buffer(data[_ranges_np(ph_start, plen)]))
+    raw = pa.LargeStringArray.from_buffers(len(plen), pa.py_buffer(poff), pa.py_buffer(data[concat_ranges(ph_start, plen)]))
     enc = pc.dictionary_encode(raw)
     ridx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
     nsub, first, widx, vocab = _raw_to_words(enc.dictionary)
@@ -262,9 +233,9 @@ def _mix_windows(cols: list[np.ndarray], n: int) -> np.ndarray:
     x = np.full(len(cols[0]), np.uint64(n), np.uint64)
     for c in cols:
         x ^= c
-        x *= _P
+        x *= GOLDEN
         x ^= x >> np.uint64(29)
-    return fmix64(x)
+    return splitmix64(x)
 
 
 def ngram_hashes(vals: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -298,7 +269,7 @@ def ngram_hashes(vals: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndar
     cols = []
     for k in range(n):
         ok = k < lens[sd]
-        cols.append(np.where(ok, vals[np.minimum(offsets[sd] + k, L - 1)], _PAD))
+        cols.append(np.where(ok, vals[np.minimum(offsets[sd] + k, L - 1)], SHINGLE_PAD))
     xs = _mix_windows(cols, n)
     out = np.empty(total, np.uint64)
     first = np.zeros(ndoc, np.int64)

@@ -1,4 +1,5 @@
-"""Vectorised text primitives shared by the heuristic filters (Arrow compute + numpy, no per-word Python).
+"""spaCy-like English words and the repetition statistics of the heuristic filters (Gopher, C4,
+FineWeb), vectorised (Arrow compute + numpy, no per-word Python).
 
 * :func:`normalize_newlines` maps every line break Python's ``str.splitlines`` knows to ``\\n``.
 * :func:`words` tokenises a batch of texts the way spaCy's blank English tokenizer does (the word
@@ -11,10 +12,10 @@
 from __future__ import annotations
 
 import numpy as np
-
-from winnow.core.hashing import splitmix64
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from winnow.core.text.hashing import GOLDEN, NGRAM_STEP, splitmix64
 
 # Line breaks of Python's str.splitlines (\r\n first so it becomes one break).
 _LINEBREAKS = r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"
@@ -193,9 +194,6 @@ def words(text: pa.Array) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), tok_vals)
 
 
-mix64 = splitmix64  # shared implementation in winnow.core.hashing
-
-
 def token_ids(tok_vals: pa.Array) -> np.ndarray:
     """Integer id per token string (equal strings → equal ids), via Arrow's hash table."""
     if len(tok_vals) == 0:
@@ -204,6 +202,17 @@ def token_ids(tok_vals: pa.Array) -> np.ndarray:
     if isinstance(enc, pa.ChunkedArray):
         enc = enc.combine_chunks()
     return enc.indices.to_numpy(zero_copy_only=False).astype(np.uint64)
+
+
+def ngram_key_seed(doc: np.ndarray) -> np.ndarray:
+    """The empty n-gram's key at each position: its document index, mixed."""
+    return splitmix64(doc.astype(np.uint64) + GOLDEN)
+
+
+def ngram_key_extend(h: np.ndarray, ids: np.ndarray, k: int) -> np.ndarray:
+    """Keys of k-grams from the keys ``h`` of the (k-1)-grams and the ids of their k-th words."""
+    with np.errstate(over="ignore"):
+        return splitmix64(h ^ (ids + np.uint64(k) * NGRAM_STEP))
 
 
 def ngram_keys(ids: np.ndarray, doc: np.ndarray, n: int) -> np.ndarray:
@@ -216,14 +225,13 @@ def ngram_keys(ids: np.ndarray, doc: np.ndarray, n: int) -> np.ndarray:
 
 def iter_ngram_keys(ids: np.ndarray, doc: np.ndarray, n_max: int):
     """Yield ``(keys, n)`` for n = 1..n_max, each n-gram key built from the (n-1)-gram key (one mix per n)."""
-    h = mix64(doc.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
-    with np.errstate(over="ignore"):
-        for k in range(n_max):
-            m = len(ids) - k
-            if m <= 0:
-                return
-            h = mix64(h[:m] ^ (ids[k:k + m] + np.uint64(k + 1) * np.uint64(0x632BE59BD9B4E019)))
-            yield h, k + 1
+    h = ngram_key_seed(doc)
+    for k in range(n_max):
+        m = len(ids) - k
+        if m <= 0:
+            return
+        h = ngram_key_extend(h[:m], ids[k:k + m], k + 1)
+        yield h, k + 1
 
 
 def first_occurrence(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

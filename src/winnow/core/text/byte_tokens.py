@@ -1,4 +1,5 @@
-"""Vectorised tokenising and n-gram hashing over Arrow string arrays (numpy only, no per-token Python).
+"""Byte-level tokenisers and polynomial n-gram hashing over Arrow string arrays (numpy only, no
+per-token Python): the features of quality models and the n-grams of decontamination.
 
 A batch of documents is one UTF-8 byte buffer plus offsets (that is how Arrow stores a string
 array). Tokens are maximal runs of "word" bytes, found from the edges of a separator mask
@@ -14,9 +15,11 @@ so a window's hash does not depend on where it sits. Byte n-grams inside tokens 
 subwords) use the same prefix trick over the bytes. Two tokenisers:
 
 * ``"whitespace"`` (fastText's): tokens are runs of non-whitespace bytes, punctuation kept;
-* ``"words"`` (decontamination's "normalised words"): tokens are runs of ASCII letters, digits,
+* ``"words"`` (decontamination's byte words): tokens are runs of ASCII letters, digits,
   ``_`` and non-ASCII characters; punctuation, whitespace, NBSP and the Unicode "General
-  Punctuation" block (curly quotes, dashes, ellipsis) separate them.
+  Punctuation" block (curly quotes, dashes, ellipsis) separate them. Unlike dedup's
+  :mod:`~winnow.core.text.normalized_words` there is no NFKC, no Unicode lower-casing and no digit
+  folding, so byte offsets map back onto the original text (decontamination reports spans).
 
 Lowercasing is ASCII-only and done on the bytes, so byte offsets of tokens are offsets into the
 original text.
@@ -38,14 +41,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_P = np.uint64(0x100000001B3)          # FNV-64 prime: odd
-_PINV = np.uint64(pow(0x100000001B3, -1, 1 << 64))
-_Q = np.uint64(0x9E3779B97F4A7C15 | 1)  # token-level base (odd)
-_QINV = np.uint64(pow(0x9E3779B97F4A7C15 | 1, -1, 1 << 64))
-_M1 = np.uint64(0xFF51AFD7ED558CCD)
-_M2 = np.uint64(0xC4CEB9FE1A85EC53)
-_S33 = np.uint64(33)
-_SEED0 = np.uint64(0x243F6A8885A308D3)
+from winnow.core.text.hashing import CHAR_NGRAM_SALT, FNV_PRIME, GOLDEN, MASK64, TOKEN_SEED
+from winnow.core.text.hashing import murmur_fmix64 as fmix64
+
+_P = FNV_PRIME                                # byte-level base (odd, so invertible mod 2^64)
+_PINV = np.uint64(pow(int(FNV_PRIME), -1, 1 << 64))
+_Q = GOLDEN                                   # token-level base (odd)
+_QINV = np.uint64(pow(int(GOLDEN), -1, 1 << 64))
 _MASK8 = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)   # low k bytes
 
 Mode = Literal["whitespace", "words"]
@@ -67,15 +69,6 @@ _SEP_WS_T = _SEP_WS.astype(np.uint8).tobytes()
 _SEP_WORDS_T = _SEP_WORDS.astype(np.uint8).tobytes()
 
 _POW_CACHE: dict[str, np.ndarray] = {}
-
-
-def fmix64(x: np.ndarray) -> np.ndarray:
-    """murmur3's 64-bit finaliser (avalanche), vectorised; wraps mod 2^64."""
-    x = x ^ (x >> _S33)
-    x = x * _M1
-    x = x ^ (x >> _S33)
-    x = x * _M2
-    return x ^ (x >> _S33)
 
 
 def _powers(base: np.uint64, inv: np.uint64, n: int, key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -118,15 +111,14 @@ def token_hashes(raw: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
     buf = raw + bytes(8)
     U = np.ndarray(shape=(nb + 1,), dtype="<u8", buffer=buf, strides=(1,))
     L = (ends - starts).astype(np.int64)
-    all64 = np.uint64(0xFFFFFFFFFFFFFFFF)
     with np.errstate(over="ignore"):
         h = U[starts] & _MASK8[np.minimum(L, 8)]
-        h ^= _SEED0
+        h ^= TOKEN_SEED
         sel = np.flatnonzero(L > 8)
         k = 1
         while len(sel):
             rem = np.minimum(L[sel] - 8 * k, 8).astype(np.uint64)
-            w = U[starts[sel] + 8 * k] & (all64 >> (np.uint64(64) - np.uint64(8) * rem))
+            w = U[starts[sel] + 8 * k] & (MASK64 >> (np.uint64(64) - np.uint64(8) * rem))
             h[sel] = fmix64(h[sel]) ^ w
             k += 1
             sel = sel[L[sel] > 8 * k]
@@ -166,14 +158,9 @@ def string_buffers(texts) -> tuple[np.ndarray, np.ndarray]:
         texts = texts.combine_chunks() if texts.num_chunks != 1 else texts.chunk(0)
     if not isinstance(texts, pa.Array):
         texts = pa.array(list(texts), pa.string())
-    if pa.types.is_null(texts.type):
-        texts = texts.cast(pa.string())
-    if pa.types.is_large_string(texts.type):
-        odt = np.int64
-    elif pa.types.is_string(texts.type):
-        odt = np.int32
-    else:
-        raise TypeError(f"texts must be an Arrow string array, got {texts.type}")
+    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
+        texts = pc.cast(texts, pa.string())   # null, dictionary or binary columns
+    odt = np.int64 if pa.types.is_large_string(texts.type) else np.int32
     if texts.null_count:
         texts = pc.fill_null(texts, "")
     n = len(texts)
@@ -303,7 +290,7 @@ def char_ngram_hashes(data: np.ndarray, offsets: np.ndarray, tok: Tokens, n: int
     S = _prefix(data.tobytes(), lowercase)
     _, ipw = _powers(_P, _PINV, nb + 1, "bytes")
     with np.errstate(over="ignore"):
-        h = fmix64(((S[pos + n] - S[pos]) * ipw[pos]) ^ np.uint64(0xC0FFEE00 + n))
+        h = fmix64(((S[pos + n] - S[pos]) * ipw[pos]) ^ np.uint64(CHAR_NGRAM_SALT + n))
     return docs, h
 
 
