@@ -117,6 +117,12 @@ def test_the_pipeline_imports_no_executor():
     assert len(files) >= 8
     bad = [(f.name, m) for f in files for m, _ in _imports(f) if m.startswith("winnow.core.executors")]
     assert bad == []
+    # the one reference: the registry names the built-in executors' package and loads it lazily on
+    # the first lookup (as the step registry loads built-in steps), so importing core stays light
+    from winnow.core.pipeline import executor_registry
+
+    assert executor_registry.BUILTIN_EXECUTORS == "winnow.core.executors"
+    assert {"local", "ray"} <= set(executor_registry.executor_names())
     # the parser sees imports inside functions, relative ones and import_module calls
     probe = SRC / "core" / "pipeline" / "probe.py"
     text = ("def f():\n    from ..executors.local import LocalExecutor\n"

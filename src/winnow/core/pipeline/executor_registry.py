@@ -4,10 +4,10 @@ Dependencies point one way: :mod:`winnow.core.executors` imports the pipeline (t
 steps and this registry); the pipeline never imports an executor. An executor class registers
 its ``name`` with :func:`register_executor` where it is defined; ``Pipeline.run(executor="ray")``
 and ``executor: ray`` in a pipeline YAML resolve the name here, and the executor's own pydantic
-``Options`` model validates its ``executor_options``. The built-in executors (local, ray)
-register when :mod:`winnow.core` is imported (its ``__init__`` imports
-:mod:`winnow.core.executors`), so every import of the pipeline finds them; any other executor
-registers by being imported.
+``Options`` model validates its ``executor_options``. The built-in executors (local, ray) are
+loaded on the first lookup from the package named by :data:`BUILTIN_EXECUTORS` (a name, as the
+step registry names its built-in step modules: no import edge, and ``import winnow.core.x`` stays
+light); any other executor registers by being imported, or is passed as an instance.
 
 Example:
     >>> executor_names()
@@ -23,6 +23,18 @@ from __future__ import annotations
 
 #: name → executor class (a subclass of :class:`winnow.core.executors.base.Executor`)
 EXECUTORS: dict[str, type] = {}
+#: the package whose import registers the built-in executors, loaded on the first lookup
+BUILTIN_EXECUTORS = "winnow.core.executors"
+_builtins_loaded = False
+
+
+def _load_builtins() -> None:
+    global _builtins_loaded
+    if not _builtins_loaded:
+        _builtins_loaded = True
+        import importlib
+
+        importlib.import_module(BUILTIN_EXECUTORS)
 
 
 def register_executor(cls: type) -> type:
@@ -38,11 +50,13 @@ def register_executor(cls: type) -> type:
 
 
 def executor_names() -> list[str]:
+    _load_builtins()
     return sorted(EXECUTORS)
 
 
 def executor_class(name: str) -> type:
     """The executor class registered as ``name``; ``ValueError`` listing the valid names if none."""
+    _load_builtins()
     cls = EXECUTORS.get(name)
     if cls is None:
         raise ValueError(f"unknown executor {name!r}; valid executors: {', '.join(executor_names())}")
