@@ -296,7 +296,7 @@ def test_word_hash_is_the_same_on_both_paths_and_normalises():
 @settings(max_examples=60, deadline=None)
 @given(docs_strategy, st.integers(1, 5))
 def test_ngram_kernel_equals_numpy_reference(docs, n):
-    from winnow.curate.dedup._kernels import ngram_shingles
+    from winnow.core.text.kernels import ngram_shingles
 
     vals = np.array([v * 0x9E3779B97F4A7C15 % 2**64 for d in docs for v in d], np.uint64)
     offsets = np.r_[0, np.cumsum([len(d) for d in docs])].astype(np.int64)
@@ -326,7 +326,7 @@ def test_minhash_kernel_equals_bruteforce(docs, k):
                 min_size=1, max_size=8), st.sampled_from([0.3, 0.5, 0.7, 0.8, 0.9, 1.0]))
 def test_jaccard_at_least_equals_exact_test(pairs, thr):
     """The early-exit merge gives exactly ``inter ≥ thr·(|A|+|B|−inter)`` on the full intersection."""
-    from winnow.curate.dedup._kernels import intersect_sorted, jaccard_at_least
+    from winnow.core.text.kernels import intersect_sorted, jaccard_at_least
 
     sets = [s_ for p in pairs for s_ in p]
     vals = np.array([v for s_ in sets for v in sorted(s_)], np.uint64)

@@ -16,7 +16,7 @@ published signatures), so they intentionally differ; each lives here once:
   n-gram importance selection (byte-identical buckets to the reference ``data-selection``).
 
 N-gram hashes: ``byte_tokens.ngram_hashes`` (position-free polynomial hash of token hashes),
-``normalized_words.ngram_hashes`` and its compiled twin ``curate.dedup._kernels.ngram_shingles``
+``normalized_words.ngram_hashes`` and its compiled twin ``core.text.kernels.ngram_shingles``
 (MinHash shingles; a short document is one padded shingle), ``spacy_words.iter_ngram_keys``
 (repetition keys with the document mixed in). Hashed features: :mod:`winnow.core.text.features`.
 Every hash constant and both 64-bit finalisers: :mod:`winnow.core.text.hashing`.

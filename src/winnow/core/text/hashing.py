@@ -43,7 +43,7 @@ _S27, _S30, _S31, _S33 = np.uint64(27), np.uint64(30), np.uint64(31), np.uint64(
 
 def splitmix64_steps(x):
     """The splitmix64 finaliser as plain arithmetic: works on a uint64 numpy array and, compiled
-    by numba, on a uint64 scalar (:mod:`winnow.curate.dedup._kernels` inlines it) — one formula for both."""
+    by numba, on a uint64 scalar (:mod:`winnow.core.text.kernels` inlines it) — one formula for both."""
     x = x ^ (x >> _S30)
     x = x * SPLITMIX_M1
     x = x ^ (x >> _S27)

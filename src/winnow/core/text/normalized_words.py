@@ -184,7 +184,7 @@ def concat_ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
 
 def hash_words(vocab: pa.Array, seed: int = 0) -> np.ndarray:
     """64-bit hash of each (already normalised) word — the hash :func:`word_token_hashes` uses."""
-    from winnow.curate.dedup._kernels import hash_strings_nb
+    from winnow.core.text.kernels import hash_strings_nb
 
     return hash_strings_nb(*string_buffers(vocab), seed)
 
@@ -193,11 +193,11 @@ def word_token_hashes(text, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(64-bit hash of every normalised word token, offsets of length n+1).
 
     The same words as :func:`word_tokens`, hashed with :func:`hash_words`. One compiled pass
-    over the UTF-8 bytes (:func:`winnow.curate.dedup._kernels.word_slots`) splits the text and hashes
+    over the UTF-8 bytes (:func:`winnow.core.text.kernels.word_slots`) splits the text and hashes
     every word of ASCII letters and digits; only the *distinct* words holding other bytes go
     through Arrow's Unicode kernels (punctuation split, NFKC, lower-case, digits).
     """
-    from winnow.curate.dedup._kernels import expand_slots, word_slots
+    from winnow.core.text.kernels import expand_slots, word_slots
 
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
@@ -302,7 +302,7 @@ def shingle_hashes(text: pa.Array | pa.ChunkedArray, *, ngram: int = 5, unit: Li
         vals, offsets = codepoints(text if normalized else normalize(text))
     else:
         raise ValueError(f"unit must be 'word' or 'char', got {unit!r}")
-    from winnow.curate.dedup._kernels import ngram_shingles
+    from winnow.core.text.kernels import ngram_shingles
 
     return ngram_shingles(vals, offsets, ngram)
 

@@ -5,7 +5,7 @@ Phases (a :class:`~winnow.core.pipeline.step.GlobalStep`):
 * **map** (per batch, parallel over shards): normalise text, hash word (or character)
   n-gram shingles to 64 bits and compute ``bands × rows`` MinHash values per document
   (``min((a·x + b) mod 2⁶⁴)`` per permutation, 32 high bits kept) with compiled kernels
-  (:mod:`winnow.curate.dedup._kernels`), and hash each band to one 64-bit bucket key. Keys (id, one
+  (:mod:`winnow.core.text.kernels`), and hash each band to one 64-bit bucket key. Keys (id, one
   column per band, and — with ``verify`` — the top 32 bits of the document's shingle hashes)
   are written to Parquet.
 * **reduce** (out of core): bucket keys are re-partitioned on disk (Parquet spill files of at
@@ -76,10 +76,10 @@ def minhash_signatures(sh: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.
     a document's signature is the high 32 bits of the minimum per permutation. (A 32-bit
     affine family is 2× faster but measurably biased: mean signature agreement 0.009 below the
     true Jaccard on this repo's benchmark pairs; the 64-bit one is within noise.) Computed by a
-    compiled kernel (:func:`winnow.curate.dedup._kernels.minhash`) in one pass over the shingles with
+    compiled kernel (:func:`winnow.core.text.kernels.minhash`) in one pass over the shingles with
     the running minima in registers. Documents without shingles get all-ones signatures.
     """
-    from winnow.curate.dedup._kernels import minhash
+    from winnow.core.text.kernels import minhash
 
     return minhash(sh, counts, a, b)
 
@@ -155,8 +155,8 @@ def bucket_edges(h: np.ndarray, node: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def intersect_sizes(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """|S_a ∩ S_b| for pairs of sets stored as sorted distinct values — ``vals[offs[i]:offs[i+1]]``
     is set ``i`` (:func:`unique_per_doc` output) — by one linear merge per pair in a compiled
-    kernel (:func:`winnow.curate.dedup._kernels.intersect_sorted`)."""
-    from winnow.curate.dedup._kernels import intersect_sorted
+    kernel (:func:`winnow.core.text.kernels.intersect_sorted`)."""
+    from winnow.core.text.kernels import intersect_sorted
 
     return intersect_sorted(vals, offs, a, b)
 
@@ -176,7 +176,7 @@ def centre_rounds(K: np.ndarray, B: np.ndarray, m: int, vals: np.ndarray | None,
 
     Returns (centre of each node, -1 for centres; rounds; pairs tested exactly).
     """
-    from winnow.curate.dedup._kernels import jaccard_at_least
+    from winnow.core.text.kernels import jaccard_at_least
 
     K = np.asarray(K, np.int64)
     B = np.asarray(B, np.int64)
@@ -249,7 +249,7 @@ def component_roots(K: np.ndarray, B: np.ndarray, m: int, vals: np.ndarray | Non
 
     ``K[i]`` (node ``0..m-1``) is a member of bucket ``B[i]``. Returns (root of each node,
     links tested exactly, distinct links)."""
-    from winnow.curate.dedup._kernels import jaccard_at_least
+    from winnow.core.text.kernels import jaccard_at_least
 
     u, v = bucket_edges(np.asarray(B, np.int64), np.asarray(K, np.int64))
     span = np.int64(max(m, 1))
