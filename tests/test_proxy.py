@@ -4,7 +4,7 @@ import pydoc_data.topics as T
 import pytest
 from sklearn.datasets import load_digits
 
-from winnow.prove.proxy import (BPETokenizer, ByteTokenizer, NgramLM, VectorClassifier, get_tokenizer,
+from winnow.proxy import (BPETokenizer, ByteTokenizer, NgramLM, VectorClassifier, get_tokenizer,
                           train_lm, train_ngram_lm, train_text_classifier, train_vector_classifier)
 from winnow.prove.bench.tasks import source_documents, _chunks
 

@@ -18,7 +18,6 @@ PUBLIC_ALIASES = {
     "scaling": "winnow.predict.scaling",
     "mix": "winnow.prove.mix",
     "bench": "winnow.prove.bench",
-    "proxy": "winnow.prove.proxy",
     "export": "winnow.deliver.export",
     "filters": "winnow.curate.filters",
     "dedup": "winnow.curate.dedup",

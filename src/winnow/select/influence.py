@@ -1,9 +1,9 @@
 """Model-aware selection from data attribution (TRAK, influence functions, TracIn, ...).
 
-A proxy is trained on the whole pool with a fixed recipe (:mod:`winnow.prove.proxy`), then
+A proxy is trained on the whole pool with a fixed recipe (:mod:`winnow.proxy`), then
 :func:`winnow.select.attribution.attribute` scores every (pool row, target row) pair; a row's score is
 the mean over the target set (positive = training on it lowers the target loss). Labelled
-vectors use :class:`~winnow.prove.proxy.VectorClassifier` + ``ClassificationTask``; text uses the tiny
+vectors use :class:`~winnow.proxy.VectorClassifier` + ``ClassificationTask``; text uses the tiny
 LM (BPE trained on the pool) + ``CausalLMTask`` over each document's first ``ctx`` tokens.
 
 Example:
@@ -42,8 +42,8 @@ class Influence(Selector):
     Args:
         method: ``trak`` (default), ``influence``, ``tracin``, ``cosine``, ... (see ``attribute``).
         n_models: independently seeded proxies (TRAK ensembles them; others use the first).
-        preset: proxy preset — a :data:`~winnow.prove.proxy.VECTOR_PRESETS` name for labelled vectors
-            (default ``logistic``) or an :data:`~winnow.prove.proxy.LM_PRESETS` name for text (``cpu-tiny``).
+        preset: proxy preset — a :data:`~winnow.proxy.VECTOR_PRESETS` name for labelled vectors
+            (default ``logistic``) or an :data:`~winnow.proxy.LM_PRESETS` name for text (``cpu-tiny``).
         proxy_options: overrides of the proxy preset (e.g. ``{"epochs": 10}`` or ``{"steps": 200}``).
         how: how to aggregate over target rows (``mean``, ``sum``, ...; see ``AttributionResult.aggregate``).
         options: passed to ``attribute`` (``proj_dim``, ``damping``, ``batch_size``, ...); unknown
@@ -93,7 +93,7 @@ class Influence(Selector):
 
         if pool.X is not None and pool.y is not None:
             from winnow.select.attribution import ClassificationTask
-            from winnow.prove.proxy.classify import VectorClassifier
+            from winnow.proxy.classify import VectorClassifier
 
             if target.X is None or target.y is None:
                 raise SelectorError("influence: a labelled vector pool needs a labelled vector target (x, label)")
@@ -107,8 +107,8 @@ class Influence(Selector):
             task = ClassificationTask()
         elif pool.texts is not None:
             from winnow.select.attribution import CausalLMTask
-            from winnow.prove.proxy.lm import LM_PRESETS, train_lm
-            from winnow.prove.proxy.tokenize import BPETokenizer
+            from winnow.proxy.lm import LM_PRESETS, train_lm
+            from winnow.proxy.tokenize import BPETokenizer
 
             if target.texts is None:
                 raise SelectorError("influence: a text pool needs a text target")

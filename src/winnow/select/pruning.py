@@ -39,7 +39,7 @@ def _labelled(pool, name: str):
 
 
 def _dynamics(X, y, preset: str, epochs: int, seed: int):
-    from winnow.prove.proxy.classify import VectorClassifier
+    from winnow.proxy.classify import VectorClassifier
 
     _, yi = np.unique(y, return_inverse=True)
     clf = VectorClassifier(preset, seed=seed, epochs=epochs).fit(X, yi, record_dynamics=True)
@@ -52,7 +52,7 @@ class EL2N(Selector):
     Args:
         epoch: the epoch (1-based) at which the norm is read (Paul et al. use an early epoch).
         n_models: independently seeded proxies to average.
-        preset: :data:`winnow.prove.proxy.VECTOR_PRESETS` name.
+        preset: :data:`winnow.proxy.VECTOR_PRESETS` name.
     """
 
     name = "el2n"

@@ -181,7 +181,7 @@ def _word_ids(texts: list[str], vocab_bits: int = 16) -> list[np.ndarray]:
 class CrossEntropyDifference(Selector):
     """Moore–Lewis selection: per-token ``log p_target(x) − log p_pool(x)`` under two proxy LMs.
 
-    Both proxies are the Kneser–Ney bigram LM of :mod:`winnow.prove.proxy` over hashed WordPunct tokens,
+    Both proxies are the Kneser–Ney bigram LM of :mod:`winnow.proxy` over hashed WordPunct tokens,
     one trained on the target set and one on the pool. Higher = more target-like.
     """
 
@@ -194,7 +194,7 @@ class CrossEntropyDifference(Selector):
         discount: float = Field(0.75, gt=0, le=1)
 
     def _score(self, pool, target):
-        from winnow.prove.proxy.ngram import NgramLM
+        from winnow.proxy.ngram import NgramLM
 
         if pool.texts is None or target.texts is None:
             raise SelectorError("ce_diff needs text in both pool and target (column 'text')")

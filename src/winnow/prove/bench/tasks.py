@@ -56,7 +56,7 @@ class NoisyLabelsTask(BenchTask):
         dataset: ``digits``, ``breast_cancer``, ``wine`` or ``iris``.
         noise: fraction of pool labels flipped (uniformly to another class).
         test_size, target_size: fractions of the dataset held out for test / the clean target.
-        proxy: :data:`winnow.prove.proxy.VECTOR_PRESETS` name of the fixed classifier.
+        proxy: :data:`winnow.proxy.VECTOR_PRESETS` name of the fixed classifier.
         seed: data seed (splits and flips); the per-run seed varies only training and selection.
         pool_size: optionally subsample the pool (for miniature CI runs).
     """
@@ -100,7 +100,7 @@ class NoisyLabelsTask(BenchTask):
         self.X_test, self.y_test = X[test], y[test]
 
     def evaluate(self, mask: np.ndarray, seed: int) -> float:
-        from winnow.prove.proxy.classify import train_vector_classifier
+        from winnow.proxy.classify import train_vector_classifier
 
         mask = np.asarray(mask, bool)
         if not mask.any():
@@ -273,7 +273,7 @@ class LMTask(BenchTask):
         self.target = Pool(np.asarray([f"target/{i}" for i in range(len(fit_texts))], dtype=object),
                            texts=fit_texts, n_tokens=word_counts(fit_texts))
         self.eval_texts = eval_texts
-        from winnow.prove.proxy.tokenize import get_tokenizer
+        from winnow.proxy.tokenize import get_tokenizer
 
         self.tokenizer = get_tokenizer(tokenizer, texts, vocab_size=vocab_size)
         self.pool_ids = self.tokenizer.encode(texts)
@@ -286,10 +286,10 @@ class LMTask(BenchTask):
         if not train:
             return float("nan")
         if self.proxy == "ngram":
-            from winnow.prove.proxy.ngram import train_ngram_lm
+            from winnow.proxy.ngram import train_ngram_lm
 
             return train_ngram_lm(train, self.eval_ids, self.tokenizer.vocab_size, self.tokenizer.eos_id).value
-        from winnow.prove.proxy.lm import train_lm
+        from winnow.proxy.lm import train_lm
 
         return train_lm(None, None, tokenizer=self.tokenizer, preset=self.preset, seed=seed, train_ids=train,
                         target_ids=self.eval_ids, **self.proxy_options).value

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from winnow.prove.proxy.result import ProxyResult
+from winnow.proxy.result import ProxyResult
 
 
 def _pairs(docs: Sequence[np.ndarray], eos: int) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from winnow.core.text.features import hashed_text_features
-from winnow.prove.proxy.result import ProxyResult, torch_threads
+from winnow.proxy.result import ProxyResult, torch_threads
 
 VECTOR_PRESETS: dict[str, dict] = {
     "logistic": dict(hidden=0, epochs=60, lr=0.05, weight_decay=1e-3, batch=128),

@@ -9,7 +9,7 @@ Presets (``LM_PRESETS``): ``cpu-tiny`` (seconds on 2 CPU cores), ``cpu-small`` (
 ``gpu-small`` and ``gpu-base`` (for an accelerator).
 
 Example:
-    >>> from winnow.prove.proxy import ByteTokenizer
+    >>> from winnow.proxy import ByteTokenizer
     >>> tok = ByteTokenizer()
     >>> r = train_lm(["hello world. " * 40] * 4, ["hello world. " * 10], tokenizer=tok,
     ...              preset="cpu-tiny", seed=0, steps=30)
@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from winnow.prove.proxy.result import ProxyResult, torch_threads
+from winnow.proxy.result import ProxyResult, torch_threads
 
 LM_PRESETS: dict[str, dict] = {
     "cpu-tiny": dict(d_model=64, n_layers=2, n_heads=4, ctx=64, batch=16, steps=120, lr=3e-3, device="cpu", threads=1),
@@ -140,7 +140,7 @@ def _train_lm(train_texts, target_texts, *, tokenizer, preset, seed, train_ids, 
     if unknown:
         raise ValueError(f"unknown LM option(s) {sorted(unknown)}; valid: {sorted(LM_PRESETS[preset])}")
     if tokenizer is None:
-        from winnow.prove.proxy.tokenize import ByteTokenizer
+        from winnow.proxy.tokenize import ByteTokenizer
 
         tokenizer = ByteTokenizer()
     if train_ids is None:

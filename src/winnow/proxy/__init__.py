@@ -18,11 +18,11 @@ Example:
     >>> r.metric, r.value > 0.85
     ('accuracy', True)
 """
-from winnow.prove.proxy.result import ProxyResult
-from winnow.prove.proxy.tokenize import BPETokenizer, ByteTokenizer, get_tokenizer
-from winnow.prove.proxy.ngram import NgramLM, train_ngram_lm
-from winnow.prove.proxy.lm import LM_PRESETS, TinyLM, train_lm
-from winnow.prove.proxy.classify import (
+from winnow.proxy.result import ProxyResult
+from winnow.proxy.tokenize import BPETokenizer, ByteTokenizer, get_tokenizer
+from winnow.proxy.ngram import NgramLM, train_ngram_lm
+from winnow.proxy.lm import LM_PRESETS, TinyLM, train_lm
+from winnow.proxy.classify import (
     VECTOR_PRESETS,
     VectorClassifier,
     hashed_text_features,
