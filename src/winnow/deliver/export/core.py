@@ -75,7 +75,7 @@ class ExportConfig:
     text_column: str = "text"
     id_column: str = "id"
     task_rows: int = 50_000
-    bucket_tokens: int = 64 << 20
+    bucket_tokens: int = 16 << 20
     shard_tokens: int | None = None
     mds_size_limit: int = 1 << 26
     tokenizer_sha256: str = ""
@@ -384,6 +384,8 @@ def _scatter_task(cfg: ExportConfig, lay: Layout, t: int, plan: dict, group_map:
 
 # ------------------------------------------------------------------ phase 4: gather
 
+_GATHER_TOKENS = 1 << 22
+
 def _gather_bucket(cfg: ExportConfig, lay: Layout, split: str, b: int, n_tasks: int, eos: int) -> dict:
     parts, tids = [], []
     for t in range(n_tasks):
@@ -403,14 +405,19 @@ def _gather_bucket(cfg: ExportConfig, lay: Layout, split: str, b: int, n_tasks: 
     dtype = np.dtype(cfg.dtype)
     out = np.full(int(dst[-1]), eos, dtype)
     for t in np.unique(tid):
-        sel = np.flatnonzero(tid == t)
-        n = refs["ntok"][sel]
-        if not n.sum():
-            continue
+        sel_all = np.flatnonzero(tid == t)
         src = np.memmap(lay.p("tok", f"t{t:05d}.bin"), dtype=dtype, mode="r")
-        # positions of every token of the selected documents: segment starts + ranks within segments
-        within = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-        out[np.repeat(dst[sel], n) + within] = src[np.repeat(refs["start"][sel], n) + within]
+        # in chunks of about _GATHER_TOKENS tokens: the index arrays stay small
+        csum = np.cumsum(refs["ntok"][sel_all])
+        cuts = np.searchsorted(csum, np.arange(_GATHER_TOKENS, int(csum[-1]) if len(csum) else 0, _GATHER_TOKENS))
+        for sel in np.split(sel_all, np.unique(cuts)):
+            n = refs["ntok"][sel]
+            tot = int(n.sum())
+            if not tot:
+                continue
+            # every token of the selected documents: segment starts + ranks within segments
+            within = np.arange(tot) - np.repeat(np.cumsum(n) - n, n)
+            out[np.repeat(dst[sel], n) + within] = src[np.repeat(refs["start"][sel], n) + within]
         del src
     _save_npy(lay.p("pieces", f"{split}-b{b:05d}.npy"), out)
     if cfg.keep_boundaries:
@@ -449,7 +456,9 @@ def shard_plan(cfg: ExportConfig, n_tokens: int, doc_offsets: np.ndarray | None 
         per = max(1, (cfg.mds_size_limit - 8 - cfg_len) // (row + 4))
         step = per * cfg.seq_len
     else:
-        step = cfg.shard_tokens or max(cfg.seq_len, ((1 << 27) // cfg.seq_len) * cfg.seq_len)
+        # bin shards are streamed to disk; parquet shards are built in memory, so smaller
+        size = (1 << 27) if cfg.format == "bin" else (1 << 24)
+        step = cfg.shard_tokens or max(cfg.seq_len, (size // cfg.seq_len) * cfg.seq_len)
     if doc_offsets is None:
         return [(a, min(a + step, n_tokens)) for a in range(0, n_tokens, step)] or [(0, 0)]
     cuts = np.unique(doc_offsets[np.minimum(np.searchsorted(doc_offsets, np.arange(0, n_tokens, step)),
@@ -471,13 +480,13 @@ def shard_name(cfg: ExportConfig, k: int) -> str:
 def _write_shard(cfg: ExportConfig, lay: Layout, split: str, k: int, a: int, b: int, sizes: list[int],
                  doc_lens: np.ndarray | None) -> dict:
     stream = _Stream(lay, split, sizes)
-    toks = stream.read(a, b).astype(np.dtype(cfg.dtype), copy=False)
     path = os.path.join(lay.out, split, shard_name(cfg, k))
     L = cfg.seq_len
     info = {"file": f"{split}/{shard_name(cfg, k)}", "tokens": int(b - a), "start": int(a)}
     if cfg.format == "bin":
-        _atomic_save(path, lambda tmp: toks.tofile(tmp))
+        _atomic_save(path, lambda tmp: _copy_range(stream, a, b, cfg.dtype, tmp))
     elif cfg.format == "parquet":
+        toks = stream.read(a, b).astype(np.dtype(cfg.dtype), copy=False)
         if cfg.keep_boundaries:  # one document per row: lengths of the docs that start in [a, b)
             offs = np.concatenate([[0], np.cumsum(doc_lens)])
             lo, hi = int(np.searchsorted(offs, a)), int(np.searchsorted(offs, b))
@@ -489,23 +498,33 @@ def _write_shard(cfg: ExportConfig, lay: Layout, split: str, k: int, a: int, b: 
         info["rows"] = len(col)
         _atomic_save(path, lambda tmp: pq.write_table(pa.table({"input_ids": col}), tmp, compression="zstd"))
     else:  # MDS, byte for byte what streaming.MDSWriter(columns={"tokens": "ndarray:DTYPE:L"}) writes
-        n = len(toks) // L
+        n = (b - a) // L
+        item = np.dtype(cfg.dtype).itemsize
         conf = json.dumps(_mds_config(cfg), sort_keys=True).encode()
-        offs = (np.arange(n + 1, dtype=np.int64) * L * toks.itemsize + 4 + 4 * (n + 1) + len(conf)).astype(np.uint32)
+        offs = (np.arange(n + 1, dtype=np.int64) * L * item + 4 + 4 * (n + 1) + len(conf)).astype(np.uint32)
 
         def w(tmp):
             with open(tmp, "wb") as fh:
                 fh.write(np.uint32(n).tobytes())
                 fh.write(offs.tobytes())
                 fh.write(conf)
-                fh.write(toks[:n * L].tobytes())
+            _copy_range(stream, a, a + n * L, cfg.dtype, tmp, append=True)
         _atomic_save(path, w)
         info["samples"] = n
         info["tokens"] = n * L
-        info["dropped_tail_tokens"] = int(len(toks) - n * L)
+        info["dropped_tail_tokens"] = int(b - a - n * L)
     info["bytes"] = os.path.getsize(path)
     info["sha256"] = _sha256(path)
     return lay.commit("shards", f"{split}-{k:05d}", info)
+
+
+def _copy_range(stream: _Stream, a: int, b: int, dtype: str, path: str, append: bool = False) -> None:
+    """Stream tokens [a, b) into a file in bounded chunks."""
+    with open(path, "ab" if append else "wb") as fh:
+        for lo in range(a, b, _GATHER_TOKENS):
+            stream.read(lo, min(b, lo + _GATHER_TOKENS)).astype(np.dtype(dtype), copy=False).tofile(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _write_mds_index(cfg: ExportConfig, out: str, split: str, shards: list[dict]) -> None:
@@ -596,7 +615,7 @@ def export(source, out: str, *, tokenizer="gpt2", seq_len: int = 2048, mix=None,
            format: str = "bin", val_fraction: float = 0.005, seed: int = 0, workers: int = 1,
            resume: bool = False, overwrite: bool = False, keep_boundaries: bool = False,
            text_column: str = "text", id_column: str = "id", task_rows: int = 50_000,
-           bucket_tokens: int = 64 << 20, shard_tokens: int | None = None, mds_size_limit: int = 1 << 26,
+           bucket_tokens: int = 16 << 20, shard_tokens: int | None = None, mds_size_limit: int = 1 << 26,
            keep_work: bool = False, progress: bool = False) -> dict:
     """Tokenize, mix, shuffle, pack and shard ``source`` into ``out``; returns the manifest.
 
