@@ -620,6 +620,17 @@ def export(source, out: str, *, tokenizer="gpt2", seq_len: int = 2048, mix=None,
     """Tokenize, mix, shuffle, pack and shard ``source`` into ``out``; returns the manifest.
 
     See :mod:`winnow.deliver.export` for the formats, the mix schema and the manifest.
+
+    >>> import os, tempfile, pyarrow as pa, pyarrow.parquet as pq
+    >>> d = tempfile.mkdtemp(); os.makedirs(f"{d}/run/data")
+    >>> pq.write_table(pa.table({"id": ["a", "b", "c"], "text": ["one fish", "two fish", "red fish"],
+    ...                          "source": ["x", "x", "y"]}), f"{d}/run/data/t0.parquet")
+    >>> man = export(f"{d}/run", f"{d}/out", seq_len=4, val_fraction=0.0, mix={"weights": {"x": 1, "y": 1}})
+    >>> man["tokens"]["train"], man["sources"]["x"]["epochs"], man["sources"]["y"]["epochs"]
+    (6, 0.5, 1.0)
+
+    Three documents of 2 tokens + EOS; equal weights give each group floor(9 / 2) = 4 tokens, and
+    the closest whole-document counts are 3 and 3 (one ``x`` document of two, ``y`` once).
     """
     if format not in FORMATS:
         raise ExportError(f"format must be one of {FORMATS}, got {format!r}")
