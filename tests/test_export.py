@@ -373,3 +373,36 @@ def test_cli_export(corpus, tmp_path):
     assert r.exit_code == 2 and "--overwrite" in r.output
     r = CliRunner().invoke(app, ["export", run, out, "--overwrite", "--format", "zip"])
     assert r.exit_code == 2 and "format" in r.output
+
+
+def test_readme_snippet(corpus, tmp_path, monkeypatch):
+    """The README's export snippet runs as written (in a folder holding a runs/demo run)."""
+    import re
+    import shutil
+
+    run, rows = corpus
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    sec = readme[readme.index("### Deliver: training-ready tokens"):]
+    code = re.search(r"```python\n(.*?)```", sec, re.S).group(1)
+    shutil.copytree(run, tmp_path / "runs" / "demo")
+    for f in glob.glob(str(tmp_path / "runs" / "demo" / "data" / "*.parquet")):   # the demo's source names
+        t = pq.read_table(f)
+        src = ["stdlib_code" if s == "package_readme" else s for s in t.column("source").to_pylist()]
+        pq.write_table(t.set_column(2, "source", pa.array(src)), f)
+    monkeypatch.chdir(tmp_path)
+    ns: dict = {}
+    exec(compile(code, "README.md", "exec"), ns)
+    assert tuple(ns["batch"].shape) == (8, 257)
+    src = ns["man"]["sources"]
+    assert src["python_docs_late"]["train_tokens"] == 0                    # not in the weights: weight 0
+    assert abs(src["python_docs"]["train_tokens"] - 2 * src["stdlib_code"]["train_tokens"]) < 0.02 * ns["man"]["tokens"]["train"]
+
+
+def test_train_check_learns_from_export(corpus, tmp_path):
+    from winnow.deliver.export.train_check import train
+
+    run, _ = corpus
+    out = str(tmp_path / "o")
+    export(run, out, seq_len=64, val_fraction=0.05)
+    r = train(out, steps=6, batch=4, val_samples=8)
+    assert r["val_split"] == "val" and r["val_loss_after"] < r["val_loss_before"] - 0.5
