@@ -406,3 +406,20 @@ def test_train_check_learns_from_export(corpus, tmp_path):
     export(run, out, seq_len=64, val_fraction=0.05)
     r = train(out, steps=6, batch=4, val_samples=8)
     assert r["val_split"] == "val" and r["val_loss_after"] < r["val_loss_before"] - 0.5
+
+
+def test_no_id_column_and_small_text_batches(tmp_path, real_docs, monkeypatch):
+    """Rows without ids get file:row ids (distinct across tasks of one file); text is tokenized in
+    bounded-byte batches; the result is still every document exactly once."""
+    from winnow.deliver.export import core
+
+    monkeypatch.setattr(core, "_BATCH_BYTES", 2000)
+    texts = list(dict.fromkeys(d["text"] for d in real_docs[:300]))
+    os.makedirs(tmp_path / "in")
+    pq.write_table(pa.table({"text": texts}), str(tmp_path / "in" / "a.parquet"), row_group_size=50)
+    man = export(str(tmp_path / "in"), str(tmp_path / "o"), seq_len=32, val_fraction=0.1, task_rows=50)
+    tok = load_tokenizer("gpt2")
+    docs = _split_docs(_stream(str(tmp_path / "o"), "train"), tok.eos_id) + \
+        _split_docs(_stream(str(tmp_path / "o"), "val"), tok.eos_id)
+    assert collections.Counter(tok.decode(d) for d in docs) == collections.Counter(texts)
+    assert list(man["sources"]) == ["default"] and 0 < man["splits"]["val"]["docs"] < len(texts) // 4

@@ -227,15 +227,15 @@ def _tokenize_task(cfg: ExportConfig, lay: Layout, t: int, task) -> dict:
     dtype = np.dtype(cfg.dtype)
     groups: dict[str, int] = {}
     docs_parts, n_rows, n_empty, n_tokens = [], 0, 0, 0
+    row0 = sum(pf.metadata.row_group(i).num_rows for i in range(rgs[0]))   # rows of the file before this task
     tmp = lay.p("tok", f"t{t:05d}.bin") + f".tmp-{os.getpid()}"
     os.makedirs(os.path.dirname(tmp), exist_ok=True)
     with open(tmp, "wb") as fh:
-        for batch in pf.iter_batches(batch_size=2048, row_groups=rgs, columns=cols):
-            tb = pa.Table.from_batches([batch])
+        for tb in _text_batches(pf, rgs, cols, cfg.text_column):
             texts = tb.column(cfg.text_column).to_pylist()
             texts = ["" if x is None else x for x in texts]
             ids = (tb.column(cfg.id_column).to_pylist() if cfg.id_column in names
-                   else [f"{os.path.basename(path)}:{n_rows + i}" for i in range(len(texts))])
+                   else [f"{os.path.basename(path)}:{row0 + n_rows + i}" for i in range(len(texts))])
             grp = tb.column(cfg.group_by).to_pylist() if cfg.group_by in names else ["default"] * len(texts)
             flat, lens = tok.encode_flat(texts)
             flat.astype(dtype).tofile(fh)
@@ -256,6 +256,24 @@ def _tokenize_task(cfg: ExportConfig, lay: Layout, t: int, task) -> dict:
     _save_npy(lay.p("tok", f"t{t:05d}.docs.npy"), docs)
     return lay.commit("tokenize", f"t{t:05d}", {"task": t, "rows": n_rows, "empty": n_empty, "tokens": n_tokens,
                                                  "groups": list(groups)})
+
+
+_BATCH_BYTES = 4 << 20
+
+
+def _text_batches(pf, rgs, cols, text_column):
+    """Tables of at most 2048 rows and about ``_BATCH_BYTES`` of text (memory bounded by bytes)."""
+    import pyarrow.compute as pc
+
+    for batch in pf.iter_batches(batch_size=2048, row_groups=rgs, columns=cols):
+        tb = pa.Table.from_batches([batch])
+        nbytes = np.cumsum(pc.fill_null(pc.binary_length(tb.column(text_column)), 0).to_numpy(zero_copy_only=False))
+        start = 0
+        while start < tb.num_rows:
+            base = nbytes[start - 1] if start else 0
+            end = max(start + 1, int(np.searchsorted(nbytes, base + _BATCH_BYTES, side="right")))
+            yield tb.slice(start, end - start)
+            start = end
 
 
 def _load_docs(lay: Layout, t: int, group_map: np.ndarray) -> np.ndarray:
