@@ -423,3 +423,28 @@ def test_no_id_column_and_small_text_batches(tmp_path, real_docs, monkeypatch):
         _split_docs(_stream(str(tmp_path / "o"), "val"), tok.eos_id)
     assert collections.Counter(tok.decode(d) for d in docs) == collections.Counter(texts)
     assert list(man["sources"]) == ["default"] and 0 < man["splits"]["val"]["docs"] < len(texts) // 4
+
+
+def test_large_vocabulary_writes_uint32(tmp_path, real_docs):
+    """A tokenizer.json with more than 65,536 ids gives uint32 shards that TokenDataset reads."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    from winnow.export import TokenDataset
+
+    texts = list(dict.fromkeys(d["text"] for d in real_docs[:200]))
+    words = sorted({w for t in texts for w in t.split()})
+    vocab = {"[UNK]": 0, "</s>": 70_000, **{w: i + 1 for i, w in enumerate(words)}}
+    vocab.update({f"pad{i}": len(words) + 1 + i for i in range(70_000 - len(words) - 1)})
+    tk = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tk.save(str(tmp_path / "tokenizer.json"))
+    os.makedirs(tmp_path / "in")
+    pq.write_table(pa.table({"id": [str(i) for i in range(len(texts))], "text": texts}), str(tmp_path / "in" / "a.parquet"))
+    man = export(str(tmp_path / "in"), str(tmp_path / "o"), tokenizer=str(tmp_path / "tokenizer.json"), seq_len=16,
+                 val_fraction=0.0)
+    assert man["dtype"] == "uint32" and man["eos_id"] == 70_000
+    s = _stream(str(tmp_path / "o"), "train")
+    got = collections.Counter(" ".join(words[i - 1] for i in d) for d in _split_docs(s, 70_000))
+    assert got == collections.Counter(" ".join(t.split()) for t in texts)
+    ds = TokenDataset(str(tmp_path / "o"), 16, shuffle=False)
+    assert ds[0].tolist() == s[:17].astype(np.int64).tolist()
