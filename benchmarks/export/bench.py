@@ -145,6 +145,8 @@ def main() -> None:
     ap.add_argument("--corpus", nargs="+", default=["sample", "stdlib"])
     ap.add_argument("--scale", nargs="+", type=int, default=[1, 10])
     ap.add_argument("--no-peer", action="store_true", help="winnow only (memory growth runs)")
+    ap.add_argument("--peer-max-tokens", type=float, default=4e7,
+                    help="skip datatrove above this many tokens (its peak RSS is ~160 bytes per token)")
     args = ap.parse_args()
     tok_json = gpt2_tokenizer_json()
     env_w = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}
@@ -159,7 +161,7 @@ def main() -> None:
                 row = {"corpus": name, "scale": scale, "docs": sum(docs_w.values()), "tokens": n_w,
                        "winnow_cpu_s": round(w["cpu"], 2), "winnow_rss_mb": round(w["rss_mb"]),
                        "winnow_tok_per_cpu_s": round(n_w / w["cpu"])}
-                if not args.no_peer:
+                if not args.no_peer and n_w <= args.peer_max_tokens:
                     d = run_pinned([PEER, "-c", DATATROVE, os.path.join(src, "data"), os.path.join(tmp, "d"), tok_json], env_d)
                     n_d, docs_d = datatrove_docs(os.path.join(tmp, "d"))
                     row.update({"datatrove_cpu_s": round(d["cpu"], 2), "datatrove_rss_mb": round(d["rss_mb"]),
