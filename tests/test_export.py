@@ -368,7 +368,9 @@ def test_cli_export(corpus, tmp_path):
     out = str(tmp_path / "cli")
     r = CliRunner().invoke(app, ["export", run, out, "--seq-len", "128", "--format", "bin", "--seed", "1"])
     assert r.exit_code == 0, r.output
-    assert "python_docs" in r.output and os.path.exists(os.path.join(out, "manifest.json"))
+    man = json.load(open(os.path.join(out, "manifest.json")))
+    assert "winnow export" in r.output and f"train {man['tokens']['train']:,} tokens" in r.output
+    assert man["seed"] == 1 and man["seq_len"] == 128
     r = CliRunner().invoke(app, ["export", run, out])
     assert r.exit_code == 2 and "--overwrite" in r.output
     r = CliRunner().invoke(app, ["export", run, out, "--overwrite", "--format", "zip"])
