@@ -295,15 +295,14 @@ def _plan(cfg: ExportConfig, lay: Layout, markers: list[dict]) -> dict:
     G = len(groups)
     nat = np.zeros((2, G), np.int64)      # tokens incl. one EOS per document, per split and group
     ndocs = np.zeros((2, G), np.int64)
-    for t, m in enumerate(markers):
+    for t in range(len(markers)):
         d = _load_docs(lay, t, maps[t])
         for s in (0, 1):
             sel = d[d["val"] == s]
             nat[s] += np.bincount(sel["group"], weights=sel["ntok"] + 1, minlength=G).astype(np.int64)
             ndocs[s] += np.bincount(sel["group"], minlength=G)
     full = np.ones(G, np.int64)
-    thr = np.full(G, -1, np.int64)  # partial epoch: docs with partial key <= thr (as int64 view) get one more copy
-    thr_u = [None] * G
+    thr_u = [None] * G  # partial epoch: training docs with partial key <= thr_u[g] get one more copy
     target = nat[0].astype(np.float64)
     if cfg.weights is not None:
         missing = [g for g in cfg.weights if g not in gidx]
@@ -404,6 +403,7 @@ def _scatter_task(cfg: ExportConfig, lay: Layout, t: int, plan: dict, group_map:
 
 _GATHER_TOKENS = 1 << 22
 
+
 def _gather_bucket(cfg: ExportConfig, lay: Layout, split: str, b: int, n_tasks: int, eos: int) -> dict:
     parts, tids = [], []
     for t in range(n_tasks):
@@ -422,8 +422,9 @@ def _gather_bucket(cfg: ExportConfig, lay: Layout, split: str, b: int, n_tasks: 
     dst = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
     dtype = np.dtype(cfg.dtype)
     out = np.full(int(dst[-1]), eos, dtype)
-    for t in np.unique(tid):
-        sel_all = np.flatnonzero(tid == t)
+    by_task = np.argsort(tid, kind="stable")
+    tasks, firsts = np.unique(tid[by_task], return_index=True)
+    for t, sel_all in zip(tasks, np.split(by_task, firsts[1:])):
         src = np.memmap(lay.p("tok", f"t{t:05d}.bin"), dtype=dtype, mode="r")
         # in chunks of about _GATHER_TOKENS tokens: the index arrays stay small
         csum = np.cumsum(refs["ntok"][sel_all])
