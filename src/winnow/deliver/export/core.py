@@ -401,7 +401,7 @@ def _scatter_task(cfg: ExportConfig, lay: Layout, t: int, plan: dict, group_map:
 
 # ------------------------------------------------------------------ phase 4: gather
 
-_GATHER_TOKENS = 1 << 22
+_GATHER_TOKENS = 1 << 20
 
 
 def _gather_bucket(cfg: ExportConfig, lay: Layout, split: str, b: int, n_tasks: int, eos: int) -> dict:
