@@ -43,16 +43,23 @@ byte-identical shards; ``workers`` does not change a byte. Example (tested in th
     >>> man = export("runs/demo", "runs/demo_tokens", tokenizer="gpt2", seq_len=256)   # doctest: +SKIP
     >>> ds = TokenDataset("runs/demo_tokens", rank=0, world_size=1, seed=0)  # doctest: +SKIP
 """
-from winnow.deliver.export.core import ExportError, ExportExistsError, export, load_mix
-from winnow.deliver.export.tokenizer import TokenizerError, load_tokenizer
-
-__all__ = ["export", "load_mix", "load_tokenizer", "ExportError", "ExportExistsError", "TokenizerError",
-           "TokenDataset"]
+# everything loads on first use: ``winnow --help`` imports this package's CLI without numpy/pyarrow/torch
+_LAZY = {
+    "export": "winnow.deliver.export.core", "load_mix": "winnow.deliver.export.core",
+    "ExportError": "winnow.deliver.export.core", "ExportExistsError": "winnow.deliver.export.core",
+    "load_tokenizer": "winnow.deliver.export.tokenizer", "TokenizerError": "winnow.deliver.export.tokenizer",
+    "TokenDataset": "winnow.deliver.export.dataset",
+}
+__all__ = sorted(_LAZY)
 
 
 def __getattr__(name):
-    if name == "TokenDataset":  # imports torch: loaded on first use
-        from winnow.deliver.export.dataset import TokenDataset
+    if name in _LAZY:
+        import importlib
 
-        return TokenDataset
-    raise AttributeError(name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'winnow.export' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
