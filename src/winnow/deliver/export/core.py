@@ -321,8 +321,6 @@ def _plan(cfg: ExportConfig, lay: Layout, markers: list[dict]) -> dict:
         need = [i for i in range(G) if rem[i] > 0]
         if need:
             thr_u = _partial_thresholds(lay, markers, maps, need, rem, G)
-    elif cfg.tokens:
-        raise ExportError("tokens= needs a mix (weights per group); without one every document appears once")
     return {"groups": groups, "natural_tokens": nat[0].tolist(), "val_tokens": nat[1].tolist(),
             "train_docs": ndocs[0].tolist(), "val_docs": ndocs[1].tolist(), "target_tokens": target.tolist(),
             "full_epochs": full.tolist(), "partial_threshold": [None if u is None else str(u) for u in thr_u]}
@@ -659,12 +657,14 @@ def export(source, out: str, *, tokenizer="gpt2", seq_len: int = 2048, mix=None,
         raise ExportError(f"val_fraction must be in [0, 1), got {val_fraction}")
     if format == "mds" and keep_boundaries:
         raise ExportError("format mds writes packed sequences; keep_boundaries works with bin and parquet")
+    if not isinstance(tokenizer, str):
+        raise ExportError("export takes a tokenizer name or a tokenizer.json path (workers load it by name)")
     weights, group_by = load_mix(mix)
+    if tokens and weights is None:
+        raise ExportError("tokens= needs a mix (weights per group); without one every document appears once")
     files = resolve_inputs(source)
     tok = load_tokenizer(tokenizer)
-    tok_spec = tokenizer if isinstance(tokenizer, str) else None
-    if tok_spec is None:
-        raise ExportError("export takes a tokenizer name or tokenizer.json path (workers load it by name)")
+    tok_spec = tokenizer
     dtype = "uint16" if tok.vocab_size <= 65536 else "uint32"
     cfg = ExportConfig(files=files, tokenizer=tok_spec, seq_len=int(seq_len), format=format, seed=int(seed),
                        val_fraction=float(val_fraction), weights=weights, group_by=group_by,
