@@ -20,12 +20,15 @@ $(SAMPLE)/manifest.json: $(STAMP)
 
 sample: $(SAMPLE)/manifest.json
 
-## demo: the whole loop on the real sample corpus: curate → select → prove → report
+## demo: the whole loop on the real sample corpus: curate → select → prove → report → mix → export → train
 demo: sample
 	$(BIN)/winnow run examples/demo.yaml --overwrite
 	$(BIN)/winnow bench examples/demo_bench.yaml
 	$(BIN)/winnow report runs/demo
 	$(BIN)/winnow report runs/demo_bench
+	$(BIN)/winnow select --pool runs/demo/data --method topk --param column=fineweb_line_punct_ratio --budget 75% -o runs/demo_selected
+	$(BIN)/winnow export runs/demo_selected runs/demo_tokens --mix examples/demo_mix.json --seq-len 256 --val-fraction 0.05 --workers 2 --overwrite
+	$(BIN)/python -m winnow.deliver.export.train_check runs/demo_tokens
 	@echo "open runs/demo/report.html (curation funnel) and runs/demo_bench/report.html (selection vs random)"
 
 ## test: install and run the test suite (fast tests; slow ones run in a small version)

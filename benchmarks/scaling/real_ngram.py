@@ -34,15 +34,12 @@ def _canon(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _pinned() -> set[str] | None:
-    """Distribution names pinned in the project's requirements.lock (None if it is not found)."""
-    import os
+def _pinned() -> set[str]:
+    """The frozen list of distributions the project's corpora draw on (adding a dependency
+    must not change the METADATA corpus)."""
+    from winnow.core.datasets import pinned_distributions
 
-    lock = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "requirements.lock")
-    if not os.path.exists(lock):
-        return None
-    with open(lock) as fh:
-        return {_canon(line.split("==")[0]) for line in fh if "==" in line}
+    return pinned_distributions()
 
 
 def corpora(seed: int = 0):

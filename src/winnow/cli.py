@@ -176,6 +176,7 @@ PLUGINS: dict[str, str] = {
     "quality": "winnow.curate.quality.cli:app",
     "decontam": "winnow.curate.decontam.cli:decontam",
     "report": "winnow.report.cli:report",
+    "export": "winnow.deliver.export.cli:export_cmd",
 }
 
 
