@@ -116,7 +116,7 @@ def test_gpt2_tiktoken_matches_hf_tokenizers(real_docs):
 
 
 def test_tokenizer_json_path(tmp_path):
-    from winnow.prove.proxy.tokenize import BPETokenizer
+    from winnow.proxy.tokenize import BPETokenizer
 
     tok = BPETokenizer.train(["the cat sat on the mat and the dog sat too"] * 50, vocab_size=300)
     tok._tok.save(str(tmp_path / "tokenizer.json"))

@@ -35,7 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from winnow.core.hashing import splitmix64
+from winnow.core.text.hashing import splitmix64
 from winnow.core.pipeline.runner import write_json_atomic
 from winnow.deliver.export.tokenizer import load_tokenizer
 

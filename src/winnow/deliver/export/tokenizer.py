@@ -154,7 +154,7 @@ def load_tokenizer(spec="gpt2", eos: str | None = None) -> ExportTokenizer:
         return spec
     if isinstance(spec, str):
         return _load_cached(spec, eos)
-    inner = getattr(spec, "_tok", spec)  # winnow.prove.proxy.tokenize.BPETokenizer wraps an HF tokenizer
+    inner = getattr(spec, "_tok", spec)  # winnow.proxy.tokenize.BPETokenizer wraps an HF tokenizer
     inner = getattr(inner, "_tokenizer", inner)  # tokenizers.implementations.* wrap a Tokenizer
     if hasattr(inner, "encode_batch_fast") and hasattr(inner, "get_vocab"):
         return HFTokenizer(inner, name=getattr(spec, "name", "tokenizer"), eos=eos)

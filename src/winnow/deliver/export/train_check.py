@@ -2,7 +2,7 @@
 
     python -m winnow.deliver.export.train_check runs/demo_tokens --steps 40
 
-Builds winnow's tiny LM (``winnow.prove.proxy.lm.TinyLM``, preset ``cpu-tiny`` sizes) over the
+Builds winnow's tiny LM (``winnow.proxy.lm.TinyLM``, preset ``cpu-tiny`` sizes) over the
 export's vocabulary, trains it for ``--steps`` batches drawn by a ``DataLoader`` over
 ``TokenDataset(OUT, ctx)`` (so the order is the export's seeded, resumable order), and prints
 the validation loss before and after — it must fall for the loop to be closed.
@@ -43,7 +43,7 @@ def train(out: str, *, steps: int = 30, ctx: int = 64, batch: int = 8, seed: int
     from torch.utils.data import DataLoader
 
     from winnow.deliver.export.dataset import TokenDataset
-    from winnow.prove.proxy.lm import TinyLM
+    from winnow.proxy.lm import TinyLM
 
     with open(f"{out}/manifest.json", encoding="utf-8") as fh:
         man = json.load(fh)
