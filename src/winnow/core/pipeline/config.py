@@ -32,6 +32,8 @@ class InputConfig(BaseModel):
     source: str | None = None
     batch_rows: int = Field(8192, gt=0)
     storage_options: dict = Field(default_factory=dict)
+    #: documents with longer text are quarantined with the reason (None: no bound)
+    max_chars: int | None = Field(10_000_000, gt=0)
 
 
 class OutputConfig(BaseModel):
@@ -50,7 +52,7 @@ class PipelineConfig(BaseModel):
     executor: Literal["local", "ray"] = "local"
     #: executor settings, e.g. for ray: {address, num_cpus, cpus_per_task, batch_rows, object_store_memory, max_retries}
     executor_options: dict = Field(default_factory=dict)
-    workers: int | None = None
+    workers: int | None = Field(None, ge=1)
     seed: int = 0
 
 

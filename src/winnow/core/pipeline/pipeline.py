@@ -27,18 +27,13 @@ from typing import Any
 from winnow.core.io.readers import InputSpec, plan_tasks
 from winnow.core.memory import release_memory
 from winnow.core.pipeline.config import ConfigError, build_step, load_config
+from winnow.core.pipeline.fingerprint import input_stamps
 from winnow.core.pipeline.manifest import build_manifest
+from winnow.core.pipeline.runfolder import (IncompleteRunError, RunExistsError, check_run_args,
+                                            prepare_run_folder, preflight)
 from winnow.core.pipeline.runner import RunLayout, load_marker, segments, write_json_atomic
 from winnow.core.pipeline.stats import ReadStats
 from winnow.core.pipeline.step import Step
-
-
-class RunExistsError(FileExistsError):
-    pass
-
-
-class IncompleteRunError(RuntimeError):
-    pass
 
 
 @dataclass
@@ -113,38 +108,19 @@ class Pipeline:
         segs = segments(self.steps)
         fp = _fingerprint(spec, self.steps, {"format": output_format, "shard_rows": shard_rows})
         run_json = os.path.join(layout.work, "run.json")
-        if os.path.exists(output) and os.listdir(output):
-            if overwrite:
-                if not (os.path.exists(run_json) or os.path.exists(layout.manifest)):
-                    # never delete a folder winnow did not create
-                    raise RunExistsError(f"{output} exists and is not a winnow run folder; --overwrite only "
-                                         "replaces winnow runs: choose another output")
-                shutil.rmtree(output)
-            elif resume:
-                if not os.path.exists(run_json):
-                    raise RunExistsError(f"{output} exists but is not a winnow run; choose another output")
-                with open(run_json) as fh:
-                    prev = json.load(fh)
-                if prev.get("fingerprint") != fp:
-                    raise IncompleteRunError(
-                        f"cannot resume {output}: the pipeline or input changed since it started "
-                        "(use --overwrite to start again)")
-                if os.path.exists(layout.manifest):
-                    os.remove(layout.manifest)  # will be rebuilt (identical counts)
-                _remove_temp_files(output)
-            else:
-                raise RunExistsError(
-                    f"output folder {output} already exists; pass --resume to finish an interrupted run "
-                    "or --overwrite to start again")
+        check_run_args(output, workers)
         from winnow.core.executors.options import validate_executor_options
 
         try:
             ex_opts = validate_executor_options(executor, executor_options)
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        tasks = plan_tasks(spec)
-        os.makedirs(layout.work, exist_ok=True)
-        write_json_atomic(run_json, {"fingerprint": fp, "tasks": len(tasks), "started": time.time()})
+        # everything that can be wrong with the config is found before a folder is created
+        tasks = plan_tasks(spec, exclude=[output])
+        preflight(self.steps, keep_state=executor == "local" and (workers == 1 or len(tasks) == 1))
+        lock = prepare_run_folder(layout, fp, input_stamps(tasks), resume=resume, overwrite=overwrite)
+        write_json_atomic(run_json, {"fingerprint": fp, "tasks": len(tasks), "started": time.time(),
+                                     "inputs": input_stamps(tasks)})
         from winnow.core.executors.local import make_executor
 
         if executor == "ray":
@@ -206,6 +182,9 @@ class Pipeline:
                             release_memory()
                         reduce_seconds[gi] = time.perf_counter() - rs
                         write_json_atomic(rmark, {"seconds": reduce_seconds[gi]})
+        except BaseException:
+            lock.release()
+            raise
         finally:
             bar.stop()
             ex.close()
@@ -226,15 +205,8 @@ class Pipeline:
         for s in range(len(segs) - 1):
             for sub in (layout.stage_data(s), layout.keys(s), layout.decisions(s)):
                 shutil.rmtree(sub, ignore_errors=True)
+        lock.release()
         return RunResult(output, manifest)
-
-
-def _remove_temp_files(root: str) -> None:
-    """Delete half-written files (``*.tmp-PID``) left by a killed run."""
-    for d, _, files in os.walk(root):
-        for f in files:
-            if ".tmp-" in f:
-                os.remove(os.path.join(d, f))
 
 
 def _as_spec(input) -> InputSpec:
