@@ -62,7 +62,9 @@ class RunResult:
 
 def _fingerprint(spec: InputSpec, steps: list[Step], extra: dict) -> str:
     blob = json.dumps({
-        "input": {k: v for k, v in spec.__dict__.items() if k != "storage_options"},
+        # the files themselves (resolved paths, sizes, mtimes) are compared separately, so the
+        # same input named from another working directory resumes
+        "input": {k: v for k, v in spec.__dict__.items() if k not in ("storage_options", "path")},
         "steps": [[s.name, s.model_dump(mode="json")] for s in steps],
         **extra,
     }, sort_keys=True, default=str)
