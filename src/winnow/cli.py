@@ -81,6 +81,7 @@ def run(
     from winnow.core.pipeline.config import ConfigError
     from winnow.core.pipeline.pipeline import IncompleteRunError, RunExistsError, run_yaml
     from winnow.core.pipeline.runner import StrictInputError
+    from winnow.core.pipeline.runlock import RunLockedError
     from winnow.core.io.readers import InputError
 
     try:
@@ -90,8 +91,10 @@ def run(
         res = run_yaml(pipeline, executor=executor, workers=workers, resume=resume, overwrite=overwrite,
                        strict=strict, progress=progress and sys.stderr.isatty(), output=output,
                        executor_options=ex_opts)
-    except (ConfigError, RunExistsError, IncompleteRunError, InputError, StrictInputError) as e:
+    except (ConfigError, RunExistsError, IncompleteRunError, InputError, StrictInputError, RunLockedError) as e:
         _fail(str(e))
+    except OSError as e:  # disk full, file too large, permission denied while writing the run
+        _fail(f"{type(e).__name__}: {e}", code=1)
     _print_stats(res.manifest, res.path)
     if not res.manifest["checks"]["ok"]:
         _fail("accounting check failed: see manifest.json 'checks'", code=3)
@@ -142,7 +145,7 @@ def stats(
 
     try:
         m = load_manifest(run_dir)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ValueError) as e:  # ValueError: ManifestError
         _fail(str(e))
     if as_json:
         typer.echo(json.dumps({"totals": m["totals"], "read": m["read"], "steps": m["steps"],

@@ -31,6 +31,7 @@ def report(
     from rich.console import Console
     from rich.markup import escape
 
+    from winnow.core.pipeline.manifest import ManifestError
     from winnow.report import ReportOptions, build_report
 
     for name, v in (("--sample-rows", sample_rows), ("--scan-rows", scan_rows), ("--examples", examples)):
@@ -40,7 +41,7 @@ def report(
     opts = ReportOptions(hist_rows=sample_rows, scan_rows=scan_rows, examples=examples, seed=seed)
     try:
         out = build_report(path, output, opts)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ManifestError) as e:
         Console(stderr=True).print(f"[bold red]error:[/bold red] {escape(str(e))}")
         raise typer.Exit(2)
     size = os.path.getsize(out)
