@@ -38,7 +38,12 @@ def exit_with_parent(poll_seconds: float = 1.0) -> None:
     if _started:
         return
     _started = True
-    parent = os.getppid()
+    import multiprocessing as mp
+
+    # the pid the pool's parent had, from multiprocessing's own handshake: correct even when
+    # the driver died (and this process was re-parented) before this function ran
+    known = mp.parent_process()
+    parent = known.pid if known is not None and known.pid else os.getppid()
     # PR_SET_PDEATHSIG fires when the parent *thread* that started us exits: the local
     # executor starts its pool from the thread that runs the stage and closes it before that
     # thread returns, so this only fires when the driver dies. The poll below is the
