@@ -56,11 +56,11 @@ def test_big_int_id_then_string_id(tmp_path, real_docs):
     """An integer id >= 2**64 followed by a string id raised OverflowError."""
     rows = good_rows(real_docs, 50)
     lines = jsonl_bytes(rows)
-    lines[10] = json.dumps({"id": 2**64 + 5, "text": rows[10]["text"]}).encode()
-    lines[11] = json.dumps({"id": "s11", "text": rows[11]["text"]}).encode()
+    lines[0] = json.dumps({"id": 2**64 + 5, "text": rows[0]["text"]}).encode()  # the first id of the block
+    lines[1] = json.dumps({"id": "s1", "text": rows[1]["text"]}).encode()
     p = tmp_path / "ids.jsonl"
     write_lines(p, lines)
     res = Pipeline(STEPS).run(str(p), str(tmp_path / "run"), workers=1)
     ids = [r["id"] for r in rows]
-    ids[10], ids[11] = str(2**64 + 5), "s11"
+    ids[0], ids[1] = str(2**64 + 5), "s1"
     assert_accounted(res, n_input=count_nonblank_lines(p), good_ids=ids, bad=[])

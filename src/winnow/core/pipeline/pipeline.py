@@ -30,7 +30,7 @@ from winnow.core.pipeline.config import ConfigError, build_step, load_config
 from winnow.core.pipeline.fingerprint import input_stamps
 from winnow.core.pipeline.manifest import build_manifest
 from winnow.core.pipeline.runfolder import (IncompleteRunError, RunExistsError, check_run_args,
-                                            prepare_run_folder, preflight)
+                                            discard_unstarted, prepare_run_folder, preflight)
 from winnow.core.pipeline.runner import RunLayout, load_marker, segments, write_json_atomic
 from winnow.core.pipeline.stats import ReadStats
 from winnow.core.pipeline.step import Step
@@ -125,15 +125,19 @@ class Pipeline:
                                      "inputs": input_stamps(tasks)})
         from winnow.core.executors.local import make_executor
 
-        if executor == "ray":
-            # Ray schedules map tasks by CPUs; `workers` only sizes a global step's reduce
-            ex = make_executor(executor, workers, **ex_opts)
-            workers = ex.workers
-        else:
-            if workers is None:
-                workers = os.cpu_count() or 1
-            workers = max(1, min(int(workers), len(tasks)))
-            ex = make_executor(executor, workers, **ex_opts)
+        try:
+            if executor == "ray":
+                # Ray schedules map tasks by CPUs; `workers` only sizes a global step's reduce
+                ex = make_executor(executor, workers, **ex_opts)
+                workers = ex.workers
+            else:
+                if workers is None:
+                    workers = os.cpu_count() or 1
+                workers = max(1, min(int(workers), len(tasks)))
+                ex = make_executor(executor, workers, **ex_opts)
+        except Exception as e:  # e.g. --ray-address auto with no cluster: no stub folder left behind
+            discard_unstarted(layout, lock)
+            raise ConfigError(f"cannot start the {executor} executor: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
         opts = dict(batch_rows=spec.batch_rows, strict=strict, shard_rows=shard_rows, shard_bytes=shard_bytes,
                     out_format=output_format)
         t0 = time.perf_counter()

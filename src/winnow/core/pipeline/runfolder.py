@@ -103,6 +103,7 @@ def prepare_run_folder(layout, fp: str, stamps: list, *, resume: bool, overwrite
                 f"output folder {output} already exists; pass --resume to finish an interrupted run "
                 "or --overwrite to start again")
     lock = RunLock(output).acquire()
+    lock.fresh = not used  # type: ignore[attr-defined]
     try:
         if used and overwrite:
             clear_run(output)
@@ -116,3 +117,19 @@ def prepare_run_folder(layout, fp: str, stamps: list, *, resume: bool, overwrite
         lock.release()
         raise
     return lock
+
+
+def discard_unstarted(layout, lock: RunLock) -> None:
+    """Undo :func:`prepare_run_folder` for a run that could not start (its executor failed):
+    a folder it created is removed again, so the corrected rerun needs no ``--overwrite``;
+    a folder that existed (``--resume``/``--overwrite``) is left as it is. Releases the lock."""
+    fresh = getattr(lock, "fresh", False)
+    if fresh:
+        clear_run(layout.root)
+    lock.release()
+    if fresh:
+        try:
+            os.remove(os.path.join(layout.root, LOCK))
+            os.rmdir(layout.root)
+        except OSError:  # something else was put there meanwhile: keep it
+            pass
