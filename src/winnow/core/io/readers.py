@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from winnow.core.io.validate import MAX_JSON_DEPTH, invalid_utf8_rows, json_depths, lines_array
+from winnow.core.io.validate import MAX_JSON_DEPTH, invalid_utf8_rows, lines_array, too_deep_lines
 from winnow.core.records import ensure_record_columns, quarantine_table, empty_quarantine
 
 Format = Literal["jsonl", "parquet", "text", "html"]
@@ -480,8 +480,7 @@ def _parse_jsonl_block(spec: InputSpec, name: str, buf: bytes, base: int) -> Rea
     bad_utf8 = invalid_utf8_rows(lines_array(buf, starts, ends))
     limit = _line_limit(spec)
     too_big = (lens > limit) if limit is not None else np.zeros(len(lens), bool)
-    depth = json_depths(buf, starts, ends, at_least=MAX_JSON_DEPTH)
-    too_deep = depth > MAX_JSON_DEPTH
+    too_deep, depth = too_deep_lines(buf, starts, ends)
     bad = (bad_utf8 | too_big | too_deep) & ~blank
     qs: list[dict] = []
     if bad.any():
@@ -535,6 +534,13 @@ def _parse_jsonl_block(spec: InputSpec, name: str, buf: bytes, base: int) -> Rea
 _ID_TYPES = (pa.types.is_string, pa.types.is_large_string, pa.types.is_integer, pa.types.is_null)
 
 
+def _type_depth(t: pa.DataType) -> int:
+    """Nesting levels of an Arrow type (a struct or list counts 1 per level)."""
+    if t.num_fields == 0:
+        return 0
+    return 1 + max(_type_depth(t.field(i).type) for i in range(t.num_fields))
+
+
 def _oversized(spec: InputSpec, col) -> np.ndarray | None:
     """Mask of texts longer than ``max_chars`` (None when none is)."""
     if spec.max_chars is None or len(col) == 0:
@@ -565,6 +571,8 @@ def _finish_table(spec: InputSpec, name: str, table: pa.Table, offsets: np.ndarr
         return None  # mixed or odd types: decide per line
     if spec.id_column in table.column_names and not any(f(table.column(spec.id_column).type) for f in _ID_TYPES):
         return None  # ids parsed as floats (integers >= 2**63) or objects: exact text per line
+    if max((_type_depth(f.type) for f in table.schema), default=0) + 1 > MAX_JSON_DEPTH:
+        return None  # some line nests deeper than Parquet can read back: find it per line
     qs: list[dict] = []
     if col.null_count:
         bad = np.asarray(col.is_null().to_numpy(zero_copy_only=False))

@@ -19,9 +19,13 @@ import numpy as np
 import pyarrow as pa
 
 #: deepest JSON nesting kept (the line's own object counts as 1). Parquet readers refuse
-#: schemas deeper than 100 levels and a list costs two, so 40 keeps every kept row readable;
-#: pyarrow's JSON parser crashes (segfault) on lines nested ~100,000 deep.
+#: schemas deeper than 100 levels and a list costs two, so 40 keeps every kept row readable.
 MAX_JSON_DEPTH = 40
+#: lines with more opening brackets than this get the exact depth scan before any parser
+#: sees them: pyarrow's JSON parser crashes (segfault) on lines nested ~100,000 deep. Lines
+#: under it are at most this deep, which the parser handles; their nesting beyond
+#: MAX_JSON_DEPTH is caught on the parsed table's schema instead.
+SCAN_ABOVE = 1000
 
 
 def lines_array(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
@@ -109,6 +113,21 @@ class _Plain:
             return False
 
 
+def too_deep_lines(buf: bytes, starts: np.ndarray, ends: np.ndarray, *, limit: int = MAX_JSON_DEPTH,
+                   scan_above: int = SCAN_ABOVE) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, depth) of lines whose nesting exceeds ``limit``, among those with more than
+    ``scan_above`` opening brackets (the only ones scanned exactly; ``depth`` is 0 elsewhere).
+
+    >>> buf = b'{"a": [[[1]]]}\\n' + b"[" * 2000 + b"]" * 2000 + b"\\n"
+    >>> mask, depth = too_deep_lines(buf, np.array([0, 15]), np.array([14, 4015]), scan_above=100)
+    >>> mask.tolist(), depth.tolist()
+    ([False, True], [0, 2000])
+    """
+    depth, scanned = _depths(buf, starts, ends, scan_above)
+    depth = np.where(scanned, depth, 0)
+    return scanned & (depth > limit), depth
+
+
 def _line_of(pos: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return np.searchsorted(starts, pos, side="right") - 1
 
@@ -117,63 +136,80 @@ def json_depths(buf: bytes, starts: np.ndarray, ends: np.ndarray, *, at_least: i
     """Maximum bracket nesting of each JSON line, ignoring brackets inside strings.
 
     Lines with at most ``at_least`` opening brackets in total cannot be deeper than that and
-    are reported as their opening-bracket count (an upper bound) without the exact scan.
-    Everything is numpy over the byte buffer: brackets, quotes and backslashes are found
-    with whole-buffer comparisons, escapes and string spans with searchsorted.
+    are reported as their opening-bracket count (an upper bound) without the exact scan; the
+    exact scan runs only over the bytes of the other lines. Everything is numpy over the
+    bytes: brackets, quotes and backslashes are found with whole-buffer comparisons, escapes
+    and string spans with searchsorted.
     """
+    return _depths(buf, starts, ends, at_least)[0]
+
+
+def _depths(buf: bytes, starts: np.ndarray, ends: np.ndarray, at_least: int) -> tuple[np.ndarray, np.ndarray]:
+    """(depth or opening-bracket count, mask of the lines scanned exactly)."""
     n = len(starts)
     out = np.zeros(n, dtype=np.int64)
+    scanned = np.zeros(n, dtype=bool)
     if n == 0:
-        return out
+        return out, scanned
     a = np.frombuffer(buf, dtype=np.uint8)
-    folded = a | 0x20  # '[' -> '{', ']' -> '}'
-    opens = np.flatnonzero(folded == 0x7B)
+    opens = np.flatnonzero((a | 0x20) == 0x7B)  # '[' | 0x20 == '{'
     if not len(opens):
-        return out
-    open_line = _line_of(opens, starts)
-    n_open = np.bincount(open_line, minlength=n)
+        return out, scanned
+    n_open = np.bincount(_line_of(opens, starts), minlength=n)
     out[:] = n_open
     todo = np.flatnonzero(n_open > at_least)
     if not len(todo):
-        return out
-    # exact scan, only over the lines that could be deep
-    closes = np.flatnonzero(folded == 0x7D)
-    quotes = np.flatnonzero(a == 0x22)
-    if len(quotes):
-        bsl = np.flatnonzero(a == 0x5C)
-        if len(bsl):
-            # a quote is escaped when preceded by an odd run of backslashes
-            run_start = np.ones(len(bsl), dtype=bool)
-            run_start[1:] = bsl[1:] != bsl[:-1] + 1
-            rs = np.flatnonzero(run_start)
-            re_ = np.append(rs[1:] - 1, len(bsl) - 1)
-            ends_pos = bsl[re_]
-            lengths = re_ - rs + 1
-            k = np.searchsorted(ends_pos, quotes - 1)
-            k = np.minimum(k, len(ends_pos) - 1)
-            escaped = (ends_pos[k] == quotes - 1) & (lengths[k] % 2 == 1)
-            quotes = quotes[~escaped]
-    q_line = _line_of(quotes, starts)
-    first_q = np.searchsorted(q_line, np.arange(n))  # index of the first real quote of each line
+        return out, scanned
+    scanned[todo] = True
+    if len(todo) < n:  # copy out only the lines that could be deep
+        lens = (ends[todo] - starts[todo]).astype(np.int64)
+        sub = np.concatenate([a[s:e] for s, e in zip(starts[todo].tolist(), ends[todo].tolist())])
+        sub_starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        out[todo] = _exact_depths(sub, sub_starts)
+    else:
+        out[:] = _exact_depths(a, np.asarray(starts))
+    return out, scanned
 
-    def outside_strings(pos):
-        line = _line_of(pos, starts)
-        before = np.searchsorted(quotes, pos) - first_q[line]
-        return pos[before % 2 == 0], line[before % 2 == 0]
 
-    op, ol = outside_strings(opens)
-    cp, cl = outside_strings(closes)
-    ev_pos = np.concatenate([op, cp])
-    ev_line = np.concatenate([ol, cl])
-    ev_d = np.concatenate([np.ones(len(op), np.int64), -np.ones(len(cp), np.int64)])
-    order = np.argsort(ev_pos, kind="stable")
-    ev_line, ev_d = ev_line[order], ev_d[order]
-    cs = np.cumsum(ev_d)
-    # depth within a line = running sum minus the sum before the line's first event
-    first_ev = np.searchsorted(ev_line, np.arange(n))
-    base = np.where(first_ev > 0, cs[np.maximum(first_ev - 1, 0)], 0)
-    rel = cs - base[ev_line]
+def _exact_depths(a: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Exact string-aware nesting depth of lines starting at ``starts`` in bytes ``a``."""
+    n = len(starts)
+    cls = _CLASSES[a]
+    ev = np.flatnonzero(cls)
+    kind = cls[ev]
+    quotes = ev[kind == 3]
+    bsl = ev[kind == 4]
+    if len(quotes) and len(bsl):
+        # a quote is escaped when preceded by an odd run of backslashes
+        run_start = np.ones(len(bsl), dtype=bool)
+        run_start[1:] = bsl[1:] != bsl[:-1] + 1
+        rs = np.flatnonzero(run_start)
+        re_ = np.append(rs[1:] - 1, len(bsl) - 1)
+        ends_pos = bsl[re_]
+        lengths = re_ - rs + 1
+        k = np.minimum(np.searchsorted(ends_pos, quotes - 1), len(ends_pos) - 1)
+        escaped = (ends_pos[k] == quotes - 1) & (lengths[k] % 2 == 1)
+        quotes = quotes[~escaped]
+    br = ev[(kind == 1) | (kind == 2)]
+    d = np.where(cls[br] == 1, 1, -1).astype(np.int64)
+    line = _line_of(br, starts)
+    first_q = np.searchsorted(quotes, starts)  # index of the first quote of each line
+    inside = (np.searchsorted(quotes, br) - first_q[line]) % 2 == 1
+    br, d, line = br[~inside], d[~inside], line[~inside]
     depth = np.zeros(n, dtype=np.int64)
-    np.maximum.at(depth, ev_line, rel)
-    out[todo] = depth[todo]
-    return out
+    if not len(br):
+        return depth
+    cs = np.cumsum(d)
+    # depth within a line = running sum minus the sum before the line's first event
+    first_ev = np.searchsorted(line, np.arange(n))
+    base = np.where(first_ev > 0, cs[np.maximum(first_ev - 1, 0)], 0)
+    np.maximum.at(depth, line, cs - base[line])
+    return depth
+
+
+#: byte classes for the exact depth scan: 1 open bracket, 2 close bracket, 3 quote, 4 backslash
+_CLASSES = np.zeros(256, dtype=np.uint8)
+_CLASSES[[ord("{"), ord("[")]] = 1
+_CLASSES[[ord("}"), ord("]")]] = 2
+_CLASSES[ord('"')] = 3
+_CLASSES[ord("\\")] = 4
