@@ -152,7 +152,7 @@ def _depths(buf: bytes, starts: np.ndarray, ends: np.ndarray, at_least: int) -> 
     if n == 0:
         return out, scanned
     a = np.frombuffer(buf, dtype=np.uint8)
-    opens = np.flatnonzero((a | 0x20) == 0x7B)  # '[' | 0x20 == '{'
+    opens = np.flatnonzero(_either(a, 0x7B, 0x5B))  # '{' or '['
     if not len(opens):
         return out, scanned
     n_open = np.bincount(_line_of(opens, starts), minlength=n)
@@ -174,11 +174,8 @@ def _depths(buf: bytes, starts: np.ndarray, ends: np.ndarray, at_least: int) -> 
 def _exact_depths(a: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Exact string-aware nesting depth of lines starting at ``starts`` in bytes ``a``."""
     n = len(starts)
-    cls = _CLASSES[a]
-    ev = np.flatnonzero(cls)
-    kind = cls[ev]
-    quotes = ev[kind == 3]
-    bsl = ev[kind == 4]
+    quotes = np.flatnonzero(a == 0x22)
+    bsl = np.flatnonzero(a == 0x5C)
     if len(quotes) and len(bsl):
         # a quote is escaped when preceded by an odd run of backslashes
         run_start = np.ones(len(bsl), dtype=bool)
@@ -190,8 +187,12 @@ def _exact_depths(a: np.ndarray, starts: np.ndarray) -> np.ndarray:
         k = np.minimum(np.searchsorted(ends_pos, quotes - 1), len(ends_pos) - 1)
         escaped = (ends_pos[k] == quotes - 1) & (lengths[k] % 2 == 1)
         quotes = quotes[~escaped]
-    br = ev[(kind == 1) | (kind == 2)]
-    d = np.where(cls[br] == 1, 1, -1).astype(np.int64)
+    op = np.flatnonzero(_either(a, 0x7B, 0x5B))
+    cl = np.flatnonzero(_either(a, 0x7D, 0x5D))
+    br = np.concatenate([op, cl])
+    order = np.argsort(br, kind="stable")
+    br = br[order]
+    d = np.concatenate([np.ones(len(op), np.int64), -np.ones(len(cl), np.int64)])[order]
     line = _line_of(br, starts)
     first_q = np.searchsorted(quotes, starts)  # index of the first quote of each line
     inside = (np.searchsorted(quotes, br) - first_q[line]) % 2 == 1
@@ -207,9 +208,8 @@ def _exact_depths(a: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return depth
 
 
-#: byte classes for the exact depth scan: 1 open bracket, 2 close bracket, 3 quote, 4 backslash
-_CLASSES = np.zeros(256, dtype=np.uint8)
-_CLASSES[[ord("{"), ord("[")]] = 1
-_CLASSES[[ord("}"), ord("]")]] = 2
-_CLASSES[ord('"')] = 3
-_CLASSES[ord("\\")] = 4
+def _either(a: np.ndarray, x: int, y: int) -> np.ndarray:
+    """``(a == x) | (a == y)`` (two comparisons beat a fold such as ``a | 0x20`` by 3x)."""
+    m = a == x
+    m |= a == y
+    return m
