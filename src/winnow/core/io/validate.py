@@ -152,7 +152,7 @@ def _depths(buf: bytes, starts: np.ndarray, ends: np.ndarray, at_least: int) -> 
     if n == 0:
         return out, scanned
     a = np.frombuffer(buf, dtype=np.uint8)
-    opens = np.flatnonzero(_either(a, 0x7B, 0x5B))  # '{' or '['
+    opens = _positions(a, 0x7B, 0x5B)  # '{' and '[' (unordered)
     if not len(opens):
         return out, scanned
     n_open = np.bincount(_line_of(opens, starts), minlength=n)
@@ -187,8 +187,8 @@ def _exact_depths(a: np.ndarray, starts: np.ndarray) -> np.ndarray:
         k = np.minimum(np.searchsorted(ends_pos, quotes - 1), len(ends_pos) - 1)
         escaped = (ends_pos[k] == quotes - 1) & (lengths[k] % 2 == 1)
         quotes = quotes[~escaped]
-    op = np.flatnonzero(_either(a, 0x7B, 0x5B))
-    cl = np.flatnonzero(_either(a, 0x7D, 0x5D))
+    op = _positions(a, 0x7B, 0x5B)
+    cl = _positions(a, 0x7D, 0x5D)
     br = np.concatenate([op, cl])
     order = np.argsort(br, kind="stable")
     br = br[order]
@@ -208,8 +208,7 @@ def _exact_depths(a: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return depth
 
 
-def _either(a: np.ndarray, x: int, y: int) -> np.ndarray:
-    """``(a == x) | (a == y)`` (two comparisons beat a fold such as ``a | 0x20`` by 3x)."""
-    m = a == x
-    m |= a == y
-    return m
+def _positions(a: np.ndarray, x: int, y: int) -> np.ndarray:
+    """Positions of bytes ``x`` and of bytes ``y`` (each group sorted, not merged): two
+    compare + nonzero passes are 2x cheaper than one pass over ``(a == x) | (a == y)``."""
+    return np.concatenate([np.flatnonzero(a == x), np.flatnonzero(a == y)])
