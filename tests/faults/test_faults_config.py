@@ -89,3 +89,29 @@ def test_hand_edited_manifest_in_stats_and_report(tmp_path, real_docs):
         _one_line_error(_cli(verb, "out", cwd=tmp_path), "totals.rows_kept")
     mp.write_text("{not json")
     _one_line_error(_cli("stats", "out", cwd=tmp_path), "not valid JSON")
+
+
+def test_file_too_large_is_one_line_error_then_resume(tmp_path, real_docs):
+    """EFBIG while writing (a file-size limit standing in for a full disk): one line, exit 1,
+    and ``--resume`` once space is back gives the clean run."""
+    import resource
+    import signal
+
+    rows = good_rows(real_docs, 3000)
+    write_lines(tmp_path / "raw" / "a.jsonl", jsonl_bytes(rows))
+    (tmp_path / "p.yaml").write_text(json.dumps({"input": "raw/", "output": "out"}))
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    env = {**os.environ, "PYTHONPATH": SRC}
+    r = subprocess.run([sys.executable, "-m", "winnow.cli", "run", "p.yaml", "--no-progress"], cwd=tmp_path,
+                       env=env, capture_output=True, text=True, timeout=240, preexec_fn=limit)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert r.stderr.startswith("error:") and "File too large" in r.stderr
+    r = _cli("run", "p.yaml", "--no-progress", "--resume", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    from _faults import run_ids
+
+    assert sorted(run_ids(str(tmp_path / "out"))) == sorted(x["id"] for x in rows)
