@@ -38,3 +38,21 @@ def test_giant_document_quarantined_with_reason(tmp_path, real_docs):
     assert "line of 1,500,0" in q[0]["error"]
     # the default bound exists and is documented on the spec
     assert InputSpec(path="x").max_chars == 10_000_000
+
+
+def test_over_long_line_is_skipped_without_holding_it(tmp_path, real_docs, monkeypatch):
+    """A line longer than the bound and than a read block is skipped as it streams by (memory
+    stays at the bound plus a block, not the line's size); the lines after it keep their
+    byte offsets, so their derived ids are exact."""
+    from winnow.core.io import readers
+
+    monkeypatch.setattr(readers, "JSONL_BLOCK_BYTES", 1 << 16)  # a 64 kB read block
+    rows = [{"text": r["text"]} for r in good_rows(real_docs, 30)]  # ids derived from offsets
+    lines = [json.dumps(r).encode() for r in rows]
+    lines.insert(10, json.dumps({"text": "x" * 3_000_000}).encode())  # 3 MB > 4 * 1000 + 1 MiB
+    p = tmp_path / "a.jsonl"
+    offs = write_lines(p, lines)
+    res = Pipeline([]).run(InputSpec(path=str(p), max_chars=1000), str(tmp_path / "run"), workers=1)
+    good = [f"a.jsonl:{o}" for i, o in enumerate(offs) if i != 10]
+    m, q = assert_accounted(res, n_input=31, good_ids=good, bad=[(str(p), offs[10])])
+    assert "line of 3,000,0" in q[0]["error"]

@@ -417,13 +417,26 @@ def _read_jsonl(spec: InputSpec, path: str, name: str) -> Iterator[ReadChunk]:
         return
     base = 0  # decompressed offset of `pending`
     pending = b""
+    limit = _line_limit(spec)
+    skip_at = None  # offset of an over-long line being skipped without holding it in memory
+    skipped = 0
+
+    def too_long(at: int, n: int) -> ReadChunk:
+        return ReadChunk(empty_records(), quarantine_table([dict(
+            file=name, offset=at, error=f"document too large: line of {n:,} bytes exceeds the bound of "
+                                        f"max_chars={spec.max_chars:,}")]))
+
     with fh:
         while True:
             try:
                 block = fh.read(JSONL_BLOCK_BYTES)
             except (EOFError, OSError, zlib.error, ValueError) as e:
                 # corrupt/truncated compressed stream: keep what decoded, quarantine the rest
-                pending += getattr(e, "partial", b"")
+                if skip_at is not None:
+                    yield too_long(skip_at, skipped + len(getattr(e, "partial", b"")))
+                    base, pending = skip_at + skipped, b""
+                else:
+                    pending += getattr(e, "partial", b"")
                 cut = pending.rfind(b"\n") + 1
                 if cut:
                     yield _parse_jsonl_block(spec, name, pending[:cut], base)
@@ -435,14 +448,27 @@ def _read_jsonl(spec: InputSpec, path: str, name: str) -> Iterator[ReadChunk]:
                 return
             if not block:
                 break
+            if skip_at is not None:
+                i = block.find(b"\n")
+                if i < 0:
+                    skipped += len(block)
+                    continue
+                yield too_long(skip_at, skipped + i)
+                base, block, skip_at = skip_at + skipped + i + 1, block[i + 1:], None
+                if not block:
+                    continue
             pending = pending + block if pending else block
             cut = pending.rfind(b"\n") + 1
             if cut == 0:
+                if limit is not None and len(pending) > limit:
+                    skip_at, skipped, pending = base, len(pending), b""
                 continue  # a single line longer than a block: keep reading
             yield _parse_jsonl_block(spec, name, pending[:cut], base)
             base += cut
             pending = pending[cut:]
-    if pending.strip():
+    if skip_at is not None:
+        yield too_long(skip_at, skipped)
+    elif pending.strip():
         yield _parse_jsonl_block(spec, name, pending, base)
 
 
@@ -493,13 +519,10 @@ def _parse_jsonl_block(spec: InputSpec, name: str, buf: bytes, base: int) -> Rea
             else:
                 err = f"JSON nested too deep: depth {int(depth[i]):,} > {MAX_JSON_DEPTH}"
             qs.append(dict(file=name, offset=base + int(starts[i]), error=err, raw=raw))
-        # drop the bad lines (and their newline) from the buffer: one numpy pass
-        delta = np.zeros(len(buf) + 1, np.int32)
+        # drop the bad lines (and their newline) from the buffer: join the runs between them
         bi = np.flatnonzero(bad)
-        np.add.at(delta, starts[bi], 1)
-        np.add.at(delta, np.minimum(ends[bi] + 1, len(buf)), -1)
-        keep_bytes = np.cumsum(delta[:-1]) == 0
-        buf = arr[keep_bytes].tobytes()
+        cuts = [0] + [x for i in bi.tolist() for x in (int(starts[i]), int(ends[i]) + 1)] + [len(buf) + 1]
+        buf = b"".join(buf[cuts[k]:cuts[k + 1]] for k in range(0, len(cuts), 2))
         good = ~bad & ~blank
         new_len = np.where(bad, 0, lens + 1)
         new_starts = np.concatenate([[0], np.cumsum(new_len)[:-1]])
