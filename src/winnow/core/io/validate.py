@@ -28,24 +28,24 @@ MAX_JSON_DEPTH = 40
 SCAN_ABOVE = 1000
 
 
-def lines_array(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    """A zero-copy Arrow string array over ``buf[starts[i]:ends[i]]`` (not yet validated).
+def lines_array(buf: bytes, starts: np.ndarray, ends: np.ndarray) -> "_EvenSlots":
+    """The lines ``buf[starts[i]:ends[i]]`` as a zero-copy Arrow string array, for
+    :func:`invalid_utf8_rows` (not yet validated).
 
-    Lines must be contiguous (``starts[i+1] == ends[i] + 1``, one separator byte); the
-    separator is excluded from each line.
+    Lines must be contiguous (``starts[i+1] == ends[i] + 1``, one separator byte, as
+    ``_line_bounds`` gives them); the separators sit in odd slots between the lines.
     """
     n = len(starts)
     if n == 0:
-        return pa.array([], pa.string())
-    big = len(buf) >= (1 << 31) - 1
+        return _EvenSlots(pa.array([], pa.string()), 0)
     offs = np.empty(2 * n, dtype=np.int64)
     offs[0::2] = starts
     offs[1::2] = ends
-    # a LargeString with 2n slots: even slots are the lines, odd slots the separators
-    arr = pa.LargeStringArray.from_buffers(2 * n - 1, pa.py_buffer(np.ascontiguousarray(offs[: 2 * n]).tobytes()),
-                                           pa.py_buffer(buf)) if big else \
-        pa.StringArray.from_buffers(2 * n - 1, pa.py_buffer(offs.astype(np.int32).tobytes()), pa.py_buffer(buf))
-    return _EvenSlots(arr, n)  # type: ignore[return-value]
+    if len(buf) >= (1 << 31) - 1:
+        arr = pa.LargeStringArray.from_buffers(2 * n - 1, pa.py_buffer(offs.tobytes()), pa.py_buffer(buf))
+    else:
+        arr = pa.StringArray.from_buffers(2 * n - 1, pa.py_buffer(offs.astype(np.int32).tobytes()), pa.py_buffer(buf))
+    return _EvenSlots(arr, n)
 
 
 class _EvenSlots:
