@@ -80,6 +80,14 @@ class AttributionError(WinnowError, ValueError):
     """A bad argument to an attribution function; the message names the argument."""
 
 
+class RunLockedError(WinnowError, RuntimeError):
+    """Another process holds the run folder (the message names its pid, host and command)."""
+
+
+class ManifestError(WinnowError, ValueError):
+    """A run's manifest.json is missing a field readers rely on (e.g. hand-edited)."""
+
+
 class BenchConfigError(WinnowError, ValueError):
     """A bad benchmark config; the message names the key."""
 

@@ -84,6 +84,8 @@ class Executor(ABC):
                 if err["type"] == "extra_forbidden":
                     lines.append(f"executor_options.{key}: unknown key; valid keys: "
                                  f"{', '.join(cls.Options.model_fields)}")
+                elif not key:  # a rule over several keys
+                    lines.append(f"executor_options: {err['msg'].removeprefix('Value error, ')}")
                 else:
                     lines.append(f"executor_options.{key}: {err['msg']}")
             raise ValueError("; ".join(lines)) from None

@@ -23,6 +23,9 @@ _WORKER_STATE: dict = {}
 
 
 def _init_worker(payload: bytes) -> None:
+    from winnow.core.executors.lifeline import exit_with_parent
+
+    exit_with_parent()  # a killed driver must not leave workers behind
     # payload is our own pickled pipeline from the parent process (not external input)
     _WORKER_STATE["args"] = pickle.loads(payload)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
           "t": 10**12, "tb": 10**12, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
@@ -64,3 +64,11 @@ class RayOptions(ExecutorOptions):
     @classmethod
     def _size(cls, v):
         return None if v is None else parse_bytes(v)
+
+    @model_validator(mode="after")
+    def _local_sizes_without_address(self):
+        if self.address and (self.num_cpus or self.object_store_memory):
+            raise ValueError("num_cpus and object_store_memory size a local Ray; they cannot be set "
+                             "together with address (the cluster's own apply)")
+        return self
+

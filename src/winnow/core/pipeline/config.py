@@ -52,7 +52,7 @@ class PipelineConfig(BaseModel):
     executor: str = "local"
     #: executor settings, e.g. for ray: {address, num_cpus, cpus_per_task, batch_rows, object_store_memory, max_retries}
     executor_options: dict = Field(default_factory=dict)
-    workers: int | None = None
+    workers: int | None = Field(None, ge=1)
     seed: int = 0
 
 

@@ -104,13 +104,52 @@ def build_manifest(root: str, steps: list, results: list, *, read: ReadStats, re
     }
 
 
+from winnow.errors import ManifestError  # noqa: E402  (defined there; importable from here too)
+
+
+#: keys (and their types) every reader of a manifest relies on
+_REQUIRED = {"totals": dict, "read": dict, "steps": list, "checks": dict}
+_TOTALS = ("rows_in", "rows_kept", "rows_rejected", "rows_quarantined", "seconds")
+
+
+def validate_manifest(m, where: str = "manifest.json") -> dict:
+    """Check the structure readers rely on; raise :class:`ManifestError` naming the first problem.
+
+    >>> validate_manifest({"totals": {}, "read": {}, "steps": [], "checks": {}})
+    Traceback (most recent call last):
+    ...
+    winnow.core.pipeline.manifest.ManifestError: manifest.json: totals.rows_in is missing or not a number
+    """
+    if not isinstance(m, dict):
+        raise ManifestError(f"{where}: expected a JSON object, got {type(m).__name__}")
+    for k, typ in _REQUIRED.items():
+        if not isinstance(m.get(k), typ):
+            raise ManifestError(f"{where}: {k!r} is missing or not a {typ.__name__} (was the file edited by hand?)")
+    for k in _TOTALS:
+        v = m["totals"].get(k)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ManifestError(f"{where}: totals.{k} is missing or not a number")
+    for i, st in enumerate(m["steps"]):
+        if not isinstance(st, dict) or not isinstance(st.get("name"), str) or not isinstance(st.get("reasons", {}), dict):
+            raise ManifestError(f"{where}: steps[{i}] is not a step record (name, rows_in, rows_kept, ...)")
+        for k in ("rows_in", "rows_kept", "rows_rejected"):
+            if isinstance(st.get(k), bool) or not isinstance(st.get(k), (int, float)):
+                raise ManifestError(f"{where}: steps[{i}].{k} is missing or not a number")
+    return m
+
+
 def load_manifest(run_dir: str) -> dict:
-    """Read ``RUN_DIR/manifest.json`` (clear error when the run is missing or unfinished)."""
+    """Read ``RUN_DIR/manifest.json`` (clear error when the run is missing, unfinished or the
+    file is not a valid manifest: :class:`ManifestError`)."""
     p = os.path.join(run_dir, "manifest.json")
     if not os.path.exists(p):
         if os.path.isdir(os.path.join(run_dir, "_work")):
             raise FileNotFoundError(f"{run_dir} has no manifest.json: the run did not finish; "
                                     "rerun it with --resume")
         raise FileNotFoundError(f"{run_dir} is not a winnow run folder (no manifest.json)")
-    with open(p, encoding="utf-8") as fh:
-        return json.load(fh)
+    try:
+        with open(p, encoding="utf-8") as fh:
+            m = json.load(fh)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ManifestError(f"{p}: not valid JSON ({e})") from None
+    return validate_manifest(m, p)

@@ -29,11 +29,13 @@ from winnow.core.io.memory import is_in_memory, materialize
 from winnow.core.io.writers import unify_folder_schema
 from winnow.core.pipeline.config import ConfigError, build_step, load_config
 from winnow.core.pipeline.executor_registry import make_executor, takes_options, validate_executor_options
+from winnow.core.pipeline.fingerprint import input_stamps
 from winnow.core.pipeline.manifest import build_manifest
+from winnow.core.pipeline.runfolder import (IncompleteRunError, RunExistsError, check_run_args,
+                                            discard_unstarted, prepare_run_folder, preflight)
 from winnow.core.pipeline.runner import RunLayout, segments, write_json_atomic
 from winnow.core.pipeline.stats import ReadStats
 from winnow.core.pipeline.step import Step
-from winnow.errors import RunExistsError, IncompleteRunError  # defined there; importable from here too
 
 
 @dataclass
@@ -78,7 +80,9 @@ class RunResult:
 
 def _fingerprint(spec: InputSpec, steps: list[Step], extra: dict) -> str:
     blob = json.dumps({
-        "input": {k: v for k, v in spec.__dict__.items() if k != "storage_options"},
+        # the files themselves (resolved paths, sizes, mtimes) are compared separately, so the
+        # same input named from another working directory resumes
+        "input": {k: v for k, v in spec.__dict__.items() if k not in ("storage_options", "path")},
         "steps": [[s.name, s.model_dump(mode="json")] for s in steps],
         **extra,
     }, sort_keys=True, default=str)
@@ -128,29 +132,7 @@ class Pipeline:
         segs = segments(self.steps)
         fp = _fingerprint(spec, self.steps, {"format": output_format, "shard_rows": shard_rows})
         run_json = os.path.join(layout.work, "run.json")
-        if os.path.exists(output) and os.listdir(output):
-            if overwrite:
-                if not (os.path.exists(run_json) or os.path.exists(layout.manifest)):
-                    # never delete a folder winnow did not create
-                    raise RunExistsError(f"{output} exists and is not a winnow run folder; --overwrite only "
-                                         "replaces winnow runs: choose another output")
-                shutil.rmtree(output)
-            elif resume:
-                if not os.path.exists(run_json):
-                    raise RunExistsError(f"{output} exists but is not a winnow run; choose another output")
-                with open(run_json) as fh:
-                    prev = json.load(fh)
-                if prev.get("fingerprint") != fp:
-                    raise IncompleteRunError(
-                        f"cannot resume {output}: the pipeline or input changed since it started "
-                        "(use --overwrite to start again)")
-                if os.path.exists(layout.manifest):
-                    os.remove(layout.manifest)  # will be rebuilt (identical counts)
-                _remove_temp_files(output)
-            else:
-                raise RunExistsError(
-                    f"output folder {output} already exists; pass --resume to finish an interrupted run "
-                    "or --overwrite to start again")
+        check_run_args(output, workers)
         named = isinstance(executor, str)
         try:
             if named:
@@ -160,15 +142,26 @@ class Pipeline:
                                  "when you create it")
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        tasks = plan_tasks(spec)
-        os.makedirs(layout.work, exist_ok=True)
-        write_json_atomic(run_json, {"fingerprint": fp, "tasks": len(tasks), "started": time.time()})
-        ex = make_executor(executor, workers=workers, n_tasks=len(tasks), options=ex_opts) if named else executor
+        # everything that can be wrong with the config is found before a folder is created
+        tasks = plan_tasks(spec, exclude=[output])
+        preflight(self.steps, keep_state=named and executor == "local" and (workers == 1 or len(tasks) == 1))
+        lock = prepare_run_folder(layout, fp, input_stamps(tasks), resume=resume, overwrite=overwrite)
+        write_json_atomic(run_json, {"fingerprint": fp, "tasks": len(tasks), "started": time.time(),
+                                     "inputs": input_stamps(tasks)})
+        try:
+            ex = make_executor(executor, workers=workers, n_tasks=len(tasks), options=ex_opts) if named else executor
+        except Exception as e:  # e.g. --ray-address auto with no cluster: no stub folder left behind
+            discard_unstarted(layout, lock)
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ConfigError(f"cannot start the {executor} executor: {msg}") from None
         opts = dict(batch_rows=spec.batch_rows, strict=strict, shard_rows=shard_rows, shard_bytes=shard_bytes,
                     out_format=output_format)
         t0 = time.perf_counter()
         try:
             all_results, reduce_seconds = ex.run_stages(layout, spec, self.steps, tasks, opts, progress=progress)
+        except BaseException:
+            lock.release()
+            raise
         finally:
             if named:  # an executor instance passed in belongs to the caller
                 ex.close()
@@ -193,15 +186,8 @@ class Pipeline:
         for s in range(len(segs) - 1):
             for sub in (layout.stage_data(s), layout.keys(s), layout.decisions(s)):
                 shutil.rmtree(sub, ignore_errors=True)
+        lock.release()
         return RunResult(output, manifest)
-
-
-def _remove_temp_files(root: str) -> None:
-    """Delete half-written files (``*.tmp-PID``) left by a killed run."""
-    for d, _, files in os.walk(root):
-        for f in files:
-            if ".tmp-" in f:
-                os.remove(os.path.join(d, f))
 
 
 def _as_spec(input) -> InputSpec:

@@ -56,6 +56,16 @@ class Step(BaseModel):
     def step_id(self) -> str:
         return self.name
 
+    @model_validator(mode="after")
+    def _check_bounds(self):
+        # every `min_X` / `max_X` pair (min_words/max_words, min_avg_word_length/...) must not be inverted
+        for f in type(self).model_fields:
+            if f.startswith("min_") and f"max_{f[4:]}" in type(self).model_fields:
+                lo, hi = getattr(self, f), getattr(self, f"max_{f[4:]}")
+                if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and lo > hi:
+                    raise ValueError(f"{f}={lo} is greater than max_{f[4:]}={hi}: no row could pass")
+        return self
+
     def setup(self) -> None:
         """Load models/resources once per worker process (called before the first batch)."""
 

@@ -253,8 +253,12 @@ class QualityModel:
             raise ModelFileError(f"model {path!r}: model.json is missing or has a bad field: {e}") from None
         if kind not in ("classifier", "regressor"):
             raise ModelFileError(f"model {path!r}: unknown kind {kind!r}")
+        if not isinstance(winfo.get("file"), str) or not _inside(path, wpath):
+            raise ModelFileError(f"model {path!r}: weights file {winfo.get('file')!r} is outside the model folder")
         if not os.path.exists(wpath):
             raise ModelFileError(f"model {path!r}: weights file {winfo['file']} is missing")
+        if not os.path.isfile(wpath):
+            raise ModelFileError(f"model {path!r}: weights file {winfo['file']} is not a file")
         digest = _sha256(wpath)
         if digest != winfo.get("sha256"):
             raise ModelFileError(f"model {path!r}: {winfo['file']} is corrupted (sha256 {digest[:12]}… does not "
@@ -266,7 +270,16 @@ class QualityModel:
         if w.dtype != np.float32 or w.shape != (fz.n_features,):
             raise ModelFileError(f"model {path!r}: weights have dtype {w.dtype} shape {w.shape}, expected "
                                  f"float32 ({fz.n_features},)")
+        if not (np.isfinite(w).all() and np.isfinite(bias)):
+            raise ModelFileError(f"model {path!r}: weights or bias are not finite numbers (NaN or inf): "
+                                 "the model would score every text NaN; retrain it")
         return cls(fz, w, bias, kind, head.get("calibration") or {}, head.get("meta") or {})
+
+
+def _inside(folder: str, path: str) -> bool:
+    """Whether ``path`` (symlinks resolved) lies inside ``folder``."""
+    root = os.path.realpath(folder)
+    return os.path.commonpath([root, os.path.realpath(path)]) == root and os.path.realpath(path) != root
 
 
 def _sha256(path: str) -> str:

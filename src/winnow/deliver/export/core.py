@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from winnow.errors import WinnowError
 from winnow.core.text.hashing import splitmix64
 from winnow.core.pipeline.runner import write_json_atomic
 from winnow.deliver.export.tokenizer import load_tokenizer
@@ -49,7 +50,7 @@ _REF = np.dtype([("skey", "<u8"), ("start", "<i8"), ("ntok", "<i8"), ("group", "
 WORK_VERSION = 1
 
 
-class ExportError(ValueError):
+class ExportError(WinnowError, ValueError):
     """Bad export input or options (one-line message)."""
 
 

@@ -12,6 +12,7 @@ ships and encodes with tiktoken's core BPE (token for token the same ids as HF `
 """
 from __future__ import annotations
 
+from winnow.errors import WinnowError  # noqa: E402
 import functools
 import hashlib
 import itertools
@@ -25,7 +26,7 @@ GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+
 EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "[SEP]")
 
 
-class TokenizerError(ValueError):
+class TokenizerError(WinnowError, ValueError):
     """A tokenizer that cannot be loaded or used for export."""
 
 
