@@ -35,6 +35,7 @@ BAD = {
     "select-param": ["select", "--pool", "raw/", "--method", "dsir", "--budget", "1", "-o", "sel",
                      "--param", "resample=often"],
     "attribute": ["attribute", "no-such-proxy"],
+    "export": ["export", "not_a_run", "tokens_out"],
     "bench": ["bench", "missing.yaml"],
     "report": ["report", "not_a_run"],
     "scaling fit": ["scaling", "fit", "missing.csv"],

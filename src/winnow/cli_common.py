@@ -28,6 +28,8 @@ import typer
 
 #: exit code of a usage / input error (the same as click's usage errors)
 USAGE_ERROR = 2
+#: errno values that mean the machine failed, not the user's input (exit code 1)
+_RUNTIME_ERRNOS = {28, 27, 122, 5}  # ENOSPC, EFBIG, EDQUOT, EIO
 
 
 def esc(s) -> str:
@@ -82,7 +84,9 @@ def cli_errors(*extra: type[BaseException]):
     except (typer.Exit, click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
         raise
     except (WinnowError, OSError, ValidationError, *extra) as e:
-        fail(error_message(e))
+        # the machine, not the arguments: a full disk, a file too large, an I/O error (exit 1;
+        # a resumed run continues from what was written)
+        fail(error_message(e), code=1 if isinstance(e, OSError) and e.errno in _RUNTIME_ERRNOS else USAGE_ERROR)
 
 
 def print_stats(m: dict, path: str) -> None:

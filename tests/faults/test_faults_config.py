@@ -51,7 +51,7 @@ def test_step_resource_errors_before_any_folder(tmp_path, real_docs, case):
 @pytest.mark.parametrize("yaml_extra,needle", [
     ({"workers": -3}, "workers"),
     ({"executor": "ray", "executor_options": {"address": "auto", "num_cpus": 4}}, "cannot be set together with address"),
-    ({"steps": [{"length": {"min_words": 50, "max_words": 10}}]}, "min_words=50 is greater than max_words=10"),
+    ({"steps": [{"length": {"min_words": 50, "max_words": 10}}]}, "min_words=50 is above max_words=10"),
     ({"steps": [{"gopher_quality": {"min_doc_words": 100, "max_doc_words": 50}}]}, "min_doc_words=100"),
 ])
 def test_invalid_values_rejected(tmp_path, real_docs, yaml_extra, needle):

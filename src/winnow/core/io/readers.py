@@ -19,7 +19,7 @@ import os
 import posixpath
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Literal
 
 import numpy as np

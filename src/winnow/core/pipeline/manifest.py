@@ -118,7 +118,7 @@ def validate_manifest(m, where: str = "manifest.json") -> dict:
     >>> validate_manifest({"totals": {}, "read": {}, "steps": [], "checks": {}})
     Traceback (most recent call last):
     ...
-    winnow.core.pipeline.manifest.ManifestError: manifest.json: totals.rows_in is missing or not a number
+    winnow.errors.ManifestError: manifest.json: totals.rows_in is missing or not a number
     """
     if not isinstance(m, dict):
         raise ManifestError(f"{where}: expected a JSON object, got {type(m).__name__}")

@@ -8,7 +8,7 @@ Example:
     >>> check_run_args("runs/x", workers=-3)
     Traceback (most recent call last):
     ...
-    winnow.core.pipeline.config.ConfigError: workers must be a positive integer, got -3
+    winnow.errors.ConfigError: workers must be a positive integer, got -3
 """
 from __future__ import annotations
 
