@@ -121,7 +121,7 @@ def lds_run(args):
     res = {k: {m: lds(s, masks[m], outs[m]) for m in masks} for k, s in scores.items()}
     infl = {k: v for k, v in res.items() if k.startswith("influence")}
     best = {m: max(infl, key=lambda k: infl[k][m]) for m in masks}
-    out = {"data": args.data, "recipe": repr(recipe).split("model=")[0] + "...)", "act": args.act, "opt": args.opt,
+    out = {"data": args.data, "recipe": {k: str(v) for k, v in vars(recipe).items() if k != "model"}, "act": args.act, "opt": args.opt,
            "n_train": n, "n_test": len(target[0]), "test_accuracy": acc, "subsets": args.subsets,
            "train_seconds": t_train, "truth_seconds": t_truth, "lds": res, "seconds": secs,
            "best_influence": {m: [best[m], infl[best[m]][m]] for m in masks}, "metagradient_info": info}
