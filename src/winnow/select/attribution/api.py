@@ -31,7 +31,7 @@ from winnow.select.attribution.task import Task
 
 METHODS = ("influence", "trak", "tracin", "cosine", "grad_dot", "datamodels", "metagradient")
 _ALIASES = {"if": "influence", "influence_function": "influence", "less": "cosine", "grad_cos": "cosine",
-            "datamodel": "datamodels", "metagradients": "metagradient", "magic": "metagradient"}
+            "datamodel": "datamodels", "metagradients": "metagradient"}
 
 
 @dataclass
