@@ -15,6 +15,7 @@ dsir           DSIR importance resampling, hashed n-grams (Xie et al. 2023)  tex
 similarity     embedding cosine similarity to the target                    target
 ce_diff        Moore–Lewis cross-entropy difference of two n-gram LMs        text, target
 influence      TRAK / influence / TracIn via ``winnow.select.attribution``          target
+mgd            metagradient descent on data weights (exact metagradients)   labels, target
 diversity      k-center greedy or cluster-balanced (k-means)                —
 el2n           EL2N early-training error norm (Paul et al. 2021)            labels
 forgetting     forgetting events (Toneva et al. 2019)                       labels
@@ -33,6 +34,7 @@ from __future__ import annotations
 from winnow.errors import SelectorError
 from winnow.select.base import BudgetError, Pool, Selector, SelectorParams, as_pool, parse_budget
 from winnow.select.influence import Influence
+from winnow.select.mgd import MetagradientDescent
 from winnow.select.pruning import EL2N, Forgetting, PrototypeDistance
 from winnow.select.strategies import (
     DSIR,
@@ -52,6 +54,7 @@ SELECTORS: dict[str, type[Selector]] = {
     "ce_diff": CrossEntropyDifference,
     "influence": Influence,
     "trak": Influence,
+    "mgd": MetagradientDescent,
     "diversity": Diversity,
     "el2n": EL2N,
     "forgetting": Forgetting,

@@ -3,7 +3,8 @@
 One entry point, :func:`attribute`, turns (model, task, train, target) into a score matrix
 ``[n_train, n_target]`` (positive = the train example reduces that target's loss / increases its
 output). Methods: influence functions (exact, CG, LiSSA), TRAK, TracIn, gradient cosine
-similarity (LESS-style) and datamodels; :func:`lds` measures any of them against retrained models.
+similarity (LESS-style), datamodels and exact metagradients through a
+:class:`TrainRecipe` run; :func:`lds` measures any of them against retrained models.
 
 Example:
     >>> import torch
@@ -34,6 +35,9 @@ _LAZY = {
     "subset_masks": "winnow.select.attribution.datamodels:subset_masks",
     "fit_datamodels": "winnow.select.attribution.datamodels:fit_datamodels",
     "retrain_outputs": "winnow.select.attribution.datamodels:retrain_outputs",
+    "TrainRecipe": "winnow.select.attribution.recipe:TrainRecipe",
+    "metagradients": "winnow.select.attribution.metagrad:metagradients",
+    "unrolled_metagradients": "winnow.select.attribution.metagrad:unrolled_metagradients",
 }
 
 __all__ = sorted(_LAZY)

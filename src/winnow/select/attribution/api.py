@@ -136,7 +136,8 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
             when the model has more parameters than that, none otherwise; influence never projects).
         proj_kind: ``"rademacher"`` or ``"gaussian"``; ``seed`` seeds it (scores are deterministic).
         store: a folder (or :class:`FeatureStore`) where gradient features are saved and reused.
-        checkpoints: state dicts (or safetensors paths) loaded into copies of ``model``.
+        checkpoints: state dicts (or safetensors paths) loaded into copies of ``model``; for
+            ``method="metagradient"`` the replay schedule (``"sqrt"`` default, ``"log"``, an int).
         options: method-specific, validated by the method's model in
             :mod:`winnow.select.attribution.options` (unknown names are errors). influence: ``solver`` ("auto", "exact", "cg", "lissa"), ``damping``
             (default 1e-3), ``target_fn`` ("loss" default, or "output"), ``max_iter``, ``depth``,
@@ -144,7 +145,10 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
             examples are ill-conditioned), ``ensemble`` ("mean_q": the paper's average of kernel
             scores times the average Q, default; "mean": average of per-model scores); tracin:
             ``lrs`` (one learning rate per checkpoint), ``target_fn``; datamodels: ``fit``
-            (callable ``(X, y, seed) -> model``), ``n_models``, ``alpha``, ``l2``.
+            (callable ``(X, y, seed) -> model``), ``n_models``, ``alpha``, ``l2``; metagradient
+            (``model`` = a :class:`~winnow.select.attribution.recipe.TrainRecipe`; exact
+            ``d output_j / d w_i`` through training): ``weights``, ``target_fn``, ``target_chunk``,
+            ``progress``, ``info`` (see :func:`~winnow.select.attribution.metagrad.metagradients`).
 
     Returns:
         :class:`AttributionResult` with ``scores [n_train, n_target]``.
@@ -160,7 +164,15 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
     if isinstance(store, (str, bytes)) or hasattr(store, "__fspath__"):
         store = FeatureStore(store)
     common = dict(params=params, batch_size=batch_size, proj_kind=proj_kind, seed=seed, store=store)
-    if m == "datamodels":
+    if m == "metagradient":  # model is a TrainRecipe; checkpoints is the replay schedule
+        from winnow.select.attribution.metagrad import metagradients
+
+        if tr.dataset is not None or tg.dataset is not None:
+            raise AttributionError("method='metagradient' needs train and target as (X, y) tuples, not Datasets")
+        # weights and info pass through as given (info is filled in place for the caller)
+        scores = metagradients(model, task, (tr.X, tr.y), (tg.X, tg.y), checkpoints=checkpoints,
+                               **{**opts.model_dump(), "weights": options.get("weights"), "info": options.get("info")})
+    elif m == "datamodels":
         from winnow.select.attribution.datamodels import datamodel_scores
 
         scores = datamodel_scores(task, tr, tg, seed=seed, **opts.model_dump())

@@ -86,6 +86,17 @@ class DatamodelsOptions(MethodOptions):
     l2: float = Field(1.0, ge=0)
 
 
+class MetagradientOptions(MethodOptions):
+    """Metagradients through a :class:`~winnow.select.attribution.recipe.TrainRecipe` run
+    (``model`` is the recipe; ``checkpoints`` the replay schedule)."""
+
+    weights: Any = None
+    target_fn: Literal["output", "loss", "mean_output", "mean_loss"] = "output"
+    target_chunk: int | None = Field(None, ge=1)
+    progress: bool = False
+    info: dict | None = None
+
+
 #: method name -> its options model (aliases resolve first: ``if`` -> ``influence``, ...)
 OPTIONS: dict[str, type[MethodOptions]] = {
     "influence": InfluenceOptions,
@@ -94,10 +105,11 @@ OPTIONS: dict[str, type[MethodOptions]] = {
     "grad_dot": TracinOptions,
     "cosine": CosineOptions,
     "datamodels": DatamodelsOptions,
+    "metagradient": MetagradientOptions,
 }
-METHODS = ("influence", "trak", "tracin", "cosine", "grad_dot", "datamodels")
+METHODS = ("influence", "trak", "tracin", "cosine", "grad_dot", "datamodels", "metagradient")
 ALIASES = {"if": "influence", "influence_function": "influence", "less": "cosine", "grad_cos": "cosine",
-           "datamodel": "datamodels"}
+           "datamodel": "datamodels", "metagradients": "metagradient"}
 #: keyword arguments of ``attribute`` shared by every method (not method options)
 COMMON = ("params", "batch_size", "proj_dim", "proj_kind", "seed", "store", "checkpoints")
 
@@ -124,4 +136,4 @@ def validate_options(method: str, options: dict) -> MethodOptions:
 
 
 __all__ = ["MethodOptions", "InfluenceOptions", "TrakOptions", "TracinOptions", "CosineOptions",
-           "DatamodelsOptions", "OPTIONS", "METHODS", "ALIASES", "COMMON", "canonical_method", "validate_options"]
+           "DatamodelsOptions", "MetagradientOptions", "OPTIONS", "METHODS", "ALIASES", "COMMON", "canonical_method", "validate_options"]

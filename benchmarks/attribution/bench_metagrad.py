@@ -1,0 +1,214 @@
+"""Metagradient LDS benchmark: exact metagradients vs influence functions and TRAK on same-seed retraining.
+
+Protocol (issue 18): a TrainRecipe (model factory + seed, full-batch SGD with momentum, mean CE + L2,
+fixed steps) trained on the full train set; ground truth = the same recipe (same seed) retrained on
+50 random half-subsets and on 50 subsets that drop 1% of the data; output = TRAK's margin of each
+test example (ClassificationTask.output); LDS = mean over targets of Spearman(sum of scores over
+the subset, actual output). Methods scored on the model trained on all the data: metagradient
+(winnow replay), influence functions (exact, full Hessian and Gauss-Newton, several dampings;
+last-layer), TRAK.
+
+Run:
+    PYTHONPATH=src .venv/bin/python benchmarks/attribution/bench_metagrad.py --data digits
+    PYTHONPATH=src .venv/bin/python benchmarks/attribution/bench_metagrad.py --data breast_cancer
+    PYTHONPATH=src .venv/bin/python benchmarks/attribution/bench_metagrad.py --data digits --act relu --opt adam
+    PYTHONPATH=src .venv/bin/python benchmarks/attribution/bench_metagrad.py --exactness   # vs unrolled autograd, peak RSS
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+torch.set_num_threads(1)
+
+
+def load(data: str, n_train: int, n_test: int, seed: int = 0):
+    from sklearn import datasets as skd
+
+    if data == "digits":
+        X, y = skd.load_digits(return_X_y=True)
+        X = X / 16.0
+    elif data == "breast_cancer":
+        X, y = skd.load_breast_cancer(return_X_y=True)
+        X = (X - X.mean(0)) / X.std(0)
+    elif data == "mnist_ascii":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from mnist_ascii import load_mnist_ascii
+
+        X, y = load_mnist_ascii()
+    else:
+        raise SystemExit(f"--data must be digits, breast_cancer or mnist_ascii, got {data!r}")
+    idx = np.random.default_rng(seed).permutation(len(X))
+    tr, te = idx[:n_train], idx[n_train:n_train + n_test]
+    X = torch.tensor(X, dtype=torch.float32)
+    y = torch.tensor(y)
+    return (X[tr], y[tr]), (X[te], y[te])
+
+
+def recipe_for(d_in: int, n_classes: int, args):
+    from winnow.attribution import TrainRecipe
+
+    act = {"gelu": torch.nn.GELU, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[args.act]
+
+    def make_model(seed):
+        return torch.nn.Sequential(torch.nn.Linear(d_in, args.hidden), act(), torch.nn.Linear(args.hidden, n_classes))
+
+    kw = dict(momentum=args.momentum) if args.opt == "sgd" else {}
+    return TrainRecipe(model=make_model, optimizer=args.opt, lr=args.lr, l2=args.l2, steps=args.steps,
+                       batch_size=args.batch_size, seed=0, **kw)
+
+
+def truth(recipe, task, train, target, masks):
+    from winnow.select.attribution.grads import model_outputs
+    from winnow.select.attribution.data import Data
+
+    X, y = train
+    tg = Data(target, "target")
+    out = np.empty((len(masks), tg.n))
+    for m, mask in enumerate(masks):
+        idx = torch.as_tensor(np.flatnonzero(mask))
+        model = recipe.train((X[idx], y[idx]))
+        out[m] = model_outputs(model, task, tg, ("output",), 4096)["output"].double().numpy()
+    return out
+
+
+def lds_run(args):
+    from winnow.attribution import ClassificationTask, attribute, lds, subset_masks
+
+    train, target = load(args.data, args.n_train, args.n_test)
+    n_classes = int(max(train[1].max(), target[1].max())) + 1
+    recipe = recipe_for(train[0].shape[1], n_classes, args)
+    task = ClassificationTask()
+    t0 = time.perf_counter()
+    model = recipe.train(train)
+    t_train = time.perf_counter() - t0
+    acc = float((model(target[0]).argmax(1) == target[1]).float().mean())
+    n = len(train[0])
+    masks = {"half": subset_masks(n, args.subsets, 0.5, seed=1), "drop1%": subset_masks(n, args.subsets, 0.99, seed=2)}
+    t0 = time.perf_counter()
+    outs = {k: truth(recipe, task, train, target, m) for k, m in masks.items()}
+    t_truth = time.perf_counter() - t0
+    scores, secs = {}, {}
+    info = {}
+    t0 = time.perf_counter()
+    scores["metagradient"] = attribute(recipe, task, train, target, method="metagradient", info=info).scores
+    secs["metagradient"] = time.perf_counter() - t0
+    last = [k for k, _ in model.named_parameters()][-2].rsplit(".", 1)[0]
+    # last layer: exact (Gauss-Newton and Hessian, 4 dampings); whole model: Gauss-Newton with CG
+    configs = [([last], "last-layer", h, d) for h in ("hessian", "gauss_newton") for d in (1e-4, 1e-3, 1e-2, 1e-1)]
+    configs += [(None, "full", "gauss_newton", d) for d in (1e-3, 1e-2)]
+    for params, tag, hess, damp in configs:
+        name = f"influence[{tag},{hess},damping={damp:g}]"
+        t0 = time.perf_counter()
+        try:
+            scores[name] = attribute(model, task, train, target, method="influence", params=params,
+                                     target_fn="output", hessian=hess, damping=damp, batch_size=256,
+                                     max_iter=50).scores
+        except Exception as e:  # a singular Hessian at tiny damping: report, go on
+            print(f"{name}: {e}", file=sys.stderr)
+            continue
+        secs[name] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    scores["trak"] = attribute(model, task, train, target, method="trak", proj_dim=None, batch_size=256).scores
+    secs["trak"] = time.perf_counter() - t0
+    res = {k: {m: lds(s, masks[m], outs[m]) for m in masks} for k, s in scores.items()}
+    infl = {k: v for k, v in res.items() if k.startswith("influence")}
+    best = {m: max(infl, key=lambda k: infl[k][m]) for m in masks}
+    out = {"data": args.data, "recipe": {k: str(v) for k, v in vars(recipe).items() if k != "model"}, "act": args.act, "opt": args.opt,
+           "n_train": n, "n_test": len(target[0]), "test_accuracy": acc, "subsets": args.subsets,
+           "train_seconds": t_train, "truth_seconds": t_truth, "lds": res, "seconds": secs,
+           "best_influence": {m: [best[m], infl[best[m]][m]] for m in masks}, "metagradient_info": info}
+    print(f"{args.data} {args.act}+{args.opt}: test acc {acc:.3f}; train {t_train:.1f}s, truth {t_truth:.0f}s")
+    for k in ["metagradient", "trak", best["half"], best["drop1%"]]:
+        print(f"  {k:<48} LDS half {res[k]['half']:.3f}  drop1% {res[k]['drop1%']:.3f}  ({secs[k]:.1f}s)")
+    return out
+
+
+_CHILD = r"""
+import json, resource, sys, time, torch
+torch.set_num_threads(1)
+sys.path.insert(0, {bench!r})
+from bench_metagrad import load, recipe_for
+from winnow.attribution import ClassificationTask
+from winnow.select.attribution.metagrad import metagradients, unrolled_metagradients
+import argparse, numpy as np
+args = argparse.Namespace(**{args!r})
+train, target = load(args.data, args.n_train, args.n_test)
+recipe = recipe_for(train[0].shape[1], 10, args)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+if {mode!r} == "unrolled":
+    S = unrolled_metagradients(recipe, ClassificationTask(), train, target)
+else:
+    S = metagradients(recipe, ClassificationTask(), train, target, checkpoints={mode!r})
+sec = time.perf_counter() - t
+np.save({path!r}, S)
+print(json.dumps({{"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "base_rss_mib": base / 1024, "seconds": sec}}))
+"""
+
+
+def exactness(args):
+    """Replay vs naive unrolled autograd: per-target Pearson, max error, peak RSS (fresh process each)."""
+    import tempfile
+
+    bench = os.path.dirname(os.path.abspath(__file__))
+    tmp = tempfile.mkdtemp()
+    out = {}
+    for mode in ("unrolled", "sqrt", "log"):
+        path = os.path.join(tmp, f"{mode}.npy")
+        code = _CHILD.format(bench=bench, args=vars(args), mode=mode, path=path)
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+        if r.returncode:
+            raise SystemExit(r.stderr)
+        out[mode] = json.loads(r.stdout.strip().splitlines()[-1])
+        out[mode]["scores"] = np.load(path)
+    U = out["unrolled"]["scores"]
+    for mode in ("sqrt", "log"):
+        S = out[mode]["scores"]
+        pear = [np.corrcoef(U[:, j], S[:, j])[0, 1] for j in range(U.shape[1])]
+        out[mode]["min_pearson"] = float(np.min(pear))
+        out[mode]["max_abs_err"] = float(np.abs(U - S).max())
+    for mode in out:
+        out[mode].pop("scores")
+        out[mode]["extra_rss_mib"] = out[mode]["peak_rss_mib"] - out[mode]["base_rss_mib"]
+    print(json.dumps(out, indent=1))
+    return {"exactness": out, "setting": {k: v for k, v in vars(args).items() if k != "out"}}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="digits")
+    ap.add_argument("--act", default="gelu", choices=["gelu", "relu", "tanh"])
+    ap.add_argument("--opt", default="sgd", choices=["sgd", "adam", "adamw"])
+    ap.add_argument("--hidden", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=None, help="default 0.05 (sgd) / 0.005 (adam)")
+    ap.add_argument("--momentum", type=float, default=0.9)
+    ap.add_argument("--l2", type=float, default=1e-4)
+    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--n-train", type=int, default=None, help="default 1200 (digits) / 400 (breast_cancer)")
+    ap.add_argument("--n-test", type=int, default=60)
+    ap.add_argument("--subsets", type=int, default=50)
+    ap.add_argument("--exactness", action="store_true", help="replay vs unrolled autograd (small run)")
+    ap.add_argument("--out", default=None, help="write the JSON here")
+    args = ap.parse_args()
+    if args.lr is None:
+        args.lr = 0.05 if args.opt == "sgd" else 0.005
+    if args.n_train is None:
+        args.n_train = {"breast_cancer": 400}.get(args.data, 1200)
+    res = exactness(args) if args.exactness else lds_run(args)
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(res, fh, indent=1, default=float)
+
+
+if __name__ == "__main__":
+    main()
