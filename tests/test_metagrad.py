@@ -138,7 +138,7 @@ def test_mgd_selector_drops_flipped_labels():
     yn = y[:300].copy()
     yn[:60] = (yn[:60] + 1) % 10
     sel = get_selector("mgd", n_steps=2, steps=40, seed=0)
-    scores = sel.fit((X[:300], yn), target=(X[300:400], y[300:400]))
+    scores = sel.fit((X[:300], yn), target=(X[300:400], y[300:400])).scores_
     assert roc_auc_score(np.arange(300) < 60, -scores) > 0.85
     assert sel.weights_.min() >= 0 and sel.weights_.max() <= 1 and len(sel.history_) == 2
     kept = sel.select_mask(0.5)
