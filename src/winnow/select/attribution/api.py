@@ -140,7 +140,8 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
         checkpoints: state dicts (or safetensors paths) loaded into copies of ``model``.
         options: method-specific: influence: ``solver`` ("auto", "exact", "cg", "lissa"), ``damping``
             (default 1e-3), ``target_fn`` ("loss" default, or "output"), ``max_iter``, ``depth``,
-            ``repeat``, ``hessian`` ("hessian" or "gauss_newton", PSD for non-convex models); trak: ``damping`` (ridge on the kernel; default 0.1 * its mean diagonal: kernels from few
+            ``repeat``, ``hessian`` ("auto" default: Gauss-Newton for cg/lissa, the clipped Hessian for
+            exact; or "hessian", "gauss_newton"); trak: ``damping`` (ridge on the kernel; default 0.1 * its mean diagonal: kernels from few
             examples are ill-conditioned), ``ensemble`` ("mean_q": the paper's average of kernel
             scores times the average Q, default; "mean": average of per-model scores); tracin:
             ``lrs`` (one learning rate per checkpoint), ``target_fn``; datamodels: ``fit``
@@ -216,10 +217,12 @@ def _target_fn(tfn: str) -> tuple[str, float]:
 def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, solver: str = "auto",
                damping: float = 1e-3, target_fn: str = "loss", max_iter: int = 100, tol: float = 1e-7,
                depth: int = 200, repeat: int = 1, scale: float | None = None, hessian_batch_size: int | None = None,
-               max_exact_params: int = 4096, hessian: str = "hessian") -> np.ndarray:
+               max_exact_params: int = 4096, hessian: str = "auto") -> np.ndarray:
     """Koh & Liang: ``score_ij = +/- grad f_j^T (H + damping I)^{-1} grad L_i / n`` with H the Hessian
     of the mean training loss. With ``target_fn="loss"`` it predicts how much removing i would raise
-    target j's loss (leave-one-out)."""
+    target j's loss (leave-one-out). ``hessian="auto"``: the true Hessian for the exact solver (its
+    negative eigenvalues are clipped), the Gauss-Newton Hessian (positive semi-definite; equal to
+    the Hessian for linear models) for the iterative solvers, where an indefinite H is unsound."""
     from winnow.select.attribution.hessian import HVP, explicit_hessian, solve_cg, solve_exact, solve_lissa
 
     if damping is None or damping < 0:
@@ -233,7 +236,8 @@ def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, solver: st
         f_tg = _featurizer(model, task, tfn, None, common, None)
         P = f_tr.gf.spec.dim
         slv = solver if solver != "auto" else ("exact" if P <= max_exact_params else "cg")
-        hvp = HVP(f_tr.gf, tr, hessian_batch_size or max(common["batch_size"], 256), kind=hessian)
+        kind = hessian if hessian != "auto" else ("hessian" if slv == "exact" else "gauss_newton")
+        hvp = HVP(f_tr.gf, tr, hessian_batch_size or max(common["batch_size"], 256), kind=kind)
         Gt = torch.as_tensor(np.asarray(f_tg.matrix(tg)), dtype=torch.float64)  # [m, P]
         if slv == "exact":
             H = explicit_hessian(hvp)
@@ -346,12 +350,12 @@ def self_influence(model, task: Task, train, method: str = "influence", *, param
         if m == "influence":
             fz = _featurizer(mdl, task, "loss", None, common, None)
             G = torch.as_tensor(np.asarray(fz.matrix(tr)), dtype=torch.float64)
-            hvp = HVP(fz.gf, tr, max(batch_size, 256))
             d = 1e-3 if damping is None else damping
-            if solver == "cg" or (solver == "auto" and fz.gf.spec.dim > 4096):
-                X = solve_cg(hvp, G.T, d).cpu().T
+            if solver == "cg" or (solver == "auto" and fz.gf.spec.dim > 4096):  # CG needs a PSD curvature
+                X = solve_cg(HVP(fz.gf, tr, max(batch_size, 256), kind="gauss_newton"), G.T, d).cpu().T
             else:
-                X = torch.as_tensor(solve_exact(explicit_hessian(hvp), G.T.numpy(), d)).T
+                X = torch.as_tensor(solve_exact(explicit_hessian(HVP(fz.gf, tr, max(batch_size, 256))),
+                                                G.T.numpy(), d)).T
             out += ((G * X).sum(1) / tr.n).numpy()
         elif m == "trak":
             from winnow.select.attribution.grads import model_outputs
