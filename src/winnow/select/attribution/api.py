@@ -120,7 +120,8 @@ def _models(model, checkpoints) -> list[torch.nn.Module]:
 
 def attribute(model, task: Task, train, target, method: str = "trak", *, params=None, batch_size: int = 64,
               proj_dim: int | None | str = "auto", proj_kind: str = "rademacher", seed: int = 0,
-              store: str | FeatureStore | None = None, checkpoints=None, **options) -> AttributionResult:
+              store: str | FeatureStore | None = None, checkpoints=None, projection: str = "dense",
+              **options) -> AttributionResult:
     """Score every (train, target) pair.
 
     Args:
@@ -137,6 +138,11 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
             when the model has more parameters than that, none otherwise; influence never projects).
         proj_kind: ``"rademacher"`` or ``"gaussian"``; ``seed`` seeds it (scores are deterministic).
         store: a folder (or :class:`FeatureStore`) where gradient features are saved and reused.
+        projection: ``"dense"`` (default: per-example gradients of all selected parameters times a
+            seeded ``P x proj_dim`` matrix) or ``"factored"`` (LoGra: ``nn.Linear``/``nn.Embedding``
+            layers and a tied LM head only, projected through two small matrices per layer without
+            forming per-example gradients; see :mod:`winnow.select.attribution.factored`). Factored
+            features are stored in resumable shards.
         checkpoints: state dicts (or safetensors paths) loaded into copies of ``model``.
         options: method-specific: influence: ``solver`` ("auto", "exact", "cg", "lissa"), ``damping``
             (default 1e-3), ``target_fn`` ("loss" default, or "output"), ``max_iter``, ``depth``,
@@ -161,7 +167,10 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
         raise AttributionError(f"batch_size must be >= 1, got {batch_size}")
     if isinstance(store, (str, bytes)) or hasattr(store, "__fspath__"):
         store = FeatureStore(store)
-    common = dict(params=params, batch_size=batch_size, proj_kind=proj_kind, seed=seed, store=store)
+    if projection not in ("dense", "factored"):
+        raise AttributionError(f"projection must be 'dense' or 'factored', got {projection!r}")
+    common = dict(params=params, batch_size=batch_size, proj_kind=proj_kind, seed=seed, store=store,
+                  projection=projection)
     if m == "datamodels":
         from winnow.select.attribution.datamodels import datamodel_scores
 
@@ -176,7 +185,7 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
                    if p.kind == p.KEYWORD_ONLY and k not in ("proj_dim", "common")]
         _check_opts(m, options, allowed)
         scores = fn(models, task, tr, tg, proj_dim=proj_dim, common=common, **options)
-    return AttributionResult(np.asarray(scores), m, {"proj_dim": proj_dim, "seed": seed, **{
+    return AttributionResult(np.asarray(scores), m, {"proj_dim": proj_dim, "seed": seed, "projection": projection, **{
         k: v for k, v in options.items() if isinstance(v, (int, float, str, bool, type(None)))}},
         time.perf_counter() - t0)
 
@@ -199,6 +208,13 @@ def _featurizer(model, task, fn, proj_dim, common, default_proj, seed_offset=0) 
     from winnow.select.attribution.grads import select_params
 
     P = select_params(model, common["params"]).dim
+    if common.get("projection") == "factored" and (proj_dim is not None or default_proj is not None):
+        from winnow.select.attribution.factored import FactoredFeaturizer
+
+        k = (default_proj or 2048) if proj_dim in ("auto", None) else _auto_proj(proj_dim, P, None)
+        return FactoredFeaturizer(model, task, params=common["params"], fn=fn, proj_dim=k,
+                                  proj_kind=common["proj_kind"], seed=common["seed"] + seed_offset,
+                                  batch_size=common["batch_size"], store=common["store"])
     return Featurizer(model, task, params=common["params"], fn=fn,
                       proj_dim=_auto_proj(proj_dim, P, default_proj), proj_kind=common["proj_kind"],
                       seed=common["seed"] + seed_offset, batch_size=common["batch_size"], store=common["store"])
