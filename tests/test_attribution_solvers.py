@@ -110,3 +110,30 @@ def test_default_influence_on_a_relu_mlp_tracks_retraining(relu_setting):
     with pytest.warns(IndefiniteSystemWarning):
         attribute(model, task, tr, (te[0][:4], te[1][:4]), method="influence", solver="cg",
                   hessian="hessian", damping=1e-4, max_iter=30)
+
+
+def test_ekfac_rotation_is_exact_and_influence_tracks_retraining(relu_setting):
+    from winnow.select.attribution.data import Data
+    from winnow.select.attribution.ekfac import EKFAC
+    from winnow.select.attribution.grads import select_params
+    from winnow import attribution
+
+    model, tr, te, masks, gt = relu_setting
+    task = ClassificationTask()
+    ek = EKFAC(model.double(), task, batch_size=128).fit((tr[0].double(), tr[1]))
+    # the factored rotation Q_S^T (sum_t g a^T) Q_A, rotated back, is the explicit per-example gradient
+    X4, y4 = tr[0][:4].double(), tr[1][:4]
+    R = ek._rotated_batch(X4, y4, "loss")
+    G = torch.cat(list(attribution.per_example_grads(model, task, (X4, y4))))
+    gd = select_params(model).unflatten(G)
+    for s in ek.sites:
+        dW = ek.QS[s.weight] @ R[s.weight] @ ek.QA[s.weight].T
+        torch.testing.assert_close(dW, torch.cat([gd[s.weight], gd[s.bias][..., None]], -1))
+    model.float()
+    scores = attribute(model, task, tr, te, method="influence", solver="ekfac").scores
+    assert np.isfinite(scores).all()
+    assert lds(scores, masks, gt) > 0.3
+    fact = attribute(model, task, tr, te, method="influence", solver="ekfac", projection="factored",
+                     proj_dim=512).scores
+    assert lds(fact, masks, gt) > 0.2
+    assert Data(tr, "t").n == 300

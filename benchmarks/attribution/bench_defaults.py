@@ -32,6 +32,7 @@ VARIANTS = {
     "cg_gauss_newton": dict(solver="cg", hessian="gauss_newton", max_iter=50),
     "lissa_gauss_newton": dict(solver="lissa", hessian="gauss_newton", depth=300),
     "ekfac": dict(solver="ekfac"),
+    "ekfac_default": dict(solver="ekfac"),
 }
 
 
@@ -76,7 +77,7 @@ def main():
     rows, rhos = [], {}
     for name in args.variants.split(","):
         opts = VARIANTS[name]
-        grid = [None] if name == "default" else [float(d) for d in args.dampings.split(",")]
+        grid = [None] if name.endswith("default") else [float(d) for d in args.dampings.split(",")]
         best, bestv = None, -2.0
         if len(grid) > 1:
             for d in grid:

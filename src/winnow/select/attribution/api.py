@@ -144,8 +144,9 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
             forming per-example gradients; see :mod:`winnow.select.attribution.factored`). Factored
             features are stored in resumable shards.
         checkpoints: state dicts (or safetensors paths) loaded into copies of ``model``.
-        options: method-specific: influence: ``solver`` ("auto", "exact", "cg", "lissa"), ``damping``
-            (default 1e-3), ``target_fn`` ("loss" default, or "output"), ``max_iter``, ``depth``,
+        options: method-specific: influence: ``solver`` ("auto", "exact", "cg", "lissa", "ekfac":
+            eigenvalue-corrected K-FAC over nn.Linear layers, the one used with projection="factored"),
+            ``damping`` (default 1e-3; EK-FAC: 0.1 x the mean corrected eigenvalue per layer), ``target_fn`` ("loss" default, or "output"), ``max_iter``, ``depth``,
             ``repeat``, ``hessian`` ("auto" default: Gauss-Newton for cg/lissa, the clipped Hessian for
             exact; or "hessian", "gauss_newton"); trak: ``damping`` (ridge on the kernel; default 0.1 * its mean diagonal: kernels from few
             examples are ill-conditioned), ``ensemble`` ("mean_q": the paper's average of kernel
@@ -231,7 +232,7 @@ def _target_fn(tfn: str) -> tuple[str, float]:
 
 
 def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, solver: str = "auto",
-               damping: float = 1e-3, target_fn: str = "loss", max_iter: int = 100, tol: float = 1e-7,
+               damping: float | None = None, target_fn: str = "loss", max_iter: int = 100, tol: float = 1e-7,
                depth: int = 200, repeat: int = 1, scale: float | None = None, hessian_batch_size: int | None = None,
                max_exact_params: int = 4096, hessian: str = "auto") -> np.ndarray:
     """Koh & Liang: ``score_ij = +/- grad f_j^T (H + damping I)^{-1} grad L_i / n`` with H the Hessian
@@ -241,11 +242,21 @@ def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, solver: st
     the Hessian for linear models) for the iterative solvers, where an indefinite H is unsound."""
     from winnow.select.attribution.hessian import HVP, explicit_hessian, solve_cg, solve_exact, solve_lissa
 
-    if damping is None or damping < 0:
+    if damping is not None and damping < 0:
         raise AttributionError(f"damping must be >= 0, got {damping!r}")
-    if solver not in ("auto", "exact", "cg", "lissa"):
-        raise AttributionError(f"solver must be 'auto', 'exact', 'cg' or 'lissa', got {solver!r}")
+    if solver not in ("auto", "exact", "cg", "lissa", "ekfac"):
+        raise AttributionError(f"solver must be 'auto', 'exact', 'cg', 'lissa' or 'ekfac', got {solver!r}")
     tfn, sign = _target_fn(target_fn)
+    if solver == "ekfac" or common.get("projection") == "factored":
+        from winnow.select.attribution.ekfac import EKFAC
+
+        if solver not in ("ekfac", "auto"):
+            raise AttributionError(f"projection='factored' works with solver='ekfac', not {solver!r}")
+        k = None if common.get("projection") != "factored" else (2048 if proj_dim in ("auto", None) else proj_dim)
+        return sum(EKFAC(m, task, params=common["params"], proj_dim=k, proj_kind=common["proj_kind"],
+                         seed=common["seed"], batch_size=common["batch_size"], damping=damping).fit(tr)
+                   .scores(tr, tg, tfn) for m in models) / len(models)
+    damping = 1e-3 if damping is None else damping
     total = 0.0
     for mi, model in enumerate(models):
         f_tr = _featurizer(model, task, "loss", None, common, None)

@@ -205,72 +205,24 @@ class FactoredFeaturizer:
             raise AttributionError("call setup(data) (or matrix/iter) before asking for dim")
         return self.projector.dim
 
-    # -- capture ------------------------------------------------------------------------------
-    def _hooks(self, acts: dict, outs: dict):
-        mods = dict(self.model.named_modules())
-        hs = []
-        for s in self.sites:
-            def hook(mod, inp, out, s=s):
-                if s.kind == "tied_head":
-                    acts.setdefault(s.name + "#head", []).append(out.detach())
-                else:
-                    acts.setdefault(s.name, []).append(inp[0].detach())
-                    outs.setdefault(s.name, []).append(out)
-            hs.append(mods[s.name].register_forward_hook(hook))
-        return hs
-
     def project_batch(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         """Factored features ``[B, dim]`` of one batch."""
-        acts: dict[str, list] = {}
-        outs: dict[str, list] = {}
-        hs = self._hooks(acts, outs)
-        try:
-            with torch.enable_grad():
-                out = self.task.forward(self.model, xb)
-                logits = out.logits if hasattr(out, "logits") else out
-                f = getattr(self.task, self.fn)(out, yb).sum()
-                targets, keys = [], []
-                for name, lst in outs.items():
-                    for i, o in enumerate(lst):
-                        targets.append(o)
-                        keys.append((name, i))
-                if any(s.kind == "tied_head" for s in self.sites):
-                    targets.append(logits)
-                    keys.append(("#logits", 0))
-                if any(not t.requires_grad for t in targets):
-                    raise AttributionError("projection='factored': a layer output does not require grad "
-                                           "(are the model's parameters frozen?)")
-                grads = dict(zip(keys, torch.autograd.grad(f, targets, allow_unused=True)))
-        finally:
-            for h in hs:
-                h.remove()
+        pairs = capture(self.model, self.task, self.sites, xb, yb, self.fn)
         B = xb.shape[0]
         res = torch.zeros(B, self.dim, dtype=self.dtype, device=xb.device)
-        for s in self.sites:
+        for s, g, a in pairs:
             Pout, Pin = self.projector.mats[s.weight]
             off = self.projector.offsets[s.weight]
-            pairs = []
-            if s.kind == "tied_head":
-                pairs.append((grads[("#logits", 0)], acts[s.name + "#head"][0], None))
+            g = g.reshape(B, -1, g.shape[-1]).to(self.dtype)
+            if s.kind == "embedding":  # one-hot input rows: P_out^T e_id = P_out[id]
+                go = Pout[a.reshape(B, -1).long()]  # [B, T, k_out]
+                ai = g @ Pin[: s.d_in]  # [B, T, k_in]  (the "input" side is the embedding dim)
             else:
-                for i, a in enumerate(acts.get(s.name, [])):
-                    g = grads[(s.name, i)]
-                    if g is not None:
-                        pairs.append((g, a, s.kind))
-            for g, a, kind in pairs:
-                g = g.reshape(B, -1, g.shape[-1]).to(self.dtype)
-                if kind == "embedding":  # one-hot input rows: P_out^T e_id = P_out[id]
-                    go = Pout[a.reshape(B, -1).long()]  # [B, T, k_out]
-                    ai = g @ Pin[: s.d_in]  # [B, T, k_in]  (the "input" side is the embedding dim)
-                    blk = torch.einsum("btp,btq->bpq", go, ai)
-                else:
-                    a = a.reshape(B, -1, a.shape[-1]).to(self.dtype)
-                    go = g @ Pout  # [B, T, k_out]
-                    ai = a @ Pin[: s.d_in]
-                    if s.bias is not None:
-                        ai = ai + Pin[s.d_in]
-                    blk = torch.einsum("btp,btq->bpq", go, ai)
-                res[:, off: off + s.dim] += blk.reshape(B, -1)
+                go = g @ Pout  # [B, T, k_out]
+                ai = a.reshape(B, -1, a.shape[-1]).to(self.dtype) @ Pin[: s.d_in]
+                if s.bias is not None:
+                    ai = ai + Pin[s.d_in]
+            res[:, off: off + s.dim] += torch.einsum("btp,btq->bpq", go, ai).reshape(B, -1)
         for s in dict((s.weight, s) for s in self.sites).values():
             off = self.projector.offsets[s.weight]
             res[:, off: off + s.dim] *= (s.k_out * s.k_in) ** -0.5
@@ -346,6 +298,57 @@ class FactoredFeaturizer:
             for x in it:
                 yield x
                 prog.advance(t, x[1].shape[0] if unit == "batch" else 1)
+
+
+def capture(model: torch.nn.Module, task: Task, sites: list[Site], xb: torch.Tensor, yb: torch.Tensor,
+            fn="loss") -> list[tuple[Site, torch.Tensor, torch.Tensor]]:
+    """One batched forward and backward pass: ``(site, g, a)`` for every call of every site, with
+    ``g`` the gradient of ``sum_i fn_i`` at the layer output and ``a`` its input (token ids for an
+    embedding, the head input for a tied head). ``fn``: ``"loss"``, ``"output"``, or a callable
+    ``(out, y) -> [B]``. Examples do not mix (no batch statistics), so row i of g is example i's."""
+    mods = dict(model.named_modules())
+    acts: dict[str, list] = {}
+    outs: dict[str, list] = {}
+
+    def make(s):
+        def hook(mod, inp, out):
+            if s.kind == "tied_head":
+                acts.setdefault(s.name + "#head", []).append(out.detach())
+            else:
+                acts.setdefault(s.name, []).append(inp[0].detach())
+                outs.setdefault(s.name, []).append(out)
+        return hook
+
+    names = list(dict.fromkeys(s.name for s in sites))
+    hs = [mods[n].register_forward_hook(make(next(s for s in sites if s.name == n))) for n in names]
+    try:
+        with torch.enable_grad():
+            out = task.forward(model, xb)
+            logits = out.logits if hasattr(out, "logits") else out
+            f = (fn(out, yb) if callable(fn) else getattr(task, fn)(out, yb)).sum()
+            targets, keys = [], []
+            for name, lst in outs.items():
+                for i, o in enumerate(lst):
+                    targets.append(o)
+                    keys.append((name, i))
+            if any(s.kind == "tied_head" for s in sites):
+                targets.append(logits)
+                keys.append(("#logits", 0))
+            if any(not t.requires_grad for t in targets):
+                raise AttributionError("a layer output does not require grad (are the model's parameters frozen?)")
+            grads = dict(zip(keys, torch.autograd.grad(f, targets, allow_unused=True)))
+    finally:
+        for h in hs:
+            h.remove()
+    pairs = []
+    for s in sites:
+        if s.kind == "tied_head":
+            pairs.append((s, grads[("#logits", 0)], acts[s.name + "#head"][0]))
+        else:
+            for i, a in enumerate(acts.get(s.name, [])):
+                if grads[(s.name, i)] is not None:
+                    pairs.append((s, grads[(s.name, i)], a))
+    return pairs
 
 
 def _slice_batches(data: Data, start: int, stop: int, batch_size: int, device):
