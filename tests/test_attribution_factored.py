@@ -99,3 +99,20 @@ def test_factored_through_attribute_and_resumable_store(tmp_path):
     got = fz2.matrix(data)
     assert sum(done) == 200 - 128  # shards 0 and 1 were kept
     np.testing.assert_allclose(np.asarray(got), full, rtol=1e-6, atol=1e-7)
+
+
+def test_readme_factored_and_ekfac_snippet(tmp_path):
+    from winnow.prove.proxy.lm import TinyLM
+
+    torch.manual_seed(0)
+    lm = TinyLM(50, d_model=16, n_layers=1, n_heads=2, ctx=12)
+    docs, target = torch.randint(0, 50, (20, 12)), torch.randint(0, 50, (3, 12))
+    mlp = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    train = (torch.randn(30, 5), torch.randint(0, 3, (30,)))
+    test = (train[0][:4], train[1][:4])
+    # the README lines, verbatim apart from the store folder
+    res = attribute(lm, CausalLMTask(), (docs, docs), (target, target), method="trak",
+                    projection="factored", proj_dim=2048, store=str(tmp_path / "features"))
+    assert res.scores.shape == (20, 3) and np.isfinite(res.scores).all()
+    res = attribute(mlp, ClassificationTask(), train, test, method="influence", solver="ekfac")  # EK-FAC
+    assert res.scores.shape == (30, 4) and np.isfinite(res.scores).all()

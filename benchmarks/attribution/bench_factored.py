@@ -79,7 +79,11 @@ def main():
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--proj-dim", type=int, default=2048)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--pool", type=int, default=0, help="only measure factored-feature throughput over a pool "
+                    "of this many 64-byte documents (sharded, resumable store), and extrapolate to 100k")
     args = ap.parse_args()
+    if args.pool:
+        return throughput(args)
     X, T = docs(args.n_train, args.n_target)
     masks = subset_masks(args.n_train, args.n_models, alpha=0.5, seed=0)
     cache = os.path.join(OUT, f"gt_lm_{args.n_train}_{args.n_target}_{args.n_models}.npz")
@@ -128,6 +132,30 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rows": rows, "summary": summary, "P": P, "dim": k}, f, indent=1)
+
+
+def throughput(args):
+    import tempfile
+
+    from winnow.select.attribution import CausalLMTask, FeatureStore
+    from winnow.select.attribution.data import Data
+    from winnow.select.attribution.factored import FactoredFeaturizer
+
+    X, _ = docs(300, 10)
+    model = train(X)
+    pool = X[torch.as_tensor(np.random.default_rng(0).integers(0, len(X), args.pool))]
+    fz = FactoredFeaturizer(model, CausalLMTask(), fn="output", proj_dim=args.proj_dim, batch_size=64,
+                            store=FeatureStore(tempfile.mkdtemp()), shard_rows=1024)
+    t = time.perf_counter()
+    F = fz.matrix(Data((pool, pool), "pool"))
+    sec = time.perf_counter() - t
+    rec = {"pool": args.pool, "dim": fz.dim, "seconds": sec, "docs_per_s": args.pool / sec,
+           "extrapolated_100k_min": 1e5 / (args.pool / sec) / 60, "cpu_s_per_1k_docs": 1e3 * sec / args.pool,
+           "threads": torch.get_num_threads()}
+    print(rec, F.shape)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rec, f, indent=1)
 
 
 if __name__ == "__main__":
