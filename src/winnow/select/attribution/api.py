@@ -135,7 +135,8 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
         params: parameters to attribute over (None = all trainable; names/prefixes; or a predicate).
         batch_size: examples per per-example-gradient batch (bounds memory at ``batch_size * P``).
         proj_dim: random-projection dimension (``None`` = no projection; ``"auto"`` = 2048 for TRAK
-            when the model has more parameters than that, none otherwise; influence never projects).
+            when the model has more parameters than that, none otherwise; for tracin/grad_dot/cosine
+            2048 above 16,384 parameters, none below; influence projects only with ``projection="factored"``).
         proj_kind: ``"rademacher"`` or ``"gaussian"``; ``seed`` seeds it (scores are deterministic).
         store: a folder (or :class:`FeatureStore`) where gradient features are saved and reused.
         projection: ``"dense"`` (default: per-example gradients of all selected parameters times a
@@ -146,7 +147,8 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
         checkpoints: state dicts (or safetensors paths) loaded into copies of ``model``.
         options: method-specific: influence: ``solver`` ("auto", "exact", "cg", "lissa", "ekfac":
             eigenvalue-corrected K-FAC over nn.Linear layers, the one used with projection="factored"),
-            ``damping`` (default 1e-3; EK-FAC: 0.1 x the mean corrected eigenvalue per layer), ``target_fn`` ("loss" default, or "output"), ``max_iter``, ``depth``,
+            ``damping`` (default 1e-3 for exact, 0.03 for cg/lissa; EK-FAC: 0.1 x the mean corrected
+            eigenvalue per layer), ``target_fn`` ("loss" default, or "output"), ``max_iter``, ``depth``,
             ``repeat``, ``hessian`` ("auto" default: Gauss-Newton for cg/lissa, the clipped Hessian for
             exact; or "hessian", "gauss_newton"); trak: ``damping`` (ridge on the kernel; default 0.1 * its mean diagonal: kernels from few
             examples are ill-conditioned), ``ensemble`` ("mean_q": the paper's average of kernel
@@ -256,7 +258,7 @@ def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, solver: st
         return sum(EKFAC(m, task, params=common["params"], proj_dim=k, proj_kind=common["proj_kind"],
                          seed=common["seed"], batch_size=common["batch_size"], damping=damping).fit(tr)
                    .scores(tr, tg, tfn) for m in models) / len(models)
-    damping = 1e-3 if damping is None else damping
+    damping_default = damping is None
     total = 0.0
     for mi, model in enumerate(models):
         f_tr = _featurizer(model, task, "loss", None, common, None)
@@ -264,6 +266,8 @@ def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, solver: st
         P = f_tr.gf.spec.dim
         slv = solver if solver != "auto" else ("exact" if P <= max_exact_params else "cg")
         kind = hessian if hessian != "auto" else ("hessian" if slv == "exact" else "gauss_newton")
+        if damping_default:  # measured on ReLU MLPs (benchmarks/attribution/bench_defaults.py)
+            damping = 1e-3 if slv == "exact" else 0.03
         hvp = HVP(f_tr.gf, tr, hessian_batch_size or max(common["batch_size"], 256), kind=kind)
         Gt = torch.as_tensor(np.asarray(f_tg.matrix(tg)), dtype=torch.float64)  # [m, P]
         if slv == "exact":
@@ -334,8 +338,9 @@ def _tracin(models, task, tr: Data, tg: Data, *, proj_dim, common, lrs: Sequence
         raise AttributionError(f"lrs has {len(lrs)} entries but there are {len(models)} checkpoints")
     total = 0.0
     for mi, (model, lr) in enumerate(zip(models, lrs)):
-        f_tr = _featurizer(model, task, "loss", proj_dim, common, 8192, seed_offset=mi)
-        f_tg = _featurizer(model, task, tfn, proj_dim, common, 8192, seed_offset=mi)
+        dp = _grad_proj_default(model, common)
+        f_tr = _featurizer(model, task, "loss", proj_dim, common, dp, seed_offset=mi)
+        f_tg = _featurizer(model, task, tfn, proj_dim, common, dp, seed_offset=mi)
         A = torch.as_tensor(np.asarray(f_tr.matrix(tr)), dtype=torch.float64)
         B = torch.as_tensor(np.asarray(f_tg.matrix(tg)), dtype=torch.float64)
         if normalize:
@@ -343,6 +348,14 @@ def _tracin(models, task, tr: Data, tg: Data, *, proj_dim, common, lrs: Sequence
             B = B / B.norm(dim=1, keepdim=True).clamp(min=1e-30)
         total = total + float(lr) * (A @ B.T)
     return (sign * total / (len(models) if normalize else 1)).numpy()
+
+
+def _grad_proj_default(model, common) -> int | None:
+    """proj_dim="auto" for gradient dot products: exact (no projection) up to 16,384 parameters,
+    where it is both exact and fastest; 2,048 dims above (benchmarks/attribution/bench_user_defaults.py)."""
+    from winnow.select.attribution.grads import select_params
+
+    return None if select_params(model, common["params"]).dim <= 16384 else 2048
 
 
 def _cosine(models, task, tr, tg, *, proj_dim, common, target_fn: str = "loss") -> np.ndarray:
@@ -395,7 +408,7 @@ def self_influence(model, task: Task, train, method: str = "influence", *, param
             Q = model_outputs(mdl, task, tr, ("output_weight",))["output_weight"].double()
             out += ((Phi * X).sum(1) * Q).numpy()
         elif m in ("tracin", "grad_dot"):
-            fz = _featurizer(mdl, task, "loss", proj_dim, common, 8192, seed_offset=mi)
+            fz = _featurizer(mdl, task, "loss", proj_dim, common, _grad_proj_default(mdl, common), seed_offset=mi)
             G = torch.as_tensor(np.asarray(fz.matrix(tr)), dtype=torch.float64)
             out += (lrs[mi] if lrs else 1.0) * (G * G).sum(1).numpy()
         else:

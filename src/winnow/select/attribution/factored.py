@@ -24,7 +24,7 @@ Example:
     >>> fz = FactoredFeaturizer(m, ClassificationTask(), proj_dim=64)
     >>> X, y = torch.randn(10, 8), torch.randint(0, 3, (10,))
     >>> fz.matrix(Data((X, y), "train")).shape, [s.name for s in fz.sites]
-    ((10, 50), ['0', '2'])
+    ((10, 40), ['0', '2'])
 """
 from __future__ import annotations
 

@@ -172,7 +172,7 @@ def solve_cg(hvp, B: torch.Tensor, damping: float, max_iter: int = 100, tol: flo
             msg + "; those columns were re-solved with MINRES (for influence scores prefer "
                   "hessian='gauss_newton' or more damping)"), stacklevel=2)
         idx = torch.nonzero(bad)[:, 0]
-        X[idx] = solve_minres(hvp, Bt[idx].T, damping, max_iter=max(max_iter, 4 * Bt.shape[1]), tol=tol).T
+        X[idx] = solve_minres(hvp, Bt[idx].T, damping, max_iter=2 * max_iter, tol=tol).T
     return X.T
 
 
