@@ -119,7 +119,8 @@ def _models(model, checkpoints) -> list[torch.nn.Module]:
 
 def attribute(model, task: Task, train, target, method: str = "trak", *, params=None, batch_size: int = 64,
               proj_dim: int | None | str = "auto", proj_kind: str = "rademacher", seed: int = 0,
-              store: str | FeatureStore | None = None, checkpoints=None, **options) -> AttributionResult:
+              store: str | FeatureStore | None = None, checkpoints=None, projection: str = "dense",
+              **options) -> AttributionResult:
     """Score every (train, target) pair.
 
     Args:
@@ -133,15 +134,24 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
         params: parameters to attribute over (None = all trainable; names/prefixes; or a predicate).
         batch_size: examples per per-example-gradient batch (bounds memory at ``batch_size * P``).
         proj_dim: random-projection dimension (``None`` = no projection; ``"auto"`` = 2048 for TRAK
-            when the model has more parameters than that, none otherwise; influence never projects).
+            when the model has more parameters than that, none otherwise; for tracin/grad_dot/cosine
+            2048 above 16,384 parameters, none below; influence projects only with ``projection="factored"``).
         proj_kind: ``"rademacher"`` or ``"gaussian"``; ``seed`` seeds it (scores are deterministic).
         store: a folder (or :class:`FeatureStore`) where gradient features are saved and reused.
+        projection: ``"dense"`` (default: per-example gradients of all selected parameters times a
+            seeded ``P x proj_dim`` matrix) or ``"factored"`` (LoGra: ``nn.Linear``/``nn.Embedding``
+            layers and a tied LM head only, projected through two small matrices per layer without
+            forming per-example gradients; see :mod:`winnow.select.attribution.factored`). Factored
+            features are stored in resumable shards.
         checkpoints: state dicts (or safetensors paths) loaded into copies of ``model``; for
             ``method="metagradient"`` the replay schedule (``"sqrt"`` default, ``"log"``, an int).
         options: method-specific, validated by the method's model in
-            :mod:`winnow.select.attribution.options` (unknown names are errors). influence: ``solver`` ("auto", "exact", "cg", "lissa"), ``damping``
-            (default 1e-3), ``target_fn`` ("loss" default, or "output"), ``max_iter``, ``depth``,
-            ``repeat``, ``hessian`` ("hessian" or "gauss_newton", PSD for non-convex models); trak: ``damping`` (ridge on the kernel; default 0.1 * its mean diagonal: kernels from few
+            :mod:`winnow.select.attribution.options` (unknown names are errors). influence: ``solver`` ("auto", "exact", "cg", "lissa", "ekfac":
+            eigenvalue-corrected K-FAC over nn.Linear layers, the one used with projection="factored"),
+            ``damping`` (default 1e-3 for exact, 0.03 for cg/lissa; EK-FAC: 0.1 x the mean corrected
+            eigenvalue per layer), ``target_fn`` ("loss" default, or "output"), ``max_iter``, ``depth``,
+            ``repeat``, ``hessian`` ("auto" default: Gauss-Newton for cg/lissa, the clipped Hessian for
+            exact; or "hessian", "gauss_newton"); trak: ``damping`` (ridge on the kernel; default 0.1 * its mean diagonal: kernels from few
             examples are ill-conditioned), ``ensemble`` ("mean_q": the paper's average of kernel
             scores times the average Q, default; "mean": average of per-model scores); tracin:
             ``lrs`` (one learning rate per checkpoint), ``target_fn``; datamodels: ``fit``
@@ -163,7 +173,10 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
         raise AttributionError(f"batch_size must be >= 1, got {batch_size}")
     if isinstance(store, (str, bytes)) or hasattr(store, "__fspath__"):
         store = FeatureStore(store)
-    common = dict(params=params, batch_size=batch_size, proj_kind=proj_kind, seed=seed, store=store)
+    if projection not in ("dense", "factored"):
+        raise AttributionError(f"projection must be 'dense' or 'factored', got {projection!r}")
+    common = dict(params=params, batch_size=batch_size, proj_kind=proj_kind, seed=seed, store=store,
+                  projection=projection)
     if m == "metagradient":  # model is a TrainRecipe; checkpoints is the replay schedule
         from winnow.select.attribution.metagrad import metagradients
 
@@ -180,7 +193,7 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
         models = _models(model, checkpoints)
         fn = {"influence": _influence, "trak": _trak, "tracin": _tracin, "cosine": _cosine, "grad_dot": _tracin}[m]
         scores = fn(models, task, tr, tg, proj_dim=proj_dim, common=common, o=opts)
-    return AttributionResult(np.asarray(scores), m, {"proj_dim": proj_dim, "seed": seed, **{
+    return AttributionResult(np.asarray(scores), m, {"proj_dim": proj_dim, "seed": seed, "projection": projection, **{
         k: v for k, v in options.items() if isinstance(v, (int, float, str, bool, type(None)))}},
         time.perf_counter() - t0)
 
@@ -197,6 +210,13 @@ def _featurizer(model, task, fn, proj_dim, common, default_proj, seed_offset=0) 
     from winnow.select.attribution.grads import select_params
 
     P = select_params(model, common["params"]).dim
+    if common.get("projection") == "factored" and (proj_dim is not None or default_proj is not None):
+        from winnow.select.attribution.factored import FactoredFeaturizer
+
+        k = (default_proj or 2048) if proj_dim in ("auto", None) else _auto_proj(proj_dim, P, None)
+        return FactoredFeaturizer(model, task, params=common["params"], fn=fn, proj_dim=k,
+                                  proj_kind=common["proj_kind"], seed=common["seed"] + seed_offset,
+                                  batch_size=common["batch_size"], store=common["store"])
     return Featurizer(model, task, params=common["params"], fn=fn,
                       proj_dim=_auto_proj(proj_dim, P, default_proj), proj_kind=common["proj_kind"],
                       seed=common["seed"] + seed_offset, batch_size=common["batch_size"], store=common["store"])
@@ -214,17 +234,33 @@ def _sign(target_fn: str) -> float:
 def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, o: InfluenceOptions) -> np.ndarray:
     """Koh & Liang: ``score_ij = +/- grad f_j^T (H + damping I)^{-1} grad L_i / n`` with H the Hessian
     of the mean training loss. With ``target_fn="loss"`` it predicts how much removing i would raise
-    target j's loss (leave-one-out)."""
+    target j's loss (leave-one-out). ``hessian="auto"``: the true Hessian for the exact solver (its
+    negative eigenvalues are clipped), the Gauss-Newton Hessian (positive semi-definite; equal to
+    the Hessian for linear models) for the iterative solvers, where an indefinite H is unsound."""
     from winnow.select.attribution.hessian import HVP, explicit_hessian, solve_cg, solve_exact, solve_lissa
 
-    tfn, sign, damping = o.target_fn, _sign(o.target_fn), o.damping
+    solver, damping = o.solver, o.damping
+    tfn, sign = o.target_fn, _sign(o.target_fn)
+    if solver == "ekfac" or common.get("projection") == "factored":
+        from winnow.select.attribution.ekfac import EKFAC
+
+        if solver not in ("ekfac", "auto"):
+            raise AttributionError(f"projection='factored' works with solver='ekfac', not {solver!r}")
+        k = None if common.get("projection") != "factored" else (2048 if proj_dim in ("auto", None) else proj_dim)
+        return sum(EKFAC(m, task, params=common["params"], proj_dim=k, proj_kind=common["proj_kind"],
+                         seed=common["seed"], batch_size=common["batch_size"], damping=damping).fit(tr)
+                   .scores(tr, tg, tfn) for m in models) / len(models)
+    damping_default = damping is None
     total = 0.0
     for mi, model in enumerate(models):
         f_tr = _featurizer(model, task, "loss", None, common, None)
         f_tg = _featurizer(model, task, tfn, None, common, None)
         P = f_tr.gf.spec.dim
-        slv = o.solver if o.solver != "auto" else ("exact" if P <= o.max_exact_params else "cg")
-        hvp = HVP(f_tr.gf, tr, o.hessian_batch_size or max(common["batch_size"], 256), kind=o.hessian)
+        slv = solver if solver != "auto" else ("exact" if P <= o.max_exact_params else "cg")
+        kind = o.hessian if o.hessian != "auto" else ("hessian" if slv == "exact" else "gauss_newton")
+        if damping_default:  # measured on ReLU MLPs (benchmarks/attribution/bench_defaults.py)
+            damping = 1e-3 if slv == "exact" else 0.03
+        hvp = HVP(f_tr.gf, tr, o.hessian_batch_size or max(common["batch_size"], 256), kind=kind)
         Gt = torch.as_tensor(np.asarray(f_tg.matrix(tg)), dtype=torch.float64)  # [m, P]
         if slv == "exact":
             H = explicit_hessian(hvp)
@@ -291,8 +327,9 @@ def _tracin(models, task, tr: Data, tg: Data, *, proj_dim, common, o: TracinOpti
         raise AttributionError(f"lrs has {len(lrs)} entries but there are {len(models)} checkpoints")
     total = 0.0
     for mi, (model, lr) in enumerate(zip(models, lrs)):
-        f_tr = _featurizer(model, task, "loss", proj_dim, common, 8192, seed_offset=mi)
-        f_tg = _featurizer(model, task, tfn, proj_dim, common, 8192, seed_offset=mi)
+        dp = _grad_proj_default(model, common)
+        f_tr = _featurizer(model, task, "loss", proj_dim, common, dp, seed_offset=mi)
+        f_tg = _featurizer(model, task, tfn, proj_dim, common, dp, seed_offset=mi)
         A = torch.as_tensor(np.asarray(f_tr.matrix(tr)), dtype=torch.float64)
         B = torch.as_tensor(np.asarray(f_tg.matrix(tg)), dtype=torch.float64)
         if normalize:
@@ -300,6 +337,14 @@ def _tracin(models, task, tr: Data, tg: Data, *, proj_dim, common, o: TracinOpti
             B = B / B.norm(dim=1, keepdim=True).clamp(min=1e-30)
         total = total + float(lr) * (A @ B.T)
     return (sign * total / (len(models) if normalize else 1)).numpy()
+
+
+def _grad_proj_default(model, common) -> int | None:
+    """proj_dim="auto" for gradient dot products: exact (no projection) up to 16,384 parameters,
+    where it is both exact and fastest; 2,048 dims above (benchmarks/attribution/bench_user_defaults.py)."""
+    from winnow.select.attribution.grads import select_params
+
+    return None if select_params(model, common["params"]).dim <= 16384 else 2048
 
 
 def _cosine(models, task, tr, tg, *, proj_dim, common, o: CosineOptions) -> np.ndarray:
@@ -335,12 +380,12 @@ def self_influence(model, task: Task, train, method: str = "influence", *, param
         if m == "influence":
             fz = _featurizer(mdl, task, "loss", None, common, None)
             G = torch.as_tensor(np.asarray(fz.matrix(tr)), dtype=torch.float64)
-            hvp = HVP(fz.gf, tr, max(batch_size, 256))
             d = 1e-3 if damping is None else damping
-            if solver == "cg" or (solver == "auto" and fz.gf.spec.dim > 4096):
-                X = solve_cg(hvp, G.T, d).cpu().T
+            if solver == "cg" or (solver == "auto" and fz.gf.spec.dim > 4096):  # CG needs a PSD curvature
+                X = solve_cg(HVP(fz.gf, tr, max(batch_size, 256), kind="gauss_newton"), G.T, d).cpu().T
             else:
-                X = torch.as_tensor(solve_exact(explicit_hessian(hvp), G.T.numpy(), d)).T
+                X = torch.as_tensor(solve_exact(explicit_hessian(HVP(fz.gf, tr, max(batch_size, 256))),
+                                                G.T.numpy(), d)).T
             out += ((G * X).sum(1) / tr.n).numpy()
         elif m == "trak":
             from winnow.select.attribution.grads import model_outputs
@@ -353,7 +398,7 @@ def self_influence(model, task: Task, train, method: str = "influence", *, param
             Q = model_outputs(mdl, task, tr, ("output_weight",))["output_weight"].double()
             out += ((Phi * X).sum(1) * Q).numpy()
         elif m in ("tracin", "grad_dot"):
-            fz = _featurizer(mdl, task, "loss", proj_dim, common, 8192, seed_offset=mi)
+            fz = _featurizer(mdl, task, "loss", proj_dim, common, _grad_proj_default(mdl, common), seed_offset=mi)
             G = torch.as_tensor(np.asarray(fz.matrix(tr)), dtype=torch.float64)
             out += (lrs[mi] if lrs else 1.0) * (G * G).sum(1).numpy()
         else:

@@ -95,33 +95,129 @@ def solve_exact(H: np.ndarray, B: np.ndarray, damping: float) -> np.ndarray:
     return (U @ ((U.T @ Bt) / w[:, None])).numpy()
 
 
-def solve_cg(hvp: HVP, B: torch.Tensor, damping: float, max_iter: int = 100, tol: float = 1e-7) -> torch.Tensor:
-    """Solve ``(H + damping I) X = B`` for all columns of ``B [P, m]`` at once (vectorised CG)."""
-    dev, dt = hvp.theta.device, torch.float64
-    Bt = B.T.to(dev, dt).contiguous()  # [m, P]
+class IndefiniteSystemWarning(RuntimeWarning):
+    """A linear system ``(H + damping I) x = b`` met negative curvature: H + damping I is not positive
+    definite (a non-convex model's Hessian with too little damping). The solver switched to MINRES,
+    which is sound for symmetric indefinite systems; for influence scores prefer
+    ``hessian="gauss_newton"`` (positive semi-definite) or more damping."""
 
-    def A(V):
-        return hvp(V.to(hvp.theta.dtype)).to(dt) + damping * V
+
+def _as_op(hvp, damping: float, dev, dt):
+    if callable(hvp) and not isinstance(hvp, HVP):
+        return lambda V: hvp(V).to(dt) + damping * V
+    return lambda V: hvp(V.to(hvp.theta.dtype)).to(dt) + damping * V
+
+
+def _device(hvp, B):
+    return hvp.theta.device if isinstance(hvp, HVP) else B.device
+
+
+def solve_cg(hvp, B: torch.Tensor, damping: float, max_iter: int = 100, tol: float = 1e-7,
+             on_indefinite: str = "minres") -> torch.Tensor:
+    """Solve ``(H + damping I) X = B`` for all columns of ``B [P, m]`` at once (vectorised CG).
+
+    ``hvp``: an :class:`HVP`, or any callable ``V [m, P] -> (H V^T)^T [m, P]`` (symmetric H).
+    CG is only sound for positive definite systems. A column whose search direction meets
+    ``p^T (H + damping I) p <= 0`` is stopped there; then, with ``on_indefinite="minres"`` (default),
+    those columns are re-solved with :func:`solve_minres` and an :class:`IndefiniteSystemWarning` is
+    issued; ``on_indefinite="raise"`` raises :class:`AttributionError` instead.
+
+    Example:
+        >>> import torch, warnings
+        >>> H = torch.diag(torch.tensor([1.0, -0.5], dtype=torch.float64))
+        >>> with warnings.catch_warnings(record=True) as w:
+        ...     warnings.simplefilter("always")
+        ...     x = solve_cg(lambda V: V @ H, torch.ones(2, 1, dtype=torch.float64), damping=0.1)
+        >>> [round(float(v), 3) for v in x[:, 0]], w[0].category.__name__
+        ([0.909, -2.5], 'IndefiniteSystemWarning')
+    """
+    if on_indefinite not in ("minres", "raise"):
+        raise AttributionError(f"on_indefinite must be 'minres' or 'raise', got {on_indefinite!r}")
+    dev, dt = _device(hvp, B), torch.float64
+    Bt = B.T.to(dev, dt).contiguous()  # [m, P]
+    A = _as_op(hvp, damping, dev, dt)
 
     X = torch.zeros_like(Bt)
     R = Bt.clone()
     Pd = R.clone()
     rs = (R * R).sum(1)
     bnorm = rs.sqrt().clamp(min=1e-30)
+    bad = torch.zeros_like(rs, dtype=torch.bool)
     for _ in range(max_iter):
-        active = rs.sqrt() / bnorm > tol
+        active = (rs.sqrt() / bnorm > tol) & ~bad
         if not bool(active.any()):
             break
         AP = A(Pd)
         pap = (Pd * AP).sum(1)
-        active = active & (pap > 0)  # negative curvature: stop that column (use damping or gauss_newton)
+        # negative (or zero) curvature along p: CG's step is meaningless there; stop the column
+        neg = active & (pap <= 1e-14 * (Pd * Pd).sum(1) * max(1.0, abs(damping)))
+        bad |= neg
+        active = active & ~neg
         alpha = torch.where(active, rs / pap.clamp(min=1e-300), torch.zeros_like(rs))
         X += alpha[:, None] * Pd
         R -= alpha[:, None] * AP
-        rs_new = (R * R).sum(1)
-        beta = torch.where(active, rs_new / rs.clamp(min=1e-300), torch.zeros_like(rs))
-        Pd = R + beta[:, None] * Pd
+        rs_new = torch.where(active, (R * R).sum(1), rs)
+        beta = torch.where(active, rs_new / rs.clamp(min=1e-300), torch.ones_like(rs))
+        Pd = torch.where(active[:, None], R + beta[:, None] * Pd, Pd)
         rs = rs_new
+    if bool(bad.any()):
+        nb = int(bad.sum())
+        msg = (f"conjugate gradient met negative curvature in {nb} of {len(bad)} column(s): H + damping I "
+               f"(damping={damping:g}) is indefinite")
+        if on_indefinite == "raise":
+            raise AttributionError(msg + "; use hessian='gauss_newton' or more damping")
+        import warnings
+
+        warnings.warn(IndefiniteSystemWarning(
+            msg + "; those columns were re-solved with MINRES (for influence scores prefer "
+                  "hessian='gauss_newton' or more damping)"), stacklevel=2)
+        idx = torch.nonzero(bad)[:, 0]
+        X[idx] = solve_minres(hvp, Bt[idx].T, damping, max_iter=2 * max_iter, tol=tol).T
+    return X.T
+
+
+def solve_minres(hvp, B: torch.Tensor, damping: float, max_iter: int = 200, tol: float = 1e-7) -> torch.Tensor:
+    """MINRES (Paige & Saunders 1975) for ``(H + damping I) X = B``, all columns of ``B [P, m]`` at once:
+    sound for symmetric indefinite (nonsingular) systems, where CG is not. Same ``hvp`` as :func:`solve_cg`."""
+    dev, dt = _device(hvp, B), torch.float64
+    Bt = B.T.to(dev, dt).contiguous()
+    A = _as_op(hvp, damping, dev, dt)
+    m = Bt.shape[0]
+    z = lambda: torch.zeros(m, dtype=dt, device=dev)  # noqa: E731
+    X = torch.zeros_like(Bt)
+    r1, r2, y = Bt.clone(), Bt.clone(), Bt.clone()
+    beta1 = Bt.norm(dim=1)
+    beta, oldb, dbar, epsln, phibar = beta1.clone(), z(), z(), z(), beta1.clone()
+    cs, sn = -torch.ones(m, dtype=dt, device=dev), z()
+    w, w2 = torch.zeros_like(Bt), torch.zeros_like(Bt)
+    done = beta1 == 0
+    tiny = torch.finfo(dt).tiny
+    for it in range(max_iter):
+        live = ~done
+        if not bool(live.any()):
+            break
+        s = torch.where(live, 1.0 / beta.clamp(min=tiny), z())
+        v = s[:, None] * y
+        y = A(v)
+        if it > 0:
+            y = y - (beta / oldb.clamp(min=tiny))[:, None] * r1
+        alfa = (v * y).sum(1)
+        y = y - (alfa / beta.clamp(min=tiny))[:, None] * r2
+        r1, r2 = r2, y
+        oldb, beta = beta, y.norm(dim=1)
+        oldeps = epsln
+        delta = cs * dbar + sn * alfa
+        gbar = sn * dbar - cs * alfa
+        epsln = sn * beta
+        dbar = -cs * beta
+        gamma = torch.hypot(gbar, beta).clamp(min=tiny)
+        cs, sn = gbar / gamma, beta / gamma
+        phi = cs * phibar
+        phibar = sn * phibar
+        w1, w2 = w2, w
+        w = (v - oldeps[:, None] * w1 - delta[:, None] * w2) / gamma[:, None]
+        X = X + torch.where(live, phi, z())[:, None] * w
+        done = done | (phibar <= tol * beta1) | (beta <= tiny)
     return X.T
 
 

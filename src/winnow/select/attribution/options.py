@@ -33,12 +33,14 @@ class MethodOptions(BaseModel):
 class InfluenceOptions(MethodOptions):
     """Influence functions (Koh & Liang): the inverse-Hessian solver and its settings.
 
-    ``target_fn="output"`` attributes the target's output instead of its loss; ``hessian=
-    "gauss_newton"`` is PSD for non-convex models.
+    ``target_fn="output"`` attributes the target's output instead of its loss. ``hessian="auto"``:
+    the true Hessian for the exact solver (negative eigenvalues clipped), Gauss-Newton (PSD) for the
+    iterative ones. ``damping=None``: 1e-3 for exact, 0.03 for cg/lissa (measured on ReLU MLPs),
+    0.1 x the mean corrected eigenvalue per layer for ``solver="ekfac"``.
     """
 
-    solver: Literal["auto", "exact", "cg", "lissa"] = "auto"
-    damping: float = Field(1e-3, ge=0)
+    solver: Literal["auto", "exact", "cg", "lissa", "ekfac"] = "auto"
+    damping: float | None = Field(None, ge=0)
     target_fn: TargetFn = "loss"
     max_iter: int = Field(100, ge=1)
     tol: float = Field(1e-7, gt=0)
@@ -47,7 +49,7 @@ class InfluenceOptions(MethodOptions):
     scale: float | None = None
     hessian_batch_size: int | None = Field(None, ge=1)
     max_exact_params: int = Field(4096, ge=1)
-    hessian: Literal["hessian", "gauss_newton"] = "hessian"
+    hessian: Literal["auto", "hessian", "gauss_newton"] = "auto"
 
 
 class TrakOptions(MethodOptions):
