@@ -66,6 +66,8 @@ td.n, th.n { text-align:right; font-variant-numeric:tabular-nums; white-space:no
 code { font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; font-size:12px;
        background:#f1f4f9; padding:1px 4px; border-radius:4px; }
 .grid { display:grid; grid-template-columns:repeat(auto-fill,minmax(420px,1fr)); gap:14px; }
+.grid-wide { display:grid; grid-template-columns:repeat(auto-fill,minmax(640px,1fr)); gap:14px; }
+ul.warnings { background:#fff7e0; border:1px solid #e8c66a; border-radius:8px; padding:8px 8px 8px 28px; }
 figure { margin:0; border:1px solid var(--line); border-radius:8px; padding:8px; background:#fff; }
 figure img { width:100%; height:auto; display:block; }
 figcaption { color:var(--muted); font-size:12px; margin-top:4px; }
@@ -275,8 +277,19 @@ PAGE = r"""<!DOCTYPE html>
 <section class="block" id="bench">
   <h2>Selection bench</h2>
   <p class="small muted"><code>{{ bench.path }}</code></p>
+  {% if bench.setup %}{% set su = bench.setup %}
+  {% if su.warnings %}<ul class="warnings">{% for w in su.warnings %}<li><b>warning:</b> {{ w }}</li>{% endfor %}</ul>{% endif %}
+  <h3>Data</h3>
+  <table style="max-width:1100px"><tr><th>set</th><th>path</th><th>size</th></tr>{% for a, b, c in su.data %}<tr><td>{{ a }}</td><td><code>{{ b }}</code></td><td>{{ c }}</td></tr>{% endfor %}</table>
+  <h3>Proxy recipes <span class="muted small">(fixed compute: every subset is trained for the same tokens)</span></h3>
+  <table style="max-width:1100px"><tr><th>proxy</th><th class="n">parameters</th><th class="n">layers</th><th class="n">width</th><th class="n">heads</th><th class="n">context</th><th class="n">batch</th><th class="n">steps</th><th class="n">tokens</th><th class="n">lr</th><th>schedule</th></tr>
+  {% for p in su.proxies %}<tr><td>{{ p.label }}{% if loop.first %} <span class="muted small">(primary)</span>{% endif %}</td><td class="n">{{ "{:,}".format(p.params or 0) }}</td><td class="n">{{ p.layers }}</td><td class="n">{{ p.width }}</td><td class="n">{{ p.heads }}</td><td class="n">{{ p.context }}</td><td class="n">{{ p.batch }}</td><td class="n">{{ p.steps }}</td><td class="n">{{ "{:,}".format(p.tokens) }}</td><td class="n">{{ p.lr }}</td><td class="small">{{ p.schedule }}</td></tr>{% endfor %}</table>
+  {% if su.transfer %}<p>{% for t in su.transfer %}Rank transfer {{ t.small }} → {{ t.large }} on <b>{{ t.eval }}</b>: Spearman {{ "%.2f"|format(t.spearman) }} [{{ "%.2f"|format(t.ci_low) }}, {{ "%.2f"|format(t.ci_high) }}] over {{ t.cells }} strategy × budget cells.<br>{% endfor %}</p>{% endif %}
+  {% if su.leaks %}<h3>Leak check <span class="muted small">(exact copies and shared {{ su.leak_n }}-grams, before training)</span></h3>
+  <table style="max-width:900px"><tr><th>documents of</th><th>overlap with</th><th class="n">exact</th><th class="n">{{ su.leak_n }}-gram</th><th class="n">of</th></tr>{% for p in su.leaks %}<tr><td>{{ p.a }}</td><td>{{ p.b }}</td><td class="n">{{ p.exact }}</td><td class="n">{{ p.ngram }}</td><td class="n">{{ p.of }}</td></tr>{% endfor %}</table>{% endif %}
+  {% endif %}
   {% if bench.meta %}<table style="max-width:900px" class="meta-table">{% for k, v in bench.meta.items() %}<tr><td><code>{{ k }}</code></td><td>{{ v }}</td></tr>{% endfor %}</table>{% endif %}
-  <div class="grid">{% for p in bench.plots %}<figure data-task="{{ p.task }}"><img src="{{ p.plot }}" alt="{{ bench.metric }} vs budget {{ p.task }}"><figcaption>{{ p.task }} — mean over seeds with 95% CI (error bars); dots are single seeds{% if bench.full_pool %}; dotted: the full pool{% endif %}</figcaption></figure>{% endfor %}</div>
+  <div class="{{ 'grid-wide' if bench.setup else 'grid' }}">{% for p in bench.plots %}<figure data-task="{{ p.task }}"><img src="{{ p.plot }}" alt="{{ bench.metric }} vs budget {{ p.task }}"><figcaption>{{ p.task }} — mean over seeds with 95% CI (error bars); dots are single seeds{% if bench.full_pool %}; dotted: the full pool{% endif %}</figcaption></figure>{% endfor %}</div>
   <h3>Mean and 95% confidence interval{% if bench.higher_is_better is not none %} <span class="muted small">({{ bench.metric }}: {{ "higher" if bench.higher_is_better else "lower" }} is better; gain is oriented so that + = better)</span>{% endif %}</h3>
   <table id="bench-table">
     <tr>{% if bench.has_task %}<th>task</th>{% endif %}<th>strategy</th><th class="n">budget</th><th class="n">seeds</th><th class="n">{{ bench.metric }} (mean)</th><th class="n">95% CI</th><th class="n">gain vs random [95% CI]</th><th>significant</th></tr>
