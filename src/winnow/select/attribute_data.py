@@ -68,7 +68,9 @@ def attribute_documents(pool: str, target: str, *, method: str = "trak", preset:
                         load: str | None = None, save: str | None = None, text_column: str = "text",
                         how: str = "mean", progress: Callable[[str, int, int], None] | None = None, **options):
     """``(id, score)`` Arrow table: each pool document's attributed effect on the target loss
-    (positive = training on it lowers the target loss). ``progress(phase, done, total)``."""
+    (positive = training on it lowers the target loss). ``progress(phase, done, total)``.
+    ``options`` go to ``attribute`` (default ``proj_dim=512``: the projection dominates the cost)."""
+    options.setdefault("proj_dim", 512)
     from winnow.prove.proxy.lm import resolve_recipe, train_lm
     from winnow.prove.proxy.tokenize import BPETokenizer
     from winnow.select.attribution import CausalLMTask, attribute
