@@ -112,7 +112,7 @@ PAGE = r"""<!DOCTYPE html>
 </div>
 {%- endmacro %}
 <header>
-  <h1>winnow report{% if run %} — run{% endif %}{% if bench %}{% if run %} and{% endif %} bench{% endif %}</h1>
+  <h1>winnow report{% if run %} — run{% endif %}{% if bench %}{% if run %} and{% endif %} bench{% endif %}{% if mix %} — mixture{% endif %}</h1>
   <div class="sub">{{ title }}{% if run %} · created {{ run.manifest.created }} · winnow {{ run.manifest.winnow_version }}
   · {{ run.manifest.executor }} executor, {{ run.manifest.workers }} workers, {{ run.manifest.tasks }} tasks{% endif %}</div>
 </header>
@@ -123,6 +123,7 @@ PAGE = r"""<!DOCTYPE html>
   {% if run.quarantine %}<a href="#quarantine">Quarantine</a>{% endif %}
   <a href="#config">Config</a>{% endif %}
   {% if bench %}<a href="#bench">Selection bench</a>{% endif %}
+  {% if mix %}<a href="#mix">Source mixture</a>{% endif %}
   <span class="tools">{% if run %}<input type="search" id="reason-filter" placeholder="filter rules…" aria-label="filter rules">{% endif %}
   <button id="expand-all" type="button">expand all</button><button id="collapse-all" type="button">collapse all</button></span>
 </nav>
@@ -273,6 +274,19 @@ PAGE = r"""<!DOCTYPE html>
 </section>
 {% endif %}
 
+{% if mix %}
+<section class="block" id="mix">
+  <h2>Source mixture <span class="muted small">(winnow mix: weights = share of training tokens per {{ mix.group_by }})</span></h2>
+  <p class="small muted"><code>{{ mix.path }}</code> — objective: {% for k, w in mix.objective.items() %}{{ "%.2f"|format(w) }} × {{ k }}{% if not loop.last %} + {% endif %}{% endfor %} (eval loss, nats/token; lower is better); proxy {{ mix.proxy.preset }}, {{ "{:,}".format(mix.proxy.tokens or 0) }} tokens per run</p>
+  <table style="max-width:900px"><tr><th>{{ mix.group_by }}</th><th class="n">docs</th><th class="n">tokens</th><th class="n">natural</th><th class="n">uniform</th><th class="n">chosen</th><th class="n">upper limit</th></tr>
+  {% for g in mix.groups %}<tr><td>{{ g.name }}</td><td class="n">{{ "{:,}".format(g.docs) }}</td><td class="n">{{ "{:,}".format(g.tokens) }}</td><td class="n">{{ "%.3f"|format(g.natural) }}</td><td class="n">{{ "%.3f"|format(g.uniform) }}</td><td class="n"><b>{{ "%.3f"|format(g.chosen) }}</b></td><td class="n">{{ "%.3f"|format(g.max) }}</td></tr>{% endfor %}</table>
+  {% if mix.regression %}<p>Regression ({{ mix.regression.n_runs }} proxy runs, 5-fold out-of-fold Spearman): {% for e, v in mix.regression.cv_spearman.items() %}{{ e }}: quadratic {{ "%.3f"|format(v.quadratic) }}, gradient-boosted {{ "%.3f"|format(v.gbm) }} (chosen: {{ mix.regression.chosen[e] }}){% if not loop.last %}; {% endif %}{% endfor %}; objective {{ "%.3f"|format(mix.regression.objective_cv_spearman) }}.</p>{% endif %}
+  {% if mix.mixtures %}<h3>Validation over {{ mix.seeds|length }} seeds (95% CI)</h3>
+  <table style="max-width:900px"><tr><th>mixture</th><th class="n">objective loss</th><th class="n">95% CI</th><th class="n">gain of chosen [95% CI]</th></tr>
+  {% for k, m in mix.mixtures.items() %}{% set g = mix.gains.get("vs_" ~ k) %}<tr><td>{{ k }}</td><td class="n">{{ "%.4f"|format(m.mean) }}</td><td class="n">[{{ "%.4f"|format(m.ci_low) }}, {{ "%.4f"|format(m.ci_high) }}]</td><td class="n">{% if g %}{{ "%+.4f"|format(g.mean) }} [{{ "%+.4f"|format(g.ci_low) }}, {{ "%+.4f"|format(g.ci_high) }}]{% if g.significant %} *{% endif %}{% else %}—{% endif %}</td></tr>{% endfor %}</table>{% endif %}
+  {% if mix.plot %}<figure><img src="{{ mix.plot }}" alt="mixture regression and weights"><figcaption>left: predicted vs measured objective loss (out of fold); right: weights per group</figcaption></figure>{% endif %}
+</section>
+{% endif %}
 {% if bench %}
 <section class="block" id="bench">
   <h2>Selection bench</h2>
