@@ -100,3 +100,68 @@ def test_readme_flow_on_my_own_files(tmp_path, monkeypatch):
     kept = pq.read_table("runs/sel/data").column("id").to_pylist()
     top = np.argsort(-np.asarray(scores["score"]), kind="stable")[:len(kept)]
     assert sorted(kept) == sorted(pool_ids[i] for i in top)
+
+
+def _fake_bench(proxies=("cpu-tiny", "cpu-tiny-x4"), seeds=(0, 1, 2)):
+    """A bench.json-shaped result with known numbers: strategy s at budget b has perplexity
+    base[s] - 10 * b (+ a seed wobble); the larger proxy is 5 lower everywhere (same ranking)."""
+    base = {"random": 100.0, "dsir": 90.0, "ce_diff": 80.0}
+    runs = []
+    for s, v in base.items():
+        for b in (0.1, 0.25):
+            for seed in seeds:
+                for k, p in enumerate(proxies):
+                    m = v - 10 * b - 5 * k + 0.1 * seed
+                    runs.append({"strategy": s, "budget": b, "seed": seed, "metric": m, "metrics": {"e": m},
+                                 "proxy": p, "params": 1000 * 4 ** k, "n_tokens": 123 + seed})
+    return {"schema": "winnow.prove.bench/1", "task": {"metric": "perplexity"}, "runs": runs}
+
+
+def test_scaling_transfer_reads_bench_json_without_flags(tmp_path):
+    p = tmp_path / "bench.json"
+    p.write_text(json.dumps(_fake_bench()))
+    r = CliRunner().invoke(app, ["scaling", "transfer", str(p), "-o", str(tmp_path / "t.json")])
+    assert r.exit_code == 0, r.output
+    rep = json.load(open(tmp_path / "t.json"))
+    assert len(rep["recipes"]) == 6 and len(rep["scales"]) == 2  # strategy@budget cells x 2 proxy sizes
+    assert rep["vs_largest"][0]["spearman"] == pytest.approx(1.0)
+    # one proxy: recipes are strategies and the budget is the scale (not the selected tokens)
+    p1 = tmp_path / "one.json"
+    p1.write_text(json.dumps(_fake_bench(proxies=("cpu-tiny",))))
+    r = CliRunner().invoke(app, ["scaling", "transfer", str(p1), "-o", str(tmp_path / "t1.json")])
+    assert r.exit_code == 0, r.output
+    rep = json.load(open(tmp_path / "t1.json"))
+    assert sorted(rep["recipes"]) == ["ce_diff", "dsir", "random"] and rep["scales"] == [0.1, 0.25]
+    assert rep["vs_largest"][0]["spearman"] == pytest.approx(1.0)
+
+
+def test_rank_transfer_and_warnings():
+    from winnow.prove.bench.harness import bench_warnings, rank_transfer
+
+    fake = _fake_bench()
+    cfg = {"strategies": [{"label": s} for s in ("random", "dsir", "ce_diff")], "budgets": [0.1, 0.25],
+           "seeds": [0, 1, 2], "baseline": "random"}
+    t = rank_transfer(fake["runs"], cfg, ["cpu-tiny", "cpu-tiny-x4"], ["e"])
+    assert t[0]["spearman"] == pytest.approx(1.0) and t[0]["cells"] == 6 and t[0]["ci_low"] == pytest.approx(1.0)
+    res = {"seeds": [0, 1], "config": {"baseline": "random"}, "evals": ["a", "b"],
+           "eval_summary": [{"eval": "a", "strategy": "dsir", "significant": True},
+                            {"eval": "b", "strategy": "dsir", "significant": False}],
+           "task": {"info": {"leaks": {"n": 13, "pairs": [
+               {"a": "pool", "b": "target", "exact": 0, "ngram": 4, "of": 10},
+               {"a": "pool", "b": "eval:a", "exact": 1, "ngram": 2, "of": 10}]}}}}
+    w = bench_warnings(res)
+    assert any("only 2 seed" in x for x in w)
+    assert any("on eval 'b'" in x for x in w) and not any("on eval 'a'" in x for x in w)
+    assert any("2 of 10 pool documents share a 13-gram with eval:a (1 exact" in x for x in w)
+    assert not any("with target" in x for x in w)  # pool ~ target overlap is the point of targeting
+
+
+def test_leak_check_counts_exact_and_ngram_overlap():
+    from winnow.prove.bench.tasks import leak_check
+
+    words = " ".join(f"w{i}" for i in range(30))
+    pool = [words, "Completely different text " * 5, words[:60] + " tail"]
+    r = leak_check(pool, ["unrelated target words"] * 2, {"ev": [words.upper()]}, n=5)
+    pe = next(p for p in r["pairs"] if p["a"] == "pool" and p["b"] == "eval:ev")
+    assert (pe["exact"], pe["ngram"], pe["of"]) == (1, 2, 3)  # case-insensitive exact copy + a shared 5-gram
+    assert r["pool_overlap"].tolist() == [True, False, True]
