@@ -13,9 +13,11 @@ fixed-compute proxy on each, regress eval loss on the weights, search the simple
 4. **Regress.** Per eval set, a quadratic ridge model (weights, their squares and products) and a
    gradient-boosted one (``HistGradientBoostingRegressor``); the one with the higher
    cross-validated (5-fold, out-of-fold) Spearman correlation is used; both are reported.
-5. **Search.** 100,000 candidate mixtures (Dirichlet around the natural one and the best runs,
-   within the limits), scored by the predicted objective; the weights are the mean of the best
-   100 (RegMix's top-k average: robust to the regressor's noise). Limits: ``max_epochs`` (no
+5. **Search.** 100,000 candidate mixtures (drawn like the proxy runs, plus perturbations of the
+   three best measured runs), kept only within the limits and inside the sampled region (no
+   extrapolation: a quadratic fitted on a few dozen runs has spurious minima in unsampled corners),
+   scored by the predicted objective; the weights are the mean of the best 100 (RegMix's top-k
+   average: robust to the regressor's noise). Limits: ``max_epochs`` (no
    group repeated more than this many times at the proxy's token count: ``w_g * tokens <=
    max_epochs * tokens_g``), ``max_weight`` / ``min_weight`` per group.
 6. **Validate.** Train the proxy on the predicted, natural and uniform mixtures over ``seeds``;
@@ -350,26 +352,44 @@ def limits_vector(names: list[str], limits: dict, data: MixData, train_tokens: i
     return lo, hi
 
 
-def search(models: dict, objective: dict, natural: np.ndarray, seeds_W: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-           n: int, top_k: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
-    """Mean of the ``top_k`` best predicted feasible candidates (see the module docstring)."""
+def search(models: dict, objective: dict, natural: np.ndarray, sampled: np.ndarray, best: np.ndarray,
+           lo: np.ndarray, hi: np.ndarray, n: int, top_k: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """Mean of the ``top_k`` best predicted candidates (see the module docstring).
+
+    Candidates come from the distribution the proxy runs were sampled from (Dirichlet around the
+    natural mixture) and from small perturbations of the ``best`` measured runs; only those within
+    the limits and inside the sampled region (L1 distance to the nearest sampled mixture at most the
+    median nearest-neighbour distance among the sampled ones) are scored, so the regressor is never
+    asked to extrapolate into corners it has not seen.
+    """
     G = len(natural)
-    cands = [np.full((1, G), 1 / G), natural[None]]
-    m = n // 3
-    for centre in [natural, np.full(G, 1 / G)] + list(seeds_W):
-        c = np.exp(rng.uniform(np.log(0.3), np.log(100), size=(m // (2 + len(seeds_W)), 1)))
-        cands.append(np.vstack([rng.dirichlet(np.maximum(ci * centre, 1e-3)) for ci in c[:, 0]]))
-    cands.append(rng.dirichlet(np.ones(G), size=n - sum(len(c) for c in cands)))
+    c = np.exp(rng.uniform(np.log(0.3), np.log(30), size=n // 2))
+    cands = [natural[None], np.full((1, G), 1 / G), sampled,
+             np.vstack([rng.dirichlet(np.maximum(ci * natural, 1e-3)) for ci in c])]
+    per = max(1, (n - n // 2) // max(len(best), 1))
+    for b in best:
+        k = np.exp(rng.uniform(np.log(20), np.log(200), size=per))
+        cands.append(np.vstack([rng.dirichlet(np.maximum(ki * b, 1e-3)) for ki in k]))
     C = np.vstack(cands)
-    feas = np.all((C >= lo - 1e-12) & (C <= hi + 1e-12), axis=1)
+    d_s = np.abs(sampled[:, None, :] - sampled[None, :, :]).sum(-1)
+    np.fill_diagonal(d_s, np.inf)
+    radius = float(np.median(d_s.min(1)))
+    near = np.empty(len(C))
+    for i in range(0, len(C), 4096):
+        near[i:i + 4096] = np.abs(C[i:i + 4096, None, :] - sampled[None]).sum(-1).min(1)
+    ok = np.all((C >= lo - 1e-12) & (C <= hi + 1e-12), axis=1)
+    feas = ok & (near <= radius)
+    if not feas.any():
+        feas = ok
     if not feas.any():
         C = np.clip(np.vstack([natural, np.full(G, 1 / G)]), lo, hi)
         C /= C.sum(1, keepdims=True)
         feas = np.ones(len(C), bool)
     C = C[feas]
     pred = sum(w * models[e].predict(C) for e, w in objective.items())
-    best = np.argsort(pred, kind="stable")[:top_k]
-    w = C[best].mean(0)
+    top = np.argsort(pred, kind="stable")[:top_k]
+    w = C[top].mean(0)
+    w = np.clip(w / w.sum(), lo, hi)
     w = w / w.sum()
     return w, float(sum(wt * models[e].predict(w[None])[0] for e, wt in objective.items()))
 
@@ -412,7 +432,7 @@ def run_mix(config, output: str | None = None, log: Callable[[str], None] | None
         + f"; objective {reg['objective_cv_spearman']:.3f}")
     obj = sum(w * losses[e] for e, w in cfg["objective"].items())
     best_runs = Wm[np.argsort(obj)[:3]]
-    w_best, pred_obj = search(models, cfg["objective"], data.natural, best_runs, lo, hi, int(cfg["search"]),
+    w_best, pred_obj = search(models, cfg["objective"], data.natural, Wm, best_runs, lo, hi, int(cfg["search"]),
                               int(cfg["top_k"]), rng)
     pred_evals = {e: float(models[e].predict(w_best[None])[0]) for e in evals}
     log("predicted mixture: " + ", ".join(f"{k} {w:.3f}" for k, w in zip(names, w_best)) + f" (objective {pred_obj:.4f})")
