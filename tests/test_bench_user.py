@@ -91,7 +91,8 @@ def test_readme_flow_on_my_own_files(tmp_path, monkeypatch):
     assert by[("dsir", 0.25)]["n_selected"] == by[("random", 0.25)]["n_selected"]
     html = open("runs/mybench/report.html", encoding="utf-8").read()
     assert "Proxy recipes" in html and "Leak check" in html and 'data-task="docs"' in html
-    assert "Spearman" in outs[2] and "nan" not in outs[2].lower()
+    # one proxy: recipes = strategies, scale = budget (two recipes: too few for a rank correlation)
+    assert all(x in outs[2] for x in ("random", "dsir", "0.25", "0.5", "(1)", "(2)"))
     scores = pq.read_table("runs/scores.parquet").to_pydict()
     pool_ids = [json.loads(x)["id"] for x in open("mydata/pool.jsonl")]
     assert scores["id"] == pool_ids and np.isfinite(scores["score"]).all()
