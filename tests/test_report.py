@@ -289,7 +289,7 @@ def test_cli_writes_report_and_names_bad_paths(run_dir, tmp_path):
     assert r.exit_code == 0, r.output
     assert os.path.getsize(out) > 10_000 and "file://" in r.output
     r = subprocess.run([sys.executable, "-m", "winnow.cli", "report", str(tmp_path)], capture_output=True, text=True)
-    assert r.returncode == 2 and "neither a winnow run folder" in r.stderr and "bench.json" in r.stderr
+    assert r.returncode == 2 and "neither a winnow run folder" in r.stderr and "bench.json" in r.stderr and "mix.json" in r.stderr
     r = CliRunner().invoke(app, ["report", run_dir, "--examples", "0"])
     assert r.exit_code == 2 and "--examples must be ≥ 1" in r.output
 

@@ -173,6 +173,7 @@ PLUGINS: dict[str, str] = {
     "attribute": "winnow.select.attribution.cli:attribute_cmd",
     "select": "winnow.select.cli:select",
     "bench": "winnow.prove.bench.cli:bench",
+    "mix": "winnow.prove.mix.cli:mix",
     "quality": "winnow.curate.quality.cli:app",
     "decontam": "winnow.curate.decontam.cli:decontam",
     "report": "winnow.report.cli:report",

@@ -25,8 +25,8 @@ __all__ = ["build_report", "render_report", "ReportOptions"]
 
 
 def render_report(path: str, opts: ReportOptions | None = None) -> str:
-    """Return the report HTML for a run folder (``manifest.json``) and/or a bench folder
-    (``bench.json``).
+    """Return the report HTML for a run folder (``manifest.json``), a bench folder (``bench.json``)
+    and/or a mix folder (``mix.json``).
 
     Raises:
         FileNotFoundError: ``path`` holds neither a finished run nor a bench output.
@@ -48,9 +48,12 @@ def render_report(path: str, opts: ReportOptions | None = None) -> str:
         from winnow.report.bench import collect_bench
 
         bench = collect_bench(path)
-    if run is None and bench is None:
-        raise FileNotFoundError(
-            f"report: {path!r} is neither a winnow run folder (manifest.json) nor a bench output (bench.json)")
+    from winnow.report.mix import collect_mix, find_mix_json
+
+    mix = collect_mix(path) if find_mix_json(path) is not None else None
+    if run is None and bench is None and mix is None:
+        raise FileNotFoundError(f"report: {path!r} is neither a winnow run folder (manifest.json), a bench output "
+                                "(bench.json) nor a mix output (mix.json)")
     import jinja2
 
     from winnow import __version__
@@ -59,7 +62,7 @@ def render_report(path: str, opts: ReportOptions | None = None) -> str:
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     tpl = env.from_string(template.PAGE)
     digest = base64.b64encode(hashlib.sha256(template.SCRIPT.encode("utf-8")).digest()).decode("ascii")
-    return tpl.render(run=run, bench=bench, title=os.path.abspath(path), css=template.CSS,
+    return tpl.render(run=run, bench=bench, mix=mix, title=os.path.abspath(path), css=template.CSS,
                       script=template.SCRIPT, script_hash=f"sha256-{digest}", version=__version__,
                       seconds=time.perf_counter() - t0)
 

@@ -137,6 +137,17 @@ def collect_bench(path: str) -> dict:
     rows = summary = None
     task_info: dict = {}
     extra: dict[str, Any] = {"strategies": {}, "full_pool": None, "detection": [], "config": ""}
+    setup = _setup(data) if isinstance(data, dict) and data.get("evals") else None
+    if setup is not None:  # LM task on your data: one table / panel per eval set (the primary proxy's runs)
+        data = dict(data)
+        data["summary"] = [dict(s, task=s["eval"]) for s in data.get("eval_summary") or []]
+        primary = (data.get("proxies") or [{}])[0].get("label")
+        data["runs"] = [{"task": e, "strategy": r["strategy"], "budget": r["budget"], "seed": r.get("seed"),
+                         "value": v} for r in data.get("runs") or [] if r.get("proxy") in (None, primary)
+                        for e, v in (r.get("metrics") or {}).items()]
+        for k in ("eval_summary", "evals", "primary_eval", "proxies", "transfer", "warnings"):
+            data.pop(k, None)
+        data["task"] = {k: v for k, v in data["task"].items() if k != "info"}
     if isinstance(data, list):
         rows = _list_of_dicts(data)
     elif isinstance(data, dict):
@@ -271,7 +282,26 @@ def collect_bench(path: str) -> dict:
     return {"path": os.path.abspath(p), "meta": meta, "metric": metric_name or "metric", "table": table,
             "rows": norm_rows, "plots": plots_out, "notes": notes, "higher_is_better": hib,
             "full_pool": extra["full_pool"], "detection": detection, "config": extra["config"],
-            "has_task": len({t["task"] for t in table}) > 1}
+            "has_task": len({t["task"] for t in table}) > 1, "setup": setup}
+
+
+def _setup(data: dict) -> dict:
+    """The task, proxy recipes, data sizes, leak check, warnings and rank transfer of a bench on
+    your data, as rows for small tables (instead of raw JSON)."""
+    info = (data.get("task") or {}).get("info") or {}
+    data_rows = [("pool", f"{info.get('pool', '')}", f"{info.get('pool_docs', 0):,} documents, "
+                  f"{info.get('pool_tokens', 0):,} tokens ({info.get('tokenizer', '')})"),
+                 ("target", f"{info.get('target', '')}", f"{info.get('target_docs', 0):,} documents")]
+    for k, v in (info.get("eval") or {}).items():
+        data_rows.append((f"eval: {k}" + (" (primary)" if k == data.get("primary_eval") else ""), v.get("path", ""),
+                          f"{v.get('docs', 0):,} documents, {v.get('tokens', 0):,} tokens"))
+    if info.get("sources"):
+        data_rows.append(("pool sources", "", ", ".join(f"{k} {v:,}" for k, v in info["sources"].items())))
+    if info.get("dropped_leaks"):
+        data_rows.append(("dropped (leaks)", "", f"{info['dropped_leaks']:,} pool documents"))
+    leaks = info.get("leaks") or {}
+    return {"data": data_rows, "proxies": data.get("proxies") or [], "leaks": leaks.get("pairs") or [],
+            "leak_n": leaks.get("n"), "warnings": data.get("warnings") or [], "transfer": data.get("transfer") or []}
 
 
 def _task_of(row: dict, default: str) -> str:

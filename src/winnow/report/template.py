@@ -66,6 +66,8 @@ td.n, th.n { text-align:right; font-variant-numeric:tabular-nums; white-space:no
 code { font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; font-size:12px;
        background:#f1f4f9; padding:1px 4px; border-radius:4px; }
 .grid { display:grid; grid-template-columns:repeat(auto-fill,minmax(420px,1fr)); gap:14px; }
+.grid-wide { display:grid; grid-template-columns:repeat(auto-fill,minmax(640px,1fr)); gap:14px; }
+ul.warnings { background:#fff7e0; border:1px solid #e8c66a; border-radius:8px; padding:8px 8px 8px 28px; }
 figure { margin:0; border:1px solid var(--line); border-radius:8px; padding:8px; background:#fff; }
 figure img { width:100%; height:auto; display:block; }
 figcaption { color:var(--muted); font-size:12px; margin-top:4px; }
@@ -110,7 +112,7 @@ PAGE = r"""<!DOCTYPE html>
 </div>
 {%- endmacro %}
 <header>
-  <h1>winnow report{% if run %} — run{% endif %}{% if bench %}{% if run %} and{% endif %} bench{% endif %}</h1>
+  <h1>winnow report{% if run %} — run{% endif %}{% if bench %}{% if run %} and{% endif %} bench{% endif %}{% if mix %} — mixture{% endif %}</h1>
   <div class="sub">{{ title }}{% if run %} · created {{ run.manifest.created }} · winnow {{ run.manifest.winnow_version }}
   · {{ run.manifest.executor }} executor, {{ run.manifest.workers }} workers, {{ run.manifest.tasks }} tasks{% endif %}</div>
 </header>
@@ -121,6 +123,7 @@ PAGE = r"""<!DOCTYPE html>
   {% if run.quarantine %}<a href="#quarantine">Quarantine</a>{% endif %}
   <a href="#config">Config</a>{% endif %}
   {% if bench %}<a href="#bench">Selection bench</a>{% endif %}
+  {% if mix %}<a href="#mix">Source mixture</a>{% endif %}
   <span class="tools">{% if run %}<input type="search" id="reason-filter" placeholder="filter rules…" aria-label="filter rules">{% endif %}
   <button id="expand-all" type="button">expand all</button><button id="collapse-all" type="button">collapse all</button></span>
 </nav>
@@ -271,12 +274,36 @@ PAGE = r"""<!DOCTYPE html>
 </section>
 {% endif %}
 
+{% if mix %}
+<section class="block" id="mix">
+  <h2>Source mixture <span class="muted small">(winnow mix: weights = share of training tokens per {{ mix.group_by }})</span></h2>
+  <p class="small muted"><code>{{ mix.path }}</code> — objective: {% for k, w in mix.objective.items() %}{{ "%.2f"|format(w) }} × {{ k }}{% if not loop.last %} + {% endif %}{% endfor %} (eval loss, nats/token; lower is better); proxy {{ mix.proxy.preset }}, {{ "{:,}".format(mix.proxy.tokens or 0) }} tokens per run</p>
+  <table style="max-width:900px"><tr><th>{{ mix.group_by }}</th><th class="n">docs</th><th class="n">tokens</th><th class="n">natural</th><th class="n">uniform</th><th class="n">chosen</th><th class="n">upper limit</th></tr>
+  {% for g in mix.groups %}<tr><td>{{ g.name }}</td><td class="n">{{ "{:,}".format(g.docs) }}</td><td class="n">{{ "{:,}".format(g.tokens) }}</td><td class="n">{{ "%.3f"|format(g.natural) }}</td><td class="n">{{ "%.3f"|format(g.uniform) }}</td><td class="n"><b>{{ "%.3f"|format(g.chosen) }}</b></td><td class="n">{{ "%.3f"|format(g.max) }}</td></tr>{% endfor %}</table>
+  {% if mix.regression %}<p>Regression ({{ mix.regression.n_runs }} proxy runs, 5-fold out-of-fold Spearman): {% for e, v in mix.regression.cv_spearman.items() %}{{ e }}: quadratic {{ "%.3f"|format(v.quadratic) }}, gradient-boosted {{ "%.3f"|format(v.gbm) }} (chosen: {{ mix.regression.chosen[e] }}){% if not loop.last %}; {% endif %}{% endfor %}; objective {{ "%.3f"|format(mix.regression.objective_cv_spearman) }}.</p>{% endif %}
+  {% if mix.mixtures %}<h3>Validation over {{ mix.seeds|length }} seeds (95% CI)</h3>
+  <table style="max-width:900px"><tr><th>mixture</th><th class="n">objective loss</th><th class="n">95% CI</th><th class="n">gain of chosen [95% CI]</th></tr>
+  {% for k, m in mix.mixtures.items() %}{% set g = mix.gains.get("vs_" ~ k) %}<tr><td>{{ k }}</td><td class="n">{{ "%.4f"|format(m.mean) }}</td><td class="n">[{{ "%.4f"|format(m.ci_low) }}, {{ "%.4f"|format(m.ci_high) }}]</td><td class="n">{% if g %}{{ "%+.4f"|format(g.mean) }} [{{ "%+.4f"|format(g.ci_low) }}, {{ "%+.4f"|format(g.ci_high) }}]{% if g.significant %} *{% endif %}{% else %}—{% endif %}</td></tr>{% endfor %}</table>{% endif %}
+  {% if mix.plot %}<figure><img src="{{ mix.plot }}" alt="mixture regression and weights"><figcaption>left: predicted vs measured objective loss (out of fold); right: weights per group</figcaption></figure>{% endif %}
+</section>
+{% endif %}
 {% if bench %}
 <section class="block" id="bench">
   <h2>Selection bench</h2>
   <p class="small muted"><code>{{ bench.path }}</code></p>
+  {% if bench.setup %}{% set su = bench.setup %}
+  {% if su.warnings %}<ul class="warnings">{% for w in su.warnings %}<li><b>warning:</b> {{ w }}</li>{% endfor %}</ul>{% endif %}
+  <h3>Data</h3>
+  <table style="max-width:1100px"><tr><th>set</th><th>path</th><th>size</th></tr>{% for a, b, c in su.data %}<tr><td>{{ a }}</td><td><code>{{ b }}</code></td><td>{{ c }}</td></tr>{% endfor %}</table>
+  <h3>Proxy recipes <span class="muted small">(fixed compute: every subset is trained for the same tokens)</span></h3>
+  <table style="max-width:1100px"><tr><th>proxy</th><th class="n">parameters</th><th class="n">layers</th><th class="n">width</th><th class="n">heads</th><th class="n">context</th><th class="n">batch</th><th class="n">steps</th><th class="n">tokens</th><th class="n">lr</th><th>schedule</th></tr>
+  {% for p in su.proxies %}<tr><td>{{ p.label }}{% if loop.first %} <span class="muted small">(primary)</span>{% endif %}</td><td class="n">{{ "{:,}".format(p.params or 0) }}</td><td class="n">{{ p.layers }}</td><td class="n">{{ p.width }}</td><td class="n">{{ p.heads }}</td><td class="n">{{ p.context }}</td><td class="n">{{ p.batch }}</td><td class="n">{{ p.steps }}</td><td class="n">{{ "{:,}".format(p.tokens) }}</td><td class="n">{{ p.lr }}</td><td class="small">{{ p.schedule }}</td></tr>{% endfor %}</table>
+  {% if su.transfer %}<p>{% for t in su.transfer %}Rank transfer {{ t.small }} → {{ t.large }} on <b>{{ t.eval }}</b>: Spearman {{ "%.2f"|format(t.spearman) }} [{{ "%.2f"|format(t.ci_low) }}, {{ "%.2f"|format(t.ci_high) }}] over {{ t.cells }} strategy × budget cells.<br>{% endfor %}</p>{% endif %}
+  {% if su.leaks %}<h3>Leak check <span class="muted small">(exact copies and shared {{ su.leak_n }}-grams, before training)</span></h3>
+  <table style="max-width:900px"><tr><th>documents of</th><th>overlap with</th><th class="n">exact</th><th class="n">{{ su.leak_n }}-gram</th><th class="n">of</th></tr>{% for p in su.leaks %}<tr><td>{{ p.a }}</td><td>{{ p.b }}</td><td class="n">{{ p.exact }}</td><td class="n">{{ p.ngram }}</td><td class="n">{{ p.of }}</td></tr>{% endfor %}</table>{% endif %}
+  {% endif %}
   {% if bench.meta %}<table style="max-width:900px" class="meta-table">{% for k, v in bench.meta.items() %}<tr><td><code>{{ k }}</code></td><td>{{ v }}</td></tr>{% endfor %}</table>{% endif %}
-  <div class="grid">{% for p in bench.plots %}<figure data-task="{{ p.task }}"><img src="{{ p.plot }}" alt="{{ bench.metric }} vs budget {{ p.task }}"><figcaption>{{ p.task }} — mean over seeds with 95% CI (error bars); dots are single seeds{% if bench.full_pool %}; dotted: the full pool{% endif %}</figcaption></figure>{% endfor %}</div>
+  <div class="{{ 'grid-wide' if bench.setup else 'grid' }}">{% for p in bench.plots %}<figure data-task="{{ p.task }}"><img src="{{ p.plot }}" alt="{{ bench.metric }} vs budget {{ p.task }}"><figcaption>{{ p.task }} — mean over seeds with 95% CI (error bars); dots are single seeds{% if bench.full_pool %}; dotted: the full pool{% endif %}</figcaption></figure>{% endfor %}</div>
   <h3>Mean and 95% confidence interval{% if bench.higher_is_better is not none %} <span class="muted small">({{ bench.metric }}: {{ "higher" if bench.higher_is_better else "lower" }} is better; gain is oriented so that + = better)</span>{% endif %}</h3>
   <table id="bench-table">
     <tr>{% if bench.has_task %}<th>task</th>{% endif %}<th>strategy</th><th class="n">budget</th><th class="n">seeds</th><th class="n">{{ bench.metric }} (mean)</th><th class="n">95% CI</th><th class="n">gain vs random [95% CI]</th><th>significant</th></tr>

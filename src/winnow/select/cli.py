@@ -19,6 +19,9 @@ def select(
     param: List[str] = typer.Option([], "--param", help="Strategy parameter KEY=VALUE (YAML value), repeatable."),
     seed: int = typer.Option(0, help="Seed."),
     text_column: str = typer.Option("text", help="Field holding the text in pool and target."),
+    scores: Optional[str] = typer.Option(None, "--scores", help="Parquet of (id, score) to join onto the pool "
+                                         "as column `score` (e.g. from `winnow attribute`); then --method topk "
+                                         "--param column=score."),
 ):
     """Score every pool row with METHOD and keep BUDGET of them.
 
@@ -49,6 +52,23 @@ def select(
     sel = get_selector(method, **params, seed=seed)
     tpool = read_table(pool, text_column=text_column)
     ttarget = read_table(target, text_column=text_column) if target else None
+    if scores:
+        import numpy as np
+
+        try:
+            st = pq.read_table(scores, columns=["id", "score"])
+        except Exception as e:
+            fail(f"--scores {scores}: {e}")
+        lookup = dict(zip(map(str, st.column("id").to_pylist()), st.column("score").to_pylist()))
+        vals = [lookup.get(str(i)) for i in tpool.column("id").to_pylist()]
+        missing = sum(v is None for v in vals)
+        if missing == len(vals):
+            fail(f"--scores {scores}: no id matches the pool's ids")
+        col = np.asarray([np.nan if v is None else v for v in vals], np.float64)
+        tpool = tpool.drop_columns([c for c in ("score",) if c in tpool.column_names]).append_column(
+            "score", pa.array(col))
+        if missing:
+            typer.echo(f"warning: {missing:,} pool rows have no score in {scores} (never selected by topk)", err=True)
     t0 = time.perf_counter()
     with working(f"{method}: scoring {tpool.num_rows:,} pool rows"):
         scores = sel.fit(tpool, ttarget).scores_

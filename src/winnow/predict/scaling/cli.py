@@ -199,7 +199,8 @@ def allocate_cmd(
 @cli_errors(ValueError)
 def transfer_cmd(
     runs_file: str = typer.Argument(..., help="Runs of several recipes at several scales (and seeds)."),
-    scale: str = typer.Option("D", help="Scale column: D, N or C (= 6 N D)."),
+    scale: Optional[str] = typer.Option(None, help="Scale column: D, N or C (= 6 N D). Default: the one of "
+                                        "D and N that varies (N for a bench.json with several proxies)."),
     metric: Optional[str] = typer.Option(None, help="Metric column, or metric name in a long-format file."),
     col: list[str] = typer.Option([], "--col", help="Map a column: D=budget, recipe=strategy, ..."),
     higher_is_better: Optional[bool] = typer.Option(None, "--higher-is-better/--lower-is-better",
@@ -213,10 +214,16 @@ def transfer_cmd(
     from rich.console import Console
     from rich.table import Table
 
+    import numpy as np
+
     from winnow.predict.scaling.io import load_runs
     from winnow.predict.scaling.transfer import transfer_report
 
     runs = load_runs(runs_file, columns=_cols(col), metric=metric)
+    if scale is None:
+        varies = [k for k in ("D", "N") if getattr(runs, k) is not None
+                  and len(np.unique(getattr(runs, k)[np.isfinite(getattr(runs, k))])) > 1]
+        scale = varies[0] if len(varies) == 1 else "D"
     rep = transfer_report(runs, scale=scale, higher_is_better=higher_is_better, extrapolate_to=extrapolate_to)
     con = Console()
     t = Table(title=f"{rep['metric']} by recipe and {scale} "

@@ -119,6 +119,8 @@ def read_rows(path: str) -> list[dict]:
         return [json.loads(line) for line in text.splitlines() if line.strip()]
     if low.endswith(".json") or text.lstrip()[:1] in ("[", "{"):
         data = json.loads(text)
+        if isinstance(data, dict) and str(data.get("schema", "")).startswith("winnow.prove.bench/"):
+            return bench_rows(data)
         if isinstance(data, dict):
             for key in ("rows", "results", "runs", "records", "table"):
                 if isinstance(data.get(key), list):
@@ -129,6 +131,33 @@ def read_rows(path: str) -> list[dict]:
         return data
     dialect = "excel-tab" if low.endswith(".tsv") else "excel"
     return list(csv.DictReader(text.splitlines(), dialect=dialect))
+
+
+def bench_rows(data: dict) -> list[dict]:
+    """Rows of a ``winnow bench`` ``bench.json`` for scaling: with several proxies (``task.proxy`` a
+    list) one recipe per strategy × budget cell and ``N`` = the proxy's parameters (does the ranking
+    hold at a larger proxy?); with one proxy one recipe per strategy and ``D`` = the budget (the
+    selected rows' tokens differ between strategies at the same budget, so they are no scale).
+
+    Example:
+        >>> rows = bench_rows({"runs": [{"strategy": "dsir", "budget": 0.1, "seed": 0, "metric": 20.0}],
+        ...                    "task": {"metric": "perplexity"}})
+        >>> rows
+        [{'recipe': 'dsir', 'D': 0.1, 'seed': 0, 'perplexity': 20.0}]
+    """
+    runs = data.get("runs") or []
+    proxies = {r.get("proxy") for r in runs}
+    metric = str((data.get("task") or {}).get("metric") or "metric")
+    name = "perplexity" if metric in ("perplexity", "ppl") else "loss" if "loss" in metric else metric
+    out = []
+    for r in runs:
+        row = {"seed": r.get("seed"), name: r.get("metric")}
+        if len(proxies) > 1 and r.get("params") is not None:
+            row = {"recipe": f"{r['strategy']}@{r['budget']}", "N": float(r["params"]), **row}
+        else:
+            row = {"recipe": r["strategy"], "D": r["budget"], **row}
+        out.append(row)
+    return out
 
 
 def runs_from_rows(rows: list[dict], columns: dict[str, str] | None = None, metric: str | None = None,

@@ -22,7 +22,12 @@ better than random (higher accuracy, lower perplexity).
                 "n_selected": int, "n_tokens": int, "fit_seconds": float, "train_seconds": float,
                 "detection_auc": float | null,          # noisy-label task: AUC of -score vs flipped
                 "flipped_selected": float | null,       # noisy-label task: fraction of flipped rows kept
-                "target_domain_selected": float | null  # lm task: fraction of selected rows from the target domain
+                "target_domain_selected": float | null, # lm task: fraction of selected rows from the target domain
+                # LM task on your data (task: {pool, target, eval}) adds:
+                "metrics": {eval_name: float},   # the metric on every eval set (``metric`` = primary_eval's)
+                "proxy": str, "params": int,     # the proxy recipe (label) and its parameter count
+                "train_tokens": int,             # tokens the proxy trained on (the same for every subset)
+                "epochs": float                  # train_tokens / n_tokens: how often the subset was repeated
                }, ...],
       "summary": [{"strategy": label, "budget": b, "n": int, "mean": float, "std": float,
                    "ci_low": float, "ci_high": float,
@@ -31,8 +36,19 @@ better than random (higher accuracy, lower perplexity).
                    "detection_auc": float | null, "flipped_selected": float | null,
                    "target_domain_selected": float | null}, ...],
       "detection": [{"strategy": label, "auc_mean": float, "auc_ci_low": float, "auc_ci_high": float}],
-      "seconds": float
+      "warnings": [str, ...],                # too few seeds, nothing separates from random, leaks
+      "seconds": float,
+      # LM task on your data adds:
+      "evals": [name, ...], "primary_eval": name,
+      "eval_summary": [{"eval": name, "strategy": label, "budget": b, "mean", "std", "ci_low", "ci_high",
+                        "gain", "gain_ci_low", "gain_ci_high", "significant"}, ...],  # primary proxy
+      "proxies": [{"label", "preset", "layers", "width", "heads", "context", "batch", "steps", "tokens",
+                   "lr", "schedule", "vocab", "params"}, ...],
+      "transfer": [{"eval", "small", "large", "cells", "spearman", "ci_low", "ci_high"}, ...]  # >= 2 proxies
     }
+
+    Summary rows of that task also carry ``metrics: {eval: {mean, ci_low, ci_high, gain, ...}}``,
+    and the mean ``n_selected``, ``n_tokens`` and ``epochs`` over seeds.
 
 ``bench.csv`` holds the same numbers flat: one row per (strategy, budget, seed) with
 ``kind=run``, then one row per (strategy, budget) with ``kind=summary``. ``bench.png`` plots the
@@ -162,9 +178,11 @@ def _auc(flipped: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(flipped, -s))
 
 
-def run_bench(config: str | dict, output: str | None = None, log: Callable[[str], None] | None = None) -> dict:
+def run_bench(config: str | dict, output: str | None = None, log: Callable[[str], None] | None = None,
+              progress: Callable[[int, int], None] | None = None) -> dict:
     """Run the benchmark; write ``bench.json``, ``bench.csv`` and ``bench.png`` if an output folder is
-    given (argument or ``output:`` key); return the ``bench.json`` content."""
+    given (argument or ``output:`` key); return the ``bench.json`` content. ``progress(done, total)``
+    is called after every trained proxy."""
     from winnow.prove.bench.tasks import build_task
     from winnow.select import get_selector
 
@@ -173,8 +191,16 @@ def run_bench(config: str | dict, output: str | None = None, log: Callable[[str]
     log = log or (lambda s: None)
     t_start = time.perf_counter()
     task = build_task(cfg["task"])
-    log(f"task {task.name}: {json.dumps(task.info())}")
+    evals = list(getattr(task, "eval_names", None) or [])
+    primary = getattr(task, "primary_eval", None)
+    proxies = list(getattr(task, "proxies", None) or [None])
+    recipes = list(getattr(task, "recipes", None) or [None])
+    log(f"task {task.name}: " + (f"pool {len(task.pool):,} docs, evals {evals}, proxies "
+                                 f"{[p['label'] for p in proxies]}" if evals else json.dumps(task.info())))
     sign = 1.0 if task.higher_is_better else -1.0
+    n_total = len(cfg["strategies"]) * len(cfg["seeds"]) * len(cfg["budgets"]) * len(proxies)
+    if progress is not None:
+        progress(0, n_total)
     runs = []
     for st in cfg["strategies"]:
         for seed in cfg["seeds"]:
@@ -185,26 +211,44 @@ def run_bench(config: str | dict, output: str | None = None, log: Callable[[str]
             auc = _auc(task.flipped, scores) if task.flipped is not None else None
             for b in cfg["budgets"]:
                 mask = sel.select_mask(b)
-                t1 = time.perf_counter()
-                metric = task.evaluate(mask, seed)
-                tr_s = time.perf_counter() - t1
-                row = {"strategy": st["label"], "method": st["method"], "budget": b, "seed": seed,
-                       "metric": float(metric), "n_selected": int(mask.sum()),
-                       "n_tokens": int(task.pool.n_tokens[mask].sum()), "fit_seconds": round(fit_s, 3),
-                       "train_seconds": round(tr_s, 3), "detection_auc": auc,
-                       "flipped_selected": (float(task.flipped[mask].mean()) if task.flipped is not None
-                                            and mask.any() else None),
-                       "target_domain_selected": (float(task.is_target_domain[mask].mean())
-                                                  if hasattr(task, "is_target_domain") and mask.any() else None)}
-                runs.append(row)
-                log(f"{st['label']:<16} budget={b!s:<6} seed={seed} {task.metric}={metric:.4f} "
-                    f"(n={row['n_selected']}, fit {fit_s:.1f}s, train {tr_s:.1f}s)")
+                for pi, (px, rc) in enumerate(zip(proxies, recipes)):
+                    t1 = time.perf_counter()
+                    if evals:
+                        metrics = task.evaluate(mask, seed, proxy=pi)
+                        metric = metrics[primary]
+                    else:
+                        metrics, metric = None, task.evaluate(mask, seed)
+                    tr_s = time.perf_counter() - t1
+                    row = {"strategy": st["label"], "method": st["method"], "budget": b, "seed": seed,
+                           "metric": float(metric), "n_selected": int(mask.sum()),
+                           "n_tokens": int(task.pool.n_tokens[mask].sum()), "fit_seconds": round(fit_s, 3),
+                           "train_seconds": round(tr_s, 3), "detection_auc": auc,
+                           "flipped_selected": (float(task.flipped[mask].mean()) if task.flipped is not None
+                                                and mask.any() else None),
+                           "target_domain_selected": (float(task.is_target_domain[mask].mean())
+                                                      if hasattr(task, "is_target_domain") and mask.any() else None)}
+                    if metrics is not None:
+                        row["metrics"] = {k: float(v) for k, v in metrics.items()}
+                        row["proxy"] = px["label"]
+                        row["params"] = rc.get("params")
+                        row["train_tokens"] = rc["tokens"]
+                        row["epochs"] = round(rc["tokens"] / max(row["n_tokens"], 1), 3)
+                    runs.append(row)
+                    if progress is not None:
+                        progress(len(runs), n_total)
+                    log(f"{st['label']:<16} budget={b!s:<6} seed={seed} "
+                        + (f"proxy={px['label']} " if len(proxies) > 1 else "")
+                        + f"{task.metric}={metric:.4f} (n={row['n_selected']}, fit {fit_s:.1f}s, train {tr_s:.1f}s)")
     full = None
     if cfg["full_pool"]:
-        vals = [float(task.evaluate(np.ones(len(task.pool), bool), s)) for s in cfg["seeds"]]
+        vals = []
+        for s_ in cfg["seeds"]:
+            v = task.evaluate(np.ones(len(task.pool), bool), s_)
+            vals.append(float(v[primary] if evals else v))
         m, _, lo, hi = mean_ci(vals)
         full = {"mean": m, "ci_low": lo, "ci_high": hi, "values": vals}
-    summary, detection = _summarise(runs, cfg, sign)
+    main_runs = [r for r in runs if r.get("proxy") in (None, proxies[0] and proxies[0]["label"])]
+    summary, detection = _summarise(main_runs, cfg, sign, evals)
     res = {"schema": SCHEMA, "config": cfg,
            "task": {"name": task.name, "metric": task.metric, "higher_is_better": task.higher_is_better,
                     "info": task.info()},
@@ -212,13 +256,80 @@ def run_bench(config: str | dict, output: str | None = None, log: Callable[[str]
                            "model_aware": bool(getattr(get_selector(s["method"], **s["params"]), "model_aware",
                                                        False))} for s in cfg["strategies"]],
            "budgets": cfg["budgets"], "seeds": cfg["seeds"], "full_pool": full, "runs": runs,
-           "summary": summary, "detection": detection, "seconds": round(time.perf_counter() - t_start, 2)}
+           "summary": summary, "detection": detection}
+    if evals:
+        res["evals"], res["primary_eval"] = evals, primary
+        res["eval_summary"] = [{"eval": e, "strategy": r["strategy"], "budget": r["budget"], **r["metrics"][e]}
+                               for e in evals for r in summary]
+        res["proxies"] = recipes
+        if len(proxies) > 1:
+            res["transfer"] = rank_transfer(runs, cfg, [p["label"] for p in proxies], evals)
+    res["warnings"] = bench_warnings(res)
+    res["seconds"] = round(time.perf_counter() - t_start, 2)
+    for w in res["warnings"]:
+        log(f"warning: {w}")
     if out:
         write_outputs(res, out)
     return res
 
 
-def _summarise(runs: list[dict], cfg: dict, sign: float) -> tuple[list[dict], list[dict]]:
+def bench_warnings(res: dict) -> list[str]:
+    """Honest-statistics warnings: too few seeds, no strategy separated from the baseline, leaks."""
+    out = []
+    n = len(res["seeds"])
+    if n < 3:
+        out.append(f"only {n} seed(s): 95% intervals from fewer than 3 seeds are very wide (or absent); use >= 3, "
+                   "better 5")
+    base = res["config"]["baseline"]
+    evals = res.get("evals") or [None]
+    for e in evals:
+        rows = res["eval_summary"] if e is not None else res["summary"]
+        rows = [r for r in rows if (e is None or r["eval"] == e) and r["strategy"] != base]
+        if rows and not any(r.get("significant") for r in rows):
+            out.append(f"no strategy differs from {base} with 95% confidence" + (f" on eval {e!r}" if e else "")
+                       + ": every gain interval includes zero")
+    leaks = (res["task"].get("info") or {}).get("leaks")
+    for p in (leaks or {}).get("pairs", []):
+        if p["ngram"] and (p["b"] != "target" or p["a"] != "pool"):
+            out.append(f"leak: {p['ngram']} of {p['of']} {p['a']} documents share a {leaks['n']}-gram with "
+                       f"{p['b']} ({p['exact']} exact copies)" + ("; drop them with task.drop_leaks: true"
+                                                                  if p["a"] == "pool" else ""))
+    return out
+
+
+def rank_transfer(runs: list[dict], cfg: dict, proxies: list[str], evals: list[str]) -> list[dict]:
+    """Spearman rank correlation between the primary proxy and each larger one over strategy × budget
+    cells (per eval set; mean over seeds), with a 95% bootstrap interval over seeds."""
+    from scipy.stats import spearmanr
+
+    cells = [(st["label"], str(b)) for st in cfg["strategies"] for b in cfg["budgets"]]
+    seeds = cfg["seeds"]
+    out = []
+    rng = np.random.default_rng(0)
+    for e in evals:
+        # value[proxy][cell][seed]
+        val = {p: np.full((len(cells), len(seeds)), np.nan) for p in proxies}
+        ci = {c: i for i, c in enumerate(cells)}
+        si = {s: i for i, s in enumerate(seeds)}
+        for r in runs:
+            val[r["proxy"]][ci[(r["strategy"], str(r["budget"]))], si[r["seed"]]] = r["metrics"][e]
+        a = val[proxies[0]]
+        for p in proxies[1:]:
+            b = val[p]
+            rho = float(spearmanr(np.nanmean(a, 1), np.nanmean(b, 1)).statistic)
+            boots = []
+            for _ in range(1000):
+                k = rng.integers(0, len(seeds), len(seeds))
+                x, y = np.nanmean(a[:, k], 1), np.nanmean(b[:, k], 1)
+                if np.ptp(x) > 0 and np.ptp(y) > 0:
+                    boots.append(spearmanr(x, y).statistic)
+            lo, hi = (np.percentile(boots, [2.5, 97.5]).tolist() if len(boots) > 10 else [math.nan, math.nan])
+            out.append({"eval": e, "small": proxies[0], "large": p, "cells": len(cells), "spearman": rho,
+                        "ci_low": float(lo), "ci_high": float(hi)})
+    return out
+
+
+def _summarise(runs: list[dict], cfg: dict, sign: float, evals: list[str] = ()) -> tuple[list[dict], list[dict]]:
     base = cfg["baseline"]
     by = {(r["strategy"], str(r["budget"]), r["seed"]): r for r in runs}
     summary, detection = [], []
@@ -238,6 +349,18 @@ def _summarise(runs: list[dict], cfg: dict, sign: float) -> tuple[list[dict], li
                             "detection_auc": float(np.nanmean(aucs)) if aucs else None,
                             "flipped_selected": float(np.mean(fl)) if fl else None,
                             "target_domain_selected": float(np.mean(td)) if td else None})
+            if evals:
+                summary[-1]["n_selected"] = float(np.mean([r["n_selected"] for r in rs]))
+                summary[-1]["n_tokens"] = float(np.mean([r["n_tokens"] for r in rs]))
+                summary[-1]["epochs"] = float(np.mean([r["epochs"] for r in rs]))
+                summary[-1]["metrics"] = {}
+                for e in evals:
+                    m, sd, lo, hi = mean_ci([r["metrics"][e] for r in rs])
+                    g, _, glo, ghi = mean_ci([sign * (r["metrics"][e] - by[(base, str(b), r["seed"])]["metrics"][e])
+                                              for r in rs])
+                    summary[-1]["metrics"][e] = {"mean": m, "std": sd, "ci_low": lo, "ci_high": hi, "gain": g,
+                                                 "gain_ci_low": glo, "gain_ci_high": ghi,
+                                                 "significant": bool(lab != base and (glo > 0 or ghi < 0))}
         aucs = [by[(lab, str(cfg["budgets"][0]), s)]["detection_auc"] for s in cfg["seeds"]]
         if any(a is not None for a in aucs):
             m, _, lo, hi = mean_ci([a for a in aucs if a is not None])
@@ -256,13 +379,16 @@ def write_outputs(res: dict, out: str) -> dict:
     paths = {k: os.path.join(out, f"bench.{k}") for k in ("json", "csv", "png")}
     with open(paths["json"], "w", encoding="utf-8") as fh:
         json.dump(res, fh, indent=2, default=float)
+    evals = res.get("evals") or []
+    fields = CSV_FIELDS + (["proxy", "params", "train_tokens", "epochs"] + [f"metric:{e}" for e in evals]
+                           if evals else [])
     with open(paths["csv"], "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         for r in res["runs"]:
-            w.writerow({"kind": "run", **r})
+            w.writerow({"kind": "run", **r, **{f"metric:{e}": v for e, v in (r.get("metrics") or {}).items()}})
         for r in res["summary"]:
-            w.writerow({"kind": "summary", **r})
+            w.writerow({"kind": "summary", **r, **{f"metric:{e}": v["mean"] for e, v in (r.get("metrics") or {}).items()}})
     plot(res, paths["png"])
     return paths
 
@@ -276,27 +402,39 @@ def plot(res: dict, path: str) -> None:
 
     from winnow.select.base import parse_budget
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     budgets = res["budgets"]
     xs = []
     for b in budgets:
         kind, v = parse_budget(b)
         xs.append(v * 100 if kind == "fraction" else v)
     xlabel = "budget (% of pool)" if all(parse_budget(b)[0] == "fraction" for b in budgets) else "budget"
-    for st in res["strategies"]:
-        rows = [r for r in res["summary"] if r["strategy"] == st["label"]]
-        m = np.array([r["mean"] for r in rows])
-        err = np.array([[r["mean"] - r["ci_low"] for r in rows], [r["ci_high"] - r["mean"] for r in rows]])
-        style = dict(lw=2.2, color="black", ls="--") if st["label"] == res["config"]["baseline"] else dict(lw=1.5)
-        ax.errorbar(xs, m, yerr=err, marker="o", capsize=3, label=st["label"], **style)
-    if res.get("full_pool"):
-        ax.axhline(res["full_pool"]["mean"], color="grey", ls=":", label="full pool")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(res["task"]["metric"] + (" (higher is better)" if res["task"]["higher_is_better"]
-                                           else " (lower is better)"))
-    ax.set_title(f"winnow bench: {res['task']['name']} ({len(res['seeds'])} seeds, 95% CI)")
-    ax.legend(fontsize=8, ncol=2)
-    ax.grid(alpha=0.3)
+    evals = res.get("evals") or [None]
+    ncol = min(len(evals), 3)
+    nrow = math.ceil(len(evals) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(6.5 * ncol, 4.6 * nrow), dpi=110, squeeze=False)
+    for k, e in enumerate(evals):
+        ax = axes[k // ncol][k % ncol]
+        for st in res["strategies"]:
+            rows = [r for r in res["summary"] if r["strategy"] == st["label"]]
+            if e is not None:
+                rows = [r["metrics"][e] for r in rows]
+            m = np.array([r["mean"] for r in rows])
+            err = np.array([[r["mean"] - r["ci_low"] for r in rows], [r["ci_high"] - r["mean"] for r in rows]])
+            style = dict(lw=2.2, color="black", ls="--") if st["label"] == res["config"]["baseline"] else dict(lw=1.5)
+            ax.errorbar(xs, m, yerr=err, marker="o", capsize=3, label=st["label"], **style)
+        if res.get("full_pool") and (e is None or e == res.get("primary_eval")):
+            ax.axhline(res["full_pool"]["mean"], color="grey", ls=":", label="full pool")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(res["task"]["metric"] + (" (higher is better)" if res["task"]["higher_is_better"]
+                                               else " (lower is better)"))
+        ax.set_title(f"eval: {e}" if e is not None else
+                     f"winnow bench: {res['task']['name']} ({len(res['seeds'])} seeds, 95% CI)")
+        ax.legend(fontsize=8, ncol=2)
+        ax.grid(alpha=0.3)
+    for k in range(len(evals), nrow * ncol):
+        axes[k // ncol][k % ncol].axis("off")
+    if evals[0] is not None:
+        fig.suptitle(f"winnow bench: {res['task']['name']} ({len(res['seeds'])} seeds, 95% CI)")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -323,12 +461,46 @@ def format_table(res: dict) -> list[list[str]]:
     return rows
 
 
+def format_eval_table(res: dict) -> tuple[list[str], list[list[str]]]:
+    """Header and rows with every eval set (LM task on your data): strategy, budget, documents,
+    tokens and epochs trained, then per eval set ``mean [95% CI]`` and the gain over the baseline
+    ``+g [lo, hi]`` (``*`` = the interval excludes zero)."""
+    base = res["config"]["baseline"]
+    head = ["strategy", "budget", "docs", "tokens", "epochs"]
+    for e in res["evals"]:
+        head += [f"{e}{' (primary)' if e == res.get('primary_eval') and len(res['evals']) > 1 else ''}",
+                 f"gain on {e}"]
+    rows = []
+    for r in res["summary"]:
+        row = [r["strategy"], str(r["budget"]), f"{r['n_selected']:,.0f}", f"{r['n_tokens']:,.0f}",
+               f"{r['epochs']:.1f}"]
+        for e in res["evals"]:
+            m = r["metrics"][e]
+            row.append(f"{m['mean']:.2f} [{m['ci_low']:.2f}, {m['ci_high']:.2f}]")
+            row.append("—" if r["strategy"] == base else
+                       f"{m['gain']:+.2f} [{m['gain_ci_low']:+.2f}, {m['gain_ci_high']:+.2f}]"
+                       + (" *" if m["significant"] else ""))
+        rows.append(row)
+    return head, rows
+
+
 def markdown_table(res: dict) -> str:
     """The summary as a Markdown table (for READMEs and reports).
 
     Example:
         >>> import json; print(markdown_table(json.load(open("runs/bench/bench.json"))))   # doctest: +SKIP
     """
+    if res.get("evals"):
+        head, rows = format_eval_table(res)
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(x.replace("|", "\\|") for x in row) + " |" for row in rows]
+        if res.get("full_pool"):
+            fp = res["full_pool"]
+            lines.append(f"\nFull pool ({res['primary_eval']}): {fp['mean']:.4g} [{fp['ci_low']:.4g}, {fp['ci_high']:.4g}].")
+        for t in res.get("transfer") or []:
+            lines.append(f"\nRank transfer {t['small']} → {t['large']} on {t['eval']}: Spearman {t['spearman']:.2f} "
+                         f"[{t['ci_low']:.2f}, {t['ci_high']:.2f}] over {t['cells']} strategy × budget cells.")
+        return "\n".join(lines)
     lines = ["| strategy | budget | " + res["task"]["metric"] + " mean [95% CI] | gain vs random [95% CI] "
              "| beats random | notes |", "|---|---|---|---|---|---|"]
     for row in format_table(res):

@@ -305,7 +305,6 @@ class LMTask(BenchTask):
                 "pool_fingerprint": hashlib.sha1("\n".join(self.pool.ids).encode()).hexdigest()[:12]}
 
 
-TASKS = {"noisy_labels": NoisyLabelsTask, "lm": LMTask}
 
 
 def build_task(spec: dict) -> BenchTask:
@@ -316,8 +315,263 @@ def build_task(spec: dict) -> BenchTask:
         raise ValueError(f"task.name must be one of {sorted(TASKS)}, got {name!r}")
     import inspect
 
-    valid = [p for p in inspect.signature(TASKS[name].__init__).parameters if p != "self"]
+    cls = TASKS[name]
+    if name == "lm" and ("pool" in spec or "eval" in spec):  # the user's own pool, target and eval sets
+        cls = UserLMTask
+        missing = [k for k in ("pool", "target", "eval") if k not in spec]
+        if missing:
+            raise ValueError(f"task lm on your data needs pool, target and eval; missing {missing}")
+    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     bad = [k for k in spec if k not in valid]
     if bad:
         raise ValueError(f"task {name!r}: unknown option(s) {bad}; valid: {valid}")
-    return TASKS[name](**spec)
+    return cls(**spec)
+
+
+# ---------------------------------------------------------------- LM task on the user's own data
+
+def read_documents(spec, text_column: str = "text", name: str = "pool") -> tuple[list[str], list[str], list | None]:
+    """``(ids, texts, sources or None)`` of every readable record of ``spec``: a winnow run folder
+    (its kept rows, ``RUN/data``), files, folders or globs (JSONL, Parquet, text), or a list of them."""
+    from winnow.select.io import read_table
+
+    paths = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec or [])
+    if not paths:
+        raise ValueError(f"{name}: give a path, a glob or a winnow run folder")
+    resolved = []
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p) and os.path.exists(os.path.join(p, "manifest.json")):
+            p = os.path.join(p, "data")
+        resolved.append(p)
+    try:
+        t = read_table(resolved if len(resolved) > 1 else resolved[0], text_column=text_column)
+    except (ValueError, OSError) as e:
+        raise ValueError(f"{name}: {e}") from e
+    texts = [x or "" for x in t.column("text").to_pylist()] if "text" in t.column_names else None
+    if texts is None:
+        raise ValueError(f"{name}: no {text_column!r} field in {paths}")
+    ids = [str(i) for i in t.column("id").to_pylist()]
+    src = t.column("source").to_pylist() if "source" in t.column_names else None
+    keep = [i for i, x in enumerate(texts) if x.strip()]
+    if len(keep) < len(texts):
+        ids, texts = [ids[i] for i in keep], [texts[i] for i in keep]
+        src = None if src is None else [src[i] for i in keep]
+    if not texts:
+        raise ValueError(f"{name}: no non-empty documents in {paths}")
+    return ids, texts, src
+
+
+def _norm_text(t: str) -> str:
+    return " ".join(t.lower().split())
+
+
+def leak_check(pool: Sequence[str], target: Sequence[str], evals: dict[str, Sequence[str]], n: int = 13) -> dict:
+    """Overlap between pool, target and eval sets: exact matches (normalised text) and shared word
+    ``n``-grams (the decontamination index of :mod:`winnow.curate.decontam`).
+
+    Returns ``{"n": n, "pairs": [{"a", "b", "exact", "ngram", "of"}], "pool_overlap": bool mask}``
+    where ``exact``/``ngram`` count the documents of ``a`` that match ``b`` and ``of`` = ``len(a)``;
+    ``pool_overlap`` marks the pool documents that overlap any eval set.
+
+    Example:
+        >>> r = leak_check(["the same text here", "other"], ["x"], {"e": ["the same text here"]}, n=2)
+        >>> [(p["a"], p["b"], p["exact"], p["ngram"]) for p in r["pairs"]]
+        [('pool', 'target', 0, 0), ('pool', 'eval:e', 1, 1), ('target', 'eval:e', 0, 0)]
+    """
+    import pyarrow as pa
+
+    from winnow.curate.decontam.index import EvalSet, NgramIndex
+
+    def check(a_texts, b_name, b_texts):
+        b_hash = {hashlib.sha1(_norm_text(t).encode()).digest() for t in b_texts}
+        exact = np.asarray([hashlib.sha1(_norm_text(t).encode()).digest() in b_hash for t in a_texts], bool)
+        idx = NgramIndex.build([EvalSet(b_name, [str(i) for i in range(len(b_texts))], list(b_texts))], n=n)
+        hits = idx.match(pa.array(list(a_texts), pa.string()))
+        ng = np.zeros(len(a_texts), bool)
+        ng[np.asarray(hits.doc, np.int64)] = True
+        return exact, ng
+
+    pairs = []
+    pool_overlap = np.zeros(len(pool), bool)
+    sets = [("target", target)] + [(f"eval:{k}", v) for k, v in evals.items()]
+    for b_name, b_texts in sets:
+        ex, ng = check(pool, b_name, b_texts)
+        if b_name != "target":
+            pool_overlap |= ex | ng
+        pairs.append({"a": "pool", "b": b_name, "exact": int(ex.sum()), "ngram": int((ng | ex).sum()),
+                      "of": len(pool)})
+    for b_name, b_texts in sets[1:]:
+        ex, ng = check(target, b_name, b_texts)
+        pairs.append({"a": "target", "b": b_name, "exact": int(ex.sum()), "ngram": int((ng | ex).sum()),
+                      "of": len(target)})
+    names = list(evals)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            ex, ng = check(evals[a], f"eval:{b}", evals[b])
+            pairs.append({"a": f"eval:{a}", "b": f"eval:{b}", "exact": int(ex.sum()),
+                          "ngram": int((ng | ex).sum()), "of": len(evals[a])})
+    return {"n": n, "pairs": pairs, "pool_overlap": pool_overlap}
+
+
+def parse_proxies(spec) -> list[dict]:
+    """``proxy:`` as a preset name, ``{preset, tokens, label?, ...overrides}`` or a list of them
+    (the first is the primary proxy; the others check that the ranking transfers)."""
+    from winnow.proxy.lm import resolve_recipe
+
+    items = spec if isinstance(spec, list) else [spec if spec is not None else {}]
+    out = []
+    for i, p in enumerate(items):
+        if isinstance(p, str):
+            p = {"preset": p}
+        if not isinstance(p, dict):
+            raise ValueError(f"proxy[{i}] must be a preset name or {{preset, tokens, ...}}, got {p!r}")
+        p = dict(p)
+        preset = p.pop("preset", "cpu-tiny")
+        label = str(p.pop("label", preset))
+        if "tokens" in p:
+            p["tokens"] = int(float(p["tokens"]))
+        resolve_recipe(preset, **p)  # validates
+        out.append({"label": label, "preset": preset, "options": p})
+    labels = [p["label"] for p in out]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"proxy labels must be unique, got {labels}; give each a label:")
+    return out
+
+
+class UserLMTask(BenchTask):
+    """LM task on the user's own files: pool, target and named eval sets (see ``winnow bench``).
+
+    Every selection trains the same fixed-compute proxy (``proxy: {preset, tokens}``: every subset
+    is trained for the same number of tokens, small subsets are repeated) and is measured on
+    every eval set (perplexity; lower is better). ``primary_eval`` (default: the first) is the
+    row's ``metric``. A list of proxies (e.g. ``cpu-tiny`` and ``cpu-tiny-x4``) trains each
+    selection with each of them, so the ranking can be checked at a larger proxy.
+
+    Args:
+        pool: a winnow run folder, files, folders or globs (JSONL, Parquet, text) — or a list.
+        target: examples of the target domain, given to targeted selectors.
+        eval: ``{name: path}`` of held-out eval sets (or one path, named ``eval``).
+        proxy: see :func:`parse_proxies`.
+        primary_eval: the eval set whose metric is each row's ``metric``.
+        tokenizer, vocab_size: BPE trained on the pool (``bytes`` and ``gpt2`` also work).
+        doc_chars: split documents into chunks of about this many characters (line boundaries).
+        max_docs: keep at most this many pool documents (a seeded sample).
+        drop_leaks: drop pool documents that share a 13-gram (or the whole text) with an eval set.
+        text_column: the field holding the text.
+        seed: data seed (``max_docs`` sample).
+
+    Example:
+        >>> import json, tempfile, os
+        >>> d = tempfile.mkdtemp()
+        >>> def w(name, rows):
+        ...     with open(os.path.join(d, name), "w") as fh:
+        ...         fh.writelines(json.dumps({"text": t}) + "\\n" for t in rows)
+        >>> w("pool.jsonl", [f"cats purr and nap {i} " * 20 for i in range(20)] + [f"dogs bark {i} " * 30 for i in range(20)])
+        >>> w("target.jsonl", ["cats purr " * 30]); w("eval.jsonl", ["cats nap and purr " * 40])
+        >>> t = UserLMTask(os.path.join(d, "pool.jsonl"), os.path.join(d, "target.jsonl"),
+        ...                {"cats": os.path.join(d, "eval.jsonl")}, proxy={"preset": "cpu-tiny", "tokens": 4096},
+        ...                vocab_size=300)
+        >>> m = t.evaluate(np.ones(len(t.pool), bool), seed=0)
+        >>> sorted(m), m["cats"] > 1
+        (['cats'], True)
+    """
+
+    name = "lm"
+    metric = "perplexity"
+    higher_is_better = False
+
+    def __init__(self, pool, target, eval, proxy=None, primary_eval: str | None = None, tokenizer: str = "bpe",
+                 vocab_size: int = 1024, doc_chars: int | None = None, max_docs: int | None = None,
+                 drop_leaks: bool = False, text_column: str = "text", seed: int = 0):
+        from winnow.proxy.lm import describe_recipe
+        from winnow.proxy.tokenize import get_tokenizer
+        from winnow.select.base import _word_counts
+
+        if isinstance(eval, (str, os.PathLike, list)):
+            eval = {"eval": eval}
+        if not isinstance(eval, dict) or not eval:
+            raise ValueError("eval must be {name: path, ...} (one or more held-out sets)")
+        self.eval_names = [str(k) for k in eval]
+        self.primary_eval = str(primary_eval) if primary_eval is not None else self.eval_names[0]
+        if self.primary_eval not in self.eval_names:
+            raise ValueError(f"primary_eval {primary_eval!r} is not one of the eval sets {self.eval_names}")
+        self.proxies = parse_proxies(proxy)
+        self.seed = seed
+        self.paths = {"pool": pool, "target": target, "eval": dict(eval)}
+        ids, texts, srcs = read_documents(pool, text_column, "pool")
+        if doc_chars:
+            ids, texts, srcs = self._chunk(ids, texts, srcs, int(doc_chars))
+        if max_docs is not None and len(texts) > max_docs:
+            pick = np.sort(np.random.default_rng(seed).choice(len(texts), int(max_docs), replace=False))
+            ids, texts = [ids[i] for i in pick], [texts[i] for i in pick]
+            srcs = None if srcs is None else [srcs[i] for i in pick]
+        _, tgt_texts, _ = read_documents(target, text_column, "target")
+        eval_texts = {k: read_documents(v, text_column, f"eval {k!r}")[1] for k, v in eval.items()}
+        self.leaks = leak_check(texts, tgt_texts, eval_texts)
+        overlap = self.leaks.pop("pool_overlap")
+        self.dropped_leaks = 0
+        if drop_leaks and overlap.any():
+            keep = np.flatnonzero(~overlap)
+            self.dropped_leaks = int(overlap.sum())
+            ids, texts = [ids[i] for i in keep], [texts[i] for i in keep]
+            srcs = None if srcs is None else [srcs[i] for i in keep]
+        self.tokenizer = get_tokenizer(tokenizer, texts, vocab_size=vocab_size)
+        self.pool_ids = self.tokenizer.encode(texts)
+        self.eval_ids = {k: self.tokenizer.encode(v) for k, v in eval_texts.items()}
+        ntok = np.asarray([len(d) for d in self.pool_ids], np.int64)
+        cols = {"source": np.asarray(srcs, dtype=object)} if srcs is not None else {}
+        self.pool = Pool(np.asarray(ids, dtype=object), texts=texts, columns=cols, n_tokens=ntok)
+        self.target = Pool(np.asarray([f"target/{i}" for i in range(len(tgt_texts))], dtype=object),
+                           texts=tgt_texts, n_tokens=_word_counts(tgt_texts))
+        self.recipes = [describe_recipe(p["preset"], vocab_size=self.tokenizer.vocab_size, **p["options"])
+                        for p in self.proxies]
+        for p, r in zip(self.proxies, self.recipes):
+            r["label"] = p["label"]
+        self.n_eval_docs = {k: len(v) for k, v in eval_texts.items()}
+
+    @staticmethod
+    def _chunk(ids, texts, srcs, size):
+        out_i, out_t, out_s = [], [], []
+        for k, (i, t) in enumerate(zip(ids, texts)):
+            for j, c in enumerate(_chunks(t, size) or [t]):
+                out_i.append(f"{i}#{j}")
+                out_t.append(c)
+                out_s.append(None if srcs is None else srcs[k])
+        return out_i, out_t, (None if srcs is None else out_s)
+
+    def evaluate(self, mask: np.ndarray, seed: int, proxy: int = 0) -> dict:
+        """Perplexity on every eval set of the proxy ``proxy`` trained on the rows of ``mask``."""
+        from winnow.proxy.lm import train_lm
+
+        mask = np.asarray(mask, bool)
+        train = [self.pool_ids[i] for i in np.flatnonzero(mask)]
+        if not train:
+            return {k: float("nan") for k in self.eval_names}
+        p = self.proxies[proxy]
+        r = train_lm(None, None, tokenizer=self.tokenizer, preset=p["preset"], seed=seed, train_ids=train,
+                     eval_sets=self.eval_ids, **p["options"])
+        return {k: float(np.exp(v)) for k, v in r.extra["eval_losses"].items()}
+
+    def info(self) -> dict:
+        out = {"pool": self._path_str(self.paths["pool"]), "target": self._path_str(self.paths["target"]),
+               "pool_docs": len(self.pool), "pool_tokens": int(self.pool.n_tokens.sum()),
+               "target_docs": len(self.target), "tokenizer": self.tokenizer.name,
+               "eval": {k: {"path": self._path_str(v), "docs": self.n_eval_docs[k],
+                            "tokens": int(sum(len(d) for d in self.eval_ids[k]))}
+                        for k, v in self.paths["eval"].items()},
+               "primary_eval": self.primary_eval, "proxies": self.recipes, "leaks": self.leaks,
+               "dropped_leaks": self.dropped_leaks, "data_seed": self.seed,
+               "pool_fingerprint": hashlib.sha1("\n".join(self.pool.ids).encode()).hexdigest()[:12]}
+        if "source" in self.pool.columns:
+            src = self.pool.columns["source"].astype(str)
+            u, c = np.unique(src, return_counts=True)
+            out["sources"] = {str(a): int(b) for a, b in zip(u, c)}
+        return out
+
+    @staticmethod
+    def _path_str(p) -> str:
+        return p if isinstance(p, str) else ", ".join(map(str, p))
+
+
+TASKS = {"noisy_labels": NoisyLabelsTask, "lm": LMTask}

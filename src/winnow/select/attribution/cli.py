@@ -27,13 +27,30 @@ def attribute_cmd(
     per_target: bool = typer.Option(False, help="Also write one score_<j> column per target."),
     store: Optional[str] = typer.Option(None, help="Folder to store/reuse gradient features."),
     seed: int = typer.Option(0, help="Seed for the split, training and projection."),
+    pool: Optional[str] = typer.Option(None, "--pool", help="Your pool (JSONL/Parquet/text, folder or glob): "
+                                       "attribute its documents instead of a bundled task."),
+    target: Optional[str] = typer.Option(None, "--target", help="Your target set (with --pool)."),
+    lm_preset: str = typer.Option("cpu-tiny", "--proxy", help="Proxy LM preset for --pool (cpu-tiny, "
+                                  "cpu-tiny-x4, cpu-small, gpu-small, ...)."),
+    tokens: Optional[int] = typer.Option(None, help="Proxy training tokens (fixed compute; with --pool)."),
+    load_proxy: Optional[str] = typer.Option(None, help="Load the proxy from this folder (safetensors) "
+                                             "instead of training it."),
+    save_proxy: Optional[str] = typer.Option(None, help="Save the trained proxy to this folder (safetensors)."),
 ):
-    """Attribute a bundled proxy model's test behaviour to its training examples.
+    """Attribute a bundled proxy model's test behaviour to its training examples — or, with
+    --pool/--target, every document of your pool against your target set.
 
-    Positive scores = the example reduces the targets' loss. Example:
+    Positive scores = the example reduces the targets' loss. Examples:
 
         winnow attribute digits-lr --method influence --flip 0.1 --self -o scores.parquet
+
+        winnow attribute --pool pool.jsonl --target target.jsonl --proxy cpu-tiny --method trak -o scores.parquet
     """
+    if pool is not None or target is not None:
+        from winnow.select.attribute_data import attribute_cli
+
+        return attribute_cli(pool, target, out, method=method, preset=lm_preset, tokens=tokens, seed=seed,
+                             load=load_proxy, save=save_proxy, proj_dim=proj_dim, how=aggregate)
     import time
 
     import numpy as np
