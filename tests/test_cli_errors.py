@@ -36,6 +36,7 @@ BAD = {
                      "--param", "resample=often"],
     "attribute": ["attribute", "no-such-proxy"],
     "export": ["export", "not_a_run", "tokens_out"],
+    "mix": ["mix", "missing.yaml"],
     "bench": ["bench", "missing.yaml"],
     "report": ["report", "not_a_run"],
     "scaling fit": ["scaling", "fit", "missing.csv"],

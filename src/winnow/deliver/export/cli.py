@@ -6,7 +6,10 @@ from typing import List, Optional
 
 import typer
 
+from winnow.cli_common import cli_errors
 
+
+@cli_errors(ValueError)
 def export_cmd(
     run_dir: List[str] = typer.Argument(..., help="A winnow run folder (its data/*.parquet), Parquet files or globs; the last argument is OUT."),
     tokenizer: str = typer.Option("gpt2", "--tokenizer", "-t", help="gpt2 (offline GPT-2 BPE) or a tokenizer.json path/folder."),

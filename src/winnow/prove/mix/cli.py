@@ -5,7 +5,10 @@ from typing import Optional
 
 import typer
 
+from winnow.cli_common import cli_errors
 
+
+@cli_errors(ValueError)
 def mix(
     config: str = typer.Argument(..., help="Mix config YAML (pool, group_by, eval, objective, proxy, runs, seeds)."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Output folder (overrides output: in the YAML)."),

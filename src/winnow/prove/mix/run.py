@@ -57,12 +57,13 @@ import os
 import time
 from typing import Callable
 
+from winnow.errors import WinnowError
 import numpy as np
 
 SCHEMA = "winnow.mix/1"
 
 
-class MixConfigError(ValueError):
+class MixConfigError(WinnowError, ValueError):
     """A bad mix config; the message names the key."""
 
 
