@@ -37,11 +37,11 @@ def _cfg(d, **kw):
 
 
 def test_known_answer_eval_of_one_source_gets_the_largest_weight(data, tmp_path):
-    res = run_mix(_cfg(data), output=str(tmp_path / "out"))
+    res = run_mix(_cfg(data, runs=16), output=str(tmp_path / "out"))
     w = res["weights"]
     assert max(w, key=w.get) == "code", w
     assert abs(sum(w.values()) - 1) < 1e-9 and res["group_by"] == "source"
-    assert res["regression"]["n_runs"] == 8 and set(res["regression"]["cv_spearman"]["code"]) == {"quadratic", "gbm"}
+    assert res["regression"]["n_runs"] == 16 and set(res["regression"]["cv_spearman"]["code"]) == {"quadratic", "gbm"}
     # corners are sampled: the code-only run has the lowest measured code loss of the corners
     corners = [r for r in res["runs"] if r["kind"] == "corner"]
     assert min(corners, key=lambda r: r["losses"]["code"])["weights"]["code"] == 1.0

@@ -486,7 +486,7 @@ class UserLMTask(BenchTask):
                  drop_leaks: bool = False, text_column: str = "text", seed: int = 0):
         from winnow.proxy.lm import describe_recipe
         from winnow.proxy.tokenize import get_tokenizer
-        from winnow.select.base import _word_counts
+        from winnow.select.base import word_counts
 
         if isinstance(eval, (str, os.PathLike, list)):
             eval = {"eval": eval}
@@ -523,7 +523,7 @@ class UserLMTask(BenchTask):
         cols = {"source": np.asarray(srcs, dtype=object)} if srcs is not None else {}
         self.pool = Pool(np.asarray(ids, dtype=object), texts=texts, columns=cols, n_tokens=ntok)
         self.target = Pool(np.asarray([f"target/{i}" for i in range(len(tgt_texts))], dtype=object),
-                           texts=tgt_texts, n_tokens=_word_counts(tgt_texts))
+                           texts=tgt_texts, n_tokens=word_counts(tgt_texts))
         self.recipes = [describe_recipe(p["preset"], vocab_size=self.tokenizer.vocab_size, **p["options"])
                         for p in self.proxies]
         for p, r in zip(self.proxies, self.recipes):
