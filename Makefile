@@ -31,9 +31,11 @@ demo: sample
 	$(BIN)/python -m winnow.deliver.export.train_check runs/demo_tokens
 	@echo "open runs/demo/report.html (curation funnel) and runs/demo_bench/report.html (selection vs random)"
 
-## test: install and run the test suite (fast tests; slow ones run in a small version)
+## test: install, lint (ruff) and run the test suite and every docstring example (slow tests run in a small version)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --doctest-modules src tests
 
 clean:
 	rm -rf runs data/sample .pytest_cache

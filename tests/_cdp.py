@@ -3,6 +3,7 @@
 Chromium is started with ``--remote-debugging-pipe``: it reads JSON commands from fd 3 and
 writes responses/events to fd 4, each message ending with a NUL byte.
 """
+
 from __future__ import annotations
 
 import base64
@@ -14,9 +15,23 @@ import subprocess
 import tempfile
 import time
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-extensions", "--disable-default-apps",
-         "--mute-audio", "--hide-scrollbars", "--disable-dev-shm-usage", "--enable-logging=stderr", "--v=0", "--remote-debugging-pipe"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--disable-dev-shm-usage",
+    "--enable-logging=stderr",
+    "--v=0",
+    "--remote-debugging-pipe",
+]
 
 
 def find_chromium() -> str | None:
@@ -58,8 +73,13 @@ class Browser:
         # bash puts our pipe ends on fds 3 and 4, where Chromium expects them
         script = f'exec "$0" "$@" 3<&{to_chrome_r} 4>&{from_chrome_w} {to_chrome_r}<&- {from_chrome_w}>&-'
         self._err = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen(["bash", "-c", script, self.binary, *args], pass_fds=(to_chrome_r, from_chrome_w),
-                                     stdin=subprocess.DEVNULL, stdout=self._err, stderr=self._err)
+        self.proc = subprocess.Popen(
+            ["bash", "-c", script, self.binary, *args],
+            pass_fds=(to_chrome_r, from_chrome_w),
+            stdin=subprocess.DEVNULL,
+            stdout=self._err,
+            stderr=self._err,
+        )
         os.close(to_chrome_r)
         os.close(from_chrome_w)
         return self
@@ -97,8 +117,9 @@ class Browser:
         msg, self._buf = self._buf.split(b"\0", 1)
         return json.loads(msg)
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float | None = None) -> dict:
+    def send(
+        self, method: str, params: dict | None = None, session: str | None = None, timeout: float | None = None
+    ) -> dict:
         self._id += 1
         mid = self._id
         msg = {"id": mid, "method": method, "params": params or {}}
@@ -131,8 +152,11 @@ class Browser:
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for m in ("Page.enable", "Runtime.enable", "Log.enable"):
             self.send(m, session=session)
-        self.send("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=session)
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
         self.events.clear()
         self.send("Page.navigate", {"url": url}, session=session)
         self.wait_event("Page.loadEventFired", session)
@@ -144,8 +168,11 @@ class Page:
         self.b, self.session, self.width = browser, session, width
 
     def eval(self, expression: str):
-        r = self.b.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                             "awaitPromise": True}, session=self.session)
+        r = self.b.send(
+            "Runtime.evaluate",
+            {"expression": expression, "returnByValue": True, "awaitPromise": True},
+            session=self.session,
+        )
         if "exceptionDetails" in r:
             raise RuntimeError(f"evaluation failed: {r['exceptionDetails']}")
         return r["result"].get("value")
@@ -159,11 +186,15 @@ class Page:
                 continue
             m, p = e.get("method"), e.get("params", {})
             if m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert", "warning"):
-                out.append(f"console.{p['type']}: " + " ".join(str(a.get("value", a.get("description")))
-                                                             for a in p.get("args", [])))
+                out.append(
+                    f"console.{p['type']}: "
+                    + " ".join(str(a.get("value", a.get("description"))) for a in p.get("args", []))
+                )
             elif m == "Runtime.exceptionThrown":
-                out.append(f"exception: {p.get('exceptionDetails', {}).get('text')} "
-                           f"{p.get('exceptionDetails', {}).get('exception', {}).get('description', '')}")
+                out.append(
+                    f"exception: {p.get('exceptionDetails', {}).get('text')} "
+                    f"{p.get('exceptionDetails', {}).get('exception', {}).get('description', '')}"
+                )
             elif m == "Log.entryAdded" and p.get("entry", {}).get("level") in ("error", "warning"):
                 out.append(f"log.{p['entry']['level']}: {p['entry'].get('text')} {p['entry'].get('url', '')}")
             elif m == "Page.javascriptDialogOpening":
@@ -175,10 +206,14 @@ class Page:
         """Full-page PNG (height capped); returns (width, height)."""
         h = int(self.eval("Math.ceil(document.documentElement.scrollHeight)") or 900)
         h = min(h, max_height)
-        self.b.send("Emulation.setDeviceMetricsOverride",
-                    {"width": self.width, "height": h, "deviceScaleFactor": 1, "mobile": False}, session=self.session)
-        r = self.b.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False},
-                        session=self.session)
+        self.b.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": self.width, "height": h, "deviceScaleFactor": 1, "mobile": False},
+            session=self.session,
+        )
+        r = self.b.send(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": False}, session=self.session
+        )
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         with open(path, "wb") as fh:
             fh.write(base64.b64decode(r["data"]))

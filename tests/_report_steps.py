@@ -1,5 +1,6 @@
 """Real steps used by the report tests: a GPT-2 token counter (annotate only) and an exact
 dedup global step that records ``duplicate_of`` / ``cluster_id`` the way dedup steps do."""
+
 from __future__ import annotations
 
 import os
@@ -65,8 +66,13 @@ class ExactDupes(GlobalStep):
             keys = t.column("key").to_pylist()
             rep = [first[k] for k in keys]
             dup = [r[0] if r[0] != i else None for i, r in zip(ids, rep)]
-            pq.write_table(pa.table({
-                "reason": pa.array([None if d is None else "exact_dupes:duplicate" for d in dup], pa.string()),
-                "duplicate_of": pa.array(dup, pa.string()),
-                "cluster_id": pa.array(np.array([r[1] for r in rep], dtype=np.int64)),
-            }), os.path.join(out_dir, f"{task:05d}.parquet"))
+            pq.write_table(
+                pa.table(
+                    {
+                        "reason": pa.array([None if d is None else "exact_dupes:duplicate" for d in dup], pa.string()),
+                        "duplicate_of": pa.array(dup, pa.string()),
+                        "cluster_id": pa.array(np.array([r[1] for r in rep], dtype=np.int64)),
+                    }
+                ),
+                os.path.join(out_dir, f"{task:05d}.parquet"),
+            )

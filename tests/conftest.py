@@ -1,4 +1,5 @@
 """Shared fixtures: real text corpora assembled offline from installed packages."""
+
 from __future__ import annotations
 
 import gzip

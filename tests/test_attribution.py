@@ -1,13 +1,25 @@
 """winnow.select.attribution: per-example gradients, projection, determinism, stored features, errors, LDS."""
+
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from winnow.select.attribution import (AttributionError, CausalLMTask, ClassificationTask, FeatureStore,
-                                RandomProjector, RegressionTask, attribute, fit_datamodels, lds,
-                                per_example_grads, self_influence, subset_masks)
+from winnow.select.attribution import (
+    AttributionError,
+    CausalLMTask,
+    ClassificationTask,
+    FeatureStore,
+    RandomProjector,
+    RegressionTask,
+    attribute,
+    fit_datamodels,
+    lds,
+    per_example_grads,
+    self_influence,
+    subset_masks,
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +53,8 @@ def test_per_example_grads_equal_autograd(digits):
         G = torch.cat(list(per_example_grads(model, task, (X[:12], y[:12]), fn=fn, batch_size=5)))
         for i in range(12):
             model.zero_grad()
-            out = model(X[i:i + 1])
-            getattr(task, fn)(out, y[i:i + 1]).sum().backward()
+            out = model(X[i : i + 1])
+            getattr(task, fn)(out, y[i : i + 1]).sum().backward()
             ref = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
             torch.testing.assert_close(G[i], ref, rtol=1e-5, atol=1e-6)
 
@@ -249,8 +261,9 @@ def test_datamodels_method_agrees_with_influence_on_ridge_regression():
     task = RegressionTask()
     dm = attribute(None, task, (Xtr, ytr), (Xte, yte), method="datamodels", fit=fit, n_models=400, l2=1.0)
     full = fit(Xtr, ytr, 0)
-    inf = attribute(full, task, (Xtr, ytr), (Xte, yte), method="influence", target_fn="output", damping=l2,
-                    solver="exact")
+    inf = attribute(
+        full, task, (Xtr, ytr), (Xte, yte), method="influence", target_fn="output", damping=l2, solver="exact"
+    )
     assert dm.scores.shape == inf.scores.shape == (60, 5)
     r = np.corrcoef(dm.scores.ravel(), inf.scores.ravel())[0, 1]
     assert r > 0.8, r
@@ -261,16 +274,18 @@ def test_datamodels_method_agrees_with_influence_on_ridge_regression():
 def test_trak_ensemble_modes_follow_their_definitions(digits):
     """mean_q (paper, default) = mean of kernel scores x mean Q; mean = mean of per-model products.
     With Q from each single model: the per-model TRAK-1 scores are phi K^-1 phi * Q_m."""
-    from winnow.select.attribution.grads import model_outputs
     from winnow.select.attribution.data import Data
+    from winnow.select.attribution.grads import model_outputs
 
     X, y, Xt, yt = digits
     models = [_train(_mlp(s), X, y, steps=20) for s in range(2)]
     task = ClassificationTask()
     kw = dict(proj_dim=64, damping=1.0)
     singles = [attribute(m, task, (X, y), (Xt, yt), method="trak", seed=i, **kw).scores for i, m in enumerate(models)]
-    Q = [model_outputs(m, task, Data((X, y), "train"), ("output_weight",), 256)["output_weight"].double().numpy()
-         for m in models]
+    Q = [
+        model_outputs(m, task, Data((X, y), "train"), ("output_weight",), 256)["output_weight"].double().numpy()
+        for m in models
+    ]
     raw = [s / q[:, None] for s, q in zip(singles, Q)]
     ens_q = attribute(models, task, (X, y), (Xt, yt), method="trak", **kw).scores
     ens_m = attribute(models, task, (X, y), (Xt, yt), method="trak", ensemble="mean", **kw).scores
@@ -284,10 +299,10 @@ def test_trak_ensemble_modes_follow_their_definitions(digits):
 def test_closed_form_linear_softmax_hessian_equals_autodiff(digits):
     """The multinomial-logistic-regression fast path gives the same Hessian as P autodiff HVPs,
     for weight+bias, weight only, and a bias-free layer."""
+    import winnow.select.attribution.hessian as hess
     from winnow.select.attribution.data import Data
     from winnow.select.attribution.grads import GradFn
     from winnow.select.attribution.hessian import HVP, linear_softmax_hessian
-    import winnow.select.attribution.hessian as hess
 
     X, y, _, _ = digits
     for bias, params in ((True, None), (True, ["weight"]), (False, None)):

@@ -1,4 +1,5 @@
 """`winnow attribute` on a bundled proxy task writes real scores to Parquet."""
+
 import numpy as np
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
@@ -8,8 +9,24 @@ from winnow.cli import app
 
 def test_cli_self_influence_finds_flipped_labels(tmp_path):
     out = tmp_path / "s.parquet"
-    r = CliRunner().invoke(app, ["attribute", "digits-lr", "--method", "influence", "--self", "--flip", "0.1",
-                                 "--n-train", "300", "--n-test", "20", "-o", str(out)])
+    r = CliRunner().invoke(
+        app,
+        [
+            "attribute",
+            "digits-lr",
+            "--method",
+            "influence",
+            "--self",
+            "--flip",
+            "0.1",
+            "--n-train",
+            "300",
+            "--n-test",
+            "20",
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     t = pq.read_table(out)
     assert t.column_names == ["id", "score", "label", "flipped"] and t.num_rows == 300
@@ -23,8 +40,22 @@ def test_cli_self_influence_finds_flipped_labels(tmp_path):
 
 def test_cli_target_scores_and_errors(tmp_path):
     out = tmp_path / "t.parquet"
-    r = CliRunner().invoke(app, ["attribute", "digits-lr", "--method", "trak", "--n-train", "200", "--n-test", "10",
-                                 "--per-target", "-o", str(out)])
+    r = CliRunner().invoke(
+        app,
+        [
+            "attribute",
+            "digits-lr",
+            "--method",
+            "trak",
+            "--n-train",
+            "200",
+            "--n-test",
+            "10",
+            "--per-target",
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     t = pq.read_table(out)
     assert t.num_rows == 200 and "score_9" in t.column_names

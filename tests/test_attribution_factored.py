@@ -1,11 +1,18 @@
 """Factored (LoGra) gradient features: exact identity with the dense Kronecker projection of the
 explicitly formed per-example gradients, the attribute() API, and resumable stored shards."""
+
 import numpy as np
 import pytest
 import torch
 
-from winnow.select.attribution import (AttributionError, CausalLMTask, ClassificationTask, FeatureStore,
-                                       attribute, per_example_grads)
+from winnow.select.attribution import (
+    AttributionError,
+    CausalLMTask,
+    ClassificationTask,
+    FeatureStore,
+    attribute,
+    per_example_grads,
+)
 from winnow.select.attribution.data import Data
 from winnow.select.attribution.factored import FactoredFeaturizer
 from winnow.select.attribution.grads import select_params
@@ -52,8 +59,9 @@ def test_factored_equals_kronecker_projection_on_mlp():
     X, y = torch.randn(9, 7, dtype=torch.float64), torch.randint(0, 4, (9,))
     fz = FactoredFeaturizer(model, ClassificationTask(), proj_dim=50, batch_size=5)
     F = torch.as_tensor(fz.matrix(Data((X, y), "train")))
-    torch.testing.assert_close(F, _dense_reference(fz, model, ClassificationTask(), X, y, "loss"),
-                               rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(
+        F, _dense_reference(fz, model, ClassificationTask(), X, y, "loss"), rtol=1e-10, atol=1e-12
+    )
 
 
 def test_factored_through_attribute_and_resumable_store(tmp_path):
@@ -111,8 +119,16 @@ def test_readme_factored_and_ekfac_snippet(tmp_path):
     train = (torch.randn(30, 5), torch.randint(0, 3, (30,)))
     test = (train[0][:4], train[1][:4])
     # the README lines, verbatim apart from the store folder
-    res = attribute(lm, CausalLMTask(), (docs, docs), (target, target), method="trak",
-                    projection="factored", proj_dim=2048, store=str(tmp_path / "features"))
+    res = attribute(
+        lm,
+        CausalLMTask(),
+        (docs, docs),
+        (target, target),
+        method="trak",
+        projection="factored",
+        proj_dim=2048,
+        store=str(tmp_path / "features"),
+    )
     assert res.scores.shape == (20, 3) and np.isfinite(res.scores).all()
     res = attribute(mlp, ClassificationTask(), train, test, method="influence", solver="ekfac")  # EK-FAC
     assert res.scores.shape == (30, 4) and np.isfinite(res.scores).all()

@@ -1,5 +1,6 @@
 """Ground truth: influence functions vs exact leave-one-out retraining on L2-regularised logistic
 regression (scikit-learn's breast-cancer data, float64, LBFGS to tight convergence)."""
+
 import numpy as np
 import torch
 
@@ -57,8 +58,16 @@ def test_influence_matches_leave_one_out():
     n = len(Xtr)
     full, theta = _fit(Xtr, ytr, torch.ones(n, dtype=torch.float64), l2)
     base = _test_loss(full, Xte, yte)
-    res = attribute(full, ClassificationTask(), (Xtr, ytr), (Xte, yte), method="influence",
-                    solver="exact", damping=l2, target_fn="loss")
+    res = attribute(
+        full,
+        ClassificationTask(),
+        (Xtr, ytr),
+        (Xte, yte),
+        method="influence",
+        solver="exact",
+        damping=l2,
+        target_fn="loss",
+    )
     predicted = res.aggregate("mean")  # predicted rise of the mean test loss when i is removed
     # 120 training points: the 60 most and 60 least influential by prediction would flatter the
     # fit; take a random 120 instead (plus no selection on the outcome).
@@ -77,6 +86,14 @@ def test_influence_matches_leave_one_out():
     print(f"slope {slope:.3f}")
     assert 0.8 < slope < 1.25, slope
     # CG agrees with the exact solve
-    cg = attribute(full, ClassificationTask(), (Xtr, ytr), (Xte[:8], yte[:8]), method="influence",
-                   solver="cg", damping=l2, tol=1e-10)
+    cg = attribute(
+        full,
+        ClassificationTask(),
+        (Xtr, ytr),
+        (Xte[:8], yte[:8]),
+        method="influence",
+        solver="cg",
+        damping=l2,
+        tol=1e-10,
+    )
     np.testing.assert_allclose(cg.scores, res.scores[:, :8], rtol=1e-5, atol=1e-9)

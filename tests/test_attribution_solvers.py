@@ -1,5 +1,6 @@
 """Linear solvers of winnow.select.attribution.hessian on indefinite systems, and influence defaults
 on a non-convex (ReLU) model against retraining."""
+
 import warnings
 
 import numpy as np
@@ -101,22 +102,32 @@ def test_default_influence_on_a_relu_mlp_tracks_retraining(relu_setting):
         warnings.simplefilter("error", IndefiniteSystemWarning)  # the default is sound: no fallback needed
         default = attribute(model, task, tr, te, method="influence", max_iter=30).scores
     assert np.isfinite(default).all() and np.abs(default).max() < 10
-    gn = attribute(model, task, tr, te, method="influence", solver="cg", hessian="gauss_newton",
-                   damping=1e-2, max_iter=30).scores
+    gn = attribute(
+        model, task, tr, te, method="influence", solver="cg", hessian="gauss_newton", damping=1e-2, max_iter=30
+    ).scores
     v_def, v_gn = lds(default, masks, gt), lds(gn, masks, gt)
     assert v_def > 0.3, v_def
     assert v_def > v_gn - 0.1, (v_def, v_gn)
     # the true (indefinite) Hessian: CG meets negative curvature and says so
     with pytest.warns(IndefiniteSystemWarning):
-        attribute(model, task, tr, (te[0][:4], te[1][:4]), method="influence", solver="cg",
-                  hessian="hessian", damping=1e-4, max_iter=30)
+        attribute(
+            model,
+            task,
+            tr,
+            (te[0][:4], te[1][:4]),
+            method="influence",
+            solver="cg",
+            hessian="hessian",
+            damping=1e-4,
+            max_iter=30,
+        )
 
 
 def test_ekfac_rotation_is_exact_and_influence_tracks_retraining(relu_setting):
+    from winnow import attribution
     from winnow.select.attribution.data import Data
     from winnow.select.attribution.ekfac import EKFAC
     from winnow.select.attribution.grads import select_params
-    from winnow import attribution
 
     model, tr, te, masks, gt = relu_setting
     task = ClassificationTask()
@@ -133,7 +144,8 @@ def test_ekfac_rotation_is_exact_and_influence_tracks_retraining(relu_setting):
     scores = attribute(model, task, tr, te, method="influence", solver="ekfac").scores
     assert np.isfinite(scores).all()
     assert lds(scores, masks, gt) > 0.3
-    fact = attribute(model, task, tr, te, method="influence", solver="ekfac", projection="factored",
-                     proj_dim=512).scores
+    fact = attribute(
+        model, task, tr, te, method="influence", solver="ekfac", projection="factored", proj_dim=512
+    ).scores
     assert lds(fact, masks, gt) > 0.2
     assert Data(tr, "t").n == 300

@@ -1,4 +1,5 @@
 """Miniature versions of both bundled benchmark tasks, end to end (harness, outputs, CLI, reproducibility)."""
+
 import csv
 import json
 import os
@@ -10,14 +11,30 @@ from typer.testing import CliRunner
 
 from winnow.prove.bench import BenchConfigError, load_config, mean_ci, run_bench
 
-NOISY = {"task": {"name": "noisy_labels", "dataset": "digits", "noise": 0.3, "pool_size": 300,
-                  "proxy_options": {"epochs": 30}},
-         "strategies": ["random", {"el2n": {"n_models": 1}}, {"forgetting": {"epochs": 15}},
-                        {"method": "prototype", "label": "proto-class", "params": {"use_labels": True}}],
-         "budgets": [0.25, 0.5], "seeds": [0, 1, 2]}
-LM = {"task": {"name": "lm", "per_source": 60, "target_fit": 30, "target_eval": 40, "vocab_size": 512,
-               "proxy": "ngram"},
-      "strategies": ["random", "dsir", "ce_diff"], "budgets": [0.25], "seeds": [0, 1, 2], "full_pool": False}
+NOISY = {
+    "task": {
+        "name": "noisy_labels",
+        "dataset": "digits",
+        "noise": 0.3,
+        "pool_size": 300,
+        "proxy_options": {"epochs": 30},
+    },
+    "strategies": [
+        "random",
+        {"el2n": {"n_models": 1}},
+        {"forgetting": {"epochs": 15}},
+        {"method": "prototype", "label": "proto-class", "params": {"use_labels": True}},
+    ],
+    "budgets": [0.25, 0.5],
+    "seeds": [0, 1, 2],
+}
+LM = {
+    "task": {"name": "lm", "per_source": 60, "target_fit": 30, "target_eval": 40, "vocab_size": 512, "proxy": "ngram"},
+    "strategies": ["random", "dsir", "ce_diff"],
+    "budgets": [0.25],
+    "seeds": [0, 1, 2],
+    "full_pool": False,
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +78,9 @@ def test_same_config_and_seeds_give_the_same_table(noisy_res):
     res, _ = noisy_res
     again = run_bench(NOISY)
     assert [r["metric"] for r in again["runs"]] == [r["metric"] for r in res["runs"]]
-    assert [(r["mean"], r["ci_low"], r["gain"]) for r in again["summary"]] == \
-        [(r["mean"], r["ci_low"], r["gain"]) for r in res["summary"]]
+    assert [(r["mean"], r["ci_low"], r["gain"]) for r in again["summary"]] == [
+        (r["mean"], r["ci_low"], r["gain"]) for r in res["summary"]
+    ]
 
 
 def test_lm_mini_targeted_selection_beats_random():
@@ -93,8 +111,9 @@ def test_mean_ci_and_config_errors():
 def test_cli_bench_prints_table(tmp_path):
     from winnow.cli import app
 
-    cfg = dict(NOISY, strategies=["random", {"forgetting": {"epochs": 10}}], budgets=[0.5], seeds=[0, 1, 2],
-               full_pool=False)
+    cfg = dict(
+        NOISY, strategies=["random", {"forgetting": {"epochs": 10}}], budgets=[0.5], seeds=[0, 1, 2], full_pool=False
+    )
     p = tmp_path / "b.yaml"
     p.write_text(yaml.safe_dump(cfg))
     r = CliRunner().invoke(app, ["bench", str(p), "-o", str(tmp_path / "out"), "-q"], terminal_width=200)
@@ -112,12 +131,19 @@ def test_lm_task_pool_from_a_curated_run(sample_corpus, tmp_path):
     from winnow import Length, Pipeline
     from winnow.prove.bench.tasks import LMTask
 
-    run = Pipeline([Length(min_words=20)]).run(f"{sample_corpus}/raw/part-*.jsonl.gz", str(tmp_path / "run"),
-                                               workers=1)
+    run = Pipeline([Length(min_words=20)]).run(f"{sample_corpus}/raw/part-*.jsonl.gz", str(tmp_path / "run"), workers=1)
     kept = run.kept(["id", "source"])
     kept_ids = set(kept.column("id").to_pylist())
-    task = LMTask(sources=["python_docs", "package_readme"], target_source="python_docs", per_source=40,
-                  target_fit=5, target_eval=8, proxy="ngram", tokenizer="bytes", pool_run=run.path)
+    task = LMTask(
+        sources=["python_docs", "package_readme"],
+        target_source="python_docs",
+        per_source=40,
+        target_fit=5,
+        target_eval=8,
+        proxy="ngram",
+        tokenizer="bytes",
+        pool_run=run.path,
+    )
     parents = {i.rsplit("#", 1)[0] for i in task.pool.ids}
     assert parents <= kept_ids  # every pool chunk comes from a kept document
     assert set(task.pool.columns["source"]) == {"python_docs", "package_readme"}

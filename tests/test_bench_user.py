@@ -3,6 +3,7 @@
 The three files are built here from text the project uses nowhere else (numpy docstrings for the
 pool; scikit-learn's dataset descriptions, split by file, for the pool, the target and the eval set).
 """
+
 import glob
 import json
 import os
@@ -46,8 +47,11 @@ def _user_files(root):
     target = [c for ch in chunks[:3] for c in ch]
     evals = [c for ch in chunks[3:6] for c in ch]
     pool_descr = [c for ch in chunks[6:] for c in ch]
-    docs = [getattr(np, k).__doc__ for k in sorted(dir(np)) if callable(getattr(np, k, None))
-            and (getattr(np, k).__doc__ or "").strip()]
+    docs = [
+        getattr(np, k).__doc__
+        for k in sorted(dir(np))
+        if callable(getattr(np, k, None)) and (getattr(np, k).__doc__ or "").strip()
+    ]
     pool_np = [c for d in docs[:60] for c in _paragraphs(d)][:150]
     os.makedirs(os.path.join(root, "mydata"))
 
@@ -99,7 +103,7 @@ def test_readme_flow_on_my_own_files(tmp_path, monkeypatch):
     sel = json.load(open("runs/sel/selection.json"))
     assert sel["rows_selected"] == round(0.25 * len(pool_ids))
     kept = pq.read_table("runs/sel/data").column("id").to_pylist()
-    top = np.argsort(-np.asarray(scores["score"]), kind="stable")[:len(kept)]
+    top = np.argsort(-np.asarray(scores["score"]), kind="stable")[: len(kept)]
     assert sorted(kept) == sorted(pool_ids[i] for i in top)
 
 
@@ -113,8 +117,18 @@ def _fake_bench(proxies=("cpu-tiny", "cpu-tiny-x4"), seeds=(0, 1, 2)):
             for seed in seeds:
                 for k, p in enumerate(proxies):
                     m = v - 10 * b - 5 * k + 0.1 * seed
-                    runs.append({"strategy": s, "budget": b, "seed": seed, "metric": m, "metrics": {"e": m},
-                                 "proxy": p, "params": 1000 * 4 ** k, "n_tokens": 123 + seed})
+                    runs.append(
+                        {
+                            "strategy": s,
+                            "budget": b,
+                            "seed": seed,
+                            "metric": m,
+                            "metrics": {"e": m},
+                            "proxy": p,
+                            "params": 1000 * 4**k,
+                            "n_tokens": 123 + seed,
+                        }
+                    )
     return {"schema": "winnow.prove.bench/1", "task": {"metric": "perplexity"}, "runs": runs}
 
 
@@ -140,16 +154,34 @@ def test_rank_transfer_and_warnings():
     from winnow.prove.bench.harness import bench_warnings, rank_transfer
 
     fake = _fake_bench()
-    cfg = {"strategies": [{"label": s} for s in ("random", "dsir", "ce_diff")], "budgets": [0.1, 0.25],
-           "seeds": [0, 1, 2], "baseline": "random"}
+    cfg = {
+        "strategies": [{"label": s} for s in ("random", "dsir", "ce_diff")],
+        "budgets": [0.1, 0.25],
+        "seeds": [0, 1, 2],
+        "baseline": "random",
+    }
     t = rank_transfer(fake["runs"], cfg, ["cpu-tiny", "cpu-tiny-x4"], ["e"])
     assert t[0]["spearman"] == pytest.approx(1.0) and t[0]["cells"] == 6 and t[0]["ci_low"] == pytest.approx(1.0)
-    res = {"seeds": [0, 1], "config": {"baseline": "random"}, "evals": ["a", "b"],
-           "eval_summary": [{"eval": "a", "strategy": "dsir", "significant": True},
-                            {"eval": "b", "strategy": "dsir", "significant": False}],
-           "task": {"info": {"leaks": {"n": 13, "pairs": [
-               {"a": "pool", "b": "target", "exact": 0, "ngram": 4, "of": 10},
-               {"a": "pool", "b": "eval:a", "exact": 1, "ngram": 2, "of": 10}]}}}}
+    res = {
+        "seeds": [0, 1],
+        "config": {"baseline": "random"},
+        "evals": ["a", "b"],
+        "eval_summary": [
+            {"eval": "a", "strategy": "dsir", "significant": True},
+            {"eval": "b", "strategy": "dsir", "significant": False},
+        ],
+        "task": {
+            "info": {
+                "leaks": {
+                    "n": 13,
+                    "pairs": [
+                        {"a": "pool", "b": "target", "exact": 0, "ngram": 4, "of": 10},
+                        {"a": "pool", "b": "eval:a", "exact": 1, "ngram": 2, "of": 10},
+                    ],
+                }
+            }
+        },
+    }
     w = bench_warnings(res)
     assert any("only 2 seed" in x for x in w)
     assert any("on eval 'b'" in x for x in w) and not any("on eval 'a'" in x for x in w)

@@ -1,4 +1,5 @@
 """CLI: fast --help, run + stats on a real corpus, clear errors."""
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,15 @@ def test_help_is_fast_and_lists_verbs():
         assert verb in r.stdout
     # interpreter start included; heavy modules (pyarrow, torch, ray) must not load
     assert elapsed < 3.0
-    r = subprocess.run([sys.executable, "-c",
-                        "import sys, winnow.cli; print(sorted(m for m in ('pyarrow','torch','ray','sklearn') if m in sys.modules))"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, winnow.cli; print(sorted(m for m in ('pyarrow','torch','ray','sklearn') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.stdout.strip() == "[]", r.stdout + r.stderr
 
 

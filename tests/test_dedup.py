@@ -1,5 +1,6 @@
 """Dedup steps on real text (Python reference docs + installed packages' licences), checked
 against ground truth computed independently (normalised-text identity, exact Jaccard)."""
+
 from __future__ import annotations
 
 import glob
@@ -9,7 +10,6 @@ import sys
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -43,12 +43,24 @@ def corpus(real_docs) -> list[dict]:
     rows = list(base)
     for k in range(200):
         d = rng.choice(base)
-        rows.append({"id": f"copy{k:03d}", "text": "  " + d["text"].replace(" ", "  ") + "\n", "source": "copy",
-                     "orig": d["id"]})
+        rows.append(
+            {
+                "id": f"copy{k:03d}",
+                "text": "  " + d["text"].replace(" ", "  ") + "\n",
+                "source": "copy",
+                "orig": d["id"],
+            }
+        )
     for k in range(400):
         d = rng.choice(base)
-        rows.append({"id": f"near{k:03d}", "text": _variant(d["text"], rng, rng.choice([0.01, 0.03, 0.08, 0.15, 0.3])),
-                     "source": "near", "orig": d["id"]})
+        rows.append(
+            {
+                "id": f"near{k:03d}",
+                "text": _variant(d["text"], rng, rng.choice([0.01, 0.03, 0.08, 0.15, 0.3])),
+                "source": "near",
+                "orig": d["id"],
+            }
+        )
     rng.shuffle(rows)
     return rows
 
@@ -83,9 +95,18 @@ def test_exact_dedup_removes_every_exact_duplicate(tmp_path, corpus):
     res = _run({"exact_dedup": {}}, inp, tmp_path / "out")
     rows_in = res.manifest["totals"]["rows_in"]
     assert rows_in == len(corpus)
-    norm = dict(zip([d["id"] for d in corpus], normalize(pa.array([d["text"] for d in corpus]), lowercase=False,
-                                                         punctuation=False, digits=False,
-                                                         unicode_form="NFC").to_pylist()))
+    norm = dict(
+        zip(
+            [d["id"] for d in corpus],
+            normalize(
+                pa.array([d["text"] for d in corpus]),
+                lowercase=False,
+                punctuation=False,
+                digits=False,
+                unicode_form="NFC",
+            ).to_pylist(),
+        )
+    )
     groups: dict[str, list[str]] = {}
     for i, t in norm.items():
         groups.setdefault(t, []).append(i)
@@ -184,8 +205,9 @@ def test_workers_1_and_2_and_shard_splits_give_identical_decisions(tmp_path, cor
         assert t["rows_in"] == len(rows) == t["rows_kept"] + t["rows_rejected"]
         rej = res.rejects(["id", "step", "reason", "duplicate_of"])
         kept = res.kept(["id", "cluster_id", "cluster_size"])
-        outs.append((sorted(tuple(r.values()) for r in rej.to_pylist()),
-                     sorted(tuple(r.values()) for r in kept.to_pylist())))
+        outs.append(
+            (sorted(tuple(r.values()) for r in rej.to_pylist()), sorted(tuple(r.values()) for r in kept.to_pylist()))
+        )
     steps = {r[1] for r in outs[0][0]}
     assert steps == {"exact_dedup", "minhash_dedup"}
     assert all(o == outs[0] for o in outs[1:]), "decisions depend on the shard split / workers"
@@ -214,8 +236,9 @@ def test_char_shingles_and_cli(tmp_path, corpus):
     from winnow.cli import app
 
     inp = _write_shards(tmp_path, corpus[:300], 2)
-    r = CliRunner().invoke(app, ["dedup", inp, str(tmp_path / "cli"), "--method", "minhash", "--unit", "char",
-                                 "--ngram", "7", "-w", "1"])
+    r = CliRunner().invoke(
+        app, ["dedup", inp, str(tmp_path / "cli"), "--method", "minhash", "--unit", "char", "--ngram", "7", "-w", "1"]
+    )
     assert r.exit_code == 0, r.output
     assert "balanced" in r.output
     from winnow.core.pipeline.manifest import load_manifest
@@ -249,14 +272,23 @@ def test_semantic_dedup_default_does_not_merge_unrelated_documents(tmp_path):
     import django
 
     sp = sysconfig.get_paths()["purelib"]
-    authors = [p for p in (glob.glob(f"{sp}/django-*.dist-info/licenses/AUTHORS")
-                           + glob.glob(f"{sp}/sympy-*.dist-info/licenses/AUTHORS"))]
+    authors = [
+        p
+        for p in (
+            glob.glob(f"{sp}/django-*.dist-info/licenses/AUTHORS")
+            + glob.glob(f"{sp}/sympy-*.dist-info/licenses/AUTHORS")
+        )
+    ]
     assert len(authors) == 2
     root = os.path.dirname(django.__file__)
-    po = sorted(glob.glob(f"{root}/contrib/admin/locale/*/LC_MESSAGES/django.po")
-                + glob.glob(f"{root}/contrib/sites/locale/*/LC_MESSAGES/django.po"))
-    docs = [{"id": f"d{k:04d}", "text": open(p, errors="replace").read(), "source": "real"}
-            for k, p in enumerate(authors + po)]
+    po = sorted(
+        glob.glob(f"{root}/contrib/admin/locale/*/LC_MESSAGES/django.po")
+        + glob.glob(f"{root}/contrib/sites/locale/*/LC_MESSAGES/django.po")
+    )
+    docs = [
+        {"id": f"d{k:04d}", "text": open(p, errors="replace").read(), "source": "real"}
+        for k, p in enumerate(authors + po)
+    ]
     inp = _write_shards(tmp_path, docs, 2)
     res = _run({"semantic_dedup": {}}, inp, tmp_path / "out")
     rep = _clusters(res)

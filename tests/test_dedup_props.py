@@ -1,5 +1,6 @@
 """Property tests for the dedup building blocks (hypothesis): vectorised kernels against
 brute-force references, and reduce decisions independent of how rows are split into tasks."""
+
 from __future__ import annotations
 
 import os
@@ -12,11 +13,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from winnow.curate.dedup._reduce import components_from, union
 from winnow.core.text.normalized_words import ngram_hashes
+from winnow.curate.dedup._reduce import components_from, union
 from winnow.curate.dedup.exact import ExactDedup
-from winnow.curate.dedup.minhash import (MinhashDedup, bucket_edges, centre_rounds, component_roots, intersect_sizes,
-                                   unique_per_doc)
+from winnow.curate.dedup.minhash import (
+    MinhashDedup,
+    bucket_edges,
+    centre_rounds,
+    component_roots,
+    intersect_sizes,
+    unique_per_doc,
+)
 from winnow.curate.dedup.semantic import SemanticDedup
 
 docs_strategy = st.lists(st.lists(st.integers(0, 6), max_size=12), min_size=1, max_size=8)
@@ -30,8 +37,9 @@ def test_ngram_hashes_match_bruteforce(docs, n):
     sh, counts = ngram_hashes(vals, offsets, n)
     assert counts.tolist() == [max(len(d) - n + 1, 1) if d else 0 for d in docs]
     # equal windows ⇔ equal hashes (brute force over all shingles of the batch)
-    windows = [tuple(d[i:i + n]) if len(d) >= n else tuple(d) for d in docs if d
-               for i in range(max(len(d) - n + 1, 1))]
+    windows = [
+        tuple(d[i : i + n]) if len(d) >= n else tuple(d) for d in docs if d for i in range(max(len(d) - n + 1, 1))
+    ]
     assert len(windows) == len(sh)
     for a in range(len(windows)):
         for b in range(len(windows)):
@@ -106,8 +114,13 @@ def rows(real_docs):
     return pa.table({"id": [r["id"] for r in out], "text": [r["text"] for r in out]})
 
 
-STEPS = [ExactDedup(), MinhashDedup(), MinhashDedup(clustering="components"), MinhashDedup(verify=False),
-         SemanticDedup(n_clusters=3)]
+STEPS = [
+    ExactDedup(),
+    MinhashDedup(),
+    MinhashDedup(clustering="components"),
+    MinhashDedup(verify=False),
+    SemanticDedup(n_clusters=3),
+]
 
 
 def _decide(step, tables, tmp):
@@ -222,8 +235,9 @@ def test_component_roots_equal_scipy_components_of_verified_links(seed):
         v = np.array([c for _, c in links], np.int64)
         _, lab = connected_components(coo_matrix((np.ones(len(u)), (u, v)), shape=(m, m)), directed=False)
         want = [min(x for x in range(m) if lab[x] == lab[k]) for k in range(m)]
-        root, tested, n_links = component_roots(K, B, m, None if thr is None else vals, None if thr is None else offs,
-                                                thr or 0.0)
+        root, tested, n_links = component_roots(
+            K, B, m, None if thr is None else vals, None if thr is None else offs, thr or 0.0
+        )
         assert root.tolist() == want
         assert (root != np.arange(m)).sum() > 50  # not trivial
 
@@ -245,17 +259,22 @@ def _template_case(seed):
             K.append(k)
             B.append(b * 4 + j)
     K, B = np.array(K), np.array(B)
-    vals, counts = unique_per_doc(np.array([v for s_ in sets for v in s_], np.uint64),
-                                  np.array([len(s_) for s_ in sets]))
+    vals, counts = unique_per_doc(
+        np.array([v for s_ in sets for v in s_], np.uint64), np.array([len(s_) for s_ in sets])
+    )
     offs = np.r_[0, np.cumsum(counts)]
     return K, B, m, sets, vals, offs
 
 
 def test_intersect_sizes_matches_sets():
     rng = np.random.default_rng(5)
-    sets = [set((rng.choice(300, rng.integers(0, 80), replace=False).astype(np.uint64) << np.uint64(24)).tolist())
-            for _ in range(60)]
-    vals, counts = unique_per_doc(np.array([v for s_ in sets for v in s_], np.uint64), np.array([len(s_) for s_ in sets]))
+    sets = [
+        set((rng.choice(300, rng.integers(0, 80), replace=False).astype(np.uint64) << np.uint64(24)).tolist())
+        for _ in range(60)
+    ]
+    vals, counts = unique_per_doc(
+        np.array([v for s_ in sets for v in s_], np.uint64), np.array([len(s_) for s_ in sets])
+    )
     offs = np.r_[0, np.cumsum(counts)]
     a, b = rng.integers(0, 60, 500), rng.integers(0, 60, 500)
     got = intersect_sizes(vals, offs, a, b)
@@ -263,8 +282,10 @@ def test_intersect_sizes_matches_sets():
 
 
 # ------------------------------------------------ compiled kernels against their references
-_ALPHABET = st.sampled_from(list("abcXYZ019 \t\n.,;-_'\"()/$+~") + ["é", "ß", "ﬁ", "Ａ", "١", "\u00a0", "\u2003",
-                                                                      "—", "’", "«", "\x00", "\x1f", "\x7f", "中", "😀"])
+_ALPHABET = st.sampled_from(
+    list("abcXYZ019 \t\n.,;-_'\"()/$+~")
+    + ["é", "ß", "ﬁ", "Ａ", "١", "\u00a0", "\u2003", "—", "’", "«", "\x00", "\x1f", "\x7f", "中", "😀"]
+)
 texts_strategy = st.lists(st.one_of(st.none(), st.text(_ALPHABET, max_size=40)), min_size=1, max_size=12)
 
 
@@ -288,7 +309,7 @@ def test_word_hash_is_the_same_on_both_paths_and_normalises():
     from winnow.core.text.normalized_words import word_token_hashes
 
     h, off = word_token_hashes(pa.array(["Hello WORLD 1234 x", "hello world 7 x é", "HELLO… world 0 X"]))
-    d = [h[off[i]:off[i + 1]].tolist() for i in range(3)]
+    d = [h[off[i] : off[i + 1]].tolist() for i in range(3)]
     assert d[0] == d[1][:4] == d[2]  # case, digit runs, Unicode punctuation (… is \p{P})
     assert len(set(d[0])) == 4
 
@@ -322,8 +343,14 @@ def test_minhash_kernel_equals_bruteforce(docs, k):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sets(st.integers(0, 400), max_size=300), st.sets(st.integers(0, 400), max_size=300)),
-                min_size=1, max_size=8), st.sampled_from([0.3, 0.5, 0.7, 0.8, 0.9, 1.0]))
+@given(
+    st.lists(
+        st.tuples(st.sets(st.integers(0, 400), max_size=300), st.sets(st.integers(0, 400), max_size=300)),
+        min_size=1,
+        max_size=8,
+    ),
+    st.sampled_from([0.3, 0.5, 0.7, 0.8, 0.9, 1.0]),
+)
 def test_jaccard_at_least_equals_exact_test(pairs, thr):
     """The early-exit merge gives exactly ``inter ≥ thr·(|A|+|B|−inter)`` on the full intersection."""
     from winnow.core.text.kernels import intersect_sorted, jaccard_at_least

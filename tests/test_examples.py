@@ -1,5 +1,6 @@
 """Every example YAML works from a clean clone (issue 22): the pipelines run on the sample corpus
 (and on other data through --input / -o), the bench configs validate."""
+
 from __future__ import annotations
 
 import glob
@@ -30,8 +31,9 @@ def test_example_pipeline_runs_on_other_data_with_input_override(path, sample_co
         assert p.startswith("data/sample/"), p
     out = str(tmp_path / "out")
     mine = [f"{sample_corpus}/raw/part-0000.jsonl.gz", f"{sample_corpus}/raw/messy.jsonl"]  # two of its files
-    res = CliRunner().invoke(app, ["run", path, "--input", mine[0], "--input", mine[1], "-o", out, "-w", "1",
-                                   "--no-progress"])
+    res = CliRunner().invoke(
+        app, ["run", path, "--input", mine[0], "--input", mine[1], "-o", out, "-w", "1", "--no-progress"]
+    )
     assert res.exit_code == 0, res.output
     from winnow.core.pipeline.manifest import load_manifest
 

@@ -1,4 +1,5 @@
 """The executor interface: a new executor is one class, and the pipeline imports no executor."""
+
 from __future__ import annotations
 
 import ast
@@ -31,8 +32,10 @@ def _steps():
 
 
 def _counts(manifest):
-    return ({k: v for k, v in manifest["totals"].items() if "seconds" not in k},
-            [{k: v for k, v in s.items() if k != "seconds"} for s in manifest["steps"]])
+    return (
+        {k: v for k, v in manifest["totals"].items() if "seconds" not in k},
+        [{k: v for k, v in s.items() if k != "seconds"} for s in manifest["steps"]],
+    )
 
 
 @pytest.fixture
@@ -40,15 +43,15 @@ def serial(monkeypatch):
     """The recipe of docs/ARCHITECTURE.md ("Add an executor"), registered for this test only."""
     monkeypatch.setattr(registry, "EXECUTORS", dict(registry.EXECUTORS))
 
-    @register_executor                      # `executor: serial` in YAML, --executor serial
+    @register_executor  # `executor: serial` in YAML, --executor serial
     class Serial(Executor):
-        name = "serial"                     # Options = MyOptions (pydantic) if it takes executor_options
+        name = "serial"  # Options = MyOptions (pydantic) if it takes executor_options
 
         def run_stage(self, layout, spec, steps, s, tasks, opts, on_done):
-            results = [run_task(layout, spec, steps, s, t, **opts) for t in tasks]   # where tasks run
+            results = [run_task(layout, spec, steps, s, t, **opts) for t in tasks]  # where tasks run
             for r, t in zip(results, tasks):
                 on_done(r, t)
-            return results                  # override reduce() / close() / for_run() only if needed
+            return results  # override reduce() / close() / for_run() only if needed
 
     return Serial
 
@@ -106,8 +109,12 @@ def _imports(path: pathlib.Path, text: str | None = None) -> list[tuple[str, lis
             base = pkg.rsplit(".", node.level - 1)[0] if node.level else ""
             mod = ".".join(p for p in (base, node.module or "") if p)
             out.append((mod, [a.name for a in node.names]))
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
-                "import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             out.append((str(node.args[0].value), []))
     return out
 
@@ -125,18 +132,26 @@ def test_the_pipeline_imports_no_executor():
     assert {"local", "ray"} <= set(executor_registry.executor_names())
     # the parser sees imports inside functions, relative ones and import_module calls
     probe = SRC / "core" / "pipeline" / "probe.py"
-    text = ("def f():\n    from ..executors.local import LocalExecutor\n"
-            "    importlib.import_module('winnow.core.executors.ray')\n")
+    text = (
+        "def f():\n    from ..executors.local import LocalExecutor\n"
+        "    importlib.import_module('winnow.core.executors.ray')\n"
+    )
     assert [m for m, _ in _imports(probe, text)] == ["winnow.core.executors.local", "winnow.core.executors.ray"]
 
 
 def test_executors_import_no_private_name_from_another_package():
     files = sorted((SRC / "core" / "executors").glob("*.py"))
     assert len(files) >= 5
-    bad = [(f.name, m, n) for f in files for m, names in _imports(f) for n in names
-           if n.startswith("_") and not m.startswith("winnow.core.executors")]
+    bad = [
+        (f.name, m, n)
+        for f in files
+        for m, names in _imports(f)
+        for n in names
+        if n.startswith("_") and not m.startswith("winnow.core.executors")
+    ]
     assert bad == []
     # what the check catches: the import the ray executor used to make
     probe = SRC / "core" / "executors" / "probe.py"
     assert _imports(probe, "from winnow.core.pipeline.runner import _cleanup\n") == [
-        ("winnow.core.pipeline.runner", ["_cleanup"])]
+        ("winnow.core.pipeline.runner", ["_cleanup"])
+    ]

@@ -1,5 +1,6 @@
 """winnow export: exactness (decode and compare), mixing targets, determinism across seeds and
 workers, kill -9 + resume, formats read back by their libraries, TokenDataset resume."""
+
 from __future__ import annotations
 
 import collections
@@ -26,8 +27,9 @@ def _write_run(path: str, rows: list[dict], files: int = 3, row_group: int = 64)
     os.makedirs(os.path.join(path, "data"), exist_ok=True)
     for k in range(files):
         part = rows[k::files]
-        pq.write_table(pa.Table.from_pylist(part), os.path.join(path, "data", f"t{k:05d}-0000.parquet"),
-                       row_group_size=row_group)
+        pq.write_table(
+            pa.Table.from_pylist(part), os.path.join(path, "data", f"t{k:05d}-0000.parquet"), row_group_size=row_group
+        )
     return path
 
 
@@ -53,7 +55,7 @@ def corpus(tmp_path_factory, real_docs):
     """Three real sources: Python reference paragraphs (split in two by topic) + package READMEs."""
     rows, seen = [], set()
     for d in real_docs[:1700]:
-        if d["text"] in seen:   # exact duplicates (a dedup step would have dropped them)
+        if d["text"] in seen:  # exact duplicates (a dedup step would have dropped them)
             continue
         seen.add(d["text"])
         src = "python_docs" if d["id"][0] < "m" else "python_docs_late"
@@ -67,7 +69,7 @@ def corpus(tmp_path_factory, real_docs):
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory, sample_corpus):
     """The bundled sample corpus (Django catalogues, stdlib code, licences, HTML pages...)."""
-    from winnow import Pipeline, Length
+    from winnow import Length, Pipeline
 
     out = str(tmp_path_factory.mktemp("sample_run"))
     Pipeline([Length(min_words=5)]).run(os.path.join(sample_corpus, "raw"), out, workers=1)
@@ -75,15 +77,15 @@ def sample_run(tmp_path_factory, sample_corpus):
 
 
 def _kept(run: str) -> list[dict]:
-    return pq.read_table(sorted(glob.glob(os.path.join(run, "data", "*.parquet"))),
-                         columns=["id", "text", "source"]).to_pylist()
+    return pq.read_table(
+        sorted(glob.glob(os.path.join(run, "data", "*.parquet"))), columns=["id", "text", "source"]
+    ).to_pylist()
 
 
 def _stream(out: str, split: str) -> np.ndarray:
     man = json.load(open(os.path.join(out, "manifest.json")))
     parts = [np.fromfile(os.path.join(out, s["file"]), dtype=man["dtype"]) for s in man["splits"][split]["shards"]]
     return np.concatenate(parts) if parts else np.zeros(0, man["dtype"])
-
 
 
 def _split_docs(stream: np.ndarray, eos: int) -> list[np.ndarray]:
@@ -94,25 +96,41 @@ def _split_docs(stream: np.ndarray, eos: int) -> list[np.ndarray]:
 
 
 def _files(out: str) -> dict[str, bytes]:
-    return {os.path.relpath(p, out): open(p, "rb").read()
-            for p in sorted(glob.glob(os.path.join(out, "*", "*"))) if os.path.isfile(p)}
+    return {
+        os.path.relpath(p, out): open(p, "rb").read()
+        for p in sorted(glob.glob(os.path.join(out, "*", "*")))
+        if os.path.isfile(p)
+    }
 
 
 # ------------------------------------------------------------------ tokenizer
 
+
 def test_gpt2_tiktoken_matches_hf_tokenizers(real_docs):
     from winnow.curate.filters.length import gpt2_tokenizer
 
-    texts = [d["text"] for d in real_docs[:400]] + [d["text"] for d in _metadata_docs(60)] + [
-        "", " ", "  two  spaces\n\n\ttab", "naïve café — “quotes” 😀🤖 中文 العربية", "I'll've", "a<|endoftext|>b",
-        "x" * 5000, "\u00a0nbsp\u2028ls", "123,456.789 1e-9"]
+    texts = (
+        [d["text"] for d in real_docs[:400]]
+        + [d["text"] for d in _metadata_docs(60)]
+        + [
+            "",
+            " ",
+            "  two  spaces\n\n\ttab",
+            "naïve café — “quotes” 😀🤖 中文 العربية",
+            "I'll've",
+            "a<|endoftext|>b",
+            "x" * 5000,
+            "\u00a0nbsp\u2028ls",
+            "123,456.789 1e-9",
+        ]
+    )
     ours = load_tokenizer("gpt2")
     hf = gpt2_tokenizer()
     ref = [e.ids for e in hf.encode_batch(texts)]
     got = [a.tolist() for a in ours.encode(texts)]
     assert got == ref
     assert ours.decode(got[len(real_docs[:400])]) == texts[len(real_docs[:400])]
-    assert ours.identity == load_tokenizer(hf).identity      # the same vocabulary through HF
+    assert ours.identity == load_tokenizer(hf).identity  # the same vocabulary through HF
 
 
 def test_tokenizer_json_path(tmp_path):
@@ -128,11 +146,12 @@ def test_tokenizer_json_path(tmp_path):
 
 # ------------------------------------------------------------------ exactness
 
+
 @pytest.mark.parametrize("which", ["corpus", "sample_run"])
 def test_every_document_exactly_once(which, request, tmp_path, monkeypatch):
     from winnow.deliver.export import core
 
-    monkeypatch.setattr(core, "_GATHER_TOKENS", 5000)   # many copy chunks per bucket and per shard
+    monkeypatch.setattr(core, "_GATHER_TOKENS", 5000)  # many copy chunks per bucket and per shard
     run = request.getfixturevalue(which)
     run = run[0] if isinstance(run, tuple) else run
     out = str(tmp_path / "out")
@@ -144,7 +163,7 @@ def test_every_document_exactly_once(which, request, tmp_path, monkeypatch):
     got = collections.Counter(tok.decode(d) for d in docs)
     assert got == want
     assert man["inputs"]["empty_documents"] == sum(1 for d in kept if not d["text"])
-    assert man["tokens"]["total"] == man["inputs"]["tokens"] + sum(want.values())   # + one EOS per document
+    assert man["tokens"]["total"] == man["inputs"]["tokens"] + sum(want.values())  # + one EOS per document
     assert 0 < man["splits"]["val"]["docs"] < man["splits"]["train"]["docs"]
     assert man["splits"]["train"]["docs"] + man["splits"]["val"]["docs"] == sum(want.values())
     # shuffled: the stream does not follow input order
@@ -168,6 +187,7 @@ def test_keep_boundaries_offsets(corpus, tmp_path):
 
 # ------------------------------------------------------------------ mixing
 
+
 def test_mix_hits_targets_within_one_document(corpus, tmp_path):
     run, rows = corpus
     mix = tmp_path / "mix.json"
@@ -177,8 +197,9 @@ def test_mix_hits_targets_within_one_document(corpus, tmp_path):
     nat = export(run, str(tmp_path / "nat"), seq_len=128, val_fraction=0.02, task_rows=100)
     budget = int(sum(s["train_tokens"] for s in nat["sources"].values()) * 3)
     out = str(tmp_path / "mixed")
-    man = export(run, out, seq_len=128, mix=str(mix), tokens=budget, val_fraction=0.02, task_rows=100,
-                 bucket_tokens=100_000)
+    man = export(
+        run, out, seq_len=128, mix=str(mix), tokens=budget, val_fraction=0.02, task_rows=100, bucket_tokens=100_000
+    )
     src_of = {r["text"]: r["source"] for r in rows}
     count = collections.Counter()
     copies = collections.Counter()
@@ -198,7 +219,7 @@ def test_mix_hits_targets_within_one_document(corpus, tmp_path):
         assert abs(count[g] - target) <= maxdoc[g], (g, count[g], target)
         assert man["sources"][g]["train_tokens"] == count[g]
     epochs = {g: s["epochs"] for g, s in man["sources"].items()}
-    assert max(epochs.values()) > 2 and min(epochs.values()) < 1, epochs     # up- and down-sampled
+    assert max(epochs.values()) > 2 and min(epochs.values()) < 1, epochs  # up- and down-sampled
     # whole epochs + a seeded partial one: each training document appears full or full + 1 times
     for g in weights:
         full = man["sources"][g]["full_epochs"]
@@ -220,10 +241,17 @@ def test_mix_errors(corpus, tmp_path):
 
 # ------------------------------------------------------------------ determinism
 
+
 def test_same_seed_identical_and_workers_identical(corpus, tmp_path):
     run, _ = corpus
-    kw = dict(seq_len=128, val_fraction=0.05, task_rows=100, bucket_tokens=50_000, shard_tokens=30_000,
-              mix={"weights": {"python_docs": 1, "python_docs_late": 1, "package_readme": 2}})
+    kw = dict(
+        seq_len=128,
+        val_fraction=0.05,
+        task_rows=100,
+        bucket_tokens=50_000,
+        shard_tokens=30_000,
+        mix={"weights": {"python_docs": 1, "python_docs_late": 1, "package_readme": 2}},
+    )
     a = export(run, str(tmp_path / "a"), workers=1, seed=3, **kw)
     b = export(run, str(tmp_path / "b"), workers=2, seed=3, **kw)
     export(run, str(tmp_path / "c"), workers=1, seed=4, **kw)
@@ -276,6 +304,7 @@ def test_kill9_then_resume_is_byte_identical(corpus, tmp_path, kill_after):
 
 # ------------------------------------------------------------------ formats
 
+
 def test_parquet_format_read_by_hf_datasets(corpus, tmp_path):
     import datasets
 
@@ -294,10 +323,10 @@ def _read_mds_shard(path: str) -> np.ndarray:
     """The MDS joint-shard layout: n (u32), n+1 offsets (u32), the config JSON, then the samples."""
     raw = open(path, "rb").read()
     n = int(np.frombuffer(raw[:4], np.uint32)[0])
-    offs = np.frombuffer(raw[4:4 + 4 * (n + 1)], np.uint32)
-    conf = json.loads(raw[4 + 4 * (n + 1):int(offs[0])])
+    offs = np.frombuffer(raw[4 : 4 + 4 * (n + 1)], np.uint32)
+    conf = json.loads(raw[4 + 4 * (n + 1) : int(offs[0])])
     assert conf["format"] == "mds" and conf["column_names"] == ["tokens"]
-    return np.frombuffer(raw[int(offs[0]):int(offs[-1])], np.uint16).reshape(n, -1)
+    return np.frombuffer(raw[int(offs[0]) : int(offs[-1])], np.uint16).reshape(n, -1)
 
 
 def test_mds_layout(corpus, tmp_path):
@@ -306,56 +335,75 @@ def test_mds_layout(corpus, tmp_path):
     man = export(run, str(tmp_path / "mds"), seq_len=64, task_rows=100, format="mds", mds_size_limit=40_000)
     idx = json.load(open(tmp_path / "mds" / "train" / "index.json"))
     assert len(idx["shards"]) == len(man["splits"]["train"]["shards"]) > 2
-    got = np.concatenate([_read_mds_shard(str(tmp_path / "mds" / "train" / s["raw_data"]["basename"]))
-                          for s in idx["shards"]])
+    got = np.concatenate(
+        [_read_mds_shard(str(tmp_path / "mds" / "train" / s["raw_data"]["basename"])) for s in idx["shards"]]
+    )
     ref = _stream(str(tmp_path / "bin"), "train")
     n = len(ref) // 64
-    assert np.array_equal(got.reshape(-1), ref[:n * 64]) and got.shape == (n, 64)
+    assert np.array_equal(got.reshape(-1), ref[: n * 64]) and got.shape == (n, 64)
 
 
 MDS_VENV = os.path.join(ROOT, "benchmarks", ".venv-export", "bin", "python")
 
 
-@pytest.mark.skipif(not os.path.exists(MDS_VENV), reason="needs benchmarks/export/setup.sh (mosaicml-streaming "
-                    "would replace the pinned torch in the project venv)")
+@pytest.mark.skipif(
+    not os.path.exists(MDS_VENV),
+    reason="needs benchmarks/export/setup.sh (mosaicml-streaming would replace the pinned torch in the project venv)",
+)
 def test_mds_read_by_mosaicml_streaming(corpus, tmp_path):
     run, _ = corpus
     export(run, str(tmp_path / "bin"), seq_len=64, task_rows=100)
     export(run, str(tmp_path / "mds"), seq_len=64, task_rows=100, format="mds", mds_size_limit=40_000)
-    r = subprocess.run([MDS_VENV, os.path.join(ROOT, "benchmarks", "export", "check_mds.py"),
-                        str(tmp_path / "mds" / "train"), str(tmp_path / "bin")], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            MDS_VENV,
+            os.path.join(ROOT, "benchmarks", "export", "check_mds.py"),
+            str(tmp_path / "mds" / "train"),
+            str(tmp_path / "bin"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "byte-identical" in r.stdout
 
 
 # ------------------------------------------------------------------ TokenDataset
 
+
 def test_token_dataset_ranks_and_exact_resume(corpus, tmp_path):
     from torch.utils.data import DataLoader
-
     from winnow.export import TokenDataset
 
     run, _ = corpus
     out = str(tmp_path / "o")
-    export(run, out, seq_len=64, task_rows=100, shard_tokens=10_000)   # samples straddle shards
+    export(run, out, seq_len=64, task_rows=100, shard_tokens=10_000)  # samples straddle shards
     stream = _stream(out, "train")
     world, bs = 2, 4
-    full = {r: [b for b in DataLoader(TokenDataset(out, 64, rank=r, world_size=world, seed=7), batch_size=bs)]
-            for r in range(world)}
+    full = {
+        r: [b for b in DataLoader(TokenDataset(out, 64, rank=r, world_size=world, seed=7), batch_size=bs)]
+        for r in range(world)
+    }
     k = 5
     for r in range(world):
-        resumed = list(DataLoader(TokenDataset(out, 64, rank=r, world_size=world, seed=7,
-                                               start_index=k * bs * world), batch_size=bs, num_workers=2))
+        resumed = list(
+            DataLoader(
+                TokenDataset(out, 64, rank=r, world_size=world, seed=7, start_index=k * bs * world),
+                batch_size=bs,
+                num_workers=2,
+            )
+        )
         assert len(resumed) == len(full[r]) - k
         assert all((a == b).all() for a, b in zip(resumed, full[r][k:]))
     ds = TokenDataset(out, 64, seed=7)
     ids = [ds.sample_id(j) for j in range(len(ds))]
-    assert sorted(ids) == list(range((len(stream) - 1) // 64))          # each sample once per epoch
+    assert sorted(ids) == list(range((len(stream) - 1) // 64))  # each sample once per epoch
     i = ids[3]
-    assert ds[3].tolist() == stream[i * 64:i * 64 + 65].tolist()
+    assert ds[3].tolist() == stream[i * 64 : i * 64 + 65].tolist()
     assert ids != sorted(ids) and ids != [TokenDataset(out, 64, seed=8).sample_id(j) for j in range(len(ds))]
-    seen = {TokenDataset(out, 64, rank=r, world_size=2, seed=7).sample_id(j) for r in range(2)
-            for j in range(len(ds) // 2)}
+    seen = {
+        TokenDataset(out, 64, rank=r, world_size=2, seed=7).sample_id(j) for r in range(2) for j in range(len(ds) // 2)
+    }
     assert len(seen) == 2 * (len(ds) // 2)
 
 
@@ -384,10 +432,10 @@ def test_readme_snippet(corpus, tmp_path, monkeypatch):
 
     run, rows = corpus
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-    sec = readme[readme.index("### Deliver: training-ready tokens"):]
+    sec = readme[readme.index("### Deliver: training-ready tokens") :]
     code = re.search(r"```python\n(.*?)```", sec, re.S).group(1)
     shutil.copytree(run, tmp_path / "runs" / "demo")
-    for f in glob.glob(str(tmp_path / "runs" / "demo" / "data" / "*.parquet")):   # the demo's source names
+    for f in glob.glob(str(tmp_path / "runs" / "demo" / "data" / "*.parquet")):  # the demo's source names
         t = pq.read_table(f)
         src = ["stdlib_code" if s == "package_readme" else s for s in t.column("source").to_pylist()]
         pq.write_table(t.set_column(2, "source", pa.array(src)), f)
@@ -396,8 +444,11 @@ def test_readme_snippet(corpus, tmp_path, monkeypatch):
     exec(compile(code, "README.md", "exec"), ns)
     assert tuple(ns["batch"].shape) == (8, 257)
     src = ns["man"]["sources"]
-    assert src["python_docs_late"]["train_tokens"] == 0                    # not in the weights: weight 0
-    assert abs(src["python_docs"]["train_tokens"] - 2 * src["stdlib_code"]["train_tokens"]) < 0.02 * ns["man"]["tokens"]["train"]
+    assert src["python_docs_late"]["train_tokens"] == 0  # not in the weights: weight 0
+    assert (
+        abs(src["python_docs"]["train_tokens"] - 2 * src["stdlib_code"]["train_tokens"])
+        < 0.02 * ns["man"]["tokens"]["train"]
+    )
 
 
 def test_train_check_learns_from_export(corpus, tmp_path):
@@ -421,8 +472,9 @@ def test_no_id_column_and_small_text_batches(tmp_path, real_docs, monkeypatch):
     pq.write_table(pa.table({"text": texts}), str(tmp_path / "in" / "a.parquet"), row_group_size=50)
     man = export(str(tmp_path / "in"), str(tmp_path / "o"), seq_len=32, val_fraction=0.1, task_rows=50)
     tok = load_tokenizer("gpt2")
-    docs = _split_docs(_stream(str(tmp_path / "o"), "train"), tok.eos_id) + \
-        _split_docs(_stream(str(tmp_path / "o"), "val"), tok.eos_id)
+    docs = _split_docs(_stream(str(tmp_path / "o"), "train"), tok.eos_id) + _split_docs(
+        _stream(str(tmp_path / "o"), "val"), tok.eos_id
+    )
     assert collections.Counter(tok.decode(d) for d in docs) == collections.Counter(texts)
     assert list(man["sources"]) == ["default"] and 0 < man["splits"]["val"]["docs"] < len(texts) // 4
 
@@ -430,7 +482,6 @@ def test_no_id_column_and_small_text_batches(tmp_path, real_docs, monkeypatch):
 def test_large_vocabulary_writes_uint32(tmp_path, real_docs):
     """A tokenizer.json with more than 65,536 ids gives uint32 shards that TokenDataset reads."""
     from tokenizers import Tokenizer, models, pre_tokenizers
-
     from winnow.export import TokenDataset
 
     texts = list(dict.fromkeys(d["text"] for d in real_docs[:200]))
@@ -441,9 +492,16 @@ def test_large_vocabulary_writes_uint32(tmp_path, real_docs):
     tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tk.save(str(tmp_path / "tokenizer.json"))
     os.makedirs(tmp_path / "in")
-    pq.write_table(pa.table({"id": [str(i) for i in range(len(texts))], "text": texts}), str(tmp_path / "in" / "a.parquet"))
-    man = export(str(tmp_path / "in"), str(tmp_path / "o"), tokenizer=str(tmp_path / "tokenizer.json"), seq_len=16,
-                 val_fraction=0.0)
+    pq.write_table(
+        pa.table({"id": [str(i) for i in range(len(texts))], "text": texts}), str(tmp_path / "in" / "a.parquet")
+    )
+    man = export(
+        str(tmp_path / "in"),
+        str(tmp_path / "o"),
+        tokenizer=str(tmp_path / "tokenizer.json"),
+        seq_len=16,
+        val_fraction=0.0,
+    )
     assert man["dtype"] == "uint32" and man["eos_id"] == 70_000
     s = _stream(str(tmp_path / "o"), "train")
     got = collections.Counter(" ".join(words[i - 1] for i in d) for d in _split_docs(s, 70_000))

@@ -1,4 +1,5 @@
 """language, url_filter, length (tokens), registry/YAML, and bad input through Pipeline.run."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,16 @@ from winnow.curate.filters.language import Language
 from winnow.curate.filters.length import Length
 from winnow.curate.filters.url import UrlFilter
 
-ALL_FILTERS = ["language", "gopher_quality", "gopher_repetition", "c4", "fineweb_quality", "url_filter", "pii",
-               "length"]
+ALL_FILTERS = [
+    "language",
+    "gopher_quality",
+    "gopher_repetition",
+    "c4",
+    "fineweb_quality",
+    "url_filter",
+    "pii",
+    "length",
+]
 
 
 # ---------------------------------------------------------------- language
@@ -45,7 +54,9 @@ def test_language_keep_set_and_threshold():
 
     en = topics.topics["exceptions"]
     s = Language(languages=["en"], min_score=0.65)
-    t, reasons = s.process(pa.table({"text": [en, "Das ist ein deutscher Satz über die Ausnahmebehandlung.", "", "  \n"]}))
+    t, reasons = s.process(
+        pa.table({"text": [en, "Das ist ein deutscher Satz über die Ausnahmebehandlung.", "", "  \n"]})
+    )
     assert t.column("lang").to_pylist()[:2] == ["en", "de"]
     assert t.column("lang").to_pylist()[2:] == ["und", "und"]
     assert reasons.to_pylist() == [None, "language:languages", "language:languages", "language:languages"]
@@ -63,17 +74,41 @@ def test_language_bad_backend_named():
 def test_url_filter_lists_from_files(tmp_path):
     (tmp_path / "domains.txt").write_text("# blocked\nexample.com\nWWW.Bad-Site.org\n\n")
     (tmp_path / "words.txt").write_text("casino\nporn\n")
-    s = UrlFilter(blocked_domains_file=str(tmp_path / "domains.txt"), blocked_words_file=str(tmp_path / "words.txt"),
-                  blocked_subwords=["xxx"])
+    s = UrlFilter(
+        blocked_domains_file=str(tmp_path / "domains.txt"),
+        blocked_words_file=str(tmp_path / "words.txt"),
+        blocked_subwords=["xxx"],
+    )
     s.setup()
-    urls = ["https://example.com/", "http://a.b.example.com/x", "https://notexample.com/", "bad-site.org/page",
-            "https://ok.org/casino-royale", "https://ok.org/casinos", "https://ok.org/hotxxxvids", "https://ok.org/",
-            None]
+    urls = [
+        "https://example.com/",
+        "http://a.b.example.com/x",
+        "https://notexample.com/",
+        "bad-site.org/page",
+        "https://ok.org/casino-royale",
+        "https://ok.org/casinos",
+        "https://ok.org/hotxxxvids",
+        "https://ok.org/",
+        None,
+    ]
     t, reasons = s.process(pa.table({"url": urls, "text": ["t"] * len(urls)}))
-    assert reasons.to_pylist() == ["url_filter:blocked_domain", "url_filter:blocked_domain", None,
-                                   "url_filter:blocked_domain", "url_filter:blocked_word", None,
-                                   "url_filter:blocked_subword", None, None]
-    assert t.column("url_domain").to_pylist()[:4] == ["example.com", "a.b.example.com", "notexample.com", "bad-site.org"]
+    assert reasons.to_pylist() == [
+        "url_filter:blocked_domain",
+        "url_filter:blocked_domain",
+        None,
+        "url_filter:blocked_domain",
+        "url_filter:blocked_word",
+        None,
+        "url_filter:blocked_subword",
+        None,
+        None,
+    ]
+    assert t.column("url_domain").to_pylist()[:4] == [
+        "example.com",
+        "a.b.example.com",
+        "notexample.com",
+        "bad-site.org",
+    ]
     with pytest.raises(FileNotFoundError, match="missing.txt"):
         UrlFilter(blocked_domains_file=str(tmp_path / "missing.txt")).setup()
 
@@ -127,7 +162,10 @@ def _bad_docs(huge_bytes: int = 1_000_000):
     junk = bytes(rng.randrange(256) for _ in range(4000)).decode("latin-1")
     good = [topics.topics[k] for k in ("exceptions", "assert", "if", "while", "for")]
     docs = [
-        ("empty", ""), ("spaces", "   \n\t \n  "), ("junk", junk), ("nul", "\x00\x01\x02 text \x00" * 50),
+        ("empty", ""),
+        ("spaces", "   \n\t \n  "),
+        ("junk", junk),
+        ("nul", "\x00\x01\x02 text \x00" * 50),
         ("huge", ("All work and no play makes Jack a dull boy. " * (huge_bytes // 44 + 1))[:huge_bytes]),
         ("mixed", "English text 中文文本 العربية русский текст 😀🚀 " * 40 + "Email me at a@example.com."),
         ("surrogate-ish", "caf\u00e9 na\u00efve \u200b\u200d zero-width \ufeff BOM \u2028 line sep " * 30),
@@ -142,8 +180,9 @@ def test_bad_input_each_filter_defined_decision(name):
     docs = _bad_docs()
     s = get_step_class(name)()
     s.setup()
-    t, reasons = s.process(pa.table({"id": [d["id"] for d in docs], "text": [d["text"] for d in docs],
-                                     "url": [d["url"] for d in docs]}))
+    t, reasons = s.process(
+        pa.table({"id": [d["id"] for d in docs], "text": [d["text"] for d in docs], "url": [d["url"] for d in docs]})
+    )
     assert t.num_rows == len(docs) and len(reasons) == len(docs)
     r = dict(zip([d["id"] for d in docs], reasons.to_pylist()))
     if name in ("gopher_quality", "gopher_repetition", "c4", "fineweb_quality"):
@@ -155,10 +194,22 @@ def test_bad_input_each_filter_defined_decision(name):
         assert t.column(c).null_count == 0, (name, c)
 
 
-@pytest.mark.parametrize("huge_bytes", [
-    1_000_000,
-    pytest.param(10_000_000, marks=[pytest.mark.slow, pytest.mark.skipif(
-        not os.environ.get("WINNOW_SLOW"), reason="the 10 MB version runs with WINNOW_SLOW=1 (pyproject markers)")])])
+@pytest.mark.parametrize(
+    "huge_bytes",
+    [
+        1_000_000,
+        pytest.param(
+            10_000_000,
+            marks=[
+                pytest.mark.slow,
+                pytest.mark.skipif(
+                    not os.environ.get("WINNOW_SLOW"),
+                    reason="the 10 MB version runs with WINNOW_SLOW=1 (pyproject markers)",
+                ),
+            ],
+        ),
+    ],
+)
 def test_bad_input_pipeline_counts_add_up(tmp_path, huge_bytes):
     from winnow import Pipeline
 
@@ -166,9 +217,16 @@ def test_bad_input_pipeline_counts_add_up(tmp_path, huge_bytes):
     assert len(docs[4]["text"]) == huge_bytes and "\n" not in docs[4]["text"]
     path = tmp_path / "in.jsonl"
     path.write_text("".join(json.dumps(d) + "\n" for d in docs))
-    steps = [{"url_filter": {"blocked_words": ["casino"]}}, {"length": {"max_tokens": 3_000_000}},
-             {"language": {}}, {"gopher_repetition": {}}, {"gopher_quality": {}}, {"c4": {}},
-             {"fineweb_quality": {}}, {"pii": {}}]
+    steps = [
+        {"url_filter": {"blocked_words": ["casino"]}},
+        {"length": {"max_tokens": 3_000_000}},
+        {"language": {}},
+        {"gopher_repetition": {}},
+        {"gopher_quality": {}},
+        {"c4": {}},
+        {"fineweb_quality": {}},
+        {"pii": {}},
+    ]
     res = Pipeline(steps).run(str(path), str(tmp_path / "run"), workers=1)
     tot = res.manifest["totals"]
     assert tot["rows_in"] == len(docs)

@@ -1,4 +1,5 @@
 """PII redaction: precision / recall on a labelled set of real-format strings (>= 100)."""
+
 from __future__ import annotations
 
 import glob
@@ -75,8 +76,9 @@ LABELLED = [
 
 def _real_strings():
     """Real e-mail header lines from installed packages, and digit-bearing Python reference lines."""
-    import numpy
     import pydoc_data.topics as topics
+
+    import numpy
 
     sp = os.path.dirname(os.path.dirname(numpy.__file__))
     mails = []
@@ -84,8 +86,9 @@ def _real_strings():
         for line in open(p, encoding="utf-8", errors="replace").read().split("\n"):
             if re.match(r"(Author|Maintainer)-email:", line) and "@" in line:
                 mails.append((line, line.count("@"), 0, 0))
-    lines = sorted({ln.strip() for t in topics.topics.values() for ln in t.split("\n")
-                    if re.search(r"\d", ln) and "@" not in ln})
+    lines = sorted(
+        {ln.strip() for t in topics.topics.values() for ln in t.split("\n") if re.search(r"\d", ln) and "@" not in ln}
+    )
     neg = [(ln, 0, 0, 0) for ln in lines[::12]]
     return mails[:40], neg
 
@@ -95,8 +98,7 @@ def test_pii_precision_recall():
     data = LABELLED + mails + neg
     assert len(data) >= 100 and len(mails) >= 10
     t = Pii().annotate(pa.table({"text": [d[0] for d in data]}))
-    got = {k: t.column(c).to_pylist() for k, c in (("email", "pii_emails"), ("ip", "pii_ips"),
-                                                   ("phone", "pii_phones"))}
+    got = {k: t.column(c).to_pylist() for k, c in (("email", "pii_emails"), ("ip", "pii_ips"), ("phone", "pii_phones"))}
     report = {}
     for j, k in enumerate(("email", "ip", "phone"), start=1):
         tp = sum(min(g, d[j]) for g, d in zip(got[k], data))
@@ -105,8 +107,12 @@ def test_pii_precision_recall():
         report[k] = (tp / max(tp + fp, 1), tp / max(tp + fn, 1))
     print("PII precision/recall on", len(data), "strings:", report)
     for k, (p, r) in report.items():
-        assert p >= 0.95 and r >= 0.95, (k, p, r, [(d[0], got[k][i]) for i, d in enumerate(data)
-                                                     if got[k][i] != d[1 + ("email", "ip", "phone").index(k)]])
+        assert p >= 0.95 and r >= 0.95, (
+            k,
+            p,
+            r,
+            [(d[0], got[k][i]) for i, d in enumerate(data) if got[k][i] != d[1 + ("email", "ip", "phone").index(k)]],
+        )
     # redacted text keeps no address and the placeholders are there
     out = t.column("text").to_pylist()
     for (s, ne, ni, nph), o in zip(data, out):

@@ -4,6 +4,7 @@ Base text: the "exceptions" topic of the Python reference (``pydoc_data.topics``
 all four rule sets; each test changes it so one rule fires, checks the reason names that rule,
 and (where the rules are independent) that disabling the rule keeps the document.
 """
+
 from __future__ import annotations
 
 import re
@@ -76,8 +77,16 @@ def test_gq_min_avg_word_length():
 
 
 def test_gq_max_avg_word_length():
-    words = ["internationalization", "telecommunications", "representatives", "characteristically",
-             "the", "of", "and", "with"]
+    words = [
+        "internationalization",
+        "telecommunications",
+        "representatives",
+        "characteristically",
+        "the",
+        "of",
+        "and",
+        "with",
+    ]
     text = " ".join(words[i % len(words)] for i in range(80)) + "."
     _, t = reason(GopherQuality(), text)
     assert t.column("gopher_mean_word_length")[0].as_py() > 10
@@ -102,7 +111,7 @@ def test_gq_max_symbol_word_ratio_ellipsis(prose):
 
 def test_gq_max_bullet_lines_ratio(prose):
     ws = re.sub(r"[^\w\s.]", "", prose).split()
-    lines = [" ".join(ws[i:i + 20]) for i in range(0, len(ws), 20)]
+    lines = [" ".join(ws[i : i + 20]) for i in range(0, len(ws), 20)]
     text = "\n".join("• " + ln for ln in lines)
     assert_trips(GopherQuality(), text, "max_bullet_lines_ratio", {"max_bullet_lines_ratio": None})
     dashed = "\n".join("  - " + ln for ln in lines)
@@ -111,7 +120,7 @@ def test_gq_max_bullet_lines_ratio(prose):
 
 def test_gq_max_ellipsis_lines_ratio(prose):
     ws = prose.split()
-    lines = [" ".join(ws[i:i + 16]) for i in range(0, len(ws), 16)]
+    lines = [" ".join(ws[i : i + 16]) for i in range(0, len(ws), 16)]
     text = "\n".join(ln + "..." if k % 2 == 0 else ln for k, ln in enumerate(lines))
     _, t = reason(GopherQuality(), text)
     assert t.column("gopher_ellipsis_lines_ratio")[0].as_py() > 0.3
@@ -225,8 +234,10 @@ def test_dup_ngram_statistic_matches_sequential_reference():
     rng = np.random.default_rng(0)
     for trial in range(30):
         n = int(rng.integers(2, 7))
-        docs = [[f"w{x}" for x in rng.integers(0, int(rng.integers(2, 8)), int(rng.integers(0, 60)))]
-                for _ in range(int(rng.integers(1, 6)))]
+        docs = [
+            [f"w{x}" for x in rng.integers(0, int(rng.integers(2, 8)), int(rng.integers(0, 60)))]
+            for _ in range(int(rng.integers(1, 6)))
+        ]
         text = pa.array([" ".join(d) for d in docs])
         toks = T.words(text)
         tv, doc = T.flat(toks)
@@ -243,10 +254,10 @@ def test_dup_ngram_statistic_matches_sequential_reference():
                 sel = T.greedy_skip_chain(valid[rep], n)
                 lens = np.array([len(x) for x in tv.to_pylist()])
                 for p in sel:
-                    got[doc[p]] += lens[p:p + n].sum()
+                    got[doc[p]] += lens[p : p + n].sum()
         for d, words in enumerate(docs):
-            seen, i, want = set(), 0, 0
-            grams = [tuple(words[j:j + n]) for j in range(len(words) - n + 1)]
+            i, want = 0, 0
+            grams = [tuple(words[j : j + n]) for j in range(len(words) - n + 1)]
             first = {}
             for j, g in enumerate(grams):
                 first.setdefault(g, j)
@@ -263,12 +274,12 @@ def test_dup_ngram_statistic_matches_sequential_reference():
 def test_c4_line_rules_rewrite_text(base):
     lines = [
         "Exceptions are a means of breaking out of the normal flow of control.",
-        "Short line.",                                          # < 3 words: dropped
-        "This line has no terminal punctuation at all",         # no terminal punctuation: dropped
-        "This line trails off with an ellipsis...",            # ellipsis: dropped
-        "Please enable JavaScript to view the comments.",      # javascript: dropped
-        "By using this site you agree to the Terms of Use.",   # policy: dropped
-        "A word " + "x" * 1001 + " that is far too long.",     # word > 1000 chars: dropped
+        "Short line.",  # < 3 words: dropped
+        "This line has no terminal punctuation at all",  # no terminal punctuation: dropped
+        "This line trails off with an ellipsis...",  # ellipsis: dropped
+        "Please enable JavaScript to view the comments.",  # javascript: dropped
+        "By using this site you agree to the Terms of Use.",  # policy: dropped
+        "A word " + "x" * 1001 + " that is far too long.",  # word > 1000 chars: dropped
         "The interpreter raises an exception when it detects a run-time error[1].",
         "A Python program can also explicitly raise an exception. It can be handled.",
         "The finally clause can be used to specify cleanup code.",
@@ -278,8 +289,13 @@ def test_c4_line_rules_rewrite_text(base):
     t = s.annotate(pa.table({"text": ["\n".join(lines)]}))
     assert s.decide(t).to_pylist() == [None]
     kept = t.column("text")[0].as_py().split("\n")
-    assert kept == [lines[0], "The interpreter raises an exception when it detects a run-time error.",
-                    lines[8], lines[9], lines[10]]
+    assert kept == [
+        lines[0],
+        "The interpreter raises an exception when it detects a run-time error.",
+        lines[8],
+        lines[9],
+        lines[10],
+    ]
     assert t.column("c4_sentences")[0].as_py() == 6
 
 
@@ -303,8 +319,17 @@ def test_c4_curly_bracket(prose):
 
 
 def test_c4_sentence_count_like_spacy():
-    got = count_sentences(pa.array(["One. Two! Three? Four.", "See e.g. the U.S. rules.", "Version 1.2 is out.",
-                                    "He said: \"stop.\" Then left.", ""]))
+    got = count_sentences(
+        pa.array(
+            [
+                "One. Two! Three? Four.",
+                "See e.g. the U.S. rules.",
+                "Version 1.2 is out.",
+                'He said: "stop." Then left.',
+                "",
+            ]
+        )
+    )
     assert got.tolist() == [4, 1, 1, 2, 0]
 
 
@@ -316,8 +341,8 @@ def test_fw_line_punct_ratio(prose):
 
 def test_fw_short_line_ratio(prose):
     ws = prose.split()
-    lines = [" ".join(ws[i:i + 4]) + "." for i in range(0, len(ws), 4)]
-    text = "\n".join(ln if k % 4 else " ".join(ws[k:k + 30]) + "." for k, ln in enumerate(lines))
+    lines = [" ".join(ws[i : i + 4]) + "." for i in range(0, len(ws), 4)]
+    text = "\n".join(ln if k % 4 else " ".join(ws[k : k + 30]) + "." for k, ln in enumerate(lines))
     _, t = reason(FinewebQuality(), text)
     assert t.column("fineweb_short_line_ratio")[0].as_py() >= 0.67
     assert_trips(FinewebQuality(), text, "short_line_ratio", {"short_line_thr": None, "new_line_ratio": None})
@@ -343,8 +368,10 @@ def test_fw_paper_vs_datatrove_comparisons():
     # exactly at the threshold: the paper drops (>= 0.67), datatrove's strict comparison keeps
     lines = ["short."] * 67 + ["this line is comfortably longer than thirty characters."] * 33
     text = "\n".join(f"{ln} {i}." for i, ln in enumerate(lines))
-    text = "\n".join(("s." if i < 67 else "this line is comfortably longer than thirty characters number %d." % i)
-                     for i in range(100))
+    text = "\n".join(
+        ("s." if i < 67 else "this line is comfortably longer than thirty characters number %d." % i)
+        for i in range(100)
+    )
     s = FinewebQuality(char_dup_ratio=None, new_line_ratio=None)
     t = s.annotate(pa.table({"text": [text]}))
     assert t.column("fineweb_short_line_ratio")[0].as_py() == pytest.approx(0.67)

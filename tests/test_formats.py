@@ -1,4 +1,5 @@
 """Input formats users have (issue 22): WARC/WET, CSV/TSV, Arrow IPC, HF save_to_disk folders."""
+
 from __future__ import annotations
 
 import glob
@@ -7,7 +8,6 @@ import os
 import sysconfig
 
 import pyarrow as pa
-import pytest
 
 from winnow import Pipeline
 from winnow.core.io.readers import InputSpec, plan_tasks, read_task
@@ -29,9 +29,13 @@ def _real_html_pages() -> list[tuple[str, bytes]]:
     import pydoc
     import textwrap
 
-    pages = [(f"https://docs.example.org/{m.__name__}.html",
-              pydoc.HTMLDoc().page(m.__name__, pydoc.HTMLDoc().docmodule(m)).encode())
-             for m in (json_mod, textwrap, pydoc)]
+    pages = [
+        (
+            f"https://docs.example.org/{m.__name__}.html",
+            pydoc.HTMLDoc().page(m.__name__, pydoc.HTMLDoc().docmodule(m)).encode(),
+        )
+        for m in (json_mod, textwrap, pydoc)
+    ]
     sp = sysconfig.get_paths()["purelib"]
     for p in sorted(glob.glob(f"{sp}/django/views/templates/*.html"))[:3]:
         pages.append((f"https://django.example.org/{os.path.basename(p)}", open(p, "rb").read()))
@@ -55,8 +59,11 @@ def test_warc_reads_to_the_same_texts_as_the_html_reader(tmp_path):
             http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
             w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http))
         http = StatusAndHeaders("200 OK", [("Content-Type", "image/png")], protocol="HTTP/1.1")
-        w.write_record(w.create_warc_record("https://x.example/a.png", "response",
-                                            payload=io.BytesIO(b"\x89PNG..."), http_headers=http))
+        w.write_record(
+            w.create_warc_record(
+                "https://x.example/a.png", "response", payload=io.BytesIO(b"\x89PNG..."), http_headers=http
+            )
+        )
     wt, wq = _read(str(warc))
     ht, hq = _read(str(html_dir))
     assert wq.num_rows == 0 and hq.num_rows == 0
@@ -76,9 +83,14 @@ def test_wet_conversion_records_are_plain_text(tmp_path):
     with open(wet, "wb") as fh:
         w = WARCWriter(fh, gzip=True)
         for k, t in enumerate(texts):
-            w.write_record(w.create_warc_record(f"https://x.example/{k}", "conversion",
-                                                payload=io.BytesIO(t.encode()),
-                                                warc_headers_dict={"Content-Type": "text/plain"}))
+            w.write_record(
+                w.create_warc_record(
+                    f"https://x.example/{k}",
+                    "conversion",
+                    payload=io.BytesIO(t.encode()),
+                    warc_headers_dict={"Content-Type": "text/plain"},
+                )
+            )
     t, q = _read(str(wet))
     assert t.column("text").to_pylist() == texts and q.num_rows == 0
 
@@ -89,7 +101,9 @@ def test_csv_and_tsv_with_a_named_text_column_and_a_bad_row(tmp_path):
     t, q = _read(str(tmp_path), text_column="body", id_column="doc_id")
     assert sorted(t.column("text").to_pylist()) == sorted(["hello, world", "multi\nline", "last", "one", "two"])
     assert sorted(t.column("id").to_pylist()) == ["1", "10", "11", "2", "4"]
-    assert q.num_rows == 1 and "fields" in q.column("error")[0].as_py() and q.column("file")[0].as_py().endswith("a.csv")
+    assert (
+        q.num_rows == 1 and "fields" in q.column("error")[0].as_py() and q.column("file")[0].as_py().endswith("a.csv")
+    )
 
 
 def test_arrow_ipc_and_hf_save_to_disk_folder(tmp_path):

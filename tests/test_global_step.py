@@ -1,4 +1,5 @@
 """The global-step mechanism (map → reduce → apply) through the local executor."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +7,8 @@ import os
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
 from conftest import write_jsonl
+
 from winnow import Length, Pipeline
 from winnow.core.pipeline.step import GlobalStep
 
@@ -27,8 +28,11 @@ class LongestPerSource(GlobalStep):
             if f is None:
                 continue
             t = pq.read_table(f)
-            parts.append(t.append_column("task", pa.array([task] * t.num_rows, pa.int64()))
-                         .append_column("row", pa.array(range(t.num_rows), pa.int64())))
+            parts.append(
+                t.append_column("task", pa.array([task] * t.num_rows, pa.int64())).append_column(
+                    "row", pa.array(range(t.num_rows), pa.int64())
+                )
+            )
         allk = pa.concat_tables(parts).to_pylist()
         keep = set()
         by_src: dict[str, list] = {}
@@ -43,8 +47,10 @@ class LongestPerSource(GlobalStep):
             rows = [r for r in allk if r["task"] == task]
             reasons = [None if r["id"] in keep else f"{self.name}:not_top_{self.k}" for r in rows]
             rank = [sorted((x for x in by_src[r["source"]]), key=lambda x: (-x["n"], x["id"])).index(r) for r in rows]
-            pq.write_table(pa.table({"reason": pa.array(reasons, pa.string()), "rank": pa.array(rank, pa.int64())}),
-                           os.path.join(out_dir, f"{task:05d}.parquet"))
+            pq.write_table(
+                pa.table({"reason": pa.array(reasons, pa.string()), "rank": pa.array(rank, pa.int64())}),
+                os.path.join(out_dir, f"{task:05d}.parquet"),
+            )
 
 
 def _corpus(tmp_path, real_docs, n_files=5):

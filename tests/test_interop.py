@@ -1,8 +1,8 @@
 """Interop (issue 22): DataFrames and Datasets in and out, rejects readable by every tool."""
+
 from __future__ import annotations
 
 import glob
-import os
 
 import numpy as np
 import pandas as pd
@@ -14,8 +14,9 @@ from winnow import Pipeline
 
 def _frame(real_docs, n=400) -> pd.DataFrame:
     docs = real_docs[:n]
-    return pd.DataFrame({"id": [d["id"] for d in docs], "text": [d["text"] for d in docs],
-                         "source": ["python_docs"] * len(docs)})
+    return pd.DataFrame(
+        {"id": [d["id"] for d in docs], "text": [d["text"] for d in docs], "source": ["python_docs"] * len(docs)}
+    )
 
 
 STEPS = [{"length": {"min_words": 8}}, {"pii": {}}, {"gopher_repetition": {}}, {"exact_dedup": {}}]
@@ -34,7 +35,7 @@ def test_pandas_in_pandas_polars_hf_out(real_docs, tmp_path):
     assert set(out["id"]) | set(res.rejects(["id"]).column("id").to_pylist()) == set(df["id"])
     kept = dict(zip(out["id"], out["text"]))
     src = dict(zip(df["id"], df["text"]))
-    assert all(kept[i] == src[i] for i in kept if "@" not in src[i])   # untouched unless PII redacted
+    assert all(kept[i] == src[i] for i in kept if "@" not in src[i])  # untouched unless PII redacted
     assert res.to_polars().shape[0] == len(out) and isinstance(res.to_polars(), pl.DataFrame)
     hf = res.to_hf(["id", "text"])
     assert isinstance(hf, datasets.Dataset) and hf.num_rows == len(out) and hf[0]["id"] == out["id"].iloc[0]
@@ -54,7 +55,7 @@ def test_rejects_read_by_polars_duckdb_hf_pandas(real_docs, tmp_path):
     res = Pipeline(STEPS).run(df, str(tmp_path / "run"), workers=2)
     by_step = res.manifest["steps"]
     n_rej = sum(s["rows_rejected"] for s in by_step)
-    assert sum(1 for s in by_step if s["rows_rejected"]) >= 2, by_step   # several steps, different columns
+    assert sum(1 for s in by_step if s["rows_rejected"]) >= 2, by_step  # several steps, different columns
     files = sorted(glob.glob(str(tmp_path / "run" / "rejects" / "*.parquet")))
     pattern = str(tmp_path / "run" / "rejects" / "*.parquet")
     lp = pl.scan_parquet(pattern).collect()
@@ -79,9 +80,14 @@ def test_selectors_take_dataframes(real_docs):
     target = df.iloc[:30]
     ref = get_selector("dsir", seed=0)
     ref.fit(pa.Table.from_pandas(df.iloc[30:]), pa.Table.from_pandas(target))
-    for pool, tgt in ((df.iloc[30:], target), (pl.from_pandas(df.iloc[30:]), pl.from_pandas(target)),
-                      (datasets.Dataset.from_pandas(df.iloc[30:], preserve_index=False),
-                       datasets.Dataset.from_pandas(target, preserve_index=False))):
+    for pool, tgt in (
+        (df.iloc[30:], target),
+        (pl.from_pandas(df.iloc[30:]), pl.from_pandas(target)),
+        (
+            datasets.Dataset.from_pandas(df.iloc[30:], preserve_index=False),
+            datasets.Dataset.from_pandas(target, preserve_index=False),
+        ),
+    ):
         s = get_selector("dsir", seed=0)
         s.fit(pool, tgt)
         assert np.allclose(s.scores_, ref.scores_) and list(s.ids_) == list(ref.ids_)

@@ -6,6 +6,7 @@ A module may import its own layer and the layers below it. `winnow.errors` and `
 sit under everything; `winnow.cli` and the root package `winnow` (the public facade: lazy names,
 short aliases; imported by everything for its version) on top.
 """
+
 from __future__ import annotations
 
 import ast
@@ -39,8 +40,9 @@ def _imports(path: pathlib.Path) -> list[str]:
             out.append(mod)
             # `from winnow import x` names a module when x is one
             if mod == "winnow":
-                out += [f"winnow.{a.name}" for a in node.names if (SRC / a.name).exists()
-                        or (SRC / f"{a.name}.py").exists()]
+                out += [
+                    f"winnow.{a.name}" for a in node.names if (SRC / a.name).exists() or (SRC / f"{a.name}.py").exists()
+                ]
     return [m for m in out if m == "winnow" or m.startswith("winnow.")]
 
 

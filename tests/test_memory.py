@@ -1,4 +1,5 @@
 """winnow.core.memory: the trim rule (trim only when RSS is well above its first-task level)."""
+
 import sys
 
 import numpy as np

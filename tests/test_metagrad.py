@@ -1,9 +1,10 @@
 """Metagradients (issue 18): TrainRecipe determinism, replay == unrolled autograd == finite differences, LDS, mgd."""
+
 import numpy as np
 import pytest
 import torch
-
 from winnow.attribution import ClassificationTask, TrainRecipe, attribute
+
 from winnow.select.attribution import AttributionError, lds, subset_masks
 from winnow.select.attribution.metagrad import metagradients, unrolled_metagradients
 
@@ -11,6 +12,7 @@ from winnow.select.attribution.metagrad import metagradients, unrolled_metagradi
 def _gelu(d_in=5, h=8, k=3):
     def make(seed):
         return torch.nn.Sequential(torch.nn.Linear(d_in, h), torch.nn.GELU(), torch.nn.Linear(h, k))
+
     return make
 
 
@@ -41,18 +43,23 @@ def test_mask_weights_equal_subset_training(toy):
         torch.testing.assert_close(p, q, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("kw", [dict(optimizer="sgd", momentum=0.9),
-                                dict(optimizer="sgd", momentum=0.9, nesterov=True, schedule="cosine", warmup=3),
-                                dict(optimizer="adam", lr=0.02),
-                                dict(optimizer="adamw", lr=0.02, weight_decay=0.01, schedule="linear"),
-                                dict(optimizer="sgd", momentum=0.5, batch_size=16)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(optimizer="sgd", momentum=0.9),
+        dict(optimizer="sgd", momentum=0.9, nesterov=True, schedule="cosine", warmup=3),
+        dict(optimizer="adam", lr=0.02),
+        dict(optimizer="adamw", lr=0.02, weight_decay=0.01, schedule="linear"),
+        dict(optimizer="sgd", momentum=0.5, batch_size=16),
+    ],
+)
 def test_replay_equals_unrolled_autograd(toy, kw):
     X, y = toy
     r = TrainRecipe(model=_gelu(), **{"lr": 0.1, "l2": 1e-3, "steps": 10, "dtype": torch.float64, **kw})
     task, tgt = ClassificationTask(), (X[:4], y[:4])
     U = unrolled_metagradients(r, task, (X, y), tgt)
     assert np.abs(U).max() > 1e-4
-    for ck in (("sqrt", "log", 4, 1) if kw == dict(optimizer="sgd", momentum=0.9) else ("sqrt",)):
+    for ck in ("sqrt", "log", 4, 1) if kw == dict(optimizer="sgd", momentum=0.9) else ("sqrt",):
         S = metagradients(r, task, (X, y), tgt, checkpoints=ck)
         np.testing.assert_allclose(S, U, rtol=1e-9, atol=1e-12)
     S = metagradients(r, task, (X, y), tgt, target_chunk=3)
@@ -83,8 +90,7 @@ def test_score_sign_helps(toy):
     """A target that is also a training row: upweighting it raises its own margin (+ = helps)."""
     X, y = toy
     r = TrainRecipe(model=_gelu(), lr=0.1, momentum=0.9, steps=20)
-    S = attribute(r, ClassificationTask(), (X, y), (X[:5], y[:5]), method="metagradient",
-                  checkpoints="log").scores
+    S = attribute(r, ClassificationTask(), (X, y), (X[:5], y[:5]), method="metagradient", checkpoints="log").scores
     assert (np.diag(S[:5]) > 0).all()
     assert (np.diag(S[:5]) >= np.quantile(S[:, :5], 0.9, axis=0)).all()
 
@@ -117,13 +123,19 @@ def test_lds_small_digits_beats_influence():
     r = TrainRecipe(model=_gelu(64, 16, 10), lr=0.1, momentum=0.9, l2=1e-4, steps=60)
     task = ClassificationTask()
     masks = subset_masks(200, 20, 0.5, seed=1)
-    outs = np.stack([task.output(r.train((X[torch.as_tensor(m)], y[torch.as_tensor(m)]))(Xt), yt).detach().numpy()
-                     for m in masks])
+    outs = np.stack(
+        [task.output(r.train((X[torch.as_tensor(m)], y[torch.as_tensor(m)]))(Xt), yt).detach().numpy() for m in masks]
+    )
     mg = lds(attribute(r, task, (X, y), (Xt, yt), method="metagradient").scores, masks, outs)
     model = r.train((X, y))
     trak = lds(attribute(model, task, (X, y), (Xt, yt), method="trak", proj_dim=None).scores, masks, outs)
-    infl = lds(attribute(model, task, (X, y), (Xt, yt), method="influence", target_fn="output",
-                         hessian="gauss_newton", damping=1e-2).scores, masks, outs)
+    infl = lds(
+        attribute(
+            model, task, (X, y), (Xt, yt), method="influence", target_fn="output", hessian="gauss_newton", damping=1e-2
+        ).scores,
+        masks,
+        outs,
+    )
     assert mg >= 0.8, mg
     assert mg > max(trak, infl) + 0.1, (mg, trak, infl)
 

@@ -1,4 +1,5 @@
 """`winnow mix`: a known-answer mixture, resume, parallel workers, limits, regression, config errors."""
+
 import json
 import os
 
@@ -32,8 +33,17 @@ def data(tmp_path_factory):
 
 
 def _cfg(d, **kw):
-    return {"pool": str(d / "pool.jsonl"), "eval": {"code": str(d / "eval.jsonl")}, "proxy": TINY, "runs": 8,
-            "seeds": [], "vocab_size": 300, "search": 3000, "top_k": 10, **kw}
+    return {
+        "pool": str(d / "pool.jsonl"),
+        "eval": {"code": str(d / "eval.jsonl")},
+        "proxy": TINY,
+        "runs": 8,
+        "seeds": [],
+        "vocab_size": 300,
+        "search": 3000,
+        "top_k": 10,
+        **kw,
+    }
 
 
 def test_known_answer_eval_of_one_source_gets_the_largest_weight(data, tmp_path):
@@ -56,7 +66,7 @@ def test_resume_reuses_finished_runs_and_workers_agree(data, tmp_path):
     files = sorted(os.listdir(out / "runs"))
     assert len(files) == 6 + 3  # 6 sampled mixtures + predicted/natural/uniform x 1 seed
     victim = out / "runs" / files[0]
-    os.remove(victim)            # as if killed before this run finished
+    os.remove(victim)  # as if killed before this run finished
     stamps = {f: os.path.getmtime(out / "runs" / f) for f in files[1:]}
     again = run_mix(_cfg(data, runs=6, seeds=[0], workers=1), output=str(out))
     assert victim.exists()

@@ -1,4 +1,5 @@
 """Pipeline runs end to end: accounting, config errors, resume after kill -9, shard-split invariance."""
+
 from __future__ import annotations
 
 import json
@@ -10,10 +11,10 @@ import time
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import write_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import write_jsonl
 from winnow import Length, Pipeline
 from winnow.core.io.writers import read_dataset_table
 from winnow.core.pipeline.config import ConfigError, parse_config
@@ -120,8 +121,12 @@ def test_kill_9_then_resume_equals_clean_run(tmp_path, real_docs):
     cfg.write_text(f"input: {{path: '{raw}'}}\noutput: {tmp_path / 'run'}\nsteps:\n  - length: {{min_words: 8}}\n")
     clean = Pipeline([Length(min_words=8)]).run(raw, str(tmp_path / "clean"), workers=1)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    proc = subprocess.Popen(_cli("run", str(cfg), "--workers", "1", "--no-progress"), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _cli("run", str(cfg), "--workers", "1", "--no-progress"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     done_dir = tmp_path / "run" / "_work" / "stage-0" / "done"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -133,23 +138,27 @@ def test_kill_9_then_resume_equals_clean_run(tmp_path, real_docs):
     n_done = len(os.listdir(done_dir))
     assert 3 <= n_done < 24, f"kill landed outside the run ({n_done} tasks done)"
     assert not (tmp_path / "run" / "manifest.json").exists()
-    r = subprocess.run(_cli("run", str(cfg), "--resume", "--workers", "2", "--no-progress"), env=env,
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        _cli("run", str(cfg), "--resume", "--workers", "2", "--no-progress"), env=env, capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
     m = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert m["checks"]["ok"]
     ids = read_dataset_table(str(tmp_path / "run" / "data"), ["id"]).column("id").to_pylist()
     assert len(ids) == len(set(ids))  # nothing duplicated
     assert sorted(ids) == kept_ids(clean.path)  # nothing lost
-    assert {k: v for k, v in m["totals"].items() if k != "seconds"} == \
-        {k: v for k, v in clean.manifest["totals"].items() if k != "seconds"}
+    assert {k: v for k, v in m["totals"].items() if k != "seconds"} == {
+        k: v for k, v in clean.manifest["totals"].items() if k != "seconds"
+    }
     leftovers = [f for _, _, fs in os.walk(tmp_path / "run") for f in fs if ".tmp-" in f]
     assert leftovers == []
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cuts=st.lists(st.integers(min_value=1, max_value=299), max_size=6, unique=True),
-       min_words=st.integers(min_value=1, max_value=60))
+@given(
+    cuts=st.lists(st.integers(min_value=1, max_value=299), max_size=6, unique=True),
+    min_words=st.integers(min_value=1, max_value=60),
+)
 def test_any_shard_split_gives_the_same_kept_ids(tmp_path_factory, real_docs, cuts, min_words):
     docs = real_docs[:300]
     tmp = tmp_path_factory.mktemp("split")

@@ -4,6 +4,7 @@ A package is a folder of ``src/winnow``; modules of the same folder may share pr
 Checked: ``from winnow.x import _name``, ``from winnow.x._mod import name``, ``import winnow.x._mod``
 (relative imports resolved) and ``mod._name`` where ``mod`` is a winnow module imported by name.
 """
+
 from __future__ import annotations
 
 import ast
@@ -60,8 +61,11 @@ def private_imports(path: Path) -> list[str]:
                 full = f"{target}.{a.name}"
                 if _is_module(full):
                     modules[a.asname or a.name] = full
-                if (_private(a.name) or any(_private(p) for p in target.split("."))) and _owner(full) != pkg \
-                        and _owner(target) != pkg:
+                if (
+                    (_private(a.name) or any(_private(p) for p in target.split(".")))
+                    and _owner(full) != pkg
+                    and _owner(target) != pkg
+                ):
                     bad.append(full)
         elif isinstance(node, ast.Import):
             for a in node.names:
@@ -69,8 +73,11 @@ def private_imports(path: Path) -> list[str]:
                     continue
                 if a.asname:
                     modules[a.asname] = a.name
-                if any(_private(p) for p in a.name.split(".")) and _owner(a.name) != pkg \
-                        and a.name.rpartition(".")[0] != pkg:
+                if (
+                    any(_private(p) for p in a.name.split("."))
+                    and _owner(a.name) != pkg
+                    and a.name.rpartition(".")[0] != pkg
+                ):
                     bad.append(a.name)
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and _private(node.attr):
@@ -81,8 +88,9 @@ def private_imports(path: Path) -> list[str]:
 
 
 def test_no_private_imports_across_packages():
-    found = {(str(p.relative_to(SRC)), name) for p in sorted((SRC / "winnow").rglob("*.py"))
-             for name in private_imports(p)}
+    found = {
+        (str(p.relative_to(SRC)), name) for p in sorted((SRC / "winnow").rglob("*.py")) for name in private_imports(p)
+    }
     assert found == KNOWN, sorted(found ^ KNOWN)
 
 
@@ -90,17 +98,29 @@ def test_the_check_sees_each_form(tmp_path, monkeypatch):
     pkg = tmp_path / "winnow" / "a"
     (tmp_path / "winnow" / "b").mkdir(parents=True)
     pkg.mkdir()
-    for f in ("winnow/__init__.py", "winnow/a/__init__.py", "winnow/b/__init__.py", "winnow/b/mod.py",
-              "winnow/b/_priv.py", "winnow/a/_helpers.py"):
+    for f in (
+        "winnow/__init__.py",
+        "winnow/a/__init__.py",
+        "winnow/b/__init__.py",
+        "winnow/b/mod.py",
+        "winnow/b/_priv.py",
+        "winnow/a/_helpers.py",
+    ):
         (tmp_path / f).write_text("")
-    src = ("from winnow.b.mod import _hidden, public\n"
-           "from winnow.b._priv import thing\n"
-           "import winnow.b._priv as pv\n"
-           "from winnow.b import mod\n"
-           "mod._attr\n"
-           "from winnow.a._helpers import fine\n"
-           "from ._helpers import _also_fine\n")
+    src = (
+        "from winnow.b.mod import _hidden, public\n"
+        "from winnow.b._priv import thing\n"
+        "import winnow.b._priv as pv\n"
+        "from winnow.b import mod\n"
+        "mod._attr\n"
+        "from winnow.a._helpers import fine\n"
+        "from ._helpers import _also_fine\n"
+    )
     (pkg / "user.py").write_text(src)
     monkeypatch.setitem(globals(), "SRC", tmp_path)
-    assert private_imports(pkg / "user.py") == ["winnow.b._priv", "winnow.b._priv.thing", "winnow.b.mod._attr",
-                                                 "winnow.b.mod._hidden"]
+    assert private_imports(pkg / "user.py") == [
+        "winnow.b._priv",
+        "winnow.b._priv.thing",
+        "winnow.b.mod._attr",
+        "winnow.b.mod._hidden",
+    ]

@@ -1,12 +1,23 @@
 """Proxy recipes on real data: tokenizers, KN bigram LM, tiny transformer LM, classifiers."""
-import numpy as np
+
 import pydoc_data.topics as T
+
+import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from winnow.proxy import (BPETokenizer, ByteTokenizer, NgramLM, VectorClassifier, get_tokenizer,
-                          train_lm, train_ngram_lm, train_text_classifier, train_vector_classifier)
-from winnow.prove.bench.tasks import source_documents, _chunks
+from winnow.prove.bench.tasks import _chunks, source_documents
+from winnow.proxy import (
+    BPETokenizer,
+    ByteTokenizer,
+    NgramLM,
+    VectorClassifier,
+    get_tokenizer,
+    train_lm,
+    train_ngram_lm,
+    train_text_classifier,
+    train_vector_classifier,
+)
 
 TOPICS = [v for _, v in sorted(T.topics.items())]
 

@@ -1,5 +1,6 @@
 """Python-first details (issue 22): budgets larger than the pool warn, readable model reprs,
 `winnow steps` shows every argument in full."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,8 +35,12 @@ def test_budget_larger_than_pool_warns():
 def test_quality_model_repr_is_one_short_line():
     from winnow.curate.quality.model import HashingFeaturizer, QualityModel
 
-    m = QualityModel(HashingFeaturizer(n_bits=12), np.arange(4096, dtype=float), 0.5,
-                     calibration={"probs": list(np.linspace(0, 1, 1001)), "quantiles": list(np.linspace(0, 1, 1001))})
+    m = QualityModel(
+        HashingFeaturizer(n_bits=12),
+        np.arange(4096, dtype=float),
+        0.5,
+        calibration={"probs": list(np.linspace(0, 1, 1001)), "quantiles": list(np.linspace(0, 1, 1001))},
+    )
     r = repr(m)
     assert "\n" not in r and len(r) < 300 and "1001 quantiles" in r and "4095/4096" in r
 
@@ -55,7 +60,7 @@ def test_steps_lists_every_argument_in_full():
     assert bad.exit_code == 2 and "unknown step 'nope'" in bad.output
 
 
-SCRIPT = '''
+SCRIPT = """
 import pyarrow.compute as pc
 from winnow import Pipeline, Length
 from winnow.core.pipeline.step import MapStep, reasons_from_masks
@@ -74,7 +79,7 @@ class NoDigits(MapStep):          # a custom step defined in the script itself (
 result = Pipeline([Length(min_words=2), NoDigits()]).run(INPUT, OUTPUT, workers=2)
 t = result.manifest["totals"]
 print("ROWS", t["rows_in"], t["rows_kept"], t["rows_rejected"])
-'''
+"""
 
 
 @pytest.mark.parametrize("how", ["file", "stdin", "dash-c"])
@@ -89,8 +94,9 @@ def test_script_without_main_guard_runs_with_two_workers(how, tmp_path):
     inp = tmp_path / "in"
     inp.mkdir()
     for k in range(3):  # three files: three tasks, so the pool really starts
-        rows = [{"id": f"{k}-{i}", "text": f"doc {k} line {i}" if i % 3 else "no digits here at all"}
-                for i in range(10)]
+        rows = [
+            {"id": f"{k}-{i}", "text": f"doc {k} line {i}" if i % 3 else "no digits here at all"} for i in range(10)
+        ]
         (inp / f"p{k}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     code = SCRIPT.replace("INPUT", repr(str(inp))).replace("OUTPUT", repr(str(tmp_path / "out")))
     src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")

@@ -5,13 +5,13 @@ Real data only: positives = Python's own documentation (``pydoc_data.topics``), 
 METADATA / LICENSE / RECORD files of the installed packages (README boilerplate, licence texts,
 file hashes), both cut into chunks of 20-120 words.
 """
+
 from __future__ import annotations
 
 import doctest
 import glob
 import json
 import os
-import re
 import sysconfig
 
 import numpy as np
@@ -218,15 +218,16 @@ def _write_jsonl(path, texts, prefix):
 
 
 def test_step_in_pipeline(model, split, tmp_path):
-    from winnow.core.pipeline.pipeline import Pipeline
     from winnow.core.io.writers import read_dataset_table
+    from winnow.core.pipeline.pipeline import Pipeline
 
     _, _, pte, nte = split
     _write_jsonl(tmp_path / "pos.jsonl", pte, "p")
     _write_jsonl(tmp_path / "neg.jsonl", nte, "n")
     mp = model.save(str(tmp_path / "m"))
     res = Pipeline([{"quality_classifier": {"model": mp, "threshold": 0.5}}]).run(
-        str(tmp_path / "*.jsonl"), str(tmp_path / "run"), workers=1)
+        str(tmp_path / "*.jsonl"), str(tmp_path / "run"), workers=1
+    )
     kept = read_dataset_table(str(tmp_path / "run" / "data"), columns=["id", "quality_score"])
     rej = read_dataset_table(str(tmp_path / "run" / "rejects"), columns=["id", "reason", "quality_score"])
     assert kept.num_rows + rej.num_rows == len(pte) + len(nte)
@@ -283,23 +284,51 @@ def test_cli_train_and_score(split, tmp_path):
     ptr, ntr, pte, nte = split
     _write_jsonl(tmp_path / "ref.jsonl", ptr, "r")
     _write_jsonl(tmp_path / "pool.jsonl", ntr + ptr[:20], "x")
-    r = CliRunner().invoke(app, ["quality", "train", "--positives", str(tmp_path / "ref.jsonl"),
-                                 "--negatives", str(tmp_path / "pool.jsonl"), "--out", str(tmp_path / "m"),
-                                 "--n-bits", "16"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "quality",
+            "train",
+            "--positives",
+            str(tmp_path / "ref.jsonl"),
+            "--negatives",
+            str(tmp_path / "pool.jsonl"),
+            "--out",
+            str(tmp_path / "m"),
+            "--n-bits",
+            "16",
+        ],
+    )
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)  # progress lines go to stderr
     assert rep["heldout_auc"] > 0.9
     os.makedirs(tmp_path / "in")
     _write_jsonl(tmp_path / "in" / "a.jsonl", pte + nte, "t")
-    r = CliRunner().invoke(app, ["quality", "score", str(tmp_path / "in"), "--model", str(tmp_path / "m"),
-                                 "--output", str(tmp_path / "run"), "--top-fraction", "0.5", "-w", "1"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "quality",
+            "score",
+            str(tmp_path / "in"),
+            "--model",
+            str(tmp_path / "m"),
+            "--output",
+            str(tmp_path / "run"),
+            "--top-fraction",
+            "0.5",
+            "-w",
+            "1",
+        ],
+    )
     assert r.exit_code == 0, r.output
     kept = read_dataset_table(str(tmp_path / "run" / "data"), columns=["quality_score"])
     assert 0 < kept.num_rows < len(pte) + len(nte)
     # a corrupted model is a clean CLI error, not a traceback
     open(tmp_path / "m" / "model.json", "w").write("{")
-    r = CliRunner().invoke(app, ["quality", "score", str(tmp_path / "in"), "--model", str(tmp_path / "m"),
-                                 "--output", str(tmp_path / "run2")])
+    r = CliRunner().invoke(
+        app,
+        ["quality", "score", str(tmp_path / "in"), "--model", str(tmp_path / "m"), "--output", str(tmp_path / "run2")],
+    )
     assert r.exit_code == 2 and "corrupted" in r.output
 
 
@@ -323,7 +352,7 @@ def test_scores_do_not_depend_on_batching_or_arrow_layout(model, split):
     one_by_one = np.array([model.score(pa.array([t]))[0] for t in texts])
     for other in (sliced, chunked, large, one_by_one):
         assert np.allclose(whole, other, atol=1e-9)
-    assert whole[40] == whole[41] == whole[42]   # null, empty and whitespace-only: no features
+    assert whole[40] == whole[41] == whole[42]  # null, empty and whitespace-only: no features
 
 
 def test_cli_train_distilled_from_scores_parquet(split, tmp_path):
@@ -336,17 +365,36 @@ def test_cli_train_distilled_from_scores_parquet(split, tmp_path):
     _write_jsonl(tmp_path / "pool.jsonl", texts, "d")
     ids = [f"d{i}" for i in range(len(texts))]
     # scores for a subset of the pool only, plus ids that match nothing
-    pq.write_table(pa.table({"doc_id": ids[::2] + ["nope1", "nope2"],
-                             "utility": list(_alpha_frac(texts[::2])) + [0.0, 1.0]}), tmp_path / "s.parquet")
-    r = CliRunner().invoke(app, ["quality", "train", "--scores", str(tmp_path / "s.parquet"), "--texts",
-                                 str(tmp_path / "pool.jsonl"), "--id-column", "doc_id", "--score-column",
-                                 "utility", "--out", str(tmp_path / "m"), "--n-bits", "16"])
+    pq.write_table(
+        pa.table({"doc_id": ids[::2] + ["nope1", "nope2"], "utility": list(_alpha_frac(texts[::2])) + [0.0, 1.0]}),
+        tmp_path / "s.parquet",
+    )
+    r = CliRunner().invoke(
+        app,
+        [
+            "quality",
+            "train",
+            "--scores",
+            str(tmp_path / "s.parquet"),
+            "--texts",
+            str(tmp_path / "pool.jsonl"),
+            "--id-column",
+            "doc_id",
+            "--score-column",
+            "utility",
+            "--out",
+            str(tmp_path / "m"),
+            "--n-bits",
+            "16",
+        ],
+    )
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
     assert rep["kind"] == "regressor" and rep["n_joined"] == 200 and rep["n_scores"] == 202
     assert rep["heldout_spearman"] > 0.4
     m = QualityModel.load(str(tmp_path / "m"))
     assert m.meta["distilled"] is True
-    r = CliRunner().invoke(app, ["quality", "train", "--scores", str(tmp_path / "s.parquet"), "--out",
-                                 str(tmp_path / "m2")])
+    r = CliRunner().invoke(
+        app, ["quality", "train", "--scores", str(tmp_path / "s.parquet"), "--out", str(tmp_path / "m2")]
+    )
     assert r.exit_code == 2 and "--texts" in r.output

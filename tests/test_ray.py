@@ -2,6 +2,7 @@
 kept rows, rejects (step, reason), quarantine and manifest counts — for map-only pipelines, for
 every registered global step (and a small global step defined here), across several global
 stages, after a worker is killed mid-run, and after an interrupted run is resumed."""
+
 from __future__ import annotations
 
 import glob
@@ -16,11 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from winnow import Length, Pipeline
-from winnow.core.io.writers import read_dataset_table
 from winnow.core.pipeline.config import ConfigError, parse_config
 from winnow.core.pipeline.registry import get_step_class, step_names
 from winnow.core.pipeline.step import GlobalStep, MapStep, reasons_from_masks
-
 
 # ----------------------------------------------------------------------------- steps for the tests
 
@@ -54,9 +53,10 @@ class FirstWords(GlobalStep):
                 continue
             sl = slice(off, off + n)
             reason = np.where(is_first[sl], None, "first_words:duplicate")
-            pq.write_table(pa.table({"reason": pa.array(reason, pa.string()),
-                                     "fw_group": pa.array(group[sl], pa.int64())}),
-                           os.path.join(out_dir, f"{task:05d}.parquet"))
+            pq.write_table(
+                pa.table({"reason": pa.array(reason, pa.string()), "fw_group": pa.array(group[sl], pa.int64())}),
+                os.path.join(out_dir, f"{task:05d}.parquet"),
+            )
             off += n
 
 
@@ -71,8 +71,11 @@ class KillOnce(MapStep):
     target_id: str = ""
 
     def annotate(self, table: pa.Table) -> pa.Table:
-        if self.armed and not os.path.exists(self.marker) and \
-                pc.any(pc.equal(table.column("id"), self.target_id)).as_py():
+        if (
+            self.armed
+            and not os.path.exists(self.marker)
+            and pc.any(pc.equal(table.column("id"), self.target_id)).as_py()
+        ):
             with open(self.marker, "w") as fh:
                 fh.write(str(os.getpid()))
             os._exit(1)  # a worker dies mid-run
@@ -80,8 +83,9 @@ class KillOnce(MapStep):
         return table.append_column("n_digits", pc.cast(n, pa.int64()))
 
     def decide(self, table: pa.Table) -> pa.Array:
-        return reasons_from_masks(table.num_rows, [(pc.greater(table["n_digits"], self.max_digits),
-                                                    "kill_once:digits")])
+        return reasons_from_masks(
+            table.num_rows, [(pc.greater(table["n_digits"], self.max_digits), "kill_once:digits")]
+        )
 
 
 class FailOnce(MapStep):
@@ -128,8 +132,7 @@ def ray_session():
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
     pp = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING",
-             runtime_env={"env_vars": {"PYTHONPATH": pp}})
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", runtime_env={"env_vars": {"PYTHONPATH": pp}})
     yield
     ray.shutdown()
 
@@ -176,8 +179,9 @@ def assert_same_output(local, rayres) -> None:
 
 def _both(steps, inp, tmp_path, name, **ray_opts):
     local = Pipeline(steps).run(inp, str(tmp_path / f"{name}-local"), workers=1)
-    rayres = Pipeline(steps).run(inp, str(tmp_path / f"{name}-ray"), executor="ray",
-                                 executor_options={"batch_rows": 256, **ray_opts})
+    rayres = Pipeline(steps).run(
+        inp, str(tmp_path / f"{name}-ray"), executor="ray", executor_options={"batch_rows": 256, **ray_opts}
+    )
     return local, rayres
 
 
@@ -189,7 +193,9 @@ def test_demo_pipeline_equals_local(ray_session, corpus, tmp_path):
     local, rayres = _both(steps, corpus, tmp_path, "demo")
     assert_same_output(local, rayres)
     tot = rayres.manifest["totals"]
-    assert tot["rows_rejected"] > 0 and tot["rows_quarantined"] >= 4 and tot["rows_kept"] > 0  # every registered map step runs with its defaults
+    assert (
+        tot["rows_rejected"] > 0 and tot["rows_quarantined"] >= 4 and tot["rows_kept"] > 0
+    )  # every registered map step runs with its defaults
     # final data is written per task, in row order, like local (not one file per Ray block)
     names = sorted(os.listdir(os.path.join(rayres.path, "data")))
     assert all(n.startswith("t") and n.endswith(".parquet") for n in names)
@@ -222,7 +228,8 @@ def test_killed_worker_is_retried_and_output_is_exact(ray_session, raw, tmp_path
     target = ids[int(len(ids) * 0.7)]
     marker = str(tmp_path / "killed.pid")
     rayres = Pipeline(base + [KillOnce(armed=True, marker=marker, target_id=target)]).run(
-        raw, str(tmp_path / "kill-ray"), executor="ray", executor_options={"batch_rows": 256, "max_retries": 2})
+        raw, str(tmp_path / "kill-ray"), executor="ray", executor_options={"batch_rows": 256, "max_retries": 2}
+    )
     assert os.path.exists(marker), "the worker was not killed"
     assert int(open(marker).read()) != os.getpid()
     # the killed step differs only in its (unused) arguments: counts, rows and rejects are the same
@@ -272,9 +279,13 @@ def test_cli_runs_yaml_on_ray_and_rejects_bad_options(ray_session, corpus, tmp_p
 
     from winnow.cli import app
 
-    cfg = {"input": {"path": corpus}, "output": str(tmp_path / "cli-run"), "executor": "ray",
-           "executor_options": {"batch_rows": 512, "max_retries": 1},
-           "steps": [{"length": {"min_words": 5}}]}
+    cfg = {
+        "input": {"path": corpus},
+        "output": str(tmp_path / "cli-run"),
+        "executor": "ray",
+        "executor_options": {"batch_rows": 512, "max_retries": 1},
+        "steps": [{"length": {"min_words": 5}}],
+    }
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(cfg))
     r = CliRunner().invoke(app, ["run", str(path), "--no-progress", "--ray-cpus-per-task", "1"])

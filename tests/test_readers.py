@@ -1,15 +1,15 @@
 """Readers: formats, stable ids, and quarantine of every kind of unreadable input."""
+
 from __future__ import annotations
 
 import gzip
 import json
-import os
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import write_jsonl
+
 from winnow.core.io.readers import InputError, InputSpec, plan_tasks, read_task
 
 
@@ -53,9 +53,18 @@ def test_ids_derived_from_file_and_offset_when_missing(tmp_path, real_docs):
 
 def test_invalid_json_undecodable_and_missing_text_are_quarantined(tmp_path, real_docs):
     good = [json.dumps(r).encode() for r in real_docs[:5]]
-    lines = [good[0], b'{"id": "x", "text": "unterminated', good[1],
-             '{"id": "lat", "text": "caf\u00e9"}'.encode("latin-1"), good[2],
-             b'{"id": "nt", "body": "no text field"}', b"[1, 2, 3]", good[3], b"", good[4]]
+    lines = [
+        good[0],
+        b'{"id": "x", "text": "unterminated',
+        good[1],
+        '{"id": "lat", "text": "caf\u00e9"}'.encode("latin-1"),
+        good[2],
+        b'{"id": "nt", "body": "no text field"}',
+        b"[1, 2, 3]",
+        good[3],
+        b"",
+        good[4],
+    ]
     p = tmp_path / "bad.jsonl"
     p.write_bytes(b"\n".join(lines) + b"\n")
     t, q = read_all(InputSpec(path=str(p)))
@@ -69,7 +78,7 @@ def test_invalid_json_undecodable_and_missing_text_are_quarantined(tmp_path, rea
     # offsets point at the bad lines
     raw = p.read_bytes()
     for off, needle in zip(q.column("offset").to_pylist(), [b'{"id": "x"', b'{"id": "lat"', b'{"id": "nt"', b"[1, 2"]):
-        assert raw[off:off + len(needle)] == needle
+        assert raw[off : off + len(needle)] == needle
     assert set(q.column("file").to_pylist()) == {str(p)}  # outside the cwd: absolute path
 
 

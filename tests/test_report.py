@@ -1,6 +1,7 @@
 """`winnow report`: the report of a real run (sample corpus + hostile documents) shows every
 step with the manifest's exact counts, real and escaped examples, histograms with thresholds,
 dedup clusters and token funnel; it opens in headless Chromium without console errors."""
+
 from __future__ import annotations
 
 import base64
@@ -19,17 +20,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from _report_steps import ExactDupes, Gpt2Tokens
 from conftest import write_jsonl
+
 from winnow import Length, Pipeline
 from winnow.core.io.writers import read_dataset_table
 from winnow.report import ReportOptions, build_report, render_report
 from winnow.report.sampling import Shards
 
 HOSTILE = "<script>alert(1)</script>"
-ARTIFACTS = os.environ.get("WINNOW_TEST_ARTIFACTS",
-                           os.path.join(os.path.dirname(os.path.abspath(__file__)), "artifacts"))
+ARTIFACTS = os.environ.get(
+    "WINNOW_TEST_ARTIFACTS", os.path.join(os.path.dirname(os.path.abspath(__file__)), "artifacts")
+)
 
 
 def _dedup_step():
@@ -50,15 +52,22 @@ def run_dir(sample_corpus, tmp_path_factory):
         # short: rejected by length:min_words, so it is an example of that rule
         {"id": "hostile-short", "text": f"{HOSTILE} <img src=x onerror=alert(2)> too short", "source": "hostile"},
         # long enough to be kept (and duplicated once, so it is in a dedup cluster)
-        {"id": "hostile-kept", "text": f"Markup in a document: {HOSTILE} and <b>bold</b> " + "plain words " * 20,
-         "source": "hostile"},
-        {"id": "hostile-dup", "text": f"Markup in a document: {HOSTILE} and <b>bold</b> " + "plain words " * 20,
-         "source": "hostile"},
+        {
+            "id": "hostile-kept",
+            "text": f"Markup in a document: {HOSTILE} and <b>bold</b> " + "plain words " * 20,
+            "source": "hostile",
+        },
+        {
+            "id": "hostile-dup",
+            "text": f"Markup in a document: {HOSTILE} and <b>bold</b> " + "plain words " * 20,
+            "source": "hostile",
+        },
     ]
     write_jsonl(str(base / "extra" / "hostile.jsonl"), hostile)
     out = str(base / "run")
     res = Pipeline([Length(min_words=20, max_chars=10000), Gpt2Tokens(), _dedup_step()]).run(
-        [f"{sample_corpus}/raw/", str(base / "extra")], out, workers=1)
+        [f"{sample_corpus}/raw/", str(base / "extra")], out, workers=1
+    )
     assert res.manifest["checks"]["ok"]
     return out
 
@@ -110,8 +119,11 @@ def test_every_step_with_manifest_counts(run_dir, report):
         assert steps[str(s["index"])]["data-step-name"] == s["name"]
         # the funnel row of the step carries the manifest's counts
         row = next(a for t, a in tags if a.get("data-stage") == f"{s['index']}. {s['name']}")
-        assert (int(row["data-rows-in"]), int(row["data-rows-kept"]), int(row["data-rows-rejected"])) == \
-            (s["rows_in"], s["rows_kept"], s["rows_rejected"])
+        assert (int(row["data-rows-in"]), int(row["data-rows-kept"]), int(row["data-rows-rejected"])) == (
+            s["rows_in"],
+            s["rows_kept"],
+            s["rows_rejected"],
+        )
         assert re.search(rf'data-step-rejected="{s["index"]}">{s["rows_rejected"]:,}<', html)
     rules = [(a["data-reason"], int(a["data-count"])) for t, a in tags if t == "tr" and "data-reason" in a]
     expected = [(r, c) for s in m["steps"] for r, c in s["reasons"].items()]
@@ -137,7 +149,9 @@ def test_hostile_documents_are_escaped(report):
     csp = next(a["content"] for t, a in p.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
     assert "default-src 'none'" in csp and "'sha256-" in csp and "unsafe-inline" not in csp.split("script-src")[1]
     # nothing loaded from the network: no tag fetches a URL (document text may mention .js URLs)
-    assert not [(t, a) for t, a in p.tags for k in ("src", "href", "data") if re.match(r"\s*(https?:)?//", a.get(k) or "")]
+    assert not [
+        (t, a) for t, a in p.tags for k in ("src", "href", "data") if re.match(r"\s*(https?:)?//", a.get(k) or "")
+    ]
 
 
 def test_examples_are_real_rejects_of_their_rule(run_dir, report):
@@ -167,14 +181,19 @@ def test_kept_documents_nearest_the_threshold(run_dir, report):
     just_kept = block.split("just rejected", 1)[0]
     vals = [int(v.replace(",", "")) for v in re.findall(r"n_words=<b>([\d,]+)</b>", just_kept)]
     assert len(vals) == 3 and all(v >= 20 for v in vals)
-    assert vals == list(np.sort(kept)[:len(vals)])  # the smallest kept values: nearest the bound
+    assert vals == list(np.sort(kept)[: len(vals)])  # the smallest kept values: nearest the bound
     just_rej = block.split("just rejected", 1)[1]
     rvals = [int(v.replace(",", "")) for v in re.findall(r"n_words=<b>([\d,]+)</b>", just_rej)]
     assert len(rvals) == 3 and all(v < 20 for v in rvals)
     r = _rejects(run_dir, ["n_words", "step"])
-    step0 = np.array([w for w, s in zip(r.column("n_words").to_pylist(), r.column("step").to_pylist())
-                      if s == "length" and w is not None])
-    assert rvals == sorted(step0[step0 < 20], reverse=True)[:len(rvals)]
+    step0 = np.array(
+        [
+            w
+            for w, s in zip(r.column("n_words").to_pylist(), r.column("step").to_pylist())
+            if s == "length" and w is not None
+        ]
+    )
+    assert rvals == sorted(step0[step0 < 20], reverse=True)[: len(rvals)]
 
 
 def test_histograms_for_every_statistic_with_thresholds(report):
@@ -187,21 +206,25 @@ def test_histograms_for_every_statistic_with_thresholds(report):
     assert len(imgs) >= 7 and all(s.startswith("data:image/svg+xml;base64,") for s in imgs)
     svg = base64.b64decode(imgs[0].split(",", 1)[1])
     assert ET.fromstring(svg).tag.endswith("svg")
-    n_words_svg = next(base64.b64decode(a["src"].split(",", 1)[1]).decode() for t, a in tags
-                       if t == "img" and a.get("alt") == "histogram of n_words")
+    n_words_svg = next(
+        base64.b64decode(a["src"].split(",", 1)[1]).decode()
+        for t, a in tags
+        if t == "img" and a.get("alt") == "histogram of n_words"
+    )
     assert "min 20" in n_words_svg  # the threshold is drawn and labelled
 
 
 def test_dedup_clusters_match_the_rejects(run_dir, report):
     _, html = report
     rej = _rejects(run_dir, ["duplicate_of", "step"])
-    dups = [d for d, s in zip(rej.column("duplicate_of").to_pylist(), rej.column("step").to_pylist())
-            if s == DEDUP]
+    dups = [d for d, s in zip(rej.column("duplicate_of").to_pylist(), rej.column("step").to_pylist()) if s == DEDUP]
     sizes = Counter(c + 1 for c in Counter(dups).values())
     sec = html.split('id="dedup"', 1)[1]
     table = sec.split("<h3>Example clusters</h3>", 1)[0]
-    got = {int(a): int(b.replace(",", "")) for a, b in
-           re.findall(r'<tr><td class="n">(\d+)</td><td class="n">([\d,]+)</td></tr>', table)}
+    got = {
+        int(a): int(b.replace(",", ""))
+        for a, b in re.findall(r'<tr><td class="n">(\d+)</td><td class="n">([\d,]+)</td></tr>', table)
+    }
     assert got == dict(sorted(sizes.items())[:12])
     assert f'<div class="v">{len(Counter(dups)):,}</div><div class="l">clusters' in sec
     # every duplicate shown in a cluster names the cluster's kept representative
@@ -214,8 +237,7 @@ def test_token_funnel_is_exact(run_dir, report):
     _, html = report
     kept = int(read_dataset_table(os.path.join(run_dir, "data"), ["n_tokens"]).column("n_tokens").to_numpy().sum())
     r = _rejects(run_dir, ["n_tokens", "step"])
-    dedup = sum(t for t, s in zip(r.column("n_tokens").to_pylist(), r.column("step").to_pylist())
-                if s == DEDUP)
+    dedup = sum(t for t, s in zip(r.column("n_tokens").to_pylist(), r.column("step").to_pylist()) if s == DEDUP)
     tags = parse(html).tags
     tokens = {a["data-stage"]: a["data-tokens"] for t, a in tags if "data-stage" in a}
     assert tokens[f"2. {DEDUP}"] == str(kept)
@@ -240,8 +262,9 @@ def test_bounded_budgets_still_render(run_dir, tmp_path):
 
 def test_report_of_a_jsonl_output_run(real_docs, tmp_path):
     write_jsonl(str(tmp_path / "raw" / "a.jsonl"), real_docs[:400])
-    res = Pipeline([Length(min_words=8)]).run(str(tmp_path / "raw"), str(tmp_path / "run"), workers=1,
-                                               output_format="jsonl")
+    res = Pipeline([Length(min_words=8)]).run(
+        str(tmp_path / "raw"), str(tmp_path / "run"), workers=1, output_format="jsonl"
+    )
     html = render_report(str(tmp_path / "run"))
     assert {a["data-column"] for t, a in parse(html).tags if "data-column" in a} == {"n_chars", "n_words", "n_lines"}
     kept = sorted(len(d["text"].split()) for d in real_docs[:400] if len(d["text"].split()) >= 8)
@@ -289,7 +312,12 @@ def test_cli_writes_report_and_names_bad_paths(run_dir, tmp_path):
     assert r.exit_code == 0, r.output
     assert os.path.getsize(out) > 10_000 and "file://" in r.output
     r = subprocess.run([sys.executable, "-m", "winnow.cli", "report", str(tmp_path)], capture_output=True, text=True)
-    assert r.returncode == 2 and "neither a winnow run folder" in r.stderr and "bench.json" in r.stderr and "mix.json" in r.stderr
+    assert (
+        r.returncode == 2
+        and "neither a winnow run folder" in r.stderr
+        and "bench.json" in r.stderr
+        and "mix.json" in r.stderr
+    )
     r = CliRunner().invoke(app, ["report", run_dir, "--examples", "0"])
     assert r.exit_code == 2 and "--examples must be ≥ 1" in r.output
 
@@ -321,10 +349,13 @@ def test_report_opens_in_headless_chromium(report):
         assert page.eval("typeof window.alert === 'function'")
         assert page.eval("document.scripts.length") == 1
         # the rule filter (page script) works
-        page.eval("var f=document.getElementById('reason-filter'); f.value='max_chars';"
-                  "f.dispatchEvent(new Event('input'))")
-        visible = page.eval("Array.from(document.querySelectorAll('tr.rule')).filter(t => t.style.display !== 'none')"
-                            ".map(t => t.getAttribute('data-reason'))")
+        page.eval(
+            "var f=document.getElementById('reason-filter'); f.value='max_chars';f.dispatchEvent(new Event('input'))"
+        )
+        visible = page.eval(
+            "Array.from(document.querySelectorAll('tr.rule')).filter(t => t.style.display !== 'none')"
+            ".map(t => t.getAttribute('data-reason'))"
+        )
         assert visible == ["length:max_chars"]
         page.eval("var f=document.getElementById('reason-filter'); f.value=''; f.dispatchEvent(new Event('input'))")
         problems = page.problems()

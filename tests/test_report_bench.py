@@ -1,5 +1,6 @@
 """`winnow report BENCH_DIR`: metric-vs-budget plot and the table with 95% confidence intervals,
 from a real (small) selection experiment on scikit-learn's digits with 30% flipped labels."""
+
 from __future__ import annotations
 
 import base64
@@ -14,8 +15,9 @@ from scipy import stats
 
 from winnow.report import build_report, render_report
 
-ARTIFACTS = os.environ.get("WINNOW_TEST_ARTIFACTS",
-                           os.path.join(os.path.dirname(os.path.abspath(__file__)), "artifacts"))
+ARTIFACTS = os.environ.get(
+    "WINNOW_TEST_ARTIFACTS", os.path.join(os.path.dirname(os.path.abspath(__file__)), "artifacts")
+)
 BUDGETS = [0.1, 0.25, 0.5]
 SEEDS = [0, 1, 2]
 
@@ -52,8 +54,16 @@ def bench_runs():
                 k = int(round(b * len(yp)))
                 idx = np.argsort(-s)[:k]
                 clf = LogisticRegression(max_iter=100, tol=1e-3).fit(Xp[idx], yn[idx])
-                runs.append({"strategy": name, "method": name, "budget": b, "seed": seed,
-                             "metric": float(clf.score(Xt, yt)), "n_selected": k})
+                runs.append(
+                    {
+                        "strategy": name,
+                        "method": name,
+                        "budget": b,
+                        "seed": seed,
+                        "metric": float(clf.score(Xt, yt)),
+                        "n_selected": k,
+                    }
+                )
     return runs
 
 
@@ -67,17 +77,43 @@ def _bench_json(runs):
             m, lo, hi = _t_ci(v)
             g = [a - c for a, c in zip(v, base)]
             gm = float(np.mean(g))
-            glo, ghi = (_t_ci(g)[1:] if name != "random" else (0.0, 0.0))
-            summary.append({"strategy": name, "budget": b, "n": len(v), "mean": m, "std": float(np.std(v, ddof=1)),
-                            "ci_low": lo, "ci_high": hi, "gain": gm, "gain_ci_low": glo, "gain_ci_high": ghi,
-                            "significant": bool(name != "random" and (glo > 0 or ghi < 0))})
-    return {"schema": "winnow.prove.bench/1", "config": {"budgets": BUDGETS, "seeds": SEEDS, "baseline": "random"},
-            "task": {"name": "noisy_labels", "metric": "accuracy", "higher_is_better": True,
-                     "info": {"dataset": "digits", "noise": 0.3}},
-            "strategies": [{"label": "random", "method": "random", "params": {}, "model_aware": False},
-                           {"label": "knn-agree", "method": "knn-agree", "params": {}, "model_aware": False}],
-            "budgets": BUDGETS, "seeds": SEEDS, "full_pool": None, "runs": runs, "summary": summary,
-            "detection": [], "seconds": 1.0}
+            glo, ghi = _t_ci(g)[1:] if name != "random" else (0.0, 0.0)
+            summary.append(
+                {
+                    "strategy": name,
+                    "budget": b,
+                    "n": len(v),
+                    "mean": m,
+                    "std": float(np.std(v, ddof=1)),
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "gain": gm,
+                    "gain_ci_low": glo,
+                    "gain_ci_high": ghi,
+                    "significant": bool(name != "random" and (glo > 0 or ghi < 0)),
+                }
+            )
+    return {
+        "schema": "winnow.prove.bench/1",
+        "config": {"budgets": BUDGETS, "seeds": SEEDS, "baseline": "random"},
+        "task": {
+            "name": "noisy_labels",
+            "metric": "accuracy",
+            "higher_is_better": True,
+            "info": {"dataset": "digits", "noise": 0.3},
+        },
+        "strategies": [
+            {"label": "random", "method": "random", "params": {}, "model_aware": False},
+            {"label": "knn-agree", "method": "knn-agree", "params": {}, "model_aware": False},
+        ],
+        "budgets": BUDGETS,
+        "seeds": SEEDS,
+        "full_pool": None,
+        "runs": runs,
+        "summary": summary,
+        "detection": [],
+        "seconds": 1.0,
+    }
 
 
 class _Rows(HTMLParser):
@@ -127,8 +163,10 @@ def test_bench_report_table_and_plot(bench_runs, tmp_path):
 
 def test_bench_rows_only_gets_t_intervals(bench_runs, tmp_path):
     # a minimal file: a list of per-seed rows with other field names; the report computes the CI
-    rows = [{"method": r["strategy"], "budget": f"{int(r['budget'] * 100)}%", "seed": r["seed"],
-             "value": r["metric"]} for r in bench_runs]
+    rows = [
+        {"method": r["strategy"], "budget": f"{int(r['budget'] * 100)}%", "seed": r["seed"], "value": r["metric"]}
+        for r in bench_runs
+    ]
     p = tmp_path / "bench.json"
     p.write_text(json.dumps(rows))
     html = render_report(str(tmp_path))
@@ -159,9 +197,18 @@ def test_bench_report_errors_name_the_path(tmp_path):
 
 
 def test_real_bench_harness_output_if_available(tmp_path):
-    bench = pytest.importorskip("winnow.prove.bench", reason="winnow.prove.bench (issue 7) is not merged in this branch")
-    res = bench.run_bench({"task": {"name": "noisy_labels", "pool_size": 300}, "strategies": ["random", "forgetting"],
-                           "budgets": [0.5], "seeds": [0, 1, 2]}, output=str(tmp_path / "b"))
+    bench = pytest.importorskip(
+        "winnow.prove.bench", reason="winnow.prove.bench (issue 7) is not merged in this branch"
+    )
+    res = bench.run_bench(
+        {
+            "task": {"name": "noisy_labels", "pool_size": 300},
+            "strategies": ["random", "forgetting"],
+            "budgets": [0.5],
+            "seeds": [0, 1, 2],
+        },
+        output=str(tmp_path / "b"),
+    )
     html = render_report(str(tmp_path / "b"))
     table = _table(html)
     for s in res["summary"]:

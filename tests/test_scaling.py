@@ -1,4 +1,5 @@
 """winnow.predict.scaling: published laws, optimiser, recovery, bootstrap coverage, IO, transfer."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,16 @@ import os
 import numpy as np
 import pytest
 
-from winnow.predict.scaling import (compute_optimal, fit_law, get_law, lbfgs_batched, load_fit, load_runs,
-                            runs_from_rows, transfer_report)
+from winnow.predict.scaling import (
+    compute_optimal,
+    fit_law,
+    get_law,
+    lbfgs_batched,
+    load_fit,
+    load_runs,
+    runs_from_rows,
+    transfer_report,
+)
 from winnow.predict.scaling.fit import _prepare, _Problem
 from winnow.predict.scaling.simulate import coverage_study
 
@@ -35,13 +44,19 @@ def test_closed_form_is_the_constrained_minimum():
     rng = np.random.default_rng(0)
     law = get_law("chinchilla")
     for _ in range(5):
-        p = dict(E=rng.uniform(1, 2), A=rng.uniform(50, 2000), alpha=rng.uniform(0.2, 0.6),
-                 B=rng.uniform(50, 2000), beta=rng.uniform(0.2, 0.6))
+        p = dict(
+            E=rng.uniform(1, 2),
+            A=rng.uniform(50, 2000),
+            alpha=rng.uniform(0.2, 0.6),
+            B=rng.uniform(50, 2000),
+            beta=rng.uniform(0.2, 0.6),
+        )
         C = 10 ** rng.uniform(19, 25)
         r = compute_optimal(p, C)
         obj = lambda lnN: float(law.predict(p, N=np.exp(lnN), D=C / 6 / np.exp(lnN)))  # noqa: E731
-        res = minimize_scalar(obj, bounds=(np.log(1e3), np.log(C / 6 / 1e3)), method="bounded",
-                              options={"xatol": 1e-10})
+        res = minimize_scalar(
+            obj, bounds=(np.log(1e3), np.log(C / 6 / 1e3)), method="bounded", options={"xatol": 1e-10}
+        )
         assert np.exp(res.x) == pytest.approx(r["N"], rel=1e-3)
         assert r["loss"] == pytest.approx(res.fun, rel=1e-9)
 
@@ -78,7 +93,7 @@ def test_analytic_gradient_matches_finite_differences(law):
     th = rng.normal(0, 0.5, (4, lw.k)) + np.array([0.5] + [0.3] * (lw.k - 1))
     y = rng.normal(1.0, 0.3, n)
     w = rng.integers(0, 3, (4, n)).astype(float)
-    prob = _Problem(lw, X, y, w, 0.05)   # a wide delta exercises both Huber branches
+    prob = _Problem(lw, X, y, w, 0.05)  # a wide delta exercises both Huber branches
     f, g = prob.fg(th, np.arange(4))
     eps = 1e-6
     for k in range(lw.k):
@@ -102,16 +117,18 @@ def test_batched_lbfgs_matches_scipy_per_problem():
     res = lbfgs_batched(prob.fg, x0, gtol=1e-10, ftol=1e-14, maxiter=2000)
     for p in range(3):
         one = lambda t: tuple(a[0] for a in prob.fg(t[None], np.array([p])))  # noqa: E731
-        ref = minimize(one, x0[p], jac=True, method="L-BFGS-B", options={"ftol": 1e-14, "gtol": 1e-10,
-                                                                          "maxiter": 2000})
+        ref = minimize(one, x0[p], jac=True, method="L-BFGS-B", options={"ftol": 1e-14, "gtol": 1e-10, "maxiter": 2000})
         assert res.fun[p] <= ref.fun * (1 + 1e-6) + 1e-12
 
 
-@pytest.mark.parametrize("law,true,design", [
-    ("power", dict(E=2.0, B=300.0, beta=0.3), dict(D=np.geomspace(1e6, 1e9, 9))),
-    ("chinchilla", CHIN, None),
-    ("data-constrained", dict(CHIN, R_D_star=15.4), "dc"),
-])
+@pytest.mark.parametrize(
+    "law,true,design",
+    [
+        ("power", dict(E=2.0, B=300.0, beta=0.3), dict(D=np.geomspace(1e6, 1e9, 9))),
+        ("chinchilla", CHIN, None),
+        ("data-constrained", dict(CHIN, R_D_star=15.4), "dc"),
+    ],
+)
 def test_noiseless_recovery(law, true, design):
     if design is None:
         N, D, _ = _noisy_chinchilla()
@@ -140,7 +157,7 @@ def test_prediction_interval_widens_with_extrapolation_and_roundtrips(tmp_path):
     Ns = np.array([1e9, 1e11, 1e12])
     pred, lo, hi = f.predict(N=Ns, D=20 * Ns, interval=True)
     assert np.all((lo <= pred) & (pred <= hi))
-    assert (hi - lo)[2] > (hi - lo)[0]          # extrapolating further is less certain
+    assert (hi - lo)[2] > (hi - lo)[0]  # extrapolating further is less certain
     for k, (a, b) in f.ci.items():
         assert a <= f.params[k] <= b
     path = str(tmp_path / "fit.json")
@@ -172,16 +189,24 @@ def test_fit_errors_name_the_bad_argument():
 # coverage error of order 1/B), well inside the margin between the measured 96-100 % (B = 200,
 # benchmarks/RESULTS.md) and the 90 % bar.
 def test_coverage_power_law_fast():
-    r = coverage_study("power", dict(E=2.0, B=300.0, beta=0.3), D=np.repeat(np.geomspace(1e6, 1e9, 8), 2),
-                       trials=50, n_boot=200, sigma=0.01, seed=11)
+    r = coverage_study(
+        "power",
+        dict(E=2.0, B=300.0, beta=0.3),
+        D=np.repeat(np.geomspace(1e6, 1e9, 8), 2),
+        trials=50,
+        n_boot=200,
+        sigma=0.01,
+        seed=11,
+    )
     assert min(r["coverage"].values()) >= 0.90, r["coverage"]
 
 
 def test_coverage_chinchilla_fast():
     N, D, _ = _noisy_chinchilla()
-    Ns = np.array([1e9, 1e11])   # inside the design, and 6x beyond its largest model
-    r = coverage_study("chinchilla", CHIN, N=N, D=D, trials=50, n_boot=100, sigma=0.01, seed=12,
-                       predict_at=dict(N=Ns, D=20 * Ns))
+    Ns = np.array([1e9, 1e11])  # inside the design, and 6x beyond its largest model
+    r = coverage_study(
+        "chinchilla", CHIN, N=N, D=D, trials=50, n_boot=100, sigma=0.01, seed=12, predict_at=dict(N=Ns, D=20 * Ns)
+    )
     assert min(r["coverage"].values()) >= 0.90, r["coverage"]
     assert min(r["prediction_coverage"]) >= 0.90, r["prediction_coverage"]
     # the intervals are informative, not just wide: alpha and beta pinned to +-0.1
@@ -198,9 +223,17 @@ def test_coverage_chinchilla_full():
 
 # ---- IO ------------------------------------------------------------------------------------
 def test_reads_bench_json_and_aliases(tmp_path):
-    bench = {"rows": [{"strategy": s, "budget": b, "seed": k, "metric": m}
-                      for s, b, k, m in [("random", "10%", 0, 3.1), ("dsir", "10%", 0, 2.9),
-                                         ("random", "50%", 1, 2.7), ("dsir", "50%", 1, 2.6)]]}
+    bench = {
+        "rows": [
+            {"strategy": s, "budget": b, "seed": k, "metric": m}
+            for s, b, k, m in [
+                ("random", "10%", 0, 3.1),
+                ("dsir", "10%", 0, 2.9),
+                ("random", "50%", 1, 2.7),
+                ("dsir", "50%", 1, 2.6),
+            ]
+        ]
+    }
     p = tmp_path / "bench.json"
     p.write_text(json.dumps(bench))
     r = load_runs(str(p))
@@ -212,13 +245,15 @@ def test_reads_bench_json_and_aliases(tmp_path):
     r = load_runs(str(q))
     np.testing.assert_allclose(r.N, [1e8, 1e8])
     np.testing.assert_allclose(r.D, [2e9, 25e3])
-    long = [{"method": "a", "rows": 100, "metric": "accuracy", "value": 0.8},
-            {"method": "a", "rows": 100, "metric": "loss", "value": 0.5}]
+    long = [
+        {"method": "a", "rows": 100, "metric": "accuracy", "value": 0.8},
+        {"method": "a", "rows": 100, "metric": "loss", "value": 0.5},
+    ]
     with pytest.raises(ValueError, match="several metrics"):
         runs_from_rows(long)
     r = runs_from_rows(long, metric="accuracy")
     assert r.loss.tolist() == [0.8] and r.higher_is_better
-    r = runs_from_rows([{"D": 10, "ppl": np.e ** 2}])
+    r = runs_from_rows([{"D": 10, "ppl": np.e**2}])
     assert r.loss[0] == pytest.approx(2.0)
     with pytest.raises(ValueError, match="no loss/metric column"):
         runs_from_rows([{"D": 10, "foo": 1}])
@@ -233,16 +268,18 @@ def test_transfer_ranks_and_crossings_against_ground_truth():
     rows = []
     for seed, eps in enumerate((-0.001, 0.001)):
         for x in xs:
-            rows += [{"recipe": "a", "D": x, "seed": seed, "loss": 2 + 1 / x ** 0.5 + eps},
-                     {"recipe": "b", "D": x, "seed": seed, "loss": 1.8 + 3 / x ** 0.5 + eps},
-                     {"recipe": "c", "D": x, "seed": seed, "loss": 2.5 + 3 / x ** 0.5 + eps}]
+            rows += [
+                {"recipe": "a", "D": x, "seed": seed, "loss": 2 + 1 / x**0.5 + eps},
+                {"recipe": "b", "D": x, "seed": seed, "loss": 1.8 + 3 / x**0.5 + eps},
+                {"recipe": "c", "D": x, "seed": seed, "loss": 2.5 + 3 / x**0.5 + eps},
+            ]
     rep = transfer_report(runs_from_rows(rows))
     assert rep["best"] == ["a"] * 5 + ["b"] * 2
     (c,) = rep["crossings"]
     assert (c["a"], c["b"], c["better_before"], c["better_after"]) == ("a", "b", "a", "b")
     assert c["between"] == [64.0, 400.0] and 64 < c["at"] < 400 and c["significant"]
-    assert rep["vs_largest"][-1]["spearman"] == pytest.approx(1.0)   # 400 vs 1600
-    assert rep["vs_largest"][0]["spearman"] == pytest.approx(0.5)    # 4 vs 1600: a, b swap
+    assert rep["vs_largest"][-1]["spearman"] == pytest.approx(1.0)  # 400 vs 1600
+    assert rep["vs_largest"][0]["spearman"] == pytest.approx(0.5)  # 4 vs 1600: a, b swap
     # fitted power laws on the scales below the crossing predict it
     small = runs_from_rows([r for r in rows if r["D"] <= 64])
     rep2 = transfer_report(small, extrapolate_to=1e4)
@@ -260,9 +297,16 @@ def test_docstring_examples_run():
     import doctest
     import importlib
 
-    for name in ("winnow.predict.scaling", "winnow.predict.scaling.fit", "winnow.predict.scaling.laws", "winnow.predict.scaling.optim",
-                 "winnow.predict.scaling.allocation", "winnow.predict.scaling.io", "winnow.predict.scaling.transfer",
-                 "winnow.predict.scaling.simulate"):
+    for name in (
+        "winnow.predict.scaling",
+        "winnow.predict.scaling.fit",
+        "winnow.predict.scaling.laws",
+        "winnow.predict.scaling.optim",
+        "winnow.predict.scaling.allocation",
+        "winnow.predict.scaling.io",
+        "winnow.predict.scaling.transfer",
+        "winnow.predict.scaling.simulate",
+    ):
         res = doctest.testmod(importlib.import_module(name))
         assert res.failed == 0 and res.attempted > 0, name
 
@@ -282,7 +326,7 @@ def test_fit_runs_picks_the_law_from_the_columns():
     assert f.params["R_D_star"] == pytest.approx(15.4, rel=5e-3)
     one_epoch = [r for r in rows if r["epochs"] == 1]
     assert fit_runs(runs_from_rows(one_epoch), n_boot=0).law.name == "chinchilla"
-    single_n = [r for r in rows if r["params"] == N[0]]        # one model size, 1-40 epochs
+    single_n = [r for r in rows if r["params"] == N[0]]  # one model size, 1-40 epochs
     assert fit_runs(runs_from_rows(single_n), n_boot=0).law.name == "data-constrained-1d"
     with pytest.raises(ValueError, match="only 3 points"):
         fit_runs(runs_from_rows([r for r in single_n if r["epochs"] == 1]), n_boot=0)
@@ -295,8 +339,8 @@ def test_transfer_seed_bootstrap_separates_clear_from_noisy_rankings():
         for x in (10.0, 100.0, 1000.0):
             # clear: gaps of 0.5 with seed noise 0.01; noisy: gaps of 0.01 with noise 0.05
             for k, r in enumerate("abc"):
-                rows.append({"recipe": "clear-" + r, "D": x, "seed": seed, "loss": 3 + 0.5 * k + rng.normal(0, .01)})
-                rows.append({"recipe": "noisy-" + r, "D": x, "seed": seed, "loss": 3 + 0.01 * k + rng.normal(0, .05)})
+                rows.append({"recipe": "clear-" + r, "D": x, "seed": seed, "loss": 3 + 0.5 * k + rng.normal(0, 0.01)})
+                rows.append({"recipe": "noisy-" + r, "D": x, "seed": seed, "loss": 3 + 0.01 * k + rng.normal(0, 0.05)})
     runs = runs_from_rows(rows)
     clear = transfer_report(runs.subset(np.char.startswith(runs.recipe.astype(str), "clear")), n_boot=500)
     noisy = transfer_report(runs.subset(np.char.startswith(runs.recipe.astype(str), "noisy")), n_boot=500)

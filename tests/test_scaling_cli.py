@@ -1,6 +1,7 @@
 """`winnow scaling ...` end to end on real proxy runs: a byte n-gram LM trained on increasing
 amounts of real text (Python's documentation topics and installed packages' METADATA), the
 target being held-out documentation."""
+
 from __future__ import annotations
 
 import csv
@@ -18,8 +19,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _ngram_module():
-    spec = importlib.util.spec_from_file_location("real_ngram", os.path.join(ROOT, "benchmarks", "scaling",
-                                                                             "real_ngram.py"))
+    spec = importlib.util.spec_from_file_location(
+        "real_ngram", os.path.join(ROOT, "benchmarks", "scaling", "real_ngram.py")
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -35,8 +37,9 @@ def ngram_runs(tmp_path_factory) -> str:
         streams = {"pydoc": m.stream(pydoc, seed), "metadata": m.stream(meta, seed)}
         for recipe, s in streams.items():
             for D in (4_000, 8_000, 16_000, 32_000, 64_000):
-                rows.append({"recipe": recipe, "tokens": D, "seed": seed,
-                             "val_loss": m.NGram(order=4).fit(s[:D]).loss(target)})
+                rows.append(
+                    {"recipe": recipe, "tokens": D, "seed": seed, "val_loss": m.NGram(order=4).fit(s[:D]).loss(target)}
+                )
     path = str(tmp_path_factory.mktemp("runs") / "runs.csv")
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -50,13 +53,31 @@ def test_real_runs_are_a_decreasing_curve(ngram_runs):
 
     r = load_runs(ngram_runs, recipe="pydoc")
     means = [r.loss[r.D == d].mean() for d in np.unique(r.D)]
-    assert np.all(np.diff(means) < 0)      # more data, lower held-out loss: the model is real
+    assert np.all(np.diff(means) < 0)  # more data, lower held-out loss: the model is real
 
 
 def test_cli_fit_holds_out_largest_and_plots(ngram_runs, tmp_path):
     out, png = str(tmp_path / "fit.json"), str(tmp_path / "fit.png")
-    res = CliRunner().invoke(app, ["scaling", "fit", ngram_runs, "--recipe", "pydoc", "--holdout-largest", "1",
-                                   "--n-boot", "200", "-o", out, "--plot", png, "--predict", "1e6"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "scaling",
+            "fit",
+            ngram_runs,
+            "--recipe",
+            "pydoc",
+            "--holdout-largest",
+            "1",
+            "--n-boot",
+            "200",
+            "-o",
+            out,
+            "--plot",
+            png,
+            "--predict",
+            "1e6",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "held-out runs" in res.output and "power" in res.output
     rep = json.load(open(out))
@@ -68,7 +89,7 @@ def test_cli_fit_holds_out_largest_and_plots(ngram_runs, tmp_path):
     (s,) = rep["held_out_summary"]
     assert s["runs"] == 2 and abs(s["rel_error"]) < 0.10 and s["inside"], s
     pred = rep["predictions"][0]
-    assert pred["predicted"] < min(e["observed"] for e in ev)   # keeps falling beyond the data
+    assert pred["predicted"] < min(e["observed"] for e in ev)  # keeps falling beyond the data
     with open(png, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
 
@@ -90,8 +111,7 @@ def test_cli_allocate_presets_and_errors():
     assert res.exit_code == 0, res.output
     row = json.loads(res.output)[0]
     assert row["N"] == pytest.approx(3.2e10, rel=0.02) and row["D"] == pytest.approx(3.0e12, rel=0.02)
-    res = r.invoke(app, ["scaling", "allocate", "5.76e23", "--params", "1.8172,482.01,0.3478,2085.43,0.3658",
-                         "--json"])
+    res = r.invoke(app, ["scaling", "allocate", "5.76e23", "--params", "1.8172,482.01,0.3478,2085.43,0.3658", "--json"])
     row = json.loads(res.output)[0]
     assert row["N"] == pytest.approx(7.2e10, rel=0.02) and row["tokens_per_param"] == pytest.approx(18, abs=0.6)
     res = r.invoke(app, ["scaling", "allocate", "1e20"])
@@ -131,7 +151,7 @@ def test_cli_holdout_summary_never_averages_different_N(tmp_path):
     for N in (1e6, 4e6, 16e6):
         for D in (1e7, 2e7, 4e7, 8e7, 1.6e8):
             for seed in range(2):
-                loss = 1.7 + 400 / N ** 0.34 + 410 / D ** 0.28
+                loss = 1.7 + 400 / N**0.34 + 410 / D**0.28
                 rows.append({"params": N, "tokens": D, "seed": seed, "val_loss": loss * (1 + 0.002 * rng.normal())})
     path = str(tmp_path / "runs.csv")
     with open(path, "w", newline="") as fh:
@@ -139,8 +159,9 @@ def test_cli_holdout_summary_never_averages_different_N(tmp_path):
         w.writeheader()
         w.writerows(rows)
     out = str(tmp_path / "fit.json")
-    res = CliRunner().invoke(app, ["scaling", "fit", path, "--law", "chinchilla", "--holdout-largest", "1",
-                                   "--n-boot", "50", "-o", out])
+    res = CliRunner().invoke(
+        app, ["scaling", "fit", path, "--law", "chinchilla", "--holdout-largest", "1", "--n-boot", "50", "-o", out]
+    )
     assert res.exit_code == 0, res.output
     summ = json.load(open(out))["held_out_summary"]
     assert len(summ) == 3 and all(s["runs"] == 2 for s in summ), summ

@@ -1,13 +1,14 @@
 """Selection strategies on real data (sklearn digits with flipped labels; Python docs vs code vs READMEs)."""
+
 import numpy as np
 import pyarrow as pa
 import pytest
 from sklearn.datasets import load_digits
 from sklearn.metrics import roc_auc_score
 
+from winnow.prove.bench.tasks import LMTask, NoisyLabelsTask
 from winnow.select import SELECTORS, BudgetError, get_selector, parse_budget
 from winnow.select.base import as_pool, order_to_mask
-from winnow.prove.bench.tasks import LMTask, NoisyLabelsTask
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +68,9 @@ def test_topk_and_threshold():
 @pytest.fixture(scope="module")
 def lm_pools(lm):
     """Three pools (seeds 0, 1, 2) of the same mixed-source task."""
-    return [lm] + [LMTask(per_source=80, target_fit=30, target_eval=40, vocab_size=512, proxy="ngram", seed=s)
-                   for s in (1, 2)]
+    return [lm] + [
+        LMTask(per_source=80, target_fit=30, target_eval=40, vocab_size=512, proxy="ngram", seed=s) for s in (1, 2)
+    ]
 
 
 @pytest.mark.parametrize("method", ["dsir", "ce_diff", "similarity"])
@@ -108,8 +110,9 @@ def test_dsir_gumbel_resampling_is_seeded_and_sha256_matches_reference_hash(lm):
     assert (s0._order(None) != s1._order(None)).any()
     assert len(set(a) & set(c)) > 0.7 * len(a) and len(set(a) & set(d)) > 0.7 * len(a)
     F = hashed_ngram_counts(["Hello, world"], n_buckets=10000, hash="sha256")
-    want = sorted(int(hashlib.sha256(w.encode()).hexdigest(), 16) % 10000 for w in ["hello", ",", "world",
-                                                                                    "hello ,", ", world"])
+    want = sorted(
+        int(hashlib.sha256(w.encode()).hexdigest(), 16) % 10000 for w in ["hello", ",", "world", "hello ,", ", world"]
+    )
     assert sorted(np.repeat(F.indices, F.data.astype(int)).tolist()) == want
     # min_example_length excludes short documents
     s = get_selector("dsir", min_example_length=10**6)
@@ -117,9 +120,15 @@ def test_dsir_gumbel_resampling_is_seeded_and_sha256_matches_reference_hash(lm):
     assert s.select_mask(1.0).sum() == 0
 
 
-@pytest.mark.parametrize("method,params", [("el2n", {"n_models": 1}), ("forgetting", {"epochs": 15}),
-                                           ("prototype", {"use_labels": True}),
-                                           ("influence", {"method": "cosine"})])
+@pytest.mark.parametrize(
+    "method,params",
+    [
+        ("el2n", {"n_models": 1}),
+        ("forgetting", {"epochs": 15}),
+        ("prototype", {"use_labels": True}),
+        ("influence", {"method": "cosine"}),
+    ],
+)
 def test_model_aware_scores_detect_flipped_labels(noisy, method, params):
     s = get_selector(method, seed=0, **params)
     scores = s.fit(noisy.pool, noisy.target).scores_
@@ -138,16 +147,19 @@ def test_diversity_kcenter_and_cluster_cover_all_classes():
     kc.fit((X, y))
     m = kc.select_mask(15)
     assert len(np.unique(y[m])) >= 8
+
     # k-center spreads points out: mean nearest-neighbour distance among the chosen is larger than random
     def spread(mask):
         Z = (X - X.mean(0)) / (X.std(0) + 1e-3)
         Z = Z[mask]
         D = np.linalg.norm(Z[:, None] - Z[None], axis=2) + np.eye(len(Z)) * 1e9
         return D.min(1).mean()
+
     assert spread(m) > spread(rng_sel.select_mask(15))
     cl = get_selector("diversity", method="cluster", n_clusters=10, seed=0)
     cl.fit((X, y))
     from sklearn.cluster import KMeans  # noqa: F401  (cluster sizes checked via equal shares)
+
     m = cl.select_mask(50)
     assert m.sum() == 50
 
@@ -169,8 +181,17 @@ def test_errors_name_the_bad_argument(noisy, lm):
         get_selector("el2n").fit(lm.pool)
     with pytest.raises(RuntimeError, match="call fit"):
         get_selector("random").select(3)
-    assert set(SELECTORS) >= {"random", "topk", "dsir", "similarity", "influence", "diversity", "el2n",
-                              "forgetting", "prototype"}
+    assert set(SELECTORS) >= {
+        "random",
+        "topk",
+        "dsir",
+        "similarity",
+        "influence",
+        "diversity",
+        "el2n",
+        "forgetting",
+        "prototype",
+    }
 
 
 def test_order_to_mask_stops_at_budget():

@@ -1,4 +1,5 @@
 """Selectors follow the scikit-learn contract; parameters and attribution options are declared pydantic models."""
+
 from __future__ import annotations
 
 import re
@@ -11,12 +12,22 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 
 from winnow.errors import AttributionError, SelectorError
-from winnow.select import SELECTORS, DSIR, TopK, get_selector
+from winnow.select import DSIR, SELECTORS, TopK, get_selector
 
-POOL = {"id": [f"r{i}" for i in range(8)],
-        "text": ["def f(x): return x", "the cat sat on the mat", "import os, sys", "a dog ran far away",
-                 "class A: pass", "rain fell all day", "for i in range(3): print(i)", "birds sing at dawn"],
-        "q": [0.1, 0.9, 0.4, 0.3, 0.8, 0.2, 0.7, 0.6]}
+POOL = {
+    "id": [f"r{i}" for i in range(8)],
+    "text": [
+        "def f(x): return x",
+        "the cat sat on the mat",
+        "import os, sys",
+        "a dog ran far away",
+        "class A: pass",
+        "rain fell all day",
+        "for i in range(3): print(i)",
+        "birds sing at dawn",
+    ],
+    "q": [0.1, 0.9, 0.4, 0.3, 0.8, 0.2, 0.7, 0.6],
+}
 TARGET = ["import json", "def g(y): return y + 1", "while True: break"]
 
 
@@ -38,8 +49,10 @@ def test_params_are_declared_and_round_trip(name):
     assert s.seed == 7  # a failed set_params changes nothing
 
 
-@pytest.mark.parametrize("name,params", [("random", {}), ("topk", {"column": "q"}), ("dsir", {"resample": "topk"}),
-                                         ("similarity", {}), ("ce_diff", {})])
+@pytest.mark.parametrize(
+    "name,params",
+    [("random", {}), ("topk", {"column": "q"}), ("dsir", {"resample": "topk"}), ("similarity", {}), ("ce_diff", {})],
+)
 def test_fit_returns_self_with_scores_and_selected(name, params):
     s = get_selector(name, **params)
     target = TARGET if s.needs_target else None
@@ -55,22 +68,24 @@ def test_fit_returns_self_with_scores_and_selected(name, params):
 def test_old_fit_return_value_still_converts_with_a_deprecation_warning():
     s = get_selector("topk", column="q")
     with pytest.warns(DeprecationWarning, match="scores_"):
-        old = np.asarray(s.fit(POOL))          # what `scores = sel.fit(...)` callers did next
+        old = np.asarray(s.fit(POOL))  # what `scores = sel.fit(...)` callers did next
     assert np.array_equal(old, s.scores_)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        s.fit(POOL).scores_                     # the new way warns nothing
+        s.fit(POOL).scores_  # the new way warns nothing
 
 
 def test_validation_happens_once_in_params_and_names_the_parameter():
     assert TopK("q").get_params() == TopK(column="q").get_params()  # positional order = the old signatures
-    cases = [(dict(name="dsir", resample="often"), r"'dsir': resample: Input should be 'gumbel' or 'topk'"),
-             (dict(name="dsir", n_buckets=0), r"n_buckets: Input should be greater than or equal to 1"),
-             (dict(name="el2n", keep="medium"), r"keep: Input should be 'easy' or 'hard'"),
-             (dict(name="diversity", method="grid"), r"method: Input should be 'kcenter' or 'cluster'"),
-             (dict(name="topk"), r"column: Field required"),
-             (dict(name="influence", method="influence", solvr="cg"), r"unknown option\(s\) \['solvr'\]"),
-             (dict(name="influence", method="trak", ensemble="median"), r"ensemble: Input should be")]
+    cases = [
+        (dict(name="dsir", resample="often"), r"'dsir': resample: Input should be 'gumbel' or 'topk'"),
+        (dict(name="dsir", n_buckets=0), r"n_buckets: Input should be greater than or equal to 1"),
+        (dict(name="el2n", keep="medium"), r"keep: Input should be 'easy' or 'hard'"),
+        (dict(name="diversity", method="grid"), r"method: Input should be 'kcenter' or 'cluster'"),
+        (dict(name="topk"), r"column: Field required"),
+        (dict(name="influence", method="influence", solvr="cg"), r"unknown option\(s\) \['solvr'\]"),
+        (dict(name="influence", method="trak", ensemble="median"), r"ensemble: Input should be"),
+    ]
     for kw, pattern in cases:
         name = kw.pop("name")
         with pytest.raises(SelectorError, match=pattern):
@@ -82,8 +97,11 @@ def test_validation_happens_once_in_params_and_names_the_parameter():
 
 
 def test_readme_selection_snippet_runs():
-    block = re.search(r"```python\n(from winnow.select import get_selector\n.*?)```",
-                      Path(__file__).parents[1].joinpath("README.md").read_text(), re.S).group(1)
+    block = re.search(
+        r"```python\n(from winnow.select import get_selector\n.*?)```",
+        Path(__file__).parents[1].joinpath("README.md").read_text(),
+        re.S,
+    ).group(1)
     X, y = load_digits(return_X_y=True)
     X, y = X[:400], y[:400]
     y_noisy = y.copy()
@@ -108,8 +126,7 @@ def test_attribution_options_models_match_the_backends():
     X, y = torch.randn(24, 4), torch.randint(0, 3, (24,))
     for m in ("influence", "trak", "tracin", "cosine", "grad_dot"):
         a = attribute(model, ClassificationTask(), (X, y), (X[:5], y[:5]), method=m).scores
-        b = attribute(model, ClassificationTask(), (X, y), (X[:5], y[:5]), method=m,
-                      **OPTIONS[m]().model_dump()).scores
+        b = attribute(model, ClassificationTask(), (X, y), (X[:5], y[:5]), method=m, **OPTIONS[m]().model_dump()).scores
         assert np.allclose(a, b), m
     with pytest.raises(AttributionError, match=r"method 'influence': damping: Input should be greater"):
         validate_options("if", {"damping": -1})

@@ -1,15 +1,15 @@
 """The `select` pipeline step and the `winnow select` CLI on real text (Python docs + stdlib code)."""
+
 import json
-import os
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from winnow.prove.bench.tasks import LMTask
 from winnow.core.io.writers import read_dataset_table
 from winnow.core.pipeline.pipeline import Pipeline
+from winnow.prove.bench.tasks import LMTask
 from winnow.select import get_selector
 
 
@@ -30,7 +30,8 @@ def corpus(tmp_path_factory):
 def test_select_step_random_matches_library_and_accounts(corpus, tmp_path):
     t, d = corpus
     res = Pipeline([{"select": {"method": "random", "budget": 0.3, "seed": 5}}]).run(
-        str(d / "pool-*.jsonl"), str(tmp_path / "run"), workers=1)
+        str(d / "pool-*.jsonl"), str(tmp_path / "run"), workers=1
+    )
     m = res.manifest
     assert m["checks"]["ok"]
     kept = read_dataset_table(str(tmp_path / "run" / "data"), columns=["id", "select_score"])
@@ -43,9 +44,18 @@ def test_select_step_random_matches_library_and_accounts(corpus, tmp_path):
 
 def test_select_step_dsir_with_target(corpus, tmp_path):
     t, d = corpus
-    res = Pipeline([{"select": {"method": "dsir", "budget": "20%", "target": str(d / "target.jsonl"),
-                                "params": {"resample": "topk"}}}]).run(
-        str(d / "pool-*.jsonl"), str(tmp_path / "run"), workers=1)
+    res = Pipeline(
+        [
+            {
+                "select": {
+                    "method": "dsir",
+                    "budget": "20%",
+                    "target": str(d / "target.jsonl"),
+                    "params": {"resample": "topk"},
+                }
+            }
+        ]
+    ).run(str(d / "pool-*.jsonl"), str(tmp_path / "run"), workers=1)
     assert res.manifest["checks"]["ok"]
     kept = read_dataset_table(str(tmp_path / "run" / "data"), columns=["id", "source"])
     assert kept.num_rows == round(0.2 * len(t.pool))
@@ -71,8 +81,22 @@ def test_cli_select(corpus, tmp_path):
 
     t, d = corpus
     out = tmp_path / "sel"
-    r = CliRunner().invoke(app, ["select", "--pool", str(d / "pool-*.jsonl"), "--target", str(d / "target.jsonl"),
-                                 "--method", "ce_diff", "--budget", "5k tokens", "-o", str(out)])
+    r = CliRunner().invoke(
+        app,
+        [
+            "select",
+            "--pool",
+            str(d / "pool-*.jsonl"),
+            "--target",
+            str(d / "target.jsonl"),
+            "--method",
+            "ce_diff",
+            "--budget",
+            "5k tokens",
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     info = json.loads((out / "selection.json").read_text())
     assert 0 < info["tokens_selected"] <= 5000 and info["rows_in"] == len(t.pool)
@@ -80,9 +104,23 @@ def test_cli_select(corpus, tmp_path):
     assert sel.num_rows == info["rows_selected"]
     scores = pq.read_table(out / "scores.parquet")
     assert scores.num_rows == len(t.pool) and sum(scores.column("selected").to_pylist()) == sel.num_rows
-    r = CliRunner().invoke(app, ["select", "--pool", str(d / "pool-*.jsonl"), "--method", "dsir", "--budget", "10%",
-                                 "-o", str(tmp_path / "x")])
+    r = CliRunner().invoke(
+        app,
+        ["select", "--pool", str(d / "pool-*.jsonl"), "--method", "dsir", "--budget", "10%", "-o", str(tmp_path / "x")],
+    )
     assert r.exit_code == 2 and "needs a target" in r.output
-    r = CliRunner().invoke(app, ["select", "--pool", str(d / "pool-*.jsonl"), "--method", "random", "--budget",
-                                 "lots", "-o", str(tmp_path / "y")])
+    r = CliRunner().invoke(
+        app,
+        [
+            "select",
+            "--pool",
+            str(d / "pool-*.jsonl"),
+            "--method",
+            "random",
+            "--budget",
+            "lots",
+            "-o",
+            str(tmp_path / "y"),
+        ],
+    )
     assert r.exit_code == 2 and "cannot parse budget" in r.output

@@ -1,4 +1,5 @@
 """Declared rules of map steps and self-registering steps (issue 21)."""
+
 import ast
 import importlib
 import json
@@ -10,8 +11,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from winnow.core.pipeline.registry import (StepRegistrationError, get_step_class, register_step, registered_steps,
-                                           unregister_step)
+from winnow.core.pipeline.registry import (
+    StepRegistrationError,
+    get_step_class,
+    register_step,
+    registered_steps,
+    unregister_step,
+)
 from winnow.core.pipeline.step import MapStep, Rule, Step
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
@@ -26,9 +32,18 @@ def _step_classes_in_source() -> dict[str, type]:
                 continue
             path = os.path.join(root, f)
             tree = ast.parse(open(path, encoding="utf-8").read())
-            names = [c.name for c in tree.body if isinstance(c, ast.ClassDef) and any(
-                isinstance(a, ast.Assign) and [getattr(t, "id", None) for t in a.targets] == ["name"]
-                and isinstance(a.value, ast.Constant) and isinstance(a.value.value, str) for a in c.body)]
+            names = [
+                c.name
+                for c in tree.body
+                if isinstance(c, ast.ClassDef)
+                and any(
+                    isinstance(a, ast.Assign)
+                    and [getattr(t, "id", None) for t in a.targets] == ["name"]
+                    and isinstance(a.value, ast.Constant)
+                    and isinstance(a.value.value, str)
+                    for a in c.body
+                )
+            ]
             if not names:
                 continue
             mod = os.path.relpath(path, SRC)[:-3].replace(os.sep, ".").removesuffix(".__init__")
@@ -65,10 +80,13 @@ def test_thresholds_and_stats_derive_from_rules():
                 assert (lo if r.bound == "min" else hi) == s.bound_value(r), (name, r)
 
 
-@pytest.mark.parametrize("name,args,msg", [
-    ("length", {"min_words": 10, "max_words": 5}, "min_words=10 is above max_words=5"),
-    ("gopher_quality", {"min_avg_word_length": 12}, "min_avg_word_length=12.0 is above max_avg_word_length=10 "),
-])
+@pytest.mark.parametrize(
+    "name,args,msg",
+    [
+        ("length", {"min_words": 10, "max_words": 5}, "min_words=10 is above max_words=5"),
+        ("gopher_quality", {"min_avg_word_length": 12}, "min_avg_word_length=12.0 is above max_avg_word_length=10 "),
+    ],
+)
 def test_inverted_bounds_refused_at_construction(name, args, msg):
     from winnow.core.pipeline.config import ConfigError, parse_config
 
@@ -85,11 +103,14 @@ def test_default_decide_matches_hand_written_rules():
 
     s = Length(min_words=2, max_chars=10, max_lines=1)
     t = s.annotate(pa.table({"text": ["one", "two words", "a much longer text", "a\nb c", None, ""]}))
-    n_words, n_chars, n_lines = (np.array(t.column(c).to_pylist(), dtype=float) for c in ("n_words", "n_chars", "n_lines"))
+    n_words, n_chars, n_lines = (
+        np.array(t.column(c).to_pylist(), dtype=float) for c in ("n_words", "n_chars", "n_lines")
+    )
     want = []
     for w, c, ln in zip(n_words, n_chars, n_lines):
-        want.append("length:max_chars" if c > 10 else "length:min_words" if w < 2 else
-                    "length:max_lines" if ln > 1 else None)
+        want.append(
+            "length:max_chars" if c > 10 else "length:min_words" if w < 2 else "length:max_lines" if ln > 1 else None
+        )
     assert s.decide(t).to_pylist() == want
     assert s.thresholds() == {"n_chars": (None, 10), "n_words": (2, None), "n_lines": (None, 1)}
 
@@ -139,10 +160,13 @@ def new_filter_pkg(tmp_path):
             del sys.modules[m]
 
 
-DOCS = [{"id": "a", "text": "plain words here"}, {"id": "b", "text": "1234567 ab"},
-        {"id": "c", "text": "no"}, {"id": "d", "text": "call 555 now ok"}]
-WANT = {"a": None, "b": "digit_share_tmp:max_digit_frac", "c": "digit_share_tmp:too_few_letters",
-        "d": None}
+DOCS = [
+    {"id": "a", "text": "plain words here"},
+    {"id": "b", "text": "1234567 ab"},
+    {"id": "c", "text": "no"},
+    {"id": "d", "text": "call 555 now ok"},
+]
+WANT = {"a": None, "b": "digit_share_tmp:max_digit_frac", "c": "digit_share_tmp:too_few_letters", "d": None}
 
 
 def _run_and_reasons(res) -> dict:
@@ -166,16 +190,25 @@ def test_new_filter_is_one_file(tmp_path, new_filter_pkg):
     # Python API, no registry involved
     assert _run_and_reasons(Pipeline([step]).run(str(src), str(tmp_path / "py"), workers=1)) == WANT
     # YAML by its registered name (the module was imported: a plugin), and by dotted path
-    for i, (extra, spec) in enumerate([("", "digit_share_tmp"), ("", f"{new_filter_pkg}:DigitShare"),
-                                       (f"plugins: [{new_filter_pkg}]\n", "digit_share_tmp")]):
+    for i, (extra, spec) in enumerate(
+        [
+            ("", "digit_share_tmp"),
+            ("", f"{new_filter_pkg}:DigitShare"),
+            (f"plugins: [{new_filter_pkg}]\n", "digit_share_tmp"),
+        ]
+    ):
         yml = tmp_path / f"p{i}.yaml"
-        yml.write_text(f"input: {src}\noutput: {tmp_path / f'y{i}'}\n{extra}steps:\n  - {spec}: {{max_digit_frac: 0.3}}\n")
+        yml.write_text(
+            f"input: {src}\noutput: {tmp_path / f'y{i}'}\n{extra}steps:\n  - {spec}: {{max_digit_frac: 0.3}}\n"
+        )
         cfg, steps = load_config(str(yml))
         assert type(steps[0]) is mod.DigitShare
         res = Pipeline(steps).run(str(src), str(tmp_path / f"y{i}"), workers=1)
         assert _run_and_reasons(res) == WANT
-        assert res.manifest["steps"][0]["reasons"] == {"digit_share_tmp:max_digit_frac": 1,
-                                                       "digit_share_tmp:too_few_letters": 1}
+        assert res.manifest["steps"][0]["reasons"] == {
+            "digit_share_tmp:max_digit_frac": 1,
+            "digit_share_tmp:too_few_letters": 1,
+        }
     # re-thresholding the annotated columns is calling decide again
     t = step.annotate(pa.table({"text": [d["text"] for d in DOCS]}))
     assert mod.DigitShare(max_digit_frac=0.9, min_letters=None).decide(t).to_pylist() == [None] * 4
@@ -223,4 +256,5 @@ def test_installed_package_registers_by_entry_point(tmp_path, new_filter_pkg, mo
     cls = get_step_class("digit_share_tmp")
     assert cls.__module__ == new_filter_pkg and "digit_share_tmp" in registry.step_names()
     assert cls().decide(cls().annotate(pa.table({"text": ["1234567 ab"]}))).to_pylist() == [
-        "digit_share_tmp:max_digit_frac"]
+        "digit_share_tmp:max_digit_frac"
+    ]

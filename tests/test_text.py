@@ -4,6 +4,7 @@ The moves and merges must not change a single hash: the digests below were compu
 code as it was before the consolidation (commit ed692c8: winnow.core.ngrams, curate/dedup/_text.py,
 curate/filters/_text.py, select/features.py, quality/model.py, prove/proxy/classify.py) on the same texts.
 """
+
 import hashlib
 import random
 
@@ -38,15 +39,42 @@ BEFORE = {
     "ft.dsir.xxhash": "e2de8fbbd1176f1b",
     "ft.dsir.sha256": "5fba5034cbb9f75b",
     "ft.sklearn": "2e0179316a6bd60a",
-    "splitmix": "a70b8e408a641956"
+    "splitmix": "a70b8e408a641956",
 }
 
 
 def _texts():
     rng = random.Random(7)
-    vocab = ["the", "cat", "sat", "on", "mat", "Don't", "U.S.", "e.g.", "naïve", "café", "２３", "—", "“quotes”", "…",
-             "x-ray", "https://example.org/a?b=1", "#", "...", "1,000", "ÉCOLE", "ß", "中文", "😀", "\t", "\n",
-             "\n\n", "-", "•"]
+    vocab = [
+        "the",
+        "cat",
+        "sat",
+        "on",
+        "mat",
+        "Don't",
+        "U.S.",
+        "e.g.",
+        "naïve",
+        "café",
+        "２３",
+        "—",
+        "“quotes”",
+        "…",
+        "x-ray",
+        "https://example.org/a?b=1",
+        "#",
+        "...",
+        "1,000",
+        "ÉCOLE",
+        "ß",
+        "中文",
+        "😀",
+        "\t",
+        "\n",
+        "\n\n",
+        "-",
+        "•",
+    ]
     texts = [" ".join(rng.choice(vocab) for _ in range(rng.randrange(0, 80))) for _ in range(40)]
     return texts + [texts[3] * 3, texts[5] + " tail", "", "a b", None]
 
@@ -101,10 +129,16 @@ def test_hashes_and_tokens_unchanged_by_the_consolidation():
     assert _digests() == BEFORE
 
 
-@pytest.mark.parametrize("make", [
-    lambda t: pa.array(t, pa.string()), lambda t: pa.array(t, pa.large_string()),
-    lambda t: pa.array(t, pa.string()).slice(2, 5), lambda t: pa.chunked_array([t[:3], t[3:]]),
-    lambda t: pa.array(t, pa.string()).dictionary_encode()])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda t: pa.array(t, pa.string()),
+        lambda t: pa.array(t, pa.large_string()),
+        lambda t: pa.array(t, pa.string()).slice(2, 5),
+        lambda t: pa.chunked_array([t[:3], t[3:]]),
+        lambda t: pa.array(t, pa.string()).dictionary_encode(),
+    ],
+)
 def test_string_buffers_one_implementation_for_all_callers(make):
     # string_buffers replaced dedup's utf8_buffers/_string_slices: every row's bytes, nulls as ""
     texts = ["héllo", None, "", "wörld 中文", "x" * 100, "a\nb", None]
@@ -126,11 +160,11 @@ def test_repetition_ngram_chain_is_the_former_inline_formula():
     h_old = splitmix64(doc.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
     h_new = sw.ngram_key_seed(doc)
     assert GOLDEN == np.uint64(0x9E3779B97F4A7C15) and NGRAM_STEP == np.uint64(0x632BE59BD9B4E019)
-    for (h_it, k) in sw.iter_ngram_keys(ids, doc, 4):
+    for h_it, k in sw.iter_ngram_keys(ids, doc, 4):
         m = len(ids) - k + 1
         with np.errstate(over="ignore"):
-            h_old = splitmix64(h_old[:m] ^ (ids[k - 1:k - 1 + m] + np.uint64(k) * np.uint64(0x632BE59BD9B4E019)))
-        h_new = sw.ngram_key_extend(h_new[:m], ids[k - 1:k - 1 + m], k)
+            h_old = splitmix64(h_old[:m] ^ (ids[k - 1 : k - 1 + m] + np.uint64(k) * np.uint64(0x632BE59BD9B4E019)))
+        h_new = sw.ngram_key_extend(h_new[:m], ids[k - 1 : k - 1 + m], k)
         assert np.array_equal(h_old, h_new) and np.array_equal(h_it, h_new)
     # equal n-grams in one document share a key, across documents they do not
     k3 = sw.ngram_keys(np.array([1, 2, 3, 1, 2, 3, 1, 2, 3], np.uint64), np.array([0] * 6 + [1] * 3), 3)

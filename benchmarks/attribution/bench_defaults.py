@@ -9,6 +9,7 @@ Run (project venv is enough, no peers):
     PYTHONPATH=src .venv/bin/python benchmarks/attribution/bench_defaults.py --data digits --model mlp1
     PYTHONPATH=src .venv/bin/python benchmarks/attribution/bench_defaults.py --data breast_cancer --model mlp1 --n-train 400
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,12 @@ def main():
     tr, te = B.load(args.n_train, args.n_test, data=args.data)
     masks = subset_masks(args.n_train, args.n_models, alpha=0.5, seed=0)
     vmasks = subset_masks(args.n_train, 20, alpha=0.5, seed=99)
-    cache = os.path.join(os.path.dirname(__file__), "..", "out",
-                         f"gt_{args.data}_{args.model}_{args.n_train}_{args.n_test}_{args.n_models}.npz")
+    cache = os.path.join(
+        os.path.dirname(__file__),
+        "..",
+        "out",
+        f"gt_{args.data}_{args.model}_{args.n_train}_{args.n_test}_{args.n_models}.npz",
+    )
     if os.path.exists(cache):
         z = np.load(cache)
         gt, gv = z["gt"], z["gv"]
@@ -83,8 +88,9 @@ def main():
             for d in grid:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    S = attribute(model, task, tr, (te[0][:nv], te[1][:nv]), method="influence", damping=d,
-                                  batch_size=256, **opts).scores
+                    S = attribute(
+                        model, task, tr, (te[0][:nv], te[1][:nv]), method="influence", damping=d, batch_size=256, **opts
+                    ).scores
                 v = lds(S, vmasks, gv[:, :nv]) if np.isfinite(S).all() else -2.0
                 if v > bestv:
                     best, bestv = d, v
@@ -99,16 +105,33 @@ def main():
         val, rho = lds(S, masks, gt, return_per_target=True)
         rhos[name] = rho
         m, h = ci(rho)
-        rows.append({"data": args.data, "model": args.model, "P": P, "variant": name, "damping": best,
-                     "lds": m, "ci95": h, "seconds": sec, "max_abs_score": float(np.abs(S).max()),
-                     "warnings": sorted({type(x.message).__name__ for x in w})})
-        print(f"{name:20s} damping {best!s:>6}  LDS {m:.4f} ± {h:.4f}  {sec:6.2f}s  max|s| {np.abs(S).max():.3g}"
-              f"  {rows[-1]['warnings']}", flush=True)
+        rows.append(
+            {
+                "data": args.data,
+                "model": args.model,
+                "P": P,
+                "variant": name,
+                "damping": best,
+                "lds": m,
+                "ci95": h,
+                "seconds": sec,
+                "max_abs_score": float(np.abs(S).max()),
+                "warnings": sorted({type(x.message).__name__ for x in w}),
+            }
+        )
+        print(
+            f"{name:20s} damping {best!s:>6}  LDS {m:.4f} ± {h:.4f}  {sec:6.2f}s  max|s| {np.abs(S).max():.3g}"
+            f"  {rows[-1]['warnings']}",
+            flush=True,
+        )
     bestname = max((r for r in rows), key=lambda r: r["lds"])["variant"]
     for r in rows:
         d = rhos[r["variant"]] - rhos[bestname]
         d = d[np.isfinite(d)]
-        r["diff_vs_best"], r["diff_ci95"] = float(d.mean()), float(1.96 * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0)
+        r["diff_vs_best"], r["diff_ci95"] = (
+            float(d.mean()),
+            float(1.96 * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else 0),
+        )
         print(f"{r['variant']:20s} - {bestname}: {r['diff_vs_best']:+.4f} ± {r['diff_ci95']:.4f}")
     if args.json:
         with open(args.json, "w") as f:

@@ -10,6 +10,7 @@ Run:
     bash benchmarks/attribution/setup_kronfluence.sh
     benchmarks/.venv-kronfluence/bin/python benchmarks/attribution/bench_ekfac.py --data digits --model mlp1
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,9 @@ torch.set_num_threads(1)
 def winnow_scores(model, tr, te, damping):
     from winnow.select.attribution import ClassificationTask, attribute
 
-    return attribute(model, ClassificationTask(), tr, te, method="influence", solver="ekfac", damping=damping,
-                     batch_size=256).scores
+    return attribute(
+        model, ClassificationTask(), tr, te, method="influence", solver="ekfac", damping=damping, batch_size=256
+    ).scores
 
 
 def kron_scores(model, tr, te, damping, workdir):
@@ -65,11 +67,23 @@ def kron_scores(model, tr, te, damping, workdir):
     an = Analyzer(analysis_name="bench", model=m, task=T(), cpu=True, output_dir=workdir, disable_tqdm=True)
     trd = torch.utils.data.TensorDataset(*tr)
     ted = torch.utils.data.TensorDataset(*te)
-    an.fit_all_factors(factors_name="ekfac", dataset=trd, per_device_batch_size=256,
-                       factor_args=FactorArguments(strategy="ekfac"), overwrite_output_dir=True)
-    an.compute_pairwise_scores(scores_name="s", factors_name="ekfac", query_dataset=ted, train_dataset=trd,
-                               per_device_query_batch_size=len(ted), per_device_train_batch_size=256,
-                               score_args=ScoreArguments(damping_factor=damping), overwrite_output_dir=True)
+    an.fit_all_factors(
+        factors_name="ekfac",
+        dataset=trd,
+        per_device_batch_size=256,
+        factor_args=FactorArguments(strategy="ekfac"),
+        overwrite_output_dir=True,
+    )
+    an.compute_pairwise_scores(
+        scores_name="s",
+        factors_name="ekfac",
+        query_dataset=ted,
+        train_dataset=trd,
+        per_device_query_batch_size=len(ted),
+        per_device_train_batch_size=256,
+        score_args=ScoreArguments(damping_factor=damping),
+        overwrite_output_dir=True,
+    )
     return an.load_pairwise_scores("s")["all_modules"].T.numpy()  # [n_train, n_query]
 
 
@@ -89,8 +103,12 @@ def main():
     tr, te = B.load(args.n_train, args.n_test, data=args.data)
     masks = subset_masks(args.n_train, args.n_models, alpha=0.5, seed=0)
     vmasks = subset_masks(args.n_train, 20, alpha=0.5, seed=99)
-    cache = os.path.join(os.path.dirname(__file__), "..", "out",
-                         f"gt_{args.data}_{args.model}_{args.n_train}_{args.n_test}_{args.n_models}.npz")
+    cache = os.path.join(
+        os.path.dirname(__file__),
+        "..",
+        "out",
+        f"gt_{args.data}_{args.model}_{args.n_train}_{args.n_test}_{args.n_models}.npz",
+    )
     if os.path.exists(cache):
         z = np.load(cache)
         gt, gv = z["gt"], z["gv"]
@@ -120,10 +138,22 @@ def main():
             v, rho = lds(S, masks, gt, return_per_target=True)
             rhos[(lib, label)] = rho
             r = rho[np.isfinite(rho)]
-            rows.append({"data": args.data, "model": args.model, "P": P, "lib": lib, "damping_choice": label,
-                         "damping": d, "lds": v, "ci95": float(1.96 * r.std(ddof=1) / np.sqrt(len(r))),
-                         "seconds": sec})
-            print(f"{lib:12s} {label:8s} damping {d!s:>7}: LDS {v:.4f} ± {rows[-1]['ci95']:.4f}  {sec:6.2f}s", flush=True)
+            rows.append(
+                {
+                    "data": args.data,
+                    "model": args.model,
+                    "P": P,
+                    "lib": lib,
+                    "damping_choice": label,
+                    "damping": d,
+                    "lds": v,
+                    "ci95": float(1.96 * r.std(ddof=1) / np.sqrt(len(r))),
+                    "seconds": sec,
+                }
+            )
+            print(
+                f"{lib:12s} {label:8s} damping {d!s:>7}: LDS {v:.4f} ± {rows[-1]['ci95']:.4f}  {sec:6.2f}s", flush=True
+            )
     if ("winnow", "best") in rhos and ("kronfluence", "best") in rhos:
         for label in ("best", "default"):
             d = rhos[("winnow", label)] - rhos[("kronfluence", label)]

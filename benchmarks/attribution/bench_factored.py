@@ -11,6 +11,7 @@ linear layers + tied token embedding/head (factored: layer norms and the positio
 
 Run: PYTHONPATH=src .venv/bin/python benchmarks/attribution/bench_factored.py --json benchmarks/out/factored_lm.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,7 @@ def docs(n_train: int, n_target: int, length: int = 64, seed: int = 0):
         out = []
         for parent, text in source_documents(src):
             b = text.encode("utf-8", "ignore")
-            out += [(parent, b[i:i + length]) for i in range(0, len(b) - length, length)]
+            out += [(parent, b[i : i + length]) for i in range(0, len(b) - length, length)]
         chunks[src] = out
     pyd = chunks["pydoc"]
     parents = sorted({p for p, _ in pyd})
@@ -44,8 +45,11 @@ def docs(n_train: int, n_target: int, length: int = 64, seed: int = 0):
     pool = [c for p, c in pyd if p not in held]
     per = n_train // 3
     train = []
-    for src, lst in (("pydoc", pool), ("metadata", [c for _, c in chunks["metadata"]]),
-                     ("code", [c for _, c in chunks["code"]])):
+    for src, lst in (
+        ("pydoc", pool),
+        ("metadata", [c for _, c in chunks["metadata"]]),
+        ("code", [c for _, c in chunks["code"]]),
+    ):
         idx = rng.choice(len(lst), size=per if src != "code" else n_train - 2 * per, replace=False)
         train += [lst[i] for i in idx]
     tidx = rng.choice(len(tgt), size=n_target, replace=False)
@@ -56,8 +60,9 @@ def docs(n_train: int, n_target: int, length: int = 64, seed: int = 0):
 def train(X: torch.Tensor, seed: int = 0):
     from winnow.proxy.lm import train_lm
 
-    return train_lm(None, None, train_ids=[x.numpy() for x in X], target_ids=[X[0].numpy()] * 2,
-                    preset="cpu-tiny", seed=seed).model
+    return train_lm(
+        None, None, train_ids=[x.numpy() for x in X], target_ids=[X[0].numpy()] * 2, preset="cpu-tiny", seed=seed
+    ).model
 
 
 def outputs(model, T: torch.Tensor) -> np.ndarray:
@@ -79,8 +84,13 @@ def main():
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--proj-dim", type=int, default=2048)
     ap.add_argument("--json", default=None)
-    ap.add_argument("--pool", type=int, default=0, help="only measure factored-feature throughput over a pool "
-                    "of this many 64-byte documents (sharded, resumable store), and extrapolate to 100k")
+    ap.add_argument(
+        "--pool",
+        type=int,
+        default=0,
+        help="only measure factored-feature throughput over a pool "
+        "of this many 64-byte documents (sharded, resumable store), and extrapolate to 100k",
+    )
     args = ap.parse_args()
     if args.pool:
         return throughput(args)
@@ -100,29 +110,45 @@ def main():
     P = sum(p.numel() for p in model.parameters())
     fz = FactoredFeaturizer(model, task, proj_dim=args.proj_dim).setup(Data((X, X), "train"))
     k = fz.dim
-    print(f"tiny LM: P={P}, train docs={args.n_train}, targets={args.n_target}, factored dim={k} "
-          f"({len(fz.projector.mats)} blocks {sorted(set(map(tuple, fz.projector.config()['blocks'].values())))})",
-          flush=True)
+    print(
+        f"tiny LM: P={P}, train docs={args.n_train}, targets={args.n_target}, factored dim={k} "
+        f"({len(fz.projector.mats)} blocks {sorted(set(map(tuple, fz.projector.config()['blocks'].values())))})",
+        flush=True,
+    )
     rows, rho = [], {}
     for proj in ("dense", "factored"):
         per = []
         for s in range(args.seeds):
             t = time.perf_counter()
-            r = attribute(model, task, (X, X), (T, T), method="trak", projection=proj, proj_dim=k, seed=s,
-                          batch_size=32)
+            r = attribute(
+                model, task, (X, X), (T, T), method="trak", projection=proj, proj_dim=k, seed=s, batch_size=32
+            )
             sec = time.perf_counter() - t
             v, rr = lds(r.scores, masks, gt, return_per_target=True)
             per.append(rr)
-            rows.append({"projection": proj, "seed": s, "dim": k, "lds": v, "seconds": sec,
-                         "ms_per_example": 1e3 * sec / (args.n_train + args.n_target)})
-            print(f"{proj:9s} seed {s}: LDS {v:.4f}  {sec:7.2f}s  {rows[-1]['ms_per_example']:.2f} ms/example", flush=True)
+            rows.append(
+                {
+                    "projection": proj,
+                    "seed": s,
+                    "dim": k,
+                    "lds": v,
+                    "seconds": sec,
+                    "ms_per_example": 1e3 * sec / (args.n_train + args.n_target),
+                }
+            )
+            print(
+                f"{proj:9s} seed {s}: LDS {v:.4f}  {sec:7.2f}s  {rows[-1]['ms_per_example']:.2f} ms/example", flush=True
+            )
         rho[proj] = np.nanmean(np.stack(per), 0)  # per target, averaged over projection seeds
     summary = {}
     for proj in rho:
         r = rho[proj][np.isfinite(rho[proj])]
         secs = [x["ms_per_example"] for x in rows if x["projection"] == proj]
-        summary[proj] = {"lds": float(r.mean()), "ci95": float(1.96 * r.std(ddof=1) / np.sqrt(len(r))),
-                         "ms_per_example": float(np.median(secs))}
+        summary[proj] = {
+            "lds": float(r.mean()),
+            "ci95": float(1.96 * r.std(ddof=1) / np.sqrt(len(r))),
+            "ms_per_example": float(np.median(secs)),
+        }
     d = rho["factored"] - rho["dense"]
     d = d[np.isfinite(d)]
     summary["diff"] = {"mean": float(d.mean()), "ci95": float(1.96 * d.std(ddof=1) / np.sqrt(len(d)))}
@@ -144,14 +170,27 @@ def throughput(args):
     X, _ = docs(300, 10)
     model = train(X)
     pool = X[torch.as_tensor(np.random.default_rng(0).integers(0, len(X), args.pool))]
-    fz = FactoredFeaturizer(model, CausalLMTask(), fn="output", proj_dim=args.proj_dim, batch_size=64,
-                            store=FeatureStore(tempfile.mkdtemp()), shard_rows=1024)
+    fz = FactoredFeaturizer(
+        model,
+        CausalLMTask(),
+        fn="output",
+        proj_dim=args.proj_dim,
+        batch_size=64,
+        store=FeatureStore(tempfile.mkdtemp()),
+        shard_rows=1024,
+    )
     t = time.perf_counter()
     F = fz.matrix(Data((pool, pool), "pool"))
     sec = time.perf_counter() - t
-    rec = {"pool": args.pool, "dim": fz.dim, "seconds": sec, "docs_per_s": args.pool / sec,
-           "extrapolated_100k_min": 1e5 / (args.pool / sec) / 60, "cpu_s_per_1k_docs": 1e3 * sec / args.pool,
-           "threads": torch.get_num_threads()}
+    rec = {
+        "pool": args.pool,
+        "dim": fz.dim,
+        "seconds": sec,
+        "docs_per_s": args.pool / sec,
+        "extrapolated_100k_min": 1e5 / (args.pool / sec) / 60,
+        "cpu_s_per_1k_docs": 1e3 * sec / args.pool,
+        "threads": torch.get_num_threads(),
+    }
     print(rec, F.shape)
     if args.json:
         with open(args.json, "w") as f:

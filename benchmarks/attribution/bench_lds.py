@@ -9,6 +9,7 @@ against minus the loss. Also: mislabel detection (10% flipped labels, self-influ
 
 Run: bash benchmarks/attribution/setup.sh && benchmarks/.venv-attribution/bin/python benchmarks/attribution/bench_lds.py
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,7 +58,7 @@ def load(n_train: int, n_test: int, seed: int = 0, data: str = "digits"):
     X = torch.tensor(X, dtype=torch.float32)
     y = torch.tensor(y)
     D_IN = X.shape[1]
-    tr, te = idx[:n_train], idx[n_train:n_train + n_test]
+    tr, te = idx[:n_train], idx[n_train : n_train + n_test]
     return (X[tr], y[tr]), (X[te], y[te])
 
 
@@ -99,7 +100,7 @@ def train_many(kind: str, X, y, subsets: list[np.ndarray], seeds: list[int], che
         perm = torch.stack([torch.randperm(k, generator=g) for g in gens])  # [M, k]
         order = torch.gather(idx, 1, perm)
         for s in range(0, k, 64):
-            b = order[:, s:s + 64]
+            b = order[:, s : s + 64]
             g = vg(params, X[b], y[b])
             for n in params:
                 d = g[n] + r["wd"] * params[n]
@@ -136,6 +137,7 @@ def ground_truth(kind, train_data, test_data, masks):
 
 
 # ----------------------------------------------------------------------------------------------- dattri
+
 
 def dattri_run(method, kind, models, cks, train_data, test_data, damping, proj_dim, seed=0):
     """``damping`` is in winnow's units; dattri's TRAK divides gradients by sqrt(P), so its kernel
@@ -179,15 +181,22 @@ def dattri_run(method, kind, models, cks, train_data, test_data, damping, proj_d
         return att.attribute(tl64, te).detach().numpy()
     if method.startswith("trak"):
         task = AttributionTask(loss_func=margin_func, model=base, checkpoints=[m.state_dict() for m in models])
-        att = TRAKAttributor(task=task, correct_probability_func=prob_func,
-                             projector_kwargs={"proj_dim": proj_dim, "proj_seed": seed, "device": "cpu"},
-                             regularization=damping / sum(p.numel() for p in base.parameters()))
+        att = TRAKAttributor(
+            task=task,
+            correct_probability_func=prob_func,
+            projector_kwargs={"proj_dim": proj_dim, "proj_seed": seed, "device": "cpu"},
+            regularization=damping / sum(p.numel() for p in base.parameters()),
+        )
         att.cache(tl64)
         return att.attribute(te).numpy() if _trak_takes_one() else att.attribute(tl64, te).detach().numpy()
     if method == "tracin":
         task = AttributionTask(loss_func=loss_func, model=base, checkpoints=cks)
-        att = TracInAttributor(task=task, weight_list=torch.full((len(cks),), RECIPE[kind]["lr"]),
-                               normalized_grad=False, projector_kwargs={"proj_dim": proj_dim, "proj_seed": seed, "device": "cpu"})
+        att = TracInAttributor(
+            task=task,
+            weight_list=torch.full((len(cks),), RECIPE[kind]["lr"]),
+            normalized_grad=False,
+            projector_kwargs={"proj_dim": proj_dim, "proj_seed": seed, "device": "cpu"},
+        )
         return att.attribute(tl64, te).detach().numpy()
     raise ValueError(method)
 
@@ -203,23 +212,53 @@ def _trak_takes_one() -> bool:
 
 # ----------------------------------------------------------------------------------------------- winnow
 
+
 def winnow_run(method, kind, models, cks, train_data, test_data, damping, proj_dim, seed=0):
     from winnow.select.attribution import ClassificationTask, attribute
 
     task = ClassificationTask()
     if method in ("if_cg", "if_explicit"):
         solver = "cg" if method == "if_cg" else "exact"
-        return attribute(models[0], task, train_data, test_data, method="influence", solver=solver,
-                         damping=damping, batch_size=256, max_iter=20).scores
+        return attribute(
+            models[0],
+            task,
+            train_data,
+            test_data,
+            method="influence",
+            solver=solver,
+            damping=damping,
+            batch_size=256,
+            max_iter=20,
+        ).scores
     if method.startswith("trak"):
-        return attribute(models, task, train_data, test_data, method="trak", proj_dim=proj_dim,
-                         damping=damping, batch_size=256, seed=seed).scores
+        return attribute(
+            models,
+            task,
+            train_data,
+            test_data,
+            method="trak",
+            proj_dim=proj_dim,
+            damping=damping,
+            batch_size=256,
+            seed=seed,
+        ).scores
     if method == "tracin":
-        return attribute(models[0], task, train_data, test_data, method="tracin", checkpoints=cks,
-                         lrs=[RECIPE[kind]["lr"]] * len(cks), proj_dim=proj_dim, batch_size=256, seed=seed).scores
+        return attribute(
+            models[0],
+            task,
+            train_data,
+            test_data,
+            method="tracin",
+            checkpoints=cks,
+            lrs=[RECIPE[kind]["lr"]] * len(cks),
+            proj_dim=proj_dim,
+            batch_size=256,
+            seed=seed,
+        ).scores
     if method == "cosine":
-        return attribute(models[0], task, train_data, test_data, method="cosine", checkpoints=cks,
-                         proj_dim=proj_dim, batch_size=256).scores
+        return attribute(
+            models[0], task, train_data, test_data, method="cosine", checkpoints=cks, proj_dim=proj_dim, batch_size=256
+        ).scores
     raise ValueError(method)
 
 
@@ -249,10 +288,18 @@ def main():
         ens = train_many(kind, *train_data, [np.arange(args.n_train)] * 10, list(range(10)))
         _, cks = train(kind, *train_data, seed=0, checkpoints=True)
         P = sum(p.numel() for p in ens[0].parameters())
-        print(f"\n== {kind}: P={P}, train={args.n_train}, test={args.n_test}, {args.n_models} subset models "
-              f"(+20 validation subsets; {t_gt:.1f}s to retrain all)", flush=True)
-        methods = [("if_explicit" if kind == "lr" and P <= 4096 else "if_cg", ens[:1], None), ("trak_1", ens[:1], 512),
-                   ("trak_10", ens, 512), ("tracin", ens[:1], 512), ("cosine", ens[:1], 512)]
+        print(
+            f"\n== {kind}: P={P}, train={args.n_train}, test={args.n_test}, {args.n_models} subset models "
+            f"(+20 validation subsets; {t_gt:.1f}s to retrain all)",
+            flush=True,
+        )
+        methods = [
+            ("if_explicit" if kind == "lr" and P <= 4096 else "if_cg", ens[:1], None),
+            ("trak_1", ens[:1], 512),
+            ("trak_10", ens, 512),
+            ("tracin", ens[:1], 512),
+            ("cosine", ens[:1], 512),
+        ]
         keep = set(args.methods.split(","))
         for name, models, pd in methods:
             if name.split("_")[0] not in keep and name not in keep:
@@ -263,8 +310,10 @@ def main():
                 grid = [1e-3, 1e-2, 1e-1, 1.0] if name.startswith("if") else [P * g for g in (1e-3, 1e-2, 1e-1, 1.0)]
                 nv = min(40, args.n_test)  # validation on the first 40 targets keeps the search cheap
                 val_test = (test_data[0][:nv], test_data[1][:nv])
-                val = {d: lds(winnow_run(name, kind, models, cks, train_data, val_test, d, pd), val_masks, gt_val[:, :nv])
-                       for d in grid}
+                val = {
+                    d: lds(winnow_run(name, kind, models, cks, train_data, val_test, d, pd), val_masks, gt_val[:, :nv])
+                    for d in grid
+                }
                 damping = max(val, key=val.get)
             rec = {"model": kind, "method": name, "damping": damping}
             for lib, fn in (("winnow", winnow_run), ("dattri", dattri_run)):
@@ -280,10 +329,13 @@ def main():
             rows.append(rec)
             w, d = rec.get("winnow_lds"), rec.get("dattri_lds")
             ws, ds = rec.get("winnow_s"), rec.get("dattri_s")
-            print(f"{kind:4s} {name:12s} damping {'-' if damping is None else f'{damping:.3g}':>7}  "
-                  f"winnow LDS {'-' if w is None else f'{w:.4f}':>7} ({ws or 0:6.2f}s)   "
-                  f"dattri LDS {'-' if d is None else f'{d:.4f}':>7} ({ds or 0:6.2f}s)   "
-                  f"time ratio {ws / ds if ws and ds else float('nan'):.2f}  {rec.get('dattri_error', '')}", flush=True)
+            print(
+                f"{kind:4s} {name:12s} damping {'-' if damping is None else f'{damping:.3g}':>7}  "
+                f"winnow LDS {'-' if w is None else f'{w:.4f}':>7} ({ws or 0:6.2f}s)   "
+                f"dattri LDS {'-' if d is None else f'{d:.4f}':>7} ({ds or 0:6.2f}s)   "
+                f"time ratio {ws / ds if ws and ds else float('nan'):.2f}  {rec.get('dattri_error', '')}",
+                flush=True,
+            )
             if args.json:
                 with open(args.json, "w") as f:
                     json.dump(rows, f, indent=1)
@@ -310,9 +362,15 @@ def mislabel(args):
     model = train("lr", X, yf, seed=0)
     out = []
     t = time.perf_counter()
-    s = self_influence(model, ClassificationTask(), (X, yf), method="influence", damping=RECIPE["lr"]["wd"], batch_size=256)
-    rec = {"model": "lr", "method": "mislabel_auc_if", "winnow_s": time.perf_counter() - t,
-           "winnow_auc": roc_auc_score(is_flip, s)}
+    s = self_influence(
+        model, ClassificationTask(), (X, yf), method="influence", damping=RECIPE["lr"]["wd"], batch_size=256
+    )
+    rec = {
+        "model": "lr",
+        "method": "mislabel_auc_if",
+        "winnow_s": time.perf_counter() - t,
+        "winnow_auc": roc_auc_score(is_flip, s),
+    }
     if args.peer != "none":
         from dattri.algorithm.influence_function import IFAttributorExplicit
         from dattri.task import AttributionTask
@@ -327,13 +385,17 @@ def mislabel(args):
         t = time.perf_counter()
         task = AttributionTask(loss_func=loss_func, model=base, checkpoints=model.state_dict())
         att = IFAttributorExplicit(task=task, regularization=RECIPE["lr"]["wd"])
-        tl = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, yf), batch_size=len(X))  # dattri 0.3.0 self_attribute needs one batch
+        tl = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(X, yf), batch_size=len(X)
+        )  # dattri 0.3.0 self_attribute needs one batch
         att.cache(tl)
         sd = att.self_attribute(tl).detach().numpy()
         rec.update(dattri_s=time.perf_counter() - t, dattri_auc=roc_auc_score(is_flip, sd))
-    print(f"\nmislabel detection (LR, 10% flipped, self-influence): winnow AUC {rec['winnow_auc']:.4f} "
-          f"({rec['winnow_s']:.2f}s)" + (f"   dattri AUC {rec['dattri_auc']:.4f} ({rec['dattri_s']:.2f}s)"
-                                         if "dattri_auc" in rec else ""))
+    print(
+        f"\nmislabel detection (LR, 10% flipped, self-influence): winnow AUC {rec['winnow_auc']:.4f} "
+        f"({rec['winnow_s']:.2f}s)"
+        + (f"   dattri AUC {rec['dattri_auc']:.4f} ({rec['dattri_s']:.2f}s)" if "dattri_auc" in rec else "")
+    )
     out.append(rec)
     return out
 

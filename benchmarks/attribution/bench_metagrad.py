@@ -14,6 +14,7 @@ Run:
     PYTHONPATH=src .venv/bin/python benchmarks/attribution/bench_metagrad.py --data digits --act relu --opt adam
     PYTHONPATH=src .venv/bin/python benchmarks/attribution/bench_metagrad.py --exactness   # vs unrolled autograd, peak RSS
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,7 +47,7 @@ def load(data: str, n_train: int, n_test: int, seed: int = 0):
     else:
         raise SystemExit(f"--data must be digits, breast_cancer or mnist_ascii, got {data!r}")
     idx = np.random.default_rng(seed).permutation(len(X))
-    tr, te = idx[:n_train], idx[n_train:n_train + n_test]
+    tr, te = idx[:n_train], idx[n_train : n_train + n_test]
     X = torch.tensor(X, dtype=torch.float32)
     y = torch.tensor(y)
     return (X[tr], y[tr]), (X[te], y[te])
@@ -61,13 +62,21 @@ def recipe_for(d_in: int, n_classes: int, args):
         return torch.nn.Sequential(torch.nn.Linear(d_in, args.hidden), act(), torch.nn.Linear(args.hidden, n_classes))
 
     kw = dict(momentum=args.momentum) if args.opt == "sgd" else {}
-    return TrainRecipe(model=make_model, optimizer=args.opt, lr=args.lr, l2=args.l2, steps=args.steps,
-                       batch_size=args.batch_size, seed=0, **kw)
+    return TrainRecipe(
+        model=make_model,
+        optimizer=args.opt,
+        lr=args.lr,
+        l2=args.l2,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        seed=0,
+        **kw,
+    )
 
 
 def truth(recipe, task, train, target, masks):
-    from winnow.select.attribution.grads import model_outputs
     from winnow.select.attribution.data import Data
+    from winnow.select.attribution.grads import model_outputs
 
     X, y = train
     tg = Data(target, "target")
@@ -108,9 +117,19 @@ def lds_run(args):
         name = f"influence[{tag},{hess},damping={damp:g}]"
         t0 = time.perf_counter()
         try:
-            scores[name] = attribute(model, task, train, target, method="influence", params=params,
-                                     target_fn="output", hessian=hess, damping=damp, batch_size=256,
-                                     max_iter=50).scores
+            scores[name] = attribute(
+                model,
+                task,
+                train,
+                target,
+                method="influence",
+                params=params,
+                target_fn="output",
+                hessian=hess,
+                damping=damp,
+                batch_size=256,
+                max_iter=50,
+            ).scores
         except Exception as e:  # a singular Hessian at tiny damping: report, go on
             print(f"{name}: {e}", file=sys.stderr)
             continue
@@ -121,10 +140,22 @@ def lds_run(args):
     res = {k: {m: lds(s, masks[m], outs[m]) for m in masks} for k, s in scores.items()}
     infl = {k: v for k, v in res.items() if k.startswith("influence")}
     best = {m: max(infl, key=lambda k: infl[k][m]) for m in masks}
-    out = {"data": args.data, "recipe": {k: str(v) for k, v in vars(recipe).items() if k != "model"}, "act": args.act, "opt": args.opt,
-           "n_train": n, "n_test": len(target[0]), "test_accuracy": acc, "subsets": args.subsets,
-           "train_seconds": t_train, "truth_seconds": t_truth, "lds": res, "seconds": secs,
-           "best_influence": {m: [best[m], infl[best[m]][m]] for m in masks}, "metagradient_info": info}
+    out = {
+        "data": args.data,
+        "recipe": {k: str(v) for k, v in vars(recipe).items() if k != "model"},
+        "act": args.act,
+        "opt": args.opt,
+        "n_train": n,
+        "n_test": len(target[0]),
+        "test_accuracy": acc,
+        "subsets": args.subsets,
+        "train_seconds": t_train,
+        "truth_seconds": t_truth,
+        "lds": res,
+        "seconds": secs,
+        "best_influence": {m: [best[m], infl[best[m]][m]] for m in masks},
+        "metagradient_info": info,
+    }
     print(f"{args.data} {args.act}+{args.opt}: test acc {acc:.3f}; train {t_train:.1f}s, truth {t_truth:.0f}s")
     for k in ["metagradient", "trak", best["half"], best["drop1%"]]:
         print(f"  {k:<48} LDS half {res[k]['half']:.3f}  drop1% {res[k]['drop1%']:.3f}  ({secs[k]:.1f}s)")

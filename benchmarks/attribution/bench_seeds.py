@@ -5,6 +5,7 @@ bench_lds.py (damping read from its JSON, i.e. chosen there on the validation su
 Run: benchmarks/.venv-attribution/bin/python benchmarks/attribution/bench_seeds.py --seeds 5 \
         --dampings benchmarks/out/attribution_lds.json --json benchmarks/out/attribution_seeds.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,9 +15,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-import numpy as np  # noqa: E402
-
 import bench_lds as B  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def main():
@@ -49,14 +49,22 @@ def main():
                     S = run(lib, name, kind, models, cks, train_data, test_data, d, seed)
                     times[lib].append(time.perf_counter() - t)
                     res[lib].append(lds(S, masks, gt))
-            rec = {"model": kind, "method": name, "damping": d, **{f"{k}_lds": v for k, v in res.items()},
-                   **{f"{k}_s": v for k, v in times.items()}}
+            rec = {
+                "model": kind,
+                "method": name,
+                "damping": d,
+                **{f"{k}_lds": v for k, v in res.items()},
+                **{f"{k}_s": v for k, v in times.items()},
+            }
             out.append(rec)
             w, a = np.array(res["winnow"]), np.array(res["dattri"])
             diff = w - a
-            print(f"{kind:4s} {name:8s} winnow {w.mean():.4f} ± {w.std(ddof=1):.4f}   dattri {a.mean():.4f} ± "
-                  f"{a.std(ddof=1):.4f}   diff {diff.mean():+.4f} (95% CI ±{1.96 * np.sqrt(w.var(ddof=1) / len(w) + a.var(ddof=1) / len(a)):.4f})"
-                  f"   per-seed w {np.round(w, 4).tolist()} d {np.round(a, 4).tolist()}", flush=True)
+            print(
+                f"{kind:4s} {name:8s} winnow {w.mean():.4f} ± {w.std(ddof=1):.4f}   dattri {a.mean():.4f} ± "
+                f"{a.std(ddof=1):.4f}   diff {diff.mean():+.4f} (95% CI ±{1.96 * np.sqrt(w.var(ddof=1) / len(w) + a.var(ddof=1) / len(a)):.4f})"
+                f"   per-seed w {np.round(w, 4).tolist()} d {np.round(a, 4).tolist()}",
+                flush=True,
+            )
             if args.json:
                 json.dump(out, open(args.json, "w"), indent=1)
 

@@ -4,6 +4,7 @@ number of models datamodels fits. Protocol of bench_lds.py (digits, 1,000 train 
 
 Run: PYTHONPATH=src .venv/bin/python benchmarks/attribution/bench_user_defaults.py
 """
+
 from __future__ import annotations
 
 import argparse
@@ -12,7 +13,6 @@ import os
 import sys
 import time
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

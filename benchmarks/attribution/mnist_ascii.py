@@ -3,6 +3,7 @@
 tarfile, never installed). The task draws 70,000 digits in two styles: 35,038 as full 28 x 28
 binary art ('B' = ink) -- used here, i.e. binarised 28x28 MNIST -- and 34,962 as 12 x 28 grey-ramp
 art (skipped). Cached as a pickle-free .npz."""
+
 from __future__ import annotations
 
 import json

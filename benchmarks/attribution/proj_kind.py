@@ -8,6 +8,7 @@ subsets), projection seeds 0, 1, 2 for each kind. Compare with dattri's 3-seed f
     pip download --no-deps bigbench==1.0.0 -d benchmarks/_work
     OMP_NUM_THREADS=1 benchmarks/.venv-attribution/bin/python benchmarks/attribution/proj_kind.py
 """
+
 from __future__ import annotations
 
 import os
@@ -15,9 +16,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-import numpy as np  # noqa: E402
-
 import bench_lds as B  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def main(seeds=(0, 1, 2), damping=1094.0, proj_dim=512):
@@ -31,8 +31,18 @@ def main(seeds=(0, 1, 2), damping=1094.0, proj_dim=512):
     for kind in ("rademacher", "gaussian"):
         for seed in seeds:
             t = time.perf_counter()
-            S = attribute(ens, ClassificationTask(), train_data, test_data, method="trak", proj_dim=proj_dim,
-                          damping=damping, batch_size=256, seed=seed, proj_kind=kind).scores
+            S = attribute(
+                ens,
+                ClassificationTask(),
+                train_data,
+                test_data,
+                method="trak",
+                proj_dim=proj_dim,
+                damping=damping,
+                batch_size=256,
+                seed=seed,
+                proj_kind=kind,
+            ).scores
             res.setdefault(kind, []).append(lds(S, masks, gt))
             print(f"{kind:<10} seed {seed}: LDS {res[kind][-1]:.4f} ({time.perf_counter() - t:.1f} s)", flush=True)
     for kind, v in res.items():

@@ -13,6 +13,7 @@ of documents that end in the same cluster.
 Prints a table (precision / recall at 0.7, 0.8, 0.9 with verification on — threshold = t — and
 off) and writes ``scurve.png`` and ``quality.json`` in ``--out``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,10 @@ import pyarrow.json as pj
 
 
 def load_corpus(path: str) -> pa.Table:
-    tabs = [pj.read_json(f, read_options=pj.ReadOptions(block_size=64 << 20)) for f in sorted(glob.glob(os.path.join(path, "*.jsonl")))]
+    tabs = [
+        pj.read_json(f, read_options=pj.ReadOptions(block_size=64 << 20))
+        for f in sorted(glob.glob(os.path.join(path, "*.jsonl")))
+    ]
     t = pa.concat_tables([x.select(["id", "text"]) for x in tabs])
     t = t.set_column(0, "id", pc.cast(t.column("id"), pa.string()))
     return t.take(pc.sort_indices(t, [("id", "ascending")]))
@@ -47,8 +51,12 @@ def run_winnow(corpus: str, out: str, **kw) -> tuple[dict, pa.Table, float]:
     kept = res.kept(["id", "cluster_id"])
     rej = res.rejects(["id", "duplicate_of"])
     ids = pa.concat_arrays([kept.column("id").combine_chunks(), rej.column("id").combine_chunks()])
-    rep = pa.concat_arrays([pc.coalesce(kept.column("cluster_id"), kept.column("id")).combine_chunks(),
-                            rej.column("duplicate_of").combine_chunks()])
+    rep = pa.concat_arrays(
+        [
+            pc.coalesce(kept.column("cluster_id"), kept.column("id")).combine_chunks(),
+            rej.column("duplicate_of").combine_chunks(),
+        ]
+    )
     return step.last_stats, pa.table({"id": ids, "rep": rep}), dt
 
 
@@ -72,7 +80,7 @@ def oracle_labels(n, i, j, jac, t, mode):
     lab = np.arange(n)
     centre = np.ones(n, bool)
     for x in np.unique(jj).tolist():
-        for a in ii[starts[x]:starts[x + 1]].tolist():
+        for a in ii[starts[x] : starts[x + 1]].tolist():
             if centre[a]:
                 lab[x] = a
                 centre[x] = False
@@ -109,12 +117,16 @@ def main():
     from winnow.curate.dedup.minhash import MinhashDedup
 
     step = MinhashDedup(ngram=a.ngram, bands=a.bands, rows=a.rows, verify=False)
-    bands = np.concatenate([np.stack([np.asarray(c.to_numpy()) for c in step.map(tab.slice(s, 4096)).columns[1:]], 1)
-                            for s in range(0, tab.num_rows, 4096)])
+    bands = np.concatenate(
+        [
+            np.stack([np.asarray(c.to_numpy()) for c in step.map(tab.slice(s, 4096)).columns[1:]], 1)
+            for s in range(0, tab.num_rows, 4096)
+        ]
+    )
     collide = np.zeros(len(i), bool)
     for s in range(0, len(i), 2_000_000):
-        bi, bj = bands[i[s:s + 2_000_000]], bands[j[s:s + 2_000_000]]
-        collide[s:s + 2_000_000] = ((bi == bj) & (bi != 0)).any(1)
+        bi, bj = bands[i[s : s + 2_000_000]], bands[j[s : s + 2_000_000]]
+        collide[s : s + 2_000_000] = ((bi == bj) & (bi != 0)).any(1)
     edges = np.linspace(0, 1, 21)
     bins = np.clip(np.digitize(jac, edges) - 1, 0, 19)
     meas = np.array([collide[bins == b].mean() if (bins == b).any() else np.nan for b in range(20)])
@@ -123,7 +135,7 @@ def main():
     cnt = np.bincount(bins, minlength=20)
     mid = (edges[:-1] + edges[1:]) / 2
     s_grid = np.linspace(0, 1, 201)
-    pred = 1 - (1 - s_grid ** a.rows) ** a.bands
+    pred = 1 - (1 - s_grid**a.rows) ** a.bands
     import matplotlib
 
     matplotlib.use("Agg")
@@ -138,33 +150,48 @@ def main():
     ax.set_ylabel("P(candidate pair)")
     ax.set_title(f"MinHash LSH S-curve, {tab.num_rows:,} real docs")
     ax.legend(loc="upper left", fontsize=8)
-    ax.grid(alpha=.3)
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(os.path.join(a.out, "scurve.png"), dpi=80)
-    scurve = [{"jaccard_bin": round(float(m), 3), "pairs": int(c), "measured": None if np.isnan(x) else round(float(x), 4),
-               "predicted_mid": round(float(1 - (1 - m ** a.rows) ** a.bands), 4),
-               "predicted_pairs": None if np.isnan(pb) else round(float(pb), 4)}
-              for m, c, x, pb in zip(mid, cnt, meas, pred_bin)]
+    scurve = [
+        {
+            "jaccard_bin": round(float(m), 3),
+            "pairs": int(c),
+            "measured": None if np.isnan(x) else round(float(x), 4),
+            "predicted_mid": round(float(1 - (1 - m**a.rows) ** a.bands), 4),
+            "predicted_pairs": None if np.isnan(pb) else round(float(pb), 4),
+        }
+        for m, c, x, pb in zip(mid, cnt, meas, pred_bin)
+    ]
     print("\nS-curve (bin mid, pairs, measured, predicted at mid, predicted averaged over the bin's pairs):")
     for r in scurve:
         if r["pairs"]:
-            print(f"  {r['jaccard_bin']:.3f} {r['pairs']:>10,} {r['measured']!s:>8} {r['predicted_mid']:.4f} "
-                  f"{r['predicted_pairs']:.4f}")
+            print(
+                f"  {r['jaccard_bin']:.3f} {r['pairs']:>10,} {r['measured']!s:>8} {r['predicted_mid']:.4f} "
+                f"{r['predicted_pairs']:.4f}"
+            )
 
     # --- precision / recall of duplicate pairs
     results = []
-    runs = [(True, "center", t) for t in (0.7, 0.8, 0.9)] + [(True, "components", 0.8), (False, "center", None),
-                                                             (False, "components", None)]
+    runs = [(True, "center", t) for t in (0.7, 0.8, 0.9)] + [
+        (True, "components", 0.8),
+        (False, "center", None),
+        (False, "components", None),
+    ]
     for verify, clustering, thr in runs:
         kw = dict(ngram=a.ngram, bands=a.bands, rows=a.rows, verify=verify, clustering=clustering)
         if thr is not None:
             kw["threshold"] = thr
         stats, cl, dt = run_winnow(a.corpus, os.path.join(a.out, "run-q"), **kw)
         lab = labels_for(ids, cl)
-        for t in ((thr,) if thr is not None else (0.7, 0.8, 0.9)):
+        for t in (thr,) if thr is not None else (0.7, 0.8, 0.9):
             m = pair_metrics(lab, i, j, jac, t)
-            m.update(method=f"winnow verify={'on' if verify else 'off'} {clustering}", threshold=t,
-                     seconds=round(dt, 1), removed=int(stats.get("duplicates", 0)))
+            m.update(
+                method=f"winnow verify={'on' if verify else 'off'} {clustering}",
+                threshold=t,
+                seconds=round(dt, 1),
+                removed=int(stats.get("duplicates", 0)),
+            )
             results.append(m)
     for mode in ("center", "components"):
         for t in (0.7, 0.8, 0.9):
@@ -173,10 +200,16 @@ def main():
             results.append(m)
     print("\nmethod                              t    precision  recall   pred_pairs  true_pairs  removed  seconds")
     for m in results:
-        print(f"{m['method']:<35} {m['threshold']:.1f}  {m['precision']:.4f}     {m['recall']:.4f}   "
-              f"{m['pred_pairs']:>10,}  {m['true_pairs']:>10,}  {m['removed']!s:>7}  {m['seconds']}")
+        print(
+            f"{m['method']:<35} {m['threshold']:.1f}  {m['precision']:.4f}     {m['recall']:.4f}   "
+            f"{m['pred_pairs']:>10,}  {m['true_pairs']:>10,}  {m['removed']!s:>7}  {m['seconds']}"
+        )
     with open(os.path.join(a.out, "quality.json"), "w") as fh:
-        json.dump({"docs": tab.num_rows, "pairs_with_overlap": int(len(i)), "scurve": scurve, "results": results}, fh, indent=1)
+        json.dump(
+            {"docs": tab.num_rows, "pairs_with_overlap": int(len(i)), "scurve": scurve, "results": results},
+            fh,
+            indent=1,
+        )
     shutil.rmtree(os.path.join(a.out, "run-q"), ignore_errors=True)
 
 

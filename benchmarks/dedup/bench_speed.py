@@ -13,6 +13,7 @@ peak RSS (``ru_maxrss`` from ``os.wait4``). Same settings for all: word 5-grams,
     benchmarks/.venv-dedup/bin/python benchmarks/dedup/bench_speed.py \
         --corpus benchmarks/_work/dedup/corpus [--corpus10 benchmarks/_work/dedup/corpus10 [--peers10 datasketch-e2e]]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,7 @@ def py_shingles(text):
     words = _PUNCT.sub(" ", text.lower()).split()
     if len(words) < NGRAM:
         return {" ".join(words).encode()} if words else set()
-    return {" ".join(words[i:i + NGRAM]).encode() for i in range(len(words) - NGRAM + 1)}
+    return {" ".join(words[i : i + NGRAM]).encode() for i in range(len(words) - NGRAM + 1)}
 
 
 # ---------------------------------------------------------------- contenders (child side)
@@ -59,7 +60,7 @@ def winnow_sig(corpus):
     step.signatures(pa.array(texts[:10]))  # load the compiled kernels (once per process; in e2e it is timed)
     t0 = time.perf_counter()
     for s in range(0, len(texts), 8192):
-        step.signatures(pa.array(texts[s:s + 8192]))
+        step.signatures(pa.array(texts[s : s + 8192]))
     return {"docs": len(texts), "seconds": time.perf_counter() - t0}
 
 
@@ -68,7 +69,8 @@ def winnow_e2e(corpus, work, verify=True):
 
     t0 = time.perf_counter()
     res = Pipeline([{"minhash_dedup": {"bands": BANDS, "rows": ROWS, "ngram": NGRAM, "verify": verify}}]).run(
-        os.path.join(corpus, "*.jsonl"), os.path.join(work, "out"), workers=1)
+        os.path.join(corpus, "*.jsonl"), os.path.join(work, "out"), workers=1
+    )
     t = res.manifest["totals"]
     return {"docs": t["rows_in"], "removed": t["rows_rejected"], "seconds": time.perf_counter() - t0}
 
@@ -161,8 +163,12 @@ def datatrove_sig(corpus):
 
 def datatrove_e2e(corpus, work):
     from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.dedup.minhash import (MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter,
-                                                  MinhashDedupSignature)
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
 
@@ -170,17 +176,40 @@ def datatrove_e2e(corpus, work):
     nfiles = len(glob.glob(os.path.join(corpus, "*.jsonl")))
     w = lambda p: os.path.join(work, p)  # noqa: E731
     t0 = time.perf_counter()
-    s1 = LocalPipelineExecutor(pipeline=[JsonlReader(corpus, glob_pattern="*.jsonl"),
-                                         MinhashDedupSignature(output_folder=w("sigs"), config=cfg, language=_ws_tokenizer())],
-                               tasks=nfiles, workers=1, logging_dir=w("logs1"))
-    s2 = LocalPipelineExecutor(pipeline=[MinhashDedupBuckets(input_folder=w("sigs"), output_folder=w("buckets"), config=cfg)],
-                               tasks=BANDS, workers=1, logging_dir=w("logs2"), depends=s1)
-    s3 = LocalPipelineExecutor(pipeline=[MinhashDedupCluster(input_folder=w("buckets"), output_folder=w("remove_ids"), config=cfg)],
-                               tasks=1, workers=1, logging_dir=w("logs3"), depends=s2)
-    s4 = LocalPipelineExecutor(pipeline=[JsonlReader(corpus, glob_pattern="*.jsonl"),
-                                         MinhashDedupFilter(input_folder=w("remove_ids"), exclusion_writer=JsonlWriter(w("removed"))),
-                                         JsonlWriter(w("out"))],
-                               tasks=nfiles, workers=1, logging_dir=w("logs4"), depends=s3)
+    s1 = LocalPipelineExecutor(
+        pipeline=[
+            JsonlReader(corpus, glob_pattern="*.jsonl"),
+            MinhashDedupSignature(output_folder=w("sigs"), config=cfg, language=_ws_tokenizer()),
+        ],
+        tasks=nfiles,
+        workers=1,
+        logging_dir=w("logs1"),
+    )
+    s2 = LocalPipelineExecutor(
+        pipeline=[MinhashDedupBuckets(input_folder=w("sigs"), output_folder=w("buckets"), config=cfg)],
+        tasks=BANDS,
+        workers=1,
+        logging_dir=w("logs2"),
+        depends=s1,
+    )
+    s3 = LocalPipelineExecutor(
+        pipeline=[MinhashDedupCluster(input_folder=w("buckets"), output_folder=w("remove_ids"), config=cfg)],
+        tasks=1,
+        workers=1,
+        logging_dir=w("logs3"),
+        depends=s2,
+    )
+    s4 = LocalPipelineExecutor(
+        pipeline=[
+            JsonlReader(corpus, glob_pattern="*.jsonl"),
+            MinhashDedupFilter(input_folder=w("remove_ids"), exclusion_writer=JsonlWriter(w("removed"))),
+            JsonlWriter(w("out")),
+        ],
+        tasks=nfiles,
+        workers=1,
+        logging_dir=w("logs4"),
+        depends=s3,
+    )
     s4.run()
     removed = 0
     import gzip
@@ -207,11 +236,22 @@ def measure(name, corpus, work):
     if os.path.exists(work):
         shutil.rmtree(work)
     os.makedirs(work)
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               MKL_NUM_THREADS="1", DATATROVE_COLORIZE_LOGS="0", TQDM_DISABLE="1")
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.path.join(ROOT, "src"),
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        DATATROVE_COLORIZE_LOGS="0",
+        TQDM_DISABLE="1",
+    )
     t0 = time.perf_counter()
-    p = subprocess.Popen([sys.executable, __file__, "--child", name, "--corpus", corpus, "--work", work],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    p = subprocess.Popen(
+        [sys.executable, __file__, "--child", name, "--corpus", corpus, "--work", work],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     out = p.stdout.read()
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
@@ -232,28 +272,38 @@ def report(rows):
         if r["name"].endswith("-sig"):
             print(f"{r['name']:<24} {r['corpus']:<6} {r['docs'] / r['seconds']:>12,.0f}")
         else:
-            print(f"{r['name']:<24} {r['corpus']:<6} {'':>12}   {r['wall']:>7.1f}  {r['cpu']:>7.1f}   {r['peak_rss_mb']:>10.0f}")
+            print(
+                f"{r['name']:<24} {r['corpus']:<6} {'':>12}   {r['wall']:>7.1f}  {r['cpu']:>7.1f}   {r['peak_rss_mb']:>10.0f}"
+            )
     for peer in ("datasketch", "datatrove"):
         p = by.get((f"{peer}-e2e", "1x"))
         for w in ("winnow-e2e", "winnow-e2e-noverify"):
             r = by.get((w, "1x"))
             if p and r:
-                print(f"end to end {w} vs {peer}: {p['cpu'] / r['cpu']:.1f}x less CPU, {p['wall'] / r['wall']:.1f}x less wall")
+                print(
+                    f"end to end {w} vs {peer}: {p['cpu'] / r['cpu']:.1f}x less CPU, {p['wall'] / r['wall']:.1f}x less wall"
+                )
         ws, ps = by.get(("winnow-sig", "1x")), by.get((f"{peer}-sig", "1x"))
         if ws and ps:
-            print(f"signatures/s: winnow {ws['docs'] / ws['seconds']:,.0f} vs {peer} {ps['docs'] / ps['seconds']:,.0f} "
-                  f"({ps['seconds'] / ws['seconds']:.1f}x)")
+            print(
+                f"signatures/s: winnow {ws['docs'] / ws['seconds']:,.0f} vs {peer} {ps['docs'] / ps['seconds']:,.0f} "
+                f"({ps['seconds'] / ws['seconds']:.1f}x)"
+            )
     p10 = by.get(("datasketch-e2e", "10x"))
     for w in ("winnow-e2e", "winnow-e2e-noverify"):
         r = by.get((w, "10x"))
         if p10 and r:
-            print(f"10x corpus, {w} vs datasketch: {p10['cpu'] / r['cpu']:.1f}x less CPU, "
-                  f"peak RSS {r['peak_rss_mb']:.0f} vs {p10['peak_rss_mb']:.0f} MB")
+            print(
+                f"10x corpus, {w} vs datasketch: {p10['cpu'] / r['cpu']:.1f}x less CPU, "
+                f"peak RSS {r['peak_rss_mb']:.0f} vs {p10['peak_rss_mb']:.0f} MB"
+            )
     for w in ("winnow-e2e", "winnow-e2e-noverify"):
         a_, b_ = by.get((w, "1x")), by.get((w, "10x"))
         if a_ and b_:
-            print(f"{w}: 10x corpus → peak RSS {a_['peak_rss_mb']:.0f} → {b_['peak_rss_mb']:.0f} MB "
-                  f"({b_['peak_rss_mb'] / a_['peak_rss_mb']:.2f}x), CPU {a_['cpu']:.0f} → {b_['cpu']:.0f} s")
+            print(
+                f"{w}: 10x corpus → peak RSS {a_['peak_rss_mb']:.0f} → {b_['peak_rss_mb']:.0f} MB "
+                f"({b_['peak_rss_mb'] / a_['peak_rss_mb']:.2f}x), CPU {a_['cpu']:.0f} → {b_['cpu']:.0f} s"
+            )
 
 
 def main():
@@ -263,7 +313,9 @@ def main():
     ap.add_argument("--work", default=os.path.join(ROOT, "benchmarks/_work/dedup/speed"))
     ap.add_argument("--child", default=None)
     ap.add_argument("--only", default=None, help="comma-separated subset of contenders")
-    ap.add_argument("--peers10", default="", help="comma-separated peers also run on the 10x corpus (e.g. datasketch-e2e)")
+    ap.add_argument(
+        "--peers10", default="", help="comma-separated peers also run on the 10x corpus (e.g. datasketch-e2e)"
+    )
     ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks/out/dedup/speed.json"))
     a = ap.parse_args()
     if a.child:

@@ -12,6 +12,7 @@ and hundreds of near-identical licence texts).
 ``--copies K`` writes the corpus K times; copies 2..K have 3 % of words dropped at random
 (seeded), so the 10× corpus is larger *and* denser in near duplicates.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,10 +31,12 @@ def docs():
     from winnow.core.io.readers import html_to_text
 
     r = os.path.abspath(ROOT)
-    for pat, src in [("usr/share/doc/python3.11/html/**/*.html", "python-html"),
-                     ("usr/share/doc/debian-handbook/html/**/*.html", "debian-handbook"),
-                     ("usr/share/doc/debian-policy/**/*.html", "debian-policy"),
-                     ("usr/share/doc/developers-reference/**/*.html", "developers-reference")]:
+    for pat, src in [
+        ("usr/share/doc/python3.11/html/**/*.html", "python-html"),
+        ("usr/share/doc/debian-handbook/html/**/*.html", "debian-handbook"),
+        ("usr/share/doc/debian-policy/**/*.html", "debian-policy"),
+        ("usr/share/doc/developers-reference/**/*.html", "developers-reference"),
+    ]:
         for f in sorted(glob.glob(os.path.join(r, pat), recursive=True)):
             if not os.path.isfile(f):
                 continue
@@ -61,7 +64,11 @@ def docs():
             base = os.path.basename(f)
             if base == "METADATA" or base.startswith(("LICENSE", "LICENCE", "COPYING")):
                 with open(f, encoding="utf-8", errors="replace") as fh:
-                    yield f"{os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(f))))}:{os.path.relpath(f, v)}", fh.read(), "site-packages"
+                    yield (
+                        f"{os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(f))))}:{os.path.relpath(f, v)}",
+                        fh.read(),
+                        "site-packages",
+                    )
         for f in sorted(glob.glob(os.path.join(v, "python3*/site-packages/*.dist-info/licenses/**/*"), recursive=True)):
             if os.path.isfile(f):
                 with open(f, encoding="utf-8", errors="replace") as fh:
@@ -94,16 +101,27 @@ def main():
         for d in rows:
             if c:
                 w = d["text"].split(" ")
-                d = {"id": f"{d['id']}#copy{c}", "text": " ".join(x for x in w if rng.random() >= a.drop),
-                     "source": d["source"]}
+                d = {
+                    "id": f"{d['id']}#copy{c}",
+                    "text": " ".join(x for x in w if rng.random() >= a.drop),
+                    "source": d["source"],
+                }
             line = json.dumps(d, ensure_ascii=False)
             outs[n % a.shards].write(line + "\n")
             n += 1
             nbytes += len(d["text"].encode())
     for o in outs:
         o.close()
-    print(json.dumps({"docs": n, "text_MB": round(nbytes / 1e6, 1), "base_docs": len(rows),
-                      "by_source": {s: sum(1 for d in rows if d["source"] == s) for s in sorted({d["source"] for d in rows})}}))
+    print(
+        json.dumps(
+            {
+                "docs": n,
+                "text_MB": round(nbytes / 1e6, 1),
+                "base_docs": len(rows),
+                "by_source": {s: sum(1 for d in rows if d["source"] == s) for s in sorted({d["source"] for d in rows})},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

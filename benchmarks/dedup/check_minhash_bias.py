@@ -9,6 +9,7 @@ alternatives on 3,000 pairs with exact Jaccard in (0.3, 0.95), 256 permutations 
 independent permutation draws (all pairs share a draw, so one draw's bias is not independent
 across pairs).
 """
+
 import glob
 import os
 import sys
@@ -62,8 +63,11 @@ def main():
     print(f"{len(sel)} pairs, {K} permutations, {SEEDS} permutation draws (mean ± sd over draws)")
     for name, v in res.items():
         b_, e_ = np.array(v).T
-        print(f"{name:<30} bias {b_.mean():+.4f} ± {b_.std(ddof=1):.4f}  mean |error| {e_.mean():.4f} "
-              f"(binomial expectation {expect:.4f})")
+        print(
+            f"{name:<30} bias {b_.mean():+.4f} ± {b_.std(ddof=1):.4f}  mean |error| {e_.mean():.4f} "
+            f"(binomial expectation {expect:.4f})"
+        )
+
 
 if __name__ == "__main__":
     main()

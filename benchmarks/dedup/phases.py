@@ -14,6 +14,7 @@ phase comes from a thread reading ``/proc/self/statm`` every 20 ms.
 ``--mmap-threshold N`` pins glibc's mmap threshold to N bytes first (the alternative that was
 measured and not kept).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,11 +58,11 @@ def main():
 
     threading.Thread(target=sample, daemon=True).start()
     c0 = cpu()
-    import winnow.curate.dedup.minhash as MH
     import winnow.core.executors.base as B
     import winnow.core.executors.local as L
     import winnow.core.memory as M
     import winnow.core.pipeline.runner as R
+    import winnow.curate.dedup.minhash as MH
     from winnow import Pipeline
 
     if a.trim_slack_mb is not None:
@@ -79,25 +80,34 @@ def main():
             finally:
                 seconds[name] = seconds.get(name, 0.0) + cpu() - t
                 phase["name"] = prev
+
         return run
 
     stage = L.LocalExecutor.run_stage
     L.LocalExecutor.run_stage = lambda self, layout, spec, steps, s, *r: timed(("map", "apply")[s], stage)(
-        self, layout, spec, steps, s, *r)
+        self, layout, spec, steps, s, *r
+    )
     MH.MinhashDedup.reduce = timed("reduce", MH.MinhashDedup.reduce)
     out = os.path.join(a.work, "out")
     shutil.rmtree(out, ignore_errors=True)
     phase["name"] = "other"
     res = Pipeline([{"minhash_dedup": {"clustering": a.clustering, "verify": a.verify}}]).run(
-        os.path.join(a.corpus, "*.jsonl"), out, workers=1)
+        os.path.join(a.corpus, "*.jsonl"), out, workers=1
+    )
     seconds["total"] = cpu()  # the whole process, interpreter start-up included
     time.sleep(0.05)
-    report = {"corpus": a.corpus, "clustering": a.clustering, "verify": a.verify, "trim_slack_mb": a.trim_slack_mb,
-              "mmap_threshold": a.mmap_threshold, "docs": res.manifest["totals"]["rows_in"],
-              "removed": res.manifest["totals"]["rows_rejected"],
-              "cpu_s": {k: round(v, 2) for k, v in seconds.items()},
-              "peak_rss_mb": {k: round(v) for k, v in peak.items()},
-              "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+    report = {
+        "corpus": a.corpus,
+        "clustering": a.clustering,
+        "verify": a.verify,
+        "trim_slack_mb": a.trim_slack_mb,
+        "mmap_threshold": a.mmap_threshold,
+        "docs": res.manifest["totals"]["rows_in"],
+        "removed": res.manifest["totals"]["rows_rejected"],
+        "cpu_s": {k: round(v, 2) for k, v in seconds.items()},
+        "peak_rss_mb": {k: round(v) for k, v in peak.items()},
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
     print(json.dumps(report))
 
 

@@ -11,6 +11,7 @@ Jaccard >= 0.8 / 0.9. Old = raw-count hashing at eps 0.05 (the previous default)
 
     python benchmarks/dedup/semantic_precision.py
 """
+
 from __future__ import annotations
 
 import glob
@@ -28,8 +29,10 @@ SP = sysconfig.get_paths()["purelib"]
 
 
 def corpus_a() -> list[str]:
-    files = sorted(glob.glob(f"{SP}/*.dist-info/**/AUTHORS*", recursive=True)
-                   + glob.glob(f"{SP}/*.dist-info/**/LICEN[CS]E*", recursive=True))
+    files = sorted(
+        glob.glob(f"{SP}/*.dist-info/**/AUTHORS*", recursive=True)
+        + glob.glob(f"{SP}/*.dist-info/**/LICEN[CS]E*", recursive=True)
+    )
     texts = [open(f, errors="replace").read() for f in files if os.path.isfile(f)]
     return [t for t in texts if len(t.split()) > 20]
 
@@ -59,9 +62,13 @@ def evaluate(texts: list[str], sublinear: bool, eps: float) -> dict:
     words = [set(re.findall(r"\w+", t.lower())) for t in texts]
     jac = np.array([len(words[i] & words[j]) / max(len(words[i] | words[j]), 1) for i, j in zip(*iu)])
     m = cos >= 1 - eps
-    return {"merged": int(m.sum()), "precision(J>=0.5)": round(float((jac[m] >= 0.5).mean()) if m.any() else 1.0, 4),
-            "unrelated(J<0.3)": int((jac[m] < 0.3).sum()),
-            "recall(J>=0.8)": round(float(m[jac >= 0.8].mean()), 4), "recall(J>=0.9)": round(float(m[jac >= 0.9].mean()), 4)}
+    return {
+        "merged": int(m.sum()),
+        "precision(J>=0.5)": round(float((jac[m] >= 0.5).mean()) if m.any() else 1.0, 4),
+        "unrelated(J<0.3)": int((jac[m] < 0.3).sum()),
+        "recall(J>=0.8)": round(float(m[jac >= 0.8].mean()), 4),
+        "recall(J>=0.9)": round(float(m[jac >= 0.9].mean()), 4),
+    }
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ are the process's CPU time (user + sys, all threads) and peak RSS from ``wait4``
 the machine does not count. Parity: both outputs hold the same multiset of documents (token
 sequences, compared by hash) and the same number of tokens.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,7 +75,9 @@ def build_corpus(name: str, scale: int) -> str:
         kept = os.path.join(WORK, "sample_kept")
         if not os.path.exists(os.path.join(kept, "manifest.json")):
             Pipeline([Length(min_words=5)]).run([os.path.join(raw, "raw"), os.path.join(raw, "html")], kept, workers=1)
-        base = pq.read_table(sorted(glob.glob(os.path.join(kept, "data", "*.parquet"))), columns=["id", "text", "source"])
+        base = pq.read_table(
+            sorted(glob.glob(os.path.join(kept, "data", "*.parquet"))), columns=["id", "text", "source"]
+        )
     else:
         import pydoc_data.topics as topics
         import sysconfig
@@ -85,7 +88,9 @@ def build_corpus(name: str, scale: int) -> str:
             if "site-packages" in p or "test" in os.path.relpath(p, lib).split(os.sep)[0]:
                 continue
             try:
-                rows.append({"id": os.path.relpath(p, lib), "text": open(p, encoding="utf-8").read(), "source": "stdlib_code"})
+                rows.append(
+                    {"id": os.path.relpath(p, lib), "text": open(p, encoding="utf-8").read(), "source": "stdlib_code"}
+                )
             except (UnicodeDecodeError, OSError):
                 continue
         rows += [{"id": f"topic/{k}", "text": v, "source": "pydoc_topics"} for k, v in sorted(topics.topics.items())]
@@ -122,8 +127,9 @@ def run_pinned(cmd: list[str], env: dict) -> dict:
 
 def doc_hashes(tokens: np.ndarray, ends: np.ndarray) -> collections.Counter:
     starts = np.concatenate([[0], ends[:-1]])
-    return collections.Counter(hashlib.blake2b(tokens[a:b].tobytes(), digest_size=8).digest()
-                               for a, b in zip(starts, ends))
+    return collections.Counter(
+        hashlib.blake2b(tokens[a:b].tobytes(), digest_size=8).digest() for a, b in zip(starts, ends)
+    )
 
 
 def datatrove_docs(out: str) -> tuple[int, collections.Counter]:
@@ -135,7 +141,9 @@ def datatrove_docs(out: str) -> tuple[int, collections.Counter]:
 
 def winnow_docs(out: str) -> tuple[int, collections.Counter]:
     man = json.load(open(os.path.join(out, "manifest.json")))
-    toks = np.concatenate([np.fromfile(os.path.join(out, s["file"]), np.uint16) for s in man["splits"]["train"]["shards"]])
+    toks = np.concatenate(
+        [np.fromfile(os.path.join(out, s["file"]), np.uint16) for s in man["splits"]["train"]["shards"]]
+    )
     ends = np.flatnonzero(toks == man["eos_id"]) + 1
     return len(toks), doc_hashes(toks, ends)
 
@@ -145,8 +153,12 @@ def main() -> None:
     ap.add_argument("--corpus", nargs="+", default=["sample", "stdlib"])
     ap.add_argument("--scale", nargs="+", type=int, default=[1, 10])
     ap.add_argument("--no-peer", action="store_true", help="winnow only (memory growth runs)")
-    ap.add_argument("--peer-max-tokens", type=float, default=4e7,
-                    help="skip datatrove above this many tokens (its peak RSS is ~160 bytes per token)")
+    ap.add_argument(
+        "--peer-max-tokens",
+        type=float,
+        default=4e7,
+        help="skip datatrove above this many tokens (its peak RSS is ~160 bytes per token)",
+    )
     args = ap.parse_args()
     tok_json = gpt2_tokenizer_json()
     env_w = {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")}
@@ -158,16 +170,29 @@ def main() -> None:
             with tempfile.TemporaryDirectory(dir=WORK) as tmp:
                 w = run_pinned([sys.executable, "-c", WINNOW, src, os.path.join(tmp, "w")], env_w)
                 n_w, docs_w = winnow_docs(os.path.join(tmp, "w"))
-                row = {"corpus": name, "scale": scale, "docs": sum(docs_w.values()), "tokens": n_w,
-                       "winnow_cpu_s": round(w["cpu"], 2), "winnow_rss_mb": round(w["rss_mb"]),
-                       "winnow_tok_per_cpu_s": round(n_w / w["cpu"])}
+                row = {
+                    "corpus": name,
+                    "scale": scale,
+                    "docs": sum(docs_w.values()),
+                    "tokens": n_w,
+                    "winnow_cpu_s": round(w["cpu"], 2),
+                    "winnow_rss_mb": round(w["rss_mb"]),
+                    "winnow_tok_per_cpu_s": round(n_w / w["cpu"]),
+                }
                 if not args.no_peer and n_w <= args.peer_max_tokens:
-                    d = run_pinned([PEER, "-c", DATATROVE, os.path.join(src, "data"), os.path.join(tmp, "d"), tok_json], env_d)
+                    d = run_pinned(
+                        [PEER, "-c", DATATROVE, os.path.join(src, "data"), os.path.join(tmp, "d"), tok_json], env_d
+                    )
                     n_d, docs_d = datatrove_docs(os.path.join(tmp, "d"))
-                    row.update({"datatrove_cpu_s": round(d["cpu"], 2), "datatrove_rss_mb": round(d["rss_mb"]),
-                                "datatrove_tok_per_cpu_s": round(n_d / d["cpu"]),
-                                "speedup": round(d["cpu"] / w["cpu"], 2),
-                                "same_documents": docs_d == docs_w and n_d == n_w})
+                    row.update(
+                        {
+                            "datatrove_cpu_s": round(d["cpu"], 2),
+                            "datatrove_rss_mb": round(d["rss_mb"]),
+                            "datatrove_tok_per_cpu_s": round(n_d / d["cpu"]),
+                            "speedup": round(d["cpu"] / w["cpu"], 2),
+                            "same_documents": docs_d == docs_w and n_d == n_w,
+                        }
+                    )
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     cols = list(rows[0])

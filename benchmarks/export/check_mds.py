@@ -6,6 +6,7 @@
    ``seq_len`` window of the same export written as ``bin`` (the reference stream);
 2. the same samples written again by ``streaming.MDSWriter`` give byte-identical shards and index.
 """
+
 import json
 import os
 import sys
@@ -18,8 +19,9 @@ from streaming import LocalDataset, MDSWriter
 def main() -> None:
     mds_dir, bin_dir = sys.argv[1], sys.argv[2]
     man = json.load(open(os.path.join(bin_dir, "manifest.json")))
-    ref = np.concatenate([np.fromfile(os.path.join(bin_dir, s["file"]), dtype=man["dtype"])
-                          for s in man["splits"]["train"]["shards"]])
+    ref = np.concatenate(
+        [np.fromfile(os.path.join(bin_dir, s["file"]), dtype=man["dtype"]) for s in man["splits"]["train"]["shards"]]
+    )
     idx = json.load(open(os.path.join(mds_dir, "index.json")))
     enc = idx["shards"][0]["column_encodings"][0]
     L = int(enc.split(":")[-1])
@@ -27,12 +29,12 @@ def main() -> None:
     n = len(ds)
     assert n == len(ref) // L, (n, len(ref) // L)
     for i in range(n):
-        assert np.array_equal(ds[i]["tokens"], ref[i * L:(i + 1) * L]), i
+        assert np.array_equal(ds[i]["tokens"], ref[i * L : (i + 1) * L]), i
     print(f"streaming.LocalDataset read {n} samples of {L} tokens, equal to the bin stream")
     with tempfile.TemporaryDirectory() as tmp:
         with MDSWriter(out=tmp, columns={"tokens": enc}, size_limit=idx["shards"][0]["size_limit"]) as w:
             for i in range(n):
-                w.write({"tokens": ref[i * L:(i + 1) * L]})
+                w.write({"tokens": ref[i * L : (i + 1) * L]})
         names = sorted(os.listdir(tmp))
         assert names == sorted(os.listdir(mds_dir)), (names, sorted(os.listdir(mds_dir)))
         for f in names:

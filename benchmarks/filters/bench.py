@@ -8,6 +8,7 @@ Runs datatrove (benchmarks/.venv-filters) in a subprocess pinned to one core, th
 process pinned to one core, on the same documents, and prints the agreement table and the speed
 ratios (markdown, for benchmarks/RESULTS.md). ``--reuse`` reuses datatrove's last output.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,8 @@ OUT = os.path.join(BENCH, "out")
 
 # datatrove reason → winnow reason (the same rule)
 REASONS = {
-    "gopher_short_doc": "gopher_quality:min_doc_words", "gopher_long_doc": "gopher_quality:max_doc_words",
+    "gopher_short_doc": "gopher_quality:min_doc_words",
+    "gopher_long_doc": "gopher_quality:max_doc_words",
     "gopher_below_avg_threshold": "gopher_quality:min_avg_word_length",
     "gopher_above_avg_threshold": "gopher_quality:max_avg_word_length",
     "gopher_too_many_hashes": "gopher_quality:max_symbol_word_ratio",
@@ -37,9 +39,13 @@ REASONS = {
     "gopher_too_many_end_ellipsis": "gopher_quality:max_ellipsis_lines_ratio",
     "gopher_below_alpha_threshold": "gopher_quality:min_alpha_words_ratio",
     "gopher_enough_stop_words": "gopher_quality:min_stop_words",
-    "lorem_ipsum": "c4:lorem_ipsum", "curly_bracket": "c4:curly_bracket", "too_few_sentences": "c4:min_num_sentences",
-    "line_punct_ratio": "fineweb_quality:line_punct_ratio", "short_line_ratio": "fineweb_quality:short_line_ratio",
-    "char_dup_ratio": "fineweb_quality:char_dup_ratio", "list_ratio": "fineweb_quality:new_line_ratio",
+    "lorem_ipsum": "c4:lorem_ipsum",
+    "curly_bracket": "c4:curly_bracket",
+    "too_few_sentences": "c4:min_num_sentences",
+    "line_punct_ratio": "fineweb_quality:line_punct_ratio",
+    "short_line_ratio": "fineweb_quality:short_line_ratio",
+    "char_dup_ratio": "fineweb_quality:char_dup_ratio",
+    "list_ratio": "fineweb_quality:new_line_ratio",
     "empty": None,
 }
 
@@ -51,8 +57,12 @@ def winnow_steps():
 
     # parity: datatrove's strict comparisons (the paper's <=/>= differ only at exact equality; that
     # difference is excluded from the parity count and reported on its own row)
-    return {"gopher_quality": GopherQuality(), "gopher_repetition": GopherRepetition(), "c4": C4(),
-            "fineweb_quality": FinewebQuality(inclusive=False)}
+    return {
+        "gopher_quality": GopherQuality(),
+        "gopher_repetition": GopherRepetition(),
+        "c4": C4(),
+        "fineweb_quality": FinewebQuality(inclusive=False),
+    }
 
 
 def run_winnow(table: pa.Table, batch: int):
@@ -79,7 +89,8 @@ def run_winnow(table: pa.Table, batch: int):
     # the paper's comparisons (winnow's default), reported separately
     paper = FinewebQuality()
     res["fineweb_quality_paper"] = pa.concat_arrays(
-        [paper.process(table.slice(off, batch))[1] for off in range(0, table.num_rows, batch)]).to_pylist()
+        [paper.process(table.slice(off, batch))[1] for off in range(0, table.num_rows, batch)]
+    ).to_pylist()
     # chained: each step sees only the rows kept by the previous ones
     t0 = time.process_time()
     kept_ids = []
@@ -108,8 +119,15 @@ def main() -> None:
     dt_out = os.path.join(OUT, "datatrove.parquet" if not a.limit else f"datatrove_{a.limit}.parquet")
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     if not (a.reuse and os.path.exists(dt_out)):
-        cmd = ["taskset", "-c", "0", os.path.join(BENCH, ".venv-filters", "bin", "python"),
-               os.path.join(HERE, "run_datatrove.py"), corpus, dt_out] + ([str(a.limit)] if a.limit else [])
+        cmd = [
+            "taskset",
+            "-c",
+            "0",
+            os.path.join(BENCH, ".venv-filters", "bin", "python"),
+            os.path.join(HERE, "run_datatrove.py"),
+            corpus,
+            dt_out,
+        ] + ([str(a.limit)] if a.limit else [])
         subprocess.run(cmd, check=True, env=env)
     os.sched_setaffinity(0, {0})
     table = pq.read_table(corpus)
@@ -121,7 +139,9 @@ def main() -> None:
     n = table.num_rows
     srcs = table.column("source").to_pylist()
     print(f"\n{n} documents; one core each (taskset -c 0)\n")
-    print("| filter | agreement | both keep | both drop | only datatrove drops | only winnow drops | same reason (both drop) | datatrove docs/s | winnow docs/s | speed-up |")
+    print(
+        "| filter | agreement | both keep | both drop | only datatrove drops | only winnow drops | same reason (both drop) | datatrove docs/s | winnow docs/s | speed-up |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in ["gopher_quality", "gopher_repetition", "c4", "fineweb_quality", "chain", "fineweb_quality_paper"]:
         if name == "chain":
@@ -134,15 +154,25 @@ def main() -> None:
             wk = np.array([r is None for r in wr])
             dk = np.array(dt[f"{dname}_keep"])
             both = [(d, w) for d, w, x, y in zip(dt[f"{dname}_reason"], wr, dk, wk) if not x and not y]
-            sr = sum(1 for d, w in both if REASONS.get(d, "?") == w or (d or "").replace("_n_grams", "_gram")
-                     .replace("duplicated_", "dup_") == (w or "").split(":")[-1] or d == (w or "").split(":")[-1]
-                     or (d == "empty" and (w or "").endswith("empty")))
+            sr = sum(
+                1
+                for d, w in both
+                if REASONS.get(d, "?") == w
+                or (d or "").replace("_n_grams", "_gram").replace("duplicated_", "dup_") == (w or "").split(":")[-1]
+                or d == (w or "").split(":")[-1]
+                or (d == "empty" and (w or "").endswith("empty"))
+            )
             same = f"{sr / max(len(both), 1):.1%}"
         agree = (wk == dk).mean()
-        speed = (f"{n / dtt[name]:.1f} | {n / wt[name]:.1f} | {dtt[name] / wt[name]:.1f}x" if name in wt
-                 else "(not timed: same work as above) | | ")
-        print(f"| {name} | {agree:.2%} | {(wk & dk).sum()} | {(~wk & ~dk).sum()} | {(wk & ~dk).sum()} | "
-              f"{(~wk & dk).sum()} | {same} | {speed} |")
+        speed = (
+            f"{n / dtt[name]:.1f} | {n / wt[name]:.1f} | {dtt[name] / wt[name]:.1f}x"
+            if name in wt
+            else "(not timed: same work as above) | | "
+        )
+        print(
+            f"| {name} | {agree:.2%} | {(wk & dk).sum()} | {(~wk & ~dk).sum()} | {(wk & ~dk).sum()} | "
+            f"{(~wk & dk).sum()} | {same} | {speed} |"
+        )
         if a.disagreements and name != "chain":
             bad = np.flatnonzero(wk != dk)[: a.disagreements]
             for i in bad:

@@ -6,6 +6,7 @@ Nothing here is committed; everything is rebuilt from Debian packages and instal
 
     /work/main/.venv/bin/python benchmarks/filters/corpus.py
 """
+
 from __future__ import annotations
 
 import glob
@@ -61,7 +62,7 @@ def jargon() -> list[tuple[str, str]]:
     out, i = [], 0
     while i < len(paras):
         k = rng.randint(1, 12)
-        out.append(("jargon", "\n\n".join(paras[i:i + k])))
+        out.append(("jargon", "\n\n".join(paras[i : i + k])))
         i += k
     return out
 
@@ -83,8 +84,11 @@ def site_packages() -> list[tuple[str, str]]:
 
     sp = os.path.dirname(os.path.dirname(numpy.__file__))
     out = []
-    for p in sorted(glob.glob(f"{sp}/*.dist-info/METADATA") + glob.glob(f"{sp}/*.dist-info/LICENSE*")
-                    + glob.glob(f"{sp}/*.dist-info/licenses/*")):
+    for p in sorted(
+        glob.glob(f"{sp}/*.dist-info/METADATA")
+        + glob.glob(f"{sp}/*.dist-info/LICENSE*")
+        + glob.glob(f"{sp}/*.dist-info/licenses/*")
+    ):
         if os.path.isfile(p):
             out.append(("site-packages", open(p, encoding="utf-8", errors="replace").read()))
     return out
@@ -118,8 +122,13 @@ def main() -> None:
 
     print(Counter(s.split(":")[0] for s, _ in docs), file=sys.stderr)
     lid = []
-    for pkg, lang in (("fortunes-de", "de"), ("fortunes-es", "es"), ("fortunes-it", "it"), ("fortunes-ru", "ru"),
-                      ("fortunes-min", "en")):
+    for pkg, lang in (
+        ("fortunes-de", "de"),
+        ("fortunes-es", "es"),
+        ("fortunes-it", "it"),
+        ("fortunes-ru", "ru"),
+        ("fortunes-min", "en"),
+    ):
         recs = fortunes(pkg, lang)
         random.Random(3).shuffle(recs)
         lid += [(lang, t, "fortunes") for lang, t in recs[:500]]

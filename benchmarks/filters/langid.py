@@ -6,6 +6,7 @@ Sets: fortunes-de/-es/-it/-ru (+ fortunes-min for English), 500 records each; de
 pages (40 per language folder, main content extracted). Handbook folder labels are noisy: pages that
 were never translated are still English, so its accuracy is a lower bound.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,14 +39,19 @@ def main() -> None:
             ok = sum(pred[i] == labels[i] for i in idx)
             nonen = [i for i in idx if pred[i] != "en" or labels[i] == "en"]
             ok2 = sum(pred[i] == labels[i] for i in nonen)
-            print(f"| {backend} | {name} | {len(idx)} | {ok / len(idx):.3f} | "
-                  f"{ok2 / max(len(nonen), 1):.3f} ({len(nonen)} docs) | {len(texts) / dt:.0f} |")
+            print(
+                f"| {backend} | {name} | {len(idx)} | {ok / len(idx):.3f} | "
+                f"{ok2 / max(len(nonen), 1):.3f} ({len(nonen)} docs) | {len(texts) / dt:.0f} |"
+            )
         per = defaultdict(Counter)
         for i, x in enumerate(sets):
             if x == "fortunes":
                 per[labels[i]][pred[i] == labels[i]] += 1
-        print(f"|  | fortunes per language | | " + ", ".join(f"{k}: {v[True] / sum(v.values()):.3f}"
-                                                        for k, v in sorted(per.items())) + " | | |")
+        print(
+            "|  | fortunes per language | | "
+            + ", ".join(f"{k}: {v[True] / sum(v.values()):.3f}" for k, v in sorted(per.items()))
+            + " | | |"
+        )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Writes per-document keep/reason for each filter alone and for the four chained, 
 (one process pinned to one core; CPU time of the process, so that load from other users of the machine does not count).
     benchmarks/.venv-filters/bin/python benchmarks/filters/run_datatrove.py CORPUS OUT [LIMIT]
 """
+
 import json
 import sys
 import time
@@ -11,7 +12,12 @@ import time
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datatrove.data import Document
-from datatrove.pipeline.filters import C4QualityFilter, FineWebQualityFilter, GopherQualityFilter, GopherRepetitionFilter
+from datatrove.pipeline.filters import (
+    C4QualityFilter,
+    FineWebQualityFilter,
+    GopherQualityFilter,
+    GopherRepetitionFilter,
+)
 
 
 def make():
@@ -24,7 +30,7 @@ def make():
 
 
 def run_one(f, docs):
-    keep, reason, texts = [], [], []
+    keep, reason = [], []
     t0 = time.process_time()
     for d in docs:
         r = f.filter(d)

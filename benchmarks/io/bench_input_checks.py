@@ -10,6 +10,7 @@ Relative figures (checks / parse) are robust to a busy machine; absolute MB/s ar
 
     .venv/bin/python benchmarks/io/bench_input_checks.py --mb 64
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,7 @@ def main() -> None:
     import pyarrow as pa
     import pyarrow.json as pajson
 
-    from winnow.core.io.readers import InputSpec, JSONL_BLOCK_BYTES, _line_bounds, _parse_jsonl_block
+    from winnow.core.io.readers import JSONL_BLOCK_BYTES, InputSpec, _line_bounds, _parse_jsonl_block
     from winnow.core.io.validate import invalid_utf8_rows, lines_array, too_deep_lines
 
     data = corpus_bytes(args.mb)
@@ -56,8 +57,7 @@ def main() -> None:
         acc = dict.fromkeys(t, 0.0)
         for b in blocks:
             t0 = time.perf_counter()
-            pajson.read_json(pa.BufferReader(pa.py_buffer(b)),
-                             read_options=pajson.ReadOptions(block_size=len(b) + 1))
+            pajson.read_json(pa.BufferReader(pa.py_buffer(b)), read_options=pajson.ReadOptions(block_size=len(b) + 1))
             t1 = time.perf_counter()
             s, e = _line_bounds(b)
             assert not invalid_utf8_rows(lines_array(b, s, e)).any()

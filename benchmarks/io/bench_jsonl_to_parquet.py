@@ -9,6 +9,7 @@ Throughput = decompressed JSON bytes / wall second.
 
     .venv/bin/python benchmarks/io/bench_jsonl_to_parquet.py --mb 200
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,8 +72,7 @@ def main() -> None:
             pa.set_cpu_count(os.cpu_count() if threads else 1)
             t0 = time.perf_counter()
             with gzip.open(src, "rb") as fh:
-                table = pajson.read_json(fh, read_options=pajson.ReadOptions(use_threads=threads,
-                                                                             block_size=16 << 20))
+                table = pajson.read_json(fh, read_options=pajson.ReadOptions(use_threads=threads, block_size=16 << 20))
             pq.write_table(table, os.path.join(work, "pa.parquet"), compression="zstd")
             res[label].append(time.perf_counter() - t0)
             assert table.num_rows == r.manifest["totals"]["rows_kept"]

@@ -10,6 +10,7 @@ wordNgrams=2, bucket=2**20, at several embedding dims (parameters = (vocab + 2**
 Throughput: single-thread scoring of the held-out texts replicated to >= 20k docs, as docs per
 CPU-second of the process (= docs/s/core; robust on a shared machine) and docs per wall-second.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,10 +23,10 @@ for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, "..", "..", "src"), HERE]
 
+import corpus  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
-import corpus  # noqa: E402
 from winnow.curate.quality.model import QualityModel, roc_auc  # noqa: E402
 
 
@@ -61,7 +62,7 @@ def main():
     m.score(pool_arr[:1000])
     wall, cpu = best_of(lambda: m.score(pool_arr))
     w_rate = len(pool) / cpu
-    rows.append(("winnow hashed LR (2^20 weights)", 2 ** 20, auc_w, t_train, w_rate, mb / cpu, len(pool) / wall))
+    rows.append(("winnow hashed LR (2^20 weights)", 2**20, auc_w, t_train, w_rate, mb / cpu, len(pool) / wall))
 
     clean_te = [x.replace("\n", " ") for x in te_x]
     clean_pool = clean_te * rep
@@ -72,14 +73,16 @@ def main():
                 fh.write(("__label__hq " if y else "__label__lq ") + x.replace("\n", " ") + "\n")
         for dim in (1, 16, 100):
             t0 = time.perf_counter()
-            ft = fasttext.train_supervised(path, wordNgrams=2, bucket=2 ** 20, dim=dim, epoch=10, lr=0.5,
-                                           thread=1, verbose=0, seed=0)
+            ft = fasttext.train_supervised(
+                path, wordNgrams=2, bucket=2**20, dim=dim, epoch=10, lr=0.5, thread=1, verbose=0, seed=0
+            )
             t_train = time.perf_counter() - t0
             labels, probs = ft.predict(clean_te, k=2)
-            s = np.array([p[list(lab).index("__label__hq")] if "__label__hq" in lab else 0.0
-                          for lab, p in zip(labels, probs)])
+            s = np.array(
+                [p[list(lab).index("__label__hq")] if "__label__hq" in lab else 0.0 for lab, p in zip(labels, probs)]
+            )
             auc_f = roc_auc(s, te_y)
-            nparams = (len(ft.words) + 2 ** 20) * dim
+            nparams = (len(ft.words) + 2**20) * dim
             wall, cpu = best_of(lambda: ft.predict(clean_pool, k=1))
             rows.append((f"fastText dim={dim}", nparams, auc_f, t_train, len(pool) / cpu, mb / cpu, len(pool) / wall))
             teacher = s  # the last (dim=100) model's P(hq) on the test texts it never saw
@@ -91,19 +94,21 @@ def main():
     # influence-distilled scorer, in miniature: a teacher's per-example score (here fastText dim=100's
     # logit on texts it never saw) on half of the test texts, learnt by the fast model; evaluated
     # on the other half against the teacher (Spearman) and against the true labels (AUC).
-    from scipy.stats import spearmanr
 
     from winnow.curate.quality.train import _split, train_distilled
 
     logit = np.log(np.clip(teacher, 1e-6, 1 - 1e-6) / np.clip(1 - teacher, 1e-6, 1))
-    ids = [f"t{i:06d}" for i in range(len(te_x))]      # sorted ids == row order
-    md, rep = train_distilled(pa.table({"id": ids, "score": logit}), pa.table({"id": ids, "text": te_x}),
-                              test_frac=0.5, seed=0)
-    _, ev = _split(len(te_x), 0.5, 0)                  # train_distilled's held-out half
+    ids = [f"t{i:06d}" for i in range(len(te_x))]  # sorted ids == row order
+    md, rep = train_distilled(
+        pa.table({"id": ids, "score": logit}), pa.table({"id": ids, "text": te_x}), test_frac=0.5, seed=0
+    )
+    _, ev = _split(len(te_x), 0.5, 0)  # train_distilled's held-out half
     d_s = md.score([te_x[i] for i in ev])
-    print(f"\ninfluence-distilled (teacher = fastText dim=100 logit, {rep['n_train']} texts to learn from): "
-          f"held-out Spearman vs teacher {rep['heldout_spearman']:.3f}; distilled AUC on true labels "
-          f"{roc_auc(d_s, [te_y[i] for i in ev]):.4f} (teacher {roc_auc(teacher[ev], [te_y[i] for i in ev]):.4f})")
+    print(
+        f"\ninfluence-distilled (teacher = fastText dim=100 logit, {rep['n_train']} texts to learn from): "
+        f"held-out Spearman vs teacher {rep['heldout_spearman']:.3f}; distilled AUC on true labels "
+        f"{roc_auc(d_s, [te_y[i] for i in ev]):.4f} (teacher {roc_auc(teacher[ev], [te_y[i] for i in ev]):.4f})"
+    )
     # AUC away from saturation: the same test set, models trained on small random subsets
     print("\nheld-out AUC with small training sets (same test set; mean over 3 subsets):")
     print(f"{'train docs':>10}{'winnow':>9}{'fastText dim=1':>16}{'fastText dim=16':>17}")
@@ -121,11 +126,14 @@ def main():
                     for x, y in zip(sx, sy):
                         fh.write(("__label__hq " if y else "__label__lq ") + x.replace("\n", " ") + "\n")
                 for dim in (1, 16):
-                    ft = fasttext.train_supervised(path, wordNgrams=2, bucket=2 ** 20, dim=dim, epoch=10, lr=0.5,
-                                                   thread=1, verbose=0, seed=rep_i)
+                    ft = fasttext.train_supervised(
+                        path, wordNgrams=2, bucket=2**20, dim=dim, epoch=10, lr=0.5, thread=1, verbose=0, seed=rep_i
+                    )
                     labels, probs = ft.predict(clean_te, k=2)
-                    sc = [p[list(lab).index("__label__hq")] if "__label__hq" in lab else 0.0
-                          for lab, p in zip(labels, probs)]
+                    sc = [
+                        p[list(lab).index("__label__hq")] if "__label__hq" in lab else 0.0
+                        for lab, p in zip(labels, probs)
+                    ]
                     aucs[dim].append(roc_auc(sc, te_y))
         print(f"{n:>10}{np.mean(aucs['w']):>9.4f}{np.mean(aucs[1]):>16.4f}{np.mean(aucs[16]):>17.4f}")
 

@@ -10,6 +10,7 @@ solution) inserted into the middle of a random clean document, verbatim and unde
 edits. Throughput: docs/s and MB/s on one core for the whole corpus, winnow (vectorised numpy)
 vs the classic pure-Python approach (regex words, tuple 13-grams, set lookup) as a reference point.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,10 +23,10 @@ for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, "..", "..", "src"), HERE]
 
+import corpus  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
-import corpus  # noqa: E402
 from winnow.curate.decontam.index import load_eval_set  # noqa: E402
 from winnow.curate.decontam.step import Decontaminate  # noqa: E402
 
@@ -48,6 +49,7 @@ def replace_every(k):
         for i in range(0, len(w), k):
             w[min(len(w) - 1, i + int(rng.integers(0, k)))] = "EDITED"
         return " ".join(w)
+
     f.__name__ = f"replace_1_in_{k}_words"
     return f
 
@@ -65,11 +67,11 @@ def python_reference(docs, items, n=13):
     grams = set()
     for t in items:
         w = [x for x in _SEP.split(t.lower()) if x]
-        grams.update(tuple(w[k:k + n]) for k in range(len(w) - n + 1))
+        grams.update(tuple(w[k : k + n]) for k in range(len(w) - n + 1))
     out = []
     for d in docs:
         w = [x for x in _SEP.split(d.lower()) if x]
-        out.append(any(tuple(w[k:k + n]) in grams for k in range(len(w) - n + 1)))
+        out.append(any(tuple(w[k : k + n]) in grams for k in range(len(w) - n + 1)))
     return np.array(out)
 
 
@@ -95,13 +97,17 @@ def main():
     c0 = time.process_time()
     ref_fp = int(python_reference(clean, he.texts).sum())
     t_ref = time.process_time() - c0
-    print(f"clean corpus: {len(clean):,} docs, {mb:.1f} MB; index: {len(step.index.hashes):,} 13-grams of "
-          f"{len(he)} HumanEval items built in {t_index:.2f} s")
+    print(
+        f"clean corpus: {len(clean):,} docs, {mb:.1f} MB; index: {len(step.index.hashes):,} 13-grams of "
+        f"{len(he)} HumanEval items built in {t_index:.2f} s"
+    )
     print(f"false positives on the clean corpus: winnow {fp}, pure-Python reference {ref_fp}")
-    print(f"throughput per CPU-second (1 thread): winnow {len(clean) / t:,.0f} docs/s = {mb / t:.1f} MB/s "
-          f"(wall: {mb / tw:.1f} MB/s); pure-Python reference {len(clean) / t_ref:,.0f} docs/s = "
-          f"{mb / t_ref:.1f} MB/s ({t_ref / t:.1f}x slower)")
-    print(f"\nplanted: every HumanEval item once per variant, in the middle of a random clean document")
+    print(
+        f"throughput per CPU-second (1 thread): winnow {len(clean) / t:,.0f} docs/s = {mb / t:.1f} MB/s "
+        f"(wall: {mb / tw:.1f} MB/s); pure-Python reference {len(clean) / t_ref:,.0f} docs/s = "
+        f"{mb / t_ref:.1f} MB/s ({t_ref / t:.1f}x slower)"
+    )
+    print("\nplanted: every HumanEval item once per variant, in the middle of a random clean document")
     print(f"{'variant':<26}{'recall':>8}{'right item':>12}")
     for name, fn in [("verbatim", None)] + [(f.__name__, f) for f in EDITS]:
         docs = []

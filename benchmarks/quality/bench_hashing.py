@@ -6,6 +6,7 @@ Arrow split + dictionary encoding + xxhash of the distinct tokens.
 Corpus: the classifier benchmark's documents (Python docs, Debian docs, fortunes, jargon,
 site-packages metadata). Lowercased whitespace tokens, 64-bit hash each; CPU-seconds, 1 thread.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,12 +16,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, "..", "..", "src"), HERE]
 
+import corpus  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 import xxhash  # noqa: E402
 
-import corpus  # noqa: E402
 from winnow.core.text.byte_tokens import tokenize  # noqa: E402
 
 
@@ -53,7 +54,9 @@ def py_uni_bigram_features(texts, bits=20):
 
 def arrow_dict_xxhash(arr):
     toks = pc.list_flatten(pc.utf8_split_whitespace(pc.utf8_lower(arr)))
-    enc = pc.dictionary_encode(toks).combine_chunks() if isinstance(toks, pa.ChunkedArray) else pc.dictionary_encode(toks)
+    enc = (
+        pc.dictionary_encode(toks).combine_chunks() if isinstance(toks, pa.ChunkedArray) else pc.dictionary_encode(toks)
+    )
     h = xxhash.xxh64_intdigest
     uh = np.fromiter((h(w.encode()) for w in enc.dictionary.to_pylist()), dtype=np.uint64)
     return uh[enc.indices.to_numpy()]

@@ -9,6 +9,7 @@ negatives ("random web-ish junk"): fortunes (records split on %), Jargon File en
 Every source is cut into chunks of 30-300 words (consecutive paragraphs / records packed
 together) so that document length says little about the label.
 """
+
 from __future__ import annotations
 
 import glob
@@ -55,8 +56,7 @@ def _html_text(path):
 
 def positives():
     docs = []
-    for f in sorted(glob.glob(f"{DEB}/python3.11-doc/usr/share/doc/python3.11/html/_sources/**/*.txt",
-                              recursive=True)):
+    for f in sorted(glob.glob(f"{DEB}/python3.11-doc/usr/share/doc/python3.11/html/_sources/**/*.txt", recursive=True)):
         if "/whatsnew/" in f or "/c-api/" in f:
             continue
         docs += [("pydocs", c) for c in _pack(_paras(open(f, encoding="utf-8", errors="replace").read()))]
@@ -103,8 +103,13 @@ def load(seed=0, max_per_class=6000, test_frac=0.25):
     rng.shuffle(rows)
     k = int(len(rows) * (1 - test_frac))
     tr, te = rows[:k], rows[k:]
-    return ([r[0] for r in tr], [r[1] for r in tr], [r[0] for r in te], [r[1] for r in te],
-            {"positives": _count(pos), "negatives": _count(neg)})
+    return (
+        [r[0] for r in tr],
+        [r[1] for r in tr],
+        [r[0] for r in te],
+        [r[1] for r in te],
+        {"positives": _count(pos), "negatives": _count(neg)},
+    )
 
 
 def _count(docs):

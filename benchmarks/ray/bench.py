@@ -10,6 +10,7 @@ markers and ``_work/stage-*/ray.json``.
 
 No peer is needed (Ray is winnow's own dependency), so there is no setup script.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,15 @@ def build_corpus(work: str, copies: int, shards: int) -> dict:
             for r in rows[s::shards]:
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
     sample_bytes = int(pc.sum(pc.binary_length(base.column("text"))).as_py())
-    info = {"path": corpus, "sample_rows": base.num_rows, "sample_text_bytes": sample_bytes,
-            "rows": base.num_rows * copies, "text_bytes": sample_bytes * copies, "copies": copies, "shards": shards}
+    info = {
+        "path": corpus,
+        "sample_rows": base.num_rows,
+        "sample_text_bytes": sample_bytes,
+        "rows": base.num_rows * copies,
+        "text_bytes": sample_bytes * copies,
+        "copies": copies,
+        "shards": shards,
+    }
     json.dump(info, open(os.path.join(corpus, "_info.json"), "w"))
     return info
 
@@ -68,9 +76,12 @@ def per_task(run: str) -> dict:
             m = json.load(open(f))
             busy.append(m["read"]["seconds"] + sum(x["seconds"] for x in m["steps"]))
         rj = os.path.join(d, "ray.json")
-        info = {"tasks": len(busy), "busy_sum_s": round(sum(busy), 3),
-                "busy_mean_s": round(statistics.mean(busy), 4) if busy else 0,
-                "busy_max_s": round(max(busy), 4) if busy else 0}
+        info = {
+            "tasks": len(busy),
+            "busy_sum_s": round(sum(busy), 3),
+            "busy_mean_s": round(statistics.mean(busy), 4) if busy else 0,
+            "busy_max_s": round(max(busy), 4) if busy else 0,
+        }
         if os.path.exists(rj):
             r = json.load(open(rj))
             info.update(stage_wall_s=r["wall_seconds"], worker_pids=r["worker_pids"], batches=r["batches"])
@@ -100,9 +111,12 @@ def main() -> None:
     os.makedirs(args.work, exist_ok=True)
     t0 = time.perf_counter()
     info = build_corpus(args.work, args.copies, args.shards)
-    print(f"corpus: {info['rows']:,} docs, {info['text_bytes'] / 1e6:.1f} MB text "
-          f"({info['copies']}x the sample's {info['sample_rows']:,} docs), {info['shards']} shards "
-          f"[built in {time.perf_counter() - t0:.1f} s]", flush=True)
+    print(
+        f"corpus: {info['rows']:,} docs, {info['text_bytes'] / 1e6:.1f} MB text "
+        f"({info['copies']}x the sample's {info['sample_rows']:,} docs), {info['shards']} shards "
+        f"[built in {time.perf_counter() - t0:.1f} s]",
+        flush=True,
+    )
     pipelines = {"demo": [{"length": {"min_words": 5, "max_chars": 1_000_000}}]}
     if "exact_dedup" in step_names():
         pipelines["dedup"] = pipelines["demo"] + [{"exact_dedup": {}}]
@@ -119,8 +133,12 @@ def main() -> None:
                 t = time.perf_counter()
                 res = Pipeline(steps).run(info["path"], out, overwrite=True, **kw)
                 walls.append(time.perf_counter() - t)
-            runs[label] = {"wall_s": round(min(walls), 3), "walls_s": [round(w, 2) for w in walls],
-                           "kept": res.manifest["totals"]["rows_kept"], "tasks": per_task(out)}
+            runs[label] = {
+                "wall_s": round(min(walls), 3),
+                "walls_s": [round(w, 2) for w in walls],
+                "kept": res.manifest["totals"]["rows_kept"],
+                "tasks": per_task(out),
+            }
             print(f"[{pname}] {label:<14} {runs[label]['wall_s']:7.2f} s", flush=True)
         t = time.perf_counter()
         ray.init(num_cpus=args.cpus, include_dashboard=False, logging_level="ERROR")
@@ -130,11 +148,16 @@ def main() -> None:
             walls = []
             for _ in range(reps):
                 t = time.perf_counter()
-                res = Pipeline(steps).run(info["path"], out, overwrite=True, executor="ray",
-                                          executor_options={"batch_rows": args.batch_rows})
+                res = Pipeline(steps).run(
+                    info["path"], out, overwrite=True, executor="ray", executor_options={"batch_rows": args.batch_rows}
+                )
                 walls.append(time.perf_counter() - t)
-            runs[label] = {"wall_s": round(min(walls), 3), "walls_s": [round(w, 2) for w in walls],
-                           "kept": res.manifest["totals"]["rows_kept"], "tasks": per_task(out)}
+            runs[label] = {
+                "wall_s": round(min(walls), 3),
+                "walls_s": [round(w, 2) for w in walls],
+                "kept": res.manifest["totals"]["rows_kept"],
+                "tasks": per_task(out),
+            }
             print(f"[{pname}] {label:<14} {runs[label]['wall_s']:7.2f} s", flush=True)
         ray.shutdown()
         runs["ray-cold"]["ray_init_s"] = round(init_s, 3)
@@ -150,8 +173,10 @@ def main() -> None:
             r["ratio_vs_local_w2"] = round(r["wall_s"] / base, 3)
         results["runs"][pname] = runs
         for label, r in runs.items():
-            print(f"  {label:<10} wall {r['wall_s']:7.2f} s  {r['docs_per_s']:9,.0f} docs/s  {r['mb_per_s']:6.2f} MB/s  "
-                  f"x{r['ratio_vs_local_w2']:.2f} vs local-w2  exact={r.get('same_rows_as_local', True)}")
+            print(
+                f"  {label:<10} wall {r['wall_s']:7.2f} s  {r['docs_per_s']:9,.0f} docs/s  {r['mb_per_s']:6.2f} MB/s  "
+                f"x{r['ratio_vs_local_w2']:.2f} vs local-w2  exact={r.get('same_rows_as_local', True)}"
+            )
             for s, f in r["tasks"].items():
                 print(f"      {s}: {f}")
     if args.out:

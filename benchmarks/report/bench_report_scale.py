@@ -5,6 +5,7 @@ runs of the real sample corpus repeated 4x, 64x and 512x (Length filter, 2 worke
 
 Run folders are reused when they already hold a manifest (the 512x run takes minutes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,9 @@ def main() -> None:
 
         build_dataset("sample", sample, shards=4, seed=0)
     parts = sorted(glob.glob(os.path.join(sample, "raw", "part-*.jsonl.gz")))
-    print(f"{'copies':>6} {'docs':>9} {'text GB':>8} {'run s':>7} {'report s':>9} {'report CPU s':>12} {'peak RSS MB':>11}")
+    print(
+        f"{'copies':>6} {'docs':>9} {'text GB':>8} {'run s':>7} {'report s':>9} {'report CPU s':>12} {'peak RSS MB':>11}"
+    )
     for n in args.copies:
         src, run = os.path.join(args.work, f"in{n}"), os.path.join(args.work, f"run{n}")
         run_s = float("nan")
@@ -47,14 +50,19 @@ def main() -> None:
             run_s = time.perf_counter() - t
         m = json.load(open(os.path.join(run, "manifest.json")))
         t = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "winnow.cli", "report", run, "-o",
-                                 os.path.join(args.work, f"r{n}.html")], stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "winnow.cli", "report", run, "-o", os.path.join(args.work, f"r{n}.html")],
+            stdout=subprocess.DEVNULL,
+        )
         _, status, ru = os.wait4(proc.pid, 0)  # this child's own CPU time and peak RSS
         wall = time.perf_counter() - t
         if status != 0:
             raise SystemExit(f"winnow report failed on {run}")
-        print(f"{n:>6} {m['totals']['rows_in']:>9,} {m['totals']['bytes_in'] / 1e9:>8.2f} {run_s:>7.0f} "
-              f"{wall:>9.1f} {ru.ru_utime + ru.ru_stime:>12.1f} {ru.ru_maxrss / 1024:>11.0f}", flush=True)
+        print(
+            f"{n:>6} {m['totals']['rows_in']:>9,} {m['totals']['bytes_in'] / 1e9:>8.2f} {run_s:>7.0f} "
+            f"{wall:>9.1f} {ru.ru_utime + ru.ru_stime:>12.1f} {ru.ru_maxrss / 1024:>11.0f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

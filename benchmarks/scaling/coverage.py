@@ -6,6 +6,7 @@ true values by the 95 % percentile intervals.
 
     PYTHONPATH=src python benchmarks/scaling/coverage.py --trials 200 --n-boot 200
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,14 +50,16 @@ def main():
         if name not in a.laws.split(","):
             continue
         t = time.time()
-        r = coverage_study(name, true, trials=a.trials, n_boot=a.n_boot, sigma=a.sigma, bootstrap=a.bootstrap,
-                           **design)
+        r = coverage_study(name, true, trials=a.trials, n_boot=a.n_boot, sigma=a.sigma, bootstrap=a.bootstrap, **design)
         r["seconds"] = round(time.time() - t, 1)
         out.append(r)
         cov = ", ".join(f"{k} {v:.3f}" for k, v in r["coverage"].items())
         ratio = ", ".join(f"{k} {v:.2f}" for k, v in r["boot_sd_over_true_sd"].items())
-        print(f"{name:17s} n={r['n_points']:3d} trials={a.trials} B={a.n_boot} sigma={a.sigma} "
-              f"{a.bootstrap}: coverage {cov} | boot sd / true sd: {ratio} | {r['seconds']} s", flush=True)
+        print(
+            f"{name:17s} n={r['n_points']:3d} trials={a.trials} B={a.n_boot} sigma={a.sigma} "
+            f"{a.bootstrap}: coverage {cov} | boot sd / true sd: {ratio} | {r['seconds']} s",
+            flush=True,
+        )
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(out, fh, indent=1)

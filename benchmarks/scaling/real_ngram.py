@@ -13,6 +13,7 @@ out of domain) and ``mix`` (documents of both, interleaved). Sizes: 6k … 384k 
 
     PYTHONPATH=src python benchmarks/scaling/real_ngram.py --out benchmarks/out/scaling
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,7 +88,7 @@ def _keys(b: np.ndarray, m: int) -> np.ndarray:
     n = b.size - m + 1
     k = np.zeros(n, dtype=np.int64)
     for j in range(m):
-        k = k * 256 + b[j:j + n].astype(np.int64)
+        k = k * 256 + b[j : j + n].astype(np.int64)
     return k
 
 
@@ -115,7 +116,7 @@ class NGram:
         p = np.full(n, 1.0 / 256)
         for m in range(1, self.order + 1):
             keys, cnt, cu, ctot, ntypes = self.tables[m - 1]
-            q = _keys(b, m)[self.order - m:][:n]
+            q = _keys(b, m)[self.order - m :][:n]
             ctx = q // 256
             i = np.clip(np.searchsorted(keys, q), 0, keys.size - 1)
             c_hw = np.where(keys[i] == q, cnt[i], 0)
@@ -136,7 +137,7 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     test, pydoc, meta = corpora()
-    sizes = [6_000 * 2 ** k for k in range(7)]   # 6k … 384k bytes
+    sizes = [6_000 * 2**k for k in range(7)]  # 6k … 384k bytes
     rows = []
     t0 = time.time()
     for seed in range(a.seeds):
@@ -170,26 +171,56 @@ def main():
             m = [float(np.mean(sub.loss[sub.D == s])) for s in sizes[-3:-1]]
             naive = float(np.exp(np.log(m[1]) + (np.log(m[1]) - np.log(m[0]))))
             summary["fits"][recipe] = {
-                "law": f.law.name, "params": f.params, "ci": f.ci, "observed_largest_mean": obs,
-                "predicted": pred, "ci_low": lo, "ci_high": hi, "rel_error": (pred - obs) / obs,
-                "inside_ci": lo <= obs <= hi, "naive_loglog_rel_error": (naive - obs) / obs,
+                "law": f.law.name,
+                "params": f.params,
+                "ci": f.ci,
+                "observed_largest_mean": obs,
+                "predicted": pred,
+                "ci_low": lo,
+                "ci_high": hi,
+                "rel_error": (pred - obs) / obs,
+                "inside_ci": lo <= obs <= hi,
+                "naive_loglog_rel_error": (naive - obs) / obs,
                 "seed_sd_largest": float(np.std(f.extra["held_out"]["loss"], ddof=1)),
             }
-            print(f"{recipe:9s} {law}: " + ", ".join(f"{k}={v:.4g}" for k, v in f.params.items())
-                  + f" | D={sizes[-1]:,}: observed {obs:.4f}, predicted {pred:.4f} [{lo:.4f}, {hi:.4f}], "
-                    f"error {(pred - obs) / obs:+.2%}, inside CI: {lo <= obs <= hi} "
-                    f"(naive log-log line: {(naive - obs) / obs:+.2%})")
-            plot_fit(f, sub, os.path.join(a.out, f"ngram_fit_{recipe}.png"),
-                     title=f"byte 5-gram LM, {recipe} → pydoc held-out: fit on ≤{sizes[-2]:,} B, "
-                           f"held out {sizes[-1]:,} B")
+            print(
+                f"{recipe:9s} {law}: "
+                + ", ".join(f"{k}={v:.4g}" for k, v in f.params.items())
+                + f" | D={sizes[-1]:,}: observed {obs:.4f}, predicted {pred:.4f} [{lo:.4f}, {hi:.4f}], "
+                f"error {(pred - obs) / obs:+.2%}, inside CI: {lo <= obs <= hi} "
+                f"(naive log-log line: {(naive - obs) / obs:+.2%})"
+            )
+            plot_fit(
+                f,
+                sub,
+                os.path.join(a.out, f"ngram_fit_{recipe}.png"),
+                title=f"byte 5-gram LM, {recipe} → pydoc held-out: fit on ≤{sizes[-2]:,} B, held out {sizes[-1]:,} B",
+            )
     rep = transfer_report(runs, scale="D", extrapolate_to=1e8)
     plot_transfer(rep, os.path.join(a.out, "ngram_transfer.png"))
-    summary["transfer"] = {k: rep[k] for k in ("recipes", "scales", "mean", "best", "vs_largest", "crossings",
-                                                "fitted_crossings", "min_spearman_vs_largest")}
-    print("transfer: best per scale", rep["best"], "| min Spearman vs largest",
-          round(rep["min_spearman_vs_largest"], 3), "| crossings",
-          [(c["a"], c["b"], round(c["at"])) for c in rep["crossings"]],
-          "| fitted crossings ≤1e8", [(c["a"], c["b"], f"{c['at']:.3g}") for c in rep["fitted_crossings"]])
+    summary["transfer"] = {
+        k: rep[k]
+        for k in (
+            "recipes",
+            "scales",
+            "mean",
+            "best",
+            "vs_largest",
+            "crossings",
+            "fitted_crossings",
+            "min_spearman_vs_largest",
+        )
+    }
+    print(
+        "transfer: best per scale",
+        rep["best"],
+        "| min Spearman vs largest",
+        round(rep["min_spearman_vs_largest"], 3),
+        "| crossings",
+        [(c["a"], c["b"], round(c["at"])) for c in rep["crossings"]],
+        "| fitted crossings ≤1e8",
+        [(c["a"], c["b"], f"{c['at']:.3g}") for c in rep["fitted_crossings"]],
+    )
     with open(os.path.join(a.out, "ngram_summary.json"), "w") as fh:
         json.dump(summary, fh, indent=1, default=float)
 

@@ -1,7 +1,8 @@
 """Batched bootstrap vs a loop of scipy fits (same objective, same starts, same resamples).
 
-    PYTHONPATH=src python benchmarks/scaling/speed.py --n-boot 200
+PYTHONPATH=src python benchmarks/scaling/speed.py --n-boot 200
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,10 @@ def main():
         out.append(law.to_natural(r.x, scales))
     ts, cs = time.time() - t0, time.process_time() - c0
     sb = np.quantile(np.array(out), [0.025, 0.975], axis=0)
-    print(f"chinchilla, 42 runs, {a.n_boot} bootstrap refits: winnow batched (grid + fit + refits) {tb:.2f} s wall, "
-          f"{cb:.2f} s CPU; scipy loop (refits only) {ts:.2f} s wall, {cs:.2f} s CPU; CPU ratio {cs / cb:.1f}x")
+    print(
+        f"chinchilla, 42 runs, {a.n_boot} bootstrap refits: winnow batched (grid + fit + refits) {tb:.2f} s wall, "
+        f"{cb:.2f} s CPU; scipy loop (refits only) {ts:.2f} s wall, {cs:.2f} s CPU; CPU ratio {cs / cb:.1f}x"
+    )
     for i, k in enumerate(law.param_names):
         lo, hi = f.ci[k]
         print(f"  {k:6s} winnow CI [{lo:.4g}, {hi:.4g}]  scipy-loop CI [{sb[0, i]:.4g}, {sb[1, i]:.4g}]")

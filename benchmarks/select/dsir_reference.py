@@ -12,6 +12,7 @@ Run (after benchmarks/select/setup.sh):
    samples (vs. the overlap two seeds of one implementation get), target-domain share, and the
    target perplexity of the fixed tiny LM trained on each implementation's sample (mean, 95% CI).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 WORK = os.path.join(ROOT, "benchmarks", "_work", "select")
 REF_PY = os.path.join(ROOT, "benchmarks", ".venv-select", "bin", "python")
 
-CHILD = r'''
+CHILD = r"""
 import json, sys, time, os, numpy as np
 from data_selection import HashedNgramDSIR
 pool, target, cache, budgets, seeds = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), json.loads(sys.argv[5])
@@ -52,7 +53,7 @@ for k in budgets:
         d.resample(od, num_to_sample=k, cache_dir=od, top_k=False)
         out["gumbel"][f"{k}-{s}"] = sum((ids(os.path.join(od, f)) for f in sorted(os.listdir(od)) if f.endswith(".jsonl")), [])
 print(json.dumps(out))
-'''
+"""
 
 
 def main() -> None:
@@ -70,8 +71,16 @@ def main() -> None:
     from winnow.prove.bench.tasks import LMTask
     from winnow.select import DSIR
 
-    task = LMTask(per_source=200, target_fit=60, target_eval=100, proxy="tiny-lm", preset="cpu-tiny",
-                  proxy_options={"steps": args.steps}, vocab_size=1024, seed=0)
+    task = LMTask(
+        per_source=200,
+        target_fit=60,
+        target_eval=100,
+        proxy="tiny-lm",
+        preset="cpu-tiny",
+        proxy_options={"steps": args.steps},
+        vocab_size=1024,
+        seed=0,
+    )
     os.makedirs(WORK, exist_ok=True)
     pool_p, tgt_p = os.path.join(WORK, "pool.jsonl"), os.path.join(WORK, "target.jsonl")
     with open(pool_p, "w") as fh:
@@ -85,8 +94,11 @@ def main() -> None:
     cache = os.path.join(WORK, "ref_cache")
     subprocess.run(["rm", "-rf", cache], check=True)
     t0 = time.perf_counter()
-    p = subprocess.run([REF_PY, "-c", CHILD, pool_p, tgt_p, cache, json.dumps(ks), json.dumps(args.seeds)],
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [REF_PY, "-c", CHILD, pool_p, tgt_p, cache, json.dumps(ks), json.dumps(args.seeds)],
+        capture_output=True,
+        text=True,
+    )
     ref_wall = time.perf_counter() - t0
     if p.returncode:
         sys.exit(p.stderr[-3000:])
@@ -100,13 +112,20 @@ def main() -> None:
     win_fit_xx = time.perf_counter() - t0
     w_ref = np.asarray(ref["weights"])
     ok = np.isfinite(w_win)
-    res = {"pool": n, "eligible (>=100 tokens)": int(ok.sum()),
-           "weights_max_abs_diff": float(np.max(np.abs(w_win[ok] - w_ref[ok]))),
-           "pearson": float(stats.pearsonr(w_win[ok], w_ref[ok])[0]),
-           "spearman": float(stats.spearmanr(w_win[ok], w_ref[ok])[0]),
-           "seconds": {"reference_fit_weights": round(ref["fit_seconds"], 2), "reference_wall": round(ref_wall, 2),
-                       "winnow_sha256": round(win_fit, 2), "winnow_xxhash": round(win_fit_xx, 2)},
-           "budgets": []}
+    res = {
+        "pool": n,
+        "eligible (>=100 tokens)": int(ok.sum()),
+        "weights_max_abs_diff": float(np.max(np.abs(w_win[ok] - w_ref[ok]))),
+        "pearson": float(stats.pearsonr(w_win[ok], w_ref[ok])[0]),
+        "spearman": float(stats.spearmanr(w_win[ok], w_ref[ok])[0]),
+        "seconds": {
+            "reference_fit_weights": round(ref["fit_seconds"], 2),
+            "reference_wall": round(ref_wall, 2),
+            "winnow_sha256": round(win_fit, 2),
+            "winnow_xxhash": round(win_fit_xx, 2),
+        },
+        "budgets": [],
+    }
     id2i = {str(i): j for j, i in enumerate(task.pool.ids)}
     for b, k in zip(args.budgets, ks):
         top_ref = {id2i[i] for i in ref["topk"][str(k)]}
@@ -127,10 +146,14 @@ def main() -> None:
             td_win.append(task.is_target_domain[mw].mean())
             m_ref.append(task.evaluate(mr, s))
             m_win.append(task.evaluate(mw, s))
-        jac = lambda a, c: (a & c).sum() / (a | c).sum()
+
+        def jac(a, c):
+            return (a & c).sum() / (a | c).sum()
+
         row["gumbel_jaccard_winnow_vs_reference"] = float(np.mean([jac(a, c) for a, c in zip(g_win, g_ref)]))
-        row["gumbel_jaccard_reference_seed_vs_seed"] = float(np.mean(
-            [jac(g_ref[i], g_ref[j]) for i in range(len(g_ref)) for j in range(i + 1, len(g_ref))]))
+        row["gumbel_jaccard_reference_seed_vs_seed"] = float(
+            np.mean([jac(g_ref[i], g_ref[j]) for i in range(len(g_ref)) for j in range(i + 1, len(g_ref))])
+        )
         row["target_domain_share"] = {"winnow": float(np.mean(td_win)), "reference": float(np.mean(td_ref))}
         for name, vals in (("winnow", m_win), ("reference", m_ref)):
             m, _, lo, hi = mean_ci(vals)

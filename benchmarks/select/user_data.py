@@ -10,6 +10,7 @@ of docs/code.
 
     python benchmarks/select/user_data.py runs/userdata            # then: winnow bench benchmarks/select/bench_user_lm.yaml
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,9 @@ def _parents(source: str) -> list[list[str]]:
     return [_chunks(t, 1000) for _, t in source_documents(name)]
 
 
-def build(out: str, target: str = "python_docs", per_source: int = 200, n_target: int = 40, n_eval: int = 60,
-          seed: int = 0) -> dict:
+def build(
+    out: str, target: str = "python_docs", per_source: int = 200, n_target: int = 40, n_eval: int = 60, seed: int = 0
+) -> dict:
     rng = np.random.default_rng(seed)
     sources = ["python_docs", "package_readme", "licence", "stdlib_code", "django_de", "django_fr"]
     held = {target: "target", "django_de": "german", "python_docs" if target != "python_docs" else "stdlib_code": None}
@@ -81,8 +83,12 @@ def build(out: str, target: str = "python_docs", per_source: int = 200, n_target
     write("target.jsonl", [{"id": f"target/{i}", "text": t} for i, t in enumerate(tgt)])
     for k, v in evals.items():
         write(f"eval_{k}.jsonl", [{"id": f"{k}/{i}", "text": t} for i, t in enumerate(v)])
-    info = {"pool": {s: sum(r["source"] == s for r in pool) for s in sources}, "target": len(tgt),
-            "evals": {k: len(v) for k, v in evals.items()}, "target_source": target}
+    info = {
+        "pool": {s: sum(r["source"] == s for r in pool) for s in sources},
+        "target": len(tgt),
+        "evals": {k: len(v) for k, v in evals.items()},
+        "target_source": target,
+    }
     with open(os.path.join(out, "info.json"), "w") as fh:
         json.dump(info, fh, indent=2)
     return info

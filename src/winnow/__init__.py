@@ -6,6 +6,7 @@ Example:
     >>> from winnow import Pipeline, Length
     >>> p = Pipeline([Length(min_words=5)])          # or Pipeline([{"length": {"min_words": 5}}])
 """
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

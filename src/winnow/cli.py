@@ -3,6 +3,7 @@
 Heavy modules (pyarrow, torch, ray) are imported inside the commands, so ``winnow --help``
 starts fast.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ app = typer.Typer(
         "winnow: curate, select and prove ML training data.\n\n"
         "Quick start:\n\n"
         "  winnow datasets build sample --out data/sample   # assemble the real sample corpus\n\n"
-        "  winnow run examples/demo.yaml                    # curate it: data/, rejects/, quarantine/, manifest.json\n\n"
+        "  winnow run examples/demo.yaml                    # curate: data/, rejects/, quarantine/, manifest.json\n\n"
         "  winnow stats runs/demo                           # where every row went\n\n"
         "  winnow bench examples/demo_bench.yaml            # select on the curated rows, prove with a proxy\n\n"
         "  winnow report runs/demo                          # self-contained report.html\n\n"
@@ -30,8 +31,9 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-datasets_app = typer.Typer(help="Build the bundled sample corpora (from installed packages, offline).",
-                           no_args_is_help=True)
+datasets_app = typer.Typer(
+    help="Build the bundled sample corpora (from installed packages, offline).", no_args_is_help=True
+)
 app.add_typer(datasets_app, name="datasets")
 
 
@@ -46,19 +48,23 @@ def run(
     strict: bool = typer.Option(False, help="Stop at the first unreadable input instead of quarantining it."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Override the output folder of the YAML."),
     input_path: Optional[List[str]] = typer.Option(
-        None, "--input", "-i", help="Override the YAML's input.path (repeatable): run an example pipeline on your data."),
+        None, "--input", "-i", help="Override the YAML's input.path (repeatable): run an example pipeline on your data."
+    ),
     progress: bool = typer.Option(True, help="Show progress bars."),
     ray_address: Optional[str] = typer.Option(
-        None, help="ray: connect to this cluster (auto, ray://head:10001); default: start a local Ray."),
+        None, help="ray: connect to this cluster (auto, ray://head:10001); default: start a local Ray."
+    ),
     ray_num_cpus: Optional[int] = typer.Option(None, help="ray: CPUs of a locally started Ray (default: all)."),
     ray_cpus_per_task: Optional[float] = typer.Option(None, help="ray: CPUs reserved per read+map task (default 1)."),
     ray_batch_rows: Optional[int] = typer.Option(None, help="ray: rows per Arrow batch (default: input.batch_rows)."),
     ray_object_store_memory: Optional[str] = typer.Option(
-        None, help="ray: object store size of a local Ray, e.g. 2GB (default: Ray's)."),
+        None, help="ray: object store size of a local Ray, e.g. 2GB (default: Ray's)."
+    ),
     ray_max_retries: Optional[int] = typer.Option(None, help="ray: retries of a task whose worker died (default 3)."),
 ):
-    """Run a pipeline YAML (`--input`/`-o` point it at your data and folder). Writes data/ (kept rows), rejects/ (with step and reason), quarantine/
-    (unreadable input with file, offset, error) and manifest.json (per-step accounting).
+    """Run a pipeline YAML (`--input`/`-o` point it at your data and folder). Writes data/ (kept rows),
+    rejects/ (with step and reason), quarantine/ (unreadable input with file, offset, error) and
+    manifest.json (per-step accounting).
 
     Example YAML:
 
@@ -72,12 +78,26 @@ def run(
     """
     from winnow.core.pipeline.pipeline import run_yaml
 
-    ex_opts = {"address": ray_address, "num_cpus": ray_num_cpus, "cpus_per_task": ray_cpus_per_task,
-               "batch_rows": ray_batch_rows, "object_store_memory": ray_object_store_memory,
-               "max_retries": ray_max_retries}
-    res = run_yaml(pipeline, executor=executor, workers=workers, resume=resume, overwrite=overwrite,
-                   strict=strict, progress=progress and sys.stderr.isatty(), output=output,
-                   executor_options=ex_opts, input=input_path or None)
+    ex_opts = {
+        "address": ray_address,
+        "num_cpus": ray_num_cpus,
+        "cpus_per_task": ray_cpus_per_task,
+        "batch_rows": ray_batch_rows,
+        "object_store_memory": ray_object_store_memory,
+        "max_retries": ray_max_retries,
+    }
+    res = run_yaml(
+        pipeline,
+        executor=executor,
+        workers=workers,
+        resume=resume,
+        overwrite=overwrite,
+        strict=strict,
+        progress=progress and sys.stderr.isatty(),
+        output=output,
+        executor_options=ex_opts,
+        input=input_path or None,
+    )
     print_stats(res.manifest, res.path)
     check_accounting(res.manifest)
 
@@ -93,8 +113,9 @@ def stats(
 
     m = load_manifest(run_dir)
     if as_json:
-        typer.echo(json.dumps({"totals": m["totals"], "read": m["read"], "steps": m["steps"],
-                               "checks": m["checks"]}, indent=2))
+        typer.echo(
+            json.dumps({"totals": m["totals"], "read": m["read"], "steps": m["steps"], "checks": m["checks"]}, indent=2)
+        )
     else:
         print_stats(m, run_dir)
 

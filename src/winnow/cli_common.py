@@ -19,6 +19,7 @@ Example:
     ...     print("exit code", e.exit_code)
     exit code 2
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -100,13 +101,25 @@ def print_stats(m: dict, path: str) -> None:
         t.add_column(col, justify="left" if col == "step" else "right")
     r = m["read"]
     tot = m["totals"]
-    t.add_row("read", f"{tot['rows_in']:,}", f"{r['rows_read']:,}", f"{r['rows_quarantined']:,} q",
-              f"{100 * r['rows_read'] / max(tot['rows_in'], 1):.1f}", f"{r['bytes_read'] / 1e6:.2f}",
-              f"{r['seconds']:.2f}")
+    t.add_row(
+        "read",
+        f"{tot['rows_in']:,}",
+        f"{r['rows_read']:,}",
+        f"{r['rows_quarantined']:,} q",
+        f"{100 * r['rows_read'] / max(tot['rows_in'], 1):.1f}",
+        f"{r['bytes_read'] / 1e6:.2f}",
+        f"{r['seconds']:.2f}",
+    )
     for s in m["steps"]:
-        t.add_row(f"{s['index']}. {s['name']}", f"{s['rows_in']:,}", f"{s['rows_kept']:,}", f"{s['rows_rejected']:,}",
-                  f"{100 * s['rows_kept'] / max(s['rows_in'], 1):.1f}", f"{s['bytes_kept'] / 1e6:.2f}",
-                  f"{s['seconds']:.2f}")
+        t.add_row(
+            f"{s['index']}. {s['name']}",
+            f"{s['rows_in']:,}",
+            f"{s['rows_kept']:,}",
+            f"{s['rows_rejected']:,}",
+            f"{100 * s['rows_kept'] / max(s['rows_in'], 1):.1f}",
+            f"{s['bytes_kept'] / 1e6:.2f}",
+            f"{s['seconds']:.2f}",
+        )
     con.print(t)
     if r.get("errors"):
         con.print("[bold]quarantined[/bold] (q): " + esc(", ".join(f"{k} ×{v}" for k, v in r["errors"].items())))
@@ -114,8 +127,9 @@ def print_stats(m: dict, path: str) -> None:
         if s["reasons"]:
             top = list(s["reasons"].items())
             more = f", … {len(top) - 6} more" if len(top) > 6 else ""
-            con.print(f"[bold]{esc(s['name'])}[/bold] rejected: "
-                      + esc(", ".join(f"{k} ×{v:,}" for k, v in top[:6])) + more)
+            con.print(
+                f"[bold]{esc(s['name'])}[/bold] rejected: " + esc(", ".join(f"{k} ×{v:,}" for k, v in top[:6])) + more
+            )
     ok = m["checks"]["ok"]
     con.print(
         f"rows in {tot['rows_in']:,} = kept {tot['rows_kept']:,} + rejected {tot['rows_rejected']:,} + "
@@ -131,8 +145,7 @@ def check_accounting(m: dict) -> None:
         fail("accounting check failed: see manifest.json 'checks'", code=3)
 
 
-__all__ = ["USAGE_ERROR", "esc", "one_line", "fail", "error_message", "cli_errors", "print_stats",
-           "check_accounting"]
+__all__ = ["USAGE_ERROR", "esc", "one_line", "fail", "error_message", "cli_errors", "print_stats", "check_accounting"]
 
 
 @contextlib.contextmanager

@@ -30,6 +30,7 @@ Example:
     ...     print(type(e).__name__, isinstance(e, ValueError))
     BudgetError True
 """
+
 from __future__ import annotations
 
 
@@ -113,6 +114,18 @@ def explain_validation(err, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
-__all__ = ["WinnowError", "ConfigError", "UnknownStepError", "InputError", "StrictInputError", "RunExistsError",
-           "IncompleteRunError", "ModelFileError", "BudgetError", "SelectorError", "AttributionError",
-           "BenchConfigError", "explain_validation"]
+__all__ = [
+    "WinnowError",
+    "ConfigError",
+    "UnknownStepError",
+    "InputError",
+    "StrictInputError",
+    "RunExistsError",
+    "IncompleteRunError",
+    "ModelFileError",
+    "BudgetError",
+    "SelectorError",
+    "AttributionError",
+    "BenchConfigError",
+    "explain_validation",
+]

@@ -1,6 +1,7 @@
 """Helpers of the fault-injection suite: independent counts of the input and the checks
 every fault test makes (return code, counts add up, good rows kept, bad rows quarantined
 with file and offset)."""
+
 from __future__ import annotations
 
 import json
@@ -75,9 +76,11 @@ def assert_accounted(res_or_dir, *, n_input: int, good_ids: list[str], bad: list
     return m, q
 
 
-def python(code: str, *args, cwd=None, timeout: float = 240, env_extra: dict | None = None,
-           **kw) -> subprocess.CompletedProcess:
+def python(
+    code: str, *args, cwd=None, timeout: float = 240, env_extra: dict | None = None, **kw
+) -> subprocess.CompletedProcess:
     """Run Python code in a fresh interpreter with this worktree's sources."""
     env = {**os.environ, "PYTHONPATH": SRC, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout, **kw)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, **kw
+    )

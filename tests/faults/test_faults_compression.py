@@ -1,5 +1,6 @@
 """Issue 19, item 9: a truncated or corrupt compressed file keeps every line decoded before
 the fault (small .gz/.zst files used to lose all their intact lines; .bz2/.xz the whole file)."""
+
 from __future__ import annotations
 
 import bz2
@@ -9,14 +10,22 @@ import zlib
 
 import pytest
 import zstandard
-
 from _faults import good_rows, jsonl_bytes, quarantine_rows, run_ids
+
 from winnow import Pipeline
 
-COMPRESS = {"gz": lambda b: gzip.compress(b, 6), "zst": lambda b: zstandard.ZstdCompressor().compress(b),
-            "bz2": lambda b: bz2.compress(b, 1), "xz": lzma.compress}  # bz2: 100 kB blocks
-DECOMP = {"gz": lambda: zlib.decompressobj(wbits=31), "zst": lambda: zstandard.ZstdDecompressor().decompressobj(),
-          "bz2": bz2.BZ2Decompressor, "xz": lzma.LZMADecompressor}
+COMPRESS = {
+    "gz": lambda b: gzip.compress(b, 6),
+    "zst": lambda b: zstandard.ZstdCompressor().compress(b),
+    "bz2": lambda b: bz2.compress(b, 1),
+    "xz": lzma.compress,
+}  # bz2: 100 kB blocks
+DECOMP = {
+    "gz": lambda: zlib.decompressobj(wbits=31),
+    "zst": lambda: zstandard.ZstdDecompressor().decompressobj(),
+    "bz2": bz2.BZ2Decompressor,
+    "xz": lzma.LZMADecompressor,
+}
 
 
 def _decodable_prefix(ext: str, data: bytes) -> bytes:
@@ -25,7 +34,7 @@ def _decodable_prefix(ext: str, data: bytes) -> bytes:
     d, out = DECOMP[ext](), bytearray()
     for i in range(len(data)):
         try:
-            out += d.decompress(data[i:i + 1])
+            out += d.decompress(data[i : i + 1])
         except Exception:
             break
     return bytes(out)
@@ -54,7 +63,7 @@ def test_lines_before_the_fault_are_kept(tmp_path, real_docs, ext, fault):
         data = data[: int(len(data) * 0.8)]
     else:  # garbage in the last fifth of the stream
         k = int(len(data) * 0.8)
-        data = data[:k] + bytes(b ^ 0x5A for b in data[k:k + 64]) + data[k + 64:]
+        data = data[:k] + bytes(b ^ 0x5A for b in data[k : k + 64]) + data[k + 64 :]
     p = tmp_path / f"part.jsonl.{ext}"
     p.write_bytes(data)
     intact = _intact_ids(rows, plain, _decodable_prefix(ext, data))

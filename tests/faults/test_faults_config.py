@@ -1,5 +1,6 @@
 """Issue 19, items 13, 16 and 19: configuration errors are found before any folder is
 created, and reported as one line (CLI exit code 2), not as a traceback."""
+
 from __future__ import annotations
 
 import json
@@ -8,16 +9,17 @@ import subprocess
 import sys
 
 import pytest
-
 from _faults import SRC, good_rows, jsonl_bytes, write_lines
+
 from winnow import Pipeline
 from winnow.core.pipeline.config import ConfigError
 
 
 def _cli(*args, cwd):
     env = {**os.environ, "PYTHONPATH": SRC}
-    return subprocess.run([sys.executable, "-m", "winnow.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=240)
+    return subprocess.run(
+        [sys.executable, "-m", "winnow.cli", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=240
+    )
 
 
 def _one_line_error(r, *needles):
@@ -48,12 +50,18 @@ def test_step_resource_errors_before_any_folder(tmp_path, real_docs, case):
     assert not (tmp_path / "out2").exists()
 
 
-@pytest.mark.parametrize("yaml_extra,needle", [
-    ({"workers": -3}, "workers"),
-    ({"executor": "ray", "executor_options": {"address": "auto", "num_cpus": 4}}, "cannot be set together with address"),
-    ({"steps": [{"length": {"min_words": 50, "max_words": 10}}]}, "min_words=50 is above max_words=10"),
-    ({"steps": [{"gopher_quality": {"min_doc_words": 100, "max_doc_words": 50}}]}, "min_doc_words=100"),
-])
+@pytest.mark.parametrize(
+    "yaml_extra,needle",
+    [
+        ({"workers": -3}, "workers"),
+        (
+            {"executor": "ray", "executor_options": {"address": "auto", "num_cpus": 4}},
+            "cannot be set together with address",
+        ),
+        ({"steps": [{"length": {"min_words": 50, "max_words": 10}}]}, "min_words=50 is above max_words=10"),
+        ({"steps": [{"gopher_quality": {"min_doc_words": 100, "max_doc_words": 50}}]}, "min_doc_words=100"),
+    ],
+)
 def test_invalid_values_rejected(tmp_path, real_docs, yaml_extra, needle):
     write_lines(tmp_path / "raw" / "a.jsonl", jsonl_bytes(good_rows(real_docs, 10)))
     (tmp_path / "p.yaml").write_text(json.dumps({"input": "raw/", "output": "out", **yaml_extra}))
@@ -106,8 +114,15 @@ def test_file_too_large_is_one_line_error_then_resume(tmp_path, real_docs):
         resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
 
     env = {**os.environ, "PYTHONPATH": SRC}
-    r = subprocess.run([sys.executable, "-m", "winnow.cli", "run", "p.yaml", "--no-progress"], cwd=tmp_path,
-                       env=env, capture_output=True, text=True, timeout=240, preexec_fn=limit)
+    r = subprocess.run(
+        [sys.executable, "-m", "winnow.cli", "run", "p.yaml", "--no-progress"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        preexec_fn=limit,
+    )
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert r.stderr.startswith("error:") and "File too large" in r.stderr
     r = _cli("run", "p.yaml", "--no-progress", "--resume", cwd=tmp_path)

@@ -1,4 +1,5 @@
 """The examples in the docstrings of the fault-handling modules run."""
+
 from __future__ import annotations
 
 import doctest
@@ -6,8 +7,13 @@ import importlib
 
 import pytest
 
-MODULES = ["winnow.core.io.validate", "winnow.core.pipeline.fingerprint", "winnow.core.pipeline.runlock",
-           "winnow.core.pipeline.runfolder", "winnow.core.pipeline.manifest"]
+MODULES = [
+    "winnow.core.io.validate",
+    "winnow.core.pipeline.fingerprint",
+    "winnow.core.pipeline.runlock",
+    "winnow.core.pipeline.runfolder",
+    "winnow.core.pipeline.manifest",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

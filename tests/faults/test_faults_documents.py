@@ -1,10 +1,12 @@
 """Issue 19, items 7 and 18: per-document bounds. A pathologically nested HTML page and a
 giant document are quarantined with the reason; the other documents are kept."""
+
 from __future__ import annotations
 
 import json
 
 from _faults import assert_accounted, good_rows, write_lines
+
 from winnow import Pipeline
 from winnow.core.io.readers import InputSpec
 

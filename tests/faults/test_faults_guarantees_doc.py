@@ -1,5 +1,6 @@
 """The README "Guarantees" section names, for each promise, the test that keeps it: every
 named test file and test function must exist."""
+
 from __future__ import annotations
 
 import ast

@@ -1,10 +1,12 @@
 """Issue 19, items 8 and 12: generated ids are relative to the input root (the same from any
 working directory) and integer ids of any size are kept as their exact decimal text."""
+
 from __future__ import annotations
 
 import json
 
 from _faults import assert_accounted, good_rows, python, run_ids, write_lines
+
 from winnow import Pipeline
 
 
@@ -12,8 +14,7 @@ def test_ids_do_not_depend_on_the_working_directory(tmp_path, real_docs):
     corpus = tmp_path / "home" / "me" / "corpus"
     rows = [{"text": r["text"]} for r in good_rows(real_docs, 30)]  # no ids: derived from file + offset
     write_lines(corpus / "in" / "part0.jsonl", [json.dumps(r).encode() for r in rows])
-    code = ("import sys; from winnow import Pipeline; "
-            "Pipeline([]).run(sys.argv[1], sys.argv[2], workers=1)")
+    code = "import sys; from winnow import Pipeline; Pipeline([]).run(sys.argv[1], sys.argv[2], workers=1)"
     a = python(code, "corpus/in", str(tmp_path / "ra"), cwd=str(tmp_path / "home" / "me"))
     b = python(code, str(corpus / "in"), str(tmp_path / "rb"), cwd="/")
     assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
@@ -21,9 +22,12 @@ def test_ids_do_not_depend_on_the_working_directory(tmp_path, real_docs):
     assert ida == idb and len(ida) == 30
     assert ida[0] == "part0.jsonl:0"
     # resuming from another directory keeps one form of ids
-    c = python("import sys; from winnow import Pipeline; "
-               "Pipeline([]).run(sys.argv[1], sys.argv[2], workers=1, resume=True)",
-               "in", str(tmp_path / "ra"), cwd=str(corpus))
+    c = python(
+        "import sys; from winnow import Pipeline; Pipeline([]).run(sys.argv[1], sys.argv[2], workers=1, resume=True)",
+        "in",
+        str(tmp_path / "ra"),
+        cwd=str(corpus),
+    )
     assert c.returncode == 0, c.stderr
     assert run_ids(str(tmp_path / "ra")) == ida
 

@@ -1,5 +1,6 @@
 """Issue 19, item 15: a run folder is locked while a run uses it; a second run, or an
 ``--overwrite`` of it, stops with a message naming the holder and deletes nothing."""
+
 from __future__ import annotations
 
 import os
@@ -7,13 +8,15 @@ import subprocess
 import sys
 
 import pytest
-
 from _faults import SRC, good_rows, jsonl_bytes, run_ids, write_lines
+
 from winnow import Pipeline
 from winnow.core.pipeline.runlock import RunLockedError
 
-HOLD = ("import sys, time; from winnow.core.pipeline.runlock import RunLock; "
-        "lock = RunLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(120)")
+HOLD = (
+    "import sys, time; from winnow.core.pipeline.runlock import RunLock; "
+    "lock = RunLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(120)"
+)
 
 
 def test_second_run_and_overwrite_refused_while_locked(tmp_path, real_docs):
@@ -22,8 +25,9 @@ def test_second_run_and_overwrite_refused_while_locked(tmp_path, real_docs):
     out = tmp_path / "run"
     Pipeline([]).run(str(src), str(out), workers=1)
     before = sorted(run_ids(str(out)))
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], env={**os.environ, "PYTHONPATH": SRC},
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(out)], env={**os.environ, "PYTHONPATH": SRC}, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(RunLockedError, match=rf"in use by another winnow run \(pid {holder.pid} on "):

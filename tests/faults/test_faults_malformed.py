@@ -1,5 +1,6 @@
 """Issue 19, item 5: one malformed line is quarantined as that line; the rest of the file is
 kept, nothing crashes (no segfault in the JSON parser), and ``--resume`` equals a clean run."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ import os
 
 import pyarrow.parquet as pq
 import pytest
-
 from _faults import assert_accounted, count_nonblank_lines, good_rows, jsonl_bytes, python, run_ids, write_lines
+
 from winnow import Pipeline
 
 STEPS = [{"length": {"min_words": 3}}]
@@ -34,13 +35,19 @@ def test_malformed_line_is_quarantined_rest_kept(tmp_path, real_docs, case):
     write_lines(tmp_path / "in" / "other.jsonl", jsonl_bytes(other))
     out = str(tmp_path / "run")
     # in a separate interpreter with 2 worker processes: a crash must show as a return code
-    code = ("import sys, json; from winnow import Pipeline; "
-            "r = Pipeline(json.loads(sys.argv[3])).run(sys.argv[1], sys.argv[2], workers=2); "
-            "print(r.manifest['checks']['ok'])")
+    code = (
+        "import sys, json; from winnow import Pipeline; "
+        "r = Pipeline(json.loads(sys.argv[3])).run(sys.argv[1], sys.argv[2], workers=2); "
+        "print(r.manifest['checks']['ok'])"
+    )
     proc = python(code, str(tmp_path / "in"), out, json.dumps(STEPS))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    m, q = assert_accounted(out, n_input=count_nonblank_lines(p) + len(other),
-                            good_ids=[r["id"] for r in rows + other], bad=[(str(p), offs[120])])
+    m, q = assert_accounted(
+        out,
+        n_input=count_nonblank_lines(p) + len(other),
+        good_ids=[r["id"] for r in rows + other],
+        bad=[(str(p), offs[120])],
+    )
     assert m["workers"] == 2
     # every output file reads back (the 101-deep case failed here, in build_manifest)
     for d in ("data", "rejects", "quarantine"):

@@ -1,7 +1,9 @@
 """Issue 19, item 3: an output folder inside the input folder is never read back as input."""
+
 from __future__ import annotations
 
 from _faults import assert_accounted, count_nonblank_lines, good_rows, jsonl_bytes, write_lines
+
 from winnow import Pipeline
 
 STEPS = [{"length": {"min_words": 3}}]
@@ -11,7 +13,7 @@ def test_output_inside_input_is_excluded(tmp_path, real_docs):
     d = tmp_path / "corpus"
     rows = good_rows(real_docs, 400)
     for k in range(4):
-        write_lines(d / f"part{k}.jsonl", jsonl_bytes(rows[k * 100:(k + 1) * 100]))
+        write_lines(d / f"part{k}.jsonl", jsonl_bytes(rows[k * 100 : (k + 1) * 100]))
     n_input = sum(count_nonblank_lines(d / f"part{k}.jsonl") for k in range(4))
     out = str(d / "runs" / "r1")  # inside the input folder
     ids = [r["id"] for r in rows]

@@ -1,13 +1,14 @@
 """Issue 19, item 4: ``--overwrite`` only deletes a folder winnow's run marker vouches for,
 and then only the paths a run writes."""
+
 from __future__ import annotations
 
 import json
 import os
 
 import pytest
-
 from _faults import good_rows, jsonl_bytes, run_ids, write_lines
+
 from winnow import Pipeline
 from winnow.core.pipeline.pipeline import RunExistsError
 

@@ -1,11 +1,12 @@
 """Issue 19, item 11: Parquet damage is quarantined at row-group granularity (a corrupt page
 no longer quarantines every row group), bad rows of a readable batch one by one."""
+
 from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
 from _faults import assert_accounted, good_rows
+
 from winnow import Pipeline
 
 
@@ -23,6 +24,5 @@ def test_corrupt_page_quarantines_its_row_group_only(tmp_path, real_docs):
     data[start:end] = bytes(b ^ 0xFF for b in data[start:end])
     p.write_bytes(bytes(data))
     res = Pipeline([]).run(str(p), str(tmp_path / "run"), workers=1)
-    m, q = assert_accounted(res, n_input=1000, good_ids=[r["id"] for r in rows[:400] + rows[600:]],
-                            bad=[(str(p), 400)])
+    m, q = assert_accounted(res, n_input=1000, good_ids=[r["id"] for r in rows[:400] + rows[600:]], bad=[(str(p), 400)])
     assert q[0]["rows"] == 200 and "row group 2" in q[0]["error"]

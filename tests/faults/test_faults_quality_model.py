@@ -1,5 +1,6 @@
 """Issue 19, items 10, 16 and 17: a quality model with non-finite weights, a weights file
 outside its folder, or a weights "file" that is a directory is refused at load, by name."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,7 +24,9 @@ def _rewrite(model_dir, weights=None, file=None):
     head = json.loads(open(os.path.join(model_dir, "model.json")).read())
     if weights is not None:
         np.save(os.path.join(model_dir, "weights.npy"), weights, allow_pickle=False)
-        head["weights"]["sha256"] = hashlib.sha256(open(os.path.join(model_dir, "weights.npy"), "rb").read()).hexdigest()
+        head["weights"]["sha256"] = hashlib.sha256(
+            open(os.path.join(model_dir, "weights.npy"), "rb").read()
+        ).hexdigest()
     if file is not None:
         head["weights"]["file"] = file
     open(os.path.join(model_dir, "model.json"), "w").write(json.dumps(head))

@@ -1,14 +1,15 @@
 """Issue 19, item 2: ``--resume`` refuses when the input changed (a file added, removed or
 rewritten) instead of matching tasks by index and mixing rows; an interrupted run resumed on
 the same input equals a clean run."""
+
 from __future__ import annotations
 
 import glob
 import os
 
 import pytest
-
 from _faults import assert_accounted, good_rows, jsonl_bytes, run_ids, write_lines
+
 from winnow import Pipeline
 from winnow.core.pipeline.pipeline import IncompleteRunError
 

@@ -1,5 +1,6 @@
 """Issue 19, item 6: an input sub-folder that cannot be listed is reported, not skipped
 silently (2,000 rows vanished with a "balanced" manifest)."""
+
 from __future__ import annotations
 
 import ctypes
@@ -10,12 +11,14 @@ import tempfile
 
 from _faults import good_rows, jsonl_bytes, python, write_lines
 
-CODE = ("import sys; from winnow import Pipeline\n"
-        "from winnow.core.io.readers import InputError\n"
-        "try:\n"
-        "    Pipeline([]).run(sys.argv[1], sys.argv[2], workers=1)\n"
-        "except InputError as e:\n"
-        "    print('InputError:', e); sys.exit(2)\n")
+CODE = (
+    "import sys; from winnow import Pipeline\n"
+    "from winnow.core.io.readers import InputError\n"
+    "try:\n"
+    "    Pipeline([]).run(sys.argv[1], sys.argv[2], workers=1)\n"
+    "except InputError as e:\n"
+    "    print('InputError:', e); sys.exit(2)\n"
+)
 
 
 def _drop_read_override() -> None:

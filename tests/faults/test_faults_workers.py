@@ -1,4 +1,5 @@
 """Issue 19, item 14: ``kill -9`` of the driver does not leave spawn workers behind."""
+
 from __future__ import annotations
 
 import os
@@ -9,7 +10,7 @@ import time
 
 from _faults import SRC, good_rows, jsonl_bytes, write_lines
 
-SLOW_STEP = '''
+SLOW_STEP = """
 import os, time
 from winnow.core.pipeline.step import MapStep
 
@@ -20,15 +21,15 @@ class Sleepy(MapStep):
         open(os.path.join(self.where, f"busy-{os.getpid()}"), "w").close()
         time.sleep(60)
         return table
-'''
+"""
 
-DRIVER = '''
+DRIVER = """
 import sys
 sys.path.insert(0, sys.argv[3])
 from sleepy_step import Sleepy
 from winnow import Pipeline
 Pipeline([Sleepy(where=sys.argv[3])]).run(sys.argv[1], sys.argv[2], workers=2)
-'''
+"""
 
 
 def _children(pid: int) -> list[int]:
@@ -58,8 +59,12 @@ def test_workers_exit_when_the_driver_is_killed(tmp_path, real_docs):
         write_lines(tmp_path / "in" / f"p{k}.jsonl", jsonl_bytes(good_rows(real_docs, 5, tag=f"{k}-")))
     (tmp_path / "sleepy_step.py").write_text(SLOW_STEP)
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + str(tmp_path)}
-    drv = subprocess.Popen([sys.executable, "-c", DRIVER, str(tmp_path / "in"), str(tmp_path / "run"), str(tmp_path)],
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    drv = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, str(tmp_path / "in"), str(tmp_path / "run"), str(tmp_path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         workers = []
         deadline = time.monotonic() + 120

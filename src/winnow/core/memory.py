@@ -13,6 +13,7 @@ page faults on this repo's dedup benchmark.) A no-op where glibc is absent.
     >>> release_memory()   # the first call only records the reference level
     False
 """
+
 from __future__ import annotations
 
 import ctypes

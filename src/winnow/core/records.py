@@ -10,6 +10,7 @@ Example:
     >>> t.column("id").to_pylist()
     ['raw/a.jsonl:0']
 """
+
 from __future__ import annotations
 
 from typing import Sequence

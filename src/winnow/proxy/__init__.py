@@ -18,10 +18,7 @@ Example:
     >>> r.metric, r.value > 0.85
     ('accuracy', True)
 """
-from winnow.proxy.result import ProxyResult
-from winnow.proxy.tokenize import BPETokenizer, ByteTokenizer, get_tokenizer
-from winnow.proxy.ngram import NgramLM, train_ngram_lm
-from winnow.proxy.lm import LM_PRESETS, TinyLM, train_lm
+
 from winnow.proxy.classify import (
     VECTOR_PRESETS,
     VectorClassifier,
@@ -29,9 +26,24 @@ from winnow.proxy.classify import (
     train_text_classifier,
     train_vector_classifier,
 )
+from winnow.proxy.lm import LM_PRESETS, TinyLM, train_lm
+from winnow.proxy.ngram import NgramLM, train_ngram_lm
+from winnow.proxy.result import ProxyResult
+from winnow.proxy.tokenize import BPETokenizer, ByteTokenizer, get_tokenizer
 
 __all__ = [
-    "ProxyResult", "BPETokenizer", "ByteTokenizer", "get_tokenizer", "NgramLM", "train_ngram_lm",
-    "LM_PRESETS", "TinyLM", "train_lm", "VECTOR_PRESETS", "VectorClassifier", "hashed_text_features",
-    "train_text_classifier", "train_vector_classifier",
+    "ProxyResult",
+    "BPETokenizer",
+    "ByteTokenizer",
+    "get_tokenizer",
+    "NgramLM",
+    "train_ngram_lm",
+    "LM_PRESETS",
+    "TinyLM",
+    "train_lm",
+    "VECTOR_PRESETS",
+    "VectorClassifier",
+    "hashed_text_features",
+    "train_text_classifier",
+    "train_vector_classifier",
 ]

@@ -9,6 +9,7 @@ Example:
     >>> clf.score(X[1200:], y[1200:]) > 0.9
     True
 """
+
 from __future__ import annotations
 
 import time
@@ -97,7 +98,7 @@ class VectorClassifier:
             self.module.train()
             perm = torch.randperm(len(X), generator=gen)
             for i in range(0, len(X), B):
-                b = perm[i:i + B]
+                b = perm[i : i + B]
                 loss = torch.nn.functional.cross_entropy(self.module(Xt[b]), yt[b])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -129,21 +130,46 @@ class VectorClassifier:
         return float((self.predict(X) == np.asarray(y)).mean())
 
 
-def train_vector_classifier(X, y, X_test, y_test, *, preset: str = "logistic", seed: int = 0,
-                            n_classes: int | None = None, record_dynamics: bool = False,
-                            **overrides) -> ProxyResult:
+def train_vector_classifier(
+    X,
+    y,
+    X_test,
+    y_test,
+    *,
+    preset: str = "logistic",
+    seed: int = 0,
+    n_classes: int | None = None,
+    record_dynamics: bool = False,
+    **overrides,
+) -> ProxyResult:
     """Train :class:`VectorClassifier` on ``(X, y)``; metric = accuracy on ``(X_test, y_test)``."""
     t0 = time.perf_counter()
     if n_classes is None:
         n_classes = int(max(np.max(y), np.max(y_test)) + 1)
     clf = VectorClassifier(preset, seed, n_classes=n_classes, **overrides).fit(X, y, record_dynamics)
     acc = clf.score(X_test, y_test)
-    return ProxyResult("accuracy", acc, True, len(X), 0, time.perf_counter() - t0, clf,
-                       {"recipe": f"vector/{preset}", "config": clf.cfg})
+    return ProxyResult(
+        "accuracy",
+        acc,
+        True,
+        len(X),
+        0,
+        time.perf_counter() - t0,
+        clf,
+        {"recipe": f"vector/{preset}", "config": clf.cfg},
+    )
 
 
-def train_text_classifier(texts: Sequence[str], y, test_texts: Sequence[str], test_y, *, seed: int = 0,
-                          n_features: int = 1 << 16, C: float = 10.0) -> ProxyResult:
+def train_text_classifier(
+    texts: Sequence[str],
+    y,
+    test_texts: Sequence[str],
+    test_y,
+    *,
+    seed: int = 0,
+    n_features: int = 1 << 16,
+    C: float = 10.0,
+) -> ProxyResult:
     """Hashed word uni+bigram features + logistic regression; metric = accuracy on the test texts.
 
     Example:
@@ -160,5 +186,13 @@ def train_text_classifier(texts: Sequence[str], y, test_texts: Sequence[str], te
     clf = LogisticRegression(C=C, max_iter=1000, random_state=seed)
     clf.fit(hashed_text_features(texts, n_features), y)
     acc = float((clf.predict(hashed_text_features(test_texts, n_features)) == np.asarray(test_y)).mean())
-    return ProxyResult("accuracy", acc, True, len(texts), 0, time.perf_counter() - t0, clf,
-                       {"recipe": "text/hashed-logistic", "n_features": n_features})
+    return ProxyResult(
+        "accuracy",
+        acc,
+        True,
+        len(texts),
+        0,
+        time.perf_counter() - t0,
+        clf,
+        {"recipe": "text/hashed-logistic", "n_features": n_features},
+    )

@@ -25,6 +25,7 @@ Example:
     >>> r.metric, r.value < 257
     ('perplexity', True)
 """
+
 from __future__ import annotations
 
 import math
@@ -37,11 +38,21 @@ from winnow.proxy.result import ProxyResult, torch_threads
 
 LM_PRESETS: dict[str, dict] = {
     "cpu-tiny": dict(d_model=64, n_layers=2, n_heads=4, ctx=64, batch=16, steps=120, lr=3e-3, device="cpu", threads=1),
-    "cpu-small": dict(d_model=128, n_layers=2, n_heads=4, ctx=128, batch=32, steps=400, lr=2e-3, device="cpu", threads=2),
-    "cpu-tiny-x4": dict(d_model=128, n_layers=3, n_heads=4, ctx=64, batch=16, steps=120, lr=3e-3, device="cpu", threads=1),
-    "cpu-tiny-x16": dict(d_model=256, n_layers=3, n_heads=4, ctx=64, batch=16, steps=120, lr=2e-3, device="cpu", threads=1),
-    "gpu-small": dict(d_model=256, n_layers=4, n_heads=4, ctx=256, batch=64, steps=2000, lr=1e-3, device="cuda", threads=None),
-    "gpu-base": dict(d_model=512, n_layers=8, n_heads=8, ctx=512, batch=64, steps=5000, lr=6e-4, device="cuda", threads=None),
+    "cpu-small": dict(
+        d_model=128, n_layers=2, n_heads=4, ctx=128, batch=32, steps=400, lr=2e-3, device="cpu", threads=2
+    ),
+    "cpu-tiny-x4": dict(
+        d_model=128, n_layers=3, n_heads=4, ctx=64, batch=16, steps=120, lr=3e-3, device="cpu", threads=1
+    ),
+    "cpu-tiny-x16": dict(
+        d_model=256, n_layers=3, n_heads=4, ctx=64, batch=16, steps=120, lr=2e-3, device="cpu", threads=1
+    ),
+    "gpu-small": dict(
+        d_model=256, n_layers=4, n_heads=4, ctx=256, batch=64, steps=2000, lr=1e-3, device="cuda", threads=None
+    ),
+    "gpu-base": dict(
+        d_model=512, n_layers=8, n_heads=8, ctx=512, batch=64, steps=5000, lr=6e-4, device="cuda", threads=None
+    ),
 }
 
 
@@ -89,9 +100,19 @@ def describe_recipe(preset: str = "cpu-tiny", vocab_size: int | None = None, **o
     (3, 128, True)
     """
     c = resolve_recipe(preset, **overrides)
-    out = {"preset": preset, "layers": c["n_layers"], "width": c["d_model"], "heads": c["n_heads"],
-           "context": c["ctx"], "batch": c["batch"], "steps": c["steps"], "tokens": c["tokens"], "lr": c["lr"],
-           "schedule": LR_SCHEDULE, "device": c["device"]}
+    out = {
+        "preset": preset,
+        "layers": c["n_layers"],
+        "width": c["d_model"],
+        "heads": c["n_heads"],
+        "context": c["ctx"],
+        "batch": c["batch"],
+        "steps": c["steps"],
+        "tokens": c["tokens"],
+        "lr": c["lr"],
+        "schedule": LR_SCHEDULE,
+        "device": c["device"],
+    }
     if vocab_size is not None:
         out["vocab"] = int(vocab_size)
         out["params"] = lm_params(vocab_size, c["d_model"], c["n_layers"], c["ctx"])
@@ -159,8 +180,7 @@ def _stream(docs: Sequence[np.ndarray], eos: int) -> np.ndarray:
     return np.concatenate([np.concatenate([np.asarray(d, np.int64), [eos]]) for d in docs])
 
 
-def evaluate_lm(model, docs: Sequence[np.ndarray], eos: int, ctx: int, device: str = "cpu",
-                batch: int = 64) -> float:
+def evaluate_lm(model, docs: Sequence[np.ndarray], eos: int, ctx: int, device: str = "cpu", batch: int = 64) -> float:
     """Mean next-token loss (nats) over non-overlapping ``ctx``-windows of the target stream."""
     torch = _torch()
     s = _stream(docs, eos)
@@ -168,22 +188,32 @@ def evaluate_lm(model, docs: Sequence[np.ndarray], eos: int, ctx: int, device: s
     if n < 1:
         raise ValueError(f"target set has {len(s)} tokens, fewer than one window of ctx={ctx}")
     x = torch.from_numpy(s[: n * ctx].reshape(n, ctx))
-    y = torch.from_numpy(s[1: n * ctx + 1].reshape(n, ctx))
+    y = torch.from_numpy(s[1 : n * ctx + 1].reshape(n, ctx))
     model.eval()
     tot = 0.0
     with torch.no_grad():
         for i in range(0, n, batch):
-            logits = model(x[i:i + batch].to(device))
+            logits = model(x[i : i + batch].to(device))
             tot += torch.nn.functional.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), y[i:i + batch].reshape(-1).to(device),
-                reduction="sum").item()
+                logits.reshape(-1, logits.shape[-1]), y[i : i + batch].reshape(-1).to(device), reduction="sum"
+            ).item()
     return tot / (n * ctx)
 
 
-def train_lm(train_texts: Sequence[str] | None, target_texts: Sequence[str] | None, *, tokenizer=None,
-             preset: str = "cpu-tiny", seed: int = 0, train_ids: Sequence[np.ndarray] | None = None,
-             target_ids: Sequence[np.ndarray] | None = None, mixture: Sequence[tuple] | None = None,
-             eval_sets: dict | None = None, progress=None, **overrides) -> ProxyResult:
+def train_lm(
+    train_texts: Sequence[str] | None,
+    target_texts: Sequence[str] | None,
+    *,
+    tokenizer=None,
+    preset: str = "cpu-tiny",
+    seed: int = 0,
+    train_ids: Sequence[np.ndarray] | None = None,
+    target_ids: Sequence[np.ndarray] | None = None,
+    mixture: Sequence[tuple] | None = None,
+    eval_sets: dict | None = None,
+    progress=None,
+    **overrides,
+) -> ProxyResult:
     """Train the tiny LM from scratch on ``train_texts``; metric = perplexity on ``target_texts``.
 
     Pass pre-tokenised ``train_ids`` / ``target_ids`` (lists of int arrays) to skip tokenisation.
@@ -197,13 +227,35 @@ def train_lm(train_texts: Sequence[str] | None, target_texts: Sequence[str] | No
     """
     cfg = {**LM_PRESETS.get(preset, {}), **overrides}
     with torch_threads(cfg.get("threads", 1)):
-        return _train_lm(train_texts, target_texts, tokenizer=tokenizer, preset=preset, seed=seed,
-                         train_ids=train_ids, target_ids=target_ids, mixture=mixture, eval_sets=eval_sets,
-                         progress=progress, **overrides)
+        return _train_lm(
+            train_texts,
+            target_texts,
+            tokenizer=tokenizer,
+            preset=preset,
+            seed=seed,
+            train_ids=train_ids,
+            target_ids=target_ids,
+            mixture=mixture,
+            eval_sets=eval_sets,
+            progress=progress,
+            **overrides,
+        )
 
 
-def _train_lm(train_texts, target_texts, *, tokenizer, preset, seed, train_ids, target_ids, mixture=None,
-              eval_sets=None, progress=None, **overrides):
+def _train_lm(
+    train_texts,
+    target_texts,
+    *,
+    tokenizer,
+    preset,
+    seed,
+    train_ids,
+    target_ids,
+    mixture=None,
+    eval_sets=None,
+    progress=None,
+    **overrides,
+):
     torch = _torch()
     cfg = resolve_recipe(preset, **overrides)
     if tokenizer is None:
@@ -241,7 +293,8 @@ def _train_lm(train_texts, target_texts, *, tokenizer, preset, seed, train_ids, 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.1, betas=(0.9, 0.95))
     steps, warm = cfg["steps"], max(1, cfg["steps"] // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(i, steps) / steps)))
+        opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(i, steps) / steps))
+    )
     sts = [torch.from_numpy(g) for g in groups]
     st = sts[0]
     idx = torch.arange(ctx + 1)
@@ -253,8 +306,13 @@ def _train_lm(train_texts, target_texts, *, tokenizer, preset, seed, train_ids, 
             w = st[starts[:, None] + idx].to(device)
         else:
             counts = gen.multinomial(cfg["batch"], probs)
-            w = torch.cat([s_[torch.from_numpy(gen.integers(0, len(s_) - ctx - 1, size=c))[:, None] + idx]
-                           for s_, c in zip(sts, counts) if c]).to(device)
+            w = torch.cat(
+                [
+                    s_[torch.from_numpy(gen.integers(0, len(s_) - ctx - 1, size=c))[:, None] + idx]
+                    for s_, c in zip(sts, counts)
+                    if c
+                ]
+            ).to(device)
         logits = model(w[:, :-1])
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -265,12 +323,29 @@ def _train_lm(train_texts, target_texts, *, tokenizer, preset, seed, train_ids, 
         losses.append(loss.item())
         if progress is not None:
             progress(step + 1, steps)
-    eval_losses = {name: evaluate_lm(model, ids, tokenizer.eos_id, ctx, device)
-                   for name, ids in (eval_sets or {}).items()}
-    eval_loss = (evaluate_lm(model, target_ids, tokenizer.eos_id, ctx, device) if target_ids is not None
-                 else next(iter(eval_losses.values())))
-    return ProxyResult("perplexity", float(math.exp(eval_loss)), False, n_docs, int(sum(len(g) for g in groups)),
-                       time.perf_counter() - t0, model,
-                       {"recipe": f"tiny-lm/{preset}", "loss": eval_loss, "train_loss_last": losses[-1],
-                        "config": cfg, "tokenizer": getattr(tokenizer, "name", "?"), "eval_losses": eval_losses,
-                        "train_tokens": steps * cfg["batch"] * ctx})
+    eval_losses = {
+        name: evaluate_lm(model, ids, tokenizer.eos_id, ctx, device) for name, ids in (eval_sets or {}).items()
+    }
+    eval_loss = (
+        evaluate_lm(model, target_ids, tokenizer.eos_id, ctx, device)
+        if target_ids is not None
+        else next(iter(eval_losses.values()))
+    )
+    return ProxyResult(
+        "perplexity",
+        float(math.exp(eval_loss)),
+        False,
+        n_docs,
+        int(sum(len(g) for g in groups)),
+        time.perf_counter() - t0,
+        model,
+        {
+            "recipe": f"tiny-lm/{preset}",
+            "loss": eval_loss,
+            "train_loss_last": losses[-1],
+            "config": cfg,
+            "tokenizer": getattr(tokenizer, "name", "?"),
+            "eval_losses": eval_losses,
+            "train_tokens": steps * cfg["batch"] * ctx,
+        },
+    )

@@ -9,6 +9,7 @@ Example:
     >>> round(lm.perplexity([np.array([1, 2, 3])]), 2) < round(lm.perplexity([np.array([3, 2, 1])]), 2)
     True
 """
+
 from __future__ import annotations
 
 import time
@@ -63,13 +64,19 @@ class NgramLM:
         q = prev * V + nxt
         pos = np.searchsorted(self.codes_, q)
         pos = np.minimum(pos, len(self.codes_) - 1) if len(self.codes_) else pos
-        c_ab = np.where((len(self.codes_) > 0) & (self.codes_[pos] == q), self.pair_counts_[pos], 0.0) \
-            if len(self.codes_) else np.zeros(len(q))
+        c_ab = (
+            np.where((len(self.codes_) > 0) & (self.codes_[pos] == q), self.pair_counts_[pos], 0.0)
+            if len(self.codes_)
+            else np.zeros(len(q))
+        )
         c_a = self.ctx_count_[prev]
         pc = self.p_cont_[nxt]
         with np.errstate(divide="ignore", invalid="ignore"):
-            p = np.where(c_a > 0, (np.maximum(c_ab - self.D, 0) + self.D * self.ctx_types_[prev] * pc)
-                         / np.maximum(c_a, 1e-12), pc)
+            p = np.where(
+                c_a > 0,
+                (np.maximum(c_ab - self.D, 0) + self.D * self.ctx_types_[prev] * pc) / np.maximum(c_a, 1e-12),
+                pc,
+            )
         return np.log(p)
 
     def doc_log_probs(self, docs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -87,11 +94,24 @@ class NgramLM:
         return float(np.exp(-self.log_prob(prev, nxt).mean()))
 
 
-def train_ngram_lm(train_docs: Sequence[np.ndarray], target_docs: Sequence[np.ndarray], vocab_size: int,
-                   eos: int | None = None, discount: float = 0.75) -> ProxyResult:
+def train_ngram_lm(
+    train_docs: Sequence[np.ndarray],
+    target_docs: Sequence[np.ndarray],
+    vocab_size: int,
+    eos: int | None = None,
+    discount: float = 0.75,
+) -> ProxyResult:
     """Fit a KN bigram LM on token-id documents; metric = perplexity on ``target_docs``."""
     t0 = time.perf_counter()
     lm = NgramLM(vocab_size, discount=discount, eos=eos).fit(train_docs)
     ppl = lm.perplexity(target_docs)
-    return ProxyResult("perplexity", ppl, False, len(train_docs), int(sum(len(d) for d in train_docs)),
-                       time.perf_counter() - t0, lm, {"recipe": "ngram-kn2"})
+    return ProxyResult(
+        "perplexity",
+        ppl,
+        False,
+        len(train_docs),
+        int(sum(len(d) for d in train_docs)),
+        time.perf_counter() - t0,
+        lm,
+        {"recipe": "ngram-kn2"},
+    )

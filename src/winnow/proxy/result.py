@@ -1,4 +1,5 @@
 """The result every proxy recipe returns."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -6,6 +6,7 @@ Example:
     >>> tok.decode(ids)
     'the cat'
 """
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,13 @@ class BPETokenizer:
         if vocab_size < 260:
             raise ValueError(f"vocab_size must be >= 260 (256 bytes + specials), got {vocab_size}")
         tok = ByteLevelBPETokenizer()
-        tok.train_from_iterator(list(texts), vocab_size=vocab_size, min_frequency=min_frequency,
-                                special_tokens=["<|endoftext|>"], show_progress=False)
+        tok.train_from_iterator(
+            list(texts),
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=["<|endoftext|>"],
+            show_progress=False,
+        )
         return cls(tok, name=f"bpe{vocab_size}")
 
     @classmethod

@@ -3,8 +3,7 @@ selection bench (metric vs budget, confidence intervals): one self-contained fil
 
 Example:
     >>> from winnow.report import build_report
-    >>> path = build_report("runs/demo")                  # doctest: +SKIP
-    >>> path
+    >>> build_report("runs/demo")                          # doctest: +SKIP
     'runs/demo/report.html'
 
 The page needs no network: CSS and JS are inline, figures are SVG data URIs, and all text
@@ -12,6 +11,7 @@ from the data is escaped (jinja2 autoescape, plus a Content-Security-Policy that
 page's own script run). Rows are read from bounded samples of the shards, row group by row
 group, so the report of a huge run costs about as much as that of a small one.
 """
+
 from __future__ import annotations
 
 import base64
@@ -36,8 +36,9 @@ def render_report(path: str, opts: ReportOptions | None = None) -> str:
     if not os.path.exists(path):
         raise FileNotFoundError(f"report: path {path!r} does not exist")
     run = bench = None
-    is_run = os.path.isdir(path) and (os.path.exists(os.path.join(path, "manifest.json"))
-                                      or os.path.isdir(os.path.join(path, "_work")))
+    is_run = os.path.isdir(path) and (
+        os.path.exists(os.path.join(path, "manifest.json")) or os.path.isdir(os.path.join(path, "_work"))
+    )
     from winnow.report.bench import find_bench_json
 
     if is_run:
@@ -52,8 +53,10 @@ def render_report(path: str, opts: ReportOptions | None = None) -> str:
 
     mix = collect_mix(path) if find_mix_json(path) is not None else None
     if run is None and bench is None and mix is None:
-        raise FileNotFoundError(f"report: {path!r} is neither a winnow run folder (manifest.json), a bench output "
-                                "(bench.json) nor a mix output (mix.json)")
+        raise FileNotFoundError(
+            f"report: {path!r} is neither a winnow run folder (manifest.json), a bench output "
+            "(bench.json) nor a mix output (mix.json)"
+        )
     import jinja2
 
     from winnow import __version__
@@ -62,9 +65,17 @@ def render_report(path: str, opts: ReportOptions | None = None) -> str:
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     tpl = env.from_string(template.PAGE)
     digest = base64.b64encode(hashlib.sha256(template.SCRIPT.encode("utf-8")).digest()).decode("ascii")
-    return tpl.render(run=run, bench=bench, mix=mix, title=os.path.abspath(path), css=template.CSS,
-                      script=template.SCRIPT, script_hash=f"sha256-{digest}", version=__version__,
-                      seconds=time.perf_counter() - t0)
+    return tpl.render(
+        run=run,
+        bench=bench,
+        mix=mix,
+        title=os.path.abspath(path),
+        css=template.CSS,
+        script=template.SCRIPT,
+        script_hash=f"sha256-{digest}",
+        version=__version__,
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def build_report(path: str, output: str | None = None, opts: ReportOptions | None = None) -> str:

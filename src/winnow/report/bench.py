@@ -6,6 +6,7 @@ matched loosely (``strategy``/``method``, ``ci_low``/``ci95``/``lo``...) so the 
 working while the bench format evolves; a missing summary is computed from the rows
 (Student-t interval over seeds).
 """
+
 from __future__ import annotations
 
 import glob
@@ -25,8 +26,14 @@ _SUMMARY = ("summary", "aggregate", "aggregates", "table")
 _MEAN = ("mean", "metric_mean", "value_mean", "avg")
 _N = ("n", "n_seeds", "seeds", "count")
 _GAIN = ("gain", "gain_over_random", "gain_vs_random", "delta_vs_random", "delta", "diff_vs_random")
-_CI_PAIRS = (("ci_low", "ci_high"), ("ci95_low", "ci95_high"), ("ci_lo", "ci_hi"), ("lo", "hi"),
-             ("low", "high"), ("lower", "upper"))
+_CI_PAIRS = (
+    ("ci_low", "ci_high"),
+    ("ci95_low", "ci95_high"),
+    ("ci_lo", "ci_hi"),
+    ("lo", "hi"),
+    ("low", "high"),
+    ("lower", "upper"),
+)
 
 
 def find_bench_json(path: str) -> str | None:
@@ -142,9 +149,12 @@ def collect_bench(path: str) -> dict:
         data = dict(data)
         data["summary"] = [dict(s, task=s["eval"]) for s in data.get("eval_summary") or []]
         primary = (data.get("proxies") or [{}])[0].get("label")
-        data["runs"] = [{"task": e, "strategy": r["strategy"], "budget": r["budget"], "seed": r.get("seed"),
-                         "value": v} for r in data.get("runs") or [] if r.get("proxy") in (None, primary)
-                        for e, v in (r.get("metrics") or {}).items()]
+        data["runs"] = [
+            {"task": e, "strategy": r["strategy"], "budget": r["budget"], "seed": r.get("seed"), "value": v}
+            for r in data.get("runs") or []
+            if r.get("proxy") in (None, primary)
+            for e, v in (r.get("metrics") or {}).items()
+        ]
         for k in ("eval_summary", "evals", "primary_eval", "proxies", "transfer", "warnings"):
             data.pop(k, None)
         data["task"] = {k: v for k, v in data["task"].items() if k != "info"}
@@ -174,8 +184,11 @@ def collect_bench(path: str) -> dict:
                 continue
             if k == "task" and task_info:
                 for tk, tv in task_info.items():
-                    meta[f"task.{tk}"] = tv if isinstance(tv, (str, int, float, bool)) or tv is None else \
-                        json.dumps(tv, default=str)[:600]
+                    meta[f"task.{tk}"] = (
+                        tv
+                        if isinstance(tv, (str, int, float, bool)) or tv is None
+                        else json.dumps(tv, default=str)[:600]
+                    )
             elif isinstance(v, (str, int, float, bool)) or v is None:
                 meta[k] = v
             elif isinstance(v, (dict, list)) and len(json.dumps(v, default=str)) < 600:
@@ -200,8 +213,15 @@ def collect_bench(path: str) -> dict:
         if strat is None or val is None:
             continue
         metric_name = metric_name or mname
-        norm_rows.append({"task": _task_of(r, default_task), "strategy": str(strat),
-                          "budget": budget, "seed": r.get("seed"), "value": val})
+        norm_rows.append(
+            {
+                "task": _task_of(r, default_task),
+                "strategy": str(strat),
+                "budget": budget,
+                "seed": r.get("seed"),
+                "value": val,
+            }
+        )
     if rows and not norm_rows:
         notes.append("rows found but none had a recognisable strategy and metric value")
     # ---- summary (given, else computed from rows)
@@ -218,11 +238,22 @@ def collect_bench(path: str) -> dict:
             lo, hi = _summary_ci(s, float(mean))
             _, n = _first(s, _N, numeric=True)
             _, gain = _first(s, _GAIN, numeric=True)
-            table.append({"task": _task_of(s, default_task), "strategy": str(strat), "budget": budget,
-                          "n": n, "mean": float(mean), "lo": lo, "hi": hi, "gain": gain,
-                          "gain_lo": s.get("gain_ci_low", s.get("gain_lo")),
-                          "gain_hi": s.get("gain_ci_high", s.get("gain_hi")),
-                          "significant": s.get("significant"), "gain_computed": False})
+            table.append(
+                {
+                    "task": _task_of(s, default_task),
+                    "strategy": str(strat),
+                    "budget": budget,
+                    "n": n,
+                    "mean": float(mean),
+                    "lo": lo,
+                    "hi": hi,
+                    "gain": gain,
+                    "gain_lo": s.get("gain_ci_low", s.get("gain_lo")),
+                    "gain_hi": s.get("gain_ci_high", s.get("gain_hi")),
+                    "significant": s.get("significant"),
+                    "gain_computed": False,
+                }
+            )
         if not table:
             notes.append("summary found but unreadable; recomputed from the rows")
     if not table and norm_rows:
@@ -231,9 +262,22 @@ def collect_bench(path: str) -> dict:
             groups[(r["task"], r["strategy"], json.dumps(r["budget"]))].append(r["value"])
         for (task, strat, b), vals in groups.items():
             mean, lo, hi = _ci(vals)
-            table.append({"task": task, "strategy": strat, "budget": json.loads(b), "n": len(vals), "mean": mean,
-                          "lo": lo, "hi": hi, "gain": None, "gain_lo": None, "gain_hi": None, "significant": None,
-                          "gain_computed": False})
+            table.append(
+                {
+                    "task": task,
+                    "strategy": strat,
+                    "budget": json.loads(b),
+                    "n": len(vals),
+                    "mean": mean,
+                    "lo": lo,
+                    "hi": hi,
+                    "gain": None,
+                    "gain_lo": None,
+                    "gain_hi": None,
+                    "significant": None,
+                    "gain_computed": False,
+                }
+            )
         notes.append("confidence intervals computed by the report (Student t over seeds)")
     # gain over random where the bench did not give it
     rand = {(t["task"], json.dumps(t["budget"])): t["mean"] for t in table if t["strategy"].lower() == "random"}
@@ -246,8 +290,9 @@ def collect_bench(path: str) -> dict:
     for t in table:
         st = extra["strategies"].get(t["strategy"], {})
         t["model_aware"] = bool(st.get("model_aware")) if isinstance(st, dict) else False
-    table.sort(key=lambda t: (str(t["task"]), _budget_key(t["budget"]), t["strategy"].lower() != "random",
-                              t["strategy"]))
+    table.sort(
+        key=lambda t: (str(t["task"]), _budget_key(t["budget"]), t["strategy"].lower() != "random", t["strategy"])
+    )
     # ---- one plot per task
     tasks = sorted({t["task"] for t in table}, key=str)
     plots_out = []
@@ -265,13 +310,23 @@ def collect_bench(path: str) -> dict:
             if r["task"] == task and b in pos:
                 points[r["strategy"]].append((pos[b], r["value"]))
         title = f"{task}" if task else "metric vs budget"
-        ylabel = (metric_name or "metric") + ("" if hib is None else " (higher is better)" if hib
-                                               else " (lower is better)")
-        plots_out.append({"task": task, "plot": plots.metric_vs_budget(
-            title, ylabel, dict(curves), dict(points),
-            None if numeric else [str(json.loads(b)) for b in budgets],
-            reference=extra["full_pool"]["mean"] if extra["full_pool"] else None,
-            log_y=(metric_name or "").lower() == "perplexity")})
+        ylabel = (metric_name or "metric") + (
+            "" if hib is None else " (higher is better)" if hib else " (lower is better)"
+        )
+        plots_out.append(
+            {
+                "task": task,
+                "plot": plots.metric_vs_budget(
+                    title,
+                    ylabel,
+                    dict(curves),
+                    dict(points),
+                    None if numeric else [str(json.loads(b)) for b in budgets],
+                    reference=extra["full_pool"]["mean"] if extra["full_pool"] else None,
+                    log_y=(metric_name or "").lower() == "perplexity",
+                ),
+            }
+        )
     detection = []
     for d in extra["detection"]:
         _, strat = _first(d, _STRATEGY)
@@ -279,29 +334,57 @@ def collect_bench(path: str) -> dict:
         if strat is not None and auc is not None:
             lo, hi = _summary_ci({k.replace("auc_", ""): v for k, v in d.items()}, float(auc))
             detection.append({"strategy": str(strat), "auc": float(auc), "lo": lo, "hi": hi})
-    return {"path": os.path.abspath(p), "meta": meta, "metric": metric_name or "metric", "table": table,
-            "rows": norm_rows, "plots": plots_out, "notes": notes, "higher_is_better": hib,
-            "full_pool": extra["full_pool"], "detection": detection, "config": extra["config"],
-            "has_task": len({t["task"] for t in table}) > 1, "setup": setup}
+    return {
+        "path": os.path.abspath(p),
+        "meta": meta,
+        "metric": metric_name or "metric",
+        "table": table,
+        "rows": norm_rows,
+        "plots": plots_out,
+        "notes": notes,
+        "higher_is_better": hib,
+        "full_pool": extra["full_pool"],
+        "detection": detection,
+        "config": extra["config"],
+        "has_task": len({t["task"] for t in table}) > 1,
+        "setup": setup,
+    }
 
 
 def _setup(data: dict) -> dict:
     """The task, proxy recipes, data sizes, leak check, warnings and rank transfer of a bench on
     your data, as rows for small tables (instead of raw JSON)."""
     info = (data.get("task") or {}).get("info") or {}
-    data_rows = [("pool", f"{info.get('pool', '')}", f"{info.get('pool_docs', 0):,} documents, "
-                  f"{info.get('pool_tokens', 0):,} tokens ({info.get('tokenizer', '')})"),
-                 ("target", f"{info.get('target', '')}", f"{info.get('target_docs', 0):,} documents")]
+    data_rows = [
+        (
+            "pool",
+            f"{info.get('pool', '')}",
+            f"{info.get('pool_docs', 0):,} documents, "
+            f"{info.get('pool_tokens', 0):,} tokens ({info.get('tokenizer', '')})",
+        ),
+        ("target", f"{info.get('target', '')}", f"{info.get('target_docs', 0):,} documents"),
+    ]
     for k, v in (info.get("eval") or {}).items():
-        data_rows.append((f"eval: {k}" + (" (primary)" if k == data.get("primary_eval") else ""), v.get("path", ""),
-                          f"{v.get('docs', 0):,} documents, {v.get('tokens', 0):,} tokens"))
+        data_rows.append(
+            (
+                f"eval: {k}" + (" (primary)" if k == data.get("primary_eval") else ""),
+                v.get("path", ""),
+                f"{v.get('docs', 0):,} documents, {v.get('tokens', 0):,} tokens",
+            )
+        )
     if info.get("sources"):
         data_rows.append(("pool sources", "", ", ".join(f"{k} {v:,}" for k, v in info["sources"].items())))
     if info.get("dropped_leaks"):
         data_rows.append(("dropped (leaks)", "", f"{info['dropped_leaks']:,} pool documents"))
     leaks = info.get("leaks") or {}
-    return {"data": data_rows, "proxies": data.get("proxies") or [], "leaks": leaks.get("pairs") or [],
-            "leak_n": leaks.get("n"), "warnings": data.get("warnings") or [], "transfer": data.get("transfer") or []}
+    return {
+        "data": data_rows,
+        "proxies": data.get("proxies") or [],
+        "leaks": leaks.get("pairs") or [],
+        "leak_n": leaks.get("n"),
+        "warnings": data.get("warnings") or [],
+        "transfer": data.get("transfer") or [],
+    }
 
 
 def _task_of(row: dict, default: str) -> str:

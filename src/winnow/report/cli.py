@@ -2,6 +2,7 @@
 
 Imports only typer at top level (``winnow --help`` stays fast).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -14,7 +15,9 @@ from winnow.cli_common import cli_errors, fail, working
 @cli_errors()
 def report(
     path: str = typer.Argument(..., help="A run folder (manifest.json) or a bench output folder (bench.json)."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Where to write the HTML (default: PATH/report.html)."),
+    output: Optional[str] = typer.Option(
+        None, "--output", "-o", help="Where to write the HTML (default: PATH/report.html)."
+    ),
     sample_rows: int = typer.Option(100_000, help="Rows sampled per population for the histograms."),
     scan_rows: int = typer.Option(2_000_000, help="Rows scanned per shard set to find examples and clusters."),
     examples: int = typer.Option(3, help="Examples shown per rule and per dedup cluster."),

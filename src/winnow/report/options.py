@@ -1,4 +1,5 @@
 """Budgets of a report (light module: no heavy imports)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -3,6 +3,7 @@
 Figures are embedded as ``<img src="data:image/svg+xml;base64,...">``: the page stays
 self-contained, and an image can never run script, whatever text ends up in a label.
 """
+
 from __future__ import annotations
 
 import base64
@@ -16,8 +17,7 @@ KEPT = "#2e7d32"
 THIS = "#c62828"
 LATER = "#9e9e9e"
 ACCENT = "#1565c0"
-PALETTE = ["#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#5d4037",
-           "#455a64", "#9e9d24"]
+PALETTE = ["#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#5d4037", "#455a64", "#9e9d24"]
 
 
 def _figure(w: float, h: float):
@@ -69,8 +69,7 @@ def funnel(stages: Sequence[str], series: dict[str, Sequence[float | None]]) -> 
         pct = [0 if v is None else 100.0 * v / base for v in vals]
         ax.barh(y, pct, color=[ACCENT if i == 0 else KEPT for i in range(len(vals))], height=0.6)
         for yi, p, v in zip(y, pct, vals):
-            ax.text(min(p, 100) + 1.5, yi, "n/a" if v is None else f"{_human(v)} ({p:.1f}%)",
-                    va="center", fontsize=8)
+            ax.text(min(p, 100) + 1.5, yi, "n/a" if v is None else f"{_human(v)} ({p:.1f}%)", va="center", fontsize=8)
         ax.set_xlim(0, 150)
         ax.set_xticks([0, 25, 50, 75, 100])
         ax.set_title(f"{label} left", fontsize=10)
@@ -96,8 +95,14 @@ def timing(stages: Sequence[str], seconds: Sequence[float]) -> str:
     return to_data_uri(fig)
 
 
-def histogram(column: str, series: list[tuple[str, np.ndarray, float, str]],
-              low: float | None, high: float | None, *, bins: int = 50) -> tuple[str, dict]:
+def histogram(
+    column: str,
+    series: list[tuple[str, np.ndarray, float, str]],
+    low: float | None,
+    high: float | None,
+    *,
+    bins: int = 50,
+) -> tuple[str, dict]:
     """Stacked histogram of one statistic with the step's thresholds drawn.
 
     ``series`` = ``[(label, values, weight, colour)]``; ``weight`` (a number or one per value)
@@ -159,8 +164,7 @@ def histogram(column: str, series: list[tuple[str, np.ndarray, float, str]],
     for t, name in ((low, "min"), (high, "max")):
         if t is not None:
             ax.axvline(float(t), color="black", linestyle="--", linewidth=1.2)
-            ax.text(float(t), 1.0, f" {name} {t:g}", transform=ax.get_xaxis_transform(), va="bottom",
-                    fontsize=8)
+            ax.text(float(t), 1.0, f" {name} {t:g}", transform=ax.get_xaxis_transform(), va="bottom", fontsize=8)
     if low is not None:
         ax.axvspan(edges[0], max(min(float(low), edges[-1]), edges[0]), color=THIS, alpha=0.06)
     if high is not None:
@@ -196,10 +200,15 @@ def cluster_sizes(sizes: dict[int, int]) -> str:
     return to_data_uri(fig)
 
 
-def metric_vs_budget(title: str, metric: str, curves: dict[str, list[tuple[float, float, float | None,
-                                                                            float | None]]],
-                     points: dict[str, list[tuple[float, float]]], xlabels: list[str] | None,
-                     reference: float | None = None, log_y: bool = False) -> str:
+def metric_vs_budget(
+    title: str,
+    metric: str,
+    curves: dict[str, list[tuple[float, float, float | None, float | None]]],
+    points: dict[str, list[tuple[float, float]]],
+    xlabels: list[str] | None,
+    reference: float | None = None,
+    log_y: bool = False,
+) -> str:
     """Metric against budget, one line per strategy, 95% CI as error bars, seeds as dots;
     ``reference`` (e.g. training on the full pool) as a dotted line."""
     fig = _figure(6.4, 3.6)
@@ -211,8 +220,17 @@ def metric_vs_budget(title: str, metric: str, curves: dict[str, list[tuple[float
         m = np.array([p[1] for p in pts])
         lo = np.array([p[1] - p[2] if p[2] is not None else 0 for p in pts])
         hi = np.array([p[3] - p[1] if p[3] is not None else 0 for p in pts])
-        ax.errorbar(x, m, yerr=[np.maximum(lo, 0), np.maximum(hi, 0)], color=c, marker="o", capsize=3,
-                    label=name, linewidth=1.5, markersize=4)
+        ax.errorbar(
+            x,
+            m,
+            yerr=[np.maximum(lo, 0), np.maximum(hi, 0)],
+            color=c,
+            marker="o",
+            capsize=3,
+            label=name,
+            linewidth=1.5,
+            markersize=4,
+        )
         if name in points and points[name]:
             px, py = zip(*points[name])
             ax.scatter(px, py, color=c, alpha=0.35, s=10)

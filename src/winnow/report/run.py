@@ -3,6 +3,7 @@
 Everything that reads rows goes through :mod:`winnow.report.sampling` with a row budget, so
 the report of a 1 TB run costs about as much as the report of a 1 GB run.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -81,8 +82,9 @@ def _stat_columns(step) -> list[str]:
     return cols
 
 
-def _row_dicts(t: pa.Table, idx: np.ndarray, stat_cols: list[str], opts: ReportOptions,
-               extra: dict | None = None) -> list[dict]:
+def _row_dicts(
+    t: pa.Table, idx: np.ndarray, stat_cols: list[str], opts: ReportOptions, extra: dict | None = None
+) -> list[dict]:
     """Rows ``idx`` of ``t`` as example dicts (id, source, excerpt, length, statistics)."""
     if len(idx) == 0:
         return []
@@ -91,8 +93,11 @@ def _row_dicts(t: pa.Table, idx: np.ndarray, stat_cols: list[str], opts: ReportO
     text = sub.column("text") if "text" in sub.column_names else None
     ex = excerpt(text, opts.excerpt_chars) if text is not None else [None] * n
     lens = pc.utf8_length(text).to_pylist() if text is not None and pa.types.is_string(text.type) else [None] * n
-    cols = {c: sub.column(c).to_pylist() for c in ("id", "source", "reason", "duplicate_of", "cluster_id")
-            if c in sub.column_names}
+    cols = {
+        c: sub.column(c).to_pylist()
+        for c in ("id", "source", "reason", "duplicate_of", "cluster_id")
+        if c in sub.column_names
+    }
     stats = {c: sub.column(c).to_pylist() for c in stat_cols if c in sub.column_names}
     out = []
     for i in range(n):
@@ -152,8 +157,14 @@ class RunData:
             out.append(_Source(self.rej_by_step[i]))
         if len(self.rej_other):
             name = self.step_name(i)
-            out.append(_Source(self.rej_other, lambda t, n=name: pc.equal(t.column("step"), n)
-                               if "step" in t.column_names else pa.array([False] * t.num_rows)))
+            out.append(
+                _Source(
+                    self.rej_other,
+                    lambda t, n=name: (
+                        pc.equal(t.column("step"), n) if "step" in t.column_names else pa.array([False] * t.num_rows)
+                    ),
+                )
+            )
         return out
 
     def rejects_schema(self, i: int) -> pa.Schema:
@@ -167,15 +178,33 @@ class RunData:
     def funnel(self) -> dict:
         m = self.m
         read = m["read"]
-        stages = [{"name": "read", "rows_in": m["totals"]["rows_in"], "rows_kept": read["rows_read"],
-                   "rows_rejected": read["rows_quarantined"], "bytes_in": read["bytes_read"],
-                   "bytes_kept": read["bytes_read"], "seconds": read.get("seconds", 0.0),
-                   "kind": "read", "tokens": None}]
+        stages = [
+            {
+                "name": "read",
+                "rows_in": m["totals"]["rows_in"],
+                "rows_kept": read["rows_read"],
+                "rows_rejected": read["rows_quarantined"],
+                "bytes_in": read["bytes_read"],
+                "bytes_kept": read["bytes_read"],
+                "seconds": read.get("seconds", 0.0),
+                "kind": "read",
+                "tokens": None,
+            }
+        ]
         for s in m["steps"]:
-            stages.append({"name": f"{s['index']}. {s['name']}", "rows_in": s["rows_in"], "rows_kept": s["rows_kept"],
-                           "rows_rejected": s["rows_rejected"], "bytes_in": s["bytes_in"],
-                           "bytes_kept": s["bytes_kept"], "seconds": s["seconds"], "kind": s.get("kind", "map"),
-                           "tokens": None})
+            stages.append(
+                {
+                    "name": f"{s['index']}. {s['name']}",
+                    "rows_in": s["rows_in"],
+                    "rows_kept": s["rows_kept"],
+                    "rows_rejected": s["rows_rejected"],
+                    "bytes_in": s["bytes_in"],
+                    "bytes_kept": s["bytes_kept"],
+                    "seconds": s["seconds"],
+                    "kind": s.get("kind", "map"),
+                    "tokens": None,
+                }
+            )
         tok_col, tokens, exact = self._tokens()
         if tok_col:
             for st, tv in zip(stages, tokens):
@@ -254,21 +283,34 @@ class RunData:
             examples = self._reason_examples(i, list(s["reasons"]), stat_cols)
             rules = []
             for reason, count in s["reasons"].items():
-                rules.append({"reason": reason, "count": count,
-                              "pct_step": 100.0 * count / s["rows_in"] if s["rows_in"] else 0.0,
-                              "pct_read": 100.0 * count / read_rows,
-                              "examples": examples.get(reason, [])})
+                rules.append(
+                    {
+                        "reason": reason,
+                        "count": count,
+                        "pct_step": 100.0 * count / s["rows_in"] if s["rows_in"] else 0.0,
+                        "pct_read": 100.0 * count / read_rows,
+                        "examples": examples.get(reason, []),
+                    }
+                )
             args = {}
             cfg_steps = (self.m.get("config") or {}).get("steps") or []
             if i < len(cfg_steps) and isinstance(cfg_steps[i], dict) and len(cfg_steps[i]) == 1:
                 args = next(iter(cfg_steps[i].values())) or {}
-            out.append({
-                "index": i, "name": s["name"], "kind": s.get("kind", "map"), "rows_in": s["rows_in"],
-                "rows_kept": s["rows_kept"], "rows_rejected": s["rows_rejected"], "seconds": s["seconds"],
-                "args": json.dumps(args, sort_keys=True, default=str) if args else "",
-                "rules": rules, "near": self._near_threshold(i, step, stat_cols),
-                "anchor": f"step-{i}",
-            })
+            out.append(
+                {
+                    "index": i,
+                    "name": s["name"],
+                    "kind": s.get("kind", "map"),
+                    "rows_in": s["rows_in"],
+                    "rows_kept": s["rows_kept"],
+                    "rows_rejected": s["rows_rejected"],
+                    "seconds": s["seconds"],
+                    "args": json.dumps(args, sort_keys=True, default=str) if args else "",
+                    "rules": rules,
+                    "near": self._near_threshold(i, step, stat_cols),
+                    "anchor": f"step-{i}",
+                }
+            )
         return out
 
     def _reason_examples(self, i: int, reasons: list[str], stat_cols: list[str]) -> dict[str, list[dict]]:
@@ -375,8 +417,11 @@ class RunData:
             for c, b in _thresholds(st).items():
                 if thresholds.get(c, (None, None)) == (None, None) and b != (None, None):
                     thresholds[c] = b  # the first step that bounds the column
-                    if owner.get(c) is not None and owner[c] != i and _thresholds(self.steps[owner[c]]).get(c) \
-                            in (None, (None, None)):
+                    if (
+                        owner.get(c) is not None
+                        and owner[c] != i
+                        and _thresholds(self.steps[owner[c]]).get(c) in (None, (None, None))
+                    ):
                         owner[c] = i
         fields: dict[str, pa.DataType] = {}
         schemas = [self.data.schema()] + [self.rejects_schema(i) for i in range(len(self.m["steps"]))]
@@ -395,8 +440,9 @@ class RunData:
                 have = [c for c in cols if c in src.shards.schema().names]
                 if not have:
                     continue
-                smp = src.shards.sample(have + (["step"] if src.where else []), max_rows=opts.hist_rows,
-                                        seed=opts.seed + i, where=src.where)
+                smp = src.shards.sample(
+                    have + (["step"] if src.where else []), max_rows=opts.hist_rows, seed=opts.seed + i, where=src.where
+                )
                 if smp.table.num_rows:
                     rej_s[i] = smp
                     break
@@ -430,9 +476,19 @@ class RunData:
             uri, info = plots.histogram(c, series, lo, hi)
             sampled = sum(len(s[1]) for s in series)
             population = int(round(sum(float(np.sum(s[2])) for s in series)))
-            out.append({"column": c, "plot": uri, "info": info, "low": lo, "high": hi,
-                        "step": f"{o}. {self.step_name(o)}" if o is not None else "",
-                        "sampled": sampled, "population": population, "anchor": f"dist-{c}"})
+            out.append(
+                {
+                    "column": c,
+                    "plot": uri,
+                    "info": info,
+                    "low": lo,
+                    "high": hi,
+                    "step": f"{o}. {self.step_name(o)}" if o is not None else "",
+                    "sampled": sampled,
+                    "population": population,
+                    "anchor": f"dist-{c}",
+                }
+            )
         return out
 
     # ------------------------------------------------------------------------------
@@ -475,14 +531,22 @@ class RunData:
             clusters = self._clusters(i, reps, counts)
             n_clusters = merged.num_rows
             docs_in_clusters = int(n_dups.sum() + n_clusters)
-            out.append({
-                "index": i, "name": s["name"], "duplicates": s["rows_rejected"], "scanned": scanned,
-                "complete": scanned >= s["rows_rejected"], "clusters": n_clusters,
-                "largest": max(sizes) if sizes else 0,
-                "docs_in_clusters": docs_in_clusters,
-                "plot": plots.cluster_sizes(dict(sizes)) if sizes else None,
-                "size_table": sorted(sizes.items())[:12], "examples": clusters, "anchor": f"dedup-{i}",
-            })
+            out.append(
+                {
+                    "index": i,
+                    "name": s["name"],
+                    "duplicates": s["rows_rejected"],
+                    "scanned": scanned,
+                    "complete": scanned >= s["rows_rejected"],
+                    "clusters": n_clusters,
+                    "largest": max(sizes) if sizes else 0,
+                    "docs_in_clusters": docs_in_clusters,
+                    "plot": plots.cluster_sizes(dict(sizes)) if sizes else None,
+                    "size_table": sorted(sizes.items())[:12],
+                    "examples": clusters,
+                    "anchor": f"dedup-{i}",
+                }
+            )
         return out
 
     def _clusters(self, i: int, reps: list[str], counts: dict[str, int]) -> list[dict]:
@@ -501,8 +565,9 @@ class RunData:
                     hit &= mask
                 if not hit.any():
                     continue
-                full = src.shards.take(g, np.flatnonzero(hit),
-                                       ["id", "source", "text", "duplicate_of", "cluster_id", "reason"])
+                full = src.shards.take(
+                    g, np.flatnonzero(hit), ["id", "source", "text", "duplicate_of", "cluster_id", "reason"]
+                )
                 dups = full.column("duplicate_of").to_pylist()
                 for r, rep in enumerate(dups):
                     if len(members[rep]) < k:
@@ -529,8 +594,9 @@ class RunData:
     def quarantine_examples(self) -> list[dict]:
         if not len(self.quarantine):
             return []
-        smp = self.quarantine.sample(["file", "offset", "rows", "error", "raw"], max_rows=self.opts.examples * 2,
-                                     seed=self.opts.seed)
+        smp = self.quarantine.sample(
+            ["file", "offset", "rows", "error", "raw"], max_rows=self.opts.examples * 2, seed=self.opts.seed
+        )
         t = smp.table
         out = []
         raw = excerpt(t.column("raw"), 300) if "raw" in t.column_names else [None] * t.num_rows

@@ -10,6 +10,7 @@ Example:
     >>> sample.table.num_rows, shards.num_rows                           # doctest: +SKIP
     (100000, 2500000)
 """
+
 from __future__ import annotations
 
 import glob
@@ -80,8 +81,7 @@ class Shards:
 
     @classmethod
     def from_dir(cls, directory: str) -> "Shards":
-        return cls(glob.glob(os.path.join(directory, "*.parquet")) +
-                   glob.glob(os.path.join(directory, "*.jsonl.gz")))
+        return cls(glob.glob(os.path.join(directory, "*.parquet")) + glob.glob(os.path.join(directory, "*.jsonl.gz")))
 
     def __len__(self) -> int:
         return len(self.files)
@@ -115,8 +115,10 @@ class Shards:
             else:  # JSONL output: groups of JSONL_GROUP lines (rg = -1, -2, ...)
                 with gzip.open(f, "rb") as fh:
                     n = sum(1 for _ in fh)
-                out = [Group(f, -(k + 1), min(JSONL_GROUP, n - k * JSONL_GROUP))
-                       for k in range((n + JSONL_GROUP - 1) // JSONL_GROUP)]
+                out = [
+                    Group(f, -(k + 1), min(JSONL_GROUP, n - k * JSONL_GROUP))
+                    for k in range((n + JSONL_GROUP - 1) // JSONL_GROUP)
+                ]
             self._file_groups[f] = out
         return self._file_groups[f]
 
@@ -140,8 +142,9 @@ class Shards:
         if len(files) > SCHEMA_FILES:
             rng = np.random.default_rng(0)
             half = SCHEMA_FILES // 2
-            files = files[:half] + [files[i] for i in sorted(rng.choice(np.arange(half, len(files)), half,
-                                                                        replace=False))]
+            files = files[:half] + [
+                files[i] for i in sorted(rng.choice(np.arange(half, len(files)), half, replace=False))
+            ]
         fields: dict[str, pa.Field] = {}
         for f in files:
             for fld in self._meta(f):
@@ -215,8 +218,7 @@ class Shards:
             for j in rng.permutation(len(gs)):
                 yield gs[j]
 
-    def iter_groups(self, columns: list[str], *, max_rows: int, seed: int = 0
-                    ) -> Iterator[tuple[Group, pa.Table]]:
+    def iter_groups(self, columns: list[str], *, max_rows: int, seed: int = 0) -> Iterator[tuple[Group, pa.Table]]:
         """Yield ``(group, table)`` in seeded order until ``max_rows`` rows were read."""
         seen = 0
         for g in self.order(seed):
@@ -226,8 +228,9 @@ class Shards:
             seen += t.num_rows
             yield g, t
 
-    def sample(self, columns: list[str], *, max_rows: int, seed: int = 0,
-               where: Callable[[pa.Table], pa.Array] | None = None) -> Sample:
+    def sample(
+        self, columns: list[str], *, max_rows: int, seed: int = 0, where: Callable[[pa.Table], pa.Array] | None = None
+    ) -> Sample:
         """Up to ``max_rows`` rows of ``columns`` drawn from random row groups.
 
         ``where`` filters each row group first (e.g. ``step == "length"``); the population is

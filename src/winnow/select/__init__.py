@@ -2,7 +2,8 @@
 
 ``fit(pool, target=None)`` → the fitted selector, with one score per pool row in ``scores_``
 (higher = keep first); ``select(budget)`` → the ids kept. Parameters are declared once per
-strategy (a pydantic ``Params`` model) and follow scikit-learn (``get_params`` / ``set_params``). Budgets: a fraction (``0.1``, ``"10%"``), a row count (``500``) or a token count
+strategy (a pydantic ``Params`` model) and follow scikit-learn (``get_params`` / ``set_params``).
+Budgets: a fraction (``0.1``, ``"10%"``), a row count (``500``) or a token count
 (``"50k tokens"``). Strategies (registry names for the CLI, the ``select`` pipeline step and
 ``winnow bench``):
 
@@ -29,6 +30,7 @@ Example:
     >>> len(sel.select(2)), len(sel.select("3 tokens")) >= 1
     (2, True)
 """
+
 from __future__ import annotations
 
 from winnow.errors import SelectorError
@@ -76,6 +78,24 @@ def get_selector(name: str, **params) -> Selector:
     return SELECTORS[name](**params)
 
 
-__all__ = ["BudgetError", "SelectorError", "Pool", "Selector", "SelectorParams", "as_pool", "parse_budget", "SELECTORS", "get_selector", "Random",
-           "TopK", "DSIR", "EmbeddingSimilarity", "CrossEntropyDifference", "Influence", "Diversity", "EL2N",
-           "Forgetting", "PrototypeDistance"]
+__all__ = [
+    "BudgetError",
+    "SelectorError",
+    "Pool",
+    "Selector",
+    "SelectorParams",
+    "as_pool",
+    "parse_budget",
+    "SELECTORS",
+    "get_selector",
+    "Random",
+    "TopK",
+    "DSIR",
+    "EmbeddingSimilarity",
+    "CrossEntropyDifference",
+    "Influence",
+    "Diversity",
+    "EL2N",
+    "Forgetting",
+    "PrototypeDistance",
+]

@@ -10,7 +10,8 @@ each document's first ``ctx`` tokens. The output ``(id, score)`` is what ``winno
 Example:
     >>> import json, os, tempfile
     >>> d = tempfile.mkdtemp()
-    >>> for name, rows in [("pool.jsonl", [f"cats purr {i} " * 30 for i in range(12)] + [f"dogs bark {i} " * 30 for i in range(12)]),
+    >>> pool = [f"cats purr {i} " * 30 for i in range(12)] + [f"dogs bark {i} " * 30 for i in range(12)]
+    >>> for name, rows in [("pool.jsonl", pool),
     ...                    ("target.jsonl", ["cats purr and purr " * 20] * 3)]:
     ...     with open(os.path.join(d, name), "w") as fh:
     ...         fh.writelines(json.dumps({"text": t}) + "\\n" for t in rows)
@@ -19,6 +20,7 @@ Example:
     >>> t.column_names, t.num_rows
     (['id', 'score'], 24)
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +37,10 @@ def save_proxy(folder: str, model, tokenizer, config: dict) -> None:
     from safetensors.torch import save_file
 
     os.makedirs(folder, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-              os.path.join(folder, "model.safetensors"))
+    save_file(
+        {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+        os.path.join(folder, "model.safetensors"),
+    )
     with open(os.path.join(folder, "config.json"), "w") as fh:
         json.dump({"format": "winnow.proxy-lm/1", **config}, fh, indent=2)
     tokenizer._tok.save(os.path.join(folder, "tokenizer.json"))
@@ -63,10 +67,23 @@ def load_proxy(folder: str):
     return model, tok, cfg
 
 
-def attribute_documents(pool: str, target: str, *, method: str = "trak", preset: str = "cpu-tiny",
-                        tokens: int | None = None, vocab_size: int = 1024, n_models: int = 1, seed: int = 0,
-                        load: str | None = None, save: str | None = None, text_column: str = "text",
-                        how: str = "mean", progress: Callable[[str, int, int], None] | None = None, **options):
+def attribute_documents(
+    pool: str,
+    target: str,
+    *,
+    method: str = "trak",
+    preset: str = "cpu-tiny",
+    tokens: int | None = None,
+    vocab_size: int = 1024,
+    n_models: int = 1,
+    seed: int = 0,
+    load: str | None = None,
+    save: str | None = None,
+    text_column: str = "text",
+    how: str = "mean",
+    progress: Callable[[str, int, int], None] | None = None,
+    **options,
+):
     """``(id, score)`` Arrow table: each pool document's attributed effect on the target loss
     (positive = training on it lowers the target loss). ``progress(phase, done, total)``.
     ``options`` go to ``attribute`` (default ``proj_dim=512``: the projection dominates the cost)."""
@@ -93,8 +110,19 @@ def attribute_documents(pool: str, target: str, *, method: str = "trak", preset:
     if not load:
         for m in range(n_models):
             cb = None if progress is None else (lambda i, n, m=m: progress(f"training proxy {m + 1}/{n_models}", i, n))
-            models.append(train_lm(None, None, tokenizer=tok, preset=preset, seed=seed * 1000 + m, train_ids=P,
-                                   target_ids=T, progress=cb, **({"tokens": tokens} if tokens else {})).model.cpu())
+            models.append(
+                train_lm(
+                    None,
+                    None,
+                    tokenizer=tok,
+                    preset=preset,
+                    seed=seed * 1000 + m,
+                    train_ids=P,
+                    target_ids=T,
+                    progress=cb,
+                    **({"tokens": tokens} if tokens else {}),
+                ).model.cpu()
+            )
         if save:
             save_proxy(save, models[0], tok, {**cfg, "preset": preset, "tokenizer": tok.name})
     ctx = cfg["ctx"]
@@ -108,8 +136,9 @@ def attribute_documents(pool: str, target: str, *, method: str = "trak", preset:
     return res.to_table(ids, how=how)
 
 
-def attribute_cli(pool, target, out: str, *, method: str, preset: str, tokens, seed: int, load, save, proj_dim,
-                  how: str) -> None:
+def attribute_cli(
+    pool, target, out: str, *, method: str, preset: str, tokens, seed: int, load, save, proj_dim, how: str
+) -> None:
     """The ``winnow attribute --pool P --target T`` command: progress bars, errors, Parquet output."""
     import time
 
@@ -126,8 +155,9 @@ def attribute_cli(pool, target, out: str, *, method: str, preset: str, tokens, s
         err.print("[bold red]error:[/bold red] give both --pool and --target")
         raise typer.Exit(2)
     t0 = time.perf_counter()
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   console=err)
+    bar = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    )
     tasks: dict[str, int] = {}
 
     def progress(phase, done, total):
@@ -138,13 +168,26 @@ def attribute_cli(pool, target, out: str, *, method: str, preset: str, tokens, s
     opts = {"proj_dim": proj_dim} if proj_dim is not None else {}
     try:
         with bar:
-            table = attribute_documents(pool, target, method=method, preset=preset, tokens=tokens, seed=seed,
-                                        load=load, save=save, how=how, progress=progress, **opts)
+            table = attribute_documents(
+                pool,
+                target,
+                method=method,
+                preset=preset,
+                tokens=tokens,
+                seed=seed,
+                load=load,
+                save=save,
+                how=how,
+                progress=progress,
+                **opts,
+            )
     except (AttributionError, ValueError, OSError) as e:
         err.print(f"[bold red]error:[/bold red] {escape(str(e))}")
         raise typer.Exit(2)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     pq.write_table(table, out)
     s = np.asarray(table.column("score"))
-    typer.echo(f"wrote {table.num_rows:,} scores ({method}) to {out} in {time.perf_counter() - t0:.1f}s; "
-               f"score range [{s.min():.3g}, {s.max():.3g}]")
+    typer.echo(
+        f"wrote {table.num_rows:,} scores ({method}) to {out} in {time.perf_counter() - t0:.1f}s; "
+        f"score range [{s.min():.3g}, {s.max():.3g}]"
+    )

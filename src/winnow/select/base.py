@@ -33,6 +33,7 @@ Example:
 (``scores = sel.fit(...)``) keeps working wherever numpy converts it (``np.asarray(scores)``,
 sklearn metrics), with a ``DeprecationWarning``; write ``sel.fit(...).scores_``.
 """
+
 from __future__ import annotations
 
 import re
@@ -75,10 +76,14 @@ class Pool:
 
     def take(self, idx) -> "Pool":
         idx = np.asarray(idx)
-        return Pool(self.ids[idx], None if self.texts is None else [self.texts[i] for i in idx],
-                    None if self.X is None else self.X[idx], None if self.y is None else self.y[idx],
-                    {k: v[idx] for k, v in self.columns.items()},
-                    None if self.n_tokens is None else self.n_tokens[idx])
+        return Pool(
+            self.ids[idx],
+            None if self.texts is None else [self.texts[i] for i in idx],
+            None if self.X is None else self.X[idx],
+            None if self.y is None else self.y[idx],
+            {k: v[idx] for k, v in self.columns.items()},
+            None if self.n_tokens is None else self.n_tokens[idx],
+        )
 
 
 def word_counts(texts: list[str]) -> np.ndarray:
@@ -92,8 +97,7 @@ def word_counts(texts: list[str]) -> np.ndarray:
 
     if not texts:
         return np.zeros(0, np.int64)
-    return np.asarray(pc.list_value_length(pc.utf8_split_whitespace(pa.array(texts, pa.string()))),
-                      dtype=np.int64)
+    return np.asarray(pc.list_value_length(pc.utf8_split_whitespace(pa.array(texts, pa.string()))), dtype=np.int64)
 
 
 def as_pool(data: Any, name: str = "pool") -> Pool:
@@ -106,8 +110,12 @@ def as_pool(data: Any, name: str = "pool") -> Pool:
     if isinstance(data, tuple) and len(data) == 2:
         X, y = data
         X = np.asarray(X, dtype=np.float32)
-        return Pool(np.array([str(i) for i in range(len(X))], dtype=object), X=X,
-                    y=None if y is None else np.asarray(y), n_tokens=np.ones(len(X), np.int64))
+        return Pool(
+            np.array([str(i) for i in range(len(X))], dtype=object),
+            X=X,
+            y=None if y is None else np.asarray(y),
+            n_tokens=np.ones(len(X), np.int64),
+        )
     if isinstance(data, np.ndarray):
         return as_pool((data, None), name)
     if isinstance(data, list) and (not data or isinstance(data[0], str)):
@@ -124,8 +132,10 @@ def as_pool(data: Any, name: str = "pool") -> Pool:
     except ImportError:  # pragma: no cover
         pass
     if not isinstance(data, dict):
-        raise TypeError(f"{name}: expected a Pool, Arrow table, dict of columns, list of strings or (X, y); "
-                        f"got {type(data).__name__}")
+        raise TypeError(
+            f"{name}: expected a Pool, Arrow table, dict of columns, list of strings or (X, y); "
+            f"got {type(data).__name__}"
+        )
     cols = {}
     n = None
     for k, v in data.items():
@@ -143,7 +153,11 @@ def as_pool(data: Any, name: str = "pool") -> Pool:
         texts = ["" if t is None else str(t) for t in texts]
     X = cols.pop("x", None)
     if X is not None:
-        X = np.asarray([np.asarray(r, np.float32) for r in X], dtype=np.float32) if len(X) else np.zeros((0, 0), np.float32)
+        X = (
+            np.asarray([np.asarray(r, np.float32) for r in X], dtype=np.float32)
+            if len(X)
+            else np.zeros((0, 0), np.float32)
+        )
     y = cols.pop("label", None)
     y = None if y is None else np.asarray(y)
     if "n_tokens" in cols:
@@ -212,11 +226,17 @@ def order_to_mask(order: np.ndarray, budget: Any, n_tokens: np.ndarray) -> np.nd
         cum = np.cumsum(n_tokens[order])
         k = int(np.searchsorted(cum, val, side="right"))
         if len(cum) and val > cum[-1]:
-            warnings.warn(f"budget {budget!r} exceeds the pool's {int(cum[-1])} tokens: every row is "
-                          "selected", BudgetWarning, stacklevel=3)
+            warnings.warn(
+                f"budget {budget!r} exceeds the pool's {int(cum[-1])} tokens: every row is selected",
+                BudgetWarning,
+                stacklevel=3,
+            )
     if kind == "rows" and k > len(n_tokens):
-        warnings.warn(f"budget {budget!r} exceeds the pool's {len(n_tokens)} rows: every row is selected",
-                      BudgetWarning, stacklevel=3)
+        warnings.warn(
+            f"budget {budget!r} exceeds the pool's {len(n_tokens)} rows: every row is selected",
+            BudgetWarning,
+            stacklevel=3,
+        )
     mask[order[: min(max(k, 0), n)]] = True
     return mask
 
@@ -268,8 +288,9 @@ class Selector:
         except ValidationError as e:
             bad = [err["loc"][0] for err in e.errors() if err["type"] == "extra_forbidden"]
             if bad:
-                raise SelectorError(f"method {cls._label()!r} got unknown parameter(s) {bad}; "
-                                    f"valid: {list(cls.Params.model_fields)}") from None
+                raise SelectorError(
+                    f"method {cls._label()!r} got unknown parameter(s) {bad}; valid: {list(cls.Params.model_fields)}"
+                ) from None
             raise SelectorError(f"method {cls._label()!r}: {explain_validation(e)}") from None
 
     def _set(self, p: SelectorParams, given: dict) -> None:
@@ -311,8 +332,11 @@ class Selector:
 
     def __array__(self, dtype=None, copy=None):
         """Deprecated: the scores, for code written when ``fit`` returned them (use ``scores_``)."""
-        warnings.warn(f"{type(self).__name__}.fit() returns the selector now (scikit-learn style); "
-                      "read the scores from .scores_", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"{type(self).__name__}.fit() returns the selector now (scikit-learn style); read the scores from .scores_",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         if not hasattr(self, "scores_"):
             raise RuntimeError(f"{type(self).__name__}: call fit(pool, target) first")
         return np.asarray(self.scores_, dtype=dtype)

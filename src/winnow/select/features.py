@@ -1,5 +1,6 @@
 """Features shared by the strategies: dense embeddings (tokens and hashed n-gram counts live in
 :mod:`winnow.core.text.features`)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -12,6 +12,7 @@ Example:
     >>> s = Influence(method="trak", n_models=2, seed=0)                   # doctest: +SKIP
     >>> scores = s.fit((X[:500], y[:500]), target=(X[500:600], y[500:600])).scores_  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,8 +32,8 @@ def _windows(docs, ctx: int, eos: int):
     Y = np.full((len(docs), ctx), -100, np.int64)
     for i, d in enumerate(docs):
         d = np.concatenate([[eos], np.asarray(d, np.int64)])[:ctx]
-        X[i, :len(d)] = d
-        Y[i, :len(d)] = d
+        X[i, : len(d)] = d
+        Y[i, : len(d)] = d
     return torch.from_numpy(X), torch.from_numpy(Y)
 
 
@@ -92,31 +93,47 @@ class Influence(Selector):
         import torch
 
         if pool.X is not None and pool.y is not None:
-            from winnow.select.attribution import ClassificationTask
             from winnow.proxy.classify import VectorClassifier
+            from winnow.select.attribution import ClassificationTask
 
             if target.X is None or target.y is None:
                 raise SelectorError("influence: a labelled vector pool needs a labelled vector target (x, label)")
             classes = np.unique(np.concatenate([pool.y, target.y]))
             yp, yt = np.searchsorted(classes, pool.y), np.searchsorted(classes, target.y)
-            models = [VectorClassifier(self.preset or "logistic", seed=self.seed * 1000 + m,
-                                       n_classes=len(classes), **self.proxy_options).fit(pool.X, yp).module
-                      for m in range(self.n_models)]
+            models = [
+                VectorClassifier(
+                    self.preset or "logistic", seed=self.seed * 1000 + m, n_classes=len(classes), **self.proxy_options
+                )
+                .fit(pool.X, yp)
+                .module
+                for m in range(self.n_models)
+            ]
             train = (torch.from_numpy(pool.X), torch.from_numpy(yp))
             tgt = (torch.from_numpy(target.X), torch.from_numpy(yt))
             task = ClassificationTask()
         elif pool.texts is not None:
-            from winnow.select.attribution import CausalLMTask
             from winnow.proxy.lm import LM_PRESETS, train_lm
             from winnow.proxy.tokenize import BPETokenizer
+            from winnow.select.attribution import CausalLMTask
 
             if target.texts is None:
                 raise SelectorError("influence: a text pool needs a text target")
             preset = self.preset or "cpu-tiny"
             tok = BPETokenizer.train(pool.texts, vocab_size=self.vocab_size)
             P, T = tok.encode(pool.texts), tok.encode(target.texts)
-            models = [train_lm(None, None, tokenizer=tok, preset=preset, seed=self.seed * 1000 + m,
-                               train_ids=P, target_ids=T, **self.proxy_options).model.cpu() for m in range(self.n_models)]
+            models = [
+                train_lm(
+                    None,
+                    None,
+                    tokenizer=tok,
+                    preset=preset,
+                    seed=self.seed * 1000 + m,
+                    train_ids=P,
+                    target_ids=T,
+                    **self.proxy_options,
+                ).model.cpu()
+                for m in range(self.n_models)
+            ]
             ctx = LM_PRESETS[preset]["ctx"]
             train, tgt = _windows(P, ctx, tok.eos_id), _windows(T, ctx, tok.eos_id)
             task = CausalLMTask()

@@ -1,4 +1,5 @@
 """Read a pool or target (any winnow input: JSONL, Parquet, text folders, globs) into one Arrow table."""
+
 from __future__ import annotations
 
 import pyarrow as pa

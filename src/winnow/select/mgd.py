@@ -22,6 +22,7 @@ Example:
     >>> bool(np.isin(np.arange(60), sel.scores_.argsort()[:60]).mean() > 0.6)   # flipped rows score lowest
     True
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -74,20 +75,32 @@ class MetagradientDescent(Selector):
                 return (x - self.mean) / self.std
 
         def make_model(seed):
-            body = ([torch.nn.Linear(d, k)] if hidden == 0 else
-                    [torch.nn.Linear(d, hidden), torch.nn.GELU(), torch.nn.Linear(hidden, k)])
+            body = (
+                [torch.nn.Linear(d, k)]
+                if hidden == 0
+                else [torch.nn.Linear(d, hidden), torch.nn.GELU(), torch.nn.Linear(hidden, k)]
+            )
             return torch.nn.Sequential(Standardise(), *body)
 
-        return TrainRecipe(model=make_model, optimizer="sgd", lr=self.lr, momentum=self.momentum, l2=self.l2,
-                           steps=self.steps, seed=self.seed)
+        return TrainRecipe(
+            model=make_model,
+            optimizer="sgd",
+            lr=self.lr,
+            momentum=self.momentum,
+            l2=self.l2,
+            steps=self.steps,
+            seed=self.seed,
+        )
 
     def _score(self, pool, target):
         from winnow.select.attribution import ClassificationTask
         from winnow.select.attribution.metagrad import metagradients
 
         if pool.X is None or pool.y is None or target.X is None or target.y is None:
-            raise ValueError("mgd needs labelled vectors (x, label) for the pool and the target; "
-                             "text pools (the LM task) are not supported yet")
+            raise ValueError(
+                "mgd needs labelled vectors (x, label) for the pool and the target; "
+                "text pools (the LM task) are not supported yet"
+            )
         classes = np.unique(np.concatenate([pool.y, target.y]))
         yp, yt = np.searchsorted(classes, pool.y), np.searchsorted(classes, target.y)
         X = np.asarray(pool.X, np.float32)
@@ -96,8 +109,15 @@ class MetagradientDescent(Selector):
         w = np.ones(len(X))
         self.history_ = []
         for _ in range(self.n_steps):
-            g = metagradients(recipe, task, (X, yp), (np.asarray(target.X, np.float32), yt), weights=w,
-                              target_fn="mean_loss", checkpoints=self.checkpoints)[:, 0]
+            g = metagradients(
+                recipe,
+                task,
+                (X, yp),
+                (np.asarray(target.X, np.float32), yt),
+                weights=w,
+                target_fn="mean_loss",
+                checkpoints=self.checkpoints,
+            )[:, 0]
             scale = float(np.abs(g).max()) or 1.0
             w = np.clip(w + self.step_size * g / scale, 0.0, 1.0)  # + g: g is d(-target loss)/dw
             self.history_.append(float(w.mean()))

@@ -15,6 +15,7 @@ Example:
     >>> roc_auc_score(np.arange(len(y)) < 100, -s) > 0.9                # flipped rows score low
     True
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -66,8 +67,9 @@ class EL2N(Selector):
 
     def _score(self, pool, target):
         X, y = _labelled(pool, "el2n")
-        norms = [_dynamics(X, y, self.preset, self.epoch, self.seed * 1000 + m)["el2n"][-1]
-                 for m in range(self.n_models)]
+        norms = [
+            _dynamics(X, y, self.preset, self.epoch, self.seed * 1000 + m)["el2n"][-1] for m in range(self.n_models)
+        ]
         el2n = np.mean(norms, axis=0).astype(np.float64)
         self.el2n_ = el2n
         return -el2n if self.keep == "easy" else el2n

@@ -13,6 +13,7 @@ Example (YAML):
       - select: {method: dsir, budget: "25%", target: data/target/*.jsonl}
       - select: {method: topk, budget: 1000, params: {column: quality_score}}
 """
+
 from __future__ import annotations
 
 import os
@@ -79,8 +80,7 @@ class Select(GlobalStep):
         if "n_tokens" in table.column_names:
             cols["n_tokens"] = pc.cast(table.column("n_tokens"), pa.int64())
         elif "text" in table.column_names:
-            cols["n_tokens"] = pc.cast(pc.list_value_length(pc.utf8_split_whitespace(table.column("text"))),
-                                       pa.int64())
+            cols["n_tokens"] = pc.cast(pc.list_value_length(pc.utf8_split_whitespace(table.column("text"))), pa.int64())
         if self.method == "random":
             from winnow.select.strategies import id_uniform
 
@@ -124,10 +124,16 @@ class Select(GlobalStep):
         reason = f"select:{self.method}"
         off = 0
         for task, n in enumerate(lens):
-            m = mask[off:off + n]
-            pq.write_table(pa.table({"reason": pa.array(np.where(m, None, reason).tolist(), pa.string()),
-                                     "select_score": pa.array(scores[off:off + n], pa.float64())}),
-                           os.path.join(out_dir, f"{task:05d}.parquet"))
+            m = mask[off : off + n]
+            pq.write_table(
+                pa.table(
+                    {
+                        "reason": pa.array(np.where(m, None, reason).tolist(), pa.string()),
+                        "select_score": pa.array(scores[off : off + n], pa.float64()),
+                    }
+                ),
+                os.path.join(out_dir, f"{task:05d}.parquet"),
+            )
             off += n
 
     def _load_target(self):

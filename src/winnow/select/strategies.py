@@ -9,6 +9,7 @@ Example:
     >>> dsir.select(1).tolist()      # ids default to row numbers
     ['2']
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -26,8 +27,9 @@ def id_uniform(ids, seed: int) -> np.ndarray:
     """A uniform [0, 1) number per id from xxhash64(id, seed): independent of row order and sharding."""
     import xxhash
 
-    h = np.fromiter((xxhash.xxh64_intdigest(str(i).encode("utf-8"), seed) for i in ids), dtype=np.uint64,
-                    count=len(ids))
+    h = np.fromiter(
+        (xxhash.xxh64_intdigest(str(i).encode("utf-8"), seed) for i in ids), dtype=np.uint64, count=len(ids)
+    )
     return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
@@ -173,8 +175,15 @@ def _word_ids(texts: list[str], vocab_bits: int = 16) -> list[np.ndarray]:
     cache: dict[str, int] = {}
     out = []
     for t in texts:
-        out.append(np.asarray([cache[w] if w in cache else cache.setdefault(w, xxhash.xxh64_intdigest(w.encode("utf-8")) % V)
-                               for w in wordpunct(t)], dtype=np.int64))
+        out.append(
+            np.asarray(
+                [
+                    cache[w] if w in cache else cache.setdefault(w, xxhash.xxh64_intdigest(w.encode("utf-8")) % V)
+                    for w in wordpunct(t)
+                ],
+                dtype=np.int64,
+            )
+        )
     return out
 
 

@@ -1,4 +1,5 @@
 """Sample corpora assembled offline from installed packages (no third-party text committed)."""
+
 from __future__ import annotations
 
 DATASETS = {"sample": "winnow.core.datasets.sample:build_sample"}

@@ -32,6 +32,7 @@ Example:
     >>> info["rows"] > 3000                                  # doctest: +SKIP
     True
 """
+
 from __future__ import annotations
 
 import email.parser
@@ -50,17 +51,110 @@ PSF = "PSF-2.0 (Python Software Foundation License)"
 
 # stdlib modules rendered by pydoc as HTML pages (real docstrings, navigation boilerplate)
 _HTML_MODULES = [
-    "abc", "argparse", "array", "ast", "base64", "bisect", "bz2", "calendar", "cmd", "codecs", "collections",
-    "colorsys", "configparser", "contextlib", "copy", "csv", "dataclasses", "datetime", "decimal", "difflib",
-    "dis", "enum", "filecmp", "fileinput", "fnmatch", "fractions", "ftplib", "functools", "getopt", "getpass",
-    "gettext", "glob", "graphlib", "gzip", "hashlib", "heapq", "hmac", "html", "imaplib", "inspect", "io",
-    "ipaddress", "itertools", "json", "keyword", "linecache", "locale", "logging", "lzma", "mailbox", "math",
-    "mimetypes", "netrc", "numbers", "operator", "optparse", "os", "pathlib", "pickle", "pkgutil", "platform",
-    "plistlib", "pprint", "queue", "quopri", "random", "re", "reprlib", "sched", "secrets", "selectors",
-    "shelve", "shlex", "shutil", "signal", "smtplib", "socket", "sqlite3", "statistics", "string", "struct",
-    "subprocess", "symtable", "tabnanny", "tarfile", "tempfile", "textwrap", "threading", "timeit", "token",
-    "tokenize", "trace", "traceback", "types", "typing", "unittest", "uuid", "warnings", "wave", "weakref",
-    "webbrowser", "zipfile", "zipimport", "zlib",
+    "abc",
+    "argparse",
+    "array",
+    "ast",
+    "base64",
+    "bisect",
+    "bz2",
+    "calendar",
+    "cmd",
+    "codecs",
+    "collections",
+    "colorsys",
+    "configparser",
+    "contextlib",
+    "copy",
+    "csv",
+    "dataclasses",
+    "datetime",
+    "decimal",
+    "difflib",
+    "dis",
+    "enum",
+    "filecmp",
+    "fileinput",
+    "fnmatch",
+    "fractions",
+    "ftplib",
+    "functools",
+    "getopt",
+    "getpass",
+    "gettext",
+    "glob",
+    "graphlib",
+    "gzip",
+    "hashlib",
+    "heapq",
+    "hmac",
+    "html",
+    "imaplib",
+    "inspect",
+    "io",
+    "ipaddress",
+    "itertools",
+    "json",
+    "keyword",
+    "linecache",
+    "locale",
+    "logging",
+    "lzma",
+    "mailbox",
+    "math",
+    "mimetypes",
+    "netrc",
+    "numbers",
+    "operator",
+    "optparse",
+    "os",
+    "pathlib",
+    "pickle",
+    "pkgutil",
+    "platform",
+    "plistlib",
+    "pprint",
+    "queue",
+    "quopri",
+    "random",
+    "re",
+    "reprlib",
+    "sched",
+    "secrets",
+    "selectors",
+    "shelve",
+    "shlex",
+    "shutil",
+    "signal",
+    "smtplib",
+    "socket",
+    "sqlite3",
+    "statistics",
+    "string",
+    "struct",
+    "subprocess",
+    "symtable",
+    "tabnanny",
+    "tarfile",
+    "tempfile",
+    "textwrap",
+    "threading",
+    "timeit",
+    "token",
+    "tokenize",
+    "trace",
+    "traceback",
+    "types",
+    "typing",
+    "unittest",
+    "uuid",
+    "warnings",
+    "wave",
+    "weakref",
+    "webbrowser",
+    "zipfile",
+    "zipimport",
+    "zlib",
 ]
 
 
@@ -108,8 +202,12 @@ def _stdlib_code(limit: int, rng: random.Random):
                 text = fh.read()
             except UnicodeDecodeError:
                 continue
-        yield {"id": f"stdlib_code/{os.path.basename(f)}", "text": text, "origin": f"Lib/{os.path.basename(f)}",
-               "licence": PSF}
+        yield {
+            "id": f"stdlib_code/{os.path.basename(f)}",
+            "text": text,
+            "origin": f"Lib/{os.path.basename(f)}",
+            "licence": PSF,
+        }
         n += 1
         if n >= limit:
             break
@@ -139,17 +237,18 @@ def _package_texts():
         lic = _package_licence(meta)
         body = meta.get_payload()
         if isinstance(body, str) and body.strip():
-            readmes.append({"id": f"package_readme/{pkg}", "text": body, "origin": f"{pkg} METADATA",
-                            "licence": lic})
-        for lf in sorted(glob.glob(os.path.join(d, "licenses", "**", "*"), recursive=True) +
-                         glob.glob(os.path.join(d, "LICEN[CS]E*")) + glob.glob(os.path.join(d, "COPYING*"))):
+            readmes.append({"id": f"package_readme/{pkg}", "text": body, "origin": f"{pkg} METADATA", "licence": lic})
+        for lf in sorted(
+            glob.glob(os.path.join(d, "licenses", "**", "*"), recursive=True)
+            + glob.glob(os.path.join(d, "LICEN[CS]E*"))
+            + glob.glob(os.path.join(d, "COPYING*"))
+        ):
             if not os.path.isfile(lf):
                 continue
             with open(lf, encoding="utf-8", errors="replace") as fh:
                 text = fh.read()
             rel = os.path.relpath(lf, d)
-            licences.append({"id": f"licence_text/{pkg}/{rel}", "text": text, "origin": f"{pkg} {rel}",
-                             "licence": lic})
+            licences.append({"id": f"licence_text/{pkg}/{rel}", "text": text, "origin": f"{pkg} {rel}", "licence": lic})
         for jf in ("RECORD", "entry_points.txt", "WHEEL", "top_level.txt"):
             p = os.path.join(d, jf)
             if os.path.exists(p):
@@ -157,8 +256,7 @@ def _package_texts():
                     text = fh.read()
                 if jf == "RECORD":
                     text = "\n".join(text.splitlines()[:40])
-                junk.append({"id": f"package_junk/{pkg}/{jf}", "text": text, "origin": f"{pkg} {jf}",
-                             "licence": lic})
+                junk.append({"id": f"package_junk/{pkg}/{jf}", "text": text, "origin": f"{pkg} {jf}", "licence": lic})
     return readmes, licences, junk
 
 
@@ -210,9 +308,14 @@ def _django_i18n(per_locale: int, group: int):
                 seen.add(m)
                 uniq.append(m)
         for k in range(min(per_locale, len(uniq) // group)):
-            chunk = uniq[k * group:(k + 1) * group]
-            yield {"id": f"django_i18n/{loc}/{k}", "text": "\n".join(chunk), "origin": f"django/conf/locale/{loc}",
-                   "licence": "BSD-3-Clause (Django)", "lang_label": loc}
+            chunk = uniq[k * group : (k + 1) * group]
+            yield {
+                "id": f"django_i18n/{loc}/{k}",
+                "text": "\n".join(chunk),
+                "origin": f"django/conf/locale/{loc}",
+                "licence": "BSD-3-Clause (Django)",
+                "lang_label": loc,
+            }
 
 
 def _pydoc_html(out_dir: str, limit: int) -> tuple[int, int]:
@@ -251,14 +354,26 @@ def build_sample(out: str, *, shards: int = 8, seed: int = 0) -> dict:
     sources = {
         "python_docs": (list(_python_docs()), "pydoc_data.topics (CPython standard library)", PSF),
         "stdlib_code": (list(_stdlib_code(150, rng)), f"CPython {sys.version.split()[0]} Lib/*.py", PSF),
-        "package_readme": (readmes, "site-packages/*.dist-info/METADATA of the pinned environment",
-                           "each package's own licence (per-record `licence` column)"),
-        "licence_text": (licences, "site-packages/*.dist-info/licenses, LICENSE*, COPYING*",
-                         "each package's own licence (per-record `licence` column)"),
-        "package_junk": (junk, "site-packages/*.dist-info RECORD, entry_points.txt, WHEEL, top_level.txt",
-                         "each package's own licence (per-record `licence` column)"),
-        "django_i18n": (list(_django_i18n(per_locale=6, group=25)), "Django translation catalogues (*.po)",
-                        "BSD-3-Clause (Django)"),
+        "package_readme": (
+            readmes,
+            "site-packages/*.dist-info/METADATA of the pinned environment",
+            "each package's own licence (per-record `licence` column)",
+        ),
+        "licence_text": (
+            licences,
+            "site-packages/*.dist-info/licenses, LICENSE*, COPYING*",
+            "each package's own licence (per-record `licence` column)",
+        ),
+        "package_junk": (
+            junk,
+            "site-packages/*.dist-info RECORD, entry_points.txt, WHEEL, top_level.txt",
+            "each package's own licence (per-record `licence` column)",
+        ),
+        "django_i18n": (
+            list(_django_i18n(per_locale=6, group=25)),
+            "Django translation catalogues (*.po)",
+            "BSD-3-Clause (Django)",
+        ),
     }
     records = []
     for name, (recs, _, _) in sources.items():
@@ -282,7 +397,10 @@ def build_sample(out: str, *, shards: int = 8, seed: int = 0) -> dict:
         fh.write(json.dumps(latin, ensure_ascii=False).encode("latin-1", "replace") + b"\n")
         line = json.dumps({**extra[4], "id": extra[4]["id"] + "#truncated"}).encode()
         fh.write(line[: len(line) // 2] + b"\n")
-        fh.write(json.dumps({"id": "python_docs/no-text", "source": "python_docs", "body": extra[5]["text"][:200]}).encode() + b"\n")
+        fh.write(
+            json.dumps({"id": "python_docs/no-text", "source": "python_docs", "body": extra[5]["text"][:200]}).encode()
+            + b"\n"
+        )
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb") as gz:
         for r in extra:
@@ -291,14 +409,35 @@ def build_sample(out: str, *, shards: int = 8, seed: int = 0) -> dict:
     with open(os.path.join(raw_dir, "truncated.jsonl.gz"), "wb") as fh:
         fh.write(data[: int(len(data) * 0.6)])
     n_html, b_html = _pydoc_html(os.path.join(out, "html"), limit=len(_HTML_MODULES))
-    src_info = [{"name": n, "rows": len(v[0]), "bytes": sum(len(r["text"].encode()) for r in v[0]),
-                 "origin": v[1], "licence": v[2]} for n, v in sources.items()]
-    src_info.append({"name": "stdlib_html", "rows": n_html, "bytes": b_html,
-                     "origin": "pydoc.html.page() of CPython stdlib modules (html/*.html)", "licence": PSF})
-    src_info.append({"name": "broken_inputs", "rows": 12, "bytes": 0,
-                     "origin": "raw/messy.jsonl and raw/truncated.jsonl.gz: copies of python_docs records with "
-                               "realistic damage (Latin-1 bytes, truncated line, missing text, cut gzip)",
-                     "licence": PSF})
+    src_info = [
+        {
+            "name": n,
+            "rows": len(v[0]),
+            "bytes": sum(len(r["text"].encode()) for r in v[0]),
+            "origin": v[1],
+            "licence": v[2],
+        }
+        for n, v in sources.items()
+    ]
+    src_info.append(
+        {
+            "name": "stdlib_html",
+            "rows": n_html,
+            "bytes": b_html,
+            "origin": "pydoc.html.page() of CPython stdlib modules (html/*.html)",
+            "licence": PSF,
+        }
+    )
+    src_info.append(
+        {
+            "name": "broken_inputs",
+            "rows": 12,
+            "bytes": 0,
+            "origin": "raw/messy.jsonl and raw/truncated.jsonl.gz: copies of python_docs records with "
+            "realistic damage (Latin-1 bytes, truncated line, missing text, cut gzip)",
+            "licence": PSF,
+        }
+    )
     manifest = {
         "name": "sample",
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -306,9 +445,11 @@ def build_sample(out: str, *, shards: int = 8, seed: int = 0) -> dict:
         "seed": seed,
         "rows": len(records) + n_html,
         "bytes": total_bytes + b_html,
-        "layout": {"raw/part-*.jsonl.gz": "JSONL records: id, text, source, origin, licence[, lang_label]",
-                   "raw/messy.jsonl, raw/truncated.jsonl.gz": "broken inputs (quarantine demo)",
-                   "html/*.html": "HTML pages (text extracted by the html reader)"},
+        "layout": {
+            "raw/part-*.jsonl.gz": "JSONL records: id, text, source, origin, licence[, lang_label]",
+            "raw/messy.jsonl, raw/truncated.jsonl.gz": "broken inputs (quarantine demo)",
+            "html/*.html": "HTML pages (text extracted by the html reader)",
+        },
         "sources": src_info,
     }
     with open(os.path.join(out, "manifest.json"), "w", encoding="utf-8") as fh:

@@ -28,6 +28,7 @@ Example (an executor running the tasks of a stage one by one, in this process):
     >>> from winnow import Length, Pipeline
     >>> Pipeline([Length(min_words=5)]).run("raw/*.jsonl", "runs/x", executor=Serial())  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import json
@@ -72,8 +73,10 @@ class Executor(ABC):
         if not cls.Options.model_fields:
             if options:
                 takers = ", ".join(n for n in executor_names() if takes_options(n)) or "none"
-                raise ValueError(f"executor_options: the {cls.name} executor takes no options (got "
-                                 f"{', '.join(sorted(options))}); they are for executor: {takers}")
+                raise ValueError(
+                    f"executor_options: the {cls.name} executor takes no options (got "
+                    f"{', '.join(sorted(options))}); they are for executor: {takers}"
+                )
             return {}
         try:
             return cls.Options(**options).model_dump()
@@ -82,8 +85,9 @@ class Executor(ABC):
             for err in e.errors():
                 key = ".".join(str(p) for p in err["loc"])
                 if err["type"] == "extra_forbidden":
-                    lines.append(f"executor_options.{key}: unknown key; valid keys: "
-                                 f"{', '.join(cls.Options.model_fields)}")
+                    lines.append(
+                        f"executor_options.{key}: unknown key; valid keys: {', '.join(cls.Options.model_fields)}"
+                    )
                 elif not key:  # a rule over several keys
                     lines.append(f"executor_options: {err['msg'].removeprefix('Value error, ')}")
                 else:
@@ -99,8 +103,16 @@ class Executor(ABC):
         return cls(workers=max(1, min(int(workers), n_tasks)), **options)
 
     @abstractmethod
-    def run_stage(self, layout: RunLayout, spec, steps: list, s: int, tasks: list, opts: dict,
-                  on_done: Callable[[TaskResult, object], None]) -> list[TaskResult]:
+    def run_stage(
+        self,
+        layout: RunLayout,
+        spec,
+        steps: list,
+        s: int,
+        tasks: list,
+        opts: dict,
+        on_done: Callable[[TaskResult, object], None],
+    ) -> list[TaskResult]:
         """Run stage ``s`` of ``steps`` for ``tasks``; return their results.
 
         Each task's result, outputs and completion marker must be what
@@ -123,8 +135,9 @@ class Executor(ABC):
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def run_stages(self, layout: RunLayout, spec, steps: list, tasks: list, opts: dict, *,
-                   progress: bool = False) -> tuple[list[TaskResult], dict[int, float]]:
+    def run_stages(
+        self, layout: RunLayout, spec, steps: list, tasks: list, opts: dict, *, progress: bool = False
+    ) -> tuple[list[TaskResult], dict[int, float]]:
         """Run every stage of ``steps`` over ``tasks`` (resuming from markers): the stage loop.
 
         Returns every (stage, task) result and the reduce seconds by global step index.
@@ -140,10 +153,15 @@ class Executor(ABC):
                     (done if r is not None else todo).append(r if r is not None else t)
                 all_results.extend(done)
                 label = "read + map" if s == 0 else f"stage {s}"
-                total = sum(t.size for t in tasks) if s == 0 else sum(
-                    r.rows_out for r in all_results if r.stage == s - 1)
-                bar.start(label, total, sum(t.size for t in tasks if t not in todo) if s == 0 else
-                          sum(r.read.rows_read for r in done), unit="bytes" if s == 0 else "rows")
+                total = (
+                    sum(t.size for t in tasks) if s == 0 else sum(r.rows_out for r in all_results if r.stage == s - 1)
+                )
+                bar.start(
+                    label,
+                    total,
+                    sum(t.size for t in tasks if t not in todo) if s == 0 else sum(r.read.rows_read for r in done),
+                    unit="bytes" if s == 0 else "rows",
+                )
                 bar.add_rows(sum(r.read.rows_read for r in done))
 
                 def on_done(r, t, s=s):
@@ -158,8 +176,9 @@ class Executor(ABC):
             bar.stop()
         return all_results, reduce_seconds
 
-    def _reduce_stage(self, layout: RunLayout, s: int, gs: GlobalStep, tasks: list, results: list[TaskResult],
-                      bar: "_Progress") -> float:
+    def _reduce_stage(
+        self, layout: RunLayout, s: int, gs: GlobalStep, tasks: list, results: list[TaskResult], bar: "_Progress"
+    ) -> float:
         """Reduce the global step ending stage ``s`` unless its marker exists; return its seconds."""
         rmark = layout.reduce_marker(s)
         if os.path.exists(rmark):
@@ -195,15 +214,20 @@ class _Progress:
     def start(self, label: str, total: float, completed: float, unit: str) -> None:
         if not self.enabled:
             return
-        from rich.progress import (BarColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self._rows = 0
         self._t0 = time.perf_counter()
         self._p = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
             TextColumn("{task.fields[rows]:,} rows · {task.fields[rate]:,.0f} rows/s"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), transient=False)
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            transient=False,
+        )
         self._p.start()
         self._task = self._p.add_task(label, total=max(total, 1), completed=completed, rows=0, rate=0.0)
 

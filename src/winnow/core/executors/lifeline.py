@@ -8,6 +8,7 @@ also asks the kernel for ``SIGKILL`` on parent death (``prctl(PR_SET_PDEATHSIG)`
 Example:
     >>> exit_with_parent(poll_seconds=5.0)   # in a worker initializer   # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@
 for speed; ``workers>1`` uses a ``spawn`` process pool so no state leaks between workers.
 A global step's reduce runs in this process (:meth:`Executor.reduce`, ``workers`` wide).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -67,8 +68,16 @@ class LocalExecutor(Executor):
 
     name = "local"
 
-    def run_stage(self, layout: RunLayout, spec, steps: list, s: int, tasks: list, opts: dict,
-                  on_done: Callable[[TaskResult, object], None]) -> list[TaskResult]:
+    def run_stage(
+        self,
+        layout: RunLayout,
+        spec,
+        steps: list,
+        s: int,
+        tasks: list,
+        opts: dict,
+        on_done: Callable[[TaskResult, object], None],
+    ) -> list[TaskResult]:
         results: list[TaskResult] = []
         if not tasks:
             return results
@@ -82,8 +91,7 @@ class LocalExecutor(Executor):
         payload = cloudpickle.dumps((layout, spec, steps, opts))
         ctx = mp.get_context("spawn")
         n = min(self.workers, len(tasks))
-        with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(payload,)) as pool:
+        with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(payload,)) as pool:
             with main_not_reimported():  # the workers start at the first submits
                 pending = {pool.submit(_worker_run, s, t): t for t in tasks}
             try:

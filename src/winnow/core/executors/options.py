@@ -5,17 +5,33 @@ steps declare theirs; they are validated without importing Ray, so a bad key fai
 config-load time with a message that names it.
 
 Example:
-    >>> RayOptions(cpus_per_task=2, object_store_memory="2GB").model_dump()
-    {'address': None, 'num_cpus': None, 'cpus_per_task': 2.0, 'batch_rows': None, 'object_store_memory': 2000000000, 'max_retries': 3}
+    >>> o = RayOptions(cpus_per_task=2, object_store_memory="2GB").model_dump()
+    >>> o["cpus_per_task"], o["object_store_memory"], o["max_retries"], o["address"]
+    (2.0, 2000000000, 3, None)
 """
+
 from __future__ import annotations
 
 import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
-          "t": 10**12, "tb": 10**12, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 10**3,
+    "kb": 10**3,
+    "m": 10**6,
+    "mb": 10**6,
+    "g": 10**9,
+    "gb": 10**9,
+    "t": 10**12,
+    "tb": 10**12,
+    "kib": 1 << 10,
+    "mib": 1 << 20,
+    "gib": 1 << 30,
+    "tib": 1 << 40,
+}
 
 
 def parse_bytes(value) -> int:
@@ -68,7 +84,8 @@ class RayOptions(ExecutorOptions):
     @model_validator(mode="after")
     def _local_sizes_without_address(self):
         if self.address and (self.num_cpus or self.object_store_memory):
-            raise ValueError("num_cpus and object_store_memory size a local Ray; they cannot be set "
-                             "together with address (the cluster's own apply)")
+            raise ValueError(
+                "num_cpus and object_store_memory size a local Ray; they cannot be set "
+                "together with address (the cluster's own apply)"
+            )
         return self
-

@@ -30,6 +30,7 @@ Example:
     >>> Pipeline([Length(min_words=5)]).run("raw/*.jsonl.gz", "runs/demo", executor="ray",
     ...     executor_options={"num_cpus": 2, "cpus_per_task": 1})              # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -56,8 +57,16 @@ from winnow.core.executors.options import RayOptions
 from winnow.core.io.writers import ShardWriter
 from winnow.core.memory import release_memory
 from winnow.core.pipeline.executor_registry import register_executor
-from winnow.core.pipeline.runner import (RunLayout, StagePlan, StrictInputError, TaskResult, cleanup_task,
-                                         iter_stage_input, stage_plan, write_json_atomic)
+from winnow.core.pipeline.runner import (
+    RunLayout,
+    StagePlan,
+    StrictInputError,
+    TaskResult,
+    cleanup_task,
+    iter_stage_input,
+    stage_plan,
+    write_json_atomic,
+)
 from winnow.core.pipeline.stats import ReadStats, StepStats
 from winnow.core.pipeline.step import GlobalStep
 
@@ -102,9 +111,10 @@ def _read_task_blocks(root: str, spec, s: int, task, batch_rows: int, strict: bo
         raise
     files = qw.close() if qw is not None else []
     rstats.seconds = time.perf_counter() - t0
-    write_json_atomic(_read_json_path(layout, s, task.index),
-                      {"read": rstats.to_dict(), "rows": pos,
-                       "quarantine": [os.path.relpath(p, root) for p in files]})
+    write_json_atomic(
+        _read_json_path(layout, s, task.index),
+        {"read": rstats.to_dict(), "rows": pos, "quarantine": [os.path.relpath(p, root) for p in files]},
+    )
 
 
 def _make_datasource(root: str, spec, s: int, tasks: list, batch_rows: int, strict: bool):
@@ -123,8 +133,9 @@ def _make_datasource(root: str, spec, s: int, tasks: list, batch_rows: int, stri
         def get_read_tasks(self, parallelism, per_task_row_limit=None, data_context=None):
             out = []
             for t in tasks:
-                meta = BlockMetadata(num_rows=None, size_bytes=int(t.size) or None, input_files=list(t.files),
-                                     exec_stats=None)
+                meta = BlockMetadata(
+                    num_rows=None, size_bytes=int(t.size) or None, input_files=list(t.files), exec_stats=None
+                )
                 out.append(ReadTask(partial(_read_task_blocks, root, spec, s, t, batch_rows, strict), meta))
             return out
 
@@ -194,9 +205,13 @@ def _run_batch(ctx: _StageCtx, batch: pa.Table) -> pa.Table:
 
 
 def _stats_table(rows: list[tuple[int, int, str]]) -> pa.Table:
-    return pa.table({TASK: pa.array([r[0] for r in rows], pa.int64()),
-                     ROW: pa.array([r[1] for r in rows], pa.int64()),
-                     "stats": pa.array([r[2] for r in rows], pa.string())})
+    return pa.table(
+        {
+            TASK: pa.array([r[0] for r in rows], pa.int64()),
+            ROW: pa.array([r[1] for r in rows], pa.int64()),
+            "stats": pa.array([r[2] for r in rows], pa.string()),
+        }
+    )
 
 
 def _run_part(ctx: _StageCtx, plan: StagePlan, part: pa.Table, task: int) -> tuple[int, int, str]:
@@ -221,8 +236,7 @@ def _run_part(ctx: _StageCtx, plan: StagePlan, part: pa.Table, task: int) -> tup
         files["rejects"] += w.close()
     if batch.num_rows:
         if plan.last:
-            w = ShardWriter(layout.data, tag, max_rows=ctx.shard_rows, max_bytes=ctx.shard_bytes,
-                            format=ctx.out_format)
+            w = ShardWriter(layout.data, tag, max_rows=ctx.shard_rows, max_bytes=ctx.shard_bytes, format=ctx.out_format)
             w.write(batch)
             files["data"] = w.close()
         else:
@@ -235,8 +249,13 @@ def _run_part(ctx: _StageCtx, plan: StagePlan, part: pa.Table, task: int) -> tup
             files["data"] = dw.close()
     step_list = [st.to_dict() for st in plan.step_stats(stats)]
     rel = {k: [os.path.relpath(p, ctx.root) for p in v] for k, v in files.items()}
-    return task, row0, json.dumps({"steps": step_list, "rows_out": batch.num_rows, "files": rel,
-                                   "rows_in": part.num_rows, "pid": os.getpid()})
+    return (
+        task,
+        row0,
+        json.dumps(
+            {"steps": step_list, "rows_out": batch.num_rows, "files": rel, "rows_in": part.num_rows, "pid": os.getpid()}
+        ),
+    )
 
 
 # ------------------------------------------------------------------ reduce helpers (Ray tasks)
@@ -319,21 +338,34 @@ class RayExecutor(Executor):
         return cls(workers=workers, **options)
 
     def __post_init__(self):
-        opts = self.validate_options({
-            "address": self.address, "num_cpus": self.num_cpus, "cpus_per_task": self.cpus_per_task,
-            "batch_rows": self.batch_rows, "object_store_memory": self.object_store_memory,
-            "max_retries": self.max_retries})
+        opts = self.validate_options(
+            {
+                "address": self.address,
+                "num_cpus": self.num_cpus,
+                "cpus_per_task": self.cpus_per_task,
+                "batch_rows": self.batch_rows,
+                "object_store_memory": self.object_store_memory,
+                "max_retries": self.max_retries,
+            }
+        )
         for k, v in opts.items():
             setattr(self, k, v)
         import ray
 
         if not ray.is_initialized():
-            kw = dict(include_dashboard=False, ignore_reinit_error=True, log_to_driver=True,
-                      configure_logging=True, logging_level="WARNING")
+            kw = dict(
+                include_dashboard=False,
+                ignore_reinit_error=True,
+                log_to_driver=True,
+                configure_logging=True,
+                logging_level="WARNING",
+            )
             if self.address:
                 if self.num_cpus or self.object_store_memory:
-                    raise ValueError("executor_options: num_cpus and object_store_memory size a local Ray; "
-                                     "they cannot be set together with address (the cluster's own apply)")
+                    raise ValueError(
+                        "executor_options: num_cpus and object_store_memory size a local Ray; "
+                        "they cannot be set together with address (the cluster's own apply)"
+                    )
                 ray.init(address=self.address, **kw)
             else:
                 # workers must import the same winnow as the driver (e.g. a source checkout)
@@ -341,8 +373,12 @@ class RayExecutor(Executor):
 
                 src = os.path.dirname(os.path.dirname(os.path.abspath(winnow.__file__)))
                 pp = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
-                ray.init(num_cpus=self.num_cpus, object_store_memory=self.object_store_memory,
-                         runtime_env={"env_vars": {"PYTHONPATH": pp}}, **kw)
+                ray.init(
+                    num_cpus=self.num_cpus,
+                    object_store_memory=self.object_store_memory,
+                    runtime_env={"env_vars": {"PYTHONPATH": pp}},
+                    **kw,
+                )
             self._started = True
         from ray.data import DataContext
 
@@ -355,15 +391,25 @@ class RayExecutor(Executor):
         self._cluster_cpus = float(ray.cluster_resources().get("CPU", 1))
         if self.cpus_per_task > self._node_cpus:
             self.close()
-            raise ValueError(f"executor_options.cpus_per_task={self.cpus_per_task} exceeds the CPUs of the "
-                             f"largest Ray node ({self._node_cpus:g})")
+            raise ValueError(
+                f"executor_options.cpus_per_task={self.cpus_per_task} exceeds the CPUs of the "
+                f"largest Ray node ({self._node_cpus:g})"
+            )
         if self.workers is None:
             self.workers = max(1, int(self._node_cpus // self.cpus_per_task))
 
     # -- the executor interface (the stage loop is Executor.run_stages)
 
-    def run_stage(self, layout: RunLayout, spec, steps: list, s: int, tasks: list, opts: dict,
-                  on_done: Callable[[TaskResult, object], None]) -> list[TaskResult]:
+    def run_stage(
+        self,
+        layout: RunLayout,
+        spec,
+        steps: list,
+        s: int,
+        tasks: list,
+        opts: dict,
+        on_done: Callable[[TaskResult, object], None],
+    ) -> list[TaskResult]:
         """Run stage ``s`` for ``tasks`` as one Ray Data job; write their markers; return results."""
         if not tasks:
             return []
@@ -374,8 +420,17 @@ class RayExecutor(Executor):
             self._clean_task(layout, s, t.index, last)
         batch_rows = int(self.batch_rows or opts.get("batch_rows") or 8192)
         root = os.path.abspath(layout.root)
-        ctx = _StageCtx(uuid.uuid4().hex, root, steps, s, last, opts.get("out_format", "parquet"),
-                        int(opts.get("shard_rows", 1_000_000)), int(opts.get("shard_bytes", 512 << 20)), batch_rows)
+        ctx = _StageCtx(
+            uuid.uuid4().hex,
+            root,
+            steps,
+            s,
+            last,
+            opts.get("out_format", "parquet"),
+            int(opts.get("shard_rows", 1_000_000)),
+            int(opts.get("shard_bytes", 512 << 20)),
+            batch_rows,
+        )
         t_stage = time.perf_counter()
         remote = {"max_retries": self.max_retries}
         parts: dict[int, list[dict]] = defaultdict(list)
@@ -384,14 +439,24 @@ class RayExecutor(Executor):
             warnings.simplefilter("ignore", DeprecationWarning)
             ds = ray.data.read_datasource(
                 _make_datasource(root, spec, s, tasks, batch_rows, bool(opts.get("strict"))),
-                override_num_blocks=len(tasks), num_cpus=self.cpus_per_task, ray_remote_args=remote)
+                override_num_blocks=len(tasks),
+                num_cpus=self.cpus_per_task,
+                ray_remote_args=remote,
+            )
             # batch_size=None: whole blocks (one task's rows each), sliced to batch_rows in _run_batch
-            out = ds.map_batches(partial(_run_batch, ctx), batch_format="pyarrow", batch_size=None,
-                                 zero_copy_batch=True, num_cpus=self.cpus_per_task, **remote)
+            out = ds.map_batches(
+                partial(_run_batch, ctx),
+                batch_format="pyarrow",
+                batch_size=None,
+                zero_copy_batch=True,
+                num_cpus=self.cpus_per_task,
+                **remote,
+            )
             try:
                 for b in out.iter_batches(batch_format="pyarrow", batch_size=None):
-                    for t, r, st in zip(b.column(TASK).to_pylist(), b.column(ROW).to_pylist(),
-                                        b.column("stats").to_pylist()):
+                    for t, r, st in zip(
+                        b.column(TASK).to_pylist(), b.column(ROW).to_pylist(), b.column("stats").to_pylist()
+                    ):
                         parts[t].append({"row": r, **json.loads(st)})
             except Exception as e:
                 inner = _unwrap(e)
@@ -405,15 +470,25 @@ class RayExecutor(Executor):
         if not last:
             concat = ray.remote(num_cpus=min(self.cpus_per_task, 1), max_retries=self.max_retries)(_concat_keys)
             for t in tasks:
-                kp = [f for p in sorted(parts.get(t.index, []), key=lambda p: p["row"])
-                      for f in p["files"].get("keyparts", [])]
+                kp = [
+                    f
+                    for p in sorted(parts.get(t.index, []), key=lambda p: p["row"])
+                    for f in p["files"].get("keyparts", [])
+                ]
                 if kp:
                     key_jobs[t.index] = concat.remote(root, kp, layout.keys(s), f"t{t.index:05d}")
         key_files = dict(zip(key_jobs, ray.get(list(key_jobs.values())))) if key_jobs else {}
         results = []
         for t in tasks:
-            res = self._task_result(layout, steps, s, t.index, sorted(parts.get(t.index, []), key=lambda p: p["row"]),
-                                    key_files.get(t.index, []), last)
+            res = self._task_result(
+                layout,
+                steps,
+                s,
+                t.index,
+                sorted(parts.get(t.index, []), key=lambda p: p["row"]),
+                key_files.get(t.index, []),
+                last,
+            )
             write_json_atomic(layout.marker(s, t.index), res.to_dict())
             results.append(res)
             on_done(res, by_index[t.index])
@@ -422,12 +497,19 @@ class RayExecutor(Executor):
             shutil.rmtree(_keyparts(layout, s), ignore_errors=True)
         # per-stage timing, for diagnosis and scaling estimates (benchmarks/ray)
         busy = [r.read.seconds + sum(x.seconds for x in r.steps) for r in results]
-        write_json_atomic(os.path.join(layout.stage(s), "ray.json"), {
-            "tasks": len(tasks), "batches": sum(len(v) for v in parts.values()),
-            "worker_pids": len({p["pid"] for v in parts.values() for p in v}),
-            "wall_seconds": round(time.perf_counter() - t_stage, 4), "map_wall_seconds": round(t_map, 4),
-            "task_busy_seconds": [round(b, 4) for b in busy], "cpus_per_task": self.cpus_per_task,
-            "cluster_cpus": self._cluster_cpus})
+        write_json_atomic(
+            os.path.join(layout.stage(s), "ray.json"),
+            {
+                "tasks": len(tasks),
+                "batches": sum(len(v) for v in parts.values()),
+                "worker_pids": len({p["pid"] for v in parts.values() for p in v}),
+                "wall_seconds": round(time.perf_counter() - t_stage, 4),
+                "map_wall_seconds": round(t_map, 4),
+                "task_busy_seconds": [round(b, 4) for b in busy],
+                "cpus_per_task": self.cpus_per_task,
+                "cluster_cpus": self._cluster_cpus,
+            },
+        )
         return results
 
     def reduce(self, gs: GlobalStep, key_files: list, dec_dir: str) -> None:
@@ -468,8 +550,9 @@ class RayExecutor(Executor):
                 except FileNotFoundError:
                     pass
 
-    def _task_result(self, layout: RunLayout, steps: list, s: int, task: int, parts: list[dict],
-                     keys: list[str], last: bool) -> TaskResult:
+    def _task_result(
+        self, layout: RunLayout, steps: list, s: int, task: int, parts: list[dict], keys: list[str], last: bool
+    ) -> TaskResult:
         plan = stage_plan(steps, s)
         stats = plan.new_stats()
         files: dict[str, list[str]] = {"data": [], "rejects": []}

@@ -20,6 +20,7 @@ Example:
     >>> sorted(FORMAT_SUFFIXES)[:3]
     ['.arrow', '.csv', '.feather']
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,15 @@ import pyarrow.compute as pc
 from winnow.core.records import empty_quarantine, ensure_record_columns, quarantine_table
 
 #: file suffixes of the formats of this module
-FORMAT_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow",
-                   ".warc": "warc", ".wet": "warc"}
+FORMAT_SUFFIXES = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".arrow": "arrow",
+    ".feather": "arrow",
+    ".ipc": "arrow",
+    ".warc": "warc",
+    ".wet": "warc",
+}
 #: formats read by this module (one task per file)
 FORMATS = ("csv", "tsv", "arrow", "warc")
 
@@ -76,25 +84,53 @@ def _chunk(spec, name: str, t: pa.Table, offsets: np.ndarray, qs: list[dict]):
         try:
             t = t.set_column(t.column_names.index(tc), tc, pc.cast(col, pa.string()))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            bad = quarantine_table([dict(file=name, offset=int(offsets[0]), rows=t.num_rows,
-                                         error=f"column {tc!r} has type {col.type}, expected text")])
+            bad = quarantine_table(
+                [
+                    dict(
+                        file=name,
+                        offset=int(offsets[0]),
+                        rows=t.num_rows,
+                        error=f"column {tc!r} has type {col.type}, expected text",
+                    )
+                ]
+            )
             return ReadChunk(empty_records(), pa.concat_tables([q, bad]))
         col = t.column(tc)
     if col.null_count:
         bad = np.asarray(col.is_null().to_numpy(zero_copy_only=False))
-        q = pa.concat_tables([q, quarantine_table([dict(file=name, offset=int(o), error=f"missing text column {tc!r}")
-                                                   for o in offsets[bad]])])
+        q = pa.concat_tables(
+            [
+                q,
+                quarantine_table(
+                    [dict(file=name, offset=int(o), error=f"missing text column {tc!r}") for o in offsets[bad]]
+                ),
+            ]
+        )
         t, offsets = t.filter(pa.array(~bad)), offsets[~bad]
-    return ReadChunk(ensure_record_columns(t, file=name, offsets=offsets, source=spec.source, text_column=tc,
-                                           id_column=spec.id_column), q)
+    return ReadChunk(
+        ensure_record_columns(
+            t, file=name, offsets=offsets, source=spec.source, text_column=tc, id_column=spec.id_column
+        ),
+        q,
+    )
 
 
 def _missing_column(spec, name: str, cols: list[str], rows: int = 1):
     from winnow.core.io.readers import ReadChunk, empty_records
 
-    return ReadChunk(empty_records(), quarantine_table([dict(
-        file=name, offset=0, rows=max(rows, 1),
-        error=f"missing required column {spec.text_column!r}; the file has columns {cols}")]))
+    return ReadChunk(
+        empty_records(),
+        quarantine_table(
+            [
+                dict(
+                    file=name,
+                    offset=0,
+                    rows=max(rows, 1),
+                    error=f"missing required column {spec.text_column!r}; the file has columns {cols}",
+                )
+            ]
+        ),
+    )
 
 
 def _read_csv(spec, path: str, name: str, delimiter: str, open_binary) -> Iterator:
@@ -103,23 +139,35 @@ def _read_csv(spec, path: str, name: str, delimiter: str, open_binary) -> Iterat
     bad: list[dict] = []
 
     def on_invalid(row) -> str:
-        bad.append(dict(file=name, offset=int(row.number or -1),
-                        error=f"CSV row has {row.actual_columns} fields, expected {row.expected_columns}",
-                        raw=row.text))
+        bad.append(
+            dict(
+                file=name,
+                offset=int(row.number or -1),
+                error=f"CSV row has {row.actual_columns} fields, expected {row.expected_columns}",
+                raw=row.text,
+            )
+        )
         return "skip"
 
     row0 = 0
     with open_binary(path, spec) as fh:
         try:
-            reader = pacsv.open_csv(fh, read_options=pacsv.ReadOptions(block_size=8 << 20),
-                                    parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
-                                                                     invalid_row_handler=on_invalid),
-                                    convert_options=pacsv.ConvertOptions(
-                                        column_types={spec.text_column: pa.string(), spec.id_column: pa.string()}))
+            reader = pacsv.open_csv(
+                fh,
+                read_options=pacsv.ReadOptions(block_size=8 << 20),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={spec.text_column: pa.string(), spec.id_column: pa.string()}
+                ),
+            )
         except pa.ArrowInvalid as e:
             from winnow.core.io.readers import ReadChunk, empty_records
 
-            yield ReadChunk(empty_records(), quarantine_table([dict(file=name, offset=0, error=f"not a readable CSV: {e}")]))
+            yield ReadChunk(
+                empty_records(), quarantine_table([dict(file=name, offset=0, error=f"not a readable CSV: {e}")])
+            )
             return
         cols = reader.schema.names
         if spec.text_column not in cols:
@@ -159,7 +207,9 @@ def _read_arrow(spec, path: str, name: str, open_binary) -> Iterator:
             reader = ipc.open_stream(buf)  # HF datasets write the stream format
             batches, schema = iter(reader), reader.schema
     except pa.ArrowInvalid as e:
-        yield ReadChunk(empty_records(), quarantine_table([dict(file=name, offset=0, error=f"not a readable Arrow file: {e}")]))
+        yield ReadChunk(
+            empty_records(), quarantine_table([dict(file=name, offset=0, error=f"not a readable Arrow file: {e}")])
+        )
         return
     if spec.text_column not in schema.names:
         yield _missing_column(spec, name, schema.names)
@@ -172,7 +222,9 @@ def _read_arrow(spec, path: str, name: str, open_binary) -> Iterator:
             row0 += t.num_rows
             yield _chunk(spec, name, t, offsets, [])
     except (pa.ArrowInvalid, OSError) as e:
-        yield ReadChunk(empty_records(), quarantine_table([dict(file=name, offset=row0, error=f"corrupt Arrow data: {e}")]))
+        yield ReadChunk(
+            empty_records(), quarantine_table([dict(file=name, offset=row0, error=f"corrupt Arrow data: {e}")])
+        )
 
 
 def _read_warc(spec, path: str, name: str) -> Iterator:
@@ -186,14 +238,21 @@ def _read_warc(spec, path: str, name: str) -> Iterator:
     def flush():
         if not texts:
             return ReadChunk(*_empty(qs))
-        t = pa.table({"id": pa.array(ids, pa.string()), "text": pa.array(texts, pa.string()),
-                      "url": pa.array(urls, pa.string()), "warc_date": pa.array(dates, pa.string())})
-        return ReadChunk(ensure_record_columns(t, file=name, offsets=offs, source=spec.source or "warc"),
-                         quarantine_table(qs) if qs else empty_quarantine())
+        t = pa.table(
+            {
+                "id": pa.array(ids, pa.string()),
+                "text": pa.array(texts, pa.string()),
+                "url": pa.array(urls, pa.string()),
+                "warc_date": pa.array(dates, pa.string()),
+            }
+        )
+        return ReadChunk(
+            ensure_record_columns(t, file=name, offsets=offs, source=spec.source or "warc"),
+            quarantine_table(qs) if qs else empty_quarantine(),
+        )
 
     with fsspec.open(path, "rb", **(spec.storage_options or {})) as fh:
-        it = ArchiveIterator(fh, record_types=WarcRecordType.response | WarcRecordType.conversion,
-                             parse_http=True)
+        it = ArchiveIterator(fh, record_types=WarcRecordType.response | WarcRecordType.conversion, parse_http=True)
         try:
             for rec in it:
                 pos = int(rec.stream_pos)
@@ -211,8 +270,14 @@ def _read_warc(spec, path: str, name: str) -> Iterator:
                         else:
                             continue  # images, PDFs...: not text documents
                 except Exception as e:  # noqa: BLE001 - any extraction failure is this record's
-                    qs.append(dict(file=name, offset=pos, error=f"WARC record body: {type(e).__name__}: {e}",
-                                   raw=body[:200].decode("utf-8", "replace")))
+                    qs.append(
+                        dict(
+                            file=name,
+                            offset=pos,
+                            error=f"WARC record body: {type(e).__name__}: {e}",
+                            raw=body[:200].decode("utf-8", "replace"),
+                        )
+                    )
                     continue
                 ids.append(h.get("WARC-Record-ID", "").strip("<>") or f"{name}:{pos}")
                 texts.append(text)

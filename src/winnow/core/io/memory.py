@@ -13,6 +13,7 @@ Example:
     >>> is_in_memory("data/*.jsonl"), is_in_memory(pd.DataFrame())
     (False, True)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -64,8 +65,10 @@ def to_arrow(obj) -> pa.Table:
             obj = obj.flatten_indices()
         t = obj.data
         return t.table if hasattr(t, "table") else pa.table(t)
-    raise TypeError(f"cannot use a {type(obj).__name__} as a table: pass a path, a pandas or polars DataFrame, "
-                    "a pyarrow Table or a datasets.Dataset")
+    raise TypeError(
+        f"cannot use a {type(obj).__name__} as a table: pass a path, a pandas or polars DataFrame, "
+        "a pyarrow Table or a datasets.Dataset"
+    )
 
 
 def materialize(obj, folder: str | None = None) -> str:

@@ -12,6 +12,7 @@ Example:
     ...     for chunk in read_task(spec, task):
     ...         print(chunk.table.num_rows, chunk.quarantine.num_rows)
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from winnow.core.io.formats import FORMAT_SUFFIXES, hf_dataset_files, read_format
 from winnow.core.io.validate import MAX_JSON_DEPTH, invalid_utf8_rows, lines_array, too_deep_lines
-from winnow.core.records import ensure_record_columns, quarantine_table, empty_quarantine
+from winnow.core.records import ensure_record_columns, quarantine_table
 from winnow.errors import InputError  # defined there; importable from here too
 
 Format = Literal["jsonl", "parquet", "text", "html", "csv", "tsv", "arrow", "warc"]
@@ -41,10 +42,17 @@ GROUP_FILES = 2000
 GROUP_BYTES = 64 << 20
 
 _SUFFIX_FORMATS = {
-    ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl",
-    ".parquet": "parquet", ".pq": "parquet",
-    ".txt": "text", ".md": "text", ".rst": "text",
-    ".html": "html", ".htm": "html", ".xhtml": "html",
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".txt": "text",
+    ".md": "text",
+    ".rst": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
     **FORMAT_SUFFIXES,
 }
 _COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2", ".xz": "xz"}
@@ -133,8 +141,10 @@ def _check_walkable(root: str) -> None:
             break
     if errors:
         e = errors[0]
-        raise InputError(f"cannot read input folder {e.filename}: {e.strerror}; fix its permissions "
-                         "or point input.path at readable files only")
+        raise InputError(
+            f"cannot read input folder {e.filename}: {e.strerror}; fix its permissions "
+            "or point input.path at readable files only"
+        )
 
 
 def _mtime(info: dict) -> str:
@@ -144,8 +154,9 @@ def _mtime(info: dict) -> str:
     return ""
 
 
-def _fs_and_paths(spec: InputSpec, exclude: list[str] | None = None
-                  ) -> tuple[object, list[tuple[str, int, str]], str, str]:
+def _fs_and_paths(
+    spec: InputSpec, exclude: list[str] | None = None
+) -> tuple[object, list[tuple[str, int, str]], str, str]:
     import fsspec
 
     paths = spec.path if isinstance(spec.path, list) else [spec.path]
@@ -174,7 +185,7 @@ def _fs_and_paths(spec: InputSpec, exclude: list[str] | None = None
         else:
             raise InputError(f"input path does not exist: {p}")
         roots.append(_input_root(fs_, stripped))
-        for name, info in (found.items() if hf is not None else sorted(found.items())):
+        for name, info in found.items() if hf is not None else sorted(found.items()):
             if info.get("type", "file") != "file":
                 continue
             base = posixpath.basename(name)
@@ -200,7 +211,7 @@ def _unstrip(protocol: str, name: str) -> str:
 
 def _relative_name(name: str, root: str) -> str:
     if root and name.startswith(root.rstrip("/") + "/"):
-        return name[len(root.rstrip("/")) + 1:]
+        return name[len(root.rstrip("/")) + 1 :]
     return posixpath.basename(name) if root and posixpath.dirname(name) == root else name
 
 
@@ -219,9 +230,14 @@ def plan_tasks(spec: InputSpec, exclude: list[str] | None = None) -> list[ReadTa
     gfmt: Format | None = None
 
     def make(items, fmt, size):
-        return ReadTask(len(tasks), [_unstrip(protocol, n) for n, _, _ in items], fmt, size,
-                        names=[_relative_name(n, root) for n, _, _ in items],
-                        stamps=[(sz, mt) for _, sz, mt in items])
+        return ReadTask(
+            len(tasks),
+            [_unstrip(protocol, n) for n, _, _ in items],
+            fmt,
+            size,
+            names=[_relative_name(n, root) for n, _, _ in items],
+            stamps=[(sz, mt) for _, sz, mt in items],
+        )
 
     def flush():
         nonlocal group, gsize, gfmt
@@ -377,7 +393,7 @@ class _StreamDecoder:
             sink.clear()
         for i in range(len(chunk)):
             try:
-                self._feed(chunk[i:i + 1], self._buf)
+                self._feed(chunk[i : i + 1], self._buf)
             except Exception:
                 return
 
@@ -434,9 +450,19 @@ def _read_jsonl(spec: InputSpec, path: str, name: str) -> Iterator[ReadChunk]:
     skipped = 0
 
     def too_long(at: int, n: int) -> ReadChunk:
-        return ReadChunk(empty_records(), quarantine_table([dict(
-            file=name, offset=at, error=f"document too large: line of {n:,} bytes exceeds the bound of "
-                                        f"max_chars={spec.max_chars:,}")]))
+        return ReadChunk(
+            empty_records(),
+            quarantine_table(
+                [
+                    dict(
+                        file=name,
+                        offset=at,
+                        error=f"document too large: line of {n:,} bytes exceeds the bound of "
+                        f"max_chars={spec.max_chars:,}",
+                    )
+                ]
+            ),
+        )
 
     with fh:
         while True:
@@ -454,8 +480,16 @@ def _read_jsonl(spec: InputSpec, path: str, name: str) -> Iterator[ReadChunk]:
                     yield _parse_jsonl_block(spec, name, pending[:cut], base)
                 yield ReadChunk(
                     empty_records(),
-                    quarantine_table([dict(file=name, offset=base + cut, error=f"corrupt input stream: {type(e).__name__}: {e}",
-                                           raw=pending[cut:cut + 200].decode("utf-8", "replace"))]),
+                    quarantine_table(
+                        [
+                            dict(
+                                file=name,
+                                offset=base + cut,
+                                error=f"corrupt input stream: {type(e).__name__}: {e}",
+                                raw=pending[cut : cut + 200].decode("utf-8", "replace"),
+                            )
+                        ]
+                    ),
                 )
                 return
             if not block:
@@ -466,7 +500,7 @@ def _read_jsonl(spec: InputSpec, path: str, name: str) -> Iterator[ReadChunk]:
                     skipped += len(block)
                     continue
                 yield too_long(skip_at, skipped + i)
-                base, block, skip_at = skip_at + skipped + i + 1, block[i + 1:], None
+                base, block, skip_at = skip_at + skipped + i + 1, block[i + 1 :], None
                 if not block:
                     continue
             pending = pending + block if pending else block
@@ -485,8 +519,9 @@ def _read_jsonl(spec: InputSpec, path: str, name: str) -> Iterator[ReadChunk]:
 
 
 def empty_records() -> pa.Table:
-    return pa.table({"id": pa.array([], pa.string()), "text": pa.array([], pa.string()),
-                     "source": pa.array([], pa.string())})
+    return pa.table(
+        {"id": pa.array([], pa.string()), "text": pa.array([], pa.string()), "source": pa.array([], pa.string())}
+    )
 
 
 def _line_bounds(buf: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -523,18 +558,21 @@ def _parse_jsonl_block(spec: InputSpec, name: str, buf: bytes, base: int) -> Rea
     qs: list[dict] = []
     if bad.any():
         for i in np.flatnonzero(bad).tolist():
-            raw = buf[starts[i]:min(ends[i], starts[i] + 200)].decode("utf-8", "replace")
+            raw = buf[starts[i] : min(ends[i], starts[i] + 200)].decode("utf-8", "replace")
             if bad_utf8[i]:
                 err = "undecodable bytes (not UTF-8)"
             elif too_big[i]:
-                err = f"document too large: line of {int(lens[i]):,} bytes exceeds the bound of max_chars={spec.max_chars:,}"
+                err = (
+                    f"document too large: line of {int(lens[i]):,} bytes exceeds the bound of "
+                    f"max_chars={spec.max_chars:,}"
+                )
             else:
                 err = f"JSON nested too deep: depth {int(depth[i]):,} > {MAX_JSON_DEPTH}"
             qs.append(dict(file=name, offset=base + int(starts[i]), error=err, raw=raw))
         # drop the bad lines (and their newline) from the buffer: join the runs between them
         bi = np.flatnonzero(bad)
         cuts = [0] + [x for i in bi.tolist() for x in (int(starts[i]), int(ends[i]) + 1)] + [len(buf) + 1]
-        buf = b"".join(buf[cuts[k]:cuts[k + 1]] for k in range(0, len(cuts), 2))
+        buf = b"".join(buf[cuts[k] : cuts[k + 1]] for k in range(0, len(cuts), 2))
         good = ~bad & ~blank
         new_len = np.where(bad, 0, lens + 1)
         new_starts = np.concatenate([[0], np.cumsum(new_len)[:-1]])
@@ -561,8 +599,9 @@ def _parse_jsonl_block(spec: InputSpec, name: str, buf: bytes, base: int) -> Rea
     if chunk is None:
         chunk = _parse_jsonl_slow(spec, name, buf, p_starts, p_ends, offsets)
     if qs:
-        chunk.quarantine = pa.concat_tables([q0, chunk.quarantine]).sort_by("offset") \
-            if chunk.quarantine.num_rows else q0
+        chunk.quarantine = (
+            pa.concat_tables([q0, chunk.quarantine]).sort_by("offset") if chunk.quarantine.num_rows else q0
+        )
     return chunk
 
 
@@ -591,8 +630,10 @@ def _oversized(spec: InputSpec, col) -> np.ndarray | None:
 
 def _too_large_entries(spec: InputSpec, name: str, col, offsets: np.ndarray, mask: np.ndarray) -> list[dict]:
     lens = pc.utf8_length(pc.filter(col, pa.array(mask))).to_pylist()
-    return [dict(file=name, offset=int(o), error=f"document too large: {n:,} characters > max_chars={spec.max_chars:,}")
-            for o, n in zip(offsets[mask].tolist(), lens)]
+    return [
+        dict(file=name, offset=int(o), error=f"document too large: {n:,} characters > max_chars={spec.max_chars:,}")
+        for o, n in zip(offsets[mask].tolist(), lens)
+    ]
 
 
 def _finish_table(spec: InputSpec, name: str, table: pa.Table, offsets: np.ndarray) -> ReadChunk | None:
@@ -621,8 +662,9 @@ def _finish_table(spec: InputSpec, name: str, table: pa.Table, offsets: np.ndarr
         offsets = offsets[~big]
     if qs:
         qs.sort(key=lambda r: r["offset"])
-    t = ensure_record_columns(table, file=name, offsets=offsets, source=spec.source,
-                              text_column=tc, id_column=spec.id_column)
+    t = ensure_record_columns(
+        table, file=name, offsets=offsets, source=spec.source, text_column=tc, id_column=spec.id_column
+    )
     return ReadChunk(t, quarantine_table(qs))
 
 
@@ -663,8 +705,14 @@ def _parse_jsonl_slow(spec, name, buf, starts, ends, offsets) -> ReadChunk:
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as err:
-            qs.append(dict(file=name, offset=off, error=f"undecodable bytes (not UTF-8): {err}",
-                           raw=raw[:200].decode("utf-8", "replace")))
+            qs.append(
+                dict(
+                    file=name,
+                    offset=off,
+                    error=f"undecodable bytes (not UTF-8): {err}",
+                    raw=raw[:200].decode("utf-8", "replace"),
+                )
+            )
             continue
         if not line.strip():
             continue
@@ -677,19 +725,35 @@ def _parse_jsonl_slow(spec, name, buf, starts, ends, offsets) -> ReadChunk:
             qs.append(dict(file=name, offset=off, error="JSON nested too deep", raw=line[:200]))
             continue
         if not isinstance(obj, dict):
-            qs.append(dict(file=name, offset=off, error=f"JSON line is a {type(obj).__name__}, expected an object", raw=line[:200]))
+            qs.append(
+                dict(
+                    file=name,
+                    offset=off,
+                    error=f"JSON line is a {type(obj).__name__}, expected an object",
+                    raw=line[:200],
+                )
+            )
             continue
         if _SURROGATE.search(line):
             try:
                 json.dumps(obj, ensure_ascii=False).encode("utf-8")
             except UnicodeEncodeError as err:
-                qs.append(dict(file=name, offset=off, error=f"lone surrogate escape (not encodable as UTF-8): {err}",
-                               raw=line[:200]))
+                qs.append(
+                    dict(
+                        file=name,
+                        offset=off,
+                        error=f"lone surrogate escape (not encodable as UTF-8): {err}",
+                        raw=line[:200],
+                    )
+                )
                 continue
         d = _json_depth(obj)
         if d > MAX_JSON_DEPTH:
-            qs.append(dict(file=name, offset=off, error=f"JSON nested too deep: depth {d:,} > {MAX_JSON_DEPTH}",
-                           raw=line[:200]))
+            qs.append(
+                dict(
+                    file=name, offset=off, error=f"JSON nested too deep: depth {d:,} > {MAX_JSON_DEPTH}", raw=line[:200]
+                )
+            )
             continue
         txt = obj.get(tc)
         if txt is None:
@@ -699,11 +763,23 @@ def _parse_jsonl_slow(spec, name, buf, starts, ends, offsets) -> ReadChunk:
             if isinstance(txt, (int, float, bool)):
                 obj[tc] = str(txt)
             else:
-                qs.append(dict(file=name, offset=off, error=f"column {tc!r} is a {type(txt).__name__}, expected a string", raw=line[:200]))
+                qs.append(
+                    dict(
+                        file=name,
+                        offset=off,
+                        error=f"column {tc!r} is a {type(txt).__name__}, expected a string",
+                        raw=line[:200],
+                    )
+                )
                 continue
         if spec.max_chars is not None and len(obj[tc]) > spec.max_chars:
-            qs.append(dict(file=name, offset=off, error=f"document too large: {len(obj[tc]):,} characters > "
-                           f"max_chars={spec.max_chars:,}"))
+            qs.append(
+                dict(
+                    file=name,
+                    offset=off,
+                    error=f"document too large: {len(obj[tc]):,} characters > max_chars={spec.max_chars:,}",
+                )
+            )
             continue
         if idc in obj:
             obj[idc] = _id_text(obj[idc])
@@ -724,8 +800,9 @@ def _parse_jsonl_slow(spec, name, buf, starts, ends, offsets) -> ReadChunk:
                 else:
                     cols[k] = pa.array([None if v is None else json.dumps(v) for v in vals], pa.string())
             table = pa.table(cols)
-        t = ensure_record_columns(table, file=name, offsets=np.asarray(offs), source=spec.source,
-                                  text_column=tc, id_column=idc)
+        t = ensure_record_columns(
+            table, file=name, offsets=np.asarray(offs), source=spec.source, text_column=tc, id_column=idc
+        )
     else:
         t = empty_records()
     return ReadChunk(t, quarantine_table(qs))
@@ -744,14 +821,26 @@ def _read_parquet(spec: InputSpec, path: str, name: str) -> Iterator[ReadChunk]:
         fh = _open_binary(path, spec)
         pf = pq.ParquetFile(fh)
     except Exception as e:
-        yield ReadChunk(empty_records(), quarantine_table([dict(file=name, offset=0, error=f"not a readable Parquet file: {e}")]))
+        yield ReadChunk(
+            empty_records(), quarantine_table([dict(file=name, offset=0, error=f"not a readable Parquet file: {e}")])
+        )
         return
     cols = pf.schema_arrow.names
     tc = spec.text_column
     if tc not in cols:
-        yield ReadChunk(empty_records(), quarantine_table([dict(
-            file=name, offset=0, rows=pf.metadata.num_rows,
-            error=f"missing required column {tc!r}; the file has columns {cols}")]))
+        yield ReadChunk(
+            empty_records(),
+            quarantine_table(
+                [
+                    dict(
+                        file=name,
+                        offset=0,
+                        rows=pf.metadata.num_rows,
+                        error=f"missing required column {tc!r}; the file has columns {cols}",
+                    )
+                ]
+            ),
+        )
         return
     row0 = 0
     for rg in range(pf.num_row_groups):
@@ -764,9 +853,19 @@ def _read_parquet(spec: InputSpec, path: str, name: str) -> Iterator[ReadChunk]:
             except StopIteration:
                 break
             except Exception as e:  # corrupt page / truncated data in this row group
-                yield ReadChunk(empty_records(), quarantine_table([dict(
-                    file=name, offset=row0 + done, rows=n_rg - done,
-                    error=f"corrupt Parquet data in row group {rg}: {type(e).__name__}: {e}")]))
+                yield ReadChunk(
+                    empty_records(),
+                    quarantine_table(
+                        [
+                            dict(
+                                file=name,
+                                offset=row0 + done,
+                                rows=n_rg - done,
+                                error=f"corrupt Parquet data in row group {rg}: {type(e).__name__}: {e}",
+                            )
+                        ]
+                    ),
+                )
                 break
             t = pa.Table.from_batches([batch])
             offsets = np.arange(row0 + done, row0 + done + t.num_rows)
@@ -809,8 +908,10 @@ def _parquet_batch(spec: InputSpec, name: str, t: pa.Table, offsets: np.ndarray)
                 drop(bad, f"undecodable bytes (not UTF-8) in column {c!r}")
     col = t.column(tc)
     if col.null_count:
-        drop(np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool),
-             f"missing required column {tc!r} (null)")
+        drop(
+            np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool),
+            f"missing required column {tc!r} (null)",
+        )
     big = _oversized(spec, t.column(tc))
     if big is not None:
         qs.extend(_too_large_entries(spec, name, t.column(tc), offsets, big))
@@ -819,8 +920,12 @@ def _parquet_batch(spec: InputSpec, name: str, t: pa.Table, offsets: np.ndarray)
     if t.column(tc).type == pa.large_string():
         t = t.set_column(t.column_names.index(tc), tc, pc.cast(t.column(tc), pa.string()))
     qs.sort(key=lambda r: r["offset"])
-    return ReadChunk(ensure_record_columns(t, file=name, offsets=offsets, source=spec.source,
-                                           text_column=tc, id_column=spec.id_column), quarantine_table(qs))
+    return ReadChunk(
+        ensure_record_columns(
+            t, file=name, offsets=offsets, source=spec.source, text_column=tc, id_column=spec.id_column
+        ),
+        quarantine_table(qs),
+    )
 
 
 # ---------------------------------------------------------------- text and HTML folders
@@ -877,8 +982,7 @@ def html_to_text(data: bytes, max_depth: int = MAX_HTML_DEPTH) -> str:
         depth = _dom_depth(tree, max_depth)
         if depth > max_depth:
             raise DocumentTooComplexError(f"HTML nested deeper than {max_depth} elements")
-    return extract_plain_text(tree, main_content=True, alt_texts=False, links=False,
-                              list_bullets=True, noscript=False)
+    return extract_plain_text(tree, main_content=True, alt_texts=False, links=False, list_bullets=True, noscript=False)
 
 
 def _read_docs(spec: InputSpec, files: list[str], fmt: str, names: list[str]) -> Iterator[ReadChunk]:
@@ -895,14 +999,25 @@ def _read_docs(spec: InputSpec, files: list[str], fmt: str, names: list[str]) ->
             qs.append(dict(file=name, offset=0, error=f"cannot read: {type(e).__name__}: {e}"))
             continue
         if limit is not None and len(data) > limit:
-            qs.append(dict(file=name, offset=0, error=f"document too large: {len(data):,} bytes exceeds the bound "
-                           f"of max_chars={spec.max_chars:,}"))
+            qs.append(
+                dict(
+                    file=name,
+                    offset=0,
+                    error=f"document too large: {len(data):,} bytes exceeds the bound of max_chars={spec.max_chars:,}",
+                )
+            )
             continue
         try:
             text = html_to_text(data) if fmt == "html" else decode_text(data)
         except UnicodeDecodeError as e:
-            qs.append(dict(file=name, offset=e.start, error=f"undecodable bytes (not UTF-8): {e}",
-                           raw=data[:200].decode("utf-8", "replace")))
+            qs.append(
+                dict(
+                    file=name,
+                    offset=e.start,
+                    error=f"undecodable bytes (not UTF-8): {e}",
+                    raw=data[:200].decode("utf-8", "replace"),
+                )
+            )
             continue
         except DocumentTooComplexError as e:
             qs.append(dict(file=name, offset=0, error=f"document too complex: {e}"))
@@ -911,8 +1026,13 @@ def _read_docs(spec: InputSpec, files: list[str], fmt: str, names: list[str]) ->
             qs.append(dict(file=name, offset=0, error=f"HTML extraction failed: {type(e).__name__}: {e}"))
             continue
         if spec.max_chars is not None and len(text) > spec.max_chars:
-            qs.append(dict(file=name, offset=0, error=f"document too large: {len(text):,} characters > "
-                           f"max_chars={spec.max_chars:,}"))
+            qs.append(
+                dict(
+                    file=name,
+                    offset=0,
+                    error=f"document too large: {len(text):,} characters > max_chars={spec.max_chars:,}",
+                )
+            )
             continue
         ids.append(name)
         texts.append(text)

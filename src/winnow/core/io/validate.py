@@ -13,6 +13,7 @@ Example:
     >>> json_depths(buf, starts, ends).tolist()
     [1, 1, 4]
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -113,8 +114,9 @@ class _Plain:
             return False
 
 
-def too_deep_lines(buf: bytes, starts: np.ndarray, ends: np.ndarray, *, limit: int = MAX_JSON_DEPTH,
-                   scan_above: int = SCAN_ABOVE) -> tuple[np.ndarray, np.ndarray]:
+def too_deep_lines(
+    buf: bytes, starts: np.ndarray, ends: np.ndarray, *, limit: int = MAX_JSON_DEPTH, scan_above: int = SCAN_ABOVE
+) -> tuple[np.ndarray, np.ndarray]:
     """(mask, depth) of lines whose nesting exceeds ``limit``, among those with more than
     ``scan_above`` opening brackets (the only ones scanned exactly; ``depth`` is 0 elsewhere).
 

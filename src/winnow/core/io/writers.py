@@ -7,6 +7,7 @@ Example:
     >>> w = ShardWriter("out/data", prefix="00000", max_rows=100_000)   # doctest: +SKIP
     >>> w.write(table); paths = w.close()                               # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import glob
@@ -28,9 +29,17 @@ class ShardWriter:
     Files appear under their final name only once complete (``os.replace``).
     """
 
-    def __init__(self, directory: str, prefix: str, *, max_rows: int = 1_000_000,
-                 max_bytes: int = 512 << 20, format: Literal["parquet", "jsonl"] = "parquet",
-                 compression: str = "zstd", use_dictionary: bool = True):
+    def __init__(
+        self,
+        directory: str,
+        prefix: str,
+        *,
+        max_rows: int = 1_000_000,
+        max_bytes: int = 512 << 20,
+        format: Literal["parquet", "jsonl"] = "parquet",
+        compression: str = "zstd",
+        use_dictionary: bool = True,
+    ):
         self.directory = directory
         self.use_dictionary = use_dictionary
         self.prefix = prefix
@@ -55,8 +64,9 @@ class ShardWriter:
         self._final = os.path.join(self.directory, f"{self.prefix}-{k:04d}.{ext}")
         self._tmp = self._final + f".tmp-{os.getpid()}"
         if self.format == "parquet":
-            self._writer = pq.ParquetWriter(self._tmp, schema, compression=self.compression,
-                                            use_dictionary=self.use_dictionary)
+            self._writer = pq.ParquetWriter(
+                self._tmp, schema, compression=self.compression, use_dictionary=self.use_dictionary
+            )
         else:
             self._fh = gzip.open(self._tmp, "wb", compresslevel=3)
         self._schema = schema
@@ -178,8 +188,10 @@ def unify_folder_schema(directory: str, leading: tuple[str, ...] = LEADING_COLUM
         if s.equals(union):
             continue
         t = pq.read_table(f)
-        cols = [t.column(c).cast(union.field(c).type) if c in t.column_names
-                else pa.nulls(t.num_rows, union.field(c).type) for c in names]
+        cols = [
+            t.column(c).cast(union.field(c).type) if c in t.column_names else pa.nulls(t.num_rows, union.field(c).type)
+            for c in names
+        ]
         tmp = f + f".tmp-{os.getpid()}"
         pq.write_table(pa.Table.from_arrays(cols, schema=union), tmp, compression="zstd")
         os.replace(tmp, f)

@@ -1,15 +1,16 @@
 """Pipeline YAML: load and validate, with errors that point at the bad key.
 
-    input: {path: "raw/*.jsonl.gz", format: jsonl}   # format inferred from the suffix if omitted
-    output: runs/demo                                # or {path: runs/demo, format: parquet, shard_rows: 100000}
-    executor: local                                  # or ray (any registered executor)
-    executor_options: {address: auto, cpus_per_task: 1}   # the executor's (ray: winnow.core.executors.options)
-    workers: 2
-    plugins: [mypkg.filters]                         # modules to import first: their @register_step steps
-    steps:
-      - length: {min_words: 5}
-      - mypkg.filters:MyFilter: {max_x: 3}           # a step class by dotted path works without plugins
+input: {path: "raw/*.jsonl.gz", format: jsonl}   # format inferred from the suffix if omitted
+output: runs/demo                                # or {path: runs/demo, format: parquet, shard_rows: 100000}
+executor: local                                  # or ray (any registered executor)
+executor_options: {address: auto, cpus_per_task: 1}   # the executor's (ray: winnow.core.executors.options)
+workers: 2
+plugins: [mypkg.filters]                         # modules to import first: their @register_step steps
+steps:
+  - length: {min_words: 5}
+  - mypkg.filters:MyFilter: {max_x: 3}           # a step class by dotted path works without plugins
 """
+
 from __future__ import annotations
 
 import difflib
@@ -27,7 +28,6 @@ from winnow.core.pipeline.executor_registry import (
 )
 from winnow.core.pipeline.registry import UnknownStepError, get_step_class
 from winnow.errors import ConfigError  # defined there; importable from here too
-
 
 #: the ``input:`` mapping: one model, :class:`winnow.core.io.readers.InputSpec` (kept under this name too)
 InputConfig = InputSpec
@@ -99,9 +99,7 @@ def build_step(spec: Any, index: int):
         if not isinstance(args, dict):
             raise ConfigError(f"steps[{index}].{name}: arguments must be a mapping, got {args!r}")
     else:
-        raise ConfigError(
-            f"steps[{index}]: expected one `step_name: {{args}}` mapping, got {spec!r}"
-        )
+        raise ConfigError(f"steps[{index}]: expected one `step_name: {{args}}` mapping, got {spec!r}")
     try:
         cls = get_step_class(name)
     except UnknownStepError as e:

@@ -19,6 +19,7 @@ Example:
     ...
     ValueError: executor_options: the local executor takes no options (got address); they are for executor: ray
 """
+
 from __future__ import annotations
 
 #: name → executor class (a subclass of :class:`winnow.core.executors.base.Executor`)

@@ -13,6 +13,7 @@ Example:
     >>> describe_input_change(a, a) is None
     True
 """
+
 from __future__ import annotations
 
 

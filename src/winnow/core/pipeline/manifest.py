@@ -4,6 +4,7 @@
 and ``steps`` (per step: name, rows_in, rows_kept, rows_rejected, bytes, reasons, seconds),
 plus ``checks`` that compare the counters with the rows actually written to disk.
 """
+
 from __future__ import annotations
 
 import glob
@@ -36,8 +37,19 @@ def _rows_on_disk(pattern: str, weight_column: str | None = None) -> int:
     return n
 
 
-def build_manifest(root: str, steps: list, results: list, *, read: ReadStats, reduce_seconds: dict,
-                   config: dict, wall_seconds: float, n_tasks: int, executor: str, workers: int) -> dict:
+def build_manifest(
+    root: str,
+    steps: list,
+    results: list,
+    *,
+    read: ReadStats,
+    reduce_seconds: dict,
+    config: dict,
+    wall_seconds: float,
+    n_tasks: int,
+    executor: str,
+    workers: int,
+) -> dict:
     """Aggregate task results (markers) of every stage into the manifest dict."""
     from winnow.core.pipeline.step import GlobalStep
 
@@ -74,8 +86,9 @@ def build_manifest(root: str, steps: list, results: list, *, read: ReadStats, re
         if s["rows_in"] != prev or s["rows_in"] != s["rows_kept"] + s["rows_rejected"]:
             chain_ok = False
         prev = s["rows_kept"]
-    data_rows = _rows_on_disk(os.path.join(root, "data", "*.parquet")) + \
-        _rows_on_disk(os.path.join(root, "data", "*.jsonl.gz"))
+    data_rows = _rows_on_disk(os.path.join(root, "data", "*.parquet")) + _rows_on_disk(
+        os.path.join(root, "data", "*.jsonl.gz")
+    )
     reject_rows = _rows_on_disk(os.path.join(root, "rejects", "*.parquet"))
     checks = {
         "balanced": rows_in == rows_kept + rows_rejected + read.rows_quarantined,
@@ -106,7 +119,6 @@ def build_manifest(root: str, steps: list, results: list, *, read: ReadStats, re
 
 from winnow.errors import ManifestError  # noqa: E402  (defined there; importable from here too)
 
-
 #: keys (and their types) every reader of a manifest relies on
 _REQUIRED = {"totals": dict, "read": dict, "steps": list, "checks": dict}
 _TOTALS = ("rows_in", "rows_kept", "rows_rejected", "rows_quarantined", "seconds")
@@ -130,7 +142,11 @@ def validate_manifest(m, where: str = "manifest.json") -> dict:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ManifestError(f"{where}: totals.{k} is missing or not a number")
     for i, st in enumerate(m["steps"]):
-        if not isinstance(st, dict) or not isinstance(st.get("name"), str) or not isinstance(st.get("reasons", {}), dict):
+        if (
+            not isinstance(st, dict)
+            or not isinstance(st.get("name"), str)
+            or not isinstance(st.get("reasons", {}), dict)
+        ):
             raise ManifestError(f"{where}: steps[{i}] is not a step record (name, rows_in, rows_kept, ...)")
         for k in ("rows_in", "rows_kept", "rows_rejected"):
             if isinstance(st.get(k), bool) or not isinstance(st.get(k), (int, float)):
@@ -144,8 +160,7 @@ def load_manifest(run_dir: str) -> dict:
     p = os.path.join(run_dir, "manifest.json")
     if not os.path.exists(p):
         if os.path.isdir(os.path.join(run_dir, "_work")):
-            raise FileNotFoundError(f"{run_dir} has no manifest.json: the run did not finish; "
-                                    "rerun it with --resume")
+            raise FileNotFoundError(f"{run_dir} has no manifest.json: the run did not finish; rerun it with --resume")
         raise FileNotFoundError(f"{run_dir} is not a winnow run folder (no manifest.json)")
     try:
         with open(p, encoding="utf-8") as fh:

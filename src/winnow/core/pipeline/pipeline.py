@@ -14,6 +14,7 @@ The same pipeline in YAML (``winnow run demo.yaml``)::
     steps:
       - length: {min_words: 5}
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,15 +25,19 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from winnow.core.io.readers import InputSpec, plan_tasks
 from winnow.core.io.memory import is_in_memory, materialize
+from winnow.core.io.readers import InputSpec, plan_tasks
 from winnow.core.io.writers import unify_folder_schema
 from winnow.core.pipeline.config import ConfigError, build_step, load_config
 from winnow.core.pipeline.executor_registry import make_executor, takes_options, validate_executor_options
 from winnow.core.pipeline.fingerprint import input_stamps
 from winnow.core.pipeline.manifest import build_manifest
-from winnow.core.pipeline.runfolder import (IncompleteRunError, RunExistsError, check_run_args,
-                                            discard_unstarted, prepare_run_folder, preflight)
+from winnow.core.pipeline.runfolder import (
+    check_run_args,
+    discard_unstarted,
+    preflight,
+    prepare_run_folder,
+)
 from winnow.core.pipeline.runner import RunLayout, segments, write_json_atomic
 from winnow.core.pipeline.stats import ReadStats
 from winnow.core.pipeline.step import Step
@@ -79,13 +84,17 @@ class RunResult:
 
 
 def _fingerprint(spec: InputSpec, steps: list[Step], extra: dict) -> str:
-    blob = json.dumps({
-        # the files themselves (resolved paths, sizes, mtimes) are compared separately, so the
-        # same input named from another working directory resumes
-        "input": {k: v for k, v in spec.__dict__.items() if k not in ("storage_options", "path")},
-        "steps": [[s.name, s.model_dump(mode="json")] for s in steps],
-        **extra,
-    }, sort_keys=True, default=str)
+    blob = json.dumps(
+        {
+            # the files themselves (resolved paths, sizes, mtimes) are compared separately, so the
+            # same input named from another working directory resumes
+            "input": {k: v for k, v in spec.__dict__.items() if k not in ("storage_options", "path")},
+            "steps": [[s.name, s.model_dump(mode="json")] for s in steps],
+            **extra,
+        },
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -108,11 +117,23 @@ class Pipeline:
     def __repr__(self) -> str:
         return f"Pipeline({self.steps!r})"
 
-    def run(self, input: str | list[str] | InputSpec | dict | Any, output: str, *, executor: Any = "local",
-            workers: int | None = None, resume: bool = False, overwrite: bool = False, strict: bool = False,
-            progress: bool = False, output_format: str = "parquet", shard_rows: int = 1_000_000,
-            shard_bytes: int = 512 << 20, executor_options: dict | None = None,
-            config: dict | None = None) -> RunResult:
+    def run(
+        self,
+        input: str | list[str] | InputSpec | dict | Any,
+        output: str,
+        *,
+        executor: Any = "local",
+        workers: int | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
+        strict: bool = False,
+        progress: bool = False,
+        output_format: str = "parquet",
+        shard_rows: int = 1_000_000,
+        shard_bytes: int = 512 << 20,
+        executor_options: dict | None = None,
+        config: dict | None = None,
+    ) -> RunResult:
         """Run the pipeline from ``input`` into the run folder ``output``.
 
         Args:
@@ -138,24 +159,31 @@ class Pipeline:
             if named:
                 ex_opts = validate_executor_options(executor, executor_options)
             elif executor_options:
-                raise ValueError("executor_options are for a named executor; configure an executor instance "
-                                 "when you create it")
+                raise ValueError(
+                    "executor_options are for a named executor; configure an executor instance when you create it"
+                )
         except ValueError as e:
             raise ConfigError(str(e)) from None
         # everything that can be wrong with the config is found before a folder is created
         tasks = plan_tasks(spec, exclude=[output])
         preflight(self.steps, keep_state=named and executor == "local" and (workers == 1 or len(tasks) == 1))
         lock = prepare_run_folder(layout, fp, input_stamps(tasks), resume=resume, overwrite=overwrite)
-        write_json_atomic(run_json, {"fingerprint": fp, "tasks": len(tasks), "started": time.time(),
-                                     "inputs": input_stamps(tasks)})
+        write_json_atomic(
+            run_json, {"fingerprint": fp, "tasks": len(tasks), "started": time.time(), "inputs": input_stamps(tasks)}
+        )
         try:
             ex = make_executor(executor, workers=workers, n_tasks=len(tasks), options=ex_opts) if named else executor
         except Exception as e:  # e.g. --ray-address auto with no cluster: no stub folder left behind
             discard_unstarted(layout, lock)
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise ConfigError(f"cannot start the {executor} executor: {msg}") from None
-        opts = dict(batch_rows=spec.batch_rows, strict=strict, shard_rows=shard_rows, shard_bytes=shard_bytes,
-                    out_format=output_format)
+        opts = dict(
+            batch_rows=spec.batch_rows,
+            strict=strict,
+            shard_rows=shard_rows,
+            shard_bytes=shard_bytes,
+            out_format=output_format,
+        )
         t0 = time.perf_counter()
         try:
             all_results, reduce_seconds = ex.run_stages(layout, spec, self.steps, tasks, opts, progress=progress)
@@ -178,9 +206,18 @@ class Pipeline:
         # columns) read as one table in polars, DuckDB, HF datasets and pandas
         for folder in (layout.rejects, layout.data):
             unify_folder_schema(folder)
-        manifest = build_manifest(output, self.steps, all_results, read=read, reduce_seconds=reduce_seconds,
-                                  config=cfg, wall_seconds=time.perf_counter() - t0, n_tasks=len(tasks),
-                                  executor=ex.name, workers=ex.workers)
+        manifest = build_manifest(
+            output,
+            self.steps,
+            all_results,
+            read=read,
+            reduce_seconds=reduce_seconds,
+            config=cfg,
+            wall_seconds=time.perf_counter() - t0,
+            n_tasks=len(tasks),
+            executor=ex.name,
+            workers=ex.workers,
+        )
         write_json_atomic(layout.manifest, manifest)
         # intermediate rows/keys/decisions of global steps are no longer needed (markers stay)
         for s in range(len(segs) - 1):
@@ -204,10 +241,19 @@ def _as_spec(input) -> InputSpec:
     raise ConfigError(f"input must be a path, a list of paths, a mapping or an InputSpec, got {type(input).__name__}")
 
 
-def run_yaml(path: str, *, executor: str | None = None, workers: int | None = None, resume: bool = False,
-             overwrite: bool = False, strict: bool = False, progress: bool = False,
-             output: str | None = None, executor_options: dict | None = None,
-             input: str | list[str] | None = None) -> RunResult:
+def run_yaml(
+    path: str,
+    *,
+    executor: str | None = None,
+    workers: int | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    strict: bool = False,
+    progress: bool = False,
+    output: str | None = None,
+    executor_options: dict | None = None,
+    input: str | list[str] | None = None,
+) -> RunResult:
     """Load a pipeline YAML and run it (what ``winnow run`` does).
 
     ``input`` (files, folders, globs or URLs) replaces the YAML's ``input.path`` and ``output`` its
@@ -228,8 +274,17 @@ def run_yaml(path: str, *, executor: str | None = None, workers: int | None = No
     except ValueError as e:
         raise ConfigError(str(e)) from None
     return Pipeline(steps).run(
-        spec, output or cfg.output.path, executor=ex,
-        workers=workers if workers is not None else cfg.workers, resume=resume, overwrite=overwrite,
-        strict=strict, progress=progress, output_format=cfg.output.format, shard_rows=cfg.output.shard_rows,
-        shard_bytes=cfg.output.shard_bytes, executor_options=opts, config=raw)
-
+        spec,
+        output or cfg.output.path,
+        executor=ex,
+        workers=workers if workers is not None else cfg.workers,
+        resume=resume,
+        overwrite=overwrite,
+        strict=strict,
+        progress=progress,
+        output_format=cfg.output.format,
+        shard_rows=cfg.output.shard_rows,
+        shard_bytes=cfg.output.shard_bytes,
+        executor_options=opts,
+        config=raw,
+    )

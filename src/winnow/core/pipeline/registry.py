@@ -14,6 +14,7 @@ pipeline YAML imports modules), and a YAML step name may also be a dotted path
     >>> get_step_class("winnow.curate.filters.length:Length").name
     'length'
 """
+
 from __future__ import annotations
 
 import difflib
@@ -66,12 +67,14 @@ def register_step(cls):
     name = cls.__dict__.get("name")
     if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
         raise StepRegistrationError(
-            f"register_step: {cls.__qualname__} needs a snake_case class attribute `name` (its YAML name), got {name!r}")
+            f"register_step: {cls.__qualname__} needs a snake_case class attribute `name` (its YAML name), got {name!r}"
+        )
     old = _REGISTRY.get(name)
     if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
         raise StepRegistrationError(
             f"step name {name!r} is already registered by {old.__module__}:{old.__qualname__}; "
-            f"rename {cls.__module__}:{cls.__qualname__}")
+            f"rename {cls.__module__}:{cls.__qualname__}"
+        )
     _REGISTRY[name] = cls
     return cls
 
@@ -103,8 +106,10 @@ def load_steps() -> None:
         try:
             obj = ep.load()  # a module registers its steps by being imported
         except Exception as e:
-            raise StepRegistrationError(f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP!r} "
-                                        f"failed to load: {type(e).__name__}: {e}") from e
+            raise StepRegistrationError(
+                f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP!r} "
+                f"failed to load: {type(e).__name__}: {e}"
+            ) from e
         if isinstance(obj, type):
             register_step(obj)
     _loaded = True
@@ -140,7 +145,8 @@ def get_step_class(name: str):
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise UnknownStepError(
         f"unknown step {name!r}.{hint} Valid steps: {', '.join(sorted(_REGISTRY))} "
-        "(or a `package.module:ClassName` path to a step class)")
+        "(or a `package.module:ClassName` path to a step class)"
+    )
 
 
 def step_names() -> list[str]:

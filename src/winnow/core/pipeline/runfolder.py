@@ -10,6 +10,7 @@ Example:
     ...
     winnow.errors.ConfigError: workers must be a positive integer, got -3
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,6 @@ import os
 from winnow.core.pipeline.config import ConfigError
 from winnow.core.pipeline.fingerprint import describe_input_change
 from winnow.core.pipeline.runlock import LOCK, RunLock, clear_run, is_run_folder, write_marker
-
-
 from winnow.errors import IncompleteRunError, RunExistsError  # noqa: E402  (importable from here too)
 
 
@@ -77,8 +76,10 @@ def prepare_run_folder(layout, fp: str, stamps: list, *, resume: bool, overwrite
         if overwrite:
             if not is_run_folder(output):
                 # never delete a folder winnow did not create
-                raise RunExistsError(f"{output} exists and is not a winnow run folder (no .winnow-run marker); "
-                                     "--overwrite only replaces winnow runs: choose another output")
+                raise RunExistsError(
+                    f"{output} exists and is not a winnow run folder (no .winnow-run marker); "
+                    "--overwrite only replaces winnow runs: choose another output"
+                )
         elif resume:
             if not os.path.exists(run_json):
                 raise RunExistsError(f"{output} exists but is not a winnow run; choose another output")
@@ -87,16 +88,19 @@ def prepare_run_folder(layout, fp: str, stamps: list, *, resume: bool, overwrite
             if prev.get("fingerprint") != fp:
                 raise IncompleteRunError(
                     f"cannot resume {output}: the pipeline or input changed since it started "
-                    "(use --overwrite to start again)")
+                    "(use --overwrite to start again)"
+                )
             change = describe_input_change(prev.get("inputs") or [], stamps)
             if change is not None:
                 raise IncompleteRunError(
                     f"cannot resume {output}: the input files changed since it started: {change} "
-                    "(use --overwrite to start again)")
+                    "(use --overwrite to start again)"
+                )
         else:
             raise RunExistsError(
                 f"output folder {output} already exists; pass --resume to finish an interrupted run "
-                "or --overwrite to start again")
+                "or --overwrite to start again"
+            )
     lock = RunLock(output).acquire()
     lock.fresh = not used  # type: ignore[attr-defined]
     try:

@@ -16,6 +16,7 @@ Example:
     ...         print(str(e).split(" (")[0])  # doctest: +ELLIPSIS
     run folder ... is in use by another winnow run
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,9 @@ def write_marker(root: str) -> None:
         return
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump({"written_by": "winnow", "version": __version__, "started": time.time(),
-                   "paths": list(RUN_PATHS)}, fh)
+        json.dump(
+            {"written_by": "winnow", "version": __version__, "started": time.time(), "paths": list(RUN_PATHS)}, fh
+        )
     os.replace(tmp, path)
 
 
@@ -91,13 +93,22 @@ class RunLock:
             except (ValueError, OSError):
                 holder = {}
             os.close(fd)
-            who = (f"pid {holder.get('pid')} on {holder.get('host')} since "
-                   f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(holder['since']))}: {holder.get('command')}"
-                   if holder.get("pid") else "unknown holder")
-            raise RunLockedError(f"run folder {self.root} is in use by another winnow run ({who}); "
-                                 "wait for it to finish or choose another output") from None
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time(),
-                "command": " ".join(sys.argv)[:500]}
+            who = (
+                f"pid {holder.get('pid')} on {holder.get('host')} since "
+                f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(holder['since']))}: {holder.get('command')}"
+                if holder.get("pid")
+                else "unknown holder"
+            )
+            raise RunLockedError(
+                f"run folder {self.root} is in use by another winnow run ({who}); "
+                "wait for it to finish or choose another output"
+            ) from None
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": time.time(),
+            "command": " ".join(sys.argv)[:500],
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode("utf-8"), 0)
         self._fd = fd

@@ -11,6 +11,7 @@ resume, so no row is duplicated or lost.
 
 Executors (:mod:`winnow.core.executors`) import this module; it imports none of them.
 """
+
 from __future__ import annotations
 
 import glob
@@ -101,8 +102,9 @@ class StagePlan:
         """The counters of a task's marker, in step order."""
         return [stats[i] for i, _ in self.steps] + ([stats[self.glob[0]]] if self.glob is not None else [])
 
-    def run_batch(self, batch: pa.Table, stats: dict[int, StepStats], decisions: pa.Table | None = None, *,
-                  task: int = -1) -> tuple[pa.Table, list[tuple[int, pa.Table]], pa.Table | None]:
+    def run_batch(
+        self, batch: pa.Table, stats: dict[int, StepStats], decisions: pa.Table | None = None, *, task: int = -1
+    ) -> tuple[pa.Table, list[tuple[int, pa.Table]], pa.Table | None]:
         """Run ``batch`` through the stage's steps, counting into ``stats``.
 
         ``decisions`` are the previous global step's decisions aligned with ``batch`` (stages
@@ -196,13 +198,25 @@ class TaskResult:
     files: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"stage": self.stage, "task": self.task, "read": self.read.to_dict(),
-                "steps": [s.to_dict() for s in self.steps], "rows_out": self.rows_out, "files": self.files}
+        return {
+            "stage": self.stage,
+            "task": self.task,
+            "read": self.read.to_dict(),
+            "steps": [s.to_dict() for s in self.steps],
+            "rows_out": self.rows_out,
+            "files": self.files,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> "TaskResult":
-        return cls(d["stage"], d["task"], ReadStats.from_dict(d["read"]),
-                   [StepStats.from_dict(x) for x in d["steps"]], d["rows_out"], d.get("files", {}))
+        return cls(
+            d["stage"],
+            d["task"],
+            ReadStats.from_dict(d["read"]),
+            [StepStats.from_dict(x) for x in d["steps"]],
+            d["rows_out"],
+            d.get("files", {}),
+        )
 
 
 def write_json_atomic(path: str, obj) -> None:
@@ -240,9 +254,16 @@ def cleanup_task(layout: RunLayout, s: int, task: int, last: bool) -> None:
             os.remove(f)
 
 
-def iter_stage_input(layout: RunLayout, spec: InputSpec, task: ReadTask, s: int, batch_rows: int,
-                     rstats: ReadStats, q_writer: ShardWriter | None, strict: bool
-                     ) -> Iterator[pa.Table]:
+def iter_stage_input(
+    layout: RunLayout,
+    spec: InputSpec,
+    task: ReadTask,
+    s: int,
+    batch_rows: int,
+    rstats: ReadStats,
+    q_writer: ShardWriter | None,
+    strict: bool,
+) -> Iterator[pa.Table]:
     """Batches (at most ``batch_rows`` rows) of a task's input to stage ``s``, counted in ``rstats``.
 
     Stage 0 reads the task's input files (unreadable parts go to ``q_writer``, or raise
@@ -289,8 +310,7 @@ def load_decisions(layout: RunLayout, s: int, task: int) -> pa.Table | None:
     return pq.read_table(path)
 
 
-def run_step(st, batch: pa.Table, ss: StepStats, decisions: pa.Table | None = None
-             ) -> tuple[pa.Table, pa.Table | None]:
+def run_step(st, batch: pa.Table, ss: StepStats, decisions: pa.Table | None = None) -> tuple[pa.Table, pa.Table | None]:
     """Run one step on a batch and count it in ``ss`` (the code every executor shares).
 
     Returns the kept rows and the rejected rows (with ``step`` and ``reason`` columns) or None.
@@ -304,8 +324,9 @@ def run_step(st, batch: pa.Table, ss: StepStats, decisions: pa.Table | None = No
     if st.__dict__.get("drop_stats") and st.stat_columns():
         new = new.drop_columns([c for c in st.stat_columns() if c in new.column_names])
     if new.num_rows != batch.num_rows or len(reasons) != batch.num_rows:
-        raise RuntimeError(f"step {st.name} returned {new.num_rows} rows / {len(reasons)} reasons "
-                           f"for a batch of {batch.num_rows}")
+        raise RuntimeError(
+            f"step {st.name} returned {new.num_rows} rows / {len(reasons)} reasons for a batch of {batch.num_rows}"
+        )
     ss.rows_in += new.num_rows
     ss.bytes_in += text_bytes(batch)
     drop = pc.is_valid(reasons)
@@ -335,9 +356,19 @@ def run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: Read
         release_memory()
 
 
-def _run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: ReadTask, *,
-              batch_rows: int = 8192, strict: bool = False, shard_rows: int = 1_000_000,
-              shard_bytes: int = 512 << 20, out_format: str = "parquet") -> TaskResult:
+def _run_task(
+    layout: RunLayout,
+    spec: InputSpec,
+    steps: list,
+    s: int,
+    task: ReadTask,
+    *,
+    batch_rows: int = 8192,
+    strict: bool = False,
+    shard_rows: int = 1_000_000,
+    shard_bytes: int = 512 << 20,
+    out_format: str = "parquet",
+) -> TaskResult:
     plan = stage_plan(steps, s)
     cleanup_task(layout, s, task.index, plan.last)
     rstats = ReadStats()
@@ -346,18 +377,31 @@ def _run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: Rea
     # one rejects writer per step of this stage
     rej_writers = {i: ShardWriter(layout.rejects, f"st{s:02d}-s{i:02d}-t{task.index:05d}") for i, _ in plan.steps}
     if plan.last:
-        out_writer = ShardWriter(layout.data, f"t{task.index:05d}", max_rows=shard_rows, max_bytes=shard_bytes,
-                                 format=out_format)
+        out_writer = ShardWriter(
+            layout.data, f"t{task.index:05d}", max_rows=shard_rows, max_bytes=shard_bytes, format=out_format
+        )
         key_writer = None
     else:
         # intermediate stage data is read back once by the next stage and then deleted:
         # written uncompressed (4-5x faster than zstd or lz4; costs temporary disk only)
-        out_writer = ShardWriter(layout.stage_data(s), f"t{task.index:05d}", max_rows=1 << 62, max_bytes=1 << 62,
-                                 compression="none", use_dictionary=False)
+        out_writer = ShardWriter(
+            layout.stage_data(s),
+            f"t{task.index:05d}",
+            max_rows=1 << 62,
+            max_bytes=1 << 62,
+            compression="none",
+            use_dictionary=False,
+        )
         # key files are read once by the reduce and are mostly random hashes: compression
         # costs CPU and saves next to nothing
-        key_writer = ShardWriter(layout.keys(s), f"t{task.index:05d}", max_rows=1 << 62, max_bytes=1 << 62,
-                                 compression="none", use_dictionary=False)
+        key_writer = ShardWriter(
+            layout.keys(s),
+            f"t{task.index:05d}",
+            max_rows=1 << 62,
+            max_bytes=1 << 62,
+            compression="none",
+            use_dictionary=False,
+        )
     decisions = load_decisions(layout, s, task.index) if s > 0 else None
     dec_pos = 0
     rows_out = 0
@@ -388,7 +432,13 @@ def _run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: Rea
     if q_writer is not None:
         files["quarantine"] = q_writer.close()
     rstats.seconds = read_seconds
-    result = TaskResult(s, task.index, rstats, plan.step_stats(stats), rows_out,
-                        {k: [os.path.relpath(p, layout.root) for p in v] for k, v in files.items()})
+    result = TaskResult(
+        s,
+        task.index,
+        rstats,
+        plan.step_stats(stats),
+        rows_out,
+        {k: [os.path.relpath(p, layout.root) for p in v] for k, v in files.items()},
+    )
     write_json_atomic(layout.marker(s, task.index), result.to_dict())
     return result

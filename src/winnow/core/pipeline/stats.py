@@ -3,6 +3,7 @@
 Counts are kept per (stage, task) in completion markers and summed at the end, so a resumed
 run reports exactly what an uninterrupted run would.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -25,9 +26,15 @@ class StepStats:
 
     def to_dict(self) -> dict:
         return {
-            "index": self.index, "name": self.name, "kind": self.kind,
-            "rows_in": self.rows_in, "rows_kept": self.rows_kept, "rows_rejected": self.rows_rejected,
-            "bytes_in": self.bytes_in, "bytes_kept": self.bytes_kept, "bytes_rejected": self.bytes_rejected,
+            "index": self.index,
+            "name": self.name,
+            "kind": self.kind,
+            "rows_in": self.rows_in,
+            "rows_kept": self.rows_kept,
+            "rows_rejected": self.rows_rejected,
+            "bytes_in": self.bytes_in,
+            "bytes_kept": self.bytes_kept,
+            "bytes_rejected": self.bytes_rejected,
             "seconds": round(self.seconds, 6),
             "reasons": dict(sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
         }
@@ -59,15 +66,24 @@ class ReadStats:
 
     def to_dict(self) -> dict:
         return {
-            "rows_read": self.rows_read, "bytes_read": self.bytes_read,
-            "rows_quarantined": self.rows_quarantined, "quarantine_entries": self.quarantine_entries,
-            "errors": dict(self.errors), "seconds": round(self.seconds, 6),
+            "rows_read": self.rows_read,
+            "bytes_read": self.bytes_read,
+            "rows_quarantined": self.rows_quarantined,
+            "quarantine_entries": self.quarantine_entries,
+            "errors": dict(self.errors),
+            "seconds": round(self.seconds, 6),
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> "ReadStats":
-        return cls(int(d.get("rows_read", 0)), int(d.get("bytes_read", 0)), int(d.get("rows_quarantined", 0)),
-                   int(d.get("quarantine_entries", 0)), Counter(d.get("errors", {})), float(d.get("seconds", 0.0)))
+        return cls(
+            int(d.get("rows_read", 0)),
+            int(d.get("bytes_read", 0)),
+            int(d.get("rows_quarantined", 0)),
+            int(d.get("quarantine_entries", 0)),
+            Counter(d.get("errors", {})),
+            float(d.get("seconds", 0.0)),
+        )
 
     def merge(self, o: "ReadStats") -> None:
         self.rows_read += o.rows_read

@@ -32,6 +32,7 @@ Example (a custom map step; ``@register_step`` would also make it a YAML name):
     >>> s.decide(t).to_pylist(), s.stat_columns(), s.thresholds()
     (['digits:max_digits', None], ['n_digits'], {'n_digits': (None, 0)})
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, NamedTuple, Sequence
@@ -118,8 +119,10 @@ class MapStep(Step):
     def _check_bounds(self):
         for r in self.get_rules():
             if r.bound not in ("min", "max", "flag") or not hasattr(self, r.field):
-                raise ValueError(f"{self.name}: rule {r} needs bound 'min', 'max' or 'flag' and a field "
-                                 f"of the step, got bound={r.bound!r}, field={r.field!r}")
+                raise ValueError(
+                    f"{self.name}: rule {r} needs bound 'min', 'max' or 'flag' and a field "
+                    f"of the step, got bound={r.bound!r}, field={r.field!r}"
+                )
         lows: dict[str, tuple[str, Any]] = {}
         for r in self.get_rules():
             if r.bound == "min" and not r.field.startswith("_"):
@@ -131,8 +134,10 @@ class MapStep(Step):
                 hi = self.bound_value(r)
                 lo_field, lo = lows[r.stat]
                 if hi is not None and lo > hi:
-                    raise ValueError(f"{self.name}: {lo_field}={lo} is above {r.field}={hi} "
-                                     f"(both bound {r.stat}; nothing could pass)")
+                    raise ValueError(
+                        f"{self.name}: {lo_field}={lo} is above {r.field}={hi} "
+                        f"(both bound {r.stat}; nothing could pass)"
+                    )
         return self
 
     def get_rules(self) -> tuple[Rule, ...]:

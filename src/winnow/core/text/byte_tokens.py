@@ -32,6 +32,7 @@ Example:
     >>> bool(tok.hash[0] == tok.hash[2]) and bool(tok.hash[1] == tok.hash[3])
     True
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -44,23 +45,23 @@ import pyarrow.compute as pc
 from winnow.core.text.hashing import CHAR_NGRAM_SALT, FNV_PRIME, GOLDEN, MASK64, TOKEN_SEED
 from winnow.core.text.hashing import murmur_fmix64 as fmix64
 
-_P = FNV_PRIME                                # byte-level base (odd, so invertible mod 2^64)
+_P = FNV_PRIME  # byte-level base (odd, so invertible mod 2^64)
 _PINV = np.uint64(pow(int(FNV_PRIME), -1, 1 << 64))
-_Q = GOLDEN                                   # token-level base (odd)
+_Q = GOLDEN  # token-level base (odd)
 _QINV = np.uint64(pow(int(GOLDEN), -1, 1 << 64))
-_MASK8 = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)   # low k bytes
+_MASK8 = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)  # low k bytes
 
 Mode = Literal["whitespace", "words"]
 
 # byte classes: True = separator
 _SEP_WS = np.zeros(256, dtype=bool)
-_SEP_WS[:33] = True                      # controls + space
+_SEP_WS[:33] = True  # controls + space
 _SEP_WS[127] = True
 _SEP_WORDS = np.ones(256, dtype=bool)
 for _lo, _hi in ((48, 57), (65, 90), (97, 122)):
-    _SEP_WORDS[_lo:_hi + 1] = False
+    _SEP_WORDS[_lo : _hi + 1] = False
 _SEP_WORDS[ord("_")] = False
-_SEP_WORDS[128:] = False                 # UTF-8 bytes of non-ASCII characters are word bytes...
+_SEP_WORDS[128:] = False  # UTF-8 bytes of non-ASCII characters are word bytes...
 _LOWER = np.arange(256, dtype=np.uint8)
 _LOWER[65:91] += 32
 
@@ -159,7 +160,7 @@ def string_buffers(texts) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(texts, pa.Array):
         texts = pa.array(list(texts), pa.string())
     if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
-        texts = pc.cast(texts, pa.string())   # null, dictionary or binary columns
+        texts = pc.cast(texts, pa.string())  # null, dictionary or binary columns
     odt = np.int64 if pa.types.is_large_string(texts.type) else np.int32
     if texts.null_count:
         texts = pc.fill_null(texts, "")
@@ -168,7 +169,7 @@ def string_buffers(texts) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.frombuffer(bufs[1], dtype=odt, count=n + 1, offset=texts.offset * np.dtype(odt).itemsize)
     offsets = offsets.astype(np.int64)
     data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
-    data = data[offsets[0]:offsets[-1]]
+    data = data[offsets[0] : offsets[-1]]
     return data, offsets - offsets[0]
 
 
@@ -184,8 +185,9 @@ def tokenize(texts, *, mode: Mode = "whitespace", lowercase: bool = True) -> Tok
     return tokenize_buffer(data, offsets, mode=mode, lowercase=lowercase)
 
 
-def tokenize_buffer(data: np.ndarray, offsets: np.ndarray, *, mode: Mode = "whitespace",
-                    lowercase: bool = True) -> Tokens:
+def tokenize_buffer(
+    data: np.ndarray, offsets: np.ndarray, *, mode: Mode = "whitespace", lowercase: bool = True
+) -> Tokens:
     """:func:`tokenize` on a raw UTF-8 buffer and int64 document offsets (``offsets[0] == 0``)."""
     n_docs = len(offsets) - 1
     nb = len(data)
@@ -199,7 +201,7 @@ def tokenize_buffer(data: np.ndarray, offsets: np.ndarray, *, mode: Mode = "whit
         z = np.zeros(0, np.int64)
         return Tokens(n_docs, z, z, z, np.zeros(0, np.uint64), np.zeros(n_docs, np.int64))
     raw = data.tobytes()
-    sep = np.frombuffer(raw.translate(sep_tab), dtype=bool)   # bytes.translate: a fast table lookup
+    sep = np.frombuffer(raw.translate(sep_tab), dtype=bool)  # bytes.translate: a fast table lookup
     if mode == "words":
         sep = sep.copy()
     if mode == "words":
@@ -226,7 +228,7 @@ def tokenize_buffer(data: np.ndarray, offsets: np.ndarray, *, mode: Mode = "whit
             starts = np.insert(starts, np.searchsorted(starts, cross), cross)
             ends = np.insert(ends, np.searchsorted(ends, cross), cross)
     h = token_hashes(raw.translate(_LOWER_T) if lowercase else raw, starts, ends)
-    first = np.searchsorted(starts, offsets)          # first token of each doc (n_docs searches)
+    first = np.searchsorted(starts, offsets)  # first token of each doc (n_docs searches)
     counts = np.diff(first).astype(np.int64)
     doc = np.repeat(np.arange(n_docs, dtype=np.int64), counts)
     base = np.repeat(offsets[:-1], counts)
@@ -265,8 +267,9 @@ def ngram_hashes(tok: Tokens, n: int) -> tuple[np.ndarray, np.ndarray]:
     return idx, h
 
 
-def char_ngram_hashes(data: np.ndarray, offsets: np.ndarray, tok: Tokens, n: int,
-                      lowercase: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def char_ngram_hashes(
+    data: np.ndarray, offsets: np.ndarray, tok: Tokens, n: int, lowercase: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of every byte n-gram inside a token (fastText-style subwords, on bytes).
 
     Returns ``(doc_index, hash)`` per n-gram. Tokens shorter than ``n`` give none.
@@ -276,7 +279,7 @@ def char_ngram_hashes(data: np.ndarray, offsets: np.ndarray, tok: Tokens, n: int
     base = offsets[tok.doc]
     gs = tok.start + base
     ge = tok.end + base
-    ln = ge - gs - n + 1                       # n-grams per token
+    ln = ge - gs - n + 1  # n-grams per token
     keep = ln > 0
     if not keep.any():
         return np.zeros(0, np.int64), np.zeros(0, np.uint64)

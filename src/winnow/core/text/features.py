@@ -13,6 +13,7 @@
     >>> hashed_ngram_counts(["a b a"], n_buckets=64).sum()   # a, b, a, "a b", "b a"
     np.float64(5.0)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,8 +61,9 @@ class HashingFeaturizer:
         if self.char_ngrams is not None:
             lo, hi = (int(v) for v in self.char_ngrams)
             if not 1 <= lo <= hi <= 12:
-                raise ValueError(f"char_ngrams must be (minn, maxn) with 1 <= minn <= maxn <= 12, "
-                                 f"got {self.char_ngrams}")
+                raise ValueError(
+                    f"char_ngrams must be (minn, maxn) with 1 <= minn <= maxn <= 12, got {self.char_ngrams}"
+                )
             self.char_ngrams = (lo, hi)
         if self.norm not in ("sqrt", "mean"):
             raise ValueError(f"norm must be 'sqrt' or 'mean', got {self.norm!r}")
@@ -73,8 +75,13 @@ class HashingFeaturizer:
     def parts(self, texts):
         """Yield ``(doc, feature)`` index arrays, one pair per feature family and chunk, then
         finally ``(None, n_features_per_doc)``. Scoring sums over parts without concatenating."""
-        from winnow.core.text.byte_tokens import (char_ngram_hashes, iter_chunks, ngram_hashes, string_buffers,
-                                                  tokenize_buffer)
+        from winnow.core.text.byte_tokens import (
+            char_ngram_hashes,
+            iter_chunks,
+            ngram_hashes,
+            string_buffers,
+            tokenize_buffer,
+        )
 
         data, offsets = string_buffers(as_arrow(texts))
         n_docs = len(offsets) - 1
@@ -82,7 +89,7 @@ class HashingFeaturizer:
         nfeat = np.zeros(n_docs, dtype=np.float64)
         for a, b in iter_chunks(offsets, CHUNK_BYTES):
             lo, hi = offsets[a], offsets[b]
-            d, o = data[lo:hi], offsets[a:b + 1] - lo
+            d, o = data[lo:hi], offsets[a : b + 1] - lo
             tok = tokenize_buffer(d, o, mode="whitespace", lowercase=self.lowercase)
             doc = tok.doc + a
             yield doc, (tok.hash >> shift).astype(np.intp)
@@ -185,7 +192,7 @@ def hashed_ngram_counts(texts: list[str], n_buckets: int = 10000, ngrams: int = 
         words = wordpunct(t)
         grams = list(words)
         for n in range(2, ngrams + 1):
-            grams.extend(" ".join(words[j:j + n]) for j in range(len(words) - n + 1))
+            grams.extend(" ".join(words[j : j + n]) for j in range(len(words) - n + 1))
         ids = [vocab[g] if g in vocab else vocab.setdefault(g, bucket(g)) for g in grams]
         cols.append(np.asarray(ids, dtype=np.int64))
         rows.append(np.full(len(ids), i, dtype=np.int64))
@@ -200,6 +207,7 @@ def hashed_text_features(texts: Sequence[str], n_features: int = 1 << 16, ngram_
     """L2-normalised hashed word n-gram counts (scipy sparse CSR), stable across runs."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    hv = HashingVectorizer(n_features=n_features, ngram_range=ngram_range, alternate_sign=False,
-                           norm="l2", lowercase=True)
+    hv = HashingVectorizer(
+        n_features=n_features, ngram_range=ngram_range, alternate_sign=False, norm="l2", lowercase=True
+    )
     return hv.transform(list(texts))

@@ -13,6 +13,7 @@ changes MinHash signatures, dedup keys, repetition statistics or a saved model's
     >>> hex(int(GOLDEN))
     '0x9e3779b97f4a7c15'
 """
+
 from __future__ import annotations
 
 import numpy as np

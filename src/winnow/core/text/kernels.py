@@ -25,6 +25,7 @@ Example:
     >>> counts.tolist(), bool((h[:3] == h[3:6]).all()), ph.tolist()
     ([3, 4], True, [-1, -1, -1, -1, -1, -1, 0])
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,9 +34,9 @@ from numba import njit
 from winnow.core.text.hashing import FNV_OFFSET as _FNV_OFFSET
 from winnow.core.text.hashing import FNV_PRIME as _FNV_PRIME
 from winnow.core.text.hashing import GOLDEN as _GOLD
-from winnow.core.text.hashing import MASK64
+from winnow.core.text.hashing import MASK64, splitmix64_steps
 from winnow.core.text.hashing import SHINGLE_PAD as _PAD
-from winnow.core.text.hashing import splitmix64_steps
+
 _mix = njit(cache=True, nogil=True, inline="always")(splitmix64_steps)
 
 
@@ -183,8 +184,16 @@ def expand_slots(slot_hash, slot_ph, slot_off, ph_first, ph_n, word_hash):
     out = np.empty(len(slot_hash) - len(ph_n) + int(np.sum(ph_n)), np.uint64)
     out_off = np.zeros(len(slot_off), np.int64)
     if len(slot_hash):
-        _expand(slot_hash, slot_ph, np.ascontiguousarray(ph_first, np.int64), np.ascontiguousarray(ph_n, np.int64),
-                np.ascontiguousarray(word_hash, np.uint64), slot_off, out, out_off)
+        _expand(
+            slot_hash,
+            slot_ph,
+            np.ascontiguousarray(ph_first, np.int64),
+            np.ascontiguousarray(ph_n, np.int64),
+            np.ascontiguousarray(word_hash, np.uint64),
+            slot_off,
+            out,
+            out_off,
+        )
     return out, out_off
 
 
@@ -262,8 +271,13 @@ def _minhash(sh, counts, a, b, out):
 def minhash(sh: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Signatures ``(docs, len(a))`` uint32: high 32 bits of ``min((a·x + b) mod 2⁶⁴)``."""
     out = np.empty((len(counts), len(a)), np.uint32)
-    _minhash(np.ascontiguousarray(sh, np.uint64), np.ascontiguousarray(counts, np.int64),
-             np.ascontiguousarray(a, np.uint64), np.ascontiguousarray(b, np.uint64), out)
+    _minhash(
+        np.ascontiguousarray(sh, np.uint64),
+        np.ascontiguousarray(counts, np.int64),
+        np.ascontiguousarray(a, np.uint64),
+        np.ascontiguousarray(b, np.uint64),
+        out,
+    )
     return out
 
 
@@ -292,8 +306,13 @@ def intersect_sorted(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.nd
     ``(a[i], b[i])``; each set is sorted and distinct (a linear merge per pair)."""
     out = np.zeros(len(a), np.int64)
     if len(a):
-        _intersect(np.ascontiguousarray(vals, np.uint64), np.ascontiguousarray(offs, np.int64),
-                   np.ascontiguousarray(a, np.int64), np.ascontiguousarray(b, np.int64), out)
+        _intersect(
+            np.ascontiguousarray(vals, np.uint64),
+            np.ascontiguousarray(offs, np.int64),
+            np.ascontiguousarray(a, np.int64),
+            np.ascontiguousarray(b, np.int64),
+            out,
+        )
     return out
 
 
@@ -337,6 +356,12 @@ def jaccard_at_least(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.nd
     ``c ≥ thr · (|A| + |B| − c)`` is monotone in the intersection size ``c``."""
     out = np.zeros(len(a), np.bool_)
     if len(a):
-        _jaccard_ok(np.ascontiguousarray(vals, np.uint64), np.ascontiguousarray(offs, np.int64),
-                    np.ascontiguousarray(a, np.int64), np.ascontiguousarray(b, np.int64), float(thr), out)
+        _jaccard_ok(
+            np.ascontiguousarray(vals, np.uint64),
+            np.ascontiguousarray(offs, np.int64),
+            np.ascontiguousarray(a, np.int64),
+            np.ascontiguousarray(b, np.int64),
+            float(thr),
+            out,
+        )
     return out

@@ -12,6 +12,7 @@ Example:
     >>> bool((sh[:2] == sh[2:4]).all())
     True
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -25,8 +26,15 @@ from winnow.core.text.byte_tokens import string_buffers
 from winnow.core.text.hashing import GOLDEN, SHINGLE_PAD, splitmix64
 
 
-def normalize(text: pa.Array | pa.ChunkedArray, *, lowercase: bool = True, punctuation: bool = True,
-              digits: bool = True, whitespace: bool = True, unicode_form: str | None = "NFKC") -> pa.Array:
+def normalize(
+    text: pa.Array | pa.ChunkedArray,
+    *,
+    lowercase: bool = True,
+    punctuation: bool = True,
+    digits: bool = True,
+    whitespace: bool = True,
+    unicode_form: str | None = "NFKC",
+) -> pa.Array:
     """Vectorised text normalisation (Arrow compute).
 
     Args:
@@ -126,8 +134,7 @@ def _raw_to_words(raw_vocab: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
     Returns ``(nsub, first, widx, vocab)``: raw token ``r`` becomes the words
     ``vocab[widx[first[r]:first[r] + nsub[r]]]``."""
-    pieces = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(
-        pc.replace_substring_regex(raw_vocab, _PUNCT, " ")))
+    pieces = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(pc.replace_substring_regex(raw_vocab, _PUNCT, " ")))
     words = pieces.values
     parent = np.asarray(pc.list_parent_indices(pieces).to_numpy(zero_copy_only=False), np.int64)
     keep = np.asarray(pc.greater(pc.binary_length(words), 0).to_numpy(zero_copy_only=False), bool)
@@ -139,8 +146,9 @@ def _raw_to_words(raw_vocab: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarr
     np.cumsum(nsub[:-1], out=first[1:])
     wenc = pc.dictionary_encode(words)
     widx = np.asarray(wenc.indices.to_numpy(zero_copy_only=False), np.int64)
-    vocab = normalize(wenc.dictionary, lowercase=True, punctuation=False, digits=True, whitespace=False,
-                      unicode_form="NFKC")
+    vocab = normalize(
+        wenc.dictionary, lowercase=True, punctuation=False, digits=True, whitespace=False, unicode_form="NFKC"
+    )
     return nsub, first, widx, vocab
 
 
@@ -211,7 +219,9 @@ def word_token_hashes(text, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     plen = ph_end - ph_start
     poff = np.zeros(len(plen) + 1, np.int64)
     np.cumsum(plen, out=poff[1:])
-    raw = pa.LargeStringArray.from_buffers(len(plen), pa.py_buffer(poff), pa.py_buffer(data[concat_ranges(ph_start, plen)]))
+    raw = pa.LargeStringArray.from_buffers(
+        len(plen), pa.py_buffer(poff), pa.py_buffer(data[concat_ranges(ph_start, plen)])
+    )
     enc = pc.dictionary_encode(raw)
     ridx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
     nsub, first, widx, vocab = _raw_to_words(enc.dictionary)
@@ -258,7 +268,7 @@ def ngram_hashes(vals: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndar
     if L >= n:
         m = L - n + 1
         # every window of the flat array, by shifted views (no gathers) ...
-        x = _mix_windows([vals[k:m + k] for k in range(n)], n)
+        x = _mix_windows([vals[k : m + k] for k in range(n)], n)
         # ... kept where it does not cross a document boundary
         doc_end = np.repeat(offsets[1:], lens)[:m]
         parts_main = x[(doc_end - np.arange(m)) >= n]
@@ -282,8 +292,14 @@ def ngram_hashes(vals: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndar
     return out, counts
 
 
-def shingle_hashes(text: pa.Array | pa.ChunkedArray, *, ngram: int = 5, unit: Literal["word", "char"] = "word",
-                   normalized: bool = False, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def shingle_hashes(
+    text: pa.Array | pa.ChunkedArray,
+    *,
+    ngram: int = 5,
+    unit: Literal["word", "char"] = "word",
+    normalized: bool = False,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hashes of the word (or character) n-gram shingles of every document.
 
     Text is normalised first (lower-case, punctuation removed, digits → 0, whitespace
@@ -323,5 +339,5 @@ def shingle_strings(text: pa.Array, *, ngram: int = 5, unit: str = "word") -> li
         elif len(items) < ngram:
             out.append({tuple(items)})
         else:
-            out.append({tuple(items[i:i + ngram]) for i in range(len(items) - ngram + 1)})
+            out.append({tuple(items[i : i + ngram]) for i in range(len(items) - ngram + 1)})
     return out

@@ -9,6 +9,7 @@ FineWeb), vectorised (Arrow compute + numpy, no per-word Python).
 * :func:`ngram_keys` hashes word n-grams to uint64 (document index mixed in) for repetition statistics.
 * :func:`first_occurrence` and :func:`greedy_skip_chain` compute duplicate statistics by sorting.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,16 +26,119 @@ _PUNCT_QUOTES = ",:;!?¿¡()[]{}<>_#*&。？！，、；：～·।،۔؛٪'\"�
 _PRE_SET = _PUNCT_QUOTES + "$£€¥฿§%=—–+"
 _SUF_SET = _PUNCT_QUOTES + "—–."
 #: abbreviations spaCy's English exceptions keep with their final "."
-_ABBREV = ("Mr", "Mrs", "Ms", "Dr", "Inc", "Ltd", "Co", "Corp", "Jr", "Sr", "St", "Mt", "vs", "Jan", "Feb", "Mar",
-           "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec", "Gen", "Gov", "Rep", "Sen", "Rev", "Prof",
-           "Adm", "Bros", "Capt", "Col", "Lt", "Sgt", "Messrs", "Calif", "Conn", "Fla", "Ill", "Mass", "Mich",
-           "Minn", "Wash", "Ala", "Ariz", "Ark", "Colo", "Del", "Ga", "Ind", "Kan", "Ky", "La", "Md", "Miss", "Mo",
-           "Mont", "Neb", "Nev", "Okla", "Ore", "Pa", "Tenn", "Va", "Wis", "a.m", "p.m", "Ph.D", "e.g", "i.e")
-_KEEP_DOT = (r"(?:^|[^\p{Lu}])\p{Lu}$|^\pL$|^(?:\pL\.)+\pL$|^(?:"
-             + "|".join(a.replace(".", r"\.") for a in _ABBREV) + ")$")
+_ABBREV = (
+    "Mr",
+    "Mrs",
+    "Ms",
+    "Dr",
+    "Inc",
+    "Ltd",
+    "Co",
+    "Corp",
+    "Jr",
+    "Sr",
+    "St",
+    "Mt",
+    "vs",
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Sept",
+    "Oct",
+    "Nov",
+    "Dec",
+    "Gen",
+    "Gov",
+    "Rep",
+    "Sen",
+    "Rev",
+    "Prof",
+    "Adm",
+    "Bros",
+    "Capt",
+    "Col",
+    "Lt",
+    "Sgt",
+    "Messrs",
+    "Calif",
+    "Conn",
+    "Fla",
+    "Ill",
+    "Mass",
+    "Mich",
+    "Minn",
+    "Wash",
+    "Ala",
+    "Ariz",
+    "Ark",
+    "Colo",
+    "Del",
+    "Ga",
+    "Ind",
+    "Kan",
+    "Ky",
+    "La",
+    "Md",
+    "Miss",
+    "Mo",
+    "Mont",
+    "Neb",
+    "Nev",
+    "Okla",
+    "Ore",
+    "Pa",
+    "Tenn",
+    "Va",
+    "Wis",
+    "a.m",
+    "p.m",
+    "Ph.D",
+    "e.g",
+    "i.e",
+)
+_KEEP_DOT = (
+    r"(?:^|[^\p{Lu}])\p{Lu}$|^\pL$|^(?:\pL\.)+\pL$|^(?:" + "|".join(a.replace(".", r"\.") for a in _ABBREV) + ")$"
+)
 #: whole chunks spaCy keeps as one token (tokenizer exceptions: common emoticons)
-_EMOTICONS = (":)", ":(", "):", "(:", ":-)", ":-(", ";)", ";-)", ":D", ":P", ":p", "=)", "(=", ":/", ":'(", "<3",
-              ":]", ":[", ":o", ":O", "xD", "XD", "^_^", "-_-", "o.O", "O.o", ":*", ":|", ":0", "=(", "=[", "=]")
+_EMOTICONS = (
+    ":)",
+    ":(",
+    "):",
+    "(:",
+    ":-)",
+    ":-(",
+    ";)",
+    ";-)",
+    ":D",
+    ":P",
+    ":p",
+    "=)",
+    "(=",
+    ":/",
+    ":'(",
+    "<3",
+    ":]",
+    ":[",
+    ":o",
+    ":O",
+    "xD",
+    "XD",
+    "^_^",
+    "-_-",
+    "o.O",
+    "O.o",
+    ":*",
+    ":|",
+    ":0",
+    "=(",
+    "=[",
+    "=]",
+)
 _CLITIC_END = r"(n't|N'T|n’t|'s|'S|’s|’S|'re|'ll|'ve|'d|'m|’re|’ll|’ve|’d|’m)$"
 
 # Characters datatrove-style "symbol words" consist of: ASCII punctuation, control characters and
@@ -88,7 +192,7 @@ def per_row(values: np.ndarray, parents: np.ndarray, n: int, how: str = "sum") -
 
 def _pieces(ch: pa.Array, pre_b: np.ndarray, suf_b: np.ndarray) -> pa.Array:
     """Cut each chunk of a contiguous string array into (prefix, middle, suffix) by byte counts, zero-copy."""
-    offs = np.frombuffer(ch.buffers()[1], dtype=np.int32)[ch.offset:ch.offset + len(ch) + 1].astype(np.int64)
+    offs = np.frombuffer(ch.buffers()[1], dtype=np.int32)[ch.offset : ch.offset + len(ch) + 1].astype(np.int64)
     s, e = offs[:-1], offs[1:]
     po = np.empty(3 * len(ch) + 1, np.int64)
     po[0:-1:3] = s
@@ -134,11 +238,11 @@ def words(text: pa.Array) -> pa.Array:
     if len(cand):
         sub_mid = pieces.take(pa.array(3 * cand + 1))
         sub_suf = pieces.take(pa.array(3 * cand + 2))
-        back = (pc.starts_with(sub_suf, ".").to_numpy(zero_copy_only=False)
-                & ~pc.starts_with(sub_suf, "..").to_numpy(zero_copy_only=False))
+        back = pc.starts_with(sub_suf, ".").to_numpy(zero_copy_only=False) & ~pc.starts_with(sub_suf, "..").to_numpy(
+            zero_copy_only=False
+        )
         if back.any():
-            back &= pc.match_substring_regex(
-                sub_mid, _KEEP_DOT).to_numpy(zero_copy_only=False)
+            back &= pc.match_substring_regex(sub_mid, _KEEP_DOT).to_numpy(zero_copy_only=False)
             if back.any():
                 suf_b = suf_b.copy()
                 suf_b[cand[back]] -= 1
@@ -147,8 +251,9 @@ def words(text: pa.Array) -> pa.Array:
     plen = np.empty(3 * len(ch), np.int64)
     plen[0::3], plen[1::3], plen[2::3] = pre_b, blen - pre_b - suf_b, suf_b
     # one token per prefix / suffix character (runs of dots and "…" stay whole)
-    single = (plen == 1) | ((plen <= 4) & (kind != 1) & pc.match_substring_regex(
-        pieces, r"^(?:\.\.+|…|.)$").to_numpy(zero_copy_only=False))
+    single = (plen == 1) | (
+        (plen <= 4) & (kind != 1) & pc.match_substring_regex(pieces, r"^(?:\.\.+|…|.)$").to_numpy(zero_copy_only=False)
+    )
     punct = (kind != 1) & (plen > 0) & ~single
     pieces = _apply(pieces, punct, lambda a: pc.replace_substring_regex(a, r"(\):|\(:|''|\.\.+|…|.)", r"\1 "))
     mid = (kind == 1) & (plen > 1)
@@ -160,13 +265,14 @@ def words(text: pa.Array) -> pa.Array:
     pieces = _apply(pieces, cn, lambda a: pc.replace_substring_regex(a, r"^([Cc]an)(not)$|(\d)(%)$", r"\1\3 \2\4"))
     cl |= cn
     inf = mid & pc.match_substring_regex(
-        pieces, r"[\pL\d](?:-|–|—|~|:|<|>|=|/|,)\pL|\p{Ll}\.\p{Lu}|\d[+\-*^][\d-]|\.\.|…").to_numpy(
-        zero_copy_only=False)
+        pieces, r"[\pL\d](?:-|–|—|~|:|<|>|=|/|,)\pL|\p{Ll}\.\p{Lu}|\d[+\-*^][\d-]|\.\.|…"
+    ).to_numpy(zero_copy_only=False)
     if inf.any():
         # a token that is a URL as a whole stays whole (spaCy's url_match)
         inf &= ~pc.match_substring_regex(
-            pieces, r"^(?:[a-zA-Z][a-zA-Z0-9+.\-]*://|www\.|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$|"
-            r"[\w\-]+(?:\.[\w\-]+)*\.(?:com|org|net|io|cc|edu|gov|de|uk|fr|dev|ai|info|biz)$|and/or$)"
+            pieces,
+            r"^(?:[a-zA-Z][a-zA-Z0-9+.\-]*://|www\.|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+$|"
+            r"[\w\-]+(?:\.[\w\-]+)*\.(?:com|org|net|io|cc|edu|gov|de|uk|fr|dev|ai|info|biz)$|and/or$)",
         ).to_numpy(zero_copy_only=False)
 
         def infix(a):
@@ -176,6 +282,7 @@ def words(text: pa.Array) -> pa.Array:
                 a = pc.replace_substring_regex(a, r"(\p{Ll})\.(\p{Lu})", r"\1 . \2")
                 a = pc.replace_substring_regex(a, r"(\d)([+\-*^])(\d|-)", r"\1 \2 \3")
             return pc.replace_substring_regex(a, r"(\.\.+|…)", r" \1 ")
+
         pieces = _apply(pieces, inf, infix)
     split = punct | cl | inf
     piece_chunk = np.repeat(np.arange(len(ch)), 3)
@@ -230,7 +337,7 @@ def iter_ngram_keys(ids: np.ndarray, doc: np.ndarray, n_max: int):
         m = len(ids) - k
         if m <= 0:
             return
-        h = ngram_key_extend(h[:m], ids[k:k + m], k + 1)
+        h = ngram_key_extend(h[:m], ids[k : k + m], k + 1)
         yield h, k + 1
 
 

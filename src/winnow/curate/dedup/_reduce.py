@@ -7,6 +7,7 @@ order used for "keep the first", for building LSH edges and for choosing represe
 the order of ids, which does not depend on how the input was split into tasks or how many
 workers ran.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,9 @@ class KeyIndex:
         # order of (id, gid): ties between equal ids are broken by global position
         if self.n:
             t = pa.table({"id": ids, "gid": pa.array(np.arange(self.n, dtype=np.int64))})
-            order = np.asarray(pc.sort_indices(t, [("id", "ascending"), ("gid", "ascending")]).to_numpy(),
-                               dtype=np.int64)
+            order = np.asarray(
+                pc.sort_indices(t, [("id", "ascending"), ("gid", "ascending")]).to_numpy(), dtype=np.int64
+            )
         else:
             order = np.zeros(0, np.int64)
         #: gid of each node (node = position in id order)
@@ -72,8 +74,11 @@ class KeyIndex:
 
     def read_column(self, column: str) -> np.ndarray | None:
         """One numeric column over all key files, in gid order (None if there are no rows)."""
-        parts = [np.asarray(read_parquet(f, [column]).column(column).to_numpy())
-                 for f, c in zip(self.key_files, self.counts) if f and c]
+        parts = [
+            np.asarray(read_parquet(f, [column]).column(column).to_numpy())
+            for f, c in zip(self.key_files, self.counts)
+            if f and c
+        ]
         return np.concatenate(parts) if parts else None
 
 
@@ -110,8 +115,9 @@ def components_from(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return root, size
 
 
-def write_decisions(out_dir: str, idx: KeyIndex, reason_of_gid: np.ndarray | None,
-                    columns: dict[str, pa.Array], reason: str) -> None:
+def write_decisions(
+    out_dir: str, idx: KeyIndex, reason_of_gid: np.ndarray | None, columns: dict[str, pa.Array], reason: str
+) -> None:
     """Write ``{task:05d}.parquet`` per task: ``reason`` (``reason`` where the mask is true,
     else null) plus the given columns (each aligned with gid order)."""
     os.makedirs(out_dir, exist_ok=True)
@@ -130,8 +136,9 @@ def write_decisions(out_dir: str, idx: KeyIndex, reason_of_gid: np.ndarray | Non
         os.replace(tmp, os.path.join(out_dir, f"{t:05d}.parquet"))
 
 
-def cluster_columns(idx: KeyIndex, root_node: np.ndarray, size_node: np.ndarray
-                    ) -> tuple[np.ndarray, pa.Array, pa.Array, pa.Array]:
+def cluster_columns(
+    idx: KeyIndex, root_node: np.ndarray, size_node: np.ndarray
+) -> tuple[np.ndarray, pa.Array, pa.Array, pa.Array]:
     """From components in node space to gid-aligned decision columns.
 
     Returns (is_duplicate per gid, duplicate_of, cluster_id, cluster_size): the kept
@@ -148,8 +155,9 @@ def cluster_columns(idx: KeyIndex, root_node: np.ndarray, size_node: np.ndarray
     return dup, duplicate_of, cluster_id, pa.array(size_g.astype(np.int64))
 
 
-def write_cluster_decisions(out_dir: str, idx: KeyIndex, root_node: np.ndarray, size_node: np.ndarray,
-                            reason: str, cluster_column: str | None) -> np.ndarray:
+def write_cluster_decisions(
+    out_dir: str, idx: KeyIndex, root_node: np.ndarray, size_node: np.ndarray, reason: str, cluster_column: str | None
+) -> np.ndarray:
     """Write a dedup step's decisions from its components: ``duplicate_of`` (and, if
     ``cluster_column`` is set, that column plus ``cluster_size``); returns the duplicate mask (gid order)."""
     dup, dup_of, cid, csize = cluster_columns(idx, root_node, size_node)

@@ -2,6 +2,7 @@
 
 Only typer is imported at module level so ``winnow --help`` stays fast.
 """
+
 from __future__ import annotations
 
 import sys
@@ -27,7 +28,8 @@ def dedup(
     lowercase: bool = typer.Option(False, help="exact: lower-case before hashing."),
     punctuation: bool = typer.Option(False, help="exact: ignore punctuation."),
     eps: Optional[float] = typer.Option(
-        None, help="semantic: cosine distance below which documents are duplicates (default 0.1 hashed, 0.05 minilm)."),
+        None, help="semantic: cosine distance below which documents are duplicates (default 0.1 hashed, 0.05 minilm)."
+    ),
     embedder: str = typer.Option("hashed", help="semantic: hashed (fast) or minilm (all-MiniLM-L6-v2)."),
     n_clusters: Optional[int] = typer.Option(None, help="semantic: k-means clusters (default docs/1000)."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", help="Worker processes (default: CPU count)."),
@@ -47,14 +49,24 @@ def dedup(
     if method == "exact":
         spec = {"exact_dedup": {"lowercase": lowercase, "punctuation": punctuation}}
     elif method == "minhash":
-        spec = {"minhash_dedup": {"threshold": threshold, "verify": verify, "ngram": ngram, "unit": unit,
-                                  "bands": bands, "rows": rows, "clustering": clustering}}
+        spec = {
+            "minhash_dedup": {
+                "threshold": threshold,
+                "verify": verify,
+                "ngram": ngram,
+                "unit": unit,
+                "bands": bands,
+                "rows": rows,
+                "clustering": clustering,
+            }
+        }
     elif method == "semantic":
         spec = {"semantic_dedup": {"eps": eps, "embedder": embedder, "n_clusters": n_clusters}}
     else:
         fail(f"--method must be exact, minhash or semantic, got {method!r}")
     step = build_step(spec, 0)
-    res = Pipeline([step]).run(input, output, workers=workers, overwrite=overwrite, resume=resume,
-                               progress=progress and sys.stderr.isatty())
+    res = Pipeline([step]).run(
+        input, output, workers=workers, overwrite=overwrite, resume=resume, progress=progress and sys.stderr.isatty()
+    )
     print_stats(res.manifest, res.path)
     check_accounting(res.manifest)

@@ -11,6 +11,7 @@ Example:
     >>> [(int(a), int(b), round(float(v), 3)) for a, b, v in zip(i, j, jac)]
     [(0, 1, 0.333)]
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,7 +58,7 @@ def exact_jaccard_pairs(text, ngram: int = 5, block: int = 1000) -> tuple[np.nda
     At = A.T.tocsr()
     I, Jx, V = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.float32)]
     for s in range(0, A.shape[0], block):
-        C = (A[s:s + block] @ At).tocoo()
+        C = (A[s : s + block] @ At).tocoo()
         i = C.row.astype(np.int64) + s
         keep = C.col > i
         i, j, inter = i[keep], C.col[keep].astype(np.int64), C.data[keep]
@@ -77,5 +78,10 @@ def pair_metrics(labels: np.ndarray, i: np.ndarray, j: np.ndarray, jac: np.ndarr
     true = jac >= threshold
     tp = int((true & (lab[i] == lab[j])).sum())
     nt = int(true.sum())
-    return {"precision": tp / pred if pred else 1.0, "recall": tp / nt if nt else 1.0,
-            "pred_pairs": pred, "true_pairs": nt, "tp": tp}
+    return {
+        "precision": tp / pred if pred else 1.0,
+        "recall": tp / nt if nt else 1.0,
+        "pred_pairs": pred,
+        "true_pairs": nt,
+        "tp": tp,
+    }

@@ -7,6 +7,7 @@ Example (YAML): ``- exact_dedup: {lowercase: true}``
     >>> res = p.run("raw/*.jsonl", "runs/exact")                       # doctest: +SKIP
     >>> res.rejects(["id", "duplicate_of"])                             # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 from typing import Literal, Sequence
@@ -14,10 +15,10 @@ from typing import Literal, Sequence
 import numpy as np
 import pyarrow as pa
 
-from winnow.curate.dedup._reduce import KeyIndex, components_from, union, write_cluster_decisions
-from winnow.core.text.normalized_words import hash_strings_128, normalize
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import GlobalStep
+from winnow.core.text.normalized_words import hash_strings_128, normalize
+from winnow.curate.dedup._reduce import KeyIndex, components_from, union, write_cluster_decisions
 
 
 @register_step
@@ -43,8 +44,14 @@ class ExactDedup(GlobalStep):
     cluster_column: str | None = "cluster_id"
 
     def map(self, table: pa.Table) -> pa.Table:
-        norm = normalize(table.column("text"), lowercase=self.lowercase, punctuation=self.punctuation,
-                         digits=self.digits, whitespace=self.whitespace, unicode_form=self.unicode_form)
+        norm = normalize(
+            table.column("text"),
+            lowercase=self.lowercase,
+            punctuation=self.punctuation,
+            digits=self.digits,
+            whitespace=self.whitespace,
+            unicode_form=self.unicode_form,
+        )
         hi, lo = hash_strings_128(norm)
         return pa.table({"id": table.column("id"), "h1": pa.array(hi), "h2": pa.array(lo)})
 
@@ -62,4 +69,3 @@ class ExactDedup(GlobalStep):
             union(parent, first, order)
         root, size = components_from(parent)
         write_cluster_decisions(out_dir, idx, root, size, "exact_dedup:duplicate", self.cluster_column)
-

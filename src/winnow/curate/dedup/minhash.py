@@ -37,6 +37,7 @@ Example:
     >>> keys.column("b00")[0].as_py() == keys.column("b00")[1].as_py()
     True
 """
+
 from __future__ import annotations
 
 import math
@@ -51,14 +52,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field, PrivateAttr, model_validator
 
-from winnow.curate.dedup._reduce import (KeyIndex, find_roots, read_parquet, union,
-                                  write_cluster_decisions)
-from winnow.core.text.hashing import GOLDEN, MASK64, splitmix64
-from winnow.core.text.normalized_words import concat_ranges as _ranges, shingle_hashes
 from winnow.core.memory import release_memory
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import GlobalStep
-
+from winnow.core.text.hashing import GOLDEN, MASK64, splitmix64
+from winnow.core.text.normalized_words import concat_ranges as _ranges
+from winnow.core.text.normalized_words import shingle_hashes
+from winnow.curate.dedup._reduce import KeyIndex, find_roots, read_parquet, union, write_cluster_decisions
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -161,8 +161,9 @@ def intersect_sizes(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.nda
     return intersect_sorted(vals, offs, a, b)
 
 
-def centre_rounds(K: np.ndarray, B: np.ndarray, m: int, vals: np.ndarray | None, offs: np.ndarray | None,
-                  threshold: float) -> tuple[np.ndarray, int, int]:
+def centre_rounds(
+    K: np.ndarray, B: np.ndarray, m: int, vals: np.ndarray | None, offs: np.ndarray | None, threshold: float
+) -> tuple[np.ndarray, int, int]:
     """Greedy centre clustering in node order, computed in vectorised rounds.
 
     ``K[i]`` (a node in ``0..m-1``, smaller = earlier) is a member of bucket ``B[i]``. The
@@ -241,8 +242,9 @@ def centre_rounds(K: np.ndarray, B: np.ndarray, m: int, vals: np.ndarray | None,
     return found, rounds, tested
 
 
-def component_roots(K: np.ndarray, B: np.ndarray, m: int, vals: np.ndarray | None, offs: np.ndarray | None,
-                    threshold: float) -> tuple[np.ndarray, int, int]:
+def component_roots(
+    K: np.ndarray, B: np.ndarray, m: int, vals: np.ndarray | None, offs: np.ndarray | None, threshold: float
+) -> tuple[np.ndarray, int, int]:
     """FineWeb/datatrove clustering of one batch: every member of a bucket is linked to the
     bucket's smallest node, a link is kept if (with sets given) its Jaccard is ≥ ``threshold``,
     and union-find gives components rooted at their smallest node.
@@ -424,12 +426,12 @@ class MinhashDedup(GlobalStep):
         for t, f in enumerate(key_files):
             if not f or not idx.counts[t]:
                 continue
-            nodes = idx.node[idx.starts[t]:idx.starts[t + 1]]
+            nodes = idx.node[idx.starts[t] : idx.starts[t + 1]]
             pf = pq.ParquetFile(f)
             off = 0
             for rg in range(pf.num_row_groups):
                 tb = pf.read_row_group(rg, columns=self.band_columns())
-                nd = nodes[off:off + tb.num_rows]
+                nd = nodes[off : off + tb.num_rows]
                 off += tb.num_rows
                 for j, name in enumerate(self.band_columns()):
                     h = np.asarray(tb.column(name).to_numpy(), np.uint64)
@@ -440,8 +442,12 @@ class MinhashDedup(GlobalStep):
                         sel = part == p
                         key = (j, int(p))
                         if key not in writers:
-                            writers[key] = pq.ParquetWriter(os.path.join(spill_dir, f"b{j:02d}-p{int(p):04d}.parquet"),
-                                                            schema, compression="none", use_dictionary=False)
+                            writers[key] = pq.ParquetWriter(
+                                os.path.join(spill_dir, f"b{j:02d}-p{int(p):04d}.parquet"),
+                                schema,
+                                compression="none",
+                                use_dictionary=False,
+                            )
                         writers[key].write_table(pa.table({"h": h[sel], "node": n_[sel]}, schema=schema))
         for w in writers.values():
             w.close()
@@ -452,8 +458,9 @@ class MinhashDedup(GlobalStep):
         tb = read_parquet(path)
         return np.asarray(tb.column("h").to_numpy(), np.uint64), np.asarray(tb.column("node").to_numpy(), np.int64)
 
-    def bucket_pass(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str
-                    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    def bucket_pass(
+        self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Stream the on-disk bucket partitions once: link the members of every LSH bucket
         with ≥ 2 documents (union-find over nodes, the only corpus-sized structure) and write
         their ``(node, bucket)`` memberships (buckets numbered over all bands) to Parquet.
@@ -484,8 +491,12 @@ class MinhashDedup(GlobalStep):
             union(parent, head, ns)
             n_memb += np.bincount(ns, minlength=idx.n)
             out = os.path.join(spill_dir, f"memb-{k:05d}.parquet")
-            pq.write_table(pa.table({"node": ns, "bucket": bid + next_id}, schema=schema), out,
-                           compression="none", use_dictionary=False)
+            pq.write_table(
+                pa.table({"node": ns, "bucket": bid + next_id}, schema=schema),
+                out,
+                compression="none",
+                use_dictionary=False,
+            )
             files.append(out)
             next_id += int(bid[-1]) + 1
         return find_roots(parent), n_memb, files
@@ -580,7 +591,8 @@ class MinhashDedup(GlobalStep):
                     batch_parts[0].append((sel, vals, offs))
                     continue
                 lists = pa.LargeListArray.from_arrays(
-                    pa.array(offs), pa.array((vals >> np.uint64(32)).astype(np.uint32) if narrow else vals))
+                    pa.array(offs), pa.array((vals >> np.uint64(32)).astype(np.uint32) if narrow else vals)
+                )
                 del vals
                 path = os.path.join(spill_dir, f"verify-{t:05d}.arrow")
                 for g, b in enumerate(_write_ipc_groups(path, {"k": sel, "sh": lists}, cuts, bsel)):
@@ -608,12 +620,12 @@ class MinhashDedup(GlobalStep):
                             col = tb.column("sh").chunk(0)
                             k_ = np.asarray(tb.column("k").to_numpy(), np.int64)
                             lo_ = np.asarray(col.offsets.to_numpy(), np.int64)
-                            fl = np.asarray(col.values.to_numpy())[lo_[0]:lo_[-1]]
+                            fl = np.asarray(col.values.to_numpy())[lo_[0] : lo_[-1]]
                             if fl.dtype == np.uint32:
                                 fl = fl.astype(np.uint64) << np.uint64(32)
                         else:
                             k_, fl, lo_ = part
-                            fl = fl[lo_[0]:lo_[-1]]
+                            fl = fl[lo_[0] : lo_[-1]]
                         keys_.append(k_)
                         lens_.append(np.diff(lo_))
                         starts_.append(lo_[:-1] - lo_[0] + base)

@@ -27,6 +27,7 @@ Example:
     >>> round(float(e[0] @ e[1]), 3)
     1.0
 """
+
 from __future__ import annotations
 
 import math
@@ -38,10 +39,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field, PrivateAttr
 
-from winnow.curate.dedup._reduce import KeyIndex, components_from, union, write_cluster_decisions
-from winnow.core.text.normalized_words import ngram_hashes, word_token_hashes
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import GlobalStep
+from winnow.core.text.normalized_words import ngram_hashes, word_token_hashes
+from winnow.curate.dedup._reduce import KeyIndex, components_from, union, write_cluster_decisions
 
 
 def hashed_embeddings(text, dim: int = 256, seed: int = 0, sublinear: bool = True) -> np.ndarray:
@@ -90,8 +91,12 @@ class SemanticDedup(GlobalStep):
 
     name = "semantic_dedup"
     embedder: Literal["hashed", "minilm"] = "hashed"
-    eps: float | None = Field(None, gt=0.0, lt=1.0, description="cosine distance below which documents are "
-                              "duplicates (default: 0.1 for hashed, 0.05 for minilm)")
+    eps: float | None = Field(
+        None,
+        gt=0.0,
+        lt=1.0,
+        description="cosine distance below which documents are duplicates (default: 0.1 for hashed, 0.05 for minilm)",
+    )
     dim: int = Field(256, ge=8, description="dimension of the hashed embedding")
     n_clusters: int | None = Field(None, ge=1)
     cluster_size: int = Field(1000, ge=2, description="target documents per k-means cluster when n_clusters is None")
@@ -114,8 +119,16 @@ class SemanticDedup(GlobalStep):
         if isinstance(text, pa.ChunkedArray):
             text = text.combine_chunks()
         vals = [t or "" for t in text.to_pylist()]
-        return np.asarray(self._model.encode(vals, batch_size=self.batch_size, normalize_embeddings=True,
-                                             convert_to_numpy=True, show_progress_bar=False), np.float32)
+        return np.asarray(
+            self._model.encode(
+                vals,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            ),
+            np.float32,
+        )
 
     def map(self, table: pa.Table) -> pa.Table:
         e = self.embed(table.column("text"))
@@ -168,7 +181,7 @@ def similar_pairs(x: np.ndarray, thr: float, block: int = 2048) -> tuple[np.ndar
     """Index pairs ``i < j`` with ``x[i] · x[j] ≥ thr`` (rows unit-norm), computed blockwise."""
     us, vs = [], []
     for s in range(0, len(x), block):
-        sim = x[s:s + block] @ x[s:].T
+        sim = x[s : s + block] @ x[s:].T
         i, j = np.nonzero(sim >= thr)
         i = i + s
         j = j + s

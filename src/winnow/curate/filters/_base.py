@@ -1,4 +1,5 @@
 """Small helpers shared by the filter steps."""
+
 from __future__ import annotations
 
 import numpy as np

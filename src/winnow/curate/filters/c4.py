@@ -10,6 +10,7 @@ Example (YAML): ``- c4: {min_num_sentences: 5}``
     >>> s.decide(t).to_pylist()
     ['c4:lorem_ipsum']
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,14 +18,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from winnow.core.text import spacy_words as T
-from winnow.curate.filters._base import set_columns
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import MapStep, Rule
+from winnow.core.text import spacy_words as T
+from winnow.curate.filters._base import set_columns
 
 #: lines mentioning these are dropped (TFDS c4_utils ``_POLICY_SUBSTRINGS`` variant used by datatrove)
-POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies",
-                     "use cookies")
+POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
 _CITATION = r"\[\d*\]|\[edit\]|\[citation needed\]"
 _TERMINAL = r"[.?!\"']$"
 
@@ -95,9 +95,11 @@ class C4(MapStep):
     """
 
     name = "c4"
-    rules = (Rule("c4_lorem_ipsum", "filter_lorem_ipsum", "flag", "lorem_ipsum"),
-             Rule("c4_curly_bracket", "filter_curly_bracket", "flag", "curly_bracket"),
-             Rule("c4_sentences", "min_num_sentences", "min"))
+    rules = (
+        Rule("c4_lorem_ipsum", "filter_lorem_ipsum", "flag", "lorem_ipsum"),
+        Rule("c4_curly_bracket", "filter_curly_bracket", "flag", "curly_bracket"),
+        Rule("c4_sentences", "min_num_sentences", "min"),
+    )
     extra_stats = ("c4_lines", "c4_kept_lines")
     remove_citations: bool = True
     filter_no_terminal_punct: bool = True
@@ -140,12 +142,21 @@ class C4(MapStep):
             drop |= nwords < self.min_words_per_line
         low = pc.utf8_lower(lv)
         cand = ~drop
-        lorem = (pc.match_substring(low, "lorem ipsum").to_numpy(zero_copy_only=False) & cand
-                 if self.filter_lorem_ipsum else np.zeros(m, bool))
-        js = (pc.match_substring(low, "javascript").to_numpy(zero_copy_only=False)
-              if self.filter_javascript else np.zeros(m, bool))
-        curly = (pc.match_substring(lv, "{").to_numpy(zero_copy_only=False) & cand & ~lorem & ~js
-                 if self.filter_curly_bracket else np.zeros(m, bool))
+        lorem = (
+            pc.match_substring(low, "lorem ipsum").to_numpy(zero_copy_only=False) & cand
+            if self.filter_lorem_ipsum
+            else np.zeros(m, bool)
+        )
+        js = (
+            pc.match_substring(low, "javascript").to_numpy(zero_copy_only=False)
+            if self.filter_javascript
+            else np.zeros(m, bool)
+        )
+        curly = (
+            pc.match_substring(lv, "{").to_numpy(zero_copy_only=False) & cand & ~lorem & ~js
+            if self.filter_curly_bracket
+            else np.zeros(m, bool)
+        )
         if self.filter_policy and self.policy_substrings:
             pol = pc.match_substring_regex(low, "|".join(_re_escape(p) for p in self.policy_substrings))
             pol = pol.to_numpy(zero_copy_only=False)

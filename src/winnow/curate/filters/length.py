@@ -8,6 +8,7 @@ Example (YAML): ``- length: {min_words: 5, max_chars: 1000000, max_tokens: 8192}
     >>> step.decide(t).to_pylist()
     [None, 'length:min_words', 'length:min_words']
 """
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,9 @@ class Length(MapStep):
     """
 
     name = "length"
-    rules = tuple(Rule(f"n_{unit}", f"{b}_{unit}", b) for unit in ("chars", "words", "lines", "tokens")
-                  for b in ("min", "max"))
+    rules = tuple(
+        Rule(f"n_{unit}", f"{b}_{unit}", b) for unit in ("chars", "words", "lines", "tokens") for b in ("min", "max")
+    )
     min_chars: int | None = Field(None, ge=0)
     max_chars: int | None = Field(None, ge=0)
     min_words: int | None = Field(None, ge=0)

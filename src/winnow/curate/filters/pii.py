@@ -12,15 +12,16 @@ Example (YAML): ``- pii: {email: true, ip: true, phone: true}``
     >>> t.column("pii_emails")[0].as_py(), t.column("pii_ips")[0].as_py(), t.column("pii_phones")[0].as_py()
     (1, 1, 1)
 """
+
 from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from winnow.curate.filters._base import set_columns
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import MapStep, Rule
+from winnow.curate.filters._base import set_columns
 
 #: local@domain.tld (RFC 5322 dot-atom subset as used in practice)
 EMAIL = r"\b[A-Za-z0-9][A-Za-z0-9._%+\-]*@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b"
@@ -29,21 +30,27 @@ _OCT = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 IPV4 = rf"(^|[^0-9.])({_OCT}\.{_OCT}\.{_OCT}\.{_OCT})($|[^0-9.]|\.$|\.[^0-9])"
 _H = r"[0-9A-Fa-f]{1,4}"
 #: full or ``::``-compressed IPv6
-IPV6 = (rf"(^|[^0-9A-Za-z:.])((?:{_H}:){{7}}{_H}|(?:{_H}:){{1,7}}:(?:{_H}(?::{_H}){{0,5}})?"
-        rf"|::(?:{_H}(?::{_H}){{0,6}}))($|[^0-9A-Za-z:])")
+IPV6 = (
+    rf"(^|[^0-9A-Za-z:.])((?:{_H}:){{7}}{_H}|(?:{_H}:){{1,7}}:(?:{_H}(?::{_H}){{0,5}})?"
+    rf"|::(?:{_H}(?::{_H}){{0,6}}))($|[^0-9A-Za-z:])"
+)
 #: a dotted quad named as a version ("version 1.2.3.4", "v2.0.1.3", "==1.2.3.4", "release 10.0.0.1"):
 #: its dots are masked before IPv4 detection (RE2 has no look-behind), then restored
-VERSIONED_QUAD = (r"(?i)((?:\b(?:versions?|ver|vers|release[sd]?|rel|rev|revision|build|firmware|kernel|"
-                  r"update[sd]?|patch(?:ed)?|upgraded?(?: to)?|downgraded?(?: to)?|tag|tagged|v)\.?[ \t]*"
-                  r"(?:(?:[:=#]|is|was|of)[ \t]*)?"
-                  r"|[=<>~!]=[ \t]*)v?)"
-                  rf"({_OCT})\.({_OCT})\.({_OCT})\.({_OCT})")
+VERSIONED_QUAD = (
+    r"(?i)((?:\b(?:versions?|ver|vers|release[sd]?|rel|rev|revision|build|firmware|kernel|"
+    r"update[sd]?|patch(?:ed)?|upgraded?(?: to)?|downgraded?(?: to)?|tag|tagged|v)\.?[ \t]*"
+    r"(?:(?:[:=#]|is|was|of)[ \t]*)?"
+    r"|[=<>~!]=[ \t]*)v?)"
+    rf"({_OCT})\.({_OCT})\.({_OCT})\.({_OCT})"
+)
 _MASK = "\ue000"  # a private-use character stands in for the masked dots
 #: international (+CC ...) or North-American style numbers with separators
-PHONE = (r"(?:\+[1-9][0-9]{0,2}[ .\-]?(?:\(0?[0-9]{1,4}\)[ .\-]?)?[0-9]{1,4}(?:[ .\-]?[0-9]{2,4}){1,4}"
-         r"|\([0-9]{3}\)[ .\-]?[0-9]{3}[ .\-][0-9]{4}"
-         r"|\b[0-9]{3}[.\-][0-9]{3}[.\-][0-9]{4}\b"
-         r"|\b0[0-9]{2,4}[ /\-][0-9]{3,4}[ \-]?[0-9]{3,4}\b)")
+PHONE = (
+    r"(?:\+[1-9][0-9]{0,2}[ .\-]?(?:\(0?[0-9]{1,4}\)[ .\-]?)?[0-9]{1,4}(?:[ .\-]?[0-9]{2,4}){1,4}"
+    r"|\([0-9]{3}\)[ .\-]?[0-9]{3}[ .\-][0-9]{4}"
+    r"|\b[0-9]{3}[.\-][0-9]{3}[.\-][0-9]{4}\b"
+    r"|\b0[0-9]{2,4}[ /\-][0-9]{3,4}[ \-]?[0-9]{3,4}\b)"
+)
 
 
 @register_step
@@ -108,8 +115,9 @@ class Pii(MapStep):
         if self.phone:
             text, nph = self._redact(text, PHONE, self.phone_placeholder)
         total = pc.add(pc.add(ne, ni), nph)
-        return set_columns(table, {"text": text, "pii_emails": ne, "pii_ips": ni, "pii_phones": nph,
-                                   "pii_total": total})
+        return set_columns(
+            table, {"text": text, "pii_emails": ne, "pii_ips": ni, "pii_phones": nph, "pii_total": total}
+        )
 
 
 def _mask_versions(text: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -117,8 +125,10 @@ def _mask_versions(text: pa.Array) -> tuple[pa.Array, pa.Array]:
 
     Rows that already hold the mask character are left alone (and may then be redacted).
     """
-    cand = pc.and_(pc.fill_null(pc.match_substring_regex(text, VERSIONED_QUAD), False),
-                   pc.invert(pc.fill_null(pc.match_substring(text, _MASK), False)))
+    cand = pc.and_(
+        pc.fill_null(pc.match_substring_regex(text, VERSIONED_QUAD), False),
+        pc.invert(pc.fill_null(pc.match_substring(text, _MASK), False)),
+    )
     if not pc.any(cand).as_py():
         return text, cand
     idx = pc.indices_nonzero(cand)

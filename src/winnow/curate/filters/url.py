@@ -14,15 +14,16 @@ Example (YAML): ``- url_filter: {blocked_domains_file: lists/adult_domains.txt, 
     >>> s.decide(t).to_pylist()
     ['url_filter:blocked_domain', 'url_filter:blocked_word', 'url_filter:blocked_domain', None, None]
 """
+
 from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, PrivateAttr
 
-from winnow.curate.filters._base import set_columns
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import MapStep, reasons_from_masks
+from winnow.curate.filters._base import set_columns
 
 _HOST = r"^(?:[A-Za-z][A-Za-z0-9+.\-]*:)?//(?:[^/?#@]*@)?(?P<host>\[[^\]]*\]|[^/?#:]+)"
 
@@ -77,8 +78,11 @@ class UrlFilter(MapStep):
         if self.blocked_subwords_file:
             subs += read_list(self.blocked_subwords_file)
         doms = [d[4:] if d.startswith("www.") else d for d in doms]
-        self._sets = {"domains": pa.array(sorted(set(doms)), pa.string()),
-                      "words": pa.array(sorted(set(words)), pa.string()), "subwords": sorted(set(subs))}
+        self._sets = {
+            "domains": pa.array(sorted(set(doms)), pa.string()),
+            "words": pa.array(sorted(set(words)), pa.string()),
+            "subwords": sorted(set(subs)),
+        }
 
     def _url(self, table: pa.Table) -> pa.Array:
         if self.url_column not in table.column_names:
@@ -90,8 +94,11 @@ class UrlFilter(MapStep):
     def annotate(self, table: pa.Table) -> pa.Table:
         url = self._url(table)
         # scheme-less URLs ("example.com/path") are parsed as if they had "//"
-        norm = pc.if_else(pc.match_substring_regex(url, r"^(?:[a-z][a-z0-9+.\-]*:)?//"), url,
-                          pc.binary_join_element_wise("//", url, ""))
+        norm = pc.if_else(
+            pc.match_substring_regex(url, r"^(?:[a-z][a-z0-9+.\-]*:)?//"),
+            url,
+            pc.binary_join_element_wise("//", url, ""),
+        )
         host = pc.struct_field(pc.extract_regex(norm, _HOST), [0])
         host = pc.utf8_rtrim(host, characters=".")
         host = pc.replace_substring_regex(host, r"^www\.", "")
@@ -107,7 +114,11 @@ class UrlFilter(MapStep):
             blocked = pc.fill_null(pc.is_in(host, value_set=self._sets["domains"]), False)
             h = host
             for _ in range(8):  # parent domains: a.b.example.com -> b.example.com -> example.com
-                h = pc.if_else(pc.match_substring(h, "."), pc.replace_substring_regex(h, r"^[^.]*\.", ""), pa.scalar(None, pa.string()))
+                h = pc.if_else(
+                    pc.match_substring(h, "."),
+                    pc.replace_substring_regex(h, r"^[^.]*\.", ""),
+                    pa.scalar(None, pa.string()),
+                )
                 blocked = pc.or_(blocked, pc.fill_null(pc.is_in(h, value_set=self._sets["domains"]), False))
             rules.append((blocked, "url_filter:blocked_domain"))
         url = self._url(table)

@@ -1,4 +1,5 @@
 """`winnow quality train|score`: train a fastText-style quality model and apply it to a dataset."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,10 @@ import typer
 
 from winnow.cli_common import cli_errors, fail, print_stats, working
 
-app = typer.Typer(help="Train a hashed n-gram quality classifier (DCLM recipe or influence-distilled) and "
-                       "score a dataset with it.", no_args_is_help=True)
+app = typer.Typer(
+    help="Train a hashed n-gram quality classifier (DCLM recipe or influence-distilled) and score a dataset with it.",
+    no_args_is_help=True,
+)
 
 
 def _char_ngrams(s: Optional[str]):
@@ -28,8 +31,9 @@ def train(
     out: str = typer.Option(..., "--out", "-o", help="Model folder to write (model.json + weights.npy)."),
     positives: Optional[str] = typer.Option(None, help="High-quality reference texts (file/folder/glob)."),
     negatives: Optional[str] = typer.Option(None, help="Pool texts sampled as negatives (file/folder/glob)."),
-    scores: Optional[str] = typer.Option(None, help="Parquet of (id, score) to distil instead of pos/neg, e.g. "
-                                                    "attribution scores."),
+    scores: Optional[str] = typer.Option(
+        None, help="Parquet of (id, score) to distil instead of pos/neg, e.g. attribution scores."
+    ),
     texts: Optional[str] = typer.Option(None, help="With --scores: the dataset whose ids the scores refer to."),
     score_column: str = typer.Option("score", help="With --scores: the score column."),
     id_column: str = typer.Option("id", help="With --scores: the id column."),
@@ -57,15 +61,33 @@ def train(
         if positives or negatives or not texts:
             fail("--scores needs --texts (and no --positives/--negatives)")
         with working("training the distilled scorer"):
-            m, rep = train_distilled(scores, texts, id_column=id_column, score_column=score_column,
-                                     text_column=text_column, binarize=binarize, test_frac=test_frac, seed=seed,
-                                     alpha=alpha, C=c, **kw)
+            m, rep = train_distilled(
+                scores,
+                texts,
+                id_column=id_column,
+                score_column=score_column,
+                text_column=text_column,
+                binarize=binarize,
+                test_frac=test_frac,
+                seed=seed,
+                alpha=alpha,
+                C=c,
+                **kw,
+            )
     else:
         if not (positives and negatives):
             fail("give --positives and --negatives (DCLM recipe), or --scores and --texts (distilled)")
         with working("training the quality classifier"):
-            m, rep = train_dclm(positives, negatives, n_negatives=n_negatives, test_frac=test_frac, seed=seed,
-                                text_column=text_column, C=c, **kw)
+            m, rep = train_dclm(
+                positives,
+                negatives,
+                n_negatives=n_negatives,
+                test_frac=test_frac,
+                seed=seed,
+                text_column=text_column,
+                C=c,
+                **kw,
+            )
     m.save(out, overwrite=overwrite)
     typer.echo(json.dumps({"model": out, "kind": m.kind, **rep}, indent=1))
 
@@ -85,7 +107,17 @@ def score(
     """Annotate every document with quality_score (and optionally keep a threshold / top fraction)."""
     from winnow.core.pipeline.pipeline import Pipeline
 
-    p = Pipeline([{"quality_classifier": {"model": model, "threshold": threshold, "top_fraction": top_fraction,
-                                          "column": column}}])
+    p = Pipeline(
+        [
+            {
+                "quality_classifier": {
+                    "model": model,
+                    "threshold": threshold,
+                    "top_fraction": top_fraction,
+                    "column": column,
+                }
+            }
+        ]
+    )
     res = p.run(input, output, workers=workers, overwrite=overwrite)
     print_stats(res.manifest, res.path)

@@ -20,6 +20,7 @@ With neither, the step only annotates.
     >>> step.decide(t).to_pylist()
     [None, 'quality_classifier:below_threshold']
 """
+
 from __future__ import annotations
 
 import os

@@ -11,6 +11,7 @@ Example:
     >>> m, report = train_dclm("ref/*.jsonl", "pool/*.jsonl.gz", n_negatives=50_000)  # doctest: +SKIP
     >>> report["heldout_auc"]                                                         # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
-def read_texts(path, *, text_column: str = "text", id_column: str = "id", max_docs: int | None = None,
-               seed: int = 0) -> pa.Table:
+def read_texts(
+    path, *, text_column: str = "text", id_column: str = "id", max_docs: int | None = None, seed: int = 0
+) -> pa.Table:
     """Read ``id`` and ``text`` of every record at ``path`` (file, folder, glob; any winnow input
     format); with ``max_docs``, a uniform random sample of that many (seeded)."""
     from winnow.core.io.readers import InputSpec, plan_tasks, read_task
@@ -47,8 +49,16 @@ def _split(n: int, test_frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]
     return np.sort(perm[k:]), np.sort(perm[:k])
 
 
-def train_dclm(positives, negatives, *, n_negatives: int | None = None, test_frac: float = 0.2, seed: int = 0,
-               text_column: str = "text", **model_kw):
+def train_dclm(
+    positives,
+    negatives,
+    *,
+    n_negatives: int | None = None,
+    test_frac: float = 0.2,
+    seed: int = 0,
+    text_column: str = "text",
+    **model_kw,
+):
     """Train a quality classifier: reference texts vs random pool texts; returns (model, report).
 
     ``positives``/``negatives``: a path/glob (any winnow input) or Arrow tables/arrays/lists of text.
@@ -63,8 +73,12 @@ def train_dclm(positives, negatives, *, n_negatives: int | None = None, test_fra
     ptr, pte = _split(len(pos), test_frac, seed)
     ntr, nte = _split(len(neg), test_frac, seed + 2)
     m = QualityModel.train_classifier(pos.take(ptr), neg.take(ntr), seed=seed, **model_kw)
-    report = {"n_positives": len(pos), "n_negatives": len(neg), "n_train": len(ptr) + len(ntr),
-              "n_test": len(pte) + len(nte)}
+    report = {
+        "n_positives": len(pos),
+        "n_negatives": len(neg),
+        "n_train": len(ptr) + len(ntr),
+        "n_test": len(pte) + len(nte),
+    }
     if len(pte) and len(nte):
         s = m.score(pa.chunked_array([pos.take(pte), neg.take(nte)]))
         report["heldout_auc"] = round(roc_auc(s, np.r_[np.ones(len(pte)), np.zeros(len(nte))]), 6)
@@ -74,9 +88,18 @@ def train_dclm(positives, negatives, *, n_negatives: int | None = None, test_fra
     return m, report
 
 
-def train_distilled(scores, texts, *, id_column: str = "id", score_column: str = "score",
-                    text_column: str = "text", binarize: float | None = None, test_frac: float = 0.2,
-                    seed: int = 0, **model_kw):
+def train_distilled(
+    scores,
+    texts,
+    *,
+    id_column: str = "id",
+    score_column: str = "score",
+    text_column: str = "text",
+    binarize: float | None = None,
+    test_frac: float = 0.2,
+    seed: int = 0,
+    **model_kw,
+):
     """Train the fast model to predict a per-example score column; returns (model, report).
 
     ``scores``: a Parquet path (or Arrow table) with ``id_column`` and ``score_column``;
@@ -106,8 +129,14 @@ def train_distilled(scores, texts, *, id_column: str = "id", score_column: str =
     y = joined.column("__score").to_numpy()
     tx = joined.column("text")
     m = QualityModel.train_regressor(tx.take(tr), y[tr], binarize=binarize, seed=seed, **model_kw)
-    report = {"n_scores": st.num_rows, "n_texts": tt.num_rows, "n_joined": joined.num_rows,
-              "n_train": len(tr), "n_test": len(te), "binarize": binarize}
+    report = {
+        "n_scores": st.num_rows,
+        "n_texts": tt.num_rows,
+        "n_joined": joined.num_rows,
+        "n_train": len(tr),
+        "n_test": len(te),
+        "binarize": binarize,
+    }
     if len(te) >= 3:
         rho = spearmanr(m.score(tx.take(te)), y[te]).statistic
         report["heldout_spearman"] = round(float(rho), 6)

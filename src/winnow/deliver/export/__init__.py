@@ -43,11 +43,15 @@ byte-identical shards; ``workers`` does not change a byte. Example (tested in th
     >>> man = export("runs/demo", "runs/demo_tokens", tokenizer="gpt2", seq_len=256)   # doctest: +SKIP
     >>> ds = TokenDataset("runs/demo_tokens", rank=0, world_size=1, seed=0)  # doctest: +SKIP
 """
+
 # everything loads on first use: ``winnow --help`` imports this package's CLI without numpy/pyarrow/torch
 _LAZY = {
-    "export": "winnow.deliver.export.core", "load_mix": "winnow.deliver.export.core",
-    "ExportError": "winnow.deliver.export.core", "ExportExistsError": "winnow.deliver.export.core",
-    "load_tokenizer": "winnow.deliver.export.tokenizer", "TokenizerError": "winnow.deliver.export.tokenizer",
+    "export": "winnow.deliver.export.core",
+    "load_mix": "winnow.deliver.export.core",
+    "ExportError": "winnow.deliver.export.core",
+    "ExportExistsError": "winnow.deliver.export.core",
+    "load_tokenizer": "winnow.deliver.export.tokenizer",
+    "TokenizerError": "winnow.deliver.export.tokenizer",
     "TokenDataset": "winnow.deliver.export.dataset",
 }
 __all__ = sorted(_LAZY)

@@ -1,4 +1,5 @@
 """``winnow export``: a run's kept rows → token shards a training job reads (typer only at import)."""
+
 from __future__ import annotations
 
 import sys
@@ -11,18 +12,35 @@ from winnow.cli_common import cli_errors
 
 @cli_errors(ValueError)
 def export_cmd(
-    run_dir: List[str] = typer.Argument(..., help="A winnow run folder (its data/*.parquet), Parquet files or globs; the last argument is OUT."),
-    tokenizer: str = typer.Option("gpt2", "--tokenizer", "-t", help="gpt2 (offline GPT-2 BPE) or a tokenizer.json path/folder."),
+    run_dir: List[str] = typer.Argument(
+        ..., help="A winnow run folder (its data/*.parquet), Parquet files or globs; the last argument is OUT."
+    ),
+    tokenizer: str = typer.Option(
+        "gpt2", "--tokenizer", "-t", help="gpt2 (offline GPT-2 BPE) or a tokenizer.json path/folder."
+    ),
     seq_len: int = typer.Option(2048, "--seq-len", help="Tokens per training sequence."),
-    mix: Optional[str] = typer.Option(None, "--mix", help='Mix weights JSON: {"weights": {group: w}, "group_by": "source"}.'),
-    tokens: Optional[float] = typer.Option(None, "--tokens", help="Training tokens in total with --mix (e.g. 5e9); default: the corpus size."),
-    format: str = typer.Option("bin", "--format", "-f", help="bin (flat uint16/uint32 + manifest, np.memmap), parquet (input_ids lists), mds (MosaicML streaming)."),
+    mix: Optional[str] = typer.Option(
+        None, "--mix", help='Mix weights JSON: {"weights": {group: w}, "group_by": "source"}.'
+    ),
+    tokens: Optional[float] = typer.Option(
+        None, "--tokens", help="Training tokens in total with --mix (e.g. 5e9); default: the corpus size."
+    ),
+    format: str = typer.Option(
+        "bin",
+        "--format",
+        "-f",
+        help="bin (flat uint16/uint32 + manifest, np.memmap), parquet (input_ids lists), mds (MosaicML streaming).",
+    ),
     val_fraction: float = typer.Option(0.005, "--val-fraction", help="Share of documents held out for validation."),
     seed: int = typer.Option(0, "--seed", help="Seed of the shuffle, the split and the partial epochs."),
     workers: int = typer.Option(1, "--workers", "-w", help="Worker processes (the output does not depend on it)."),
     resume: bool = typer.Option(False, "--resume", help="Finish an interrupted export (byte-identical result)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Delete an existing OUT first."),
-    keep_boundaries: bool = typer.Option(False, "--keep-boundaries", help="No EOS packing: documents kept whole, doc_offsets.npy per split (bin) or one document per row (parquet)."),
+    keep_boundaries: bool = typer.Option(
+        False,
+        "--keep-boundaries",
+        help="No EOS packing: documents kept whole, doc_offsets.npy per split (bin) or one document per row (parquet).",
+    ),
     progress: bool = typer.Option(True, help="Show progress bars (tokens/s)."),
 ):
     """Tokenize, mix, shuffle, pack and shard a curated run into training-ready files.
@@ -48,10 +66,22 @@ def export_cmd(
         raise typer.Exit(2)
     *src, out = run_dir
     try:
-        man = export(src if len(src) > 1 else src[0], out, tokenizer=tokenizer, seq_len=seq_len, mix=mix,
-                     tokens=tokens, format=format, val_fraction=val_fraction, seed=seed, workers=workers,
-                     resume=resume, overwrite=overwrite, keep_boundaries=keep_boundaries,
-                     progress=progress and sys.stderr.isatty())
+        man = export(
+            src if len(src) > 1 else src[0],
+            out,
+            tokenizer=tokenizer,
+            seq_len=seq_len,
+            mix=mix,
+            tokens=tokens,
+            format=format,
+            val_fraction=val_fraction,
+            seed=seed,
+            workers=workers,
+            resume=resume,
+            overwrite=overwrite,
+            keep_boundaries=keep_boundaries,
+            progress=progress and sys.stderr.isatty(),
+        )
     except (ExportError, TokenizerError) as e:
         err.print(f"[bold red]error:[/bold red] {escape(str(e))}")
         raise typer.Exit(2)
@@ -63,16 +93,27 @@ def _print(man: dict, out: str) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    t = Table(title=f"winnow export: {escape(out)} ({man['format']}, seq_len {man['seq_len']}, {man['dtype']})",
-              title_justify="left")
+    t = Table(
+        title=f"winnow export: {escape(out)} ({man['format']}, seq_len {man['seq_len']}, {man['dtype']})",
+        title_justify="left",
+    )
     for c in ("source", "docs", "tokens in", "train tokens", "target", "epochs", "val tokens"):
         t.add_column(c, justify="left" if c == "source" else "right")
     for g, s in man["sources"].items():
-        t.add_row(escape(g), f"{s['documents']:,}", f"{s['train_tokens_in']:,}", f"{s['train_tokens']:,}",
-                  f"{s['target_tokens']:,}", f"{s['epochs']:.3f}", f"{s['val_tokens']:,}")
+        t.add_row(
+            escape(g),
+            f"{s['documents']:,}",
+            f"{s['train_tokens_in']:,}",
+            f"{s['train_tokens']:,}",
+            f"{s['target_tokens']:,}",
+            f"{s['epochs']:.3f}",
+            f"{s['val_tokens']:,}",
+        )
     con = Console()
     con.print(t)
     tk = man["tokens"]
-    con.print(f"train {tk['train']:,} tokens in {len(man['splits']['train']['shards'])} shards, "
-              f"val {tk['val']:,}; {man['seconds']:.1f} s "
-              f"({man['inputs']['tokens'] / max(man['tokenize_seconds'], 1e-9) / 1e6:.2f}M tokens/s tokenizing)")
+    con.print(
+        f"train {tk['train']:,} tokens in {len(man['splits']['train']['shards'])} shards, "
+        f"val {tk['val']:,}; {man['seconds']:.1f} s "
+        f"({man['inputs']['tokens'] / max(man['tokenize_seconds'], 1e-9) / 1e6:.2f}M tokens/s tokenizing)"
+    )

@@ -18,6 +18,7 @@ Phases (each task's outputs are written atomically and committed by a completion
 5. **shards** (parallel over shards): the stream cut into shards of the chosen format, each with
    its sha256; then ``manifest.json``.
 """
+
 from __future__ import annotations
 
 import glob
@@ -35,10 +36,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from winnow.errors import WinnowError
-from winnow.core.text.hashing import splitmix64
 from winnow.core.pipeline.runner import write_json_atomic
+from winnow.core.text.hashing import splitmix64
 from winnow.deliver.export.tokenizer import load_tokenizer
+from winnow.errors import WinnowError
 
 FORMATS = ("bin", "parquet", "mds")
 SPLITS = ("train", "val")
@@ -87,6 +88,7 @@ class ExportConfig:
 
 
 # ------------------------------------------------------------------ inputs and mix
+
 
 def resolve_inputs(source) -> list[str]:
     """A run folder (its ``data/*.parquet``), a folder of Parquet files, files or globs."""
@@ -155,6 +157,7 @@ def _tasks(files: list[str], task_rows: int) -> list[tuple[str, list[int]]]:
 
 # ------------------------------------------------------------------ layout
 
+
 class Layout:
     def __init__(self, out: str):
         self.out = out
@@ -190,10 +193,12 @@ def _save_npy(path: str, arr: np.ndarray) -> None:
     def w(tmp):
         with open(tmp, "wb") as fh:
             np.save(fh, arr)
+
     _atomic_save(path, w)
 
 
 # ------------------------------------------------------------------ keys
+
 
 def _hash_ids(ids: list, seed: int) -> np.ndarray:
     import xxhash
@@ -217,6 +222,7 @@ def _copy_keys(key: np.ndarray, copy: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------ phase 1: tokenize
 
+
 def _tokenize_task(cfg: ExportConfig, lay: Layout, t: int, task) -> dict:
     path, rgs = task
     tok = load_tokenizer(cfg.tokenizer)
@@ -228,15 +234,18 @@ def _tokenize_task(cfg: ExportConfig, lay: Layout, t: int, task) -> dict:
     dtype = np.dtype(cfg.dtype)
     groups: dict[str, int] = {}
     docs_parts, n_rows, n_empty, n_tokens = [], 0, 0, 0
-    row0 = sum(pf.metadata.row_group(i).num_rows for i in range(rgs[0]))   # rows of the file before this task
+    row0 = sum(pf.metadata.row_group(i).num_rows for i in range(rgs[0]))  # rows of the file before this task
     tmp = lay.p("tok", f"t{t:05d}.bin") + f".tmp-{os.getpid()}"
     os.makedirs(os.path.dirname(tmp), exist_ok=True)
     with open(tmp, "wb") as fh:
         for tb in _text_batches(pf, rgs, cols, cfg.text_column):
             texts = tb.column(cfg.text_column).to_pylist()
             texts = ["" if x is None else x for x in texts]
-            ids = (tb.column(cfg.id_column).to_pylist() if cfg.id_column in names
-                   else [f"{os.path.basename(path)}:{row0 + n_rows + i}" for i in range(len(texts))])
+            ids = (
+                tb.column(cfg.id_column).to_pylist()
+                if cfg.id_column in names
+                else [f"{os.path.basename(path)}:{row0 + n_rows + i}" for i in range(len(texts))]
+            )
             grp = tb.column(cfg.group_by).to_pylist() if cfg.group_by in names else ["default"] * len(texts)
             flat, lens = tok.encode_flat(texts)
             flat.astype(dtype).tofile(fh)
@@ -255,8 +264,11 @@ def _tokenize_task(cfg: ExportConfig, lay: Layout, t: int, task) -> dict:
     os.replace(tmp, lay.p("tok", f"t{t:05d}.bin"))
     docs = np.concatenate(docs_parts) if docs_parts else np.zeros(0, _DOC)
     _save_npy(lay.p("tok", f"t{t:05d}.docs.npy"), docs)
-    return lay.commit("tokenize", f"t{t:05d}", {"task": t, "rows": n_rows, "empty": n_empty, "tokens": n_tokens,
-                                                 "groups": list(groups)})
+    return lay.commit(
+        "tokenize",
+        f"t{t:05d}",
+        {"task": t, "rows": n_rows, "empty": n_empty, "tokens": n_tokens, "groups": list(groups)},
+    )
 
 
 _BATCH_BYTES = 4 << 20
@@ -294,7 +306,7 @@ def _plan(cfg: ExportConfig, lay: Layout, markers: list[dict]) -> dict:
     gidx = {g: i for i, g in enumerate(groups)}
     maps = [np.array([gidx[g] for g in m["groups"]], np.int32) for m in markers]
     G = len(groups)
-    nat = np.zeros((2, G), np.int64)      # tokens incl. one EOS per document, per split and group
+    nat = np.zeros((2, G), np.int64)  # tokens incl. one EOS per document, per split and group
     ndocs = np.zeros((2, G), np.int64)
     for t in range(len(markers)):
         d = _load_docs(lay, t, maps[t])
@@ -308,8 +320,9 @@ def _plan(cfg: ExportConfig, lay: Layout, markers: list[dict]) -> dict:
     if cfg.weights is not None:
         missing = [g for g in cfg.weights if g not in gidx]
         if missing:
-            raise ExportError(f"mix weights name groups absent from the data ({cfg.group_by}): {missing}; "
-                              f"present: {groups}")
+            raise ExportError(
+                f"mix weights name groups absent from the data ({cfg.group_by}): {missing}; present: {groups}"
+            )
         w = np.array([cfg.weights.get(g, 0.0) for g in groups])
         w = w / w.sum()
         empty = [g for g, wi, n in zip(groups, w, nat[0]) if wi > 0 and n == 0]
@@ -322,9 +335,16 @@ def _plan(cfg: ExportConfig, lay: Layout, markers: list[dict]) -> dict:
         need = [i for i in range(G) if rem[i] > 0]
         if need:
             thr_u = _partial_thresholds(lay, markers, maps, need, rem, G)
-    return {"groups": groups, "natural_tokens": nat[0].tolist(), "val_tokens": nat[1].tolist(),
-            "train_docs": ndocs[0].tolist(), "val_docs": ndocs[1].tolist(), "target_tokens": target.tolist(),
-            "full_epochs": full.tolist(), "partial_threshold": [None if u is None else str(u) for u in thr_u]}
+    return {
+        "groups": groups,
+        "natural_tokens": nat[0].tolist(),
+        "val_tokens": nat[1].tolist(),
+        "train_docs": ndocs[0].tolist(),
+        "val_docs": ndocs[1].tolist(),
+        "target_tokens": target.tolist(),
+        "full_epochs": full.tolist(),
+        "partial_threshold": [None if u is None else str(u) for u in thr_u],
+    }
 
 
 def _partial_thresholds(lay, markers, maps, need, rem, G) -> list:
@@ -337,7 +357,7 @@ def _partial_thresholds(lay, markers, maps, need, rem, G) -> list:
         b = (_partial_key(d["key"]) >> np.uint64(48)).astype(np.int64)
         np.add.at(hist, (d["group"], b), d["ntok"] + 1)
     cum = np.cumsum(hist, axis=1)
-    bins = {g: int(np.searchsorted(cum[g], rem[g])) for g in need}   # first bin where cum >= rem
+    bins = {g: int(np.searchsorted(cum[g], rem[g])) for g in need}  # first bin where cum >= rem
     base = {g: (int(cum[g][bins[g] - 1]) if bins[g] > 0 else 0) for g in need}
     cand = {g: [] for g in need}
     for t in range(len(markers)):
@@ -353,15 +373,16 @@ def _partial_thresholds(lay, markers, maps, need, rem, G) -> list:
         c = np.concatenate(cand[g]) if cand[g] else np.zeros((0, 2), np.uint64)
         c = c[np.argsort(c[:, 0], kind="stable")]
         totals = base[g] + np.concatenate([[0], np.cumsum(c[:, 1].astype(np.int64))])
-        k = int(np.argmin(np.abs(totals - rem[g])))   # docs of the boundary bin to take (ties: fewer)
+        k = int(np.argmin(np.abs(totals - rem[g])))  # docs of the boundary bin to take (ties: fewer)
         if k > 0:
             out[g] = int(c[k - 1, 0])
         elif bins[g] > 0:
-            out[g] = (bins[g] << 48) - 1                # every document of the earlier bins
+            out[g] = (bins[g] << 48) - 1  # every document of the earlier bins
     return out
 
 
 # ------------------------------------------------------------------ phase 3: scatter
+
 
 def _scatter_task(cfg: ExportConfig, lay: Layout, t: int, plan: dict, group_map: np.ndarray) -> dict:
     d = _load_docs(lay, t, group_map)
@@ -393,8 +414,10 @@ def _scatter_task(cfg: ExportConfig, lay: Layout, t: int, plan: dict, group_map:
         _save_npy(lay.p("refs", f"{split}-t{t:05d}.npy"), refs)
         _save_npy(lay.p("refs", f"{split}-t{t:05d}.offs.npy"), offs)
         G = len(plan["groups"])
-        info[split] = {"tokens": np.bincount(refs["group"], weights=refs["ntok"], minlength=G).astype(np.int64).tolist(),
-                       "docs": np.bincount(refs["group"], minlength=G).tolist()}
+        info[split] = {
+            "tokens": np.bincount(refs["group"], weights=refs["ntok"], minlength=G).astype(np.int64).tolist(),
+            "docs": np.bincount(refs["group"], minlength=G).tolist(),
+        }
     return lay.commit("scatter", f"t{t:05d}", info)
 
 
@@ -445,6 +468,7 @@ def _gather_bucket(cfg: ExportConfig, lay: Layout, split: str, b: int, n_tasks: 
 
 # ------------------------------------------------------------------ phase 5: shards
 
+
 class _Stream:
     """Read token ranges of a split's stream (the pieces in bucket order) without loading it."""
 
@@ -459,7 +483,7 @@ class _Stream:
             lo, hi = self.bounds[i], self.bounds[i + 1]
             if hi > a:
                 arr = np.load(self.lay.p("pieces", f"{self.split}-b{i:05d}.npy"), mmap_mode="r")
-                parts.append(np.asarray(arr[a - lo:min(b, hi) - lo]))
+                parts.append(np.asarray(arr[a - lo : min(b, hi) - lo]))
                 a = min(b, hi)
             i += 1
         return np.concatenate(parts) if parts else np.zeros(0)
@@ -479,24 +503,33 @@ def shard_plan(cfg: ExportConfig, n_tokens: int, doc_offsets: np.ndarray | None 
         step = cfg.shard_tokens or max(cfg.seq_len, (size // cfg.seq_len) * cfg.seq_len)
     if doc_offsets is None:
         return [(a, min(a + step, n_tokens)) for a in range(0, n_tokens, step)] or [(0, 0)]
-    cuts = np.unique(doc_offsets[np.minimum(np.searchsorted(doc_offsets, np.arange(0, n_tokens, step)),
-                                            len(doc_offsets) - 1)])
+    cuts = np.unique(
+        doc_offsets[np.minimum(np.searchsorted(doc_offsets, np.arange(0, n_tokens, step)), len(doc_offsets) - 1)]
+    )
     cuts = np.append(cuts[cuts < n_tokens], n_tokens)
     return [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:])] or [(0, 0)]
 
 
 def _mds_config(cfg: ExportConfig) -> dict:
-    return {"column_encodings": [f"ndarray:{cfg.dtype}:{cfg.seq_len}"], "column_names": ["tokens"],
-            "column_sizes": [cfg.seq_len * np.dtype(cfg.dtype).itemsize], "compression": None,
-            "format": "mds", "hashes": [], "size_limit": cfg.mds_size_limit, "version": 2}
+    return {
+        "column_encodings": [f"ndarray:{cfg.dtype}:{cfg.seq_len}"],
+        "column_names": ["tokens"],
+        "column_sizes": [cfg.seq_len * np.dtype(cfg.dtype).itemsize],
+        "compression": None,
+        "format": "mds",
+        "hashes": [],
+        "size_limit": cfg.mds_size_limit,
+        "version": 2,
+    }
 
 
 def shard_name(cfg: ExportConfig, k: int) -> str:
     return {"bin": f"shard-{k:05d}.bin", "parquet": f"shard-{k:05d}.parquet", "mds": f"shard.{k:05d}.mds"}[cfg.format]
 
 
-def _write_shard(cfg: ExportConfig, lay: Layout, split: str, k: int, a: int, b: int, sizes: list[int],
-                 doc_lens: np.ndarray | None) -> dict:
+def _write_shard(
+    cfg: ExportConfig, lay: Layout, split: str, k: int, a: int, b: int, sizes: list[int], doc_lens: np.ndarray | None
+) -> dict:
     stream = _Stream(lay, split, sizes)
     path = os.path.join(lay.out, split, shard_name(cfg, k))
     L = cfg.seq_len
@@ -508,7 +541,7 @@ def _write_shard(cfg: ExportConfig, lay: Layout, split: str, k: int, a: int, b: 
         if cfg.keep_boundaries:  # one document per row: lengths of the docs that start in [a, b)
             offs = np.concatenate([[0], np.cumsum(doc_lens)])
             lo, hi = int(np.searchsorted(offs, a)), int(np.searchsorted(offs, b))
-            bounds = offs[lo:hi + 1] - a
+            bounds = offs[lo : hi + 1] - a
         else:
             bounds = np.concatenate([np.arange(0, len(toks), L), [len(toks)]])
         vals = pa.array(toks.astype(np.int32) if cfg.dtype == "uint32" else toks)
@@ -527,6 +560,7 @@ def _write_shard(cfg: ExportConfig, lay: Layout, split: str, k: int, a: int, b: 
                 fh.write(offs.tobytes())
                 fh.write(conf)
             _copy_range(stream, a, a + n * L, cfg.dtype, tmp, append=True)
+
         _atomic_save(path, w)
         info["samples"] = n
         info["tokens"] = n * L
@@ -547,13 +581,20 @@ def _copy_range(stream: _Stream, a: int, b: int, dtype: str, path: str, append: 
 
 def _write_mds_index(cfg: ExportConfig, out: str, split: str, shards: list[dict]) -> None:
     """``index.json`` as ``streaming.MDSWriter`` writes it (``json.dump(..., sort_keys=True)``)."""
-    entries = [{**_mds_config(cfg), "samples": s["samples"], "zip_data": None,
-                "raw_data": {"basename": os.path.basename(s["file"]), "bytes": s["bytes"], "hashes": {}}}
-               for s in shards]
+    entries = [
+        {
+            **_mds_config(cfg),
+            "samples": s["samples"],
+            "zip_data": None,
+            "raw_data": {"basename": os.path.basename(s["file"]), "bytes": s["bytes"], "hashes": {}},
+        }
+        for s in shards
+    ]
 
     def w(tmp):
         with open(tmp, "w") as fh:
             json.dump({"shards": entries, "version": 2}, fh, sort_keys=True)
+
     _atomic_save(os.path.join(out, split, "index.json"), w)
 
 
@@ -597,8 +638,9 @@ def _run_all(cfg, lay, fn_name: str, jobs: list[tuple], workers: int, progress, 
             done(i, _call(fn_name, *j))
         return results
     ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init,
-                             initargs=((cfg, lay),)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init, initargs=((cfg, lay),)
+    ) as pool:
         pending = {pool.submit(_call, fn_name, *j): i for i, j in enumerate(jobs)}
         try:
             while pending:
@@ -612,8 +654,9 @@ def _run_all(cfg, lay, fn_name: str, jobs: list[tuple], workers: int, progress, 
     return results
 
 
-def _phase(cfg, lay, phase: str, names: list[str], fn_name: str, jobs: list[tuple], workers, progress, label,
-           on_done=None) -> list[dict]:
+def _phase(
+    cfg, lay, phase: str, names: list[str], fn_name: str, jobs: list[tuple], workers, progress, label, on_done=None
+) -> list[dict]:
     """Jobs whose completion marker exists are skipped (resume); the others run."""
     out = [lay.done(phase, n) for n in names]
     todo = [i for i, m in enumerate(out) if m is None]
@@ -629,12 +672,30 @@ def _clean_tmp(lay: Layout) -> None:
         os.remove(f)
 
 
-def export(source, out: str, *, tokenizer="gpt2", seq_len: int = 2048, mix=None, tokens: int | float | None = None,
-           format: str = "bin", val_fraction: float = 0.005, seed: int = 0, workers: int = 1,
-           resume: bool = False, overwrite: bool = False, keep_boundaries: bool = False,
-           text_column: str = "text", id_column: str = "id", task_rows: int = 50_000,
-           bucket_tokens: int = 16 << 20, shard_tokens: int | None = None, mds_size_limit: int = 1 << 26,
-           keep_work: bool = False, progress: bool = False) -> dict:
+def export(
+    source,
+    out: str,
+    *,
+    tokenizer="gpt2",
+    seq_len: int = 2048,
+    mix=None,
+    tokens: int | float | None = None,
+    format: str = "bin",
+    val_fraction: float = 0.005,
+    seed: int = 0,
+    workers: int = 1,
+    resume: bool = False,
+    overwrite: bool = False,
+    keep_boundaries: bool = False,
+    text_column: str = "text",
+    id_column: str = "id",
+    task_rows: int = 50_000,
+    bucket_tokens: int = 16 << 20,
+    shard_tokens: int | None = None,
+    mds_size_limit: int = 1 << 26,
+    keep_work: bool = False,
+    progress: bool = False,
+) -> dict:
     """Tokenize, mix, shuffle, pack and shard ``source`` into ``out``; returns the manifest.
 
     See :mod:`winnow.deliver.export` for the formats, the mix schema and the manifest.
@@ -667,12 +728,26 @@ def export(source, out: str, *, tokenizer="gpt2", seq_len: int = 2048, mix=None,
     tok = load_tokenizer(tokenizer)
     tok_spec = tokenizer
     dtype = "uint16" if tok.vocab_size <= 65536 else "uint32"
-    cfg = ExportConfig(files=files, tokenizer=tok_spec, seq_len=int(seq_len), format=format, seed=int(seed),
-                       val_fraction=float(val_fraction), weights=weights, group_by=group_by,
-                       tokens=int(float(tokens)) if tokens else None, keep_boundaries=keep_boundaries,
-                       text_column=text_column, id_column=id_column, task_rows=int(task_rows),
-                       bucket_tokens=int(bucket_tokens), shard_tokens=shard_tokens,
-                       mds_size_limit=int(mds_size_limit), tokenizer_sha256=tok.identity, dtype=dtype)
+    cfg = ExportConfig(
+        files=files,
+        tokenizer=tok_spec,
+        seq_len=int(seq_len),
+        format=format,
+        seed=int(seed),
+        val_fraction=float(val_fraction),
+        weights=weights,
+        group_by=group_by,
+        tokens=int(float(tokens)) if tokens else None,
+        keep_boundaries=keep_boundaries,
+        text_column=text_column,
+        id_column=id_column,
+        task_rows=int(task_rows),
+        bucket_tokens=int(bucket_tokens),
+        shard_tokens=shard_tokens,
+        mds_size_limit=int(mds_size_limit),
+        tokenizer_sha256=tok.identity,
+        dtype=dtype,
+    )
     lay = Layout(out)
     _prepare(lay, cfg, resume, overwrite)
     t0 = time.perf_counter()
@@ -719,8 +794,14 @@ def _prepare(lay: Layout, cfg: ExportConfig, resume: bool, overwrite: bool) -> N
 def _progress():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), transient=False)
+    return Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        transient=False,
+    )
 
 
 def _run(cfg: ExportConfig, lay: Layout, tok, workers: int, prog) -> dict:
@@ -735,9 +816,18 @@ def _run(cfg: ExportConfig, lay: Layout, tok, workers: int, prog) -> dict:
         rate = tok_count[0] / max(time.perf_counter() - t_start, 1e-9)
         prog.update(bar, rate=f"{tok_count[0] / 1e6:,.1f}M tokens  {rate / 1e6:,.2f}M tokens/s")
 
-    markers = _phase(cfg, lay, "tokenize", [f"t{t:05d}" for t in range(len(tasks))], "_tokenize_task",
-                     [(t, task) for t, task in enumerate(tasks)], workers, prog, "tokenize",
-                     on_tok if prog is not None else None)
+    markers = _phase(
+        cfg,
+        lay,
+        "tokenize",
+        [f"t{t:05d}" for t in range(len(tasks))],
+        "_tokenize_task",
+        [(t, task) for t, task in enumerate(tasks)],
+        workers,
+        prog,
+        "tokenize",
+        on_tok if prog is not None else None,
+    )
     tok_seconds = time.perf_counter() - t_start
     plan = lay.done("plan", "plan")
     if plan is None:
@@ -749,8 +839,17 @@ def _run(cfg: ExportConfig, lay: Layout, tok, workers: int, prog) -> dict:
     groups = plan["groups"]
     gidx = {g: i for i, g in enumerate(groups)}
     maps = [np.array([gidx[g] for g in m["groups"]], np.int32) for m in markers]
-    scat = _phase(cfg, lay, "scatter", [f"t{t:05d}" for t in range(len(tasks))], "_scatter_task",
-                  [(t, plan, maps[t]) for t in range(len(tasks))], workers, prog, "shuffle")
+    scat = _phase(
+        cfg,
+        lay,
+        "scatter",
+        [f"t{t:05d}" for t in range(len(tasks))],
+        "_scatter_task",
+        [(t, plan, maps[t]) for t in range(len(tasks))],
+        workers,
+        prog,
+        "shuffle",
+    )
     nb = 1 << plan["bucket_bits"]
     names, jobs = [], []
     for split in SPLITS:
@@ -761,7 +860,7 @@ def _run(cfg: ExportConfig, lay: Layout, tok, workers: int, prog) -> dict:
     man_splits = {}
     names, jobs = [], []
     for si, split in enumerate(SPLITS):
-        sizes = [g["tokens"] for g in gath[si * nb:(si + 1) * nb]]
+        sizes = [g["tokens"] for g in gath[si * nb : (si + 1) * nb]]
         n_tok = int(sum(sizes))
         lens = offs = None
         if cfg.keep_boundaries:
@@ -769,7 +868,7 @@ def _run(cfg: ExportConfig, lay: Layout, tok, workers: int, prog) -> dict:
             os.makedirs(os.path.join(lay.out, split), exist_ok=True)
             offs = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
             _save_npy(os.path.join(lay.out, split, "doc_offsets.npy"), offs)
-        man_splits[split] = {"tokens": n_tok, "docs": int(sum(g["docs"] for g in gath[si * nb:(si + 1) * nb]))}
+        man_splits[split] = {"tokens": n_tok, "docs": int(sum(g["docs"] for g in gath[si * nb : (si + 1) * nb]))}
         for k, (a, b) in enumerate(shard_plan(cfg, n_tok, offs)):
             names.append(f"{split}-{k:05d}")
             jobs.append((split, k, a, b, sizes, lens))
@@ -804,15 +903,29 @@ def _manifest(cfg, tok, plan, markers, scat, shards, man_splits, tok_seconds) ->
     for split in SPLITS:
         man_splits[split]["shards"] = [s for s in shards if s["file"].startswith(split + "/")]
     return {
-        "format": cfg.format, "version": WORK_VERSION, "seq_len": cfg.seq_len, "dtype": cfg.dtype,
-        "eos_id": tok.eos_id, "keep_boundaries": cfg.keep_boundaries, "seed": cfg.seed,
-        "val_fraction": cfg.val_fraction, "tokenizer": tok.describe(), "group_by": cfg.group_by,
+        "format": cfg.format,
+        "version": WORK_VERSION,
+        "seq_len": cfg.seq_len,
+        "dtype": cfg.dtype,
+        "eos_id": tok.eos_id,
+        "keep_boundaries": cfg.keep_boundaries,
+        "seed": cfg.seed,
+        "val_fraction": cfg.val_fraction,
+        "tokenizer": tok.describe(),
+        "group_by": cfg.group_by,
         "mix": None if cfg.weights is None else {"weights": cfg.weights, "tokens": cfg.tokens},
-        "inputs": {"files": len(cfg.files), "rows": int(sum(m["rows"] for m in markers)),
-                   "empty_documents": int(sum(m["empty"] for m in markers)),
-                   "tokens": int(sum(m["tokens"] for m in markers))},
-        "sources": sources, "splits": man_splits,
-        "tokens": {"train": man_splits["train"]["tokens"], "val": man_splits["val"]["tokens"],
-                   "total": man_splits["train"]["tokens"] + man_splits["val"]["tokens"]},
+        "inputs": {
+            "files": len(cfg.files),
+            "rows": int(sum(m["rows"] for m in markers)),
+            "empty_documents": int(sum(m["empty"] for m in markers)),
+            "tokens": int(sum(m["tokens"] for m in markers)),
+        },
+        "sources": sources,
+        "splits": man_splits,
+        "tokens": {
+            "train": man_splits["train"]["tokens"],
+            "val": man_splits["val"]["tokens"],
+            "total": man_splits["train"]["tokens"] + man_splits["val"]["tokens"],
+        },
         "tokenize_seconds": round(tok_seconds, 3),
     }

@@ -19,6 +19,7 @@ world_size`` therefore sees exactly the batches it would have seen.
     >>> TokenDataset(d, shuffle=False, start_index=2, rank=1, world_size=2)[0].tolist()
     [12, 13, 14, 15, 16]
 """
+
 from __future__ import annotations
 
 import json
@@ -41,9 +42,19 @@ class TokenDataset(torch.utils.data.Dataset):
         start_index: global position to start from (``step * batch_size * world_size`` to resume).
     """
 
-    def __init__(self, path: str, seq_len: int | None = None, *, split: str = "train", rank: int = 0,
-                 world_size: int = 1, seed: int = 0, epoch: int = 0, start_index: int = 0,
-                 shuffle: bool = True):
+    def __init__(
+        self,
+        path: str,
+        seq_len: int | None = None,
+        *,
+        split: str = "train",
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int = 0,
+        epoch: int = 0,
+        start_index: int = 0,
+        shuffle: bool = True,
+    ):
         with open(os.path.join(path, "manifest.json"), encoding="utf-8") as fh:
             man = json.load(fh)
         if man.get("format") != "bin":
@@ -65,8 +76,9 @@ class TokenDataset(torch.utils.data.Dataset):
         self.n_samples = max(0, (self.n_tokens - 1) // self.seq_len)
         self.rank, self.world_size, self.start_index = rank, world_size, int(start_index)
         self.seed, self.epoch, self.shuffle = seed, epoch, shuffle
-        self._order = (np.random.default_rng([seed, epoch]).permutation(self.n_samples) if shuffle
-                       else np.arange(self.n_samples))
+        self._order = (
+            np.random.default_rng([seed, epoch]).permutation(self.n_samples) if shuffle else np.arange(self.n_samples)
+        )
         self._mm: list | None = None
 
     def __len__(self) -> int:
@@ -91,7 +103,7 @@ class TokenDataset(torch.utils.data.Dataset):
         while a < b:
             lo, hi = self._starts[k], self._starts[k + 1]
             e = min(b, hi)
-            parts.append(self._mm[k][a - lo:e - lo])
+            parts.append(self._mm[k][a - lo : e - lo])
             a = e
             k += 1
         return np.concatenate(parts) if len(parts) != 1 else np.asarray(parts[0])

@@ -10,9 +10,9 @@ ships and encodes with tiktoken's core BPE (token for token the same ids as HF `
     >>> tok.encode(["Hello world"])[0].tolist(), tok.eos_id, tok.vocab_size
     ([15496, 995], 50256, 50257)
 """
+
 from __future__ import annotations
 
-from winnow.errors import WinnowError  # noqa: E402
 import functools
 import hashlib
 import itertools
@@ -21,6 +21,8 @@ import os
 from typing import Sequence
 
 import numpy as np
+
+from winnow.errors import WinnowError  # noqa: E402
 
 GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "[SEP]")
@@ -76,8 +78,7 @@ class ExportTokenizer:
         raise NotImplementedError
 
     def describe(self) -> dict:
-        return {"name": self.name, "vocab_size": self.vocab_size, "eos_id": self.eos_id,
-                "vocab_sha256": self.identity}
+        return {"name": self.name, "vocab_size": self.vocab_size, "eos_id": self.eos_id, "vocab_sha256": self.identity}
 
 
 class GPT2Tokenizer(ExportTokenizer):
@@ -97,9 +98,13 @@ class GPT2Tokenizer(ExportTokenizer):
         self.eos_id = int(vocab["<|endoftext|>"])
         self.vocab_size = len(vocab)
         self.identity = vocab_sha256(vocab)
-        self._enc = tiktoken.Encoding("gpt2-offline", pat_str=GPT2_PATTERN, mergeable_ranks=ranks,
-                                      special_tokens={"<|endoftext|>": self.eos_id},
-                                      explicit_n_vocab=self.vocab_size)
+        self._enc = tiktoken.Encoding(
+            "gpt2-offline",
+            pat_str=GPT2_PATTERN,
+            mergeable_ranks=ranks,
+            special_tokens={"<|endoftext|>": self.eos_id},
+            explicit_n_vocab=self.vocab_size,
+        )
 
     def _encode_lists(self, texts):
         # one thread: export parallelises over worker processes

@@ -10,6 +10,7 @@ the validation loss before and after — it must fall for the loop to be closed.
     >>> import inspect; "TokenDataset" in inspect.getsource(train)
     True
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,15 +30,25 @@ def _val_loss(model, ds, n: int, batch: int) -> float:
         for i in range(0, min(n, len(ds)), batch):
             w = torch.stack([ds[j] for j in range(i, min(i + batch, n, len(ds)))])
             logits = model(w[:, :-1])
-            tot += torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1),
-                                                     reduction="sum").item()
+            tot += torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1), reduction="sum"
+            ).item()
             cnt += w[:, 1:].numel()
     model.train()
     return tot / max(cnt, 1)
 
 
-def train(out: str, *, steps: int = 30, ctx: int = 64, batch: int = 8, seed: int = 0, lr: float = 3e-3,
-          start_index: int = 0, val_samples: int = 32) -> dict:
+def train(
+    out: str,
+    *,
+    steps: int = 30,
+    ctx: int = 64,
+    batch: int = 8,
+    seed: int = 0,
+    lr: float = 3e-3,
+    start_index: int = 0,
+    val_samples: int = 32,
+) -> dict:
     """Train the tiny LM on ``out``'s train split for ``steps`` batches; returns losses."""
     import torch
     from torch.utils.data import DataLoader
@@ -72,11 +83,17 @@ def train(out: str, *, steps: int = 30, ctx: int = 64, batch: int = 8, seed: int
             if step >= steps:
                 break
     after = _val_loss(model, val_ds, val_samples, batch)
-    return {"steps": steps, "tokens_seen": steps * batch * ctx, "val_split": val_split,
-            "val_loss_before": round(before, 4), "val_loss_after": round(after, 4),
-            "train_loss_first": round(losses[0], 4), "train_loss_last": round(float(np.mean(losses[-5:])), 4),
-            "uniform_loss": round(math.log(man["tokenizer"]["vocab_size"]), 4),
-            "seconds": round(time.perf_counter() - t0, 2)}
+    return {
+        "steps": steps,
+        "tokens_seen": steps * batch * ctx,
+        "val_split": val_split,
+        "val_loss_before": round(before, 4),
+        "val_loss_after": round(after, 4),
+        "train_loss_first": round(losses[0], 4),
+        "train_loss_last": round(float(np.mean(losses[-5:])), 4),
+        "uniform_loss": round(math.log(man["tokenizer"]["vocab_size"]), 4),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
 
 
 def main(argv=None) -> None:
@@ -91,8 +108,10 @@ def main(argv=None) -> None:
     print(json.dumps(r))
     if not r["val_loss_after"] < r["val_loss_before"]:
         raise SystemExit("validation loss did not fall")
-    print(f"trained the proxy LM from {a.out} via TokenDataset: validation loss "
-          f"{r['val_loss_before']:.3f} -> {r['val_loss_after']:.3f} in {r['seconds']:.1f} s")
+    print(
+        f"trained the proxy LM from {a.out} via TokenDataset: validation loss "
+        f"{r['val_loss_before']:.3f} -> {r['val_loss_after']:.3f} in {r['seconds']:.1f} s"
+    )
 
 
 if __name__ == "__main__":

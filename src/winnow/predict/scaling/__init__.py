@@ -13,16 +13,28 @@ Example:
 
 Heavy modules load lazily (``winnow --help`` stays fast).
 """
+
 from __future__ import annotations
 
 import importlib
 
 _EXPORTS = {
-    "fit_law": "fit", "fit_runs": "fit", "fit_many": "fit", "ScalingFit": "fit", "load_fit": "fit",
-    "get_law": "laws", "LAWS": "laws", "Law": "laws",
-    "compute_optimal": "allocation", "CHINCHILLA": "allocation", "BESIROGLU": "allocation",
-    "load_runs": "io", "runs_from_rows": "io", "Runs": "io",
-    "transfer_report": "transfer", "aggregate": "transfer",
+    "fit_law": "fit",
+    "fit_runs": "fit",
+    "fit_many": "fit",
+    "ScalingFit": "fit",
+    "load_fit": "fit",
+    "get_law": "laws",
+    "LAWS": "laws",
+    "Law": "laws",
+    "compute_optimal": "allocation",
+    "CHINCHILLA": "allocation",
+    "BESIROGLU": "allocation",
+    "load_runs": "io",
+    "runs_from_rows": "io",
+    "Runs": "io",
+    "transfer_report": "transfer",
+    "aggregate": "transfer",
     "coverage_study": "simulate",
     "lbfgs_batched": "optim",
 }

@@ -4,6 +4,7 @@ Minimising ``L`` on the constraint gives the closed form (Hoffmann et al. 2022, 
 
     N*(C) = G (C/6)^{β/(α+β)},  D*(C) = G^{-1} (C/6)^{α/(α+β)},  G = (αA / (βB))^{1/(α+β)}.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -54,9 +55,16 @@ def compute_optimal(params, compute, flops_per_param_token: float = 6.0) -> dict
     base = C / flops_per_param_token
     N = G * base ** (b / (a + b))
     D = base ** (a / (a + b)) / G
-    loss = E + A / N ** a + B / D ** b
-    out = {"N": N, "D": D, "tokens_per_param": D / N, "loss": loss, "compute": C,
-           "exponent_N": b / (a + b), "exponent_D": a / (a + b)}
+    loss = E + A / N**a + B / D**b
+    out = {
+        "N": N,
+        "D": D,
+        "tokens_per_param": D / N,
+        "loss": loss,
+        "compute": C,
+        "exponent_N": b / (a + b),
+        "exponent_D": a / (a + b),
+    }
     if all(np.ndim(v) == 0 for v in out.values()):
         out = {k: float(v) for k, v in out.items()}
     return out

@@ -1,6 +1,7 @@
 """`winnow scaling ...`: fit laws to runs, allocate compute, check proxy transfer.
 
 Imports only typer at top level (``winnow --help`` stays fast)."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,11 @@ import typer
 
 from winnow.cli_common import cli_errors, fail
 
-app = typer.Typer(help="Scaling laws: fit runs with bootstrap intervals, extrapolate, allocate compute, "
-                       "check that small proxies rank recipes like large runs.", no_args_is_help=True)
+app = typer.Typer(
+    help="Scaling laws: fit runs with bootstrap intervals, extrapolate, allocate compute, "
+    "check that small proxies rank recipes like large runs.",
+    no_args_is_help=True,
+)
 
 
 def _cols(specs: list[str]) -> dict[str, str]:
@@ -54,11 +58,13 @@ def fit_cmd(
     if error:
         runs.loss = 1.0 - runs.loss
         runs.metric_name = f"1 - {runs.metric_name}"
-    fit = fit_runs(runs, law=law, exclude_largest=holdout_largest, n_boot=n_boot, bootstrap=bootstrap,
-                   level=level, seed=seed)
+    fit = fit_runs(
+        runs, law=law, exclude_largest=holdout_largest, n_boot=n_boot, bootstrap=bootstrap, level=level, seed=seed
+    )
     con = Console()
-    t = Table(title=f"{fit.law.name}: {fit.law.description}  ({fit.n_points} runs, {runs.metric_name})",
-              title_justify="left")
+    t = Table(
+        title=f"{fit.law.name}: {fit.law.description}  ({fit.n_points} runs, {runs.metric_name})", title_justify="left"
+    )
     for c in ("parameter", "estimate", f"{int(level * 100)}% CI"):
         t.add_column(c, justify="right" if c != "parameter" else "left")
     ci = fit.ci
@@ -85,15 +91,31 @@ def fit_cmd(
         for c in ("size", "observed", "predicted", "CI", "rel. error", "inside CI"):
             ht.add_column(c, justify="right")
         sizes = np.stack([np.asarray(inputs[k], dtype=float) for k in names], axis=1)
-        label = [", ".join(f"{k}={v:.4g}" for k, v in zip(names, row)) if len(names) > 1 else f"{row[0]:.4g}"
-                 for row in sizes]
+        label = [
+            ", ".join(f"{k}={v:.4g}" for k, v in zip(names, row)) if len(names) > 1 else f"{row[0]:.4g}"
+            for row in sizes
+        ]
         for i in range(obs.size):
             inside = bool(lo[i] <= obs[i] <= hi[i])
-            ht.add_row(label[i], f"{obs[i]:.4g}", f"{p[i]:.4g}", f"[{lo[i]:.4g}, {hi[i]:.4g}]",
-                       f"{rel[i]:+.2%}", "yes" if inside else "no")
-            rows.append({"size": {k: float(v) for k, v in zip(names, sizes[i])} if len(names) > 1
-                         else float(sizes[i, 0]), "observed": float(obs[i]), "predicted": float(p[i]),
-                         "low": float(lo[i]), "high": float(hi[i]), "rel_error": float(rel[i]), "inside": inside})
+            ht.add_row(
+                label[i],
+                f"{obs[i]:.4g}",
+                f"{p[i]:.4g}",
+                f"[{lo[i]:.4g}, {hi[i]:.4g}]",
+                f"{rel[i]:+.2%}",
+                "yes" if inside else "no",
+            )
+            rows.append(
+                {
+                    "size": {k: float(v) for k, v in zip(names, sizes[i])} if len(names) > 1 else float(sizes[i, 0]),
+                    "observed": float(obs[i]),
+                    "predicted": float(p[i]),
+                    "low": float(lo[i]),
+                    "high": float(hi[i]),
+                    "rel_error": float(rel[i]),
+                    "inside": inside,
+                }
+            )
         con.print(ht)
         report["held_out_eval"] = rows
         # per held-out configuration (every input equal, i.e. seeds of one run): mean vs the fitted curve.
@@ -105,10 +127,22 @@ def fit_cmd(
             i0 = int(np.flatnonzero(m)[0])
             om = float(obs[m].mean())
             pv, lv, hv = float(p[i0]), float(lo[i0]), float(hi[i0])
-            summ.append({"size": rows[i0]["size"], "runs": int(m.sum()), "observed_mean": om, "predicted": pv,
-                         "low": lv, "high": hv, "rel_error": (pv - om) / om, "inside": bool(lv <= om <= hv)})
-            con.print(f"extrapolation to {label[i0]}: mean of {int(m.sum())} held-out run(s) {om:.4g}, "
-                      f"predicted {pv:.4g} [{lv:.4g}, {hv:.4g}], error {(pv - om) / om:+.2%}")
+            summ.append(
+                {
+                    "size": rows[i0]["size"],
+                    "runs": int(m.sum()),
+                    "observed_mean": om,
+                    "predicted": pv,
+                    "low": lv,
+                    "high": hv,
+                    "rel_error": (pv - om) / om,
+                    "inside": bool(lv <= om <= hv),
+                }
+            )
+            con.print(
+                f"extrapolation to {label[i0]}: mean of {int(m.sum())} held-out run(s) {om:.4g}, "
+                f"predicted {pv:.4g} [{lv:.4g}, {hv:.4g}], error {(pv - om) / om:+.2%}"
+            )
         report["held_out_summary"] = summ
     if predict:
         if "N" in fit.law.inputs or "U" in fit.law.inputs:
@@ -125,8 +159,10 @@ def fit_cmd(
         for i in range(xs.size):
             pt.add_row(f"{xs[i]:.4g}", f"{p[i]:.4g}", f"[{lo[i]:.4g}, {hi[i]:.4g}]")
         con.print(pt)
-        report["predictions"] = [{"D": float(a), "predicted": float(b), "low": float(c), "high": float(d)}
-                                 for a, b, c, d in zip(xs, p, lo, hi)]
+        report["predictions"] = [
+            {"D": float(a), "predicted": float(b), "low": float(c), "high": float(d)}
+            for a, b, c, d in zip(xs, p, lo, hi)
+        ]
     if out:
         with open(out, "w") as fh:
             json.dump(report, fh, indent=1)
@@ -142,8 +178,9 @@ def fit_cmd(
 def allocate_cmd(
     compute: list[float] = typer.Argument(..., help="FLOP budgets, e.g. 5.76e23."),
     preset: Optional[str] = typer.Option(None, help="chinchilla (Hoffmann 2022) or besiroglu (2024 refit)."),
-    fit_json: Optional[str] = typer.Option(None, "--fit", help="A fit written by `winnow scaling fit -o` "
-                                                               "(two-axis law); intervals from its draws."),
+    fit_json: Optional[str] = typer.Option(
+        None, "--fit", help="A fit written by `winnow scaling fit -o` (two-axis law); intervals from its draws."
+    ),
     params: Optional[str] = typer.Option(None, help="E,A,alpha,B,beta as comma-separated numbers."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ):
@@ -189,9 +226,14 @@ def allocate_cmd(
     for c in ("FLOPs", "N* (params)", "D* (tokens)", "tokens/param", "loss"):
         t.add_column(c, justify="right")
     for r in rows:
-        ci = lambda k: (f" [{r[k + '_ci'][0]:.3g}, {r[k + '_ci'][1]:.3g}]" if k + "_ci" in r else "")  # noqa: E731
-        t.add_row(f"{r['compute']:.3g}", f"{r['N']:.3g}{ci('N')}", f"{r['D']:.3g}{ci('D')}",
-                  f"{r['tokens_per_param']:.1f}{ci('tokens_per_param')}", f"{r['loss']:.4g}")
+        ci = lambda k: f" [{r[k + '_ci'][0]:.3g}, {r[k + '_ci'][1]:.3g}]" if k + "_ci" in r else ""  # noqa: E731
+        t.add_row(
+            f"{r['compute']:.3g}",
+            f"{r['N']:.3g}{ci('N')}",
+            f"{r['D']:.3g}{ci('D')}",
+            f"{r['tokens_per_param']:.1f}{ci('tokens_per_param')}",
+            f"{r['loss']:.4g}",
+        )
     Console().print(t)
 
 
@@ -199,36 +241,45 @@ def allocate_cmd(
 @cli_errors(ValueError)
 def transfer_cmd(
     runs_file: str = typer.Argument(..., help="Runs of several recipes at several scales (and seeds)."),
-    scale: Optional[str] = typer.Option(None, help="Scale column: D, N or C (= 6 N D). Default: the one of "
-                                        "D and N that varies (N for a bench.json with several proxies)."),
+    scale: Optional[str] = typer.Option(
+        None,
+        help="Scale column: D, N or C (= 6 N D). Default: the one of "
+        "D and N that varies (N for a bench.json with several proxies).",
+    ),
     metric: Optional[str] = typer.Option(None, help="Metric column, or metric name in a long-format file."),
     col: list[str] = typer.Option([], "--col", help="Map a column: D=budget, recipe=strategy, ..."),
-    higher_is_better: Optional[bool] = typer.Option(None, "--higher-is-better/--lower-is-better",
-                                                    help="Default: from the metric name."),
-    extrapolate_to: Optional[float] = typer.Option(None, help="Also report crossings of fitted power laws "
-                                                              "up to this scale."),
+    higher_is_better: Optional[bool] = typer.Option(
+        None, "--higher-is-better/--lower-is-better", help="Default: from the metric name."
+    ),
+    extrapolate_to: Optional[float] = typer.Option(
+        None, help="Also report crossings of fitted power laws up to this scale."
+    ),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Write the report as JSON."),
     plot: Optional[str] = typer.Option(None, help="Write a PNG of the recipes across scales."),
 ):
     """Is the ranking of data recipes stable across scales? Rank correlations and crossings."""
+    import numpy as np
     from rich.console import Console
     from rich.table import Table
-
-    import numpy as np
 
     from winnow.predict.scaling.io import load_runs
     from winnow.predict.scaling.transfer import transfer_report
 
     runs = load_runs(runs_file, columns=_cols(col), metric=metric)
     if scale is None:
-        varies = [k for k in ("D", "N") if getattr(runs, k) is not None
-                  and len(np.unique(getattr(runs, k)[np.isfinite(getattr(runs, k))])) > 1]
+        varies = [
+            k
+            for k in ("D", "N")
+            if getattr(runs, k) is not None and len(np.unique(getattr(runs, k)[np.isfinite(getattr(runs, k))])) > 1
+        ]
         scale = varies[0] if len(varies) == 1 else "D"
     rep = transfer_report(runs, scale=scale, higher_is_better=higher_is_better, extrapolate_to=extrapolate_to)
     con = Console()
-    t = Table(title=f"{rep['metric']} by recipe and {scale} "
-                    f"({'higher' if rep['higher_is_better'] else 'lower'} is better; rank in brackets)",
-              title_justify="left")
+    t = Table(
+        title=f"{rep['metric']} by recipe and {scale} "
+        f"({'higher' if rep['higher_is_better'] else 'lower'} is better; rank in brackets)",
+        title_justify="left",
+    )
     t.add_column("recipe")
     for s in rep["scales"]:
         t.add_column(f"{s:.3g}", justify="right")
@@ -240,17 +291,25 @@ def transfer_cmd(
         ct.add_column(c, justify="right")
     for p in rep["vs_largest"]:
         ci = p.get("spearman_ci")
-        ct.add_row(f"{p['scale_a']:.3g}", f"{p['spearman']:.3f}", f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "-",
-                   f"{p['kendall']:.3f}", f"{p['p_same_winner']:.2f}" if "p_same_winner" in p else "-",
-                   str(p["n_recipes"]))
+        ct.add_row(
+            f"{p['scale_a']:.3g}",
+            f"{p['spearman']:.3f}",
+            f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "-",
+            f"{p['kendall']:.3f}",
+            f"{p['p_same_winner']:.2f}" if "p_same_winner" in p else "-",
+            str(p["n_recipes"]),
+        )
     con.print(ct)
     for c in rep["crossings"]:
-        con.print(f"crossing: {c['a']} × {c['b']} at ≈{c['at']:.3g} (between {c['between'][0]:.3g} and "
-                  f"{c['between'][1]:.3g}); {c['better_before']} better before, {c['better_after']} after"
-                  f"{'' if c['significant'] else ' (not significant at 2 s.e.)'}")
+        con.print(
+            f"crossing: {c['a']} × {c['b']} at ≈{c['at']:.3g} (between {c['between'][0]:.3g} and "
+            f"{c['between'][1]:.3g}); {c['better_before']} better before, {c['better_after']} after"
+            f"{'' if c['significant'] else ' (not significant at 2 s.e.)'}"
+        )
     for c in rep["fitted_crossings"]:
-        con.print(f"fitted crossing beyond the data: {c['a']} × {c['b']} at ≈{c['at']:.3g}; "
-                  f"{c['better_after']} better after")
+        con.print(
+            f"fitted crossing beyond the data: {c['a']} × {c['b']} at ≈{c['at']:.3g}; {c['better_after']} better after"
+        )
     if not rep["crossings"] and not rep["fitted_crossings"]:
         con.print("no crossings")
     if out:

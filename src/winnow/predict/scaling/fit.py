@@ -7,6 +7,7 @@ of a grid (or the best ``n_starts`` points of it, ranked by the objective at the
 the best minimum. All starts, all bootstrap resamples (and, in the coverage study, all trials)
 run together through :func:`winnow.predict.scaling.optim.lbfgs_batched`.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,7 @@ class _Problem:
     """P independent Huber fits of one law. Arrays in X / logy / w are ``(n,)`` (shared by every
     problem) or ``(P, n)`` (one row per problem)."""
 
-    def __init__(self, law: Law, X: dict[str, np.ndarray], logy: np.ndarray, w: np.ndarray | None,
-                 delta: float):
+    def __init__(self, law: Law, X: dict[str, np.ndarray], logy: np.ndarray, w: np.ndarray | None, delta: float):
         self.law, self.X, self.logy, self.w, self.delta = law, X, logy, w, delta
 
     @staticmethod
@@ -64,7 +64,7 @@ class _Problem:
             tot = np.maximum(np.sum(w, axis=-1, keepdims=True), 1e-300)
             f = (rho * w).sum(-1) / tot[..., 0]
             coef = drho * w / tot
-        Wt = soft * coef[..., None]            # (P, n, J)
+        Wt = soft * coef[..., None]  # (P, n, J)
         pos = {nm: i for i, nm in enumerate(law.fit_names)}
         g = np.zeros_like(theta)
         g[:, pos["e"]] = Wt[..., 0].sum(-1)
@@ -93,8 +93,9 @@ class _Problem:
             w = self.w[idx][:, None, :] if self.w is not None and np.ndim(self.w) == 2 else self.w
             # evaluate as a (len(idx)*G) batch by broadcasting theta over problems
             th = np.broadcast_to(grid[None], (idx.size, G, grid.shape[1])).reshape(-1, grid.shape[1])
-            Xf = {c: (np.broadcast_to(v, (idx.size, G, n)).reshape(-1, n) if np.ndim(v) == 3 else v)
-                  for c, v in X.items()}
+            Xf = {
+                c: (np.broadcast_to(v, (idx.size, G, n)).reshape(-1, n) if np.ndim(v) == 3 else v) for c, v in X.items()
+            }
             T = self.law.log_terms(th, Xf)
             mx = T.max(-1)
             pred = (mx + np.log(np.exp(T - mx[..., None]).sum(-1))).reshape(idx.size, G, n)
@@ -107,12 +108,13 @@ class _Problem:
         return out
 
 
-def _solve(law: Law, X, logy, w, starts: np.ndarray, delta: float, maxiter: int = 1000, gtol: float = 1e-9,
-           ftol: float = 1e-11):
+def _solve(
+    law: Law, X, logy, w, starts: np.ndarray, delta: float, maxiter: int = 1000, gtol: float = 1e-9, ftol: float = 1e-11
+):
     """Minimise from ``starts`` shaped ``(P, S, k)``; return best theta ``(P, k)`` and its f."""
     P, S, k = starts.shape
     # replicate problem data over the S starts
-    rep = lambda a: (np.repeat(a, S, axis=0) if a is not None and np.ndim(a) == 2 else a)  # noqa: E731
+    rep = lambda a: np.repeat(a, S, axis=0) if a is not None and np.ndim(a) == 2 else a  # noqa: E731
     prob = _Problem(law, {c: rep(v) for c, v in X.items()}, rep(logy), rep(w), delta)
     res = lbfgs_batched(prob.fg, starts.reshape(P * S, k), maxiter=maxiter, gtol=gtol, ftol=ftol)
     f = res.fun.reshape(P, S)
@@ -206,13 +208,32 @@ def load_fit(path: str) -> ScalingFit:
         d = json.load(fh)
     law = get_law(d["law"])
     boot = np.asarray(d["boot"], dtype=float) if d.get("boot") else None
-    known = {"law", "formula", "params", "ci", "level", "bootstrap", "n_boot", "n_points", "objective",
-             "huber_delta", "residual_sd_log", "boot"}
-    return ScalingFit(law=law, params={k: float(v) for k, v in d["params"].items()}, objective=d["objective"],
-                      n_points=d["n_points"], boot=boot, level=d.get("level", 0.95),
-                      bootstrap=d.get("bootstrap", "none"), residual_sd=d.get("residual_sd_log", float("nan")),
-                      huber_delta=d.get("huber_delta", HUBER_DELTA),
-                      extra={k: v for k, v in d.items() if k not in known})
+    known = {
+        "law",
+        "formula",
+        "params",
+        "ci",
+        "level",
+        "bootstrap",
+        "n_boot",
+        "n_points",
+        "objective",
+        "huber_delta",
+        "residual_sd_log",
+        "boot",
+    }
+    return ScalingFit(
+        law=law,
+        params={k: float(v) for k, v in d["params"].items()},
+        objective=d["objective"],
+        n_points=d["n_points"],
+        boot=boot,
+        level=d.get("level", 0.95),
+        bootstrap=d.get("bootstrap", "none"),
+        residual_sd=d.get("residual_sd_log", float("nan")),
+        huber_delta=d.get("huber_delta", HUBER_DELTA),
+        extra={k: v for k, v in d.items() if k not in known},
+    )
 
 
 def _quantiles(draws: np.ndarray, level: float) -> np.ndarray:
@@ -251,8 +272,9 @@ def _prepare(law: Law, inputs: dict[str, Any], loss) -> tuple[dict, dict, np.nda
     return Xs, scales, np.log(y)
 
 
-def _grid_starts(law: Law, prob: _Problem, logy: np.ndarray, scales: dict, P: int, grid: str | np.ndarray,
-                 n_starts: int | None) -> np.ndarray:
+def _grid_starts(
+    law: Law, prob: _Problem, logy: np.ndarray, scales: dict, P: int, grid: str | np.ndarray, n_starts: int | None
+) -> np.ndarray:
     """Best ``n_starts`` grid points per problem, shape ``(P, S, k)`` in fit coordinates."""
     if isinstance(grid, str):
         G = law.grid(logy, grid)
@@ -270,10 +292,23 @@ def _grid_starts(law: Law, prob: _Problem, logy: np.ndarray, scales: dict, P: in
     return G[order]
 
 
-def fit_law(law: str | Law = "chinchilla", *, loss, N=None, D=None, U=None, n_boot: int = 200,
-            level: float = 0.95, bootstrap: str = "pairs", seed: int = 0, grid: str | np.ndarray = "auto",
-            n_starts: int | None = 16, boot_starts: int = 0, delta: float = HUBER_DELTA,
-            maxiter: int = 1000) -> ScalingFit:
+def fit_law(
+    law: str | Law = "chinchilla",
+    *,
+    loss,
+    N=None,
+    D=None,
+    U=None,
+    n_boot: int = 200,
+    level: float = 0.95,
+    bootstrap: str = "pairs",
+    seed: int = 0,
+    grid: str | np.ndarray = "auto",
+    n_starts: int | None = 16,
+    boot_starts: int = 0,
+    delta: float = HUBER_DELTA,
+    maxiter: int = 1000,
+) -> ScalingFit:
     """Fit ``law`` to runs (arrays of equal length) and bootstrap it.
 
     ``bootstrap``: ``pairs`` (default: resample runs with replacement, as multinomial weights;
@@ -302,21 +337,53 @@ def fit_law(law: str | Law = "chinchilla", *, loss, N=None, D=None, U=None, n_bo
     X, scales, logy = _prepare(law, {"N": N, "D": D, "U": U}, loss)
     if logy.ndim != 1:
         raise ValueError("fit_law takes one data set (1-D loss); see fit_many for a batch")
-    res = fit_many(law, X=X, logy=logy[None], scales=scales, n_boot=n_boot, bootstrap=bootstrap, seed=seed,
-                   grid=grid, n_starts=n_starts, boot_starts=boot_starts, delta=delta, maxiter=maxiter)
+    res = fit_many(
+        law,
+        X=X,
+        logy=logy[None],
+        scales=scales,
+        n_boot=n_boot,
+        bootstrap=bootstrap,
+        seed=seed,
+        grid=grid,
+        n_starts=n_starts,
+        boot_starts=boot_starts,
+        delta=delta,
+        maxiter=maxiter,
+    )
     theta, fval, boot, resid_sd = res["theta"][0], res["f"][0], res["boot"], res["resid_sd"][0]
     nat = law.to_natural(theta, scales)
     params = {n: float(v) for n, v in zip(law.param_names, nat)}
-    return ScalingFit(law=law, params=params, objective=float(fval), n_points=int(logy.shape[-1]),
-                      boot=None if boot is None else boot[0], level=level,
-                      bootstrap=bootstrap if n_boot > 0 else "none", residual_sd=float(resid_sd),
-                      huber_delta=delta, extra={"scales": scales})
+    return ScalingFit(
+        law=law,
+        params=params,
+        objective=float(fval),
+        n_points=int(logy.shape[-1]),
+        boot=None if boot is None else boot[0],
+        level=level,
+        bootstrap=bootstrap if n_boot > 0 else "none",
+        residual_sd=float(resid_sd),
+        huber_delta=delta,
+        extra={"scales": scales},
+    )
 
 
-def fit_many(law: str | Law, *, X: dict[str, np.ndarray], logy: np.ndarray, scales: dict[str, float],
-             n_boot: int = 200, bootstrap: str = "pairs", seed: int = 0, grid: str | np.ndarray = "auto",
-             n_starts: int | None = 16, boot_starts: int = 0, delta: float = HUBER_DELTA,
-             maxiter: int = 1000, smooth: bool = True) -> dict:
+def fit_many(
+    law: str | Law,
+    *,
+    X: dict[str, np.ndarray],
+    logy: np.ndarray,
+    scales: dict[str, float],
+    n_boot: int = 200,
+    bootstrap: str = "pairs",
+    seed: int = 0,
+    grid: str | np.ndarray = "auto",
+    n_starts: int | None = 16,
+    boot_starts: int = 0,
+    delta: float = HUBER_DELTA,
+    maxiter: int = 1000,
+    smooth: bool = True,
+) -> dict:
     """Fit ``P`` data sets at once (``logy`` shaped ``(P, n)`` of log-loss, ``X`` normalised inputs
     shared ``(n,)`` or per data set ``(P, n)``), each with ``n_boot`` bootstrap refits, all in one
     batched L-BFGS per stage. Used by :func:`fit_law` (P = 1) and by the coverage study.
@@ -340,9 +407,9 @@ def fit_many(law: str | Law, *, X: dict[str, np.ndarray], logy: np.ndarray, scal
         bs = [theta[:, None, :]]
         if boot_starts > 0:
             bs.append(starts[:, :boot_starts])
-        bstarts = np.concatenate(bs, axis=1)                     # (P, S, k)
-        bstarts = np.repeat(bstarts, n_boot, axis=0)             # (P*B, S, k)
-        rep = lambda a: (np.repeat(a, n_boot, axis=0) if np.ndim(a) == 2 else a)  # noqa: E731
+        bstarts = np.concatenate(bs, axis=1)  # (P, S, k)
+        bstarts = np.repeat(bstarts, n_boot, axis=0)  # (P*B, S, k)
+        rep = lambda a: np.repeat(a, n_boot, axis=0) if np.ndim(a) == 2 else a  # noqa: E731
         Xb = {c: rep(v) for c, v in X.items()}
         if bootstrap == "residual":
             infl = np.sqrt(n / max(n - law.k, 1))
@@ -355,7 +422,7 @@ def fit_many(law: str | Law, *, X: dict[str, np.ndarray], logy: np.ndarray, scal
                 # spike at 0 (the points it interpolates), which understates its variance
                 sd = centred.std(axis=1)
                 iqr = np.subtract(*np.quantile(centred, [0.75, 0.25], axis=1)) / 1.349
-                h = 0.9 * np.minimum(sd, np.where(iqr > 0, iqr, sd)) * n ** -0.2
+                h = 0.9 * np.minimum(sd, np.where(iqr > 0, iqr, sd)) * n**-0.2
                 shrink = 1.0 / np.sqrt(1.0 + (h / np.maximum(sd, 1e-300)) ** 2)
                 estar = (estar + h[:, None, None] * rng.standard_normal(estar.shape)) * shrink[:, None, None]
             ystar = pred[:, None, :] + estar
@@ -369,8 +436,9 @@ def fit_many(law: str | Law, *, X: dict[str, np.ndarray], logy: np.ndarray, scal
     return {"theta": theta, "f": fbest, "boot": boot, "resid_sd": resid_sd, "starts": starts}
 
 
-def fit_runs(runs, law: str | Law = "auto", *, recipe: str | None = None, exclude_largest: int = 0,
-             **kwargs) -> ScalingFit:
+def fit_runs(
+    runs, law: str | Law = "auto", *, recipe: str | None = None, exclude_largest: int = 0, **kwargs
+) -> ScalingFit:
     """Fit a law to :class:`winnow.predict.scaling.io.Runs` (one recipe at a time).
 
     ``law="auto"`` picks ``chinchilla`` when the runs vary both N and D, ``data-constrained-1d``
@@ -403,7 +471,7 @@ def fit_runs(runs, law: str | Law = "auto", *, recipe: str | None = None, exclud
     if exclude_largest:
         if size is None:
             raise ValueError("exclude_largest needs a D (or N) column")
-        top = np.unique(size)[-int(exclude_largest):]
+        top = np.unique(size)[-int(exclude_largest) :]
         held = np.isin(size, top)
     keep = ~held
     inputs = {"N": runs.N, "D": runs.N if axis_N else runs.D, "U": runs.U}
@@ -412,8 +480,10 @@ def fit_runs(runs, law: str | Law = "auto", *, recipe: str | None = None, exclud
     f.extra["axis"] = "N" if axis_N else "D"
     f.extra["metric"] = runs.metric_name
     if held.any():
-        f.extra["held_out"] = {"N": None if runs.N is None else runs.N[held].tolist(),
-                               "D": None if runs.D is None else runs.D[held].tolist(),
-                               "U": None if runs.U is None else runs.U[held].tolist(),
-                               "loss": runs.loss[held].tolist()}
+        f.extra["held_out"] = {
+            "N": None if runs.N is None else runs.N[held].tolist(),
+            "D": None if runs.D is None else runs.D[held].tolist(),
+            "U": None if runs.U is None else runs.U[held].tolist(),
+            "loss": runs.loss[held].tolist(),
+        }
     return f

@@ -22,6 +22,7 @@ rows with ``metric=...``. JSON may be a list of rows, or an object holding it un
 ``results``, ``runs`` or ``records`` (``winnow bench`` writes rows of strategy, budget, seed,
 metric).
 """
+
 from __future__ import annotations
 
 import csv
@@ -36,12 +37,38 @@ import numpy as np
 ALIASES: dict[str, tuple[str, ...]] = {
     "recipe": ("recipe", "strategy", "method", "mix", "mixture", "data_recipe", "selector"),
     "N": ("n", "params", "n_params", "num_params", "parameters", "model_params", "model_size"),
-    "D": ("d", "tokens", "n_tokens", "num_tokens", "train_tokens", "data_size", "rows", "n_rows", "examples",
-          "n_examples", "train_size", "samples", "budget_rows", "budget_tokens", "budget"),
+    "D": (
+        "d",
+        "tokens",
+        "n_tokens",
+        "num_tokens",
+        "train_tokens",
+        "data_size",
+        "rows",
+        "n_rows",
+        "examples",
+        "n_examples",
+        "train_size",
+        "samples",
+        "budget_rows",
+        "budget_tokens",
+        "budget",
+    ),
     "U": ("u", "unique_tokens", "unique", "unique_data"),
     "epochs": ("epochs", "n_epochs", "repeats"),
-    "loss": ("loss", "eval_loss", "val_loss", "valid_loss", "test_loss", "target_loss", "metric", "value", "score",
-             "accuracy", "acc"),
+    "loss": (
+        "loss",
+        "eval_loss",
+        "val_loss",
+        "valid_loss",
+        "test_loss",
+        "target_loss",
+        "metric",
+        "value",
+        "score",
+        "accuracy",
+        "acc",
+    ),
     "ppl": ("perplexity", "ppl", "target_ppl"),
     "seed": ("seed",),
 }
@@ -79,8 +106,16 @@ class Runs:
     def subset(self, mask) -> "Runs":
         m = np.asarray(mask)
         take = lambda a: None if a is None else a[m]  # noqa: E731
-        return Runs(loss=self.loss[m], recipe=self.recipe[m], N=take(self.N), D=take(self.D), U=take(self.U),
-                    seed=take(self.seed), metric_name=self.metric_name, source=self.source)
+        return Runs(
+            loss=self.loss[m],
+            recipe=self.recipe[m],
+            N=take(self.N),
+            D=take(self.D),
+            U=take(self.U),
+            seed=take(self.seed),
+            metric_name=self.metric_name,
+            source=self.source,
+        )
 
     def recipes(self) -> list[str]:
         return list(dict.fromkeys(self.recipe.tolist()))
@@ -160,8 +195,9 @@ def bench_rows(data: dict) -> list[dict]:
     return out
 
 
-def runs_from_rows(rows: list[dict], columns: dict[str, str] | None = None, metric: str | None = None,
-                   recipe: str | None = None) -> Runs:
+def runs_from_rows(
+    rows: list[dict], columns: dict[str, str] | None = None, metric: str | None = None, recipe: str | None = None
+) -> Runs:
     """Build :class:`Runs` from row dicts (see the module docstring for accepted columns).
 
     ``metric`` picks rows of a long-format table (a ``metric`` column of names) or names the
@@ -235,8 +271,16 @@ def runs_from_rows(rows: list[dict], columns: dict[str, str] | None = None, metr
     if U is None and ek is not None and D is not None:
         U = D / col(ek)
     keep = np.isfinite(loss)
-    out = Runs(loss=loss, recipe=rec, N=N, D=D, U=U, seed=col(pick("seed")), metric_name=str(name),
-               source={"rows": len(rows), "columns": {c: pick(c) for c in ("recipe", "N", "D", "U", "seed")}})
+    out = Runs(
+        loss=loss,
+        recipe=rec,
+        N=N,
+        D=D,
+        U=U,
+        seed=col(pick("seed")),
+        metric_name=str(name),
+        source={"rows": len(rows), "columns": {c: pick(c) for c in ("recipe", "N", "D", "U", "seed")}},
+    )
     out.source["columns"]["loss"] = lk
     if recipe is not None:
         if recipe not in set(rec.tolist()):
@@ -245,8 +289,9 @@ def runs_from_rows(rows: list[dict], columns: dict[str, str] | None = None, metr
     return out.subset(keep)
 
 
-def load_runs(path: str, columns: dict[str, str] | None = None, metric: str | None = None,
-              recipe: str | None = None) -> Runs:
+def load_runs(
+    path: str, columns: dict[str, str] | None = None, metric: str | None = None, recipe: str | None = None
+) -> Runs:
     """Read a runs file into :class:`Runs`.
 
     Example (CSV with columns ``recipe,params,tokens,loss,seed``)::

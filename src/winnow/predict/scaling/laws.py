@@ -23,6 +23,7 @@ data) so the optimiser sees well-conditioned coordinates; the reported ``A``/``B
 caller's units. The minimiser is the same as the raw parameterisation's: only the path to it
 changes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -33,9 +34,9 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Term:
-    coef: str      # name of the log-coefficient fit parameter (e.g. "a"), natural name is upper-case
+    coef: str  # name of the log-coefficient fit parameter (e.g. "a"), natural name is upper-case
     exponent: str  # name of the exponent (e.g. "alpha")
-    var: str       # input column: "N", "D" or "D_eff" (effective data, needs "D" and "U")
+    var: str  # input column: "N", "D" or "D_eff" (effective data, needs "D" and "U")
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Law:
 
     name: str
     terms: tuple[Term, ...]
-    decay: bool = False               # fits r = log R* of the effective-data formula
+    decay: bool = False  # fits r = log R* of the effective-data formula
     description: str = ""
     fit_names: tuple[str, ...] = field(init=False)
     param_names: tuple[str, ...] = field(init=False)
@@ -62,7 +63,7 @@ class Law:
     def inputs(self) -> tuple[str, ...]:
         cols: list[str] = []
         for t in self.terms:
-            for c in (("D", "U") if t.var == "D_eff" else (t.var,)):
+            for c in ("D", "U") if t.var == "D_eff" else (t.var,):
                 if c not in cols:
                     cols.append(c)
         return tuple(cols)
@@ -239,13 +240,23 @@ _NATURAL = {"e": "E", "a": "A", "b": "B", "alpha": "alpha", "beta": "beta", "r":
 
 LAWS: dict[str, Law] = {
     "power": Law("power", (Term("b", "beta", "D"),), description="L(D) = E + B / D^beta"),
-    "chinchilla": Law("chinchilla", (Term("a", "alpha", "N"), Term("b", "beta", "D")),
-                      description="L(N, D) = E + A / N^alpha + B / D^beta"),
-    "data-constrained": Law("data-constrained", (Term("a", "alpha", "N"), Term("b", "beta", "D_eff")), decay=True,
-                            description="L(N, D, U) = E + A / N^alpha + B / D'^beta, "
-                                        "D' = U + U R*(1 - exp(-(D/U - 1)/R*))"),
-    "data-constrained-1d": Law("data-constrained-1d", (Term("b", "beta", "D_eff"),), decay=True,
-                               description="L(D, U) = E + B / D'^beta, D' = U + U R*(1 - exp(-(D/U - 1)/R*))"),
+    "chinchilla": Law(
+        "chinchilla",
+        (Term("a", "alpha", "N"), Term("b", "beta", "D")),
+        description="L(N, D) = E + A / N^alpha + B / D^beta",
+    ),
+    "data-constrained": Law(
+        "data-constrained",
+        (Term("a", "alpha", "N"), Term("b", "beta", "D_eff")),
+        decay=True,
+        description="L(N, D, U) = E + A / N^alpha + B / D'^beta, D' = U + U R*(1 - exp(-(D/U - 1)/R*))",
+    ),
+    "data-constrained-1d": Law(
+        "data-constrained-1d",
+        (Term("b", "beta", "D_eff"),),
+        decay=True,
+        description="L(D, U) = E + B / D'^beta, D' = U + U R*(1 - exp(-(D/U - 1)/R*))",
+    ),
 }
 
 

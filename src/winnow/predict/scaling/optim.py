@@ -11,6 +11,7 @@ The algorithm is textbook L-BFGS (Nocedal & Wright, Alg. 7.4/7.5) with a backtra
 line search; curvature pairs with ``s·y <= 0`` are skipped, so the inverse-Hessian
 approximation stays positive definite.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,15 +24,24 @@ FG = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 @dataclass
 class BatchResult:
-    x: np.ndarray          # (P, k) minimisers
-    fun: np.ndarray        # (P,) objective values
+    x: np.ndarray  # (P, k) minimisers
+    fun: np.ndarray  # (P,) objective values
     grad_norm: np.ndarray  # (P,) max-abs gradient at x
-    nit: np.ndarray        # (P,) iterations used
+    nit: np.ndarray  # (P,) iterations used
     converged: np.ndarray  # (P,) bool
 
 
-def lbfgs_batched(fg: FG, x0: np.ndarray, *, m: int = 10, maxiter: int = 500, gtol: float = 1e-9,
-                  ftol: float = 1e-13, max_ls: int = 40, c1: float = 1e-4) -> BatchResult:
+def lbfgs_batched(
+    fg: FG,
+    x0: np.ndarray,
+    *,
+    m: int = 10,
+    maxiter: int = 500,
+    gtol: float = 1e-9,
+    ftol: float = 1e-13,
+    max_ls: int = 40,
+    c1: float = 1e-4,
+) -> BatchResult:
     """Minimise P independent objectives at once.
 
     ``fg(x, idx)`` returns ``(f, g)`` for the problems ``idx`` (an int array) at points ``x``
@@ -52,8 +62,8 @@ def lbfgs_batched(fg: FG, x0: np.ndarray, *, m: int = 10, maxiter: int = 500, gt
     f, g = fg(x, all_idx)
     S = np.zeros((P, m, k))
     Y = np.zeros((P, m, k))
-    rho = np.zeros((P, m))         # 0 marks an empty / skipped slot (a no-op in the recursion)
-    gamma = np.ones(P)             # initial inverse-Hessian scale, per problem
+    rho = np.zeros((P, m))  # 0 marks an empty / skipped slot (a no-op in the recursion)
+    gamma = np.ones(P)  # initial inverse-Hessian scale, per problem
     nit = np.zeros(P, dtype=int)
     active = np.max(np.abs(g), axis=1) > gtol
     order_cache: list[int] = []

@@ -1,5 +1,6 @@
 """Plots (matplotlib, Agg backend, PNG): fitted law with its interval and held-out points;
 recipes across scales."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -42,16 +43,24 @@ def plot_fit(fit, runs, path: str, title: str | None = None, extend: float = 4.0
         lab = "" if nval is None else f"N={nval:.3g}"
         if fit.boot is not None and len(fit.boot):
             pred, lo, hi = fit.predict(interval=True, **inputs)
-            ax.fill_between(grid, lo, hi, color=c, alpha=0.2, lw=0,
-                            label=f"{int(fit.level * 100)}% CI" if gi == 0 else None)
+            ax.fill_between(
+                grid, lo, hi, color=c, alpha=0.2, lw=0, label=f"{int(fit.level * 100)}% CI" if gi == 0 else None
+            )
         else:
             pred = fit.predict(**inputs)
         ax.plot(grid, pred, color=c, lw=1.5, label=("fit " + lab).strip())
         xs = x_all[m]
         ax.scatter(xs[~is_held[m]], runs.loss[m][~is_held[m]], color=c, s=14, zorder=3)
         if is_held[m].any():
-            ax.scatter(xs[is_held[m]], runs.loss[m][is_held[m]], facecolor="none", edgecolor="k", s=40, zorder=4,
-                       label="held out" if gi == 0 else None)
+            ax.scatter(
+                xs[is_held[m]],
+                runs.loss[m][is_held[m]],
+                facecolor="none",
+                edgecolor="k",
+                s=40,
+                zorder=4,
+                label="held out" if gi == 0 else None,
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(axis if axis != "D" else "D (data)")

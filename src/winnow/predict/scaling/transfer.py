@@ -7,6 +7,7 @@ observed crossings (the sign of the difference flips between two adjacent scales
 interpolating in log-scale) and, optionally, crossings of fitted power laws beyond the largest
 observed scale.
 """
+
 from __future__ import annotations
 
 from itertools import combinations
@@ -42,10 +43,10 @@ def aggregate(runs: Runs, scale: str = "D") -> dict:
     sq = np.zeros((R, S))
     np.add.at(cnt, (ri, si), 1.0)
     np.add.at(sm, (ri, si), runs.loss)
-    np.add.at(sq, (ri, si), runs.loss ** 2)
+    np.add.at(sq, (ri, si), runs.loss**2)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(cnt > 0, sm / cnt, np.nan)
-        var = np.where(cnt > 1, (sq - cnt * mean ** 2) / (cnt - 1), np.nan)
+        var = np.where(cnt > 1, (sq - cnt * mean**2) / (cnt - 1), np.nan)
         se = np.sqrt(np.maximum(var, 0.0) / cnt)
     return {"recipes": recipes, "scales": scales, "mean": mean, "se": se, "count": cnt}
 
@@ -60,9 +61,15 @@ def _rank_corr(a: np.ndarray, b: np.ndarray) -> tuple[float, float, int]:
     return float(spearmanr(a[ok], b[ok]).statistic), float(kendalltau(a[ok], b[ok]).statistic), n
 
 
-def transfer_report(runs: Runs, scale: str = "D", higher_is_better: bool | None = None,
-                    extrapolate_to: float | None = None, min_points_fit: int = 4, n_boot: int = 1000,
-                    seed: int = 0) -> dict:
+def transfer_report(
+    runs: Runs,
+    scale: str = "D",
+    higher_is_better: bool | None = None,
+    extrapolate_to: float | None = None,
+    min_points_fit: int = 4,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
     """Rank stability of recipes across scales and where their curves cross.
 
     ``higher_is_better`` defaults from the metric name (accuracy/AUC/score: higher; loss:
@@ -89,13 +96,14 @@ def transfer_report(runs: Runs, scale: str = "D", higher_is_better: bool | None 
     if len(scales) < 2:
         raise ValueError("transfer_report needs at least 2 scales")
     hib = runs.higher_is_better if higher_is_better is None else bool(higher_is_better)
-    sign = -1.0 if hib else 1.0          # rank 1 = best
+    sign = -1.0 if hib else 1.0  # rank 1 = best
     S = len(scales)
     pairs = []
     for i, j in combinations(range(S), 2):
         rho, tau, n = _rank_corr(mean[:, i], mean[:, j])
-        pairs.append({"scale_a": float(scales[i]), "scale_b": float(scales[j]), "spearman": rho, "kendall": tau,
-                      "n_recipes": n})
+        pairs.append(
+            {"scale_a": float(scales[i]), "scale_b": float(scales[j]), "spearman": rho, "kendall": tau, "n_recipes": n}
+        )
     vs_largest = [p for p in pairs if p["scale_b"] == float(scales[-1])]
     from scipy.stats import rankdata
 
@@ -103,8 +111,7 @@ def transfer_report(runs: Runs, scale: str = "D", higher_is_better: bool | None 
     for j in range(S):
         ok = np.isfinite(mean[:, j])
         ranks[ok, j] = rankdata(sign * mean[ok, j], method="min")
-    best = [recipes[int(np.nanargmin(sign * mean[:, j]))] if np.isfinite(mean[:, j]).any() else None
-            for j in range(S)]
+    best = [recipes[int(np.nanargmin(sign * mean[:, j]))] if np.isfinite(mean[:, j]).any() else None for j in range(S)]
     crossings = []
     logs = np.log(scales)
     for a, b in combinations(range(len(recipes)), 2):
@@ -117,29 +124,46 @@ def transfer_report(runs: Runs, scale: str = "D", higher_is_better: bool | None 
             x = logs[j] + (logs[j + 1] - logs[j]) * d0 / (d0 - d1)
             sig = bool(np.all(e[[j, j + 1]] > 0) and abs(d0) > 2 * e[j] and abs(d1) > 2 * e[j + 1])
             before = recipes[a] if sign * d0 < 0 else recipes[b]
-            crossings.append({"a": recipes[a], "b": recipes[b], "between": [float(scales[j]), float(scales[j + 1])],
-                              "at": float(np.exp(x)), "better_before": before,
-                              "better_after": recipes[b] if before == recipes[a] else recipes[a],
-                              "significant": sig, "kind": "observed"})
+            crossings.append(
+                {
+                    "a": recipes[a],
+                    "b": recipes[b],
+                    "between": [float(scales[j]), float(scales[j + 1])],
+                    "at": float(np.exp(x)),
+                    "better_before": before,
+                    "better_after": recipes[b] if before == recipes[a] else recipes[a],
+                    "significant": sig,
+                    "kind": "observed",
+                }
+            )
     fitted = []
     if extrapolate_to is not None:
-        fitted = _fitted_crossings(runs, scale, recipes, float(scales[-1]), float(extrapolate_to), hib,
-                                   min_points_fit)
+        fitted = _fitted_crossings(runs, scale, recipes, float(scales[-1]), float(extrapolate_to), hib, min_points_fit)
     if n_boot > 0:
         _bootstrap_vs_largest(runs, scale, recipes, scales, sign, vs_largest, n_boot, seed)
     finite_rho = [p["spearman"] for p in vs_largest if np.isfinite(p["spearman"])]
     return {
-        "scale": scale, "metric": runs.metric_name, "higher_is_better": hib,
-        "recipes": recipes, "scales": scales.tolist(), "mean": mean.tolist(), "se": se.tolist(),
-        "ranks": ranks.tolist(), "best": best, "pairs": pairs, "vs_largest": vs_largest,
-        "crossings": crossings, "fitted_crossings": fitted,
+        "scale": scale,
+        "metric": runs.metric_name,
+        "higher_is_better": hib,
+        "recipes": recipes,
+        "scales": scales.tolist(),
+        "mean": mean.tolist(),
+        "se": se.tolist(),
+        "ranks": ranks.tolist(),
+        "best": best,
+        "pairs": pairs,
+        "vs_largest": vs_largest,
+        "crossings": crossings,
+        "fitted_crossings": fitted,
         "min_spearman_vs_largest": float(min(finite_rho)) if finite_rho else float("nan"),
         "same_winner_all_scales": len(set(best)) == 1,
     }
 
 
-def _bootstrap_vs_largest(runs: Runs, scale: str, recipes, scales, sign: float, vs_largest: list, n_boot: int,
-                          seed: int) -> None:
+def _bootstrap_vs_largest(
+    runs: Runs, scale: str, recipes, scales, sign: float, vs_largest: list, n_boot: int, seed: int
+) -> None:
     """Seed bootstrap, vectorised over draws: every row is replaced by a random row of its cell."""
     from scipy.stats import rankdata
 
@@ -153,7 +177,7 @@ def _bootstrap_vs_largest(runs: Runs, scale: str, recipes, scales, sign: float, 
     starts = np.searchsorted(cs, cs, side="left")
     counts = np.searchsorted(cs, cs, side="right") - starts
     rng = np.random.default_rng(seed)
-    pick = order[starts + np.floor(rng.random((n_boot, cs.size)) * counts).astype(int)]   # (B, n)
+    pick = order[starts + np.floor(rng.random((n_boot, cs.size)) * counts).astype(int)]  # (B, n)
     vals = runs.loss[pick]
     sums = np.zeros((n_boot, R * S))
     np.add.at(sums, (np.arange(n_boot)[:, None], np.broadcast_to(cs, vals.shape)), vals)
@@ -180,8 +204,9 @@ def _bootstrap_vs_largest(runs: Runs, scale: str, recipes, scales, sign: float, 
         p["p_same_winner"] = float(np.mean(win_a == win_b))
 
 
-def _fitted_crossings(runs: Runs, scale: str, recipes: list[str], lo: float, hi: float, hib: bool,
-                      min_points: int) -> list[dict]:
+def _fitted_crossings(
+    runs: Runs, scale: str, recipes: list[str], lo: float, hi: float, hib: bool, min_points: int
+) -> list[dict]:
     from .fit import fit_law
 
     if hi <= lo:
@@ -210,6 +235,14 @@ def _fitted_crossings(runs: Runs, scale: str, recipes: list[str], lo: float, hi:
         for k in flips:
             x = np.log(grid[k]) + (np.log(grid[k + 1]) - np.log(grid[k])) * d[k] / (d[k] - d[k + 1])
             before = a if d[k] < 0 else b  # on the loss scale lower is better
-            out.append({"a": a, "b": b, "at": float(np.exp(x)), "better_before": before,
-                        "better_after": b if before == a else a, "kind": "fitted"})
+            out.append(
+                {
+                    "a": a,
+                    "b": b,
+                    "at": float(np.exp(x)),
+                    "better_before": before,
+                    "better_after": b if before == a else a,
+                    "kind": "fitted",
+                }
+            )
     return out

@@ -1,4 +1,5 @@
 """``winnow bench CONFIG.yaml``: strategy × budget × seed table with CIs (typer only at import)."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -42,22 +43,39 @@ def bench(
     err = Console(stderr=True)
     cfg = load_config(config)
     out = out or cfg["output"] or "runs/bench"
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from winnow.prove.bench.harness import format_eval_table
 
     log = None if quiet else (lambda s: err.print(escape(s), highlight=False))
-    bar = Progress(TextColumn("[bold]training proxies"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("ETA"), TimeRemainingColumn(), console=err, disable=quiet)
+    bar = Progress(
+        TextColumn("[bold]training proxies"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
+    )
     task_id = bar.add_task("runs", total=None)
     with bar:
-        res = run_bench(config, output=out, log=log,
-                        progress=lambda done, total: bar.update(task_id, completed=done, total=total))
-    t = Table(title=f"winnow bench: {res['task']['name']} — {res['task']['metric']} "
-                    f"({'higher' if res['task']['higher_is_better'] else 'lower'} is better), "
-                    f"{len(res['seeds'])} seeds, 95% CI" + (" (* = excludes zero)" if res.get("evals") else ""),
-              title_justify="left")
+        res = run_bench(
+            config, output=out, log=log, progress=lambda done, total: bar.update(task_id, completed=done, total=total)
+        )
+    t = Table(
+        title=f"winnow bench: {res['task']['name']} — {res['task']['metric']} "
+        f"({'higher' if res['task']['higher_is_better'] else 'lower'} is better), "
+        f"{len(res['seeds'])} seeds, 95% CI" + (" (* = excludes zero)" if res.get("evals") else ""),
+        title_justify="left",
+    )
     if res.get("evals"):
         head, rows = format_eval_table(res)
     else:
@@ -70,19 +88,25 @@ def bench(
     con = Console()
     con.print(t)
     for p in res.get("proxies") or []:
-        con.print(f"proxy {p['label']}: {p['layers']} layers, width {p['width']}, {p['heads']} heads, context "
-                  f"{p['context']}, batch {p['batch']}, {p['steps']} steps = {p['tokens']:,} tokens, lr {p['lr']}, "
-                  f"{p['params']:,} parameters")
+        con.print(
+            f"proxy {p['label']}: {p['layers']} layers, width {p['width']}, {p['heads']} heads, context "
+            f"{p['context']}, batch {p['batch']}, {p['steps']} steps = {p['tokens']:,} tokens, lr {p['lr']}, "
+            f"{p['params']:,} parameters"
+        )
     for tr in res.get("transfer") or []:
-        con.print(f"rank transfer {tr['small']} -> {tr['large']} ({tr['eval']}): Spearman {tr['spearman']:.2f} "
-                  f"[{tr['ci_low']:.2f}, {tr['ci_high']:.2f}] over {tr['cells']} strategy x budget cells")
+        con.print(
+            f"rank transfer {tr['small']} -> {tr['large']} ({tr['eval']}): Spearman {tr['spearman']:.2f} "
+            f"[{tr['ci_low']:.2f}, {tr['ci_high']:.2f}] over {tr['cells']} strategy x budget cells"
+        )
     for w in res.get("warnings") or []:
         err.print(f"[yellow]warning:[/yellow] {escape(w)}")
     if res.get("full_pool"):
         fp = res["full_pool"]
         con.print(f"full pool: {fp['mean']:.4f} [{fp['ci_low']:.4f}, {fp['ci_high']:.4f}]")
     if res["detection"]:
-        con.print("detection AUC of flipped labels (score low = flagged): " + ", ".join(
-            f"{d['strategy']} {d['auc_mean']:.3f}" for d in res["detection"]))
+        con.print(
+            "detection AUC of flipped labels (score low = flagged): "
+            + ", ".join(f"{d['strategy']} {d['auc_mean']:.3f}" for d in res["detection"])
+        )
     con.print(f"wrote {out}/bench.json, bench.csv, bench.png ({res['seconds']:.0f} s)")
     sys.stdout.flush()

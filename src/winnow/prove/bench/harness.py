@@ -72,6 +72,7 @@ Example:
     >>> [round(r["mean"], 2) > 0.5 for r in res["summary"]]
     [True, True]
 """
+
 from __future__ import annotations
 
 import csv
@@ -98,7 +99,7 @@ def _norm_strategy(s: Any, i: int) -> dict:
                 raise BenchConfigError(f"strategies[{i}]: unknown key(s) {sorted(bad)}; use method, label, params")
             return {"method": s["method"], "label": s.get("label", s["method"]), "params": dict(s.get("params") or {})}
         if len(s) == 1:
-            (m, p), = s.items()
+            ((m, p),) = s.items()
             return {"method": m, "label": m, "params": dict(p or {})}
     raise BenchConfigError(f"strategies[{i}] must be a name, {{name: params}} or {{method, label, params}}; got {s!r}")
 
@@ -147,8 +148,15 @@ def load_config(config: str | dict) -> dict:
     seeds = cfg.get("seeds", [0, 1, 2])
     if not seeds or not all(isinstance(s, int) for s in seeds):
         raise BenchConfigError(f"seeds must be a non-empty list of integers, got {seeds!r}")
-    return {"task": dict(cfg["task"]), "strategies": strategies, "budgets": list(budgets), "seeds": list(seeds),
-            "full_pool": bool(cfg.get("full_pool", True)), "output": cfg.get("output"), "baseline": baseline}
+    return {
+        "task": dict(cfg["task"]),
+        "strategies": strategies,
+        "budgets": list(budgets),
+        "seeds": list(seeds),
+        "full_pool": bool(cfg.get("full_pool", True)),
+        "output": cfg.get("output"),
+        "baseline": baseline,
+    }
 
 
 def mean_ci(values, level: float = 0.95) -> tuple[float, float, float, float]:
@@ -178,8 +186,12 @@ def _auc(flipped: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(flipped, -s))
 
 
-def run_bench(config: str | dict, output: str | None = None, log: Callable[[str], None] | None = None,
-              progress: Callable[[int, int], None] | None = None) -> dict:
+def run_bench(
+    config: str | dict,
+    output: str | None = None,
+    log: Callable[[str], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
     """Run the benchmark; write ``bench.json``, ``bench.csv`` and ``bench.png`` if an output folder is
     given (argument or ``output:`` key); return the ``bench.json`` content. ``progress(done, total)``
     is called after every trained proxy."""
@@ -195,8 +207,14 @@ def run_bench(config: str | dict, output: str | None = None, log: Callable[[str]
     primary = getattr(task, "primary_eval", None)
     proxies = list(getattr(task, "proxies", None) or [None])
     recipes = list(getattr(task, "recipes", None) or [None])
-    log(f"task {task.name}: " + (f"pool {len(task.pool):,} docs, evals {evals}, proxies "
-                                 f"{[p['label'] for p in proxies]}" if evals else json.dumps(task.info())))
+    log(
+        f"task {task.name}: "
+        + (
+            f"pool {len(task.pool):,} docs, evals {evals}, proxies {[p['label'] for p in proxies]}"
+            if evals
+            else json.dumps(task.info())
+        )
+    )
     sign = 1.0 if task.higher_is_better else -1.0
     n_total = len(cfg["strategies"]) * len(cfg["seeds"]) * len(cfg["budgets"]) * len(proxies)
     if progress is not None:
@@ -219,14 +237,26 @@ def run_bench(config: str | dict, output: str | None = None, log: Callable[[str]
                     else:
                         metrics, metric = None, task.evaluate(mask, seed)
                     tr_s = time.perf_counter() - t1
-                    row = {"strategy": st["label"], "method": st["method"], "budget": b, "seed": seed,
-                           "metric": float(metric), "n_selected": int(mask.sum()),
-                           "n_tokens": int(task.pool.n_tokens[mask].sum()), "fit_seconds": round(fit_s, 3),
-                           "train_seconds": round(tr_s, 3), "detection_auc": auc,
-                           "flipped_selected": (float(task.flipped[mask].mean()) if task.flipped is not None
-                                                and mask.any() else None),
-                           "target_domain_selected": (float(task.is_target_domain[mask].mean())
-                                                      if hasattr(task, "is_target_domain") and mask.any() else None)}
+                    row = {
+                        "strategy": st["label"],
+                        "method": st["method"],
+                        "budget": b,
+                        "seed": seed,
+                        "metric": float(metric),
+                        "n_selected": int(mask.sum()),
+                        "n_tokens": int(task.pool.n_tokens[mask].sum()),
+                        "fit_seconds": round(fit_s, 3),
+                        "train_seconds": round(tr_s, 3),
+                        "detection_auc": auc,
+                        "flipped_selected": (
+                            float(task.flipped[mask].mean()) if task.flipped is not None and mask.any() else None
+                        ),
+                        "target_domain_selected": (
+                            float(task.is_target_domain[mask].mean())
+                            if hasattr(task, "is_target_domain") and mask.any()
+                            else None
+                        ),
+                    }
                     if metrics is not None:
                         row["metrics"] = {k: float(v) for k, v in metrics.items()}
                         row["proxy"] = px["label"]
@@ -236,9 +266,11 @@ def run_bench(config: str | dict, output: str | None = None, log: Callable[[str]
                     runs.append(row)
                     if progress is not None:
                         progress(len(runs), n_total)
-                    log(f"{st['label']:<16} budget={b!s:<6} seed={seed} "
+                    log(
+                        f"{st['label']:<16} budget={b!s:<6} seed={seed} "
                         + (f"proxy={px['label']} " if len(proxies) > 1 else "")
-                        + f"{task.metric}={metric:.4f} (n={row['n_selected']}, fit {fit_s:.1f}s, train {tr_s:.1f}s)")
+                        + f"{task.metric}={metric:.4f} (n={row['n_selected']}, fit {fit_s:.1f}s, train {tr_s:.1f}s)"
+                    )
     full = None
     if cfg["full_pool"]:
         vals = []
@@ -249,18 +281,38 @@ def run_bench(config: str | dict, output: str | None = None, log: Callable[[str]
         full = {"mean": m, "ci_low": lo, "ci_high": hi, "values": vals}
     main_runs = [r for r in runs if r.get("proxy") in (None, proxies[0] and proxies[0]["label"])]
     summary, detection = _summarise(main_runs, cfg, sign, evals)
-    res = {"schema": SCHEMA, "config": cfg,
-           "task": {"name": task.name, "metric": task.metric, "higher_is_better": task.higher_is_better,
-                    "info": task.info()},
-           "strategies": [{"label": s["label"], "method": s["method"], "params": s["params"],
-                           "model_aware": bool(getattr(get_selector(s["method"], **s["params"]), "model_aware",
-                                                       False))} for s in cfg["strategies"]],
-           "budgets": cfg["budgets"], "seeds": cfg["seeds"], "full_pool": full, "runs": runs,
-           "summary": summary, "detection": detection}
+    res = {
+        "schema": SCHEMA,
+        "config": cfg,
+        "task": {
+            "name": task.name,
+            "metric": task.metric,
+            "higher_is_better": task.higher_is_better,
+            "info": task.info(),
+        },
+        "strategies": [
+            {
+                "label": s["label"],
+                "method": s["method"],
+                "params": s["params"],
+                "model_aware": bool(getattr(get_selector(s["method"], **s["params"]), "model_aware", False)),
+            }
+            for s in cfg["strategies"]
+        ],
+        "budgets": cfg["budgets"],
+        "seeds": cfg["seeds"],
+        "full_pool": full,
+        "runs": runs,
+        "summary": summary,
+        "detection": detection,
+    }
     if evals:
         res["evals"], res["primary_eval"] = evals, primary
-        res["eval_summary"] = [{"eval": e, "strategy": r["strategy"], "budget": r["budget"], **r["metrics"][e]}
-                               for e in evals for r in summary]
+        res["eval_summary"] = [
+            {"eval": e, "strategy": r["strategy"], "budget": r["budget"], **r["metrics"][e]}
+            for e in evals
+            for r in summary
+        ]
         res["proxies"] = recipes
         if len(proxies) > 1:
             res["transfer"] = rank_transfer(runs, cfg, [p["label"] for p in proxies], evals)
@@ -278,22 +330,28 @@ def bench_warnings(res: dict) -> list[str]:
     out = []
     n = len(res["seeds"])
     if n < 3:
-        out.append(f"only {n} seed(s): 95% intervals from fewer than 3 seeds are very wide (or absent); use >= 3, "
-                   "better 5")
+        out.append(
+            f"only {n} seed(s): 95% intervals from fewer than 3 seeds are very wide (or absent); use >= 3, better 5"
+        )
     base = res["config"]["baseline"]
     evals = res.get("evals") or [None]
     for e in evals:
         rows = res["eval_summary"] if e is not None else res["summary"]
         rows = [r for r in rows if (e is None or r["eval"] == e) and r["strategy"] != base]
         if rows and not any(r.get("significant") for r in rows):
-            out.append(f"no strategy differs from {base} with 95% confidence" + (f" on eval {e!r}" if e else "")
-                       + ": every gain interval includes zero")
+            out.append(
+                f"no strategy differs from {base} with 95% confidence"
+                + (f" on eval {e!r}" if e else "")
+                + ": every gain interval includes zero"
+            )
     leaks = (res["task"].get("info") or {}).get("leaks")
     for p in (leaks or {}).get("pairs", []):
         if p["ngram"] and (p["b"] != "target" or p["a"] != "pool"):
-            out.append(f"leak: {p['ngram']} of {p['of']} {p['a']} documents share a {leaks['n']}-gram with "
-                       f"{p['b']} ({p['exact']} exact copies)" + ("; drop them with task.drop_leaks: true"
-                                                                  if p["a"] == "pool" else ""))
+            out.append(
+                f"leak: {p['ngram']} of {p['of']} {p['a']} documents share a {leaks['n']}-gram with "
+                f"{p['b']} ({p['exact']} exact copies)"
+                + ("; drop them with task.drop_leaks: true" if p["a"] == "pool" else "")
+            )
     return out
 
 
@@ -323,9 +381,18 @@ def rank_transfer(runs: list[dict], cfg: dict, proxies: list[str], evals: list[s
                 x, y = np.nanmean(a[:, k], 1), np.nanmean(b[:, k], 1)
                 if np.ptp(x) > 0 and np.ptp(y) > 0:
                     boots.append(spearmanr(x, y).statistic)
-            lo, hi = (np.percentile(boots, [2.5, 97.5]).tolist() if len(boots) > 10 else [math.nan, math.nan])
-            out.append({"eval": e, "small": proxies[0], "large": p, "cells": len(cells), "spearman": rho,
-                        "ci_low": float(lo), "ci_high": float(hi)})
+            lo, hi = np.percentile(boots, [2.5, 97.5]).tolist() if len(boots) > 10 else [math.nan, math.nan]
+            out.append(
+                {
+                    "eval": e,
+                    "small": proxies[0],
+                    "large": p,
+                    "cells": len(cells),
+                    "spearman": rho,
+                    "ci_low": float(lo),
+                    "ci_high": float(hi),
+                }
+            )
     return out
 
 
@@ -343,12 +410,24 @@ def _summarise(runs: list[dict], cfg: dict, sign: float, evals: list[str] = ()) 
             aucs = [r["detection_auc"] for r in rs if r["detection_auc"] is not None]
             fl = [r["flipped_selected"] for r in rs if r["flipped_selected"] is not None]
             td = [r["target_domain_selected"] for r in rs if r["target_domain_selected"] is not None]
-            summary.append({"strategy": lab, "budget": b, "n": len(rs), "mean": m, "std": sd, "ci_low": lo,
-                            "ci_high": hi, "gain": g, "gain_ci_low": glo, "gain_ci_high": ghi,
-                            "significant": bool(lab != base and (glo > 0 or ghi < 0)),
-                            "detection_auc": float(np.nanmean(aucs)) if aucs else None,
-                            "flipped_selected": float(np.mean(fl)) if fl else None,
-                            "target_domain_selected": float(np.mean(td)) if td else None})
+            summary.append(
+                {
+                    "strategy": lab,
+                    "budget": b,
+                    "n": len(rs),
+                    "mean": m,
+                    "std": sd,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "gain": g,
+                    "gain_ci_low": glo,
+                    "gain_ci_high": ghi,
+                    "significant": bool(lab != base and (glo > 0 or ghi < 0)),
+                    "detection_auc": float(np.nanmean(aucs)) if aucs else None,
+                    "flipped_selected": float(np.mean(fl)) if fl else None,
+                    "target_domain_selected": float(np.mean(td)) if td else None,
+                }
+            )
             if evals:
                 summary[-1]["n_selected"] = float(np.mean([r["n_selected"] for r in rs]))
                 summary[-1]["n_tokens"] = float(np.mean([r["n_tokens"] for r in rs]))
@@ -356,11 +435,19 @@ def _summarise(runs: list[dict], cfg: dict, sign: float, evals: list[str] = ()) 
                 summary[-1]["metrics"] = {}
                 for e in evals:
                     m, sd, lo, hi = mean_ci([r["metrics"][e] for r in rs])
-                    g, _, glo, ghi = mean_ci([sign * (r["metrics"][e] - by[(base, str(b), r["seed"])]["metrics"][e])
-                                              for r in rs])
-                    summary[-1]["metrics"][e] = {"mean": m, "std": sd, "ci_low": lo, "ci_high": hi, "gain": g,
-                                                 "gain_ci_low": glo, "gain_ci_high": ghi,
-                                                 "significant": bool(lab != base and (glo > 0 or ghi < 0))}
+                    g, _, glo, ghi = mean_ci(
+                        [sign * (r["metrics"][e] - by[(base, str(b), r["seed"])]["metrics"][e]) for r in rs]
+                    )
+                    summary[-1]["metrics"][e] = {
+                        "mean": m,
+                        "std": sd,
+                        "ci_low": lo,
+                        "ci_high": hi,
+                        "gain": g,
+                        "gain_ci_low": glo,
+                        "gain_ci_high": ghi,
+                        "significant": bool(lab != base and (glo > 0 or ghi < 0)),
+                    }
         aucs = [by[(lab, str(cfg["budgets"][0]), s)]["detection_auc"] for s in cfg["seeds"]]
         if any(a is not None for a in aucs):
             m, _, lo, hi = mean_ci([a for a in aucs if a is not None])
@@ -368,9 +455,30 @@ def _summarise(runs: list[dict], cfg: dict, sign: float, evals: list[str] = ()) 
     return summary, detection
 
 
-CSV_FIELDS = ["kind", "strategy", "method", "budget", "seed", "metric", "n", "mean", "std", "ci_low", "ci_high",
-              "gain", "gain_ci_low", "gain_ci_high", "significant", "n_selected", "n_tokens", "detection_auc",
-              "flipped_selected", "target_domain_selected", "fit_seconds", "train_seconds"]
+CSV_FIELDS = [
+    "kind",
+    "strategy",
+    "method",
+    "budget",
+    "seed",
+    "metric",
+    "n",
+    "mean",
+    "std",
+    "ci_low",
+    "ci_high",
+    "gain",
+    "gain_ci_low",
+    "gain_ci_high",
+    "significant",
+    "n_selected",
+    "n_tokens",
+    "detection_auc",
+    "flipped_selected",
+    "target_domain_selected",
+    "fit_seconds",
+    "train_seconds",
+]
 
 
 def write_outputs(res: dict, out: str) -> dict:
@@ -380,15 +488,18 @@ def write_outputs(res: dict, out: str) -> dict:
     with open(paths["json"], "w", encoding="utf-8") as fh:
         json.dump(res, fh, indent=2, default=float)
     evals = res.get("evals") or []
-    fields = CSV_FIELDS + (["proxy", "params", "train_tokens", "epochs"] + [f"metric:{e}" for e in evals]
-                           if evals else [])
+    fields = CSV_FIELDS + (
+        ["proxy", "params", "train_tokens", "epochs"] + [f"metric:{e}" for e in evals] if evals else []
+    )
     with open(paths["csv"], "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         for r in res["runs"]:
             w.writerow({"kind": "run", **r, **{f"metric:{e}": v for e, v in (r.get("metrics") or {}).items()}})
         for r in res["summary"]:
-            w.writerow({"kind": "summary", **r, **{f"metric:{e}": v["mean"] for e, v in (r.get("metrics") or {}).items()}})
+            w.writerow(
+                {"kind": "summary", **r, **{f"metric:{e}": v["mean"] for e, v in (r.get("metrics") or {}).items()}}
+            )
     plot(res, paths["png"])
     return paths
 
@@ -425,10 +536,14 @@ def plot(res: dict, path: str) -> None:
         if res.get("full_pool") and (e is None or e == res.get("primary_eval")):
             ax.axhline(res["full_pool"]["mean"], color="grey", ls=":", label="full pool")
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(res["task"]["metric"] + (" (higher is better)" if res["task"]["higher_is_better"]
-                                               else " (lower is better)"))
-        ax.set_title(f"eval: {e}" if e is not None else
-                     f"winnow bench: {res['task']['name']} ({len(res['seeds'])} seeds, 95% CI)")
+        ax.set_ylabel(
+            res["task"]["metric"] + (" (higher is better)" if res["task"]["higher_is_better"] else " (lower is better)")
+        )
+        ax.set_title(
+            f"eval: {e}"
+            if e is not None
+            else f"winnow bench: {res['task']['name']} ({len(res['seeds'])} seeds, 95% CI)"
+        )
         ax.legend(fontsize=8, ncol=2)
         ax.grid(alpha=0.3)
     for k in range(len(evals), nrow * ncol):
@@ -454,10 +569,18 @@ def format_table(res: dict) -> list[list[str]]:
         elif r.get("target_domain_selected") is not None:
             extra = f"target-domain {r['target_domain_selected']:.0%}"
         base = r["strategy"] == res["config"]["baseline"]
-        rows.append([r["strategy"], str(r["budget"]), f"{fmt(r['mean'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]",
-                     "—" if base else f"{r['gain']:+.4f} [{r['gain_ci_low']:+.4f}, {r['gain_ci_high']:+.4f}]",
-                     "" if base else ("yes" if r["significant"] and r["gain"] > 0 else
-                                      "worse" if r["significant"] else "no"), extra])
+        rows.append(
+            [
+                r["strategy"],
+                str(r["budget"]),
+                f"{fmt(r['mean'])} [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]",
+                "—" if base else f"{r['gain']:+.4f} [{r['gain_ci_low']:+.4f}, {r['gain_ci_high']:+.4f}]",
+                ""
+                if base
+                else ("yes" if r["significant"] and r["gain"] > 0 else "worse" if r["significant"] else "no"),
+                extra,
+            ]
+        )
     return rows
 
 
@@ -468,18 +591,25 @@ def format_eval_table(res: dict) -> tuple[list[str], list[list[str]]]:
     base = res["config"]["baseline"]
     head = ["strategy", "budget", "docs", "tokens", "epochs"]
     for e in res["evals"]:
-        head += [f"{e}{' (primary)' if e == res.get('primary_eval') and len(res['evals']) > 1 else ''}",
-                 f"gain on {e}"]
+        head += [f"{e}{' (primary)' if e == res.get('primary_eval') and len(res['evals']) > 1 else ''}", f"gain on {e}"]
     rows = []
     for r in res["summary"]:
-        row = [r["strategy"], str(r["budget"]), f"{r['n_selected']:,.0f}", f"{r['n_tokens']:,.0f}",
-               f"{r['epochs']:.1f}"]
+        row = [
+            r["strategy"],
+            str(r["budget"]),
+            f"{r['n_selected']:,.0f}",
+            f"{r['n_tokens']:,.0f}",
+            f"{r['epochs']:.1f}",
+        ]
         for e in res["evals"]:
             m = r["metrics"][e]
             row.append(f"{m['mean']:.2f} [{m['ci_low']:.2f}, {m['ci_high']:.2f}]")
-            row.append("—" if r["strategy"] == base else
-                       f"{m['gain']:+.2f} [{m['gain_ci_low']:+.2f}, {m['gain_ci_high']:+.2f}]"
-                       + (" *" if m["significant"] else ""))
+            row.append(
+                "—"
+                if r["strategy"] == base
+                else f"{m['gain']:+.2f} [{m['gain_ci_low']:+.2f}, {m['gain_ci_high']:+.2f}]"
+                + (" *" if m["significant"] else "")
+            )
         rows.append(row)
     return head, rows
 
@@ -496,13 +626,20 @@ def markdown_table(res: dict) -> str:
         lines += ["| " + " | ".join(x.replace("|", "\\|") for x in row) + " |" for row in rows]
         if res.get("full_pool"):
             fp = res["full_pool"]
-            lines.append(f"\nFull pool ({res['primary_eval']}): {fp['mean']:.4g} [{fp['ci_low']:.4g}, {fp['ci_high']:.4g}].")
+            lines.append(
+                f"\nFull pool ({res['primary_eval']}): {fp['mean']:.4g} [{fp['ci_low']:.4g}, {fp['ci_high']:.4g}]."
+            )
         for t in res.get("transfer") or []:
-            lines.append(f"\nRank transfer {t['small']} → {t['large']} on {t['eval']}: Spearman {t['spearman']:.2f} "
-                         f"[{t['ci_low']:.2f}, {t['ci_high']:.2f}] over {t['cells']} strategy × budget cells.")
+            lines.append(
+                f"\nRank transfer {t['small']} → {t['large']} on {t['eval']}: Spearman {t['spearman']:.2f} "
+                f"[{t['ci_low']:.2f}, {t['ci_high']:.2f}] over {t['cells']} strategy × budget cells."
+            )
         return "\n".join(lines)
-    lines = ["| strategy | budget | " + res["task"]["metric"] + " mean [95% CI] | gain vs random [95% CI] "
-             "| beats random | notes |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| strategy | budget | " + res["task"]["metric"] + " mean [95% CI] | gain vs random [95% CI] "
+        "| beats random | notes |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in format_table(res):
         lines.append("| " + " | ".join(x.replace("|", "\\|") for x in row) + " |")
     if res.get("full_pool"):

@@ -19,6 +19,7 @@ Example:
     >>> 0.5 < t.evaluate(np.ones(len(t.pool), bool), seed=0) <= 1
     True
 """
+
 from __future__ import annotations
 
 import glob
@@ -65,14 +66,26 @@ class NoisyLabelsTask(BenchTask):
     metric = "accuracy"
     higher_is_better = True
 
-    def __init__(self, dataset: str = "digits", noise: float = 0.3, test_size: float = 0.3,
-                 target_size: float = 0.1, proxy: str = "logistic", seed: int = 0,
-                 pool_size: int | None = None, proxy_options: dict | None = None):
+    def __init__(
+        self,
+        dataset: str = "digits",
+        noise: float = 0.3,
+        test_size: float = 0.3,
+        target_size: float = 0.1,
+        proxy: str = "logistic",
+        seed: int = 0,
+        pool_size: int | None = None,
+        proxy_options: dict | None = None,
+    ):
         from sklearn import datasets as skd
         from sklearn.model_selection import train_test_split
 
-        loaders = {"digits": skd.load_digits, "breast_cancer": skd.load_breast_cancer, "wine": skd.load_wine,
-                   "iris": skd.load_iris}
+        loaders = {
+            "digits": skd.load_digits,
+            "breast_cancer": skd.load_breast_cancer,
+            "wine": skd.load_wine,
+            "iris": skd.load_iris,
+        }
         if dataset not in loaders:
             raise ValueError(f"dataset must be one of {sorted(loaders)}, got {dataset!r}")
         if not 0 <= noise < 1:
@@ -84,8 +97,7 @@ class NoisyLabelsTask(BenchTask):
         self.n_classes = int(y.max() + 1)
         idx = np.arange(len(y))
         rest, test = train_test_split(idx, test_size=test_size, random_state=seed, stratify=y)
-        pool, tgt = train_test_split(rest, test_size=target_size / (1 - test_size), random_state=seed,
-                                     stratify=y[rest])
+        pool, tgt = train_test_split(rest, test_size=target_size / (1 - test_size), random_state=seed, stratify=y[rest])
         rng = np.random.default_rng(seed)
         if pool_size is not None and pool_size < len(pool):
             pool = np.sort(rng.choice(pool, pool_size, replace=False))
@@ -93,10 +105,18 @@ class NoisyLabelsTask(BenchTask):
         flipped = rng.random(len(pool)) < noise
         y_pool[flipped] = (y_pool[flipped] + rng.integers(1, self.n_classes, flipped.sum())) % self.n_classes
         self.flipped = flipped
-        self.pool = Pool(np.asarray([f"{dataset}:{i}" for i in pool], dtype=object), X=X[pool], y=y_pool,
-                         n_tokens=np.ones(len(pool), np.int64))
-        self.target = Pool(np.asarray([f"{dataset}:{i}" for i in tgt], dtype=object), X=X[tgt], y=y[tgt],
-                           n_tokens=np.ones(len(tgt), np.int64))
+        self.pool = Pool(
+            np.asarray([f"{dataset}:{i}" for i in pool], dtype=object),
+            X=X[pool],
+            y=y_pool,
+            n_tokens=np.ones(len(pool), np.int64),
+        )
+        self.target = Pool(
+            np.asarray([f"{dataset}:{i}" for i in tgt], dtype=object),
+            X=X[tgt],
+            y=y[tgt],
+            n_tokens=np.ones(len(tgt), np.int64),
+        )
         self.X_test, self.y_test = X[test], y[test]
 
     def evaluate(self, mask: np.ndarray, seed: int) -> float:
@@ -105,17 +125,34 @@ class NoisyLabelsTask(BenchTask):
         mask = np.asarray(mask, bool)
         if not mask.any():
             return float("nan")
-        r = train_vector_classifier(self.pool.X[mask], self.pool.y[mask], self.X_test, self.y_test,
-                                    preset=self.proxy, seed=seed, n_classes=self.n_classes, **self.proxy_options)
+        r = train_vector_classifier(
+            self.pool.X[mask],
+            self.pool.y[mask],
+            self.X_test,
+            self.y_test,
+            preset=self.proxy,
+            seed=seed,
+            n_classes=self.n_classes,
+            **self.proxy_options,
+        )
         return r.value
 
     def info(self) -> dict:
-        return {"dataset": self.dataset, "noise": self.noise, "pool": len(self.pool), "target": len(self.target),
-                "test": len(self.y_test), "flipped": int(self.flipped.sum()), "proxy": self.proxy,
-                "proxy_options": self.proxy_options, "data_seed": self.seed}
+        return {
+            "dataset": self.dataset,
+            "noise": self.noise,
+            "pool": len(self.pool),
+            "target": len(self.target),
+            "test": len(self.y_test),
+            "flipped": int(self.flipped.sum()),
+            "proxy": self.proxy,
+            "proxy_options": self.proxy_options,
+            "data_seed": self.seed,
+        }
 
 
 # ---------------------------------------------------------------- LM task
+
 
 def _chunks(text: str, size: int) -> list[str]:
     """Split on line boundaries into pieces of about ``size`` characters (>= size/4)."""
@@ -149,9 +186,11 @@ def source_documents(source: str) -> list[tuple[str, str]]:
     if source == "metadata":
         files = sorted(glob.glob(os.path.join(purelib, "*.dist-info", "METADATA")))
     elif source == "license":
-        files = sorted(set(glob.glob(os.path.join(purelib, "*.dist-info", "LICEN[SC]E*")))
-                       | set(glob.glob(os.path.join(purelib, "*.dist-info", "licenses", "*")))
-                       | set(glob.glob(os.path.join(purelib, "*.dist-info", "COPYING*"))))
+        files = sorted(
+            set(glob.glob(os.path.join(purelib, "*.dist-info", "LICEN[SC]E*")))
+            | set(glob.glob(os.path.join(purelib, "*.dist-info", "licenses", "*")))
+            | set(glob.glob(os.path.join(purelib, "*.dist-info", "COPYING*")))
+        )
         files = [f for f in files if os.path.isfile(f)]
     elif source == "code":
         files = sorted(glob.glob(os.path.join(sysconfig.get_paths()["stdlib"], "*.py")))
@@ -162,9 +201,14 @@ def source_documents(source: str) -> list[tuple[str, str]]:
 
         pinned = pinned_distributions()  # the pool must not change when a tool is pip-installed
         if pinned is not None:
-            files = [f for f in files
-                     if canonical_name(os.path.relpath(f, purelib).split(os.sep)[0]
-                                       .removesuffix(".dist-info").rsplit("-", 1)[0]) in pinned]
+            files = [
+                f
+                for f in files
+                if canonical_name(
+                    os.path.relpath(f, purelib).split(os.sep)[0].removesuffix(".dist-info").rsplit("-", 1)[0]
+                )
+                in pinned
+            ]
     base = os.path.dirname(purelib) if source != "code" else sysconfig.get_paths()["stdlib"]
     return [(f"{source}/{os.path.relpath(f, base)}", _read(f)) for f in files]
 
@@ -181,8 +225,9 @@ def run_documents(run_dir: str) -> dict[str, list[tuple[str, str]]]:
         raise ValueError(f"pool_run {run_dir!r} has no data/ folder: run `winnow run` first")
     t = read_dataset_table(path, ["id", "text", "source"])
     out: dict[str, list[tuple[str, str]]] = {}
-    for i, txt, src in sorted(zip(t.column("id").to_pylist(), t.column("text").to_pylist(),
-                                  t.column("source").to_pylist())):
+    for i, txt, src in sorted(
+        zip(t.column("id").to_pylist(), t.column("text").to_pylist(), t.column("source").to_pylist())
+    ):
         out.setdefault(src, []).append((i, txt))
     return out
 
@@ -207,11 +252,22 @@ class LMTask(BenchTask):
     metric = "perplexity"
     higher_is_better = False
 
-    def __init__(self, sources: Sequence[str] = ("pydoc", "metadata", "license", "code"),
-                 target_source: str = "pydoc", doc_chars: int = 1000, per_source: int = 300,
-                 target_fit: int = 60, target_eval: int = 100, proxy: str = "tiny-lm", preset: str = "cpu-tiny",
-                 tokenizer: str = "bpe", vocab_size: int = 2048, seed: int = 0,
-                 proxy_options: dict | None = None, pool_run: str | None = None):
+    def __init__(
+        self,
+        sources: Sequence[str] = ("pydoc", "metadata", "license", "code"),
+        target_source: str = "pydoc",
+        doc_chars: int = 1000,
+        per_source: int = 300,
+        target_fit: int = 60,
+        target_eval: int = 100,
+        proxy: str = "tiny-lm",
+        preset: str = "cpu-tiny",
+        tokenizer: str = "bpe",
+        vocab_size: int = 2048,
+        seed: int = 0,
+        proxy_options: dict | None = None,
+        pool_run: str | None = None,
+    ):
         if target_source not in sources:
             raise ValueError(f"target_source {target_source!r} must be one of sources {list(sources)}")
         if proxy not in ("tiny-lm", "ngram"):
@@ -228,8 +284,9 @@ class LMTask(BenchTask):
         if by_source is not None:
             missing = [x for x in self.sources if x not in by_source]
             if missing:
-                raise ValueError(f"sources {missing} have no kept rows in {pool_run}; "
-                                 f"its sources are {sorted(by_source)}")
+                raise ValueError(
+                    f"sources {missing} have no kept rows in {pool_run}; its sources are {sorted(by_source)}"
+                )
         for src in self.sources:
             docs = by_source[src] if by_source is not None else source_documents(src)
             parents = []
@@ -262,16 +319,24 @@ class LMTask(BenchTask):
                 texts.append(c)
                 srcs.append(src)
         if len(eval_texts) < 2 or len(fit_texts) < 1:
-            raise ValueError(f"target source {target_source!r} is too small for target_fit={target_fit}, "
-                             f"target_eval={target_eval}")
+            raise ValueError(
+                f"target source {target_source!r} is too small for target_fit={target_fit}, target_eval={target_eval}"
+            )
         perm = rng.permutation(len(ids))
         ids, texts, srcs = [ids[i] for i in perm], [texts[i] for i in perm], [srcs[i] for i in perm]
         from winnow.select.base import word_counts
 
-        self.pool = Pool(np.asarray(ids, dtype=object), texts=texts, columns={"source": np.asarray(srcs)},
-                         n_tokens=word_counts(texts))
-        self.target = Pool(np.asarray([f"target/{i}" for i in range(len(fit_texts))], dtype=object),
-                           texts=fit_texts, n_tokens=word_counts(fit_texts))
+        self.pool = Pool(
+            np.asarray(ids, dtype=object),
+            texts=texts,
+            columns={"source": np.asarray(srcs)},
+            n_tokens=word_counts(texts),
+        )
+        self.target = Pool(
+            np.asarray([f"target/{i}" for i in range(len(fit_texts))], dtype=object),
+            texts=fit_texts,
+            n_tokens=word_counts(fit_texts),
+        )
         self.eval_texts = eval_texts
         from winnow.proxy.tokenize import get_tokenizer
 
@@ -291,20 +356,35 @@ class LMTask(BenchTask):
             return train_ngram_lm(train, self.eval_ids, self.tokenizer.vocab_size, self.tokenizer.eos_id).value
         from winnow.proxy.lm import train_lm
 
-        return train_lm(None, None, tokenizer=self.tokenizer, preset=self.preset, seed=seed, train_ids=train,
-                        target_ids=self.eval_ids, **self.proxy_options).value
+        return train_lm(
+            None,
+            None,
+            tokenizer=self.tokenizer,
+            preset=self.preset,
+            seed=seed,
+            train_ids=train,
+            target_ids=self.eval_ids,
+            **self.proxy_options,
+        ).value
 
     def info(self) -> dict:
         src = self.pool.columns["source"]
-        return {"sources": {s: int((src == s).sum()) for s in self.sources}, "target_source": self.target_source,
-                "pool": len(self.pool), "target_fit": len(self.target), "target_eval": len(self.eval_texts),
-                "pool_tokens": int(sum(len(d) for d in self.pool_ids)),
-                "eval_tokens": int(sum(len(d) for d in self.eval_ids)), "tokenizer": self.tokenizer.name,
-                "proxy": self.proxy, "preset": self.preset if self.proxy == "tiny-lm" else None,
-                "proxy_options": self.proxy_options, "data_seed": self.seed, "pool_run": self.pool_run,
-                "pool_fingerprint": hashlib.sha1("\n".join(self.pool.ids).encode()).hexdigest()[:12]}
-
-
+        return {
+            "sources": {s: int((src == s).sum()) for s in self.sources},
+            "target_source": self.target_source,
+            "pool": len(self.pool),
+            "target_fit": len(self.target),
+            "target_eval": len(self.eval_texts),
+            "pool_tokens": int(sum(len(d) for d in self.pool_ids)),
+            "eval_tokens": int(sum(len(d) for d in self.eval_ids)),
+            "tokenizer": self.tokenizer.name,
+            "proxy": self.proxy,
+            "preset": self.preset if self.proxy == "tiny-lm" else None,
+            "proxy_options": self.proxy_options,
+            "data_seed": self.seed,
+            "pool_run": self.pool_run,
+            "pool_fingerprint": hashlib.sha1("\n".join(self.pool.ids).encode()).hexdigest()[:12],
+        }
 
 
 def build_task(spec: dict) -> BenchTask:
@@ -329,6 +409,7 @@ def build_task(spec: dict) -> BenchTask:
 
 
 # ---------------------------------------------------------------- LM task on the user's own data
+
 
 def read_documents(spec, text_column: str = "text", name: str = "pool") -> tuple[list[str], list[str], list | None]:
     """``(ids, texts, sources or None)`` of every readable record of ``spec``: a winnow run folder
@@ -399,18 +480,25 @@ def leak_check(pool: Sequence[str], target: Sequence[str], evals: dict[str, Sequ
         ex, ng = check(pool, b_name, b_texts)
         if b_name != "target":
             pool_overlap |= ex | ng
-        pairs.append({"a": "pool", "b": b_name, "exact": int(ex.sum()), "ngram": int((ng | ex).sum()),
-                      "of": len(pool)})
+        pairs.append({"a": "pool", "b": b_name, "exact": int(ex.sum()), "ngram": int((ng | ex).sum()), "of": len(pool)})
     for b_name, b_texts in sets[1:]:
         ex, ng = check(target, b_name, b_texts)
-        pairs.append({"a": "target", "b": b_name, "exact": int(ex.sum()), "ngram": int((ng | ex).sum()),
-                      "of": len(target)})
+        pairs.append(
+            {"a": "target", "b": b_name, "exact": int(ex.sum()), "ngram": int((ng | ex).sum()), "of": len(target)}
+        )
     names = list(evals)
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             ex, ng = check(evals[a], f"eval:{b}", evals[b])
-            pairs.append({"a": f"eval:{a}", "b": f"eval:{b}", "exact": int(ex.sum()),
-                          "ngram": int((ng | ex).sum()), "of": len(evals[a])})
+            pairs.append(
+                {
+                    "a": f"eval:{a}",
+                    "b": f"eval:{b}",
+                    "exact": int(ex.sum()),
+                    "ngram": int((ng | ex).sum()),
+                    "of": len(evals[a]),
+                }
+            )
     return {"n": n, "pairs": pairs, "pool_overlap": pool_overlap}
 
 
@@ -467,7 +555,8 @@ class UserLMTask(BenchTask):
         >>> def w(name, rows):
         ...     with open(os.path.join(d, name), "w") as fh:
         ...         fh.writelines(json.dumps({"text": t}) + "\\n" for t in rows)
-        >>> w("pool.jsonl", [f"cats purr and nap {i} " * 20 for i in range(20)] + [f"dogs bark {i} " * 30 for i in range(20)])
+        >>> w("pool.jsonl", [f"cats purr and nap {i} " * 20 for i in range(20)]
+        ...   + [f"dogs bark {i} " * 30 for i in range(20)])
         >>> w("target.jsonl", ["cats purr " * 30]); w("eval.jsonl", ["cats nap and purr " * 40])
         >>> t = UserLMTask(os.path.join(d, "pool.jsonl"), os.path.join(d, "target.jsonl"),
         ...                {"cats": os.path.join(d, "eval.jsonl")}, proxy={"preset": "cpu-tiny", "tokens": 4096},
@@ -481,9 +570,21 @@ class UserLMTask(BenchTask):
     metric = "perplexity"
     higher_is_better = False
 
-    def __init__(self, pool, target, eval, proxy=None, primary_eval: str | None = None, tokenizer: str = "bpe",
-                 vocab_size: int = 1024, doc_chars: int | None = None, max_docs: int | None = None,
-                 drop_leaks: bool = False, text_column: str = "text", seed: int = 0):
+    def __init__(
+        self,
+        pool,
+        target,
+        eval,
+        proxy=None,
+        primary_eval: str | None = None,
+        tokenizer: str = "bpe",
+        vocab_size: int = 1024,
+        doc_chars: int | None = None,
+        max_docs: int | None = None,
+        drop_leaks: bool = False,
+        text_column: str = "text",
+        seed: int = 0,
+    ):
         from winnow.proxy.lm import describe_recipe
         from winnow.proxy.tokenize import get_tokenizer
         from winnow.select.base import word_counts
@@ -522,10 +623,14 @@ class UserLMTask(BenchTask):
         ntok = np.asarray([len(d) for d in self.pool_ids], np.int64)
         cols = {"source": np.asarray(srcs, dtype=object)} if srcs is not None else {}
         self.pool = Pool(np.asarray(ids, dtype=object), texts=texts, columns=cols, n_tokens=ntok)
-        self.target = Pool(np.asarray([f"target/{i}" for i in range(len(tgt_texts))], dtype=object),
-                           texts=tgt_texts, n_tokens=word_counts(tgt_texts))
-        self.recipes = [describe_recipe(p["preset"], vocab_size=self.tokenizer.vocab_size, **p["options"])
-                        for p in self.proxies]
+        self.target = Pool(
+            np.asarray([f"target/{i}" for i in range(len(tgt_texts))], dtype=object),
+            texts=tgt_texts,
+            n_tokens=word_counts(tgt_texts),
+        )
+        self.recipes = [
+            describe_recipe(p["preset"], vocab_size=self.tokenizer.vocab_size, **p["options"]) for p in self.proxies
+        ]
         for p, r in zip(self.proxies, self.recipes):
             r["label"] = p["label"]
         self.n_eval_docs = {k: len(v) for k, v in eval_texts.items()}
@@ -549,20 +654,41 @@ class UserLMTask(BenchTask):
         if not train:
             return {k: float("nan") for k in self.eval_names}
         p = self.proxies[proxy]
-        r = train_lm(None, None, tokenizer=self.tokenizer, preset=p["preset"], seed=seed, train_ids=train,
-                     eval_sets=self.eval_ids, **p["options"])
+        r = train_lm(
+            None,
+            None,
+            tokenizer=self.tokenizer,
+            preset=p["preset"],
+            seed=seed,
+            train_ids=train,
+            eval_sets=self.eval_ids,
+            **p["options"],
+        )
         return {k: float(np.exp(v)) for k, v in r.extra["eval_losses"].items()}
 
     def info(self) -> dict:
-        out = {"pool": self._path_str(self.paths["pool"]), "target": self._path_str(self.paths["target"]),
-               "pool_docs": len(self.pool), "pool_tokens": int(self.pool.n_tokens.sum()),
-               "target_docs": len(self.target), "tokenizer": self.tokenizer.name,
-               "eval": {k: {"path": self._path_str(v), "docs": self.n_eval_docs[k],
-                            "tokens": int(sum(len(d) for d in self.eval_ids[k]))}
-                        for k, v in self.paths["eval"].items()},
-               "primary_eval": self.primary_eval, "proxies": self.recipes, "leaks": self.leaks,
-               "dropped_leaks": self.dropped_leaks, "data_seed": self.seed,
-               "pool_fingerprint": hashlib.sha1("\n".join(self.pool.ids).encode()).hexdigest()[:12]}
+        out = {
+            "pool": self._path_str(self.paths["pool"]),
+            "target": self._path_str(self.paths["target"]),
+            "pool_docs": len(self.pool),
+            "pool_tokens": int(self.pool.n_tokens.sum()),
+            "target_docs": len(self.target),
+            "tokenizer": self.tokenizer.name,
+            "eval": {
+                k: {
+                    "path": self._path_str(v),
+                    "docs": self.n_eval_docs[k],
+                    "tokens": int(sum(len(d) for d in self.eval_ids[k])),
+                }
+                for k, v in self.paths["eval"].items()
+            },
+            "primary_eval": self.primary_eval,
+            "proxies": self.recipes,
+            "leaks": self.leaks,
+            "dropped_leaks": self.dropped_leaks,
+            "data_seed": self.seed,
+            "pool_fingerprint": hashlib.sha1("\n".join(self.pool.ids).encode()).hexdigest()[:12],
+        }
         if "source" in self.pool.columns:
             src = self.pool.columns["source"].astype(str)
             u, c = np.unique(src, return_counts=True)

@@ -8,8 +8,27 @@ Example:
     >>> parse_objective("docs", ["docs", "german"])
     {'docs': 1.0}
 """
-from winnow.prove.mix.run import (SCHEMA, MixConfigError, MixData, fit_regressions, load_mix_config, parse_objective,
-                                  plot_mix, run_mix, sample_mixtures)
 
-__all__ = ["SCHEMA", "MixConfigError", "MixData", "fit_regressions", "load_mix_config", "parse_objective",
-           "plot_mix", "run_mix", "sample_mixtures"]
+from winnow.prove.mix.run import (
+    SCHEMA,
+    MixConfigError,
+    MixData,
+    fit_regressions,
+    load_mix_config,
+    parse_objective,
+    plot_mix,
+    run_mix,
+    sample_mixtures,
+)
+
+__all__ = [
+    "SCHEMA",
+    "MixConfigError",
+    "MixData",
+    "fit_regressions",
+    "load_mix_config",
+    "parse_objective",
+    "plot_mix",
+    "run_mix",
+    "sample_mixtures",
+]

@@ -1,4 +1,5 @@
 """``winnow mix MIX.yaml``: the best mixture of sources from small proxy runs (typer only at import)."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -34,15 +35,20 @@ def mix(
 
     Example: winnow mix examples/mix.yaml -w 2
     """
+    import yaml
     from rich.console import Console
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.table import Table
 
     from winnow.prove.mix.run import MixConfigError, load_mix_config, run_mix
-
-    import yaml
 
     err = Console(stderr=True)
     try:
@@ -55,8 +61,16 @@ def mix(
         err.print(f"[bold red]error:[/bold red] {escape(str(e))}")
         raise typer.Exit(2)
     out = out or cfg.get("output") or "runs/mix"
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TextColumn("ETA"), TimeRemainingColumn(), console=err, disable=quiet)
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
+    )
     ids: dict[str, int] = {}
 
     def progress(phase, done, total):
@@ -66,8 +80,9 @@ def mix(
 
     try:
         with bar:
-            res = run_mix(cfg, output=out, log=None if quiet else (lambda s: bar.console.print(escape(s))),
-                          progress=progress)
+            res = run_mix(
+                cfg, output=out, log=None if quiet else (lambda s: bar.console.print(escape(s))), progress=progress
+            )
     except (MixConfigError, ValueError) as e:
         err.print(f"[bold red]error:[/bold red] {escape(str(e))}")
         raise typer.Exit(2)
@@ -77,24 +92,42 @@ def mix(
         t.add_column(c, justify="left" if c == "group" else "right")
     for k, w in res["weights"].items():
         g = res["groups"][k]
-        t.add_row(escape(k), f"{g['docs']:,}", f"{g['tokens']:,}", f"{res['natural'][k]:.3f}",
-                  f"{res['uniform'][k]:.3f}", f"{w:.3f}", f"{min(g['max_weight'], 1):.3f}")
+        t.add_row(
+            escape(k),
+            f"{g['docs']:,}",
+            f"{g['tokens']:,}",
+            f"{res['natural'][k]:.3f}",
+            f"{res['uniform'][k]:.3f}",
+            f"{w:.3f}",
+            f"{min(g['max_weight'], 1):.3f}",
+        )
     con.print(t)
     reg = res["regression"]
-    con.print("regression, 5-fold CV Spearman: " + "; ".join(
-        f"{e}: quadratic {v['quadratic']:.3f}, gbm {v['gbm']:.3f} (chosen {reg['chosen'][e]})"
-        for e, v in reg["cv_spearman"].items()) + f"; objective {reg['objective_cv_spearman']:.3f} over "
-        f"{reg['n_runs']} runs")
+    con.print(
+        "regression, 5-fold CV Spearman: "
+        + "; ".join(
+            f"{e}: quadratic {v['quadratic']:.3f}, gbm {v['gbm']:.3f} (chosen {reg['chosen'][e]})"
+            for e, v in reg["cv_spearman"].items()
+        )
+        + f"; objective {reg['objective_cv_spearman']:.3f} over "
+        f"{reg['n_runs']} runs"
+    )
     v = res.get("validation")
     if v:
-        vt = Table(title=f"validation: objective loss over {len(v['seeds'])} seeds (lower is better), 95% CI",
-                   title_justify="left")
+        vt = Table(
+            title=f"validation: objective loss over {len(v['seeds'])} seeds (lower is better), 95% CI",
+            title_justify="left",
+        )
         for c in ("mixture", "loss [95% CI]", "gain of chosen [95% CI]"):
             vt.add_column(c)
         for kind, m in v["mixtures"].items():
             g = v["gains"].get(f"vs_{kind}")
-            vt.add_row(kind, f"{m['mean']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}]",
-                       "—" if g is None else f"{g['mean']:+.4f} [{g['ci_low']:+.4f}, {g['ci_high']:+.4f}]"
-                       + (" *" if g["significant"] else ""))
+            vt.add_row(
+                kind,
+                f"{m['mean']:.4f} [{m['ci_low']:.4f}, {m['ci_high']:.4f}]",
+                "—"
+                if g is None
+                else f"{g['mean']:+.4f} [{g['ci_low']:+.4f}, {g['ci_high']:+.4f}]" + (" *" if g["significant"] else ""),
+            )
         con.print(vt)
     con.print(f"wrote {out}/mix.json and mix.png ({res['seconds']:.0f} s)")

@@ -48,6 +48,7 @@ Example:
     >>> res = run_mix("examples/mix.yaml")      # doctest: +SKIP
     >>> res["weights"]                          # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,8 +58,9 @@ import os
 import time
 from typing import Callable
 
-from winnow.errors import WinnowError
 import numpy as np
+
+from winnow.errors import WinnowError
 
 SCHEMA = "winnow.mix/1"
 
@@ -67,8 +69,24 @@ class MixConfigError(WinnowError, ValueError):
     """A bad mix config; the message names the key."""
 
 
-KEYS = {"pool", "group_by", "eval", "objective", "proxy", "runs", "seeds", "output", "limits", "workers",
-        "vocab_size", "text_column", "seed", "search", "top_k", "max_docs"}
+KEYS = {
+    "pool",
+    "group_by",
+    "eval",
+    "objective",
+    "proxy",
+    "runs",
+    "seeds",
+    "output",
+    "limits",
+    "workers",
+    "vocab_size",
+    "text_column",
+    "seed",
+    "search",
+    "top_k",
+    "max_docs",
+}
 
 
 def load_mix_config(config) -> dict:
@@ -150,18 +168,29 @@ def parse_objective(obj, evals: list[str]) -> dict[str, float]:
 
 # ---------------------------------------------------------------- data
 
+
 class MixData:
     """Tokenised pool documents grouped by ``group_by``, and the eval sets."""
 
-    def __init__(self, pool, evals: dict, group_by: str = "source", vocab_size: int = 1024,
-                 text_column: str = "text", max_docs: int | None = None, seed: int = 0):
+    def __init__(
+        self,
+        pool,
+        evals: dict,
+        group_by: str = "source",
+        vocab_size: int = 1024,
+        text_column: str = "text",
+        max_docs: int | None = None,
+        seed: int = 0,
+    ):
         from winnow.prove.bench.tasks import read_documents
         from winnow.proxy.tokenize import get_tokenizer
         from winnow.select.io import read_table
 
         paths = [pool] if isinstance(pool, str) else list(pool)
-        paths = [os.path.join(p, "data") if os.path.isdir(p) and os.path.exists(os.path.join(p, "manifest.json"))
-                 else p for p in paths]
+        paths = [
+            os.path.join(p, "data") if os.path.isdir(p) and os.path.exists(os.path.join(p, "manifest.json")) else p
+            for p in paths
+        ]
         t = read_table(paths if len(paths) > 1 else paths[0], text_column=text_column)
         if group_by not in t.column_names:
             raise MixConfigError(f"pool has no column {group_by!r} to group by; columns: {t.column_names}")
@@ -180,8 +209,9 @@ class MixData:
         self.groups = {name: [ids[i] for i in np.flatnonzero(g == name)] for name in self.group_names}
         self.tokens = {k: int(sum(len(d) for d in v)) for k, v in self.groups.items()}
         self.docs = {k: len(v) for k, v in self.groups.items()}
-        self.eval_ids = {k: self.tokenizer.encode(read_documents(v, text_column, f"eval {k!r}")[1])
-                         for k, v in evals.items()}
+        self.eval_ids = {
+            k: self.tokenizer.encode(read_documents(v, text_column, f"eval {k!r}")[1]) for k, v in evals.items()
+        }
         tot = sum(self.tokens.values())
         self.natural = np.asarray([self.tokens[k] / tot for k in self.group_names])
         h = hashlib.sha1()
@@ -210,10 +240,17 @@ def _train_one(job: dict) -> dict:
 
     names = list(_W["groups"])
     mixture = [(_W["groups"][k], job["weights"][k]) for k in names]
-    r = train_lm(None, None, tokenizer=_W["tokenizer"], preset=job["preset"], seed=job["seed"], mixture=mixture,
-                 eval_sets=_W["eval_ids"], **job["options"])
-    out = {**job, "losses": {k: float(v) for k, v in r.extra["eval_losses"].items()},
-           "seconds": round(r.seconds, 2)}
+    r = train_lm(
+        None,
+        None,
+        tokenizer=_W["tokenizer"],
+        preset=job["preset"],
+        seed=job["seed"],
+        mixture=mixture,
+        eval_sets=_W["eval_ids"],
+        **job["options"],
+    )
+    out = {**job, "losses": {k: float(v) for k, v in r.extra["eval_losses"].items()}, "seconds": round(r.seconds, 2)}
     tmp = job["path"] + ".tmp"
     with open(tmp, "w") as fh:
         json.dump(out, fh)
@@ -236,11 +273,15 @@ def _run_jobs(jobs: list[dict], data: MixData, workers: int, progress=None) -> l
         progress(len(done), n_total)
     if todo:
         if workers > 1:
-            from concurrent.futures import ProcessPoolExecutor, as_completed
             import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                     initargs=(data.groups, data.eval_ids, data.tokenizer)) as ex:
+            with ProcessPoolExecutor(
+                workers,
+                mp_context=mp.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(data.groups, data.eval_ids, data.tokenizer),
+            ) as ex:
                 futs = [ex.submit(_train_one, j) for j in todo]
                 for f in as_completed(futs):
                     r = f.result()
@@ -261,11 +302,18 @@ def _job(weights: np.ndarray, names: list[str], seed: int, kind: str, proxy: dic
     w = {k: round(float(x), 6) for k, x in zip(names, weights)}
     key = json.dumps([w, seed, proxy["preset"], proxy["options"], data.fingerprint], sort_keys=True)
     h = hashlib.sha1(key.encode()).hexdigest()[:16]
-    return {"weights": w, "seed": seed, "kind": kind, "preset": proxy["preset"], "options": proxy["options"],
-            "path": os.path.join(folder, f"{kind}-{h}.json")}
+    return {
+        "weights": w,
+        "seed": seed,
+        "kind": kind,
+        "preset": proxy["preset"],
+        "options": proxy["options"],
+        "path": os.path.join(folder, f"{kind}-{h}.json"),
+    }
 
 
 # ---------------------------------------------------------------- sampling, regression, search
+
 
 def sample_mixtures(natural: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, list[str]]:
     """``n`` mixtures: the corners, natural, uniform, then Dirichlet draws around ``natural``."""
@@ -276,7 +324,7 @@ def sample_mixtures(natural: np.ndarray, n: int, rng: np.random.Generator) -> tu
         c = math.exp(rng.uniform(math.log(0.3), math.log(30)))
         W.append(rng.dirichlet(np.maximum(c * natural, 1e-3)))
         kinds.append("dirichlet")
-    return np.asarray(W[:max(n, G + 2)]), kinds[:max(n, G + 2)]
+    return np.asarray(W[: max(n, G + 2)]), kinds[: max(n, G + 2)]
 
 
 def _features(W: np.ndarray) -> np.ndarray:
@@ -296,8 +344,9 @@ def make_regressor(kind: str, seed: int = 0):
     if kind == "gbm":
         from sklearn.ensemble import HistGradientBoostingRegressor
 
-        return HistGradientBoostingRegressor(max_iter=300, learning_rate=0.05, max_leaf_nodes=8, min_samples_leaf=3,
-                                             random_state=seed)
+        return HistGradientBoostingRegressor(
+            max_iter=300, learning_rate=0.05, max_leaf_nodes=8, min_samples_leaf=3, random_state=seed
+        )
     raise ValueError(f"unknown regressor {kind!r}: quadratic or gbm")
 
 
@@ -332,8 +381,11 @@ def fit_regressions(W: np.ndarray, losses: dict[str, np.ndarray], objective: dic
         models[e] = make_regressor(best, seed).fit(W, y)
     y_obj = sum(w * losses[e] for e, w in objective.items())
     p_obj = sum(w * oof[e] for e, w in objective.items())
-    return {"chosen": chosen, "cv_spearman": cv, "objective_cv_spearman": _spearman(p_obj, y_obj),
-            "n_runs": int(len(W))}, models, (p_obj, y_obj)
+    return (
+        {"chosen": chosen, "cv_spearman": cv, "objective_cv_spearman": _spearman(p_obj, y_obj), "n_runs": int(len(W))},
+        models,
+        (p_obj, y_obj),
+    )
 
 
 def limits_vector(names: list[str], limits: dict, data: MixData, train_tokens: int) -> tuple[np.ndarray, np.ndarray]:
@@ -348,13 +400,25 @@ def limits_vector(names: list[str], limits: dict, data: MixData, train_tokens: i
                 raise MixConfigError(f"limits.{key}: unknown group {k!r}; groups: {names}")
             arr[names.index(k)] = fn(arr[names.index(k)], float(v))
     if hi.sum() < 1 - 1e-9 or lo.sum() > 1 + 1e-9 or (lo > hi).any():
-        raise MixConfigError(f"limits leave no feasible mixture (upper bounds {hi.round(3).tolist()} sum to "
-                             f"{hi.sum():.3f} < 1, or lower bounds exceed them): raise max_epochs or the tokens")
+        raise MixConfigError(
+            f"limits leave no feasible mixture (upper bounds {hi.round(3).tolist()} sum to "
+            f"{hi.sum():.3f} < 1, or lower bounds exceed them): raise max_epochs or the tokens"
+        )
     return lo, hi
 
 
-def search(models: dict, objective: dict, natural: np.ndarray, sampled: np.ndarray, best: np.ndarray,
-           lo: np.ndarray, hi: np.ndarray, n: int, top_k: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+def search(
+    models: dict,
+    objective: dict,
+    natural: np.ndarray,
+    sampled: np.ndarray,
+    best: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    n: int,
+    top_k: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, float]:
     """Mean of the ``top_k`` best predicted candidates (see the module docstring).
 
     Candidates come from the distribution the proxy runs were sampled from (Dirichlet around the
@@ -365,8 +429,12 @@ def search(models: dict, objective: dict, natural: np.ndarray, sampled: np.ndarr
     """
     G = len(natural)
     c = np.exp(rng.uniform(np.log(0.3), np.log(30), size=n // 2))
-    cands = [natural[None], np.full((1, G), 1 / G), sampled,
-             np.vstack([rng.dirichlet(np.maximum(ci * natural, 1e-3)) for ci in c])]
+    cands = [
+        natural[None],
+        np.full((1, G), 1 / G),
+        sampled,
+        np.vstack([rng.dirichlet(np.maximum(ci * natural, 1e-3)) for ci in c]),
+    ]
     per = max(1, (n - n // 2) // max(len(best), 1))
     for b in best:
         k = np.exp(rng.uniform(np.log(20), np.log(200), size=per))
@@ -377,7 +445,7 @@ def search(models: dict, objective: dict, natural: np.ndarray, sampled: np.ndarr
     radius = float(np.median(d_s.min(1)))
     near = np.empty(len(C))
     for i in range(0, len(C), 4096):
-        near[i:i + 4096] = np.abs(C[i:i + 4096, None, :] - sampled[None]).sum(-1).min(1)
+        near[i : i + 4096] = np.abs(C[i : i + 4096, None, :] - sampled[None]).sum(-1).min(1)
     ok = np.all((C >= lo - 1e-12) & (C <= hi + 1e-12), axis=1)
     feas = ok & (near <= radius)
     if not feas.any():
@@ -397,8 +465,13 @@ def search(models: dict, objective: dict, natural: np.ndarray, sampled: np.ndarr
 
 # ---------------------------------------------------------------- the whole loop
 
-def run_mix(config, output: str | None = None, log: Callable[[str], None] | None = None,
-            progress: Callable[[str, int, int], None] | None = None) -> dict:
+
+def run_mix(
+    config,
+    output: str | None = None,
+    log: Callable[[str], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> dict:
     """Sample → train → regress → search → validate; write ``mix.json`` and ``mix.png`` into the output
     folder (``output:``); finished proxy runs in ``OUTPUT/runs/`` are reused (resume)."""
     from winnow.prove.bench.harness import mean_ci
@@ -408,13 +481,22 @@ def run_mix(config, output: str | None = None, log: Callable[[str], None] | None
     cfg = load_mix_config(config)
     out = output or cfg.get("output") or "runs/mix"
     log = log or (lambda s: None)
-    data = MixData(cfg["pool"], cfg["eval"], cfg["group_by"], cfg["vocab_size"], cfg["text_column"],
-                   cfg.get("max_docs"), cfg["seed"])
+    data = MixData(
+        cfg["pool"],
+        cfg["eval"],
+        cfg["group_by"],
+        cfg["vocab_size"],
+        cfg["text_column"],
+        cfg.get("max_docs"),
+        cfg["seed"],
+    )
     names = data.group_names
     proxy = cfg["proxy"]
     recipe = describe_recipe(proxy["preset"], vocab_size=data.tokenizer.vocab_size, **proxy["options"])
-    log(f"{len(names)} groups by {cfg['group_by']}: " + ", ".join(
-        f"{k} {data.docs[k]:,} docs / {data.tokens[k]:,} tokens" for k in names))
+    log(
+        f"{len(names)} groups by {cfg['group_by']}: "
+        + ", ".join(f"{k} {data.docs[k]:,} docs / {data.tokens[k]:,} tokens" for k in names)
+    )
     lo, hi = limits_vector(names, cfg["limits"], data, recipe["tokens"])
     rng = np.random.default_rng(cfg["seed"])
     W, kinds = sample_mixtures(data.natural, cfg["runs"], rng)
@@ -422,60 +504,98 @@ def run_mix(config, output: str | None = None, log: Callable[[str], None] | None
     os.makedirs(folder, exist_ok=True)
     jobs = [_job(w, names, cfg["seed"], "sample", proxy, data, folder) for w in W]
     log(f"training {len(jobs)} proxies ({recipe['tokens']:,} tokens each, {cfg['workers']} worker(s))")
-    res_runs = _run_jobs(jobs, data, int(cfg["workers"]),
-                         None if progress is None else (lambda d, n: progress("mixture runs", d, n)))
+    res_runs = _run_jobs(
+        jobs, data, int(cfg["workers"]), None if progress is None else (lambda d, n: progress("mixture runs", d, n))
+    )
     evals = list(cfg["eval"])
     Wm = np.asarray([[r["weights"][k] for k in names] for r in res_runs])
     losses = {e: np.asarray([r["losses"][e] for r in res_runs]) for e in evals}
     reg, models, (p_obj, y_obj) = fit_regressions(Wm, losses, cfg["objective"], cfg["seed"])
-    log("regression (5-fold CV Spearman): " + "; ".join(
-        f"{e}: quadratic {v['quadratic']:.3f}, gbm {v['gbm']:.3f} -> {reg['chosen'][e]}" for e, v in reg["cv_spearman"].items())
-        + f"; objective {reg['objective_cv_spearman']:.3f}")
+    log(
+        "regression (5-fold CV Spearman): "
+        + "; ".join(
+            f"{e}: quadratic {v['quadratic']:.3f}, gbm {v['gbm']:.3f} -> {reg['chosen'][e]}"
+            for e, v in reg["cv_spearman"].items()
+        )
+        + f"; objective {reg['objective_cv_spearman']:.3f}"
+    )
     obj = sum(w * losses[e] for e, w in cfg["objective"].items())
     best_runs = Wm[np.argsort(obj)[:3]]
-    w_best, pred_obj = search(models, cfg["objective"], data.natural, Wm, best_runs, lo, hi, int(cfg["search"]),
-                              int(cfg["top_k"]), rng)
+    w_best, pred_obj = search(
+        models, cfg["objective"], data.natural, Wm, best_runs, lo, hi, int(cfg["search"]), int(cfg["top_k"]), rng
+    )
     pred_evals = {e: float(models[e].predict(w_best[None])[0]) for e in evals}
-    log("predicted mixture: " + ", ".join(f"{k} {w:.3f}" for k, w in zip(names, w_best)) + f" (objective {pred_obj:.4f})")
+    log(
+        "predicted mixture: "
+        + ", ".join(f"{k} {w:.3f}" for k, w in zip(names, w_best))
+        + f" (objective {pred_obj:.4f})"
+    )
     uniform = np.full(len(names), 1 / len(names))
     validation = None
     if cfg["seeds"]:
-        vjobs = {kind: [_job(w, names, s, f"valid-{kind}", proxy, data, folder) for s in cfg["seeds"]]
-                 for kind, w in (("predicted", w_best), ("natural", data.natural), ("uniform", uniform))}
+        vjobs = {
+            kind: [_job(w, names, s, f"valid-{kind}", proxy, data, folder) for s in cfg["seeds"]]
+            for kind, w in (("predicted", w_best), ("natural", data.natural), ("uniform", uniform))
+        }
         flat = [j for v in vjobs.values() for j in v]
         log(f"validating: {len(flat)} proxies (predicted, natural, uniform x {len(cfg['seeds'])} seeds)")
-        vres = _run_jobs(flat, data, int(cfg["workers"]),
-                         None if progress is None else (lambda d, n: progress("validation runs", d, n)))
+        vres = _run_jobs(
+            flat,
+            data,
+            int(cfg["workers"]),
+            None if progress is None else (lambda d, n: progress("validation runs", d, n)),
+        )
         by = {j["path"]: r for j, r in zip(flat, vres)}
-        objv = {kind: [sum(w * by[j["path"]]["losses"][e] for e, w in cfg["objective"].items()) for j in js]
-                for kind, js in vjobs.items()}
+        objv = {
+            kind: [sum(w * by[j["path"]]["losses"][e] for e, w in cfg["objective"].items()) for j in js]
+            for kind, js in vjobs.items()
+        }
         mixtures = {}
         for kind, vals in objv.items():
             m, sd, lo_, hi_ = mean_ci(vals)
-            mixtures[kind] = {"mean": m, "std": sd, "ci_low": lo_, "ci_high": hi_, "values": vals,
-                              "evals": {e: float(np.mean([by[j["path"]]["losses"][e] for j in vjobs[kind]]))
-                                        for e in evals}}
+            mixtures[kind] = {
+                "mean": m,
+                "std": sd,
+                "ci_low": lo_,
+                "ci_high": hi_,
+                "values": vals,
+                "evals": {e: float(np.mean([by[j["path"]]["losses"][e] for j in vjobs[kind]])) for e in evals},
+            }
         gains = {}
         for base in ("natural", "uniform"):
             g = [b - p for p, b in zip(objv["predicted"], objv[base])]
             m, _, glo, ghi = mean_ci(g)
             gains[f"vs_{base}"] = {"mean": m, "ci_low": glo, "ci_high": ghi, "significant": bool(glo > 0 or ghi < 0)}
         validation = {"seeds": cfg["seeds"], "mixtures": mixtures, "gains": gains}
-        log("validation (objective loss, 95% CI): " + "; ".join(
-            f"{k} {v['mean']:.4f} [{v['ci_low']:.4f}, {v['ci_high']:.4f}]" for k, v in mixtures.items()))
-    res = {"schema": SCHEMA, "group_by": cfg["group_by"],
-           "weights": {k: float(w) for k, w in zip(names, w_best)},
-           "natural": {k: float(w) for k, w in zip(names, data.natural)},
-           "uniform": {k: float(w) for k, w in zip(names, uniform)},
-           "groups": {k: {"docs": data.docs[k], "tokens": data.tokens[k], "max_weight": float(h), "min_weight": float(l)}
-                      for k, h, l in zip(names, hi, lo)},
-           "objective": {"evals": cfg["objective"]}, "evals": evals, "proxy": recipe, "regression": reg,
-           "predicted": {"objective": pred_obj, "evals": pred_evals}, "validation": validation,
-           "cv": {"predicted": [float(x) for x in p_obj], "measured": [float(x) for x in y_obj]},
-           "runs": [{"weights": r["weights"], "seed": r["seed"], "losses": r["losses"], "kind": k}
-                    for r, k in zip(res_runs, kinds)],
-           "config": {k: v for k, v in cfg.items() if k != "proxy"} | {"proxy": proxy},
-           "data_fingerprint": data.fingerprint, "seconds": round(time.perf_counter() - t0, 2)}
+        log(
+            "validation (objective loss, 95% CI): "
+            + "; ".join(f"{k} {v['mean']:.4f} [{v['ci_low']:.4f}, {v['ci_high']:.4f}]" for k, v in mixtures.items())
+        )
+    res = {
+        "schema": SCHEMA,
+        "group_by": cfg["group_by"],
+        "weights": {k: float(w) for k, w in zip(names, w_best)},
+        "natural": {k: float(w) for k, w in zip(names, data.natural)},
+        "uniform": {k: float(w) for k, w in zip(names, uniform)},
+        "groups": {
+            k: {"docs": data.docs[k], "tokens": data.tokens[k], "max_weight": float(h), "min_weight": float(l)}
+            for k, h, l in zip(names, hi, lo)
+        },
+        "objective": {"evals": cfg["objective"]},
+        "evals": evals,
+        "proxy": recipe,
+        "regression": reg,
+        "predicted": {"objective": pred_obj, "evals": pred_evals},
+        "validation": validation,
+        "cv": {"predicted": [float(x) for x in p_obj], "measured": [float(x) for x in y_obj]},
+        "runs": [
+            {"weights": r["weights"], "seed": r["seed"], "losses": r["losses"], "kind": k}
+            for r, k in zip(res_runs, kinds)
+        ],
+        "config": {k: v for k, v in cfg.items() if k != "proxy"} | {"proxy": proxy},
+        "data_fingerprint": data.fingerprint,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "mix.json"), "w") as fh:
         json.dump(res, fh, indent=2, default=str)
@@ -498,14 +618,22 @@ def plot_mix(res: dict, path: str) -> None:
     a.plot(lim, lim, color="grey", ls=":")
     a.set_xlabel("measured objective loss (nats/token)")
     a.set_ylabel("predicted (5-fold, out of fold)")
-    a.set_title(f"regression: Spearman {res['regression']['objective_cv_spearman']:.3f} "
-                f"over {res['regression']['n_runs']} mixtures")
+    a.set_title(
+        f"regression: Spearman {res['regression']['objective_cv_spearman']:.3f} "
+        f"over {res['regression']['n_runs']} mixtures"
+    )
     names = list(res["weights"])
     x = np.arange(len(names))
     for i, (lab, key) in enumerate((("natural", "natural"), ("uniform", "uniform"), ("chosen", "weights"))):
         b.bar(x + (i - 1) * 0.27, [res[key][k] for k in names], 0.27, label=lab)
-    b.scatter(x, [min(res["groups"][k]["max_weight"], 1.0) for k in names], marker="_", s=300, color="black",
-              label="upper limit")
+    b.scatter(
+        x,
+        [min(res["groups"][k]["max_weight"], 1.0) for k in names],
+        marker="_",
+        s=300,
+        color="black",
+        label="upper limit",
+    )
     b.set_xticks(x, names, rotation=20, ha="right")
     b.set_ylabel("weight (share of training tokens)")
     v = res.get("validation")

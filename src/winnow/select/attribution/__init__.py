@@ -17,6 +17,7 @@ Example:
 
 Heavy modules (torch) load lazily, so ``import winnow.select.attribution`` stays cheap.
 """
+
 from __future__ import annotations
 
 _LAZY = {

@@ -15,6 +15,7 @@ Example:
     (30, 4)
     >>> top = res.aggregate("mean").argsort()[::-1][:5]   # the 5 most helpful training examples
 """
+
 from __future__ import annotations
 
 import time
@@ -26,9 +27,16 @@ import torch
 
 from winnow.select.attribution.data import AttributionError, Data
 from winnow.select.attribution.features import Featurizer
-from winnow.select.attribution.options import METHODS  # noqa: F401  (public here too)
-from winnow.select.attribution.options import (ALIASES, CosineOptions, InfluenceOptions, TracinOptions, TrakOptions,
-                                               canonical_method, validate_options)
+from winnow.select.attribution.options import (
+    ALIASES,
+    METHODS,  # noqa: F401  (public here too)
+    CosineOptions,
+    InfluenceOptions,
+    TracinOptions,
+    TrakOptions,
+    canonical_method,
+    validate_options,
+)
 from winnow.select.attribution.store import FeatureStore
 from winnow.select.attribution.task import Task
 
@@ -60,9 +68,14 @@ class AttributionResult:
         if callable(how):
             out = np.asarray(how(S))
         else:
-            fns = {"mean": lambda a: a.mean(1), "sum": lambda a: a.sum(1), "max": lambda a: a.max(1),
-                   "min": lambda a: a.min(1), "median": lambda a: np.median(a, 1),
-                   "abs_mean": lambda a: np.abs(a).mean(1)}
+            fns = {
+                "mean": lambda a: a.mean(1),
+                "sum": lambda a: a.sum(1),
+                "max": lambda a: a.max(1),
+                "min": lambda a: a.min(1),
+                "median": lambda a: np.median(a, 1),
+                "abs_mean": lambda a: np.abs(a).mean(1),
+            }
             if how not in fns:
                 raise AttributionError(f"how must be one of {sorted(fns)} or a callable, got {how!r}")
             out = fns[how](S)
@@ -94,7 +107,9 @@ def _models(model, checkpoints) -> list[torch.nn.Module]:
     elif isinstance(model, (list, tuple)) and model and all(isinstance(m, torch.nn.Module) for m in model):
         models = list(model)
     else:
-        raise AttributionError(f"model must be a torch.nn.Module or a non-empty list of them, got {type(model).__name__}")
+        raise AttributionError(
+            f"model must be a torch.nn.Module or a non-empty list of them, got {type(model).__name__}"
+        )
     if checkpoints is None:
         return models
     if len(models) != 1:
@@ -117,10 +132,23 @@ def _models(model, checkpoints) -> list[torch.nn.Module]:
     return out
 
 
-def attribute(model, task: Task, train, target, method: str = "trak", *, params=None, batch_size: int = 64,
-              proj_dim: int | None | str = "auto", proj_kind: str = "rademacher", seed: int = 0,
-              store: str | FeatureStore | None = None, checkpoints=None, projection: str = "dense",
-              **options) -> AttributionResult:
+def attribute(
+    model,
+    task: Task,
+    train,
+    target,
+    method: str = "trak",
+    *,
+    params=None,
+    batch_size: int = 64,
+    proj_dim: int | None | str = "auto",
+    proj_kind: str = "rademacher",
+    seed: int = 0,
+    store: str | FeatureStore | None = None,
+    checkpoints=None,
+    projection: str = "dense",
+    **options,
+) -> AttributionResult:
     """Score every (train, target) pair.
 
     Args:
@@ -146,12 +174,14 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
         checkpoints: state dicts (or safetensors paths) loaded into copies of ``model``; for
             ``method="metagradient"`` the replay schedule (``"sqrt"`` default, ``"log"``, an int).
         options: method-specific, validated by the method's model in
-            :mod:`winnow.select.attribution.options` (unknown names are errors). influence: ``solver`` ("auto", "exact", "cg", "lissa", "ekfac":
+            :mod:`winnow.select.attribution.options` (unknown names are errors). influence:
+            ``solver`` ("auto", "exact", "cg", "lissa", "ekfac":
             eigenvalue-corrected K-FAC over nn.Linear layers, the one used with projection="factored"),
             ``damping`` (default 1e-3 for exact, 0.03 for cg/lissa; EK-FAC: 0.1 x the mean corrected
             eigenvalue per layer), ``target_fn`` ("loss" default, or "output"), ``max_iter``, ``depth``,
             ``repeat``, ``hessian`` ("auto" default: Gauss-Newton for cg/lissa, the clipped Hessian for
-            exact; or "hessian", "gauss_newton"); trak: ``damping`` (ridge on the kernel; default 0.1 * its mean diagonal: kernels from few
+            exact; or "hessian", "gauss_newton"); trak: ``damping`` (ridge on the kernel; default 0.1 *
+            its mean diagonal: kernels from few
             examples are ill-conditioned), ``ensemble`` ("mean_q": the paper's average of kernel
             scores times the average Q, default; "mean": average of per-model scores); tracin:
             ``lrs`` (one learning rate per checkpoint), ``target_fn``; datamodels: ``fit``
@@ -165,7 +195,9 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
     """
     t0 = time.perf_counter()
     if not isinstance(task, Task):
-        raise AttributionError(f"task must be a winnow.select.attribution.Task (e.g. ClassificationTask()), got {type(task).__name__}")
+        raise AttributionError(
+            f"task must be a winnow.select.attribution.Task (e.g. ClassificationTask()), got {type(task).__name__}"
+        )
     m = canonical_method(method)
     opts = validate_options(m, options)
     tr, tg = Data(train, "train"), Data(target, "target")
@@ -175,16 +207,23 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
         store = FeatureStore(store)
     if projection not in ("dense", "factored"):
         raise AttributionError(f"projection must be 'dense' or 'factored', got {projection!r}")
-    common = dict(params=params, batch_size=batch_size, proj_kind=proj_kind, seed=seed, store=store,
-                  projection=projection)
+    common = dict(
+        params=params, batch_size=batch_size, proj_kind=proj_kind, seed=seed, store=store, projection=projection
+    )
     if m == "metagradient":  # model is a TrainRecipe; checkpoints is the replay schedule
         from winnow.select.attribution.metagrad import metagradients
 
         if tr.dataset is not None or tg.dataset is not None:
             raise AttributionError("method='metagradient' needs train and target as (X, y) tuples, not Datasets")
         # weights and info pass through as given (info is filled in place for the caller)
-        scores = metagradients(model, task, (tr.X, tr.y), (tg.X, tg.y), checkpoints=checkpoints,
-                               **{**opts.model_dump(), "weights": options.get("weights"), "info": options.get("info")})
+        scores = metagradients(
+            model,
+            task,
+            (tr.X, tr.y),
+            (tg.X, tg.y),
+            checkpoints=checkpoints,
+            **{**opts.model_dump(), "weights": options.get("weights"), "info": options.get("info")},
+        )
     elif m == "datamodels":
         from winnow.select.attribution.datamodels import datamodel_scores
 
@@ -193,9 +232,17 @@ def attribute(model, task: Task, train, target, method: str = "trak", *, params=
         models = _models(model, checkpoints)
         fn = {"influence": _influence, "trak": _trak, "tracin": _tracin, "cosine": _cosine, "grad_dot": _tracin}[m]
         scores = fn(models, task, tr, tg, proj_dim=proj_dim, common=common, o=opts)
-    return AttributionResult(np.asarray(scores), m, {"proj_dim": proj_dim, "seed": seed, "projection": projection, **{
-        k: v for k, v in options.items() if isinstance(v, (int, float, str, bool, type(None)))}},
-        time.perf_counter() - t0)
+    return AttributionResult(
+        np.asarray(scores),
+        m,
+        {
+            "proj_dim": proj_dim,
+            "seed": seed,
+            "projection": projection,
+            **{k: v for k, v in options.items() if isinstance(v, (int, float, str, bool, type(None)))},
+        },
+        time.perf_counter() - t0,
+    )
 
 
 def _auto_proj(proj_dim, P: int, default: int | None) -> int | None:
@@ -214,12 +261,28 @@ def _featurizer(model, task, fn, proj_dim, common, default_proj, seed_offset=0) 
         from winnow.select.attribution.factored import FactoredFeaturizer
 
         k = (default_proj or 2048) if proj_dim in ("auto", None) else _auto_proj(proj_dim, P, None)
-        return FactoredFeaturizer(model, task, params=common["params"], fn=fn, proj_dim=k,
-                                  proj_kind=common["proj_kind"], seed=common["seed"] + seed_offset,
-                                  batch_size=common["batch_size"], store=common["store"])
-    return Featurizer(model, task, params=common["params"], fn=fn,
-                      proj_dim=_auto_proj(proj_dim, P, default_proj), proj_kind=common["proj_kind"],
-                      seed=common["seed"] + seed_offset, batch_size=common["batch_size"], store=common["store"])
+        return FactoredFeaturizer(
+            model,
+            task,
+            params=common["params"],
+            fn=fn,
+            proj_dim=k,
+            proj_kind=common["proj_kind"],
+            seed=common["seed"] + seed_offset,
+            batch_size=common["batch_size"],
+            store=common["store"],
+        )
+    return Featurizer(
+        model,
+        task,
+        params=common["params"],
+        fn=fn,
+        proj_dim=_auto_proj(proj_dim, P, default_proj),
+        proj_kind=common["proj_kind"],
+        seed=common["seed"] + seed_offset,
+        batch_size=common["batch_size"],
+        store=common["store"],
+    )
 
 
 def _sign(target_fn: str) -> float:
@@ -247,9 +310,21 @@ def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, o: Influen
         if solver not in ("ekfac", "auto"):
             raise AttributionError(f"projection='factored' works with solver='ekfac', not {solver!r}")
         k = None if common.get("projection") != "factored" else (2048 if proj_dim in ("auto", None) else proj_dim)
-        return sum(EKFAC(m, task, params=common["params"], proj_dim=k, proj_kind=common["proj_kind"],
-                         seed=common["seed"], batch_size=common["batch_size"], damping=damping).fit(tr)
-                   .scores(tr, tg, tfn) for m in models) / len(models)
+        return sum(
+            EKFAC(
+                m,
+                task,
+                params=common["params"],
+                proj_dim=k,
+                proj_kind=common["proj_kind"],
+                seed=common["seed"],
+                batch_size=common["batch_size"],
+                damping=damping,
+            )
+            .fit(tr)
+            .scores(tr, tg, tfn)
+            for m in models
+        ) / len(models)
     damping_default = damping is None
     total = 0.0
     for mi, model in enumerate(models):
@@ -268,16 +343,19 @@ def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, o: Influen
         elif slv == "cg":
             X = solve_cg(hvp, Gt.T, damping, max_iter=o.max_iter, tol=o.tol).cpu()
         else:
-            X = solve_lissa(hvp, Gt.T, damping, depth=o.depth, repeat=o.repeat, scale=o.scale,
-                            seed=common["seed"]).double().cpu()
+            X = (
+                solve_lissa(hvp, Gt.T, damping, depth=o.depth, repeat=o.repeat, scale=o.scale, seed=common["seed"])
+                .double()
+                .cpu()
+            )
         S = np.empty((tr.n, tg.n), dtype=np.float64)
         if common["store"] is not None:
             G = f_tr.matrix(tr)
             for s in range(0, tr.n, 4096):
-                S[s:s + 4096] = np.asarray(G[s:s + 4096], dtype=np.float64) @ X.numpy()
+                S[s : s + 4096] = np.asarray(G[s : s + 4096], dtype=np.float64) @ X.numpy()
         else:
             for s, g in f_tr.iter(tr):
-                S[s:s + g.shape[0]] = (g.double().cpu() @ X).numpy()
+                S[s : s + g.shape[0]] = (g.double().cpu() @ X).numpy()
         total = total + S * (sign / tr.n)
     return total / len(models)
 
@@ -349,16 +427,29 @@ def _grad_proj_default(model, common) -> int | None:
 
 def _cosine(models, task, tr, tg, *, proj_dim, common, o: CosineOptions) -> np.ndarray:
     """LESS-style (Xia et al. 2024): cosine similarity of (projected) loss gradients, mean over checkpoints."""
-    return _tracin(models, task, tr, tg, proj_dim=proj_dim, common=common,
-                   o=TracinOptions(target_fn=o.target_fn, normalize=True))
+    return _tracin(
+        models, task, tr, tg, proj_dim=proj_dim, common=common, o=TracinOptions(target_fn=o.target_fn, normalize=True)
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
 
 
-def self_influence(model, task: Task, train, method: str = "influence", *, params=None, batch_size: int = 64,
-                   proj_dim="auto", seed: int = 0, checkpoints=None, damping: float | None = None,
-                   lrs: Sequence[float] | None = None, solver: str = "auto") -> np.ndarray:
+def self_influence(
+    model,
+    task: Task,
+    train,
+    method: str = "influence",
+    *,
+    params=None,
+    batch_size: int = 64,
+    proj_dim="auto",
+    seed: int = 0,
+    checkpoints=None,
+    damping: float | None = None,
+    lrs: Sequence[float] | None = None,
+    solver: str = "auto",
+) -> np.ndarray:
     """Each training example's score on itself (``[n_train]``): high = the example is hard to fit
     from the rest (memorised, atypical, often mislabelled). ``method``: influence, trak, tracin.
 
@@ -384,8 +475,9 @@ def self_influence(model, task: Task, train, method: str = "influence", *, param
             if solver == "cg" or (solver == "auto" and fz.gf.spec.dim > 4096):  # CG needs a PSD curvature
                 X = solve_cg(HVP(fz.gf, tr, max(batch_size, 256), kind="gauss_newton"), G.T, d).cpu().T
             else:
-                X = torch.as_tensor(solve_exact(explicit_hessian(HVP(fz.gf, tr, max(batch_size, 256))),
-                                                G.T.numpy(), d)).T
+                X = torch.as_tensor(
+                    solve_exact(explicit_hessian(HVP(fz.gf, tr, max(batch_size, 256))), G.T.numpy(), d)
+                ).T
             out += ((G * X).sum(1) / tr.n).numpy()
         elif m == "trak":
             from winnow.select.attribution.grads import model_outputs

@@ -1,4 +1,5 @@
 """Input normalisation: (X, y) tuples or torch Datasets -> batches, with clear errors."""
+
 from __future__ import annotations
 
 from typing import Iterator
@@ -30,17 +31,20 @@ class Data:
                 raise AttributionError(f"{name}: X and y need a leading example dimension")
             if X.shape[0] != y.shape[0]:
                 raise AttributionError(
-                    f"{name}: X has {X.shape[0]} examples but y has {y.shape[0]} (mismatched shapes)")
+                    f"{name}: X has {X.shape[0]} examples but y has {y.shape[0]} (mismatched shapes)"
+                )
             self.X, self.y, self.n = X, y, int(X.shape[0])
         else:
-            raise AttributionError(f"{name} must be a tuple (X, y) of tensors or a torch Dataset, got {type(data).__name__}")
+            raise AttributionError(
+                f"{name} must be a tuple (X, y) of tensors or a torch Dataset, got {type(data).__name__}"
+            )
         if self.n == 0:
             raise AttributionError(f"{name} is empty: need at least one example")
 
     def batches(self, batch_size: int, device=None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         if self.dataset is None:
             for s in range(0, self.n, batch_size):
-                yield self.X[s:s + batch_size].to(device), self.y[s:s + batch_size].to(device)
+                yield self.X[s : s + batch_size].to(device), self.y[s : s + batch_size].to(device)
         else:
             loader = torch.utils.data.DataLoader(self.dataset, batch_size=batch_size, shuffle=False)
             for xb, yb in loader:

@@ -17,6 +17,7 @@ Example:
     >>> round(lds(tau, masks, outputs), 2) > 0.9
     True
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -59,12 +60,14 @@ def lds(scores: np.ndarray, masks: np.ndarray, outputs: np.ndarray, return_per_t
     if masks.shape[1] != scores.shape[0]:
         raise AttributionError(f"masks cover {masks.shape[1]} train examples but scores has {scores.shape[0]} rows")
     if outputs.shape != (masks.shape[0], scores.shape[1]):
-        raise AttributionError(f"outputs must be [n_models={masks.shape[0]}, n_target={scores.shape[1]}], got {outputs.shape}")
+        raise AttributionError(
+            f"outputs must be [n_models={masks.shape[0]}, n_target={scores.shape[1]}], got {outputs.shape}"
+        )
     pred = masks @ scores
     rp, ro = _rank(pred), _rank(outputs)
     rp -= rp.mean(0)
     ro -= ro.mean(0)
-    den = np.sqrt((rp ** 2).sum(0) * (ro ** 2).sum(0))
+    den = np.sqrt((rp**2).sum(0) * (ro**2).sum(0))
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = np.where(den > 0, (rp * ro).sum(0) / np.where(den > 0, den, 1), np.nan)
     val = float(np.nanmean(rho)) if np.isfinite(rho).any() else float("nan")
@@ -86,8 +89,9 @@ def fit_datamodels(masks: np.ndarray, outputs: np.ndarray, l2: float = 1.0) -> n
     return np.linalg.solve(A, Xc.T @ Yc)
 
 
-def retrain_outputs(fit: Callable, task, train, target, masks: np.ndarray, seed: int = 0,
-                    batch_size: int = 1024) -> np.ndarray:
+def retrain_outputs(
+    fit: Callable, task, train, target, masks: np.ndarray, seed: int = 0, batch_size: int = 1024
+) -> np.ndarray:
     """Train one model per mask with ``fit(X_subset, y_subset, seed) -> model`` and return the targets'
     ``task.output`` for each: ``[M, n_target]`` (the ground truth for :func:`lds`)."""
     from winnow.select.attribution.grads import model_outputs
@@ -107,8 +111,17 @@ def retrain_outputs(fit: Callable, task, train, target, masks: np.ndarray, seed:
     return out
 
 
-def datamodel_scores(task, tr: Data, tg: Data, *, fit: Callable | None = None, n_models: int | None = None,
-                     alpha: float = 0.5, l2: float = 1.0, seed: int = 0) -> np.ndarray:
+def datamodel_scores(
+    task,
+    tr: Data,
+    tg: Data,
+    *,
+    fit: Callable | None = None,
+    n_models: int | None = None,
+    alpha: float = 0.5,
+    l2: float = 1.0,
+    seed: int = 0,
+) -> np.ndarray:
     """The ``method="datamodels"`` backend of :func:`~winnow.select.attribution.attribute`.
     ``n_models`` defaults to ``max(100, n_train // 2)`` (on digits, 1,000 points: 100 models give LDS
     0.22, below TracIn's 0.24; 400 give 0.42; benchmarks/attribution/bench_user_defaults.py)."""

@@ -27,6 +27,7 @@ Example:
     >>> ek.scores((X, y), (X[:5], y[:5])).shape
     (40, 5)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,12 +44,15 @@ def _sampled_loss(task: Task, gen: torch.Generator):
     import torch.nn.functional as F
 
     if isinstance(task, ClassificationTask):
+
         def f(out, y):
             with torch.no_grad():
                 ys = torch.multinomial(torch.softmax(out.detach().double(), -1).cpu(), 1, generator=gen)[:, 0]
             return F.cross_entropy(out, ys.to(out.device), reduction="none")
+
         return f
     if isinstance(task, CausalLMTask):
+
         def f(out, y):
             logits = out.logits if hasattr(out, "logits") else out
             with torch.no_grad():
@@ -56,6 +60,7 @@ def _sampled_loss(task: Task, gen: torch.Generator):
                 ys = torch.multinomial(p, 1, generator=gen)[:, 0].view(logits.shape[0], -1).to(y.device)
                 ys = torch.where(y[:, 1:] == task.ignore_index, torch.full_like(ys, task.ignore_index), ys)
             return task.loss(logits, torch.cat([y[:, :1], ys], 1))
+
         return f
     return "loss"  # other tasks: the empirical Fisher (the given labels)
 
@@ -71,17 +76,30 @@ class EKFAC:
         damping: added to the corrected eigenvalues; ``None`` = 0.1 x their mean per layer.
     """
 
-    def __init__(self, model: torch.nn.Module, task: Task, *, params=None, proj_dim: int | None = None,
-                 proj_kind: str = "rademacher", seed: int = 0, batch_size: int = 64, damping: float | None = None,
-                 sample_labels: bool = True):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        task: Task,
+        *,
+        params=None,
+        proj_dim: int | None = None,
+        proj_kind: str = "rademacher",
+        seed: int = 0,
+        batch_size: int = 64,
+        damping: float | None = None,
+        sample_labels: bool = True,
+    ):
         self.model, self.task = model, task
         self.sites = [s for s in find_sites(model, params, tied_head=None) if s.kind == "linear"]
         if not self.sites:
             raise AttributionError("EK-FAC needs at least one nn.Linear layer among the selected parameters")
         self.device = _model_device(model)
         self.dtype = torch.float64
-        self.proj = (FactoredProjector(self.sites, proj_dim, seed, proj_kind, self.dtype).to(self.device)
-                     if proj_dim is not None else None)
+        self.proj = (
+            FactoredProjector(self.sites, proj_dim, seed, proj_kind, self.dtype).to(self.device)
+            if proj_dim is not None
+            else None
+        )
         self.batch_size, self.damping, self.seed, self.sample_labels = batch_size, damping, seed, sample_labels
         self.QA: dict[str, torch.Tensor] = {}
         self.QS: dict[str, torch.Tensor] = {}

@@ -26,6 +26,7 @@ Example:
     >>> fz.matrix(Data((X, y), "train")).shape, [s.name for s in fz.sites]
     ((10, 40), ['0', '2'])
 """
+
 from __future__ import annotations
 
 import math
@@ -94,8 +95,10 @@ def find_sites(model: torch.nn.Module, params=None, tied_head: str | None = "aut
         name, mod = max(emb, key=lambda e: e[1].num_embeddings)  # the token table, not positions
         sites.append(Site(tied_head, "tied_head", f"{name}.weight", None, mod.num_embeddings, mod.embedding_dim))
     if not sites:
-        raise AttributionError("projection='factored' found no nn.Linear / nn.Embedding layer among the selected "
-                               "parameters (use projection='dense')")
+        raise AttributionError(
+            "projection='factored' found no nn.Linear / nn.Embedding layer among the selected "
+            "parameters (use projection='dense')"
+        )
     return sites
 
 
@@ -112,8 +115,7 @@ class FactoredProjector:
     """The seeded ``P_out``/``P_in`` pair of every parameter (sites that share a weight, such as an
     embedding and its tied head, share the pair, so their projected gradients add up)."""
 
-    def __init__(self, sites: list[Site], proj_dim: int, seed: int = 0, kind: str = "rademacher",
-                 dtype=torch.float32):
+    def __init__(self, sites: list[Site], proj_dim: int, seed: int = 0, kind: str = "rademacher", dtype=torch.float32):
         if proj_dim < 1:
             raise AttributionError(f"proj_dim must be >= 1, got {proj_dim}")
         self.kind, self.seed, self.dtype = kind, int(seed), dtype
@@ -135,8 +137,13 @@ class FactoredProjector:
         self.dim = off
 
     def config(self) -> dict:
-        return {"factored": True, "dim": self.dim, "seed": self.seed, "kind": self.kind,
-                "blocks": {w: [int(a.shape[1]), int(b.shape[1])] for w, (a, b) in self.mats.items()}}
+        return {
+            "factored": True,
+            "dim": self.dim,
+            "seed": self.seed,
+            "kind": self.kind,
+            "blocks": {w: [int(a.shape[1]), int(b.shape[1])] for w, (a, b) in self.mats.items()},
+        }
 
     def to(self, device):
         self.mats = {w: (a.to(device), b.to(device)) for w, (a, b) in self.mats.items()}
@@ -155,10 +162,22 @@ class FactoredFeaturizer:
     (``dim``, ``iter``, ``matrix``, ``key``). With a :class:`FeatureStore` the features are written in
     shards of ``shard_rows`` rows, each committed on its own, so an interrupted run resumes."""
 
-    def __init__(self, model: torch.nn.Module, task: Task, *, params=None, fn: str = "loss",
-                 proj_dim: int = 2048, proj_kind: str = "rademacher", seed: int = 0, batch_size: int = 64,
-                 store: FeatureStore | None = None, tied_head: str | None = "auto", shard_rows: int = 8192,
-                 progress: bool = False):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        task: Task,
+        *,
+        params=None,
+        fn: str = "loss",
+        proj_dim: int = 2048,
+        proj_kind: str = "rademacher",
+        seed: int = 0,
+        batch_size: int = 64,
+        store: FeatureStore | None = None,
+        tied_head: str | None = "auto",
+        shard_rows: int = 8192,
+        progress: bool = False,
+    ):
         if fn not in ("loss", "output"):
             raise AttributionError(f"fn must be 'loss' or 'output', got {fn!r}")
         self.model, self.task, self.fn = model, task, fn
@@ -191,12 +210,15 @@ class FactoredFeaturizer:
         logits = out.logits if hasattr(out, "logits") else out
         for s in self.sites:
             if s.kind == "tied_head" and logits.shape[-1] != s.d_out:
-                raise AttributionError(f"tied head: the model output has {logits.shape[-1]} columns but "
-                                       f"{s.weight} has {s.d_out} rows; pass tied_head=None")
+                raise AttributionError(
+                    f"tied head: the model output has {logits.shape[-1]} columns but "
+                    f"{s.weight} has {s.d_out} rows; pass tied_head=None"
+                )
         if not self.sites:
             raise AttributionError("projection='factored': no nn.Linear / nn.Embedding layer is called by the model")
-        self.projector = FactoredProjector(self.sites, self.proj_dim, self.seed, self.proj_kind,
-                                           self.dtype).to(self.device)
+        self.projector = FactoredProjector(self.sites, self.proj_dim, self.seed, self.proj_kind, self.dtype).to(
+            self.device
+        )
         return self
 
     @property
@@ -222,10 +244,10 @@ class FactoredFeaturizer:
                 ai = a.reshape(B, -1, a.shape[-1]).to(self.dtype) @ Pin[: s.d_in]
                 if s.bias is not None:
                     ai = ai + Pin[s.d_in]
-            res[:, off: off + s.dim] += torch.einsum("btp,btq->bpq", go, ai).reshape(B, -1)
+            res[:, off : off + s.dim] += torch.einsum("btp,btq->bpq", go, ai).reshape(B, -1)
         for s in dict((s.weight, s) for s in self.sites).values():
             off = self.projector.offsets[s.weight]
-            res[:, off: off + s.dim] *= (s.k_out * s.k_in) ** -0.5
+            res[:, off : off + s.dim] *= (s.k_out * s.k_in) ** -0.5
         return res
 
     # -- featurizer interface -----------------------------------------------------------------
@@ -235,9 +257,15 @@ class FactoredFeaturizer:
         if self._fp is None:
             self._fp = model_fingerprint(self.model)
         self.setup(data)
-        return {"kind": "factored_grad_features", "model": self._fp, "task": repr(self.task), "fn": self.fn,
-                "sites": [(s.name, s.kind, s.weight, s.bias) for s in self.sites], "data": data.fingerprint(),
-                "projection": self.projector.config()}
+        return {
+            "kind": "factored_grad_features",
+            "model": self._fp,
+            "task": repr(self.task),
+            "fn": self.fn,
+            "sites": [(s.name, s.kind, s.weight, s.bias) for s in self.sites],
+            "data": data.fingerprint(),
+            "projection": self.projector.config(),
+        }
 
     def iter(self, data: Data, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, torch.Tensor]]:
         """Yield ``(start, features[B, dim])`` for rows ``start..stop`` of ``data``."""
@@ -260,7 +288,7 @@ class FactoredFeaturizer:
         if self.store is None:
             out = np.empty((data.n, self.dim), dtype=self.np_dtype)
             for s, g in self._progress(self.iter(data), data.n):
-                out[s:s + g.shape[0]] = g.cpu().numpy()
+                out[s : s + g.shape[0]] = g.cpu().numpy()
             return out
         key = self.key(data)
         got = self.store.get(key)
@@ -279,7 +307,7 @@ class FactoredFeaturizer:
         for i in self._progress(shards, len(shards), unit="shard"):
             s, e = i * self.shard_rows, min(data.n, (i + 1) * self.shard_rows)
             for p, g in self.iter(data, s, e):
-                out[p:p + g.shape[0]] = g.cpu().numpy()
+                out[p : p + g.shape[0]] = g.cpu().numpy()
             out.flush()
             with open(done_path, "a") as fh:
                 fh.write(f"{i}\n")
@@ -300,8 +328,9 @@ class FactoredFeaturizer:
                 prog.advance(t, x[1].shape[0] if unit == "batch" else 1)
 
 
-def capture(model: torch.nn.Module, task: Task, sites: list[Site], xb: torch.Tensor, yb: torch.Tensor,
-            fn="loss") -> list[tuple[Site, torch.Tensor, torch.Tensor]]:
+def capture(
+    model: torch.nn.Module, task: Task, sites: list[Site], xb: torch.Tensor, yb: torch.Tensor, fn="loss"
+) -> list[tuple[Site, torch.Tensor, torch.Tensor]]:
     """One batched forward and backward pass: ``(site, g, a)`` for every call of every site, with
     ``g`` the gradient of ``sum_i fn_i`` at the layer output and ``a`` its input (token ids for an
     embedding, the head input for a tied head). ``fn``: ``"loss"``, ``"output"``, or a callable
@@ -317,6 +346,7 @@ def capture(model: torch.nn.Module, task: Task, sites: list[Site], xb: torch.Ten
             else:
                 acts.setdefault(s.name, []).append(inp[0].detach())
                 outs.setdefault(s.name, []).append(out)
+
         return hook
 
     names = list(dict.fromkeys(s.name for s in sites))

@@ -9,11 +9,12 @@ Example:
     >>> G.shape  # 5 examples x (3*2 + 2) parameters
     torch.Size([5, 8])
 """
+
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import torch
 from torch.func import functional_call, grad, vmap
@@ -57,7 +58,7 @@ class ParamSpec:
     def unflatten(self, v: torch.Tensor) -> dict[str, torch.Tensor]:
         out, s = {}, 0
         for n, shp, k in zip(self.names, self.shapes, self.sizes):
-            out[n] = v[..., s:s + k].reshape(*v.shape[:-1], *shp)
+            out[n] = v[..., s : s + k].reshape(*v.shape[:-1], *shp)
             s += k
         return out
 
@@ -73,7 +74,8 @@ def select_params(model: torch.nn.Module, params=None) -> ParamSpec:
         if not chosen:
             raise AttributionError(
                 "model has no parameters with requires_grad=True: nothing to differentiate "
-                "(unfreeze some, or pass params=[names])")
+                "(unfreeze some, or pass params=[names])"
+            )
     elif callable(params):
         chosen = [(n, p) for n, p in named if params(n, p)]
     else:
@@ -81,8 +83,9 @@ def select_params(model: torch.nn.Module, params=None) -> ParamSpec:
         chosen = [(n, p) for n, p in named if any(n == w or n.startswith(w + ".") for w in want)]
         unknown = [w for w in want if not any(n == w or n.startswith(w + ".") for n, _ in named)]
         if unknown:
-            raise AttributionError(f"params: no parameter named {unknown} in the model "
-                                   f"(have e.g. {[n for n, _ in named[:5]]})")
+            raise AttributionError(
+                f"params: no parameter named {unknown} in the model (have e.g. {[n for n, _ in named[:5]]})"
+            )
     if not chosen:
         raise AttributionError("params selected no parameters")
     return ParamSpec([n for n, _ in chosen], [p.shape for _, p in chosen])
@@ -132,8 +135,9 @@ class GradFn:
         return self.spec.flatten(g, batch=True)
 
 
-def per_example_grads(model: torch.nn.Module, task: Task, data, *, params=None, fn: str = "loss",
-                      batch_size: int = 64, device=None) -> Iterator[torch.Tensor]:
+def per_example_grads(
+    model: torch.nn.Module, task: Task, data, *, params=None, fn: str = "loss", batch_size: int = 64, device=None
+) -> Iterator[torch.Tensor]:
     """Yield per-example gradients ``[B, P]`` (flattened over the selected parameters), one batch at
     a time, so memory is bounded by ``batch_size * P``.
 
@@ -149,8 +153,9 @@ def per_example_grads(model: torch.nn.Module, task: Task, data, *, params=None, 
             yield gf(xb, yb)
 
 
-def model_outputs(model: torch.nn.Module, task: Task, data, what: Sequence[str] = ("output",),
-                  batch_size: int = 256) -> dict[str, torch.Tensor]:
+def model_outputs(
+    model: torch.nn.Module, task: Task, data, what: Sequence[str] = ("output",), batch_size: int = 256
+) -> dict[str, torch.Tensor]:
     """Evaluate ``task.output`` / ``task.loss`` / ``task.output_weight`` for every example."""
     d = data if isinstance(data, Data) else Data(data, "data")
     dev = _model_device(model)

@@ -1,5 +1,6 @@
 """Hessian of the mean training loss: explicit (small models), or Hessian-vector products for
 conjugate gradient and LiSSA (larger ones). All in the flattened space of the selected params."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -53,7 +54,7 @@ class HVP:
         with eval_mode(self.gf.model):
             for xb, yb in self.data.batches(self.batch_size, dev):
                 for s in range(0, V.shape[0], chunk):
-                    out[s:s + chunk] += self.batch(V[s:s + chunk].to(dev), xb, yb)
+                    out[s : s + chunk] += self.batch(V[s : s + chunk].to(dev), xb, yb)
         return out / self.data.n
 
 
@@ -112,8 +113,9 @@ def _device(hvp, B):
     return hvp.theta.device if isinstance(hvp, HVP) else B.device
 
 
-def solve_cg(hvp, B: torch.Tensor, damping: float, max_iter: int = 100, tol: float = 1e-7,
-             on_indefinite: str = "minres") -> torch.Tensor:
+def solve_cg(
+    hvp, B: torch.Tensor, damping: float, max_iter: int = 100, tol: float = 1e-7, on_indefinite: str = "minres"
+) -> torch.Tensor:
     """Solve ``(H + damping I) X = B`` for all columns of ``B [P, m]`` at once (vectorised CG).
 
     ``hvp``: an :class:`HVP`, or any callable ``V [m, P] -> (H V^T)^T [m, P]`` (symmetric H).
@@ -162,15 +164,21 @@ def solve_cg(hvp, B: torch.Tensor, damping: float, max_iter: int = 100, tol: flo
         rs = rs_new
     if bool(bad.any()):
         nb = int(bad.sum())
-        msg = (f"conjugate gradient met negative curvature in {nb} of {len(bad)} column(s): H + damping I "
-               f"(damping={damping:g}) is indefinite")
+        msg = (
+            f"conjugate gradient met negative curvature in {nb} of {len(bad)} column(s): H + damping I "
+            f"(damping={damping:g}) is indefinite"
+        )
         if on_indefinite == "raise":
             raise AttributionError(msg + "; use hessian='gauss_newton' or more damping")
         import warnings
 
-        warnings.warn(IndefiniteSystemWarning(
-            msg + "; those columns were re-solved with MINRES (for influence scores prefer "
-                  "hessian='gauss_newton' or more damping)"), stacklevel=2)
+        warnings.warn(
+            IndefiniteSystemWarning(
+                msg + "; those columns were re-solved with MINRES (for influence scores prefer "
+                "hessian='gauss_newton' or more damping)"
+            ),
+            stacklevel=2,
+        )
         idx = torch.nonzero(bad)[:, 0]
         X[idx] = solve_minres(hvp, Bt[idx].T, damping, max_iter=2 * max_iter, tol=tol).T
     return X.T
@@ -221,8 +229,16 @@ def solve_minres(hvp, B: torch.Tensor, damping: float, max_iter: int = 200, tol:
     return X.T
 
 
-def solve_lissa(hvp: HVP, B: torch.Tensor, damping: float, depth: int = 200, repeat: int = 1,
-                scale: float | None = None, batch_size: int | None = None, seed: int = 0) -> torch.Tensor:
+def solve_lissa(
+    hvp: HVP,
+    B: torch.Tensor,
+    damping: float,
+    depth: int = 200,
+    repeat: int = 1,
+    scale: float | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+) -> torch.Tensor:
     """LiSSA (Agarwal et al.; Koh & Liang): ``h <- b + (I - (H_batch + damping I)/scale) h``,
     ``depth`` steps on random mini-batches, averaged over ``repeat`` runs; returns ``h / scale``.
     ``scale`` must exceed the largest eigenvalue of H + damping (estimated by power iteration when None)."""
@@ -255,8 +271,10 @@ def _gather(data: Data, idx: torch.Tensor, dev):
     if data.dataset is None:
         return data.X[idx].to(dev), data.y[idx].to(dev)
     items = [data.dataset[int(i)] for i in idx]
-    return (torch.stack([torch.as_tensor(a) for a, _ in items]).to(dev),
-            torch.stack([torch.as_tensor(b) for _, b in items]).to(dev))
+    return (
+        torch.stack([torch.as_tensor(a) for a, _ in items]).to(dev),
+        torch.stack([torch.as_tensor(b) for _, b in items]).to(dev),
+    )
 
 
 def linear_softmax_hessian(hvp: HVP, dtype=torch.float64) -> np.ndarray | None:
@@ -271,8 +289,12 @@ def linear_softmax_hessian(hvp: HVP, dtype=torch.float64) -> np.ndarray | None:
     gf = hvp.gf
     model = gf.model
     names = list(gf.spec.names)
-    if (type(gf.task) is not ClassificationTask or not isinstance(model, torch.nn.Linear)
-            or "weight" not in names or not set(names) <= {"weight", "bias"}):
+    if (
+        type(gf.task) is not ClassificationTask
+        or not isinstance(model, torch.nn.Linear)
+        or "weight" not in names
+        or not set(names) <= {"weight", "bias"}
+    ):
         return None
     W = model.weight.detach().to(dtype)
     b = model.bias.detach().to(dtype) if model.bias is not None else None

@@ -30,6 +30,7 @@ Example:
     >>> res.scores.shape
     (40, 5)
 """
+
 from __future__ import annotations
 
 import math
@@ -52,8 +53,9 @@ def _targets_fn(run: Run, task, target, kind: str):
     Xt = _as_tensor(target[0], run.recipe.dtype, run.X.device)
     yt = _as_tensor(target[1], run.recipe.dtype, run.X.device)
     if Xt.shape[0] != yt.shape[0] or Xt.shape[0] == 0:
-        raise AttributionError(f"target: X and y need the same, non-zero number of rows, got "
-                               f"{tuple(Xt.shape)} and {tuple(yt.shape)}")
+        raise AttributionError(
+            f"target: X and y need the same, non-zero number of rows, got {tuple(Xt.shape)} and {tuple(yt.shape)}"
+        )
 
     def f(params, idx=None):
         X, y = (Xt, yt) if idx is None else (Xt[idx], yt[idx])
@@ -130,9 +132,19 @@ class _Reverse:
         self.bisect(a, mid, params, state)
 
 
-def metagradients(recipe: TrainRecipe, task, train, target, *, weights=None, checkpoints="sqrt",
-                  target_fn: str = "output", target_chunk: int | None = None, progress: bool = False,
-                  info: dict | None = None) -> np.ndarray:
+def metagradients(
+    recipe: TrainRecipe,
+    task,
+    train,
+    target,
+    *,
+    weights=None,
+    checkpoints="sqrt",
+    target_fn: str = "output",
+    target_chunk: int | None = None,
+    progress: bool = False,
+    info: dict | None = None,
+) -> np.ndarray:
     """``[n_train, n_target]`` exact ``d f_j(theta_T(w)) / d w_i`` at ``w = weights`` (default all 1).
 
     ``target_fn``: ``"output"`` (the task's output per target, TRAK's margin for classification),
@@ -166,7 +178,11 @@ def metagradients(recipe: TrainRecipe, task, train, target, *, weights=None, che
         task_id = bar.add_task("metagradient replay", total=math.ceil(m / chunk))
     try:
         for c0 in range(0, m, chunk):
-            idx = None if (c0 == 0 and chunk >= m) or target_fn.startswith("mean") else torch.arange(c0, min(m, c0 + chunk))
+            idx = (
+                None
+                if (c0 == 0 and chunk >= m) or target_fn.startswith("mean")
+                else torch.arange(c0, min(m, c0 + chunk))
+            )
             rv = _Reverse(run, w)
             p0, s0 = run.init()
             if seg == "log":
@@ -174,8 +190,10 @@ def metagradients(recipe: TrainRecipe, task, train, target, *, weights=None, che
                 fwd += T
                 ap = jacrev(lambda p: f(p, idx))(pT)
                 del pT, sT
-                rv.ap, rv.as_ = ap, tuple(torch.zeros((ap[0].shape[0], *s.shape), dtype=s.dtype, device=s.device)
-                                          for s in s0)
+                rv.ap, rv.as_ = (
+                    ap,
+                    tuple(torch.zeros((ap[0].shape[0], *s.shape), dtype=s.dtype, device=s.device) for s in s0),
+                )
                 rv._hold(1)
                 rv.bisect(0, T, p0, s0)
                 fwd += int(T * max(1, math.log2(T)) / 2)
@@ -187,12 +205,14 @@ def metagradients(recipe: TrainRecipe, task, train, target, *, weights=None, che
                         p, s = run.train(w, a, min(T, a + seg), p, s)
                 fwd += 2 * T
                 ap = jacrev(lambda q: f(q, idx))(p)
-                rv.ap, rv.as_ = ap, tuple(torch.zeros((ap[0].shape[0], *x.shape), dtype=x.dtype, device=x.device)
-                                          for x in s0)
+                rv.ap, rv.as_ = (
+                    ap,
+                    tuple(torch.zeros((ap[0].shape[0], *x.shape), dtype=x.dtype, device=x.device) for x in s0),
+                )
                 rv._hold(len(cks))
                 for a in sorted(cks, reverse=True):
                     rv.segment(a, min(T, a + seg), *cks.pop(a))
-            out[:, c0:c0 + chunk] = rv.aw.detach().double().cpu().numpy().T
+            out[:, c0 : c0 + chunk] = rv.aw.detach().double().cpu().numpy().T
             peak = max(peak, rv.peak)
             if bar is not None:
                 bar.advance(task_id)
@@ -204,8 +224,9 @@ def metagradients(recipe: TrainRecipe, task, train, target, *, weights=None, che
     return out
 
 
-def unrolled_metagradients(recipe: TrainRecipe, task, train, target, *, weights=None,
-                           target_fn: str = "output") -> np.ndarray:
+def unrolled_metagradients(
+    recipe: TrainRecipe, task, train, target, *, weights=None, target_fn: str = "output"
+) -> np.ndarray:
     """The naive reference: autograd through the whole unrolled run (memory ∝ steps × activations).
 
     Same result as :func:`metagradients`; use it only to check on small runs.

@@ -8,11 +8,12 @@ selector validates its options at construction time through this module).
 Example:
     >>> validate_options("influence", {"damping": 0.1}).solver
     'auto'
-    >>> validate_options("trak", {"dampin": 0.1})
+    >>> validate_options("trak", {"dampin": 0.1})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    winnow.errors.AttributionError: unknown option(s) ['dampin'] for method 'trak'; allowed: ['damping', 'default_proj_dim', 'ensemble']
+    winnow.errors.AttributionError: unknown option(s) ['dampin'] for method 'trak'; allowed: ['damping', ...]
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Literal
@@ -110,8 +111,14 @@ OPTIONS: dict[str, type[MethodOptions]] = {
     "metagradient": MetagradientOptions,
 }
 METHODS = ("influence", "trak", "tracin", "cosine", "grad_dot", "datamodels", "metagradient")
-ALIASES = {"if": "influence", "influence_function": "influence", "less": "cosine", "grad_cos": "cosine",
-           "datamodel": "datamodels", "metagradients": "metagradient"}
+ALIASES = {
+    "if": "influence",
+    "influence_function": "influence",
+    "less": "cosine",
+    "grad_cos": "cosine",
+    "datamodel": "datamodels",
+    "metagradients": "metagradient",
+}
 #: keyword arguments of ``attribute`` shared by every method (not method options)
 COMMON = ("params", "batch_size", "proj_dim", "proj_kind", "seed", "store", "checkpoints")
 
@@ -137,5 +144,18 @@ def validate_options(method: str, options: dict) -> MethodOptions:
         raise AttributionError(f"method {m!r}: {explain_validation(e)}") from None
 
 
-__all__ = ["MethodOptions", "InfluenceOptions", "TrakOptions", "TracinOptions", "CosineOptions",
-           "DatamodelsOptions", "MetagradientOptions", "OPTIONS", "METHODS", "ALIASES", "COMMON", "canonical_method", "validate_options"]
+__all__ = [
+    "MethodOptions",
+    "InfluenceOptions",
+    "TrakOptions",
+    "TracinOptions",
+    "CosineOptions",
+    "DatamodelsOptions",
+    "MetagradientOptions",
+    "OPTIONS",
+    "METHODS",
+    "ALIASES",
+    "COMMON",
+    "canonical_method",
+    "validate_options",
+]

@@ -3,8 +3,8 @@ in memory unless it fits the cache budget).
 
 The matrix R (P x k) is defined in fixed units of 256 rows, unit u drawn from a generator seeded
 with ``(seed, u)``; a block is a run of whole units, so any block can be regenerated on demand and
-R (hence every score) is identical whatever the batch or block size. ``project(G) = G @ R / sqrt(k)`` preserves inner products
-in expectation (Johnson-Lindenstrauss).
+R (hence every score) is identical whatever the batch or block size. ``project(G) = G @ R / sqrt(k)``
+preserves inner products in expectation (Johnson-Lindenstrauss).
 
 Example:
     >>> import torch
@@ -13,6 +13,7 @@ Example:
     >>> proj.project(torch.randn(8, 1000)).shape
     torch.Size([8, 64])
 """
+
 from __future__ import annotations
 
 import torch
@@ -27,8 +28,16 @@ class RandomProjector:
     ``cache_bytes`` in total and regenerated beyond that.
     """
 
-    def __init__(self, dim_in: int, dim_out: int, seed: int = 0, kind: str = "rademacher",
-                 block_bytes: int = 32 << 20, cache_bytes: int = 256 << 20, dtype=torch.float32):
+    def __init__(
+        self,
+        dim_in: int,
+        dim_out: int,
+        seed: int = 0,
+        kind: str = "rademacher",
+        block_bytes: int = 32 << 20,
+        cache_bytes: int = 256 << 20,
+        dtype=torch.float32,
+    ):
         if kind not in ("rademacher", "gaussian"):
             raise AttributionError(f"proj_kind must be 'rademacher' or 'gaussian', got {kind!r}")
         if dim_out < 1 or dim_in < 1:
@@ -69,8 +78,8 @@ class RandomProjector:
         for j in range(self.n_blocks):
             s = j * self.block_rows
             R = self.block(j).to(G.device)
-            out.addmm_(G[:, s:s + R.shape[0]].to(self.dtype), R)
-        return out.mul_(self.dim_out ** -0.5)
+            out.addmm_(G[:, s : s + R.shape[0]].to(self.dtype), R)
+        return out.mul_(self.dim_out**-0.5)
 
     __call__ = project
 

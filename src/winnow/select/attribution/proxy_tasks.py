@@ -6,6 +6,7 @@ Example:
     >>> p.model, len(p.train_ids)
     (Linear(in_features=64, out_features=10, bias=True), 200)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,8 +17,10 @@ import torch.nn.functional as F
 
 from winnow.select.attribution.data import AttributionError
 
-PROXIES = {"digits-lr": "logistic regression on scikit-learn digits (64 features, 10 classes)",
-           "digits-mlp": "MLP 64-128-64-10 (ReLU) on scikit-learn digits"}
+PROXIES = {
+    "digits-lr": "logistic regression on scikit-learn digits (64 features, 10 classes)",
+    "digits-mlp": "MLP 64-128-64-10 (ReLU) on scikit-learn digits",
+}
 
 
 @dataclass
@@ -39,13 +42,29 @@ def make_model(name: str, seed: int = 0) -> torch.nn.Module:
     if name == "digits-lr":
         return torch.nn.Linear(64, 10)
     if name == "digits-mlp":
-        return torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64),
-                                   torch.nn.ReLU(), torch.nn.Linear(64, 10))
+        return torch.nn.Sequential(
+            torch.nn.Linear(64, 128),
+            torch.nn.ReLU(),
+            torch.nn.Linear(128, 64),
+            torch.nn.ReLU(),
+            torch.nn.Linear(64, 10),
+        )
     raise AttributionError(f"proxy task must be one of {sorted(PROXIES)}, got {name!r}")
 
 
-def train_sgd(model: torch.nn.Module, X, y, *, epochs: int = 30, lr: float = 0.1, weight_decay: float = 1e-3,
-              momentum: float = 0.0, batch_size: int = 64, seed: int = 0, checkpoint_every: int = 0):
+def train_sgd(
+    model: torch.nn.Module,
+    X,
+    y,
+    *,
+    epochs: int = 30,
+    lr: float = 0.1,
+    weight_decay: float = 1e-3,
+    momentum: float = 0.0,
+    batch_size: int = 64,
+    seed: int = 0,
+    checkpoint_every: int = 0,
+):
     """Mini-batch SGD on cross-entropy; returns the checkpoints taken every ``checkpoint_every`` epochs."""
     opt = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=weight_decay, momentum=momentum)
     g = torch.Generator().manual_seed(seed)
@@ -53,7 +72,7 @@ def train_sgd(model: torch.nn.Module, X, y, *, epochs: int = 30, lr: float = 0.1
     for ep in range(epochs):
         perm = torch.randperm(len(X), generator=g)
         for s in range(0, len(X), batch_size):
-            b = perm[s:s + batch_size]
+            b = perm[s : s + batch_size]
             opt.zero_grad()
             F.cross_entropy(model(X[b]), y[b]).backward()
             opt.step()
@@ -75,7 +94,7 @@ def build_proxy(name: str, n_train: int = 1000, n_test: int = 200, seed: int = 0
         raise AttributionError(f"flip must be in [0, 1), got {flip}")
     rng = np.random.default_rng(seed)
     idx = rng.permutation(len(X))
-    tr, te = idx[:n_train], idx[n_train:n_train + n_test]
+    tr, te = idx[:n_train], idx[n_train : n_train + n_test]
     Xt = torch.tensor(X / 16.0, dtype=torch.float32)
     yt = torch.tensor(y)
     ytr = yt[tr].clone()
@@ -87,5 +106,15 @@ def build_proxy(name: str, n_train: int = 1000, n_test: int = 200, seed: int = 0
     model = make_model(name, seed)
     lr, mom = (0.1, 0.0) if name == "digits-lr" else (0.05, 0.9)
     cks = train_sgd(model, Xt[tr], ytr, lr=lr, momentum=mom, seed=seed, checkpoint_every=6)
-    return Proxy(name, model, (Xt[tr], ytr), (Xt[te], yt[te]), [f"digits-{i}" for i in tr],
-                 [f"digits-{i}" for i in te], flipped, cks, lr, 1e-3)
+    return Proxy(
+        name,
+        model,
+        (Xt[tr], ytr),
+        (Xt[te], yt[te]),
+        [f"digits-{i}" for i in tr],
+        [f"digits-{i}" for i in te],
+        flipped,
+        cks,
+        lr,
+        1e-3,
+    )

@@ -27,6 +27,7 @@ Example:
     >>> all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     True
 """
+
 from __future__ import annotations
 
 import math
@@ -85,7 +86,9 @@ class TrainRecipe:
 
     def __post_init__(self):
         if not callable(self.model):
-            raise AttributionError(f"model must be a callable(seed) -> torch.nn.Module, got {type(self.model).__name__}")
+            raise AttributionError(
+                f"model must be a callable(seed) -> torch.nn.Module, got {type(self.model).__name__}"
+            )
         self.optimizer = str(self.optimizer).lower()
         if self.optimizer not in OPTIMIZERS:
             raise AttributionError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
@@ -160,8 +163,10 @@ class Run:
             raise AttributionError("train must be a tuple (X, y) of arrays or tensors")
         self.X, self.y = _as_tensor(train[0], r.dtype, r.device), _as_tensor(train[1], r.dtype, r.device)
         if self.X.ndim == 0 or self.X.shape[0] != self.y.shape[0] or self.X.shape[0] == 0:
-            raise AttributionError(f"train: X and y need the same, non-zero number of rows, got "
-                                   f"{tuple(self.X.shape)} and {tuple(self.y.shape)}")
+            raise AttributionError(
+                f"train: X and y need the same, non-zero number of rows, got "
+                f"{tuple(self.X.shape)} and {tuple(self.y.shape)}"
+            )
         self.n = int(self.X.shape[0])
         self.task = r.task or task or ClassificationTask()
         if not isinstance(self.task, Task):
@@ -180,7 +185,7 @@ class Run:
         for _ in range(self.recipe.steps):
             if pos >= self.n:
                 perm, pos = torch.randperm(self.n, generator=g), 0
-            out.append(perm[pos:pos + b].to(self.X.device))
+            out.append(perm[pos : pos + b].to(self.X.device))
             pos += b
         return out
 

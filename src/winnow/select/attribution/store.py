@@ -10,6 +10,7 @@ Example:
     >>> float(st.get(key).sum())
     6.0
 """
+
 from __future__ import annotations
 
 import json

@@ -17,6 +17,7 @@ Example:
     >>> round(float(t.output(out, y)[0]), 4)  # log p/(1-p) = 2 - log(2)
     1.3069
 """
+
 from __future__ import annotations
 
 import torch
@@ -82,8 +83,9 @@ class CausalLMTask(Task):
         logits = out.logits if hasattr(out, "logits") else out
         logits = logits[:, :-1]
         labels = y[:, 1:].long()
-        tok = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                              ignore_index=self.ignore_index, reduction="none").view(labels.shape)
+        tok = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=self.ignore_index, reduction="none"
+        ).view(labels.shape)
         valid = (labels != self.ignore_index).to(tok.dtype)
         return tok * valid, valid
 
