@@ -7,10 +7,8 @@ A global step's reduce runs in this process (:meth:`Executor.reduce`, ``workers`
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing as mp
 import pickle
-import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Callable
 
@@ -19,6 +17,7 @@ import cloudpickle
 from winnow.core.executors.base import Executor
 from winnow.core.pipeline.executor_registry import register_executor
 from winnow.core.pipeline.runner import RunLayout, TaskResult, run_task
+from winnow.core.spawn import main_not_reimported
 
 _WORKER_STATE: dict = {}
 
@@ -34,32 +33,6 @@ def _init_worker(payload: bytes) -> None:
 def _worker_run(s: int, task) -> TaskResult:
     layout, spec, steps, opts = _WORKER_STATE["args"]
     return run_task(layout, spec, steps, s, task, **opts)
-
-
-@contextlib.contextmanager
-def main_not_reimported():
-    """Start spawn workers without re-running the user's ``__main__``.
-
-    ``spawn`` children normally re-import the parent's main script (or module), so a script that
-    calls ``Pipeline.run`` at top level without ``if __name__ == "__main__":`` would run again in
-    every worker, and ``python - < script.py`` fails on the path ``<stdin>``. Hiding ``__file__``
-    and ``__spec__`` while the workers start makes them skip it; what they need from ``__main__``
-    (custom steps) arrives by value with the pickled pipeline.
-    """
-    main = sys.modules.get("__main__")
-    saved = {k: getattr(main, k) for k in ("__file__", "__spec__") if main is not None and hasattr(main, k)}
-    try:
-        if main is not None:
-            if "__file__" in saved:
-                del main.__file__
-            main.__spec__ = None
-        yield
-    finally:
-        for k, v in saved.items():
-            setattr(main, k, v)
-        if main is not None and "__spec__" not in saved:
-            with contextlib.suppress(AttributeError):
-                del main.__spec__
 
 
 @register_executor

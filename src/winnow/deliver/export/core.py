@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from winnow.core.pipeline.runner import write_json_atomic
+from winnow.core.spawn import main_not_reimported
 from winnow.core.text.hashing import splitmix64
 from winnow.deliver.export.tokenizer import load_tokenizer
 from winnow.errors import WinnowError
@@ -641,7 +642,8 @@ def _run_all(cfg, lay, fn_name: str, jobs: list[tuple], workers: int, progress, 
     with ProcessPoolExecutor(
         max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init, initargs=((cfg, lay),)
     ) as pool:
-        pending = {pool.submit(_call, fn_name, *j): i for i, j in enumerate(jobs)}
+        with main_not_reimported():  # workers start at the first submits
+            pending = {pool.submit(_call, fn_name, *j): i for i, j in enumerate(jobs)}
         try:
             while pending:
                 fin, _ = wait(pending, return_when=FIRST_COMPLETED)

@@ -282,7 +282,10 @@ def _run_jobs(jobs: list[dict], data: MixData, workers: int, progress=None) -> l
                 initializer=_init_worker,
                 initargs=(data.groups, data.eval_ids, data.tokenizer),
             ) as ex:
-                futs = [ex.submit(_train_one, j) for j in todo]
+                from winnow.core.spawn import main_not_reimported
+
+                with main_not_reimported():  # workers start at the first submits
+                    futs = [ex.submit(_train_one, j) for j in todo]
                 for f in as_completed(futs):
                     r = f.result()
                     done[r["path"]] = r
