@@ -112,3 +112,15 @@ def test_script_without_main_guard_runs_with_two_workers(how, tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     # 30 rows; the 12 "no digits here at all" rows are kept, the 18 "doc k line i" rows have digits
     assert "ROWS 30 12 18" in p.stdout, p.stdout + p.stderr[-2000:]
+
+
+def test_run_errors_speak_python_and_cli(tmp_path):
+    import json
+
+    from winnow import Length, Pipeline
+    from winnow.errors import RunExistsError
+
+    (tmp_path / "a.jsonl").write_text(json.dumps({"id": "1", "text": "one two three"}) + "\n")
+    Pipeline([Length(min_words=1)]).run(str(tmp_path / "a.jsonl"), str(tmp_path / "out"))
+    with pytest.raises(RunExistsError, match=r"resume=True \(--resume\).*overwrite=True \(--overwrite\)"):
+        Pipeline([Length(min_words=1)]).run(str(tmp_path / "a.jsonl"), str(tmp_path / "out"))

@@ -160,7 +160,9 @@ def load_manifest(run_dir: str) -> dict:
     p = os.path.join(run_dir, "manifest.json")
     if not os.path.exists(p):
         if os.path.isdir(os.path.join(run_dir, "_work")):
-            raise FileNotFoundError(f"{run_dir} has no manifest.json: the run did not finish; rerun it with --resume")
+            raise FileNotFoundError(
+                f"{run_dir} has no manifest.json: the run did not finish; rerun it with resume=True (--resume)"
+            )
         raise FileNotFoundError(f"{run_dir} is not a winnow run folder (no manifest.json)")
     try:
         with open(p, encoding="utf-8") as fh:

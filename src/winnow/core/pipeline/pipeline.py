@@ -41,6 +41,7 @@ from winnow.core.pipeline.runfolder import (
 from winnow.core.pipeline.runner import RunLayout, segments, write_json_atomic
 from winnow.core.pipeline.stats import ReadStats
 from winnow.core.pipeline.step import Step
+from winnow.errors import IncompleteRunError, RunExistsError  # noqa: F401  (importable from here too)
 
 
 @dataclass

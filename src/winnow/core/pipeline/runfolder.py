@@ -78,7 +78,7 @@ def prepare_run_folder(layout, fp: str, stamps: list, *, resume: bool, overwrite
                 # never delete a folder winnow did not create
                 raise RunExistsError(
                     f"{output} exists and is not a winnow run folder (no .winnow-run marker); "
-                    "--overwrite only replaces winnow runs: choose another output"
+                    "overwrite=True (--overwrite) only replaces winnow runs: choose another output"
                 )
         elif resume:
             if not os.path.exists(run_json):
@@ -88,18 +88,18 @@ def prepare_run_folder(layout, fp: str, stamps: list, *, resume: bool, overwrite
             if prev.get("fingerprint") != fp:
                 raise IncompleteRunError(
                     f"cannot resume {output}: the pipeline or input changed since it started "
-                    "(use --overwrite to start again)"
+                    "(overwrite=True / --overwrite starts again)"
                 )
             change = describe_input_change(prev.get("inputs") or [], stamps)
             if change is not None:
                 raise IncompleteRunError(
                     f"cannot resume {output}: the input files changed since it started: {change} "
-                    "(use --overwrite to start again)"
+                    "(overwrite=True / --overwrite starts again)"
                 )
         else:
             raise RunExistsError(
-                f"output folder {output} already exists; pass --resume to finish an interrupted run "
-                "or --overwrite to start again"
+                f"output folder {output} already exists; resume=True (--resume) finishes an interrupted run, "
+                "overwrite=True (--overwrite) starts again"
             )
     lock = RunLock(output).acquire()
     lock.fresh = not used  # type: ignore[attr-defined]

@@ -452,7 +452,9 @@ def fit_runs(
         if len(runs) == 0:
             raise ValueError(f"no runs for recipe {recipe!r}")
     elif len(runs.recipes()) > 1:
-        raise ValueError(f"runs hold several recipes {runs.recipes()}: pass recipe=")
+        raise ValueError(
+            f"runs hold several recipes {runs.recipes()}: choose one (recipe= in Python, --recipe on the CLI)"
+        )
     varies = lambda a: a is not None and len(np.unique(a[np.isfinite(a)])) > 1  # noqa: E731
     repeated = runs.U is not None and runs.D is not None and bool(np.any(runs.D > runs.U * (1 + 1e-9)))
     if law == "auto":
