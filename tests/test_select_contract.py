@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_digits
 
 from winnow.errors import AttributionError, SelectorError
 from winnow.select import DSIR, SELECTORS, TopK, get_selector
