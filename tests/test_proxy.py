@@ -91,3 +91,33 @@ def test_text_classifier_separates_real_sources():
     tr, te = p[:250], p[250:]
     r = train_text_classifier([texts[i] for i in tr], y[tr], [texts[i] for i in te], y[te])
     assert r.value > 0.95
+
+
+def test_a_transformers_config_is_a_proxy():
+    """Issue 14: any transformers causal-LM config (here GPT-2, built locally with random weights:
+    nothing downloads) trains through the same fixed-compute recipe as the tiny LM."""
+    from winnow.proxy.lm import describe_recipe
+
+    tok = ByteTokenizer()
+    train, target = TOPICS[:20], TOPICS[20:24]
+    hf = {"model_type": "gpt2", "n_layer": 2, "n_embd": 32, "n_head": 2}
+    r1 = train_lm(train, target, tokenizer=tok, preset="cpu-tiny", seed=3, steps=25, hf_config=hf)
+    r2 = train_lm(train, target, tokenizer=tok, preset="cpu-tiny", seed=3, steps=25, hf_config=hf)
+    r0 = train_lm(train, target, tokenizer=tok, preset="cpu-tiny", seed=3, steps=2, hf_config=hf)
+    assert r1.value == r2.value and r1.value < r0.value and r1.value < 150  # uniform would be 257
+    d = describe_recipe("cpu-tiny", vocab_size=tok.vocab_size, hf_config=hf)
+    assert d["architecture"] == "transformers:gpt2" and d["layers"] == 2 and d["width"] == 32
+    import transformers
+
+    cfg = transformers.GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=tok.vocab_size, n_positions=65)
+    assert d["params"] == sum(p.numel() for p in transformers.GPT2LMHeadModel(cfg).parameters())
+
+
+def test_bench_proxy_spec_takes_a_transformers_config():
+    from winnow.prove.bench.tasks import parse_proxies
+
+    hf = {"model_type": "gpt2", "n_layer": 1, "n_embd": 32, "n_head": 2}
+    (p,) = parse_proxies({"preset": "cpu-tiny", "tokens": 4096, "hf_config": hf, "label": "gpt2"})
+    assert p["label"] == "gpt2" and p["options"]["hf_config"] == hf
+    with pytest.raises(ValueError, match="hf_config"):
+        parse_proxies({"preset": "cpu-tiny", "hf_cfg": hf})

@@ -79,9 +79,11 @@ def resolve_recipe(preset: str = "cpu-tiny", **overrides) -> dict:
     if preset not in LM_PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(LM_PRESETS)}")
     tokens = overrides.pop("tokens", None)
-    unknown = set(overrides) - set(LM_PRESETS[preset])
+    unknown = set(overrides) - set(LM_PRESETS[preset]) - {"hf_config"}
     if unknown:
-        raise ValueError(f"unknown LM option(s) {sorted(unknown)}; valid: {sorted(LM_PRESETS[preset])} or tokens")
+        raise ValueError(
+            f"unknown LM option(s) {sorted(unknown)}; valid: {sorted(LM_PRESETS[preset])}, tokens or hf_config"
+        )
     cfg = {**LM_PRESETS[preset], **overrides}
     if tokens is not None:
         if "steps" in overrides:
@@ -113,6 +115,19 @@ def describe_recipe(preset: str = "cpu-tiny", vocab_size: int | None = None, **o
         "schedule": LR_SCHEDULE,
         "device": c["device"],
     }
+    if c.get("hf_config"):  # a transformers model: its own shape, counted on a built copy
+        m = HFCausalLM(c["hf_config"], int(vocab_size or 256), c["ctx"])
+        hc = m.hf.config
+        out.update(
+            architecture=f"transformers:{hc.model_type}",
+            layers=hc.num_hidden_layers,
+            width=hc.hidden_size,
+            heads=hc.num_attention_heads,
+        )
+        if vocab_size is not None:
+            out["vocab"] = int(vocab_size)
+            out["params"] = sum(p.numel() for p in m.parameters())
+        return out
     if vocab_size is not None:
         out["vocab"] = int(vocab_size)
         out["params"] = lm_params(vocab_size, c["d_model"], c["n_layers"], c["ctx"])
@@ -123,6 +138,44 @@ def _torch():
     import torch
 
     return torch
+
+
+def HFCausalLM(config, vocab_size: int, ctx: int):
+    """A Hugging Face ``transformers`` causal LM as the proxy, built from a config with random
+    weights (nothing is downloaded): ``config`` is a ``transformers.PretrainedConfig``, a path to a
+    ``config.json``, or a dict with ``model_type`` (``{"model_type": "gpt2", "n_layer": 2, ...}``).
+    The vocabulary size and positions (``ctx + 1``) are set from the proxy's tokenizer and ``ctx``. Same
+    interface as :func:`TinyLM`: ``model(ids [B, T]) -> logits [B, T, vocab]``.
+
+    >>> m = HFCausalLM({"model_type": "gpt2", "n_layer": 1, "n_embd": 32, "n_head": 2}, vocab_size=100, ctx=16)
+    >>> import torch
+    >>> tuple(m(torch.zeros(2, 16, dtype=torch.long)).shape)
+    (2, 16, 100)
+    """
+    import torch.nn as nn
+    from transformers import AutoConfig, AutoModelForCausalLM, PretrainedConfig
+
+    if isinstance(config, PretrainedConfig):
+        cfg = config
+    elif isinstance(config, dict):
+        kw = dict(config)
+        cfg = AutoConfig.for_model(kw.pop("model_type"), **kw)
+    else:
+        cfg = AutoConfig.from_pretrained(str(config), local_files_only=True)  # a local config.json / folder
+    cfg.vocab_size = vocab_size
+    for key in ("n_positions", "max_position_embeddings"):  # the proxy never sees more than ctx + 1
+        if hasattr(cfg, key):
+            setattr(cfg, key, ctx + 1)
+
+    class _HF(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.hf = AutoModelForCausalLM.from_config(cfg)
+
+        def forward(self, ids):
+            return self.hf(input_ids=ids).logits
+
+    return _HF()
 
 
 def TinyLM(vocab_size: int, d_model: int = 64, n_layers: int = 2, n_heads: int = 4, ctx: int = 64):
@@ -289,7 +342,10 @@ def _train_lm(
     stream = groups[0]
     torch.manual_seed(seed)
     gen = np.random.default_rng(seed)
-    model = TinyLM(tokenizer.vocab_size, cfg["d_model"], cfg["n_layers"], cfg["n_heads"], ctx).to(device)
+    if cfg.get("hf_config"):  # any transformers causal-LM config, randomly initialised here
+        model = HFCausalLM(cfg["hf_config"], tokenizer.vocab_size, ctx).to(device)
+    else:
+        model = TinyLM(tokenizer.vocab_size, cfg["d_model"], cfg["n_layers"], cfg["n_heads"], ctx).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.1, betas=(0.9, 0.95))
     steps, warm = cfg["steps"], max(1, cfg["steps"] // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
