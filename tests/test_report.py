@@ -361,3 +361,25 @@ def test_report_opens_in_headless_chromium(report):
         problems = page.problems()
     assert problems == [], problems
     assert os.path.getsize(shot) > 50_000 and h > 2000
+
+
+def test_report_of_a_score_file(tmp_path):
+    """Issue 14: `winnow report scores.parquet` (what `winnow attribute -o` writes) is a page."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from winnow.cli import app
+
+    rng = np.random.default_rng(0)
+    ids = [f"doc<{i}>" for i in range(200)]  # ids are escaped
+    score = rng.normal(size=200)
+    score[7] = np.nan
+    p = tmp_path / "scores.parquet"
+    pq.write_table(pa.table({"id": ids, "score": score}), p)
+    r = CliRunner().invoke(app, ["report", str(p), "-o", str(tmp_path / "s.html")])
+    assert r.exit_code == 0, r.output
+    html = (tmp_path / "s.html").read_text()
+    best, worst = int(np.nanargmax(score)), int(np.nanargmin(score))
+    assert f"doc&lt;{best}&gt;" in html and f"doc&lt;{worst}&gt;" in html and "doc<" not in html
+    assert "199 with a finite score" in html and 'id="scores"' in html and "data:image/svg+xml" in html

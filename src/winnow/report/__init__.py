@@ -52,10 +52,13 @@ def render_report(path: str, opts: ReportOptions | None = None) -> str:
     from winnow.report.mix import collect_mix, find_mix_json
 
     mix = collect_mix(path) if find_mix_json(path) is not None else None
-    if run is None and bench is None and mix is None:
+    from winnow.report.scores import collect_scores, find_scores
+
+    scores = collect_scores(path, opts.examples) if find_scores(path) is not None else None
+    if run is None and bench is None and mix is None and scores is None:
         raise FileNotFoundError(
             f"report: {path!r} is neither a winnow run folder (manifest.json), a bench output "
-            "(bench.json) nor a mix output (mix.json)"
+            "(bench.json), a mix output (mix.json) nor a score file (id, score: winnow attribute / select)"
         )
     import jinja2
 
@@ -69,6 +72,7 @@ def render_report(path: str, opts: ReportOptions | None = None) -> str:
         run=run,
         bench=bench,
         mix=mix,
+        scores=scores,
         title=os.path.abspath(path),
         css=template.CSS,
         script=template.SCRIPT,

@@ -112,7 +112,7 @@ PAGE = r"""<!DOCTYPE html>
 </div>
 {%- endmacro %}
 <header>
-  <h1>winnow report{% if run %} — run{% endif %}{% if bench %}{% if run %} and{% endif %} bench{% endif %}{% if mix %} — mixture{% endif %}</h1>
+  <h1>winnow report{% if run %} — run{% endif %}{% if bench %}{% if run %} and{% endif %} bench{% endif %}{% if mix %} — mixture{% endif %}{% if scores %} — scores{% endif %}</h1>
   <div class="sub">{{ title }}{% if run %} · created {{ run.manifest.created }} · winnow {{ run.manifest.winnow_version }}
   · {{ run.manifest.executor }} executor, {{ run.manifest.workers }} workers, {{ run.manifest.tasks }} tasks{% endif %}</div>
 </header>
@@ -124,6 +124,7 @@ PAGE = r"""<!DOCTYPE html>
   <a href="#config">Config</a>{% endif %}
   {% if bench %}<a href="#bench">Selection bench</a>{% endif %}
   {% if mix %}<a href="#mix">Source mixture</a>{% endif %}
+  {% if scores %}<a href="#scores">Scores</a>{% endif %}
   <span class="tools">{% if run %}<input type="search" id="reason-filter" placeholder="filter rules…" aria-label="filter rules">{% endif %}
   <button id="expand-all" type="button">expand all</button><button id="collapse-all" type="button">collapse all</button></span>
 </nav>
@@ -285,6 +286,18 @@ PAGE = r"""<!DOCTYPE html>
   <table style="max-width:900px"><tr><th>mixture</th><th class="n">objective loss</th><th class="n">95% CI</th><th class="n">gain of chosen [95% CI]</th></tr>
   {% for k, m in mix.mixtures.items() %}{% set g = mix.gains.get("vs_" ~ k) %}<tr><td>{{ k }}</td><td class="n">{{ "%.4f"|format(m.mean) }}</td><td class="n">[{{ "%.4f"|format(m.ci_low) }}, {{ "%.4f"|format(m.ci_high) }}]</td><td class="n">{% if g %}{{ "%+.4f"|format(g.mean) }} [{{ "%+.4f"|format(g.ci_low) }}, {{ "%+.4f"|format(g.ci_high) }}]{% if g.significant %} *{% endif %}{% else %}—{% endif %}</td></tr>{% endfor %}</table>{% endif %}
   {% if mix.plot %}<figure><img src="{{ mix.plot }}" alt="mixture regression and weights"><figcaption>left: predicted vs measured objective loss (out of fold); right: weights per group</figcaption></figure>{% endif %}
+</section>
+{% endif %}
+{% if scores %}
+<section class="block" id="scores">
+  <h2>Scores <span class="muted small">(per document: winnow attribute / winnow select; higher = keep first)</span></h2>
+  <p class="small muted"><code>{{ scores.path }}</code> — {{ "{:,}".format(scores.n) }} documents, {{ "{:,}".format(scores.finite) }} with a finite score{% if scores.selected is not none %}, {{ "{:,}".format(scores.selected) }} selected{% endif %}</p>
+  <table style="max-width:700px"><tr>{% for k in scores.quantiles %}<th class="n">{{ k }}</th>{% endfor %}</tr><tr>{% for v in scores.quantiles.values() %}<td class="n">{{ "%.4g"|format(v) }}</td>{% endfor %}</tr></table>
+  {% if scores.plot %}<figure><img src="{{ scores.plot }}" alt="score histogram"><figcaption>distribution of the finite scores</figcaption></figure>{% endif %}
+  <div style="display:flex;gap:2em;flex-wrap:wrap">
+  <table><tr><th>highest scored id</th><th class="n">score</th></tr>{% for r in scores.top %}<tr><td><code>{{ r.id }}</code></td><td class="n">{{ "%.4g"|format(r.score) }}</td></tr>{% endfor %}</table>
+  <table><tr><th>lowest scored id</th><th class="n">score</th></tr>{% for r in scores.bottom %}<tr><td><code>{{ r.id }}</code></td><td class="n">{{ "%.4g"|format(r.score) }}</td></tr>{% endfor %}</table>
+  </div>
 </section>
 {% endif %}
 {% if bench %}
