@@ -124,3 +124,37 @@ def test_run_errors_speak_python_and_cli(tmp_path):
     Pipeline([Length(min_words=1)]).run(str(tmp_path / "a.jsonl"), str(tmp_path / "out"))
     with pytest.raises(RunExistsError, match=r"resume=True \(--resume\).*overwrite=True \(--overwrite\)"):
         Pipeline([Length(min_words=1)]).run(str(tmp_path / "a.jsonl"), str(tmp_path / "out"))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_advances_within_files(workers, tmp_path, monkeypatch):
+    """Issue 22: the bar moved only when a whole file finished. Now every batch reports the raw
+    bytes read so far; the total still ends exactly at the input's size."""
+    import json
+
+    from winnow import Length, Pipeline
+    from winnow.core.executors import base
+
+    calls = []
+    orig = base._Progress.advance
+
+    def spy(self, amount, rows):
+        calls.append((amount, rows))
+        return orig(self, amount, rows)
+
+    monkeypatch.setattr(base._Progress, "advance", spy)
+    sizes = 0
+    for k in range(2):
+        rows = [{"id": f"{k}-{i}", "text": f"document {i} " + "word " * (i % 50)} for i in range(6000)]
+        data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+        (tmp_path / f"p{k}.jsonl").write_bytes(data)
+        sizes += len(data)
+    # in this process, 64 KB blocks make several reads per file (workers read 16 MB blocks)
+    monkeypatch.setattr("winnow.core.io.readers.JSONL_BLOCK_BYTES", 64 << 10)
+    spec = {"path": str(tmp_path / "p*.jsonl"), "batch_rows": 1000}
+    res = Pipeline([Length(min_words=3)]).run(spec, str(tmp_path / "out"), workers=workers, progress=True)
+    assert res.manifest["totals"]["rows_in"] == 12000
+    assert len(calls) >= 12, calls  # one update per batch, not per file
+    assert sum(a for a, _ in calls) == sizes and sum(r for _, r in calls) == 12000
+    if workers == 1:
+        assert sum(1 for a, _ in calls if a > 0) > 4, calls  # bytes advance within each file

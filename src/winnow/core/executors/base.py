@@ -43,7 +43,14 @@ from pydantic import ValidationError
 from winnow.core.executors.options import ExecutorOptions
 from winnow.core.memory import release_memory
 from winnow.core.pipeline.executor_registry import executor_names, takes_options
-from winnow.core.pipeline.runner import RunLayout, TaskResult, load_marker, segments, write_json_atomic
+from winnow.core.pipeline.runner import (
+    RunLayout,
+    TaskResult,
+    load_marker,
+    segments,
+    set_progress_sink,
+    write_json_atomic,
+)
 from winnow.core.pipeline.step import GlobalStep
 
 
@@ -164,10 +171,29 @@ class Executor(ABC):
                 )
                 bar.add_rows(sum(r.read.rows_read for r in done))
 
-                def on_done(r, t, s=s):
-                    bar.advance(t.size if s == 0 else r.read.rows_read, r.read.rows_read + r.read.rows_quarantined)
+                # progress within tasks (per batch, see runner.set_progress_sink), then the
+                # remainder when a task finishes; reports that arrive after it are ignored
+                seen: dict[int, list[int]] = {}
+                finished: set[int] = set()
 
-                all_results.extend(self.run_stage(layout, spec, steps, s, todo, opts, on_done))
+                def on_batch(task_index, amount, rows):
+                    if task_index not in finished:
+                        got = seen.setdefault(task_index, [0, 0])
+                        got[0] += amount
+                        got[1] += rows
+                        bar.advance(amount, rows)
+
+                def on_done(r, t, s=s):
+                    finished.add(t.index)
+                    amount, rows = seen.pop(t.index, (0, 0))
+                    full = t.size if s == 0 else r.read.rows_read
+                    bar.advance(max(full - amount, 0), max(r.read.rows_read + r.read.rows_quarantined - rows, 0))
+
+                set_progress_sink(on_batch if bar.enabled else None)
+                try:
+                    all_results.extend(self.run_stage(layout, spec, steps, s, todo, opts, on_done))
+                finally:
+                    set_progress_sink(None)
                 bar.stop()
                 if seg.glob is not None:
                     gi, gs = seg.glob

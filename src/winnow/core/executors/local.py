@@ -16,16 +16,18 @@ import cloudpickle
 
 from winnow.core.executors.base import Executor
 from winnow.core.pipeline.executor_registry import register_executor
-from winnow.core.pipeline.runner import RunLayout, TaskResult, run_task
+from winnow.core.pipeline.runner import RunLayout, TaskResult, progress_sink, run_task, set_progress_sink
 from winnow.core.spawn import main_not_reimported
 
 _WORKER_STATE: dict = {}
 
 
-def _init_worker(payload: bytes) -> None:
+def _init_worker(payload: bytes, progress=None) -> None:
     from winnow.core.executors.lifeline import exit_with_parent
 
     exit_with_parent()  # a killed driver must not leave workers behind
+    if progress is not None:  # per-batch progress goes back to the driver through this queue
+        set_progress_sink(lambda *item: progress.put(item))
     # payload is our own pickled pipeline from the parent process (not external input)
     _WORKER_STATE["args"] = pickle.loads(payload)
 
@@ -33,6 +35,19 @@ def _init_worker(payload: bytes) -> None:
 def _worker_run(s: int, task) -> TaskResult:
     layout, spec, steps, opts = _WORKER_STATE["args"]
     return run_task(layout, spec, steps, s, task, **opts)
+
+
+def _drain(queue, sink) -> None:
+    if queue is None:
+        return
+    import queue as q
+
+    while True:
+        try:
+            item = queue.get_nowait()
+        except q.Empty:
+            return
+        sink(*item)
 
 
 @register_executor
@@ -64,12 +79,17 @@ class LocalExecutor(Executor):
         payload = cloudpickle.dumps((layout, spec, steps, opts))
         ctx = mp.get_context("spawn")
         n = min(self.workers, len(tasks))
-        with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(payload,)) as pool:
+        sink = progress_sink()
+        queue = ctx.Queue() if sink is not None else None
+        with ProcessPoolExecutor(
+            max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(payload, queue)
+        ) as pool:
             with main_not_reimported():  # the workers start at the first submits
                 pending = {pool.submit(_worker_run, s, t): t for t in tasks}
             try:
                 while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    done, _ = wait(pending, timeout=0.25 if queue is not None else None, return_when=FIRST_COMPLETED)
+                    _drain(queue, sink)  # in this thread, before the finished tasks' on_done
                     for f in done:
                         t = pending.pop(f)
                         r = f.result()

@@ -313,6 +313,40 @@ def _compression(path: str) -> str | None:
     return None
 
 
+#: raw (on-disk, compressed) bytes the readers of this process have read: the runner turns its
+#: growth into progress within a file
+RAW_BYTES_READ = [0]
+
+
+class _Counted:
+    """A file object that adds the bytes read through it to :data:`RAW_BYTES_READ`."""
+
+    def __init__(self, fh):
+        self._fh = fh
+
+    def read(self, n=-1):
+        b = self._fh.read(n)
+        RAW_BYTES_READ[0] += len(b)
+        return b
+
+    def readinto(self, buf):
+        n = self._fh.readinto(buf)
+        RAW_BYTES_READ[0] += n or 0
+        return n
+
+    def __getattr__(self, name):
+        return getattr(self._fh, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._fh.close()
+
+    def __iter__(self):
+        return iter(self._fh)
+
+
 def _open_binary(path: str, spec: InputSpec):
     """Open a (possibly compressed) file for reading bytes.
 
@@ -322,10 +356,8 @@ def _open_binary(path: str, spec: InputSpec):
     import fsspec
 
     comp = _compression(path)
-    if comp is not None:
-        raw = fsspec.open(path, "rb", **spec.storage_options).open()
-        return _StreamDecoder(raw, comp)
-    return fsspec.open(path, "rb", **spec.storage_options).open()
+    raw = _Counted(fsspec.open(path, "rb", **spec.storage_options).open())
+    return _StreamDecoder(raw, comp) if comp is not None else raw
 
 
 def _decompressor(comp: str):

@@ -356,6 +356,21 @@ def run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: Read
         release_memory()
 
 
+#: called as ``sink(task_index, amount, rows)`` after every batch of a task running in this process
+#: (``amount``: raw input bytes in stage 0, rows later): progress within a file. Set by the executor.
+_PROGRESS_SINK: list = [None]
+
+
+def set_progress_sink(sink) -> None:
+    """Where tasks running in this process report progress after each batch (None: nowhere)."""
+    _PROGRESS_SINK[0] = sink
+
+
+def progress_sink():
+    """The current progress sink of this process (or None)."""
+    return _PROGRESS_SINK[0]
+
+
 def _run_task(
     layout: RunLayout,
     spec: InputSpec,
@@ -408,8 +423,15 @@ def _run_task(
     read_seconds = 0.0
     t_last = time.perf_counter()
     plan.setup()
+    from winnow.core.io.readers import RAW_BYTES_READ
+
+    sink, raw0, reported = _PROGRESS_SINK[0], RAW_BYTES_READ[0], 0
     for batch in iter_stage_input(layout, spec, task, s, batch_rows, rstats, q_writer, strict):
         read_seconds += time.perf_counter() - t_last
+        if sink is not None:  # progress within the file: raw bytes consumed (stage 0) or rows
+            pos = min(RAW_BYTES_READ[0] - raw0, task.size) if s == 0 else reported + batch.num_rows
+            sink(task.index, max(pos - reported, 0), batch.num_rows)
+            reported = max(pos, reported)
         d = None
         if decisions is not None:  # the slice aligned with this batch
             d = decisions.slice(dec_pos, batch.num_rows)
