@@ -170,3 +170,26 @@ def working(what: str):
     else:
         yield
     con.print(f"{esc(what)}: done in {time.perf_counter() - t0:.1f} s", highlight=False)
+
+
+def run_progress(console, quiet: bool = False, description: str = "{task.description}"):
+    """The progress bar of the long verbs (bench, mix): done/total runs, elapsed time and ETA."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn(f"[bold]{description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+    )

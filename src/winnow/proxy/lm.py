@@ -69,6 +69,20 @@ def lm_params(vocab_size: int, d_model: int, n_layers: int, ctx: int, **_) -> in
     return vocab_size * d + ctx * d + n_layers * (12 * d * d + 13 * d) + 2 * d
 
 
+def lm_step(model, opt, windows) -> float:
+    """One training step of a causal LM on token windows ``[B, T + 1]`` (next-token cross-entropy,
+    gradient norm clipped at 1); returns the loss. Shared by the proxy recipe and the export check."""
+    import torch
+
+    logits = model(windows[:, :-1])
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), windows[:, 1:].reshape(-1))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss.item()
+
+
 def resolve_recipe(preset: str = "cpu-tiny", **overrides) -> dict:
     """The full training config of a preset with overrides; ``tokens`` sets the steps (fixed compute).
 
@@ -369,14 +383,8 @@ def _train_lm(
                     if c
                 ]
             ).to(device)
-        logits = model(w[:, :-1])
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        losses.append(lm_step(model, opt, w))
         sched.step()
-        losses.append(loss.item())
         if progress is not None:
             progress(step + 1, steps)
     eval_losses = {

@@ -54,7 +54,7 @@ def train(
     from torch.utils.data import DataLoader
 
     from winnow.deliver.export.dataset import TokenDataset
-    from winnow.proxy.lm import TinyLM
+    from winnow.proxy.lm import TinyLM, lm_step
 
     with open(f"{out}/manifest.json", encoding="utf-8") as fh:
         man = json.load(fh)
@@ -72,13 +72,7 @@ def train(
     losses, step = [], 0
     while step < steps:
         for w in DataLoader(train_ds, batch_size=batch, drop_last=True):
-            logits = model(w[:, :-1])
-            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), w[:, 1:].reshape(-1))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            losses.append(loss.item())
+            losses.append(lm_step(model, opt, w))
             step += 1
             if step >= steps:
                 break

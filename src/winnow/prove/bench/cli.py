@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from winnow.cli_common import cli_errors
+from winnow.cli_common import cli_errors, run_progress
 
 
 @cli_errors(ValueError)
@@ -43,28 +43,11 @@ def bench(
     err = Console(stderr=True)
     cfg = load_config(config)
     out = out or cfg["output"] or "runs/bench"
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     from winnow.prove.bench.harness import format_eval_table
 
     log = None if quiet else (lambda s: err.print(escape(s), highlight=False))
-    bar = Progress(
-        TextColumn("[bold]training proxies"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=err,
-        disable=quiet,
-    )
+    bar = run_progress(err, quiet, "training proxies")
     task_id = bar.add_task("runs", total=None)
     with bar:
         res = run_bench(

@@ -396,6 +396,23 @@ def rank_transfer(runs: list[dict], cfg: dict, proxies: list[str], evals: list[s
     return out
 
 
+def _mean_and_gain(values: list, baseline: list, sign: float, is_baseline: bool) -> dict:
+    """Mean, std and 95% CI of ``values``; the gain over the seed-paired ``baseline`` with its CI
+    (``sign`` makes higher better); significant when the gain's CI excludes zero."""
+    m, sd, lo, hi = mean_ci(values)
+    g, _, glo, ghi = mean_ci([sign * (v - b) for v, b in zip(values, baseline)])
+    return {
+        "mean": m,
+        "std": sd,
+        "ci_low": lo,
+        "ci_high": hi,
+        "gain": g,
+        "gain_ci_low": glo,
+        "gain_ci_high": ghi,
+        "significant": bool(not is_baseline and (glo > 0 or ghi < 0)),
+    }
+
+
 def _summarise(runs: list[dict], cfg: dict, sign: float, evals: list[str] = ()) -> tuple[list[dict], list[dict]]:
     base = cfg["baseline"]
     by = {(r["strategy"], str(r["budget"]), r["seed"]): r for r in runs}
@@ -404,9 +421,7 @@ def _summarise(runs: list[dict], cfg: dict, sign: float, evals: list[str] = ()) 
         lab = st["label"]
         for b in cfg["budgets"]:
             rs = [by[(lab, str(b), s)] for s in cfg["seeds"]]
-            m, sd, lo, hi = mean_ci([r["metric"] for r in rs])
-            gains = [sign * (r["metric"] - by[(base, str(b), r["seed"])]["metric"]) for r in rs]
-            g, _, glo, ghi = mean_ci(gains)
+            paired = [by[(base, str(b), r["seed"])] for r in rs]
             aucs = [r["detection_auc"] for r in rs if r["detection_auc"] is not None]
             fl = [r["flipped_selected"] for r in rs if r["flipped_selected"] is not None]
             td = [r["target_domain_selected"] for r in rs if r["target_domain_selected"] is not None]
@@ -415,14 +430,7 @@ def _summarise(runs: list[dict], cfg: dict, sign: float, evals: list[str] = ()) 
                     "strategy": lab,
                     "budget": b,
                     "n": len(rs),
-                    "mean": m,
-                    "std": sd,
-                    "ci_low": lo,
-                    "ci_high": hi,
-                    "gain": g,
-                    "gain_ci_low": glo,
-                    "gain_ci_high": ghi,
-                    "significant": bool(lab != base and (glo > 0 or ghi < 0)),
+                    **_mean_and_gain([r["metric"] for r in rs], [p["metric"] for p in paired], sign, lab == base),
                     "detection_auc": float(np.nanmean(aucs)) if aucs else None,
                     "flipped_selected": float(np.mean(fl)) if fl else None,
                     "target_domain_selected": float(np.mean(td)) if td else None,
@@ -434,20 +442,9 @@ def _summarise(runs: list[dict], cfg: dict, sign: float, evals: list[str] = ()) 
                 summary[-1]["epochs"] = float(np.mean([r["epochs"] for r in rs]))
                 summary[-1]["metrics"] = {}
                 for e in evals:
-                    m, sd, lo, hi = mean_ci([r["metrics"][e] for r in rs])
-                    g, _, glo, ghi = mean_ci(
-                        [sign * (r["metrics"][e] - by[(base, str(b), r["seed"])]["metrics"][e]) for r in rs]
+                    summary[-1]["metrics"][e] = _mean_and_gain(
+                        [r["metrics"][e] for r in rs], [p["metrics"][e] for p in paired], sign, lab == base
                     )
-                    summary[-1]["metrics"][e] = {
-                        "mean": m,
-                        "std": sd,
-                        "ci_low": lo,
-                        "ci_high": hi,
-                        "gain": g,
-                        "gain_ci_low": glo,
-                        "gain_ci_high": ghi,
-                        "significant": bool(lab != base and (glo > 0 or ghi < 0)),
-                    }
         aucs = [by[(lab, str(cfg["budgets"][0]), s)]["detection_auc"] for s in cfg["seeds"]]
         if any(a is not None for a in aucs):
             m, _, lo, hi = mean_ci([a for a in aucs if a is not None])

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from winnow.cli_common import cli_errors
+from winnow.cli_common import cli_errors, run_progress
 
 
 @cli_errors(ValueError)
@@ -38,14 +38,6 @@ def mix(
     import yaml
     from rich.console import Console
     from rich.markup import escape
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
     from rich.table import Table
 
     from winnow.prove.mix.run import MixConfigError, load_mix_config, run_mix
@@ -61,16 +53,7 @@ def mix(
         err.print(f"[bold red]error:[/bold red] {escape(str(e))}")
         raise typer.Exit(2)
     out = out or cfg.get("output") or "runs/mix"
-    bar = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=err,
-        disable=quiet,
-    )
+    bar = run_progress(err, quiet)
     ids: dict[str, int] = {}
 
     def progress(phase, done, total):
