@@ -4,7 +4,8 @@
 for speed; ``workers>1`` uses a ``spawn`` process pool so no state leaks between workers.
 A global step's reduce runs as ``workers`` partitions (:meth:`Executor.reduce`): each phase of
 its plan with several tasks goes to a process pool (one pool for the whole reduce), a phase of
-one task (a global pass, or a step that does not partition) runs in this process.
+one task (a global pass, or a step that does not partition) runs in this process, and so does a
+small reduce (fewer than ``pool_min_rows`` key rows: a pool would cost more than it saves).
 """
 
 from __future__ import annotations
@@ -69,9 +70,17 @@ class LocalExecutor(Executor):
     """Runs the tasks of a stage on ``workers`` processes."""
 
     name = "local"
+    #: a reduce over fewer key rows runs its partitions in this process: starting a pool (imports,
+    #: compiled kernels) costs seconds, more than such a reduce takes
+    pool_min_rows: int = 200_000
     _rpool = None
+    _pool_ok = False
 
     def reduce(self, gs, key_files: list, dec_dir: str) -> list[dict]:
+        import pyarrow.parquet as pq
+
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in key_files if f)
+        self._pool_ok = rows >= self.pool_min_rows
         try:
             return super().reduce(gs, key_files, dec_dir)
         finally:
@@ -82,7 +91,7 @@ class LocalExecutor(Executor):
     def run_reduce_tasks(self, tasks: list) -> list[dict]:
         """Tasks of a reduce phase on a process pool (started at the first phase with several
         tasks, kept for the rest of the reduce); a single task runs in this process."""
-        if self.workers == 1 or len(tasks) == 1:
+        if self.workers == 1 or len(tasks) == 1 or not self._pool_ok:
             return [run_measured(t) for t in tasks]
         if self._rpool is None:
             ctx = mp.get_context("spawn")

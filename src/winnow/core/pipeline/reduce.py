@@ -78,7 +78,7 @@ class _PeakRSS:
 
 def run_measured(task: ReduceTask) -> dict:
     """Run one task; return its result with ``seconds``, ``peak_rss_mb`` (sampled resident size
-    of the process during the task), ``start_rss_mb``, ``pid`` and ``host``."""
+    of the process during the task), ``start_rss_mb``, ``pid``, ``host`` and Ray ``node``."""
     from winnow.core.memory import release_memory
 
     t0 = time.perf_counter()
@@ -95,7 +95,18 @@ def run_measured(task: ReduceTask) -> dict:
         "start_rss_mb": round(m.start / 2**20, 1),
         "pid": os.getpid(),
         "host": socket.gethostname(),
+        "node": _ray_node(),
     }
+
+
+def _ray_node() -> str | None:
+    """The Ray node id of this process (None outside Ray)."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return None
+    return ray.get_runtime_context().get_node_id()
 
 
 def run_plan(plan: Sequence[Sequence[ReduceTask]], run: Callable[[list], list] | None = None) -> list[dict]:
