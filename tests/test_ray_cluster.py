@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -144,3 +145,39 @@ def test_killed_worker_node_mid_stage_gives_the_local_rows(cluster, sample_corpu
     info = json.load(open(os.path.join(out, "_work", "stage-0", "reduce.json")))
     assert info["step"] == "exact_dedup" and info["partitions"] == 2
     assert len({t["node"] for t in info["tasks"]}) == 2
+
+
+def test_a_driver_with_another_token_is_refused(cluster, sample_corpus, tmp_path):
+    env = {**cluster.env, "RAY_AUTH_TOKEN": "0" * 64}
+    cmd = [sys.executable, "-m", "winnow.cli", "run", "-i", f"{sample_corpus}/raw/", "-o", str(tmp_path / "x")]
+    spec = tmp_path / "p.yaml"
+    spec.write_text("input: {path: unused}\noutput: unused\nsteps: [length]\n")
+    p = subprocess.run(
+        cmd[:4] + [str(spec)] + cmd[4:] + ["--executor", "ray", "--ray-address", cluster.address, "--no-progress"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert p.returncode != 0
+    assert "auth" in p.stderr.lower(), p.stderr[-2000:]
+    assert not os.path.exists(tmp_path / "x" / "data")
+
+
+def test_the_readme_cluster_guide_names_real_options():
+    from winnow.core.executors.ray import RayExecutor
+
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    guide = readme.split("#### Running on a cluster", 1)[1].split("### ", 1)[0]
+    for block in re.findall(r"```yaml\n(.*?)```", guide, flags=re.S):
+        cfg = yaml.safe_load(block)
+        assert RayExecutor.validate_options(cfg["executor_options"])["reduce_partitions"] == 64
+    flags = set(re.findall(r"(--ray-[a-z-]+)", guide))
+    help_text = subprocess.run(
+        [sys.executable, "-m", "winnow.cli", "run", "--help"], capture_output=True, text=True, env=cluster_env()
+    ).stdout
+    assert flags and all(f in help_text for f in flags), flags
+
+
+def cluster_env() -> dict:
+    return {**os.environ, "PYTHONPATH": os.path.join(ROOT, "src"), "COLUMNS": "200"}
