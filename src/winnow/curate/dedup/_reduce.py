@@ -205,6 +205,70 @@ def write_by_part(tb: pa.Table, pattern: str) -> None:
         write_parquet_atomic(tb.slice(a, b - a), pattern.format(int(ps[a])))
 
 
+def write_groups(path: str, table: pa.Table, group: np.ndarray) -> None:
+    """Rows of ``table`` to an Arrow IPC file with one record batch per value of ``group`` (so
+    one group is read without the others), and ``path.json`` listing the group of each record
+    batch; both written atomically."""
+    import json
+
+    order = np.argsort(group, kind="stable")
+    g = np.asarray(group)[order]
+    table = table.take(pa.array(order)).combine_chunks()
+    cuts = np.flatnonzero(np.r_[True, g[1:] != g[:-1], True]) if len(g) else np.zeros(1, np.int64)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    groups = []
+    with pa.OSFile(tmp, "wb") as fh, pa.ipc.new_file(fh, table.schema) as w:
+        for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+            w.write_batch(table.slice(a, b - a).combine_chunks().to_batches()[0])
+            groups.append(int(g[a]))
+    os.replace(tmp, path)
+    with open(tmp, "w") as fh:
+        json.dump(groups, fh)
+    os.replace(tmp, path + ".json")
+
+
+class GroupReaders:
+    """Read one group from every :func:`write_groups` file of a folder (by name prefix): only
+    that group's record batches are read; files stay open until the ``with`` block ends."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self._index: dict[str, dict[int, list[tuple[str, int]]]] = {}
+        self._open: dict[str, tuple] = {}
+
+    def _groups(self, prefix: str) -> dict[int, list[tuple[str, int]]]:
+        import glob
+        import json
+
+        if prefix not in self._index:
+            idx: dict[int, list[tuple[str, int]]] = {}
+            for side in sorted(glob.glob(os.path.join(self.folder, f"{prefix}*.arrow.json"))):
+                with open(side) as fh:
+                    for k, g in enumerate(json.load(fh)):
+                        idx.setdefault(g, []).append((side[: -len(".json")], k))
+            self._index[prefix] = idx
+        return self._index[prefix]
+
+    def read(self, prefix: str, group: int) -> pa.Table:
+        """Rows of ``group`` in the files named ``prefix*.arrow`` (empty table if none)."""
+        parts = []
+        for path, k in self._groups(prefix).get(group, []):
+            if path not in self._open:
+                fh = pa.OSFile(path, "rb")
+                self._open[path] = (fh, pa.ipc.open_file(fh))
+            parts.append(self._open[path][1].get_batch(k))
+        return pa.Table.from_batches(parts).combine_chunks() if parts else pa.table({})
+
+    def __enter__(self) -> "GroupReaders":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for fh, _ in self._open.values():
+            fh.close()
+        self._open.clear()
+
+
 def read_partition(in_dir: str, q: int, columns: list[str] | None = None, prefix: str = "p") -> pa.Table | None:
     """Every file of partition ``q`` in ``in_dir`` (``{prefix}{q:04d}-*.parquet``), concatenated."""
     import glob

@@ -40,6 +40,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -60,6 +61,7 @@ from winnow.core.text.hashing import GOLDEN, MASK64, splitmix64
 from winnow.core.text.normalized_words import concat_ranges as _ranges
 from winnow.core.text.normalized_words import shingle_hashes
 from winnow.curate.dedup._reduce import (
+    GroupReaders,
     find_roots,
     key_counts,
     prefix_partition,
@@ -69,8 +71,8 @@ from winnow.curate.dedup._reduce import (
     shuffle_keys,
     starts_of,
     union,
-    write_by_part,
     write_clusters,
+    write_groups,
     write_parquet_atomic,
     write_sparse_decisions,
 )
@@ -425,18 +427,18 @@ class MinhashDedup(GlobalStep):
         2. ``buckets`` (per bucket partition): sort, find buckets with ≥ 2 documents, write their
            memberships and link their members (local union-find; one row per candidate);
         3. ``components`` (one task, the global pass): union-find over those rows (candidates
-           only, one integer each) gives the connected components of the bucket graph, which
-           are cut into ``partitions`` groups of about equal size;
-        4. ``route`` (per range of key files, and per bucket partition): candidates' ids and
-           shingles, and memberships, → their component group;
-        5. ``decide`` (per component group): order the group by ``(id, gid)`` — the global id
-           order restricted to it — and cluster (centre or components, verified), in batches
-           of at most ``verify_block`` shingles;
+           only) gives the connected components of the bucket graph; components are grouped
+           into batches of at most ``verify_block`` shingles, batches into ``partitions`` groups;
+        4. ``route`` (per key file, and per bucket partition): each candidate's id and distinct
+           shingles, and each membership, → its batch (one record batch per batch in an Arrow IPC
+           file, so a batch is read without the rest);
+        5. ``decide`` (per group of batches): per batch, order its documents by ``(id, gid)`` —
+           the global id order restricted to them — and cluster (centre or components, verified);
         6. ``write`` (per range of tasks): decisions per task.
 
         A document only meets documents of its own component, so step 5 decides exactly what
         one global pass would, whatever the number of partitions; centre clustering's
-        sequential rule (visit in id order) runs per component.
+        sequential rule (visit in id order) runs per batch of whole components.
         """
         key_files = list(key_files)
         P = max(1, int(partitions))
@@ -447,220 +449,238 @@ class MinhashDedup(GlobalStep):
         split, memb, local, route, clusters = (
             os.path.join(sc, d) for d in ("split", "memb", "local", "route", "clusters")
         )
-        comp_file = os.path.join(sc, "components.parquet")
+        comp = (os.path.join(sc, "components.parquet"), os.path.join(sc, "batches.json"))
         ranges = list(enumerate(chunks(T, P)))
         reason = "minhash_dedup:near_duplicate"
+        cols = self.band_columns() + (["nsh"] if self.verify else [])
+        cc = self.cluster_column
         return [
             [
                 ReduceTask(
-                    "split",
-                    c,
-                    shuffle_keys,
-                    (key_files, starts, lo, hi, self.band_columns(), _explode_bands, Pb, split, f"c{c:04d}"),
+                    "split", c, shuffle_keys, (key_files, starts, lo, hi, cols, _explode_bands, Pb, split, f"c{c:04d}")
                 )
                 for c, (lo, hi) in ranges
             ],
             [ReduceTask("buckets", q, _buckets, (split, q, Pb, memb, local)) for q in range(Pb)],
-            [ReduceTask("components", 0, _components, (local, comp_file, P))],
+            [ReduceTask("components", 0, _components, (local, *comp, P, self.verify_block))],
             [
-                ReduceTask("route", c, self._route_keys, (key_files, starts, lo, hi, comp_file, route, c))
+                ReduceTask("route", c, self._route_keys, (key_files, starts, lo, hi, comp[0], route))
                 for c, (lo, hi) in ranges
             ]
-            + [ReduceTask("route", q, _route_memberships, (memb, q, comp_file, route)) for q in range(Pb)],
+            + [ReduceTask("route", q, _route_memberships, (memb, q, comp[0], route)) for q in range(Pb)],
             [
-                ReduceTask("decide", r, self._decide, (route, r, os.path.join(clusters, f"p{r:04d}.parquet")))
+                ReduceTask("decide", r, self._decide, (route, comp[1], r, os.path.join(clusters, f"p{r:04d}.parquet")))
                 for r in range(P)
             ],
             [
-                ReduceTask(
-                    "write", c, write_sparse_decisions, (clusters, starts, lo, hi, out_dir, reason, self.cluster_column)
-                )
+                ReduceTask("write", c, write_sparse_decisions, (clusters, starts, lo, hi, out_dir, reason, cc))
                 for c, (lo, hi) in ranges
             ],
         ]
 
-    def _route_keys(
-        self, key_files: list, starts: np.ndarray, lo: int, hi: int, comp_file: str, route_dir: str, c: int
-    ) -> int:
-        """Ids (and shingles) of the candidates of key files ``lo..hi`` → their component group."""
+    def _route_keys(self, key_files: list, starts: np.ndarray, lo: int, hi: int, comp_file: str, route_dir: str) -> int:
+        """Ids and distinct shingles of the candidates of key files ``lo..hi`` → their batch
+        (one IPC file per key file, one record batch per batch)."""
         a, b = int(starts[lo]), int(starts[hi])
-        comp = (
-            pq.read_table(comp_file, filters=[("gid", ">=", a), ("gid", "<", b)], use_threads=False) if b > a else None
-        )
-        if comp is None or not comp.num_rows:
+        if b == a:
             return 0
+        comp = pq.read_table(comp_file, filters=[("gid", ">=", a), ("gid", "<", b)], use_threads=False)
         gid = np.asarray(comp.column("gid").to_numpy())
-        cols = ["id", "sh"] if self.verify else ["id"]
-        parts = []
+        batch = np.asarray(comp.column("batch").to_numpy())
+        n = 0
         for t in range(lo, hi):
             i0, i1 = np.searchsorted(gid, [starts[t], starts[t + 1]])
             if i1 == i0:
                 continue
-            kt = read_parquet(key_files[t], cols).take(pa.array(gid[i0:i1] - starts[t]))
-            out = {
-                "gid": gid[i0:i1],
-                "id": pc.cast(kt.column("id"), pa.string()),
-                "comp": comp.column("comp").slice(i0, i1 - i0),
-            }
-            out["part"] = comp.column("part").slice(i0, i1 - i0)
+            rows = gid[i0:i1] - starts[t]
+            kt = read_parquet(key_files[t], ["id", "sh"] if self.verify else ["id"])
+            out = {"gid": pa.array(gid[i0:i1]), "id": pc.cast(kt.column("id"), pa.string()).take(pa.array(rows))}
             if self.verify:
-                sh = kt.column("sh")
-                out["sh"] = pc.cast(sh, pa.large_list(sh.type.value_type))
-            parts.append(pa.table(out))
-        tb = pa.concat_tables(parts).combine_chunks()
-        write_by_part(tb, os.path.join(route_dir, "p{:04d}-c%04d.parquet" % c))
-        return tb.num_rows
+                col = kt.column("sh").combine_chunks()
+                narrow = col.type.value_type == pa.uint32()  # hashes stored as their top 32 bits
+                vals, counts = unique_per_doc(*_take_lists(col, rows))
+                del col
+                offs = np.zeros(len(counts) + 1, np.int64)
+                np.cumsum(counts, out=offs[1:])
+                out["sh"] = pa.LargeListArray.from_arrays(
+                    pa.array(offs), pa.array((vals >> np.uint64(32)).astype(np.uint32) if narrow else vals)
+                )
+                del vals
+            del kt
+            write_groups(os.path.join(route_dir, f"sets-t{t:05d}.arrow"), pa.table(out), batch[i0:i1])
+            n += i1 - i0
+        return int(n)
 
-    def _decide(self, route_dir: str, r: int, out: str) -> dict:
-        """Cluster the candidates of component group ``r`` in id order (see :meth:`reduce_plan`)."""
-        stats = {"candidate_docs": 0, "verified_pairs": 0, "batches": 0, "duplicates": 0}
+    def _decide(self, route_dir: str, batches_file: str, r: int, out: str) -> dict:
+        """Cluster the batches of group ``r``, each in id order (see :meth:`reduce_plan`)."""
+        with open(batches_file) as fh:
+            part_of_batch = np.asarray(json.load(fh)["part"], np.int64)
+        mine = np.flatnonzero(part_of_batch == r)
+        stats = {"candidate_docs": 0, "verified_pairs": 0, "batches": int(len(mine)), "duplicates": 0}
         stats.update({"rounds": 0} if self.clustering == "center" else {"candidate_pairs": 0})
-        tb = read_partition(route_dir, r)
-        if tb is None:
-            write_clusters(out, np.zeros(0, np.int64), pa.array([], pa.string()), np.zeros(0, np.int64))
-            return stats
-        tb = tb.take(pc.sort_indices(tb, [("id", "ascending"), ("gid", "ascending")]))  # node order
-        m = tb.num_rows
-        gid = np.asarray(tb.column("gid").to_numpy())
-        comp = np.asarray(tb.column("comp").to_numpy())
-        mb = read_partition(route_dir, r, prefix="m")
-        by_gid = np.argsort(gid)
-        K = by_gid[np.searchsorted(gid[by_gid], np.asarray(mb.column("gid").to_numpy()))]
-        B = np.asarray(mb.column("bucket").to_numpy(), np.int64)
-        del mb
-        sh = tb.column("sh").combine_chunks() if self.verify else None
-        nsh = (
-            np.asarray(pc.list_value_length(sh).to_numpy(zero_copy_only=False), np.int64)
-            if sh is not None
-            else np.ones(m, np.int64)
+        gids, ids, roots = [], [], []
+        base = 0
+        with GroupReaders(route_dir) as groups:
+            for bi in mine.tolist():
+                tb = groups.read("sets-", bi)
+                tb = tb.take(pc.sort_indices(tb, [("id", "ascending"), ("gid", "ascending")]))  # node order
+                m = tb.num_rows
+                gid = np.asarray(tb.column("gid").to_numpy())
+                mb = groups.read("memb-", bi)
+                by_gid = np.argsort(gid)
+                K = by_gid[np.searchsorted(gid[by_gid], np.asarray(mb.column("gid").to_numpy()))]
+                B = np.asarray(mb.column("bucket").to_numpy(), np.int64)
+                del mb
+                vals = offs = None
+                if self.verify:
+                    col = tb.column("sh").combine_chunks()
+                    vals = np.asarray(pc.list_flatten(col).to_numpy())
+                    if vals.dtype == np.uint32:
+                        vals = vals.astype(np.uint64) << np.uint64(32)
+                    offs = np.zeros(m + 1, np.int64)
+                    np.cumsum(pc.list_value_length(col).to_numpy(zero_copy_only=False), out=offs[1:])
+                    del col
+                if self.clustering == "center":
+                    found, rounds, tested = centre_rounds(K, B, m, vals, offs, self.threshold)
+                    stats["rounds"] = max(stats["rounds"], rounds)
+                    root = np.arange(m, dtype=np.int64)
+                    d = found >= 0
+                    root[d] = found[d]
+                else:
+                    root, tested, e = component_roots(K, B, m, vals, offs, self.threshold)
+                    stats["candidate_pairs"] += e
+                stats["verified_pairs"] += tested
+                stats["candidate_docs"] += m
+                gids.append(gid)
+                ids.append(tb.column("id").combine_chunks())
+                roots.append(root + base)
+                base += m
+                del tb, vals, offs, K, B
+                release_memory()
+        cat = np.concatenate
+        stats["duplicates"] = write_clusters(
+            out,
+            cat(gids) if gids else np.zeros(0, np.int64),
+            pa.concat_arrays(ids) if ids else pa.array([], pa.string()),
+            cat(roots) if roots else np.zeros(0, np.int64),
         )
-        # batches of whole components
-        corder = np.lexsort((np.arange(m), comp))
-        cs = comp[corder]
-        cstart = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]])
-        csize = np.add.reduceat(nsh[corder], cstart)
-        cmemb = np.add.reduceat(np.bincount(K, minlength=m)[corder], cstart)
-        boc = _batches_by_totals(csize, cmemb, self.verify_block, max(1, self.verify_block // 8))
-        batch = np.empty(m, np.int64)
-        batch[corder] = np.repeat(boc, np.diff(np.r_[cstart, m]))
-        nb = int(boc[-1]) + 1
-        node_by_b = np.argsort(batch, kind="stable")  # ascending node order within each batch
-        ncut = np.searchsorted(batch[node_by_b], np.arange(nb + 1))
-        mb_b = batch[K]
-        memb_by_b = np.argsort(mb_b, kind="stable")
-        mcut = np.searchsorted(mb_b[memb_by_b], np.arange(nb + 1))
-        root = np.arange(m, dtype=np.int64)
-        for bi in range(nb):
-            ks = node_by_b[ncut[bi] : ncut[bi + 1]]
-            msel = memb_by_b[mcut[bi] : mcut[bi + 1]]
-            Kb = np.searchsorted(ks, K[msel])
-            vals = offs = None
-            if sh is not None:
-                vals, cnt = unique_per_doc(*_take_lists(sh, ks))
-                offs = np.zeros(len(ks) + 1, np.int64)
-                np.cumsum(cnt, out=offs[1:])
-            if self.clustering == "center":
-                found, rounds, tested = centre_rounds(Kb, B[msel], len(ks), vals, offs, self.threshold)
-                stats["rounds"] = max(stats["rounds"], rounds)
-                d = found >= 0
-                root[ks[d]] = ks[found[d]]
-            else:
-                rb, tested, e = component_roots(Kb, B[msel], len(ks), vals, offs, self.threshold)
-                stats["candidate_pairs"] += e
-                root[ks] = ks[rb]
-            stats["verified_pairs"] += tested
-            del vals, offs
-            release_memory()
-        stats.update(candidate_docs=m, batches=nb)
-        stats["duplicates"] = write_clusters(out, gid, tb.column("id").combine_chunks(), root)
         return stats
 
 
 def _explode_bands(table: pa.Table, parts: int) -> tuple[pa.Table, np.ndarray]:
-    """``(gid, band, h)`` per document and band with a bucket (h ≠ 0), partitioned by hash prefix."""
+    """``(gid, band, h, nsh)`` per document and band with a bucket (h ≠ 0), partitioned by hash prefix."""
     gid = np.asarray(table.column("gid").to_numpy())
-    gs, bs, hs = [], [], []
-    for j, name in enumerate(c for c in table.column_names if c != "gid"):
+    nsh = (
+        np.asarray(table.column("nsh").to_numpy(), np.int64)
+        if "nsh" in table.column_names
+        else np.ones(len(gid), np.int64)
+    )
+    gs, bs, hs, ns = [], [], [], []
+    for j, name in enumerate(c for c in table.column_names if c not in ("gid", "nsh")):
         h = np.asarray(table.column(name).to_numpy(), np.uint64)
         ok = h != 0
         gs.append(gid[ok])
         bs.append(np.full(int(ok.sum()), j, np.int16))
         hs.append(h[ok])
+        ns.append(nsh[ok])
     h = np.concatenate(hs)
-    return pa.table({"gid": np.concatenate(gs), "band": np.concatenate(bs), "h": h}), prefix_partition(h, parts)
+    tb = pa.table({"gid": np.concatenate(gs), "band": np.concatenate(bs), "h": h, "nsh": np.concatenate(ns)})
+    return tb, prefix_partition(h, parts)
 
 
 def _buckets(split_dir: str, q: int, parts: int, memb_dir: str, local_dir: str) -> dict:
     """One bucket partition: the buckets with ≥ 2 documents; writes their memberships
     ``(gid, bucket)`` (bucket numbers unique over partitions) and, per candidate, the smallest
-    gid it is linked to here (``local``: the input of the global union-find)."""
+    gid it is linked to here, its shingle count and its memberships here (``local``: the input
+    of the global union-find)."""
     tb = read_partition(split_dir, q)
     empty = np.zeros(0, np.int64)
-    gid = h = band = empty
+    gid = h = band = nsh = empty
     if tb is not None:
         gid = np.asarray(tb.column("gid").to_numpy(), np.int64)
         band = np.asarray(tb.column("band").to_numpy())
         h = np.asarray(tb.column("h").to_numpy())
+        nsh = np.asarray(tb.column("nsh").to_numpy(), np.int64)
     del tb
-    order = np.lexsort((gid, h, band))
-    gid, h, band = gid[order], h[order], band[order]
+    order = np.argsort(h)  # one 64-bit key: equal hashes of different bands (2⁻⁶⁴) are split below
+    if len(h) > 1:
+        hs, bs = h[order], band[order]
+        if ((hs[1:] == hs[:-1]) & (bs[1:] != bs[:-1])).any():
+            order = np.lexsort((band, h))
+    gid, h, band, nsh = gid[order], h[order], band[order], nsh[order]
+    del order
     new = np.r_[True, (h[1:] != h[:-1]) | (band[1:] != band[:-1])] if len(h) else np.zeros(0, bool)
     bid = np.cumsum(new) - 1
     multi = np.bincount(bid)[bid] > 1 if len(bid) else np.zeros(0, bool)
-    ns, bid = gid[multi], bid[multi]
+    ns, bid, nsh = gid[multi], bid[multi], nsh[multi]
     first = np.r_[True, bid[1:] != bid[:-1]] if len(bid) else np.zeros(0, bool)
     bucket = (np.cumsum(first) - 1) * parts + q
     write_parquet_atomic(
         pa.table({"gid": ns, "bucket": bucket.astype(np.int64)}), os.path.join(memb_dir, f"p{q:04d}-b.parquet")
     )
-    cand = np.unique(ns)
+    cand, at, cnt = np.unique(ns, return_index=True, return_counts=True)
     loc = np.searchsorted(cand, ns)
     parent = np.arange(len(cand), dtype=np.int64)
     head = loc[np.maximum.accumulate(np.where(first, np.arange(len(bid)), 0))] if len(bid) else empty
     union(parent, head, loc)
     root = find_roots(parent)
-    write_parquet_atomic(pa.table({"gid": cand, "root": cand[root]}), os.path.join(local_dir, f"p{q:04d}-l.parquet"))
+    write_parquet_atomic(
+        pa.table({"gid": cand, "root": cand[root], "nsh": nsh[at], "nmemb": cnt.astype(np.int64)}),
+        os.path.join(local_dir, f"p{q:04d}-l.parquet"),
+    )
     return {"rows": int(len(gid)), "buckets": int(first.sum()), "memberships": int(len(ns))}
 
 
-def _components(local_dir: str, comp_file: str, parts: int) -> dict:
+def _components(local_dir: str, comp_file: str, batches_file: str, parts: int, verify_block: int) -> dict:
     """The global pass: connected components of the bucket graph over the candidates (union-find
-    of the partitions' links), cut into ``parts`` groups of about equal numbers of candidates."""
+    of the partitions' links); whole components are grouped into batches of at most
+    ``verify_block`` shingles (and ``verify_block / 8`` memberships) and at most 1/``parts`` of
+    all, batches into ``parts`` groups of about equal shingles. Writes ``(gid, batch)`` per candidate and the group of each batch."""
     import glob
 
     tabs = [read_parquet(f) for f in sorted(glob.glob(os.path.join(local_dir, "*.parquet")))]
-    g = (
-        np.concatenate([np.asarray(t.column("gid").to_numpy(), np.int64) for t in tabs])
-        if tabs
-        else np.zeros(0, np.int64)
-    )
-    rt = (
-        np.concatenate([np.asarray(t.column("root").to_numpy(), np.int64) for t in tabs])
-        if tabs
-        else np.zeros(0, np.int64)
-    )
+    cols = {k: [np.asarray(t.column(k).to_numpy(), np.int64) for t in tabs] for k in ("gid", "root", "nsh", "nmemb")}
+    g, rt, nsh, nmemb = (np.concatenate(v) if v else np.zeros(0, np.int64) for v in cols.values())
     del tabs
     cand = np.unique(g)
+    gi = np.searchsorted(cand, g)
+    nsh_c = np.zeros(len(cand), np.int64)
+    nsh_c[gi] = nsh
+    memb_c = np.bincount(gi, weights=nmemb, minlength=len(cand)).astype(np.int64)
     parent = np.arange(len(cand), dtype=np.int64)
-    union(parent, np.searchsorted(cand, g), np.searchsorted(cand, rt))
-    del g, rt
+    union(parent, gi, np.searchsorted(cand, rt))
+    del g, rt, nsh, nmemb, gi, cols
     root = find_roots(parent)  # smallest candidate of each component
-    size = np.bincount(root, minlength=len(cand))
-    comps = np.flatnonzero(size)
-    before = np.cumsum(size[comps]) - size[comps]
-    part_of = np.zeros(len(cand), np.int64)
-    part_of[comps] = (before * parts) // max(1, len(cand))
-    write_parquet_atomic(pa.table({"gid": cand, "comp": cand[root], "part": part_of[root].astype(np.int32)}), comp_file)
-    return {"candidates": int(len(cand)), "components": int(len(comps))}
+    corder = np.lexsort((np.arange(len(cand)), root))
+    cs = root[corder]
+    cstart = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]]) if len(cs) else np.zeros(0, np.int64)
+    csize = np.add.reduceat(nsh_c[corder], cstart) if len(cs) else np.zeros(0, np.int64)
+    cmemb = np.add.reduceat(memb_c[corder], cstart) if len(cs) else np.zeros(0, np.int64)
+    # at most verify_block shingles per batch, and at least `parts` batches to share out
+    size_cap = min(verify_block, -(-int(csize.sum()) // parts)) if len(cs) else verify_block
+    memb_cap = min(max(1, verify_block // 8), -(-int(cmemb.sum()) // parts)) if len(cs) else 1
+    boc = _batches_by_totals(csize, cmemb, max(1, size_cap), max(1, memb_cap))
+    batch = np.empty(len(cand), np.int64)
+    batch[corder] = np.repeat(boc, np.diff(np.r_[cstart, len(cand)]))
+    nb = int(boc[-1]) + 1 if len(boc) else 0
+    bsize = np.bincount(boc, weights=csize, minlength=nb)
+    before = np.cumsum(bsize) - bsize
+    part = ((before * parts) // max(1.0, float(bsize.sum()))).astype(np.int64)
+    write_parquet_atomic(pa.table({"gid": cand, "batch": batch}), comp_file)
+    tmp = f"{batches_file}.tmp-{os.getpid()}"
+    with open(tmp, "w") as fh:
+        json.dump({"part": part.tolist()}, fh)
+    os.replace(tmp, batches_file)
+    return {"candidates": int(len(cand)), "components": int(len(cstart)), "batches": nb}
 
 
 def _route_memberships(memb_dir: str, q: int, comp_file: str, route_dir: str) -> int:
-    """Memberships of bucket partition ``q`` → the component group of their document."""
+    """Memberships of bucket partition ``q`` → the batch of their document."""
     mb = read_partition(memb_dir, q)
     if mb is None:
         return 0
-    comp = read_parquet(comp_file, ["gid", "part"])
+    comp = read_parquet(comp_file, ["gid", "batch"])
     cg = np.asarray(comp.column("gid").to_numpy())
-    part = np.asarray(comp.column("part").to_numpy())[np.searchsorted(cg, np.asarray(mb.column("gid").to_numpy()))]
-    write_by_part(mb.append_column("part", pa.array(part)), os.path.join(route_dir, "m{:04d}-q%04d.parquet" % q))
+    batch = np.asarray(comp.column("batch").to_numpy())[np.searchsorted(cg, np.asarray(mb.column("gid").to_numpy()))]
+    write_groups(os.path.join(route_dir, f"memb-q{q:04d}.arrow"), mb, batch)
     return mb.num_rows
