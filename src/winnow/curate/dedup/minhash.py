@@ -635,7 +635,8 @@ def _components(local_dir: str, comp_file: str, batches_file: str, parts: int, v
     """The global pass: connected components of the bucket graph over the candidates (union-find
     of the partitions' links); whole components are grouped into batches of at most
     ``verify_block`` shingles (and ``verify_block / 8`` memberships) and at most 1/``parts`` of
-    all, batches into ``parts`` groups of about equal shingles. Writes ``(gid, batch)`` per candidate and the group of each batch."""
+    all, batches into ``parts`` groups of about equal shingles. Writes ``(gid, batch)`` per
+    candidate and the group of each batch."""
     import glob
 
     tabs = [read_parquet(f) for f in sorted(glob.glob(os.path.join(local_dir, "*.parquet")))]
