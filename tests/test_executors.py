@@ -34,7 +34,7 @@ def _steps():
 def _counts(manifest):
     return (
         {k: v for k, v in manifest["totals"].items() if "seconds" not in k},
-        [{k: v for k, v in s.items() if k != "seconds"} for s in manifest["steps"]],
+        [{k: v for k, v in s.items() if k not in ("seconds", "reduce_tasks")} for s in manifest["steps"]],
     )
 
 

@@ -155,7 +155,7 @@ def _sorted(t: pa.Table, keys=("id",)) -> pa.Table:
 
 def _strip_times(m: dict) -> dict:
     tot = {k: v for k, v in m["totals"].items() if k != "seconds"}
-    steps = [{k: v for k, v in s.items() if k != "seconds"} for s in m["steps"]]
+    steps = [{k: v for k, v in s.items() if k not in ("seconds", "reduce_tasks")} for s in m["steps"]]
     read = {k: v for k, v in m["read"].items() if k != "seconds"}
     checks = m["checks"]
     return {"totals": tot, "steps": steps, "read": read, "checks": checks}

@@ -61,6 +61,9 @@ def run(
         None, help="ray: object store size of a local Ray, e.g. 2GB (default: Ray's)."
     ),
     ray_max_retries: Optional[int] = typer.Option(None, help="ray: retries of a task whose worker died (default 3)."),
+    ray_reduce_partitions: Optional[int] = typer.Option(
+        None, help="ray: tasks per phase of a dedup reduce (default: cluster CPUs / CPUs per task)."
+    ),
 ):
     """Run a pipeline YAML (`--input`/`-o` point it at your data and folder). Writes data/ (kept rows),
     rejects/ (with step and reason), quarantine/ (unreadable input with file, offset, error) and
@@ -85,6 +88,7 @@ def run(
         "batch_rows": ray_batch_rows,
         "object_store_memory": ray_object_store_memory,
         "max_retries": ray_max_retries,
+        "reduce_partitions": ray_reduce_partitions,
     }
     res = run_yaml(
         pipeline,

@@ -7,6 +7,12 @@ otherwise passes the columns the strategy needs (``id``, ``text``, ``label``, ``
 picks the budget; ``apply`` keeps the chosen rows, adds a ``select_score`` column, and rejects
 the others with reason ``select:<method>``.
 
+The reduce stays one task (it does not partition): a budget is global — the kept rows are the
+top of one ranking over every row — and most strategies fit on all rows at once (DSIR's
+importance weights, a classifier, a gradient sketch), so partial reduces could not decide on
+their own. Its input is only the key columns (ids, token counts, scores or the text a strategy
+needs); the map that computes per-row scores is where the work is, and it runs in parallel.
+
 Example (YAML):
 
     steps:

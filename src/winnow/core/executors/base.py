@@ -43,6 +43,7 @@ from pydantic import ValidationError
 from winnow.core.executors.options import ExecutorOptions
 from winnow.core.memory import release_memory
 from winnow.core.pipeline.executor_registry import executor_names, takes_options
+from winnow.core.pipeline.reduce import ReduceTask, run_measured, run_plan, scratch_dir
 from winnow.core.pipeline.runner import (
     RunLayout,
     TaskResult,
@@ -127,11 +128,25 @@ class Executor(ABC):
         ``on_done(result, task)`` as each task finishes (progress).
         """
 
-    def reduce(self, gs: GlobalStep, key_files: list, dec_dir: str) -> None:
+    def reduce_partition_count(self) -> int:
+        """Partitions of a global step's reduce (default: one per worker)."""
+        return self.workers
+
+    def run_reduce_tasks(self, tasks: list[ReduceTask]) -> list[dict]:
+        """Run the independent tasks of one phase of a reduce plan; return their
+        :func:`~winnow.core.pipeline.reduce.run_measured` records. Default: in this process."""
+        return [run_measured(t) for t in tasks]
+
+    def reduce(self, gs: GlobalStep, key_files: list, dec_dir: str) -> list[dict]:
         """Run global step ``gs``'s reduce over the tasks' key files (``None``: a task kept no row),
-        writing per-task decisions into ``dec_dir``. Default: in this process, ``workers`` wide."""
-        gs.reduce(key_files, dec_dir, workers=self.workers)
+        writing per-task decisions into ``dec_dir``: the phases of ``gs.reduce_plan`` (one task per
+        partition, :meth:`reduce_partition_count` of them) through :meth:`run_reduce_tasks`.
+        Returns every task's record (phase, partition, seconds, peak RSS, host)."""
+        plan = gs.reduce_plan(key_files, dec_dir, partitions=self.reduce_partition_count(), workers=self.workers)
+        records = run_plan(plan, self.run_reduce_tasks)
+        shutil.rmtree(scratch_dir(dec_dir), ignore_errors=True)
         release_memory()
+        return records
 
     def close(self) -> None:
         """Release what the executor holds (pools, clusters it started)."""
@@ -144,13 +159,14 @@ class Executor(ABC):
 
     def run_stages(
         self, layout: RunLayout, spec, steps: list, tasks: list, opts: dict, *, progress: bool = False
-    ) -> tuple[list[TaskResult], dict[int, float]]:
+    ) -> tuple[list[TaskResult], dict[int, dict]]:
         """Run every stage of ``steps`` over ``tasks`` (resuming from markers): the stage loop.
 
-        Returns every (stage, task) result and the reduce seconds by global step index.
+        Returns every (stage, task) result and, by global step index, its reduce's ``seconds``
+        and number of ``tasks``.
         """
         all_results: list[TaskResult] = []
-        reduce_seconds: dict[int, float] = {}
+        reduces: dict[int, dict] = {}
         bar = _Progress(progress)
         try:
             for s, seg in enumerate(segments(steps)):
@@ -197,19 +213,22 @@ class Executor(ABC):
                 bar.stop()
                 if seg.glob is not None:
                     gi, gs = seg.glob
-                    reduce_seconds[gi] = self._reduce_stage(layout, s, gs, tasks, all_results, bar)
+                    reduces[gi] = self._reduce_stage(layout, s, gs, tasks, all_results, bar)
         finally:
             bar.stop()
-        return all_results, reduce_seconds
+        return all_results, reduces
 
     def _reduce_stage(
         self, layout: RunLayout, s: int, gs: GlobalStep, tasks: list, results: list[TaskResult], bar: "_Progress"
-    ) -> float:
-        """Reduce the global step ending stage ``s`` unless its marker exists; return its seconds."""
+    ) -> dict:
+        """Reduce the global step ending stage ``s`` unless its marker exists; return its
+        ``seconds`` and number of ``tasks``. Per-task seconds and peak RSS go to
+        ``_work/stage-s/reduce.json``."""
         rmark = layout.reduce_marker(s)
         if os.path.exists(rmark):
             with open(rmark) as fh:
-                return json.load(fh)["seconds"]
+                m = json.load(fh)
+            return {"seconds": m["seconds"], "tasks": m.get("reduce_tasks", 1)}
         key_files = []
         for t in tasks:
             r = next(x for x in results if x.stage == s and x.task == t.index)
@@ -220,11 +239,33 @@ class Executor(ABC):
         if os.path.isdir(dec_dir):
             shutil.rmtree(dec_dir)
         os.makedirs(dec_dir)
-        bar.note(f"{gs.name}: reduce over {len(key_files)} tasks")
-        self.reduce(gs, key_files, dec_dir)
+        parts = self.reduce_partition_count()
+        bar.note(f"{gs.name}: reduce over {len(key_files)} tasks, {parts} partition(s)")
+        records = self.reduce(gs, key_files, dec_dir) or []
         seconds = time.perf_counter() - rs
-        write_json_atomic(rmark, {"seconds": seconds})
-        return seconds
+        write_json_atomic(
+            os.path.join(layout.stage(s), "reduce.json"),
+            {
+                "step": gs.name,
+                "partitions": parts,
+                "seconds": round(seconds, 4),
+                "tasks": [
+                    {k: v for k, v in r.items() if k != "result"} | {"result": _jsonable(r.get("result"))}
+                    for r in records
+                ],
+            },
+        )
+        write_json_atomic(rmark, {"seconds": seconds, "reduce_tasks": len(records)})
+        return {"seconds": seconds, "tasks": len(records)}
+
+
+def _jsonable(x):
+    """A task's result as JSON (numbers, strings, dicts and lists of them; anything else as None)."""
+    try:
+        json.dumps(x)
+        return x
+    except TypeError:
+        return None
 
 
 class _Progress:

@@ -2,7 +2,10 @@
 
 ``workers=1`` runs tasks in the calling process (no pool), which is also what tests use
 for speed; ``workers>1`` uses a ``spawn`` process pool so no state leaks between workers.
-A global step's reduce runs in this process (:meth:`Executor.reduce`, ``workers`` wide).
+A global step's reduce runs as ``workers`` partitions (:meth:`Executor.reduce`): each phase of
+its plan with several tasks goes to a process pool (one pool for the whole reduce), a phase of
+one task (a global pass, or a step that does not partition) runs in this process, and so does a
+small reduce (fewer than ``pool_min_rows`` key rows: a pool would cost more than it saves).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import cloudpickle
 
 from winnow.core.executors.base import Executor
 from winnow.core.pipeline.executor_registry import register_executor
+from winnow.core.pipeline.reduce import run_measured
 from winnow.core.pipeline.runner import RunLayout, TaskResult, progress_sink, run_task, set_progress_sink
 from winnow.core.spawn import main_not_reimported
 
@@ -37,6 +41,17 @@ def _worker_run(s: int, task) -> TaskResult:
     return run_task(layout, spec, steps, s, task, **opts)
 
 
+def _init_reduce_worker() -> None:
+    from winnow.core.executors.lifeline import exit_with_parent
+
+    exit_with_parent()
+
+
+def _run_pickled(payload: bytes) -> dict:
+    # payload: a reduce task pickled by this run's driver (not external input)
+    return run_measured(pickle.loads(payload))
+
+
 def _drain(queue, sink) -> None:
     if queue is None:
         return
@@ -55,6 +70,44 @@ class LocalExecutor(Executor):
     """Runs the tasks of a stage on ``workers`` processes."""
 
     name = "local"
+    #: a reduce over fewer key rows runs its partitions in this process: starting a pool (imports,
+    #: compiled kernels) costs seconds, more than such a reduce takes
+    pool_min_rows: int = 200_000
+    _rpool = None
+    _pool_ok = False
+
+    def reduce(self, gs, key_files: list, dec_dir: str) -> list[dict]:
+        import pyarrow.parquet as pq
+
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in key_files if f)
+        self._pool_ok = rows >= self.pool_min_rows
+        try:
+            return super().reduce(gs, key_files, dec_dir)
+        finally:
+            if self._rpool is not None:
+                self._rpool.shutdown(cancel_futures=True)
+                self._rpool = None
+
+    def run_reduce_tasks(self, tasks: list) -> list[dict]:
+        """Tasks of a reduce phase on a process pool (started at the first phase with several
+        tasks, kept for the rest of the reduce); a single task runs in this process."""
+        if self.workers == 1 or len(tasks) == 1 or not self._pool_ok:
+            return [run_measured(t) for t in tasks]
+        if self._rpool is None:
+            ctx = mp.get_context("spawn")
+            self._rpool = ProcessPoolExecutor(
+                max_workers=min(self.workers, self.reduce_partition_count()),
+                mp_context=ctx,
+                initializer=_init_reduce_worker,
+            )
+        with main_not_reimported():  # workers start at the first submits
+            futures = [self._rpool.submit(_run_pickled, cloudpickle.dumps(t)) for t in tasks]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
 
     def run_stage(
         self,

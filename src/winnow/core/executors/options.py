@@ -67,6 +67,8 @@ class RayOptions(ExecutorOptions):
         batch_rows: rows per Arrow batch handed to the steps (default: ``input.batch_rows``).
         object_store_memory: object store size of a locally started Ray (``2GB``; default: Ray's).
         max_retries: times a task whose worker died is retried before the run fails.
+        reduce_partitions: tasks per phase of a global step's partitioned reduce (default: the
+            cluster's CPUs over ``cpus_per_task``); decisions do not depend on it.
     """
 
     address: str | None = None
@@ -75,6 +77,7 @@ class RayOptions(ExecutorOptions):
     batch_rows: int | None = Field(None, gt=0)
     object_store_memory: int | None = None
     max_retries: int = Field(3, ge=0)
+    reduce_partitions: int | None = Field(None, gt=0)
 
     @field_validator("object_store_memory", mode="before")
     @classmethod

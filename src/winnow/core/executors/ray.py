@@ -16,8 +16,9 @@ Each stage of a pipeline (see :mod:`winnow.core.pipeline.runner`) becomes one Ra
   rewrites the same files: no row is duplicated or lost when Ray retries a killed worker.
   The map output is one small row of counters per batch, collected by the driver into the
   same per-task results (and completion markers) as the local executor.
-* **reduce** — a Ray task running ``GlobalStep.reduce`` over the per-task key files (the same
-  files, in the same task order, as local), writing decisions per task.
+* **reduce** — the phases of ``GlobalStep.reduce_plan`` over the per-task key files (the same
+  files, in the same task order, as local): one Ray task per partition (``reduce_partitions``,
+  default one per task slot of the cluster), then the next phase; decisions per task.
 
 The stage loop (markers, resume, when to reduce) is :meth:`Executor.run_stages
 <winnow.core.executors.base.Executor.run_stages>`, shared with the local executor.
@@ -55,8 +56,8 @@ import pyarrow.parquet as pq
 from winnow.core.executors.base import Executor
 from winnow.core.executors.options import RayOptions
 from winnow.core.io.writers import ShardWriter
-from winnow.core.memory import release_memory
 from winnow.core.pipeline.executor_registry import register_executor
+from winnow.core.pipeline.reduce import run_measured
 from winnow.core.pipeline.runner import (
     RunLayout,
     StagePlan,
@@ -68,7 +69,6 @@ from winnow.core.pipeline.runner import (
     write_json_atomic,
 )
 from winnow.core.pipeline.stats import ReadStats, StepStats
-from winnow.core.pipeline.step import GlobalStep
 
 #: bookkeeping columns carried between stages (never seen by steps, never written to data/)
 TASK, ROW, POS = "_task", "_row", "_pos"
@@ -271,14 +271,6 @@ def _concat_keys(root: str, parts: list[str], out_dir: str, prefix: str) -> list
     return [os.path.relpath(p, root) for p in w.close()]
 
 
-def _reduce(gs: GlobalStep, key_files: list, dec_dir: str, workers: int) -> float:
-    t0 = time.perf_counter()
-    gs.setup()
-    gs.reduce(key_files, dec_dir, workers=workers)
-    release_memory()
-    return time.perf_counter() - t0
-
-
 @contextlib.contextmanager
 def _quiet_ray_data():
     """Ray Data logs a banner per dataset at INFO/WARNING; winnow prints its own accounting."""
@@ -317,8 +309,8 @@ class RayExecutor(Executor):
     Args:
         workers: processes given to a global step's ``reduce`` (default: the CPUs of the
             largest node, over ``cpus_per_task``).
-        address, num_cpus, cpus_per_task, batch_rows, object_store_memory, max_retries:
-            see :class:`winnow.core.executors.options.RayOptions`.
+        address, num_cpus, cpus_per_task, batch_rows, object_store_memory, max_retries,
+        reduce_partitions: see :class:`winnow.core.executors.options.RayOptions`.
     """
 
     workers: int | None = None
@@ -328,6 +320,7 @@ class RayExecutor(Executor):
     batch_rows: int | None = None
     object_store_memory: int | None = None
     max_retries: int = 3
+    reduce_partitions: int | None = None
     _started: bool = field(default=False, repr=False)
     name: ClassVar[str] = "ray"
     Options: ClassVar[type[RayOptions]] = RayOptions
@@ -346,6 +339,7 @@ class RayExecutor(Executor):
                 "batch_rows": self.batch_rows,
                 "object_store_memory": self.object_store_memory,
                 "max_retries": self.max_retries,
+                "reduce_partitions": self.reduce_partitions,
             }
         )
         for k, v in opts.items():
@@ -512,15 +506,22 @@ class RayExecutor(Executor):
         )
         return results
 
-    def reduce(self, gs: GlobalStep, key_files: list, dec_dir: str) -> None:
-        """Run ``gs.reduce`` as a Ray task (on any node that sees the run folder)."""
+    def reduce_partition_count(self) -> int:
+        """``reduce_partitions`` if set, else one per task slot of the cluster."""
+        return int(self.reduce_partitions or max(1, self._cluster_cpus // self.cpus_per_task))
+
+    def run_reduce_tasks(self, tasks: list) -> list[dict]:
+        """One Ray task per reduce task (retried up to ``max_retries`` times if its worker or
+        node dies; a task rewrites the same files), on any node that sees the run folder."""
         import ray
 
-        ncpu = min(float(self.workers), self._node_cpus)
-        fn = ray.remote(num_cpus=ncpu, max_retries=self.max_retries)(_reduce)
+        fn = ray.remote(max_retries=self.max_retries, retry_exceptions=False)(run_measured)
+        refs = [fn.options(num_cpus=min(float(t.cpus) * self.cpus_per_task, self._node_cpus)).remote(t) for t in tasks]
         try:
-            ray.get(fn.remote(gs, key_files, dec_dir, int(self.workers)))
+            return ray.get(refs)
         except Exception as e:
+            for r in refs:
+                ray.cancel(r, force=True)
             inner = _unwrap(e)
             if inner is not e:
                 raise inner from None

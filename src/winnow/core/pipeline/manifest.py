@@ -43,7 +43,7 @@ def build_manifest(
     results: list,
     *,
     read: ReadStats,
-    reduce_seconds: dict,
+    reduces: dict,
     config: dict,
     wall_seconds: float,
     n_tasks: int,
@@ -63,8 +63,8 @@ def build_manifest(
             agg[st.index].merge(st)
         if r.stage == last_stage:
             rows_kept += r.rows_out
-    for i, sec in reduce_seconds.items():
-        agg[int(i)].seconds += sec
+    for i, red in reduces.items():
+        agg[int(i)].seconds += red["seconds"]
     rows_rejected = sum(s.rows_rejected for s in agg.values())
     rows_in = read.rows_read + read.rows_quarantined
     bytes_kept = agg[len(steps) - 1].bytes_kept if steps else read.bytes_read
@@ -80,6 +80,8 @@ def build_manifest(
         "seconds": round(wall_seconds, 3),
     }
     steps_out = [agg[i].to_dict() for i in sorted(agg)]
+    for i, red in reduces.items():  # tasks of the global step's reduce (details: _work/stage-*/reduce.json)
+        steps_out[int(i)]["reduce_tasks"] = red["tasks"]
     chain_ok = True
     prev = read.rows_read
     for s in steps_out:

@@ -187,7 +187,7 @@ class Pipeline:
         )
         t0 = time.perf_counter()
         try:
-            all_results, reduce_seconds = ex.run_stages(layout, spec, self.steps, tasks, opts, progress=progress)
+            all_results, reduces = ex.run_stages(layout, spec, self.steps, tasks, opts, progress=progress)
         except BaseException:
             lock.release()
             raise
@@ -212,7 +212,7 @@ class Pipeline:
             self.steps,
             all_results,
             read=read,
-            reduce_seconds=reduce_seconds,
+            reduces=reduces,
             config=cfg,
             wall_seconds=time.perf_counter() - t0,
             n_tasks=len(tasks),

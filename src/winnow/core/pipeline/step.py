@@ -215,7 +215,8 @@ class GlobalStep(Step):
     task; ``reduce`` receives the list of per-task key-file paths (in task order) and must
     write one decisions Parquet file per task into ``out_dir`` (``{task:05d}.parquet``),
     aligned row-for-row with that task's keys; ``apply`` receives a batch and the matching
-    slice of decisions.
+    slice of decisions. Executors call :meth:`reduce_plan`, which a step whose keys partition
+    overrides to run its reduce as parallel tasks (one per partition) plus a small merge.
     """
 
     def map(self, table: pa.Table) -> pa.Table:
@@ -223,6 +224,16 @@ class GlobalStep(Step):
 
     def reduce(self, key_files: Sequence[str], out_dir: str, *, workers: int = 1) -> None:
         raise NotImplementedError
+
+    def reduce_plan(self, key_files: Sequence[str | None], out_dir: str, *, partitions: int = 1, workers: int = 1):
+        """The reduce as phases of independent tasks (:mod:`winnow.core.pipeline.reduce`).
+
+        Default: one phase of one task calling :meth:`reduce` (``workers`` wide). A step whose
+        keys partition returns several phases of ``partitions`` tasks each; its decisions must
+        not depend on ``partitions``."""
+        from winnow.core.pipeline.reduce import ReduceTask, whole_reduce
+
+        return [[ReduceTask("reduce", 0, whole_reduce, (self, list(key_files), out_dir, workers), cpus=workers)]]
 
     def apply(self, table: pa.Table, decisions: pa.Table) -> tuple[pa.Table, pa.Array]:
         """Default: decisions has a ``reason`` column (null keeps) plus columns to attach."""

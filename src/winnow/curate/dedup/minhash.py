@@ -40,6 +40,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -53,12 +54,28 @@ import pyarrow.parquet as pq
 from pydantic import Field, PrivateAttr, model_validator
 
 from winnow.core.memory import release_memory
+from winnow.core.pipeline.reduce import ReduceTask, chunks, run_plan
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import GlobalStep
 from winnow.core.text.hashing import GOLDEN, MASK64, splitmix64
 from winnow.core.text.normalized_words import concat_ranges as _ranges
 from winnow.core.text.normalized_words import shingle_hashes
-from winnow.curate.dedup._reduce import KeyIndex, find_roots, read_parquet, union, write_cluster_decisions
+from winnow.curate.dedup._reduce import (
+    GroupReaders,
+    find_roots,
+    key_counts,
+    prefix_partition,
+    read_parquet,
+    read_partition,
+    scratch_dir,
+    shuffle_keys,
+    starts_of,
+    union,
+    write_clusters,
+    write_groups,
+    write_parquet_atomic,
+    write_sparse_decisions,
+)
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -294,40 +311,6 @@ def _batches_by_totals(size: np.ndarray, memb: np.ndarray, max_size: int, max_me
     return np.cumsum(np.r_[False, (ks[1:] != ks[:-1]) | (km[1:] != km[:-1])]).astype(np.int64)
 
 
-def _write_ipc_groups(path: str, columns: dict, cuts: np.ndarray, group_of_row: np.ndarray) -> list[int]:
-    """Write ``columns`` (rows already ordered by group) to an Arrow IPC file, one record batch
-    per run ``cuts[i]:cuts[i+1]``; returns the group of each record batch."""
-    arrays = {k: (v if isinstance(v, pa.Array) else pa.array(v)) for k, v in columns.items()}
-    schema = pa.schema([(k, a.type) for k, a in arrays.items()])
-    groups = []
-    with pa.OSFile(path, "wb") as fh, pa.ipc.new_file(fh, schema) as w:
-        for c0, c1 in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
-            w.write_batch(pa.record_batch([a.slice(c0, c1 - c0) for a in arrays.values()], schema=schema))
-            groups.append(int(group_of_row[c0]))
-    return groups
-
-
-class _SpillReaders(dict):
-    """Open IPC spill files (path → reader), so each footer is read once; a context manager."""
-
-    def group(self, path: str, group: int | None) -> pa.Table:
-        """Record batch ``group`` of an IPC spill file (only its bytes are read), or a whole Parquet file."""
-        if group is None:
-            return read_parquet(path)
-        if path not in self:
-            fh = pa.OSFile(path, "rb")
-            self[path] = (fh, pa.ipc.open_file(fh))
-        return pa.Table.from_batches([self[path][1].get_batch(group)])
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        for fh, _ in self.values():
-            fh.close()
-        self.clear()
-
-
 @register_step
 class MinhashDedup(GlobalStep):
     """Fuzzy deduplication with MinHash-LSH (+ optional exact-Jaccard verification).
@@ -416,257 +399,289 @@ class MinhashDedup(GlobalStep):
         return pa.table(cols)
 
     # ------------------------------------------------------------------ reduce
-    def spill_buckets(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str) -> list[str]:
-        """Re-partition every band's bucket keys ``(h, node)`` into Parquet files of at most
-        about ``max_bucket_rows`` rows (hash partitioning), reading key files row group by row group."""
-        nparts = max(1, math.ceil(idx.n / self.max_bucket_rows))
-        os.makedirs(spill_dir, exist_ok=True)
-        schema = pa.schema([("h", pa.uint64()), ("node", pa.int64())])
-        writers: dict[tuple[int, int], pq.ParquetWriter] = {}
-        for t, f in enumerate(key_files):
-            if not f or not idx.counts[t]:
-                continue
-            nodes = idx.node[idx.starts[t] : idx.starts[t + 1]]
-            pf = pq.ParquetFile(f)
-            off = 0
-            for rg in range(pf.num_row_groups):
-                tb = pf.read_row_group(rg, columns=self.band_columns())
-                nd = nodes[off : off + tb.num_rows]
-                off += tb.num_rows
-                for j, name in enumerate(self.band_columns()):
-                    h = np.asarray(tb.column(name).to_numpy(), np.uint64)
-                    ok = h != 0
-                    h, n_ = h[ok], nd[ok]
-                    part = (h % np.uint64(nparts)).astype(np.int64) if nparts > 1 else np.zeros(len(h), np.int64)
-                    for p in np.unique(part):
-                        sel = part == p
-                        key = (j, int(p))
-                        if key not in writers:
-                            writers[key] = pq.ParquetWriter(
-                                os.path.join(spill_dir, f"b{j:02d}-p{int(p):04d}.parquet"),
-                                schema,
-                                compression="none",
-                                use_dictionary=False,
-                            )
-                        writers[key].write_table(pa.table({"h": h[sel], "node": n_[sel]}, schema=schema))
-        for w in writers.values():
-            w.close()
-        return [os.path.join(spill_dir, f"b{j:02d}-p{p:04d}.parquet") for j, p in sorted(writers)]
+    def reduce(self, key_files: Sequence[str | None], out_dir: str, *, workers: int = 1, partitions: int = 1) -> None:
+        """Decisions in this process (the plan of :meth:`reduce_plan`, one task after the other)."""
+        t0 = time.perf_counter()
+        recs = run_plan(self.reduce_plan(key_files, out_dir, partitions=partitions))
+        shutil.rmtree(scratch_dir(out_dir), ignore_errors=True)
+        self._stats = {"docs": int(key_counts(list(key_files)).sum()), **self.plan_stats(recs)}
+        self._stats["seconds"] = time.perf_counter() - t0
 
-    @staticmethod
-    def _read_spill(path: str) -> tuple[np.ndarray, np.ndarray]:
-        tb = read_parquet(path)
-        return np.asarray(tb.column("h").to_numpy(), np.uint64), np.asarray(tb.column("node").to_numpy(), np.int64)
+    def plan_stats(self, records: list[dict]) -> dict:
+        """Statistics of a finished plan from its tasks' records (candidates, verified pairs, ...)."""
+        dec = [r["result"] for r in records if r["phase"] == "decide"]
+        out = {"clustering": self.clustering}
+        for k in ("candidate_docs", "verified_pairs", "batches", "duplicates", "candidate_pairs"):
+            if dec and k in dec[0]:
+                out[k] = int(sum(d[k] for d in dec))
+        if dec and "rounds" in dec[0]:
+            out["rounds"] = int(max(d["rounds"] for d in dec))
+        return out
 
-    def bucket_pass(
-        self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str
-    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """Stream the on-disk bucket partitions once: link the members of every LSH bucket
-        with ≥ 2 documents (union-find over nodes, the only corpus-sized structure) and write
-        their ``(node, bucket)`` memberships (buckets numbered over all bands) to Parquet.
+    def reduce_plan(self, key_files: Sequence[str | None], out_dir: str, *, partitions: int = 1, workers: int = 1):
+        """The reduce in six phases; all but ``components`` run one task per partition.
 
-        Returns (component root of every node, memberships per node, membership files)."""
-        parent = np.arange(idx.n, dtype=np.int64)
-        n_memb = np.zeros(idx.n, np.int64)
-        files: list[str] = []
-        next_id = 0
-        schema = pa.schema([("node", pa.int64()), ("bucket", pa.int64())])
-        for k, path in enumerate(self.spill_buckets(key_files, idx, os.path.join(spill_dir, "bands"))):
-            h, node = self._read_spill(path)
-            os.remove(path)
-            if len(h) < 2:
-                continue
-            order = np.lexsort((node, h))
-            hs, ns = h[order], node[order]
-            del h, node, order
-            new = np.r_[True, hs[1:] != hs[:-1]]
-            bid = np.cumsum(new) - 1
-            del hs, new
-            multi = np.bincount(bid)[bid] > 1
-            ns, bid = ns[multi], bid[multi]
-            if not len(ns):
-                continue
-            first = np.r_[True, bid[1:] != bid[:-1]]
-            head = ns[np.maximum.accumulate(np.where(first, np.arange(len(bid)), 0))]
-            union(parent, head, ns)
-            n_memb += np.bincount(ns, minlength=idx.n)
-            out = os.path.join(spill_dir, f"memb-{k:05d}.parquet")
-            pq.write_table(
-                pa.table({"node": ns, "bucket": bid + next_id}, schema=schema),
-                out,
-                compression="none",
-                use_dictionary=False,
-            )
-            files.append(out)
-            next_id += int(bid[-1]) + 1
-        return find_roots(parent), n_memb, files
+        1. ``split`` (per range of key files): every band's bucket key → a bucket partition by
+           hash prefix (at least ``partitions``, more if a partition would pass
+           ``max_bucket_rows`` rows);
+        2. ``buckets`` (per bucket partition): sort, find buckets with ≥ 2 documents, write their
+           memberships and link their members (local union-find; one row per candidate);
+        3. ``components`` (one task, the global pass): union-find over those rows (candidates
+           only) gives the connected components of the bucket graph; components are grouped
+           into batches of at most ``verify_block`` shingles, batches into ``partitions`` groups;
+        4. ``route`` (per key file, and per bucket partition): each candidate's id and distinct
+           shingles, and each membership, → its batch (one record batch per batch in an Arrow IPC
+           file, so a batch is read without the rest);
+        5. ``decide`` (per group of batches): per batch, order its documents by ``(id, gid)`` —
+           the global id order restricted to them — and cluster (centre or components, verified);
+        6. ``write`` (per range of tasks): decisions per task.
 
-    def batch_clusters(self, key_files: Sequence[str | None], idx: KeyIndex, spill_dir: str) -> np.ndarray:
-        """The representative of every node (itself if kept), decided batch by batch.
-
-        With ``clustering="center"``: greedy centre clustering over LSH candidates, in id order —
-        a document joins the first earlier *centre* that shares a bucket with it (and, with
-        ``verify``, has true Jaccard ≥ ``threshold``); otherwise it becomes a centre. Every
-        dropped document is directly similar to the one it is a duplicate of (no chaining).
-        With ``"components"``: every bucket member is linked to the bucket's smallest node, links
-        are kept if verified, and each connected component keeps its smallest node.
-
-        Either way a document only ever meets documents of its own connected component of the
-        (unverified) bucket graph, so components are grouped into batches of at most
-        ``verify_block`` shingles (and ``verify_block / 8`` bucket memberships); memberships
-        and shingles are routed to per-batch files on disk and each batch is decided on its own.
-        Memory holds a few arrays of one integer per document, one bucket partition or one
-        task's shingles, and one batch — never all the memberships or shingles of the corpus.
+        A document only meets documents of its own component, so step 5 decides exactly what
+        one global pass would, whatever the number of partitions; centre clustering's
+        sequential rule (visit in id order) runs per batch of whole components.
         """
-        os.makedirs(spill_dir, exist_ok=True)
-        comp_of, n_memb, memb_files = self.bucket_pass(key_files, idx, spill_dir)
-        rep = np.arange(idx.n, dtype=np.int64)
-        cand = np.flatnonzero(n_memb)  # nodes in some shared bucket, in node order
-        if len(cand) == 0:
-            shutil.rmtree(spill_dir, ignore_errors=True)
-            return rep
-        comp = comp_of[cand]
-        del comp_of
-        if self.verify:
-            g_all = idx.gid_of_node[cand]
-            nsh = np.zeros(len(cand), np.int64)
-            task_all = idx.task_of_gid[g_all]
-            for t in np.unique(task_all):
-                sel = np.flatnonzero(task_all == t)
-                col = read_parquet(key_files[t], ["nsh"]).column("nsh")
-                nsh[sel] = np.asarray(col.to_numpy(), np.int64)[g_all[sel] - idx.starts[t]]
-        else:
-            nsh = np.ones(len(cand), np.int64)
-        # batches of whole components, in component order
-        corder = np.lexsort((cand, comp))
-        comp_sorted = comp[corder]
-        cstart = np.flatnonzero(np.r_[True, comp_sorted[1:] != comp_sorted[:-1]])
-        del comp, comp_sorted
-        csize = np.add.reduceat(nsh[corder], cstart)
-        cmemb = np.add.reduceat(n_memb[cand][corder], cstart)
-        batch_of_comp = _batches_by_totals(csize, cmemb, self.verify_block, max(1, self.verify_block // 8))
-        nb = int(batch_of_comp[-1]) + 1
-        batch = np.empty(len(cand), np.int64)
-        batch[corder] = np.repeat(batch_of_comp, np.diff(np.r_[cstart, len(corder)]))
-        del corder, cstart, csize, cmemb, batch_of_comp
-        batch_of_node = np.full(idx.n, -1, np.int64)
-        batch_of_node[cand] = batch
-        # memberships → one record batch per verification batch in an Arrow IPC file per
-        # membership file (scratch data: IPC needs no decoding and reads only the batch asked
-        # for); a single batch reads the files as they are
-        memb_groups: list[list[tuple[str, int | None]]] = [[] for _ in range(nb)]
-        if nb == 1:
-            memb_groups[0] = [(f, None) for f in memb_files]
-            memb_files = []
-        for path in memb_files:
-            tb = read_parquet(path)
-            node = np.asarray(tb.column("node").to_numpy(), np.int64)
-            bk = np.asarray(tb.column("bucket").to_numpy(), np.int64)
-            del tb
-            bt = batch_of_node[node]
-            o = np.argsort(bt, kind="stable")
-            node, bk, bt = node[o], bk[o], bt[o]
-            cuts = np.flatnonzero(np.r_[True, bt[1:] != bt[:-1], True])
-            routed = path + ".arrow"
-            for g, b in enumerate(_write_ipc_groups(routed, {"node": node, "bucket": bk}, cuts, bt)):
-                memb_groups[b].append((routed, g))
-            os.remove(path)
-            del node, bk, bt, o
-        batch_parts: list[list] = [[] for _ in range(nb)]  # (IPC path, record batch) or in memory (k, vals, offs)
-        if self.verify:
-            # one pass over the key files: each task's candidates, ordered by batch, go to one
-            # IPC file with a record batch per verification batch (memory: one task + one batch)
-            for t in np.unique(task_all):
-                sel = np.flatnonzero(task_all == t)
-                sel = sel[np.argsort(batch[sel], kind="stable")]
-                col = read_parquet(key_files[t], ["sh"]).column("sh").combine_chunks()
+        key_files = list(key_files)
+        P = max(1, int(partitions))
+        starts = starts_of(key_counts(key_files))
+        T, n = len(key_files), int(starts[-1])
+        Pb = max(P, math.ceil(n * self.bands / self.max_bucket_rows))
+        sc = scratch_dir(out_dir)
+        split, memb, local, route, clusters = (
+            os.path.join(sc, d) for d in ("split", "memb", "local", "route", "clusters")
+        )
+        comp = (os.path.join(sc, "components.parquet"), os.path.join(sc, "batches.json"))
+        ranges = list(enumerate(chunks(T, P)))
+        reason = "minhash_dedup:near_duplicate"
+        cols = self.band_columns() + (["nsh"] if self.verify else [])
+        cc = self.cluster_column
+        return [
+            [
+                ReduceTask(
+                    "split", c, shuffle_keys, (key_files, starts, lo, hi, cols, _explode_bands, Pb, split, f"c{c:04d}")
+                )
+                for c, (lo, hi) in ranges
+            ],
+            [ReduceTask("buckets", q, _buckets, (split, q, Pb, memb, local)) for q in range(Pb)],
+            [ReduceTask("components", 0, _components, (local, *comp, P, self.verify_block))],
+            [
+                ReduceTask("route", c, self._route_keys, (key_files, starts, lo, hi, comp[0], route))
+                for c, (lo, hi) in ranges
+            ]
+            + [ReduceTask("route", q, _route_memberships, (memb, q, comp[0], route)) for q in range(Pb)],
+            [
+                ReduceTask("decide", r, self._decide, (route, comp[1], r, os.path.join(clusters, f"p{r:04d}.parquet")))
+                for r in range(P)
+            ],
+            [
+                ReduceTask("write", c, write_sparse_decisions, (clusters, starts, lo, hi, out_dir, reason, cc))
+                for c, (lo, hi) in ranges
+            ],
+        ]
+
+    def _route_keys(self, key_files: list, starts: np.ndarray, lo: int, hi: int, comp_file: str, route_dir: str) -> int:
+        """Ids and distinct shingles of the candidates of key files ``lo..hi`` → their batch
+        (one IPC file per key file, one record batch per batch)."""
+        a, b = int(starts[lo]), int(starts[hi])
+        if b == a:
+            return 0
+        comp = pq.read_table(comp_file, filters=[("gid", ">=", a), ("gid", "<", b)], use_threads=False)
+        gid = np.asarray(comp.column("gid").to_numpy())
+        batch = np.asarray(comp.column("batch").to_numpy())
+        n = 0
+        for t in range(lo, hi):
+            i0, i1 = np.searchsorted(gid, [starts[t], starts[t + 1]])
+            if i1 == i0:
+                continue
+            rows = gid[i0:i1] - starts[t]
+            kt = read_parquet(key_files[t], ["id", "sh"] if self.verify else ["id"])
+            out = {"gid": pa.array(gid[i0:i1]), "id": pc.cast(kt.column("id"), pa.string()).take(pa.array(rows))}
+            if self.verify:
+                col = kt.column("sh").combine_chunks()
                 narrow = col.type.value_type == pa.uint32()  # hashes stored as their top 32 bits
-                vals, counts = unique_per_doc(*_take_lists(col, g_all[sel] - idx.starts[t]))
+                vals, counts = unique_per_doc(*_take_lists(col, rows))
                 del col
                 offs = np.zeros(len(counts) + 1, np.int64)
                 np.cumsum(counts, out=offs[1:])
-                bsel = batch[sel]
-                cuts = np.flatnonzero(np.r_[True, bsel[1:] != bsel[:-1], True])
-                if nb == 1:  # one batch: it is held in memory anyway
-                    batch_parts[0].append((sel, vals, offs))
-                    continue
-                lists = pa.LargeListArray.from_arrays(
+                out["sh"] = pa.LargeListArray.from_arrays(
                     pa.array(offs), pa.array((vals >> np.uint64(32)).astype(np.uint32) if narrow else vals)
                 )
                 del vals
-                path = os.path.join(spill_dir, f"verify-{t:05d}.arrow")
-                for g, b in enumerate(_write_ipc_groups(path, {"k": sel, "sh": lists}, cuts, bsel)):
-                    batch_parts[b].append((path, g))
-                del lists
-            del g_all, task_all
-        thr = self.threshold
-        n_checked = n_rounds = n_edges = 0
-        with _SpillReaders() as readers:
-            for bi in range(nb):
-                ks = np.flatnonzero(batch == bi)  # candidate positions, in node order
-                parts = [readers.group(f, g) for f, g in memb_groups[bi]]
-                mnode = np.concatenate([np.asarray(p.column(0).to_numpy(), np.int64) for p in parts])
-                K = np.searchsorted(cand[ks], mnode)  # node → local index in the batch
-                B = np.concatenate([np.asarray(p.column(1).to_numpy(), np.int64) for p in parts])
-                del parts, mnode
+            del kt
+            write_groups(os.path.join(route_dir, f"sets-t{t:05d}.arrow"), pa.table(out), batch[i0:i1])
+            n += i1 - i0
+        return int(n)
+
+    def _decide(self, route_dir: str, batches_file: str, r: int, out: str) -> dict:
+        """Cluster the batches of group ``r``, each in id order (see :meth:`reduce_plan`)."""
+        with open(batches_file) as fh:
+            part_of_batch = np.asarray(json.load(fh)["part"], np.int64)
+        mine = np.flatnonzero(part_of_batch == r)
+        stats = {"candidate_docs": 0, "verified_pairs": 0, "batches": int(len(mine)), "duplicates": 0}
+        stats.update({"rounds": 0} if self.clustering == "center" else {"candidate_pairs": 0})
+        gids, ids, roots = [], [], []
+        base = 0
+        with GroupReaders(route_dir) as groups:
+            for bi in mine.tolist():
+                tb = groups.read("sets-", bi)
+                tb = tb.take(pc.sort_indices(tb, [("id", "ascending"), ("gid", "ascending")]))  # node order
+                m = tb.num_rows
+                gid = np.asarray(tb.column("gid").to_numpy())
+                mb = groups.read("memb-", bi)
+                by_gid = np.argsort(gid)
+                K = by_gid[np.searchsorted(gid[by_gid], np.asarray(mb.column("gid").to_numpy()))]
+                B = np.asarray(mb.column("bucket").to_numpy(), np.int64)
+                del mb
                 vals = offs = None
                 if self.verify:
-                    # the batch's sets, in the order of ks (node order)
-                    keys_, lens_, starts_, flats = [], [], [], []
-                    base = 0
-                    for part in batch_parts[bi]:
-                        if isinstance(part[0], str):
-                            tb = readers.group(*part)
-                            col = tb.column("sh").chunk(0)
-                            k_ = np.asarray(tb.column("k").to_numpy(), np.int64)
-                            lo_ = np.asarray(col.offsets.to_numpy(), np.int64)
-                            fl = np.asarray(col.values.to_numpy())[lo_[0] : lo_[-1]]
-                            if fl.dtype == np.uint32:
-                                fl = fl.astype(np.uint64) << np.uint64(32)
-                        else:
-                            k_, fl, lo_ = part
-                            fl = fl[lo_[0] : lo_[-1]]
-                        keys_.append(k_)
-                        lens_.append(np.diff(lo_))
-                        starts_.append(lo_[:-1] - lo_[0] + base)
-                        flats.append(fl)
-                        base += int(lo_[-1] - lo_[0])
-                    loc = np.searchsorted(ks, np.concatenate(keys_))
-                    n_of = np.zeros(len(ks), np.int64)
-                    n_of[loc] = np.concatenate(lens_)
-                    st_of = np.zeros(len(ks), np.int64)
-                    st_of[loc] = np.concatenate(starts_)
-                    vals = np.concatenate(flats)[_ranges(st_of, n_of)]
-                    offs = np.zeros(len(ks) + 1, np.int64)
-                    np.cumsum(n_of, out=offs[1:])
-                    del keys_, lens_, starts_, flats
-                    batch_parts[bi] = []
+                    col = tb.column("sh").combine_chunks()
+                    vals = np.asarray(pc.list_flatten(col).to_numpy())
+                    if vals.dtype == np.uint32:
+                        vals = vals.astype(np.uint64) << np.uint64(32)
+                    offs = np.zeros(m + 1, np.int64)
+                    np.cumsum(pc.list_value_length(col).to_numpy(zero_copy_only=False), out=offs[1:])
+                    del col
                 if self.clustering == "center":
-                    found, r, t = centre_rounds(K, B, len(ks), vals, offs, thr)
-                    n_rounds = max(n_rounds, r)
+                    found, rounds, tested = centre_rounds(K, B, m, vals, offs, self.threshold)
+                    stats["rounds"] = max(stats["rounds"], rounds)
+                    root = np.arange(m, dtype=np.int64)
                     d = found >= 0
-                    rep[cand[ks[d]]] = cand[ks[found[d]]]
+                    root[d] = found[d]
                 else:
-                    root, t, e = component_roots(K, B, len(ks), vals, offs, thr)
-                    n_edges += e
-                    rep[cand[ks]] = cand[ks[root]]
-                n_checked += t
-                del K, B, vals, offs
+                    root, tested, e = component_roots(K, B, m, vals, offs, self.threshold)
+                    stats["candidate_pairs"] += e
+                stats["verified_pairs"] += tested
+                stats["candidate_docs"] += m
+                gids.append(gid)
+                ids.append(tb.column("id").combine_chunks())
+                roots.append(root + base)
+                base += m
+                del tb, vals, offs, K, B
                 release_memory()
-        shutil.rmtree(spill_dir, ignore_errors=True)
-        self._stats.update(candidate_docs=int(len(cand)), verified_pairs=n_checked, batches=nb)
-        if self.clustering == "center":
-            self._stats["rounds"] = n_rounds
-        else:
-            self._stats["candidate_pairs"] = n_edges
-        return rep
+        cat = np.concatenate
+        stats["duplicates"] = write_clusters(
+            out,
+            cat(gids) if gids else np.zeros(0, np.int64),
+            pa.concat_arrays(ids) if ids else pa.array([], pa.string()),
+            cat(roots) if roots else np.zeros(0, np.int64),
+        )
+        return stats
 
-    def reduce(self, key_files: Sequence[str | None], out_dir: str, *, workers: int = 1) -> None:
-        t0 = time.perf_counter()
-        idx = KeyIndex.from_files(key_files)
-        self._stats = {"docs": idx.n, "clustering": self.clustering}
-        spill = os.path.join(out_dir, "_buckets")
-        root = self.batch_clusters(key_files, idx, spill)
-        size = np.bincount(root, minlength=idx.n)[root]
-        dup = write_cluster_decisions(out_dir, idx, root, size, "minhash_dedup:near_duplicate", self.cluster_column)
-        self._stats.update(duplicates=int(dup.sum()), seconds=time.perf_counter() - t0)
+
+def _explode_bands(table: pa.Table, parts: int) -> tuple[pa.Table, np.ndarray]:
+    """``(gid, band, h, nsh)`` per document and band with a bucket (h ≠ 0), partitioned by hash prefix."""
+    gid = np.asarray(table.column("gid").to_numpy())
+    nsh = (
+        np.asarray(table.column("nsh").to_numpy(), np.int64)
+        if "nsh" in table.column_names
+        else np.ones(len(gid), np.int64)
+    )
+    gs, bs, hs, ns = [], [], [], []
+    for j, name in enumerate(c for c in table.column_names if c not in ("gid", "nsh")):
+        h = np.asarray(table.column(name).to_numpy(), np.uint64)
+        ok = h != 0
+        gs.append(gid[ok])
+        bs.append(np.full(int(ok.sum()), j, np.int16))
+        hs.append(h[ok])
+        ns.append(nsh[ok])
+    h = np.concatenate(hs)
+    tb = pa.table({"gid": np.concatenate(gs), "band": np.concatenate(bs), "h": h, "nsh": np.concatenate(ns)})
+    return tb, prefix_partition(h, parts)
+
+
+def _buckets(split_dir: str, q: int, parts: int, memb_dir: str, local_dir: str) -> dict:
+    """One bucket partition: the buckets with ≥ 2 documents; writes their memberships
+    ``(gid, bucket)`` (bucket numbers unique over partitions) and, per candidate, the smallest
+    gid it is linked to here, its shingle count and its memberships here (``local``: the input
+    of the global union-find)."""
+    tb = read_partition(split_dir, q)
+    empty = np.zeros(0, np.int64)
+    gid = h = band = nsh = empty
+    if tb is not None:
+        gid = np.asarray(tb.column("gid").to_numpy(), np.int64)
+        band = np.asarray(tb.column("band").to_numpy())
+        h = np.asarray(tb.column("h").to_numpy())
+        nsh = np.asarray(tb.column("nsh").to_numpy(), np.int64)
+    del tb
+    order = np.argsort(h)  # one 64-bit key: equal hashes of different bands (2⁻⁶⁴) are split below
+    if len(h) > 1:
+        hs, bs = h[order], band[order]
+        if ((hs[1:] == hs[:-1]) & (bs[1:] != bs[:-1])).any():
+            order = np.lexsort((band, h))
+    gid, h, band, nsh = gid[order], h[order], band[order], nsh[order]
+    del order
+    new = np.r_[True, (h[1:] != h[:-1]) | (band[1:] != band[:-1])] if len(h) else np.zeros(0, bool)
+    bid = np.cumsum(new) - 1
+    multi = np.bincount(bid)[bid] > 1 if len(bid) else np.zeros(0, bool)
+    ns, bid, nsh = gid[multi], bid[multi], nsh[multi]
+    first = np.r_[True, bid[1:] != bid[:-1]] if len(bid) else np.zeros(0, bool)
+    bucket = (np.cumsum(first) - 1) * parts + q
+    write_parquet_atomic(
+        pa.table({"gid": ns, "bucket": bucket.astype(np.int64)}), os.path.join(memb_dir, f"p{q:04d}-b.parquet")
+    )
+    cand, at, cnt = np.unique(ns, return_index=True, return_counts=True)
+    loc = np.searchsorted(cand, ns)
+    parent = np.arange(len(cand), dtype=np.int64)
+    head = loc[np.maximum.accumulate(np.where(first, np.arange(len(bid)), 0))] if len(bid) else empty
+    union(parent, head, loc)
+    root = find_roots(parent)
+    write_parquet_atomic(
+        pa.table({"gid": cand, "root": cand[root], "nsh": nsh[at], "nmemb": cnt.astype(np.int64)}),
+        os.path.join(local_dir, f"p{q:04d}-l.parquet"),
+    )
+    return {"rows": int(len(gid)), "buckets": int(first.sum()), "memberships": int(len(ns))}
+
+
+def _components(local_dir: str, comp_file: str, batches_file: str, parts: int, verify_block: int) -> dict:
+    """The global pass: connected components of the bucket graph over the candidates (union-find
+    of the partitions' links); whole components are grouped into batches of at most
+    ``verify_block`` shingles (and ``verify_block / 8`` memberships) and at most 1/``parts`` of
+    all, batches into ``parts`` groups of about equal shingles. Writes ``(gid, batch)`` per
+    candidate and the group of each batch."""
+    import glob
+
+    tabs = [read_parquet(f) for f in sorted(glob.glob(os.path.join(local_dir, "*.parquet")))]
+    cols = {k: [np.asarray(t.column(k).to_numpy(), np.int64) for t in tabs] for k in ("gid", "root", "nsh", "nmemb")}
+    g, rt, nsh, nmemb = (np.concatenate(v) if v else np.zeros(0, np.int64) for v in cols.values())
+    del tabs
+    cand = np.unique(g)
+    gi = np.searchsorted(cand, g)
+    nsh_c = np.zeros(len(cand), np.int64)
+    nsh_c[gi] = nsh
+    memb_c = np.bincount(gi, weights=nmemb, minlength=len(cand)).astype(np.int64)
+    parent = np.arange(len(cand), dtype=np.int64)
+    union(parent, gi, np.searchsorted(cand, rt))
+    del g, rt, nsh, nmemb, gi, cols
+    root = find_roots(parent)  # smallest candidate of each component
+    corder = np.lexsort((np.arange(len(cand)), root))
+    cs = root[corder]
+    cstart = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]]) if len(cs) else np.zeros(0, np.int64)
+    csize = np.add.reduceat(nsh_c[corder], cstart) if len(cs) else np.zeros(0, np.int64)
+    cmemb = np.add.reduceat(memb_c[corder], cstart) if len(cs) else np.zeros(0, np.int64)
+    # at most verify_block shingles per batch, and at least `parts` batches to share out
+    size_cap = min(verify_block, -(-int(csize.sum()) // parts)) if len(cs) else verify_block
+    memb_cap = min(max(1, verify_block // 8), -(-int(cmemb.sum()) // parts)) if len(cs) else 1
+    boc = _batches_by_totals(csize, cmemb, max(1, size_cap), max(1, memb_cap))
+    batch = np.empty(len(cand), np.int64)
+    batch[corder] = np.repeat(boc, np.diff(np.r_[cstart, len(cand)]))
+    nb = int(boc[-1]) + 1 if len(boc) else 0
+    bsize = np.bincount(boc, weights=csize, minlength=nb)
+    before = np.cumsum(bsize) - bsize
+    part = ((before * parts) // max(1.0, float(bsize.sum()))).astype(np.int64)
+    write_parquet_atomic(pa.table({"gid": cand, "batch": batch}), comp_file)
+    tmp = f"{batches_file}.tmp-{os.getpid()}"
+    with open(tmp, "w") as fh:
+        json.dump({"part": part.tolist()}, fh)
+    os.replace(tmp, batches_file)
+    return {"candidates": int(len(cand)), "components": int(len(cstart)), "batches": nb}
+
+
+def _route_memberships(memb_dir: str, q: int, comp_file: str, route_dir: str) -> int:
+    """Memberships of bucket partition ``q`` → the batch of their document."""
+    mb = read_partition(memb_dir, q)
+    if mb is None:
+        return 0
+    comp = read_parquet(comp_file, ["gid", "batch"])
+    cg = np.asarray(comp.column("gid").to_numpy())
+    batch = np.asarray(comp.column("batch").to_numpy())[np.searchsorted(cg, np.asarray(mb.column("gid").to_numpy()))]
+    write_groups(os.path.join(route_dir, f"memb-q{q:04d}.arrow"), mb, batch)
+    return mb.num_rows

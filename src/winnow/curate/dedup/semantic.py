@@ -32,17 +32,31 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from typing import Literal, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import Field, PrivateAttr
 
+from winnow.core.pipeline.reduce import ReduceTask, chunks, run_plan
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import GlobalStep
 from winnow.core.text.normalized_words import ngram_hashes, word_token_hashes
-from winnow.curate.dedup._reduce import KeyIndex, components_from, union, write_cluster_decisions
+from winnow.curate.dedup._reduce import (
+    KeyIndex,
+    find_roots,
+    key_counts,
+    read_partition,
+    scratch_dir,
+    starts_of,
+    union,
+    write_by_part,
+    write_clusters,
+    write_sparse_decisions,
+)
 
 
 def hashed_embeddings(text, dim: int = 256, seed: int = 0, sublinear: bool = True) -> np.ndarray:
@@ -136,29 +150,91 @@ class SemanticDedup(GlobalStep):
         emb = pa.FixedSizeListArray.from_arrays(pa.array(e.reshape(-1)), d)
         return pa.table({"id": table.column("id"), "emb": emb})
 
-    def reduce(self, key_files: Sequence[str | None], out_dir: str, *, workers: int = 1) -> None:
+    def reduce(self, key_files: Sequence[str | None], out_dir: str, *, workers: int = 1, partitions: int = 1) -> None:
+        """Decisions in this process (the plan of :meth:`reduce_plan`, one task after the other)."""
+        run_plan(self.reduce_plan(key_files, out_dir, partitions=partitions))
+        shutil.rmtree(scratch_dir(out_dir), ignore_errors=True)
+
+    def reduce_plan(self, key_files: Sequence[str | None], out_dir: str, *, partitions: int = 1, workers: int = 1):
+        """Partitioned by k-means cluster: ``kmeans`` (one task: every embedding in id order, the
+        fit, clusters cut into ``partitions`` groups), ``decide`` (per group: pairwise cosine per
+        cluster, union-find, smallest id kept) and ``write`` (per range of tasks). Pairs are only
+        ever formed inside a cluster, so groups never need to meet; the fit itself stays global
+        (its result depends on every embedding)."""
+        key_files = list(key_files)
+        P = max(1, int(partitions))
+        starts = starts_of(key_counts(key_files))
+        sc = scratch_dir(out_dir)
+        groups, clusters = os.path.join(sc, "groups"), os.path.join(sc, "clusters")
+        ranges = list(enumerate(chunks(len(key_files), P)))
+        reason = "semantic_dedup:near_duplicate"
+        return [
+            [ReduceTask("kmeans", 0, self._kmeans, (key_files, groups, P))],
+            [
+                ReduceTask("decide", r, self._decide, (groups, r, os.path.join(clusters, f"p{r:04d}.parquet")))
+                for r in range(P)
+            ],
+            [
+                ReduceTask(
+                    "write", c, write_sparse_decisions, (clusters, starts, lo, hi, out_dir, reason, self.cluster_column)
+                )
+                for c, (lo, hi) in ranges
+            ],
+        ]
+
+    def _kmeans(self, key_files: list, groups_dir: str, parts: int) -> dict:
+        """The global pass: k-means over all embeddings (in id order); each cluster's rows go to one of
+        ``parts`` groups (contiguous cluster numbers, about equal rows)."""
         idx = KeyIndex.from_files(key_files)
-        parent = np.arange(idx.n, dtype=np.int64)
-        if idx.n > 1:
-            parts = []
-            for f, c in zip(key_files, idx.counts):
-                if f and c:
-                    col = pq.read_table(f, columns=["emb"]).column("emb").combine_chunks()
-                    parts.append(np.asarray(col.flatten().to_numpy(), np.float32).reshape(len(col), -1))
-            emb = np.concatenate(parts)[idx.gid_of_node]  # node order
-            labels = kmeans_labels(emb, self.n_clusters or max(1, math.ceil(idx.n / self.cluster_size)), self.seed)
-            thr = 1.0 - (self.eps if self.eps is not None else DEFAULT_EPS[self.embedder])
-            order = np.lexsort((np.arange(idx.n), labels))
-            bounds = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1], True])
-            for a, b in zip(bounds[:-1], bounds[1:]):
-                members = order[a:b]
-                if len(members) < 2:
-                    continue
-                u, v = similar_pairs(emb[members], thr)
-                if len(u):
-                    union(parent, members[u], members[v])
-        root, size = components_from(parent)
-        write_cluster_decisions(out_dir, idx, root, size, "semantic_dedup:near_duplicate", self.cluster_column)
+        if idx.n < 2:
+            return {"clusters": idx.n}
+        parts_ = []
+        for f, c in zip(key_files, idx.counts):
+            if f and c:
+                col = pq.read_table(f, columns=["emb"]).column("emb").combine_chunks()
+                parts_.append(np.asarray(col.flatten().to_numpy(), np.float32).reshape(len(col), -1))
+        emb = np.concatenate(parts_)[idx.gid_of_node]  # node order
+        del parts_
+        labels = kmeans_labels(emb, self.n_clusters or max(1, math.ceil(idx.n / self.cluster_size)), self.seed)
+        size = np.bincount(labels)
+        before = np.cumsum(size) - size
+        group = ((before * parts) // idx.n)[labels]
+        tb = pa.table(
+            {
+                "gid": idx.gid_of_node,
+                "id": idx.ids_sorted,
+                "node": np.arange(idx.n, dtype=np.int64),
+                "label": labels,
+                "emb": pa.FixedSizeListArray.from_arrays(pa.array(emb.reshape(-1)), emb.shape[1]),
+                "part": group,
+            }
+        )
+        write_by_part(tb, os.path.join(groups_dir, "p{:04d}-k.parquet"))
+        return {"clusters": int(len(size))}
+
+    def _decide(self, groups_dir: str, r: int, out: str) -> int:
+        """Near-duplicates inside each cluster of group ``r``; returns the duplicates found."""
+        tb = read_partition(groups_dir, r)
+        if tb is None:
+            return write_clusters(out, np.zeros(0, np.int64), pa.array([], pa.string()), np.zeros(0, np.int64))
+        tb = tb.take(pc.sort_indices(tb, [("node", "ascending")]))
+        n = tb.num_rows
+        col = tb.column("emb").combine_chunks()
+        emb = np.asarray(col.flatten().to_numpy(), np.float32).reshape(n, -1)
+        labels = np.asarray(tb.column("label").to_numpy())
+        thr = 1.0 - (self.eps if self.eps is not None else DEFAULT_EPS[self.embedder])
+        parent = np.arange(n, dtype=np.int64)
+        order = np.lexsort((np.arange(n), labels))
+        bounds = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1], True])
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            members = order[a:b]
+            if len(members) < 2:
+                continue
+            u, v = similar_pairs(emb[members], thr)
+            if len(u):
+                union(parent, members[u], members[v])
+        root = find_roots(parent)
+        return write_clusters(out, np.asarray(tb.column("gid").to_numpy()), tb.column("id").combine_chunks(), root)
 
 
 def kmeans_labels(x: np.ndarray, k: int, seed: int) -> np.ndarray:

@@ -1,0 +1,221 @@
+"""Partitioned reduces (issue 23): every global step's decisions are identical for 1, 2, 3, 4
+and 8 partitions and any split of the rows into tasks, equal a brute-force single pass (exact
+dedup; MinHash centre clustering visited in id order over the LSH buckets, with exact Jaccard),
+and a pipeline whose reduce runs on a process pool, or is interrupted and resumed, writes what
+a one-process run writes; the manifest records the reduce's tasks."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import write_jsonl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from winnow import Length, Pipeline
+from winnow.core.executors.local import LocalExecutor
+from winnow.core.pipeline.reduce import ReduceTask
+from winnow.curate.dedup.exact import ExactDedup
+from winnow.curate.dedup.minhash import MinhashDedup
+from winnow.curate.dedup.semantic import SemanticDedup
+
+PARTITIONS = [1, 2, 3, 4, 8]
+
+
+def _corpus(seed: int = 0) -> pa.Table:
+    """Many duplicates: exact copies, and chains of one-word edits (each link Jaccard ≈ 0.9, the
+    ends of a chain far below 0.8, so centre clustering and connected components differ), plus
+    unrelated documents; ids are shuffled against the chain order."""
+    rng = random.Random(seed)
+    vocab = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9))) for _ in range(3000)]
+    texts = []
+    for _ in range(30):
+        words = [rng.choice(vocab) for _ in range(100)]
+        for _ in range(6):
+            texts.append(" ".join(words))
+            words = list(words)
+            words[rng.randrange(100)] = rng.choice(vocab)
+        texts += [texts[-1]] * rng.randint(0, 2)  # exact copies
+    texts += [" ".join(rng.choice(vocab) for _ in range(80)) for _ in range(40)]
+    texts += ["", "short"]
+    ids = [f"d{rng.randrange(10**9):09d}-{k}" for k in range(len(texts))]
+    order = list(range(len(texts)))
+    rng.shuffle(order)
+    return pa.table({"id": [ids[k] for k in order], "text": [texts[k] for k in order]})
+
+
+STEPS = {
+    "exact": ExactDedup(),
+    "minhash-centre": MinhashDedup(),
+    "minhash-components": MinhashDedup(clustering="components"),
+    "minhash-unverified": MinhashDedup(verify=False),
+    "minhash-small-batches": MinhashDedup(verify_block=200, max_bucket_rows=300),
+    "semantic": SemanticDedup(n_clusters=4),
+}
+
+
+def _decide(step, tables, tmp, partitions) -> dict:
+    os.makedirs(tmp, exist_ok=True)
+    files = []
+    for k, t in enumerate(tables):
+        if t is None or t.num_rows == 0:
+            files.append(None)
+            continue
+        f = os.path.join(tmp, f"keys{k}.parquet")
+        pq.write_table(pa.concat_tables([step.map(t.slice(s, 50)) for s in range(0, t.num_rows, 50)]), f)
+        files.append(f)
+    dec_dir = os.path.join(tmp, "dec")
+    step.reduce(files, dec_dir, partitions=partitions)
+    assert sorted(os.listdir(dec_dir)) == [f"{k:05d}.parquet" for k in range(len(tables))]  # no scratch left
+    out = {}
+    for k, t in enumerate(tables):
+        d = pq.read_table(os.path.join(dec_dir, f"{k:05d}.parquet"))
+        assert d.num_rows == (0 if t is None else t.num_rows)
+        if t is not None:
+            for i, r in zip(t.column("id").to_pylist(), d.to_pylist()):
+                out[i] = r
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus() -> pa.Table:
+    return _corpus()
+
+
+@pytest.fixture(scope="module")
+def single(corpus, tmp_path_factory) -> dict:
+    """Decisions of one partition, all rows in one task (today's single reduce)."""
+    tmp = tmp_path_factory.mktemp("single")
+    return {name: _decide(s, [corpus], str(tmp / name), 1) for name, s in STEPS.items()}
+
+
+def test_the_corpus_separates_centre_from_components(single):
+    dups = {n: sum(r["reason"] is not None for r in d.values()) for n, d in single.items()}
+    assert dups["exact"] >= 20 and dups["minhash-centre"] >= 100 and dups["semantic"] >= 100
+    # chains: components drop more than centres (the chain's far ends are not near-duplicates)
+    assert dups["minhash-components"] > dups["minhash-centre"]
+
+
+@pytest.mark.parametrize("partitions", PARTITIONS)
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rnd=st.randoms(use_true_random=False), k=st.integers(1, 5))
+def test_decisions_identical_for_every_partition_count(corpus, single, tmp_path, partitions, rnd, k):
+    perm = list(range(corpus.num_rows))
+    rnd.shuffle(perm)
+    cuts = sorted(rnd.randint(0, corpus.num_rows) for _ in range(k - 1))
+    bounds = [0] + cuts + [corpus.num_rows]
+    tables = [corpus.take(pa.array(perm[a:b], pa.int64())) if b > a else None for a, b in zip(bounds, bounds[1:])]
+    for name, step in STEPS.items():
+        got = _decide(step, tables, str(tmp_path / f"{name}-{rnd.random()}"), partitions)
+        assert got == single[name], f"{name}: partitions={partitions} changes decisions"
+
+
+def _jaccard_ok(a: set, b: set, thr: float) -> bool:
+    inter = len(a & b)
+    return inter >= thr * (len(a) + len(b) - inter)
+
+
+def test_exact_and_centre_equal_a_sequential_pass_in_id_order(corpus, single):
+    """Ground truth: exact dedup keeps the smallest id per normalised text; MinHash centre
+    clustering visits documents in id order and drops one as a duplicate of the smallest
+    earlier centre that shares an LSH bucket with it and has exact Jaccard ≥ threshold."""
+    ex = ExactDedup().map(corpus)
+    first: dict = {}
+    for i, h in sorted(zip(corpus.column("id").to_pylist(), zip(ex["h1"].to_pylist(), ex["h2"].to_pylist()))):
+        want = first.setdefault(h, i)
+        assert single["exact"][i]["duplicate_of"] == (None if want == i else want)
+
+    step = STEPS["minhash-centre"]
+    keys = step.map(corpus)
+    ids = keys.column("id").to_pylist()
+    sets = [set(s) for s in keys.column("sh").to_pylist()]
+    buckets = [
+        {(j, h) for j, c in enumerate(step.band_columns()) if (h := keys[c][r].as_py()) != 0} for r in range(len(ids))
+    ]
+    centres_in: dict = {}
+    n_dup = 0
+    for r in sorted(range(len(ids)), key=lambda r: ids[r]):
+        cands = sorted({c for b in buckets[r] for c in centres_in.get(b, [])}, key=lambda c: ids[c])
+        rep = next((c for c in cands if _jaccard_ok(sets[r], sets[c], step.threshold)), None)
+        assert single["minhash-centre"][ids[r]]["duplicate_of"] == (None if rep is None else ids[rep])
+        if rep is None:
+            for b in buckets[r]:
+                centres_in.setdefault(b, []).append(r)
+        n_dup += rep is not None
+    assert n_dup >= 100
+
+
+# ---------------------------------------------------------------- through the executors
+
+
+class FlakyExact(ExactDedup):
+    """Exact dedup whose reduce fails once after its partition phase (a marker file), as a
+    killed run would: the run is interrupted with the reduce half done."""
+
+    name = "flaky_exact"
+    marker: str = ""
+
+    def reduce_plan(self, key_files, out_dir, *, partitions=1, workers=1):
+        plan = super().reduce_plan(key_files, out_dir, partitions=partitions, workers=workers)
+        return plan[:2] + [[ReduceTask("fail", 0, _fail_once, (self.marker,))]] + plan[2:]
+
+
+def _fail_once(marker: str) -> None:
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        raise RuntimeError("interrupted on purpose")
+
+
+def _raw(tmp_path, corpus, n_files=4) -> str:
+    rows = corpus.to_pylist()
+    for k in range(n_files):
+        write_jsonl(str(tmp_path / "raw" / f"p{k}.jsonl"), rows[k::n_files])
+    return str(tmp_path / "raw")
+
+
+def test_pool_reduce_equals_one_process_and_manifest_records_tasks(tmp_path, corpus):
+    raw = _raw(tmp_path, corpus)
+    steps = [Length(min_words=2), MinhashDedup(), ExactDedup()]
+    one = Pipeline(steps).run(raw, str(tmp_path / "one"), workers=1)
+    ex = LocalExecutor(workers=2)
+    ex.pool_min_rows = 0  # this small reduce on the pool too
+    two = Pipeline(steps).run(raw, str(tmp_path / "two"), executor=ex)
+    assert two.kept().equals(one.kept())
+    assert (
+        two.rejects()
+        .sort_by([("step", "ascending"), ("id", "ascending")])
+        .equals(one.rejects().sort_by([("step", "ascending"), ("id", "ascending")]))
+    )
+    mh = [s for s in two.manifest["steps"] if s["name"] == "minhash_dedup"][0]
+    assert mh["rows_rejected"] >= 100
+    # six phases: split, buckets, route and decide, write per partition (2), components once
+    assert mh["reduce_tasks"] == 2 + 2 + 1 + (2 + 2) + 2 + 2
+    assert [s.get("reduce_tasks") for s in one.manifest["steps"]] == [None, 7, 3]
+    info = json.load(open(os.path.join(two.path, "_work", "stage-0", "reduce.json")))
+    assert info["step"] == "minhash_dedup" and info["partitions"] == 2
+    assert len(info["tasks"]) == mh["reduce_tasks"]
+    assert {t["phase"] for t in info["tasks"]} == {"split", "buckets", "components", "route", "decide", "write"}
+    assert all(t["seconds"] >= 0 and t["peak_rss_mb"] > 10 for t in info["tasks"])
+    assert len({t["pid"] for t in info["tasks"]} - {os.getpid()}) >= 1  # pool processes
+    decided = sum(t["result"]["candidate_docs"] for t in info["tasks"] if t["phase"] == "decide")
+    assert decided >= 150
+
+
+def test_interrupted_reduce_resumes_to_the_clean_result(tmp_path, corpus):
+    raw = _raw(tmp_path, corpus)
+    clean = Pipeline([FlakyExact(marker=str(tmp_path / "never")), Length(min_words=2)])
+    open(tmp_path / "never", "w").close()
+    want = clean.run(raw, str(tmp_path / "clean"), workers=2)
+    steps = [FlakyExact(marker=str(tmp_path / "m")), Length(min_words=2)]
+    with pytest.raises(RuntimeError, match="interrupted on purpose"):
+        Pipeline(steps).run(raw, str(tmp_path / "out"), workers=2)
+    assert not os.path.exists(tmp_path / "out" / "_work" / "stage-0" / "reduce.done.json")
+    got = Pipeline(steps).run(raw, str(tmp_path / "out"), workers=2, resume=True)
+    assert got.kept().equals(want.kept())
+    assert got.manifest["totals"]["rows_rejected"] == want.manifest["totals"]["rows_rejected"] >= 20
+    assert got.manifest["steps"][0]["reduce_tasks"] == want.manifest["steps"][0]["reduce_tasks"] == 7
