@@ -51,7 +51,7 @@ from winnow.core.pipeline.runner import (
     set_progress_sink,
     write_json_atomic,
 )
-from winnow.core.pipeline.step import GlobalStep
+from winnow.core.pipeline.step import REDUCE_STATS, GlobalStep
 
 
 class Executor(ABC):
@@ -147,8 +147,10 @@ class Executor(ABC):
     ) -> tuple[list[TaskResult], dict[int, float]]:
         """Run every stage of ``steps`` over ``tasks`` (resuming from markers): the stage loop.
 
-        Returns every (stage, task) result and the reduce seconds by global step index.
+        Returns every (stage, task) result and the reduce seconds by global step index; the
+        statistics a reduce wrote (``REDUCE_STATS``) land in :attr:`reduce_stats`.
         """
+        self.reduce_stats: dict[int, dict] = {}
         all_results: list[TaskResult] = []
         reduce_seconds: dict[int, float] = {}
         bar = _Progress(progress)
@@ -198,6 +200,10 @@ class Executor(ABC):
                 if seg.glob is not None:
                     gi, gs = seg.glob
                     reduce_seconds[gi] = self._reduce_stage(layout, s, gs, tasks, all_results, bar)
+                    stats_file = os.path.join(layout.decisions(s), REDUCE_STATS)
+                    if os.path.exists(stats_file):
+                        with open(stats_file) as fh:
+                            self.reduce_stats[gi] = json.load(fh)
         finally:
             bar.stop()
         return all_results, reduce_seconds

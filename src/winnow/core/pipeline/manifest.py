@@ -49,8 +49,10 @@ def build_manifest(
     n_tasks: int,
     executor: str,
     workers: int,
+    reduce_stats: dict | None = None,
 ) -> dict:
-    """Aggregate task results (markers) of every stage into the manifest dict."""
+    """Aggregate task results (markers) of every stage into the manifest dict (``reduce_stats``:
+    a global step's reduce statistics by step index, shown as that step's ``reduce`` entry)."""
     from winnow.core.pipeline.step import GlobalStep
 
     agg: dict[int, StepStats] = {
@@ -80,6 +82,8 @@ def build_manifest(
         "seconds": round(wall_seconds, 3),
     }
     steps_out = [agg[i].to_dict() for i in sorted(agg)]
+    for i, st in (reduce_stats or {}).items():
+        steps_out[int(i)]["reduce"] = st
     chain_ok = True
     prev = read.rows_read
     for s in steps_out:

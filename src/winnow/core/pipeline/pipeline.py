@@ -213,6 +213,7 @@ class Pipeline:
             all_results,
             read=read,
             reduce_seconds=reduce_seconds,
+            reduce_stats=getattr(ex, "reduce_stats", None),
             config=cfg,
             wall_seconds=time.perf_counter() - t0,
             n_tasks=len(tasks),

@@ -208,6 +208,10 @@ class MapStep(Step):
         return table, reasons
 
 
+#: file a global step's reduce may write into its ``out_dir``: statistics for the manifest
+REDUCE_STATS = "stats.json"
+
+
 class GlobalStep(Step):
     """A cross-shard step run in phases: map → reduce → apply.
 
@@ -215,7 +219,9 @@ class GlobalStep(Step):
     task; ``reduce`` receives the list of per-task key-file paths (in task order) and must
     write one decisions Parquet file per task into ``out_dir`` (``{task:05d}.parquet``),
     aligned row-for-row with that task's keys; ``apply`` receives a batch and the matching
-    slice of decisions.
+    slice of decisions. A reduce may also write a JSON object of statistics to
+    ``out_dir/stats.json`` (:data:`REDUCE_STATS`, e.g. candidate pairs); it appears in the
+    manifest as the step's ``reduce`` entry.
     """
 
     def map(self, table: pa.Table) -> pa.Table:
