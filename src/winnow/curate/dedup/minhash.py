@@ -43,8 +43,10 @@ permutations ``b·r`` with ``P(threshold) ≥ lsh_recall`` (0.99) whose false-ca
 
 ``preset: fineweb`` is FineWeb's 14 bands × 8 rows, also the default with ``verify: false``
 (no exact check behind it, so false candidates are false duplicates); explicit ``bands`` /
-``rows`` are used as given. On the dedup benchmark corpus (20k real documents) 16 × 6 makes
-10 % more candidate pairs than 14 × 8 at the same map cost (``benchmarks/RESULTS.md``).
+``rows`` are used as given. At the same map cost (the MinHash kernel is linear in ``b·r``:
+96 vs 112 permutations), 16 × 6 admits 10 % more candidate pairs than 14 × 8 on the dedup
+benchmark corpus and 4× more on a second corpus rich in boilerplate, all removed by
+verification (``benchmarks/RESULTS.md``).
 
 Example:
     >>> from winnow import Pipeline
@@ -60,6 +62,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -98,6 +101,7 @@ def collision_probability(j, bands: int, rows: int):
     return 1.0 - (1.0 - np.asarray(j, np.float64) ** rows) ** bands
 
 
+@functools.lru_cache(maxsize=256)
 def choose_bands_rows(
     threshold: float,
     recall: float = 0.99,
@@ -132,7 +136,7 @@ def choose_bands_rows(
     if rows is not None:
         return need_bands(rows), rows
     if bands is not None:
-        for r in range(max_perm // bands, 0, -1):  # most rows (fewest false candidates) that still reach recall
+        for r in range(min(64, max_perm // bands), 0, -1):  # most rows (fewest false candidates) reaching recall
             if collision_probability(threshold, bands, r) >= recall:
                 return bands, r
         raise ValueError(f"{bands} bands cannot reach P = {recall} at J = {threshold}; use more bands")
@@ -467,7 +471,6 @@ class MinhashDedup(GlobalStep):
     cluster_column: str | None = "cluster_id"
 
     _perm: tuple | None = PrivateAttr(None)
-    _banding: tuple[int, int] = PrivateAttr((14, 8))
     _stats: dict = PrivateAttr(default_factory=dict)
 
     @property
@@ -477,29 +480,29 @@ class MinhashDedup(GlobalStep):
 
     @model_validator(mode="after")
     def _check(self):
-        if self.preset is not None:
-            if self.bands is not None or self.rows is not None:
-                raise ValueError(f"give either preset: {self.preset} or bands/rows, not both")
-            self._banding = PRESETS[self.preset]
-        elif self.verify or self.bands is not None or self.rows is not None:
-            self._banding = choose_bands_rows(self.threshold, self.lsh_recall, bands=self.bands, rows=self.rows)
-        else:
-            self._banding = PRESETS["fineweb"]
+        if self.preset is not None and (self.bands is not None or self.rows is not None):
+            raise ValueError(f"give either preset: {self.preset} or bands/rows, not both")
         if self.num_perm > 4096:
             raise ValueError(f"bands × rows = {self.num_perm} permutations is too many (max 4096)")
         return self
 
     @property
     def banding(self) -> tuple[int, int]:
-        """The ``(bands, rows)`` in use: as given, from ``preset``, or chosen for ``threshold``."""
-        return self._banding
+        """The ``(bands, rows)`` in use: as given, from ``preset``, or chosen for ``threshold``
+        (derived from the fields each time, so a copied or unpickled step agrees)."""
+        if self.preset is not None:
+            return PRESETS[self.preset]
+        if self.verify or self.bands is not None or self.rows is not None:
+            return choose_bands_rows(self.threshold, self.lsh_recall, bands=self.bands, rows=self.rows)
+        return PRESETS["fineweb"]
 
     @property
     def num_perm(self) -> int:
-        return self._banding[0] * self._banding[1]
+        b, r = self.banding
+        return b * r
 
     def band_columns(self) -> list[str]:
-        return [f"b{j:02d}" for j in range(self._banding[0])]
+        return [f"b{j:02d}" for j in range(self.banding[0])]
 
     def setup(self) -> None:
         self._perm = permutations(self.num_perm, self.seed)
@@ -520,7 +523,7 @@ class MinhashDedup(GlobalStep):
             self.setup()
         sh, counts = self.shingles(table.column("text"))
         sig = minhash_signatures(sh, counts, *self._perm)
-        bh = band_hashes(sig, *self._banding, counts)
+        bh = band_hashes(sig, *self.banding, counts)
         cols = {"id": table.column("id")}
         for j, name in enumerate(self.band_columns()):
             cols[name] = pa.array(bh[:, j])
@@ -788,7 +791,7 @@ class MinhashDedup(GlobalStep):
     def reduce(self, key_files: Sequence[str | None], out_dir: str, *, workers: int = 1) -> None:
         t0 = time.perf_counter()
         idx = KeyIndex.from_files(key_files)
-        b, r = self._banding
+        b, r = self.banding
         self._stats = {
             "docs": idx.n,
             "clustering": self.clustering,
@@ -801,5 +804,5 @@ class MinhashDedup(GlobalStep):
         size = np.bincount(root, minlength=idx.n)[root]
         dup = write_cluster_decisions(out_dir, idx, root, size, "minhash_dedup:near_duplicate", self.cluster_column)
         self._stats.update(duplicates=int(dup.sum()), seconds=round(time.perf_counter() - t0, 3))
-        with open(os.path.join(out_dir, REDUCE_STATS), "w") as fh:
-            json.dump(self._stats, fh)
+        with open(os.path.join(out_dir, REDUCE_STATS), "w") as fh:  # the manifest: counts only, no timings
+            json.dump({k: v for k, v in self._stats.items() if k != "seconds"}, fh)
