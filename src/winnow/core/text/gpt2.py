@@ -2,7 +2,7 @@
 encoded by tiktoken's Rust core BPE.
 
 Token for token the same ids as HF ``tokenizers``' ``ByteLevelBPETokenizer`` on the same files
-(tests: ``test_export.py``, ``test_filters_misc.py``), about 10× less CPU per document: used to
+(tests: ``test_export.py``, ``test_filters_misc.py``), about 8× less CPU per document: used to
 count tokens (:func:`count_tokens`, the ``length`` filter) and to export token shards.
 
     >>> count_tokens(["Hello world", "", "Hello world, this is GPT-2."]).tolist()

@@ -439,13 +439,12 @@ def warm() -> dict:
         for unit in ("word", "char"):
             sh, counts = shingle_hashes(t, ngram=5, unit=unit)
     a = np.arange(1, 9, 2, dtype=np.uint64)
-    sig = minhash(sh, counts, a, a)
-    vals = np.sort(np.unique(sh))
+    minhash(sh, counts, a, a)
+    vals = np.unique(sh)  # sorted, distinct: two "sets" for the verification merges
     offs = np.array([0, len(vals) // 2, len(vals)], np.int64)
     pa_, pb = np.array([0], np.int64), np.array([1], np.int64)
     intersect_sorted(vals, offs, pa_, pb)
     jaccard_at_least(vals, offs, pa_, pb, 0.8)
-    del sig
     return {
         k: (sum(d.stats.cache_hits.values()), sum(d.stats.cache_misses.values()))
         for k, d in sorted(dispatchers().items())

