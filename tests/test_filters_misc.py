@@ -6,6 +6,7 @@ import json
 import os
 import random
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -134,6 +135,44 @@ def test_length_gpt2_tokens():
 
 
 # ---------------------------------------------------------------- registry / YAML
+def test_length_token_counts_and_decisions_equal_full_hf_encoding(real_docs):
+    """The tiktoken counter against HF ``tokenizers`` encoding every whole document: identical
+    counts (so identical decisions) on real text plus whitespace / Unicode / special-token edge
+    cases, with bounds around the middle of the count distribution."""
+    import glob
+    import sys
+
+    from winnow.curate.filters.length import gpt2_tokenizer
+
+    site = [p for p in sys.path if p.endswith("site-packages")][0]
+    metadata = []
+    for f in sorted(glob.glob(os.path.join(site, "*.dist-info", "METADATA")))[:150]:
+        with open(f, encoding="utf-8", errors="replace") as fh:
+            metadata.append(fh.read())
+    edge = [
+        "",
+        " ",
+        "a  b\n\n c\t\td",
+        "I'll've they're 's 'S DON'T",
+        "a<|endoftext|>b",
+        "\u00a0nbsp\u2028ls\u2029ps\u3000ideo\x85nel\x0bvt\x1cfs",
+        "naïve café — “quotes” 😀 中文 العربية ру́сский",
+        "x" * 3000,
+        " " * 50 + "end",
+    ]
+    texts = [d["text"] for d in real_docs] + metadata + edge
+    hf = np.array([len(e.ids) for e in gpt2_tokenizer().encode_batch(texts)])
+    lo, hi = (int(q) for q in np.quantile(hf, [0.4, 0.6]))
+    assert lo < hi
+    s = Length(min_tokens=lo, max_tokens=hi)
+    t = s.annotate(pa.table({"text": texts}))
+    assert t.column("n_tokens").to_pylist() == hf.tolist()
+    expect = np.where(hf < lo, "length:min_tokens", np.where(hf > hi, "length:max_tokens", None)).tolist()
+    got = s.decide(t).to_pylist()
+    assert got == expect
+    assert 0.2 < sum(g is None for g in got) / len(got) < 0.8  # thresholds in the middle: both sides decided
+
+
 def test_registry_and_yaml_names():
     from winnow.core.pipeline.registry import get_step_class
 

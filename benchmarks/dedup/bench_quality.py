@@ -10,8 +10,10 @@ of documents that end in the same cluster.
     PYTHONPATH=src python benchmarks/dedup/bench_quality.py --corpus benchmarks/_work/dedup/corpus \
         --out benchmarks/out/dedup
 
-Prints a table (precision / recall at 0.7, 0.8, 0.9 with verification on — threshold = t — and
-off) and writes ``scurve.png`` and ``quality.json`` in ``--out``.
+Prints a table (precision / recall at 0.7, 0.8, 0.9 with verification on — threshold = t, the
+banding chosen for t unless ``--bands/--rows/--preset`` — and off, plus FineWeb's 14 × 8 verified
+at 0.8 for comparison), the LSH candidate pairs of each banding (distinct pairs sharing a bucket,
+counted over every pair with J > 0) and writes ``scurve.png`` and ``quality.json`` in ``--out``.
 """
 
 from __future__ import annotations
@@ -93,9 +95,11 @@ def main():
     ap.add_argument("--corpus", default="benchmarks/_work/dedup/corpus")
     ap.add_argument("--out", default="benchmarks/out/dedup")
     ap.add_argument("--ngram", type=int, default=5)
-    ap.add_argument("--bands", type=int, default=14)
-    ap.add_argument("--rows", type=int, default=8)
+    ap.add_argument("--bands", type=int, default=None, help="default: chosen for each threshold")
+    ap.add_argument("--rows", type=int, default=None)
+    ap.add_argument("--preset", default=None)
     a = ap.parse_args()
+    banding = {k: v for k, v in (("bands", a.bands), ("rows", a.rows), ("preset", a.preset)) if v is not None}
     os.makedirs(a.out, exist_ok=True)
     t0 = time.perf_counter()
     tab = load_corpus(a.corpus)
@@ -116,17 +120,40 @@ def main():
     # --- S-curve: measured collision probability from winnow's own band keys
     from winnow.curate.dedup.minhash import MinhashDedup
 
-    step = MinhashDedup(ngram=a.ngram, bands=a.bands, rows=a.rows, verify=False)
-    bands = np.concatenate(
-        [
-            np.stack([np.asarray(c.to_numpy()) for c in step.map(tab.slice(s, 4096)).columns[1:]], 1)
-            for s in range(0, tab.num_rows, 4096)
-        ]
-    )
-    collide = np.zeros(len(i), bool)
-    for s in range(0, len(i), 2_000_000):
-        bi, bj = bands[i[s : s + 2_000_000]], bands[j[s : s + 2_000_000]]
-        collide[s : s + 2_000_000] = ((bi == bj) & (bi != 0)).any(1)
+    def collisions(step):
+        """Whether each pair with J > 0 shares a bucket under ``step``'s banding."""
+        b_, r_ = step.banding
+        step = MinhashDedup(ngram=a.ngram, bands=b_, rows=r_, verify=False)  # band keys only
+        bands = np.concatenate(
+            [
+                np.stack([np.asarray(c.to_numpy()) for c in step.map(tab.slice(s, 4096)).columns[1:]], 1)
+                for s in range(0, tab.num_rows, 4096)
+            ]
+        )
+        out = np.zeros(len(i), bool)
+        for s in range(0, len(i), 2_000_000):
+            bi, bj = bands[i[s : s + 2_000_000]], bands[j[s : s + 2_000_000]]
+            out[s : s + 2_000_000] = ((bi == bj) & (bi != 0)).any(1)
+        return out
+
+    print("\nLSH candidate pairs (distinct pairs sharing a bucket; P(candidate) at t; candidates at J < t − 0.3):")
+    cand_rows = []
+    for t, kw in [(t, banding) for t in (0.7, 0.8, 0.9)] + [(0.8, {"preset": "fineweb"})]:
+        st = MinhashDedup(ngram=a.ngram, threshold=t, **kw)
+        c = collisions(st)
+        b_, r_ = st.banding
+        row = {
+            "threshold": t,
+            "banding": f"{b_}x{r_}" + (" (fineweb)" if kw.get("preset") else ""),
+            "candidate_pairs": int(c.sum()),
+            "candidate_recall_at_t": round(float(c[jac >= t].mean()), 4),
+            "candidates_below_t-0.3": int((c & (jac < t - 0.3)).sum()),
+        }
+        cand_rows.append(row)
+        print("  " + json.dumps(row))
+    step = MinhashDedup(ngram=a.ngram, threshold=0.8, **banding)
+    a.bands, a.rows = step.banding
+    collide = collisions(step)
     edges = np.linspace(0, 1, 21)
     bins = np.clip(np.digitize(jac, edges) - 1, 0, 19)
     meas = np.array([collide[bins == b].mean() if (bins == b).any() else np.nan for b in range(20)])
@@ -148,7 +175,7 @@ def main():
     ax.plot(mid[ok], meas[ok], "o", color="C1", mfc="none", label="measured (pairs binned by exact Jaccard)")
     ax.set_xlabel("exact Jaccard of word 5-gram sets")
     ax.set_ylabel("P(candidate pair)")
-    ax.set_title(f"MinHash LSH S-curve, {tab.num_rows:,} real docs")
+    ax.set_title(f"MinHash LSH S-curve ({a.bands} x {a.rows}), {tab.num_rows:,} real docs")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -173,13 +200,14 @@ def main():
 
     # --- precision / recall of duplicate pairs
     results = []
-    runs = [(True, "center", t) for t in (0.7, 0.8, 0.9)] + [
-        (True, "components", 0.8),
-        (False, "center", None),
-        (False, "components", None),
+    runs = [(True, "center", t, banding) for t in (0.7, 0.8, 0.9)] + [
+        (True, "center", 0.8, {"preset": "fineweb"}),
+        (True, "components", 0.8, banding),
+        (False, "center", None, {"preset": "fineweb"}),
+        (False, "components", None, {"preset": "fineweb"}),
     ]
-    for verify, clustering, thr in runs:
-        kw = dict(ngram=a.ngram, bands=a.bands, rows=a.rows, verify=verify, clustering=clustering)
+    for verify, clustering, thr, bkw in runs:
+        kw = dict(ngram=a.ngram, verify=verify, clustering=clustering, **bkw)
         if thr is not None:
             kw["threshold"] = thr
         stats, cl, dt = run_winnow(a.corpus, os.path.join(a.out, "run-q"), **kw)
@@ -187,10 +215,12 @@ def main():
         for t in (thr,) if thr is not None else (0.7, 0.8, 0.9):
             m = pair_metrics(lab, i, j, jac, t)
             m.update(
-                method=f"winnow verify={'on' if verify else 'off'} {clustering}",
+                method=f"winnow verify={'on' if verify else 'off'} {clustering} {stats['bands']}x{stats['rows']}",
                 threshold=t,
                 seconds=round(dt, 1),
                 removed=int(stats.get("duplicates", 0)),
+                verified_pairs=stats.get("verified_pairs"),
+                bucket_pairs=stats.get("bucket_pairs"),
             )
             results.append(m)
     for mode in ("center", "components"):
@@ -198,15 +228,26 @@ def main():
             m = pair_metrics(oracle_labels(tab.num_rows, i, j, jac, t, mode), i, j, jac, t)
             m.update(method=f"oracle (exact Jaccard) {mode}", threshold=t, seconds=None, removed=None)
             results.append(m)
-    print("\nmethod                              t    precision  recall   pred_pairs  true_pairs  removed  seconds")
+    print(
+        "\nmethod                                     t    precision  recall   pred_pairs  true_pairs  removed  "
+        "verified  seconds"
+    )
     for m in results:
         print(
-            f"{m['method']:<35} {m['threshold']:.1f}  {m['precision']:.4f}     {m['recall']:.4f}   "
-            f"{m['pred_pairs']:>10,}  {m['true_pairs']:>10,}  {m['removed']!s:>7}  {m['seconds']}"
+            f"{m['method']:<42} {m['threshold']:.1f}  {m['precision']:.4f}     {m['recall']:.4f}   "
+            f"{m['pred_pairs']:>10,}  {m['true_pairs']:>10,}  {m['removed']!s:>7}  {m.get('verified_pairs')!s:>8}  "
+            f"{m['seconds']}"
         )
     with open(os.path.join(a.out, "quality.json"), "w") as fh:
         json.dump(
-            {"docs": tab.num_rows, "pairs_with_overlap": int(len(i)), "scurve": scurve, "results": results},
+            {
+                "docs": tab.num_rows,
+                "pairs_with_overlap": int(len(i)),
+                "banding": [a.bands, a.rows],
+                "lsh_candidates": cand_rows,
+                "scurve": scurve,
+                "results": results,
+            },
             fh,
             indent=1,
         )

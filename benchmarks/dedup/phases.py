@@ -38,6 +38,7 @@ def main():
     ap.add_argument("corpus", help="folder of *.jsonl shards (build_corpus.py)")
     ap.add_argument("--clustering", default="center")
     ap.add_argument("--no-verify", dest="verify", action="store_false")
+    ap.add_argument("--preset", default=None, help="e.g. fineweb (default: banding chosen for the threshold)")
     ap.add_argument("--trim-slack-mb", type=float, default=None)
     ap.add_argument("--mmap-threshold", type=int, default=0)
     ap.add_argument("--work", default="benchmarks/_work/dedup/phases")
@@ -91,9 +92,8 @@ def main():
     out = os.path.join(a.work, "out")
     shutil.rmtree(out, ignore_errors=True)
     phase["name"] = "other"
-    res = Pipeline([{"minhash_dedup": {"clustering": a.clustering, "verify": a.verify}}]).run(
-        os.path.join(a.corpus, "*.jsonl"), out, workers=1
-    )
+    cfg = {"clustering": a.clustering, "verify": a.verify, **({"preset": a.preset} if a.preset else {})}
+    res = Pipeline([{"minhash_dedup": cfg}]).run(os.path.join(a.corpus, "*.jsonl"), out, workers=1)
     seconds["total"] = cpu()  # the whole process, interpreter start-up included
     time.sleep(0.05)
     report = {

@@ -19,8 +19,16 @@ cd "$WORK/debs"
 for pkg in python3.11-doc debian-handbook fortunes fortunes-min jargon-text debian-policy developers-reference; do
   ls "$pkg"_*.deb >/dev/null 2>&1 || apt-get download "$pkg" >/dev/null
 done
-for deb in *.deb; do
+for deb in python3.11-doc_*.deb debian-handbook_*.deb fortunes_*.deb fortunes-min_*.deb jargon-text_*.deb \
+  debian-policy_*.deb developers-reference_*.deb; do
   dpkg-deb -x "$deb" "$WORK/root"
 done
+# the second corpus (build_corpus2.py) reads other sources, unpacked apart (fortunes-it would
+# otherwise land among the English fortunes the first corpus reads)
+mkdir -p "$WORK/root2"
+for pkg in bible-kjv bible-kjv-text fortunes-de fortunes-es fortunes-it fortunes-ru debian-faq maint-guide; do
+  ls "$pkg"_*.deb >/dev/null 2>&1 || apt-get download "$pkg" >/dev/null
+  dpkg-deb -x "$pkg"_*.deb "$WORK/root2"
+done
 echo "venv: $VENV"
-echo "unpacked docs: $WORK/root"
+echo "unpacked docs: $WORK/root (corpus 1), $WORK/root2 (corpus 2)"

@@ -162,8 +162,8 @@ class Executor(ABC):
     ) -> tuple[list[TaskResult], dict[int, dict]]:
         """Run every stage of ``steps`` over ``tasks`` (resuming from markers): the stage loop.
 
-        Returns every (stage, task) result and, by global step index, its reduce's ``seconds``
-        and number of ``tasks``.
+        Returns every (stage, task) result and, by global step index, its reduce's ``seconds``,
+        number of ``tasks`` and ``stats`` (:meth:`GlobalStep.plan_stats`).
         """
         all_results: list[TaskResult] = []
         reduces: dict[int, dict] = {}
@@ -228,7 +228,7 @@ class Executor(ABC):
         if os.path.exists(rmark):
             with open(rmark) as fh:
                 m = json.load(fh)
-            return {"seconds": m["seconds"], "tasks": m.get("reduce_tasks", 1)}
+            return {"seconds": m["seconds"], "tasks": m.get("reduce_tasks", 1), "stats": m.get("stats", {})}
         key_files = []
         for t in tasks:
             r = next(x for x in results if x.stage == s and x.task == t.index)
@@ -255,8 +255,9 @@ class Executor(ABC):
                 ],
             },
         )
-        write_json_atomic(rmark, {"seconds": seconds, "reduce_tasks": len(records)})
-        return {"seconds": seconds, "tasks": len(records)}
+        stats = _jsonable(gs.plan_stats(records)) or {}
+        write_json_atomic(rmark, {"seconds": seconds, "reduce_tasks": len(records), "stats": stats})
+        return {"seconds": seconds, "tasks": len(records), "stats": stats}
 
 
 def _jsonable(x):

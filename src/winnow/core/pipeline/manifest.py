@@ -50,7 +50,9 @@ def build_manifest(
     executor: str,
     workers: int,
 ) -> dict:
-    """Aggregate task results (markers) of every stage into the manifest dict."""
+    """Aggregate task results (markers) of every stage into the manifest dict (``reduces``: by
+    global step index, its reduce's ``tasks`` and ``stats``, shown as the step's ``reduce_tasks``
+    and ``reduce`` entries)."""
     from winnow.core.pipeline.step import GlobalStep
 
     agg: dict[int, StepStats] = {
@@ -82,6 +84,8 @@ def build_manifest(
     steps_out = [agg[i].to_dict() for i in sorted(agg)]
     for i, red in reduces.items():  # tasks of the global step's reduce (details: _work/stage-*/reduce.json)
         steps_out[int(i)]["reduce_tasks"] = red["tasks"]
+        if red.get("stats"):
+            steps_out[int(i)]["reduce"] = red["stats"]
     chain_ok = True
     prev = read.rows_read
     for s in steps_out:

