@@ -109,3 +109,19 @@ def test_no_ngram_statistics_when_not_asked():
     t = s.annotate(pa.table({"text": ["a b a b a b"]}))
     assert not [c for c in t.column_names if "gram" in c]
     assert np.isfinite(t.column("gopher_dup_line_frac").to_numpy()).all()
+
+
+def test_words_fast_path_matches_full_rules():
+    """Chunks tokenised from their bytes give exactly what the full rules give on every chunk."""
+    texts = _texts() + [
+        "cannot Cannot CANNOT vs. vs Vs. e.g. U.S. a. ab. AB. aB. x,y word, word; word! word? word: 1990. 50% don't",
+        "Mr. Smith met Dr. Who at 10. He said: no. It's 3.14, not 3. OK?! (yes) [no] end.\u2028next",
+    ]
+    ch, parents = T.whitespace_chunks(pa.array(texts))
+    got = T.words_of_chunks(ch, parents, len(texts)).to_pylist()
+    vals, chunk = T._chunk_tokens(ch)  # the full rules on every chunk
+    assert (np.diff(chunk) >= 0).all()
+    want = [[] for _ in texts]
+    for v, d in zip(vals.to_pylist(), parents[chunk]):
+        want[d].append(v)
+    assert got == want
