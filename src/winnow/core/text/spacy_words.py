@@ -214,8 +214,9 @@ def _apply(arr: pa.Array, mask: np.ndarray, fn) -> pa.Array:
 def words(text: pa.Array) -> pa.Array:
     """spaCy-like English word tokens per text, as a ``list<string>`` array (see module doc).
 
-    Whitespace chunks made of ASCII letters and digits, optionally followed by one ``, ; ! ?`` or
-    (after a lower-case word that is not an abbreviation) ``.``, are most chunks of English text;
+    Whitespace chunks made of ASCII letters and digits and non-ASCII characters no rule looks at
+    (letters of any script), optionally followed by one ``, ; ! ?`` or (after a lower-case ASCII
+    word that is not an abbreviation) ``.``, are most chunks of text;
     their tokens are known from their bytes (:func:`_simple_chunks`, compiled). Only the other
     chunks go through the rules of :func:`_chunk_tokens` (Arrow kernels); one compiled pass puts
     both back in order (:func:`_merge_tokens`)."""
@@ -249,7 +250,7 @@ def words_of_chunks(ch: pa.Array, parents: np.ndarray, n: int) -> pa.Array:
         scount = np.bincount(schunk, minlength=len(hard))
     else:
         sdata, soffs, scount = np.zeros(0, np.uint8), np.zeros(1, np.int64), np.zeros(0, np.int64)
-    n_tok = np.where(kind == 0, 0, kind).astype(np.int64)
+    n_tok = ((kind & 1) + ((kind >> 1) & 1) + ((kind >> 2) & 1)).astype(np.int64)
     n_tok[hard] = scount
     total = int(n_tok.sum())
     out_data = np.empty(len(data) + len(sdata), np.uint8)  # simple chunks keep all bytes; others: theirs
@@ -267,23 +268,66 @@ def words_of_chunks(ch: pa.Array, parents: np.ndarray, n: int) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), vals)
 
 
+def _special_table() -> np.ndarray:
+    """Code points below U+10000 that any rule of :func:`_chunk_tokens` looks at (non-ASCII
+    prefix / suffix / infix punctuation); every non-ASCII code point outside is a plain letter here."""
+    tab = np.zeros(1 << 16, np.bool_)
+    for c in _PRE_SET + _SUF_SET + "…–—’":
+        if ord(c) >= 128:
+            tab[ord(c)] = True
+    return tab
+
+
+_SPECIAL = _special_table()
+
+
+def _ascii_table(chars: str) -> np.ndarray:
+    tab = np.zeros(128, np.bool_)
+    for c in chars:
+        if ord(c) < 128:
+            tab[ord(c)] = True
+    return tab
+
+
+_PRE_ASCII = _ascii_table(_PRE_SET)
+_SUF_ASCII = _ascii_table(_SUF_SET.replace(".", ""))
+
+
 @njit(cache=True, nogil=True)
-def _simple_kinds(data, offs, out):
+def _simple_kinds(data, offs, special, pre_tab, suf_tab, out):
     for i in range(len(offs) - 1):
         s, e = offs[i], offs[i + 1]
+        flags = 1
+        if e - s >= 3 and data[s] < 128 and pre_tab[data[s]]:  # one prefix character, then >= 2 more bytes
+            flags |= 4
+            s += 1
         j = s
-        lower = True
+        lower = True  # ASCII lower-case letters and digits only
         while j < e:
             c = data[j]
             if 97 <= c <= 122 or 48 <= c <= 57:
-                pass
+                j += 1
             elif 65 <= c <= 90:
                 lower = False
+                j += 1
+            elif c >= 0xC0:  # a multi-byte character: plain unless a rule looks at it
+                lower = False
+                if c < 0xE0:
+                    cp = ((c & 0x1F) << 6) | (data[j + 1] & 0x3F)
+                    n = 2
+                elif c < 0xF0:
+                    cp = ((c & 0x0F) << 12) | ((data[j + 1] & 0x3F) << 6) | (data[j + 2] & 0x3F)
+                    n = 3
+                else:
+                    cp = 0x10000
+                    n = 4
+                if cp < 0x10000 and special[cp]:
+                    break
+                j += n
             else:
                 break
-            j += 1
         mid = j - s
-        if mid == 0:
+        if mid == 0 or (flags & 4 and mid < 2):  # (a prefix + 1 character may be an emoticon: ":D")
             out[i] = 0
             continue
         # "cannot" / "Cannot" split in two
@@ -292,13 +336,13 @@ def _simple_kinds(data, offs, out):
                 out[i] = 0
                 continue
         if j == e:
-            out[i] = 1
+            out[i] = flags
         elif j == e - 1:
             c = data[j]
-            if c == 44 or c == 59 or c == 33 or c == 63:  # , ; ! ?
-                out[i] = 2
+            if c < 128 and suf_tab[c]:
+                out[i] = flags | 2
             elif c == 46 and lower and mid >= 2 and not (mid == 2 and data[s] == 118 and data[s + 1] == 115):
-                out[i] = 2  # "." after a lower-case word (not the abbreviation "vs")
+                out[i] = flags | 2  # "." after a lower-case ASCII word (not the abbreviation "vs")
             else:
                 out[i] = 0
         else:
@@ -306,10 +350,11 @@ def _simple_kinds(data, offs, out):
 
 
 def _simple_chunks(data: np.ndarray, offs: np.ndarray) -> np.ndarray:
-    """Per whitespace chunk: 1 = one token (ASCII letters/digits), 2 = that plus one trailing
-    punctuation token, 0 = needs the full rules."""
+    """Per whitespace chunk, flags: 1 = a word of ASCII letters/digits and non-ASCII characters no
+    rule looks at, | 2 = one trailing punctuation token, | 4 = one leading punctuation token;
+    0 = needs the full rules."""
     out = np.zeros(len(offs) - 1, np.int8)
-    _simple_kinds(data, offs, out)
+    _simple_kinds(data, offs, _SPECIAL, _PRE_ASCII, _SUF_ASCII, out)
     return out
 
 
@@ -327,7 +372,10 @@ def _merge_tokens(data, offs, kind, sdata, soffs, scount, out_data, out_offs):
             for j in range(s, e):
                 out_data[w] = data[j]
                 w += 1
-            if k == 2:
+            if k & 4:  # the prefix token
+                out_offs[t + 1] = out_offs[t] + 1
+                t += 1
+            if k & 2:  # the word, then the suffix token
                 out_offs[t + 1] = w - 1
                 t += 1
             out_offs[t + 1] = w
