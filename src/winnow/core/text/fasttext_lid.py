@@ -7,7 +7,8 @@ split on fastText's separators (space, ``\\t\\n\\v\\f\\r\\0`` and, because the l
 line breaks into spaces, U+0085/U+2028/U+2029), a word id from the model's dictionary (FNV-1a
 hash, exact byte match), the character n-grams of ``<token>`` hashed incrementally (FNV-1a with
 fastText's sign extension of bytes, ``% bucket``, then the quantised model's pruning map), the
-input rows summed in fastText's order in float32, then ``</s>``; the mean is scored by the
+input rows summed in fastText's order in float32, then ``</s>``; a token seen before in the batch
+reuses its list of rows (no n-gram hashing, same additions); the mean is scored by the
 model's loss (hierarchical softmax: the Huffman tree fastText builds from label counts, path
 log-probabilities ``log(σ + 1e-5)``; or softmax). The model file (``.bin`` or quantised ``.ftz``)
 is parsed here; product-quantised rows are decoded once (``norm × centroid``, as fastText adds
@@ -270,6 +271,15 @@ def _hidden(data, offs, table, wbytes, woffs, prune_map, nwords, bucket, minn, m
     dim = E.shape[1]
     cap = table.shape[0]
     acc = np.zeros(dim, np.float32)
+    # distinct tokens seen in this batch: where (start, length), and their input rows in order
+    ccap = 1 << 18
+    c_start = np.zeros(ccap, np.int64)
+    c_len = np.full(ccap, -1, np.int64)
+    c_pos = np.zeros(ccap, np.int64)
+    c_cnt = np.zeros(ccap, np.int64)
+    pool = np.zeros(1 << 22, np.int32)
+    npool = 0
+    used = 0
     for d in range(len(offs) - 1):
         acc[:] = 0
         cnt = 0
@@ -295,6 +305,30 @@ def _hidden(data, offs, table, wbytes, woffs, prune_map, nwords, bucket, minn, m
             h = np.uint64(2166136261)
             for q in range(s, i):
                 h = _fnv_step(h, data[q])
+            # a token seen before in this batch: its rows again, without hashing its n-grams
+            cj = np.int64(h) & (ccap - 1)
+            hit = -1
+            while c_len[cj] >= 0:
+                if c_len[cj] == i - s:
+                    cs0 = c_start[cj]
+                    same = True
+                    for q in range(i - s):
+                        if data[cs0 + q] != data[s + q]:
+                            same = False
+                            break
+                    if same:
+                        hit = cj
+                        break
+                cj = (cj + 1) & (ccap - 1)
+            if hit >= 0:
+                for q in range(c_pos[hit], c_pos[hit] + c_cnt[hit]):
+                    r = pool[q]
+                    for t in range(dim):
+                        acc[t] += E[r, t]
+                cnt += c_cnt[hit]
+                continue
+            p0 = npool
+            tcnt = 0
             j = np.int64(h) & (cap - 1)
             wid = -1
             while table[j] != -1:
@@ -313,7 +347,10 @@ def _hidden(data, offs, table, wbytes, woffs, prune_map, nwords, bucket, minn, m
             if wid >= 0:
                 for t in range(dim):
                     acc[t] += E[wid, t]
-                cnt += 1
+                tcnt += 1
+                if npool < len(pool):
+                    pool[npool] = wid
+                    npool += 1
             # character n-grams of "<token>" (n counted in UTF-8 characters)
             L = i - s + 2
             for p in range(L):
@@ -334,8 +371,20 @@ def _hidden(data, offs, table, wbytes, woffs, prune_map, nwords, bucket, minn, m
                             r = nwords + pid
                             for t in range(dim):
                                 acc[t] += E[r, t]
-                            cnt += 1
+                            tcnt += 1
+                            if npool < len(pool):
+                                pool[npool] = r
+                                npool += 1
                     n += 1
+            cnt += tcnt
+            if used * 2 < ccap and npool - p0 == tcnt:  # remember it (the table stays at most half full)
+                c_start[cj] = s
+                c_len[cj] = i - s
+                c_pos[cj] = p0
+                c_cnt[cj] = tcnt
+                used += 1
+            else:
+                npool = p0
         if eos >= 0:
             for t in range(dim):
                 acc[t] += E[eos, t]
