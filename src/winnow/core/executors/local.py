@@ -2,6 +2,9 @@
 
 ``workers=1`` runs tasks in the calling process (no pool), which is also what tests use
 for speed; ``workers>1`` uses a ``spawn`` process pool so no state leaks between workers.
+The pool is started once per run and reused by every stage (a worker imports winnow, loads the
+compiled kernels and the steps' models once, not once per stage); :meth:`LocalExecutor.close`
+(called at the end of ``Pipeline.run``) stops it.
 A global step's reduce runs in this process (:meth:`Executor.reduce`, ``workers`` wide).
 """
 
@@ -56,6 +59,34 @@ class LocalExecutor(Executor):
 
     name = "local"
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pool = None
+        self._pool_key = None
+        self._queue = None
+
+    def _get_pool(self, payload: bytes, n: int, progress: bool):
+        """The warm pool of this run (a new one only if the pipeline or the progress wiring changed)."""
+        key = (payload, n, progress)
+        if self._pool is not None and self._pool_key == key:
+            _drain(self._queue, lambda *item: None)  # late reports of the previous stage
+            return self._pool, self._queue
+        self.close()
+        ctx = mp.get_context("spawn")
+        self._queue = ctx.Queue() if progress else None
+        self._pool = ProcessPoolExecutor(
+            max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(payload, self._queue)
+        )
+        self._pool_key = key
+        return self._pool, self._queue
+
+    def close(self) -> None:
+        """Stop the worker pool (if one was started)."""
+        pool, self._pool, self._pool_key = self._pool, None, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._queue = None
+
     def run_stage(
         self,
         layout: RunLayout,
@@ -77,26 +108,22 @@ class LocalExecutor(Executor):
             return results
         # steps defined in a script, a notebook or stdin (module __main__) travel by value
         payload = cloudpickle.dumps((layout, spec, steps, opts))
-        ctx = mp.get_context("spawn")
-        n = min(self.workers, len(tasks))
         sink = progress_sink()
-        queue = ctx.Queue() if sink is not None else None
-        with ProcessPoolExecutor(
-            max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(payload, queue)
-        ) as pool:
-            with main_not_reimported():  # the workers start at the first submits
-                pending = {pool.submit(_worker_run, s, t): t for t in tasks}
-            try:
-                while pending:
-                    done, _ = wait(pending, timeout=0.25 if queue is not None else None, return_when=FIRST_COMPLETED)
-                    _drain(queue, sink)  # in this thread, before the finished tasks' on_done
-                    for f in done:
-                        t = pending.pop(f)
-                        r = f.result()
-                        results.append(r)
-                        on_done(r, t)
-            except BaseException:
-                for f in pending:
-                    f.cancel()
-                raise
+        pool, queue = self._get_pool(payload, min(self.workers, len(tasks)), sink is not None)
+        with main_not_reimported():  # a new pool's workers start at the first submits
+            pending = {pool.submit(_worker_run, s, t): t for t in tasks}
+        try:
+            while pending:
+                done, _ = wait(pending, timeout=0.25 if queue is not None else None, return_when=FIRST_COMPLETED)
+                _drain(queue, sink)  # in this thread, before the finished tasks' on_done
+                for f in done:
+                    t = pending.pop(f)
+                    r = f.result()
+                    results.append(r)
+                    on_done(r, t)
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            self.close()
+            raise
         return results
