@@ -155,3 +155,30 @@ def test_executors_import_no_private_name_from_another_package():
     assert _imports(probe, "from winnow.core.pipeline.runner import _cleanup\n") == [
         ("winnow.core.pipeline.runner", ["_cleanup"])
     ]
+
+
+def test_local_workers_are_started_once_per_run(tmp_path, real_docs):
+    """Every stage runs on the same warm pool: one worker process per worker for the whole run."""
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from winnow.core.pipeline.step import MapStep
+
+    class Pid(MapStep):
+        name = "pid"
+        column: str = "pid"
+
+        def process(self, table):
+            return table.append_column(self.column, pa.array([os.getpid()] * table.num_rows)), pa.nulls(
+                table.num_rows, pa.string()
+            )
+
+    raw = _corpus(tmp_path, real_docs)
+    steps = [Pid(column="pid0"), ExactDedup(), Pid(column="pid1")]
+    Pipeline(steps).run(raw, str(tmp_path / "run"), workers=2)
+    t = pq.read_table(str(tmp_path / "run" / "data"))
+    pids = set(t.column("pid0").to_pylist()) | set(t.column("pid1").to_pylist())
+    assert os.getpid() not in pids
+    assert 1 <= len(pids) <= 2, pids  # (a pool per stage: usually 3-4 processes)

@@ -2,10 +2,14 @@
 
 ``workers=1`` runs tasks in the calling process (no pool), which is also what tests use
 for speed; ``workers>1`` uses a ``spawn`` process pool so no state leaks between workers.
+The pool is started once per run and reused by every stage (a worker imports winnow, loads the
+compiled kernels and the steps' models once, not once per stage); :meth:`LocalExecutor.close`
+(called at the end of ``Pipeline.run``) stops it.
 A global step's reduce runs as ``workers`` partitions (:meth:`Executor.reduce`): each phase of
-its plan with several tasks goes to a process pool (one pool for the whole reduce), a phase of
-one task (a global pass, or a step that does not partition) runs in this process, and so does a
-small reduce (fewer than ``pool_min_rows`` key rows: a pool would cost more than it saves).
+its plan with several tasks goes to that warm pool (or, if no stage started one, a pool for the
+whole reduce), a phase of one task (a global pass, or a step that does not partition) runs in
+this process, and so does a small reduce (fewer than ``pool_min_rows`` key rows: a pool would
+cost more than it saves).
 """
 
 from __future__ import annotations
@@ -93,7 +97,8 @@ class LocalExecutor(Executor):
         tasks, kept for the rest of the reduce); a single task runs in this process."""
         if self.workers == 1 or len(tasks) == 1 or not self._pool_ok:
             return [run_measured(t) for t in tasks]
-        if self._rpool is None:
+        pool = self._pool  # the run's warm pool, when a stage started one
+        if pool is None and self._rpool is None:
             ctx = mp.get_context("spawn")
             self._rpool = ProcessPoolExecutor(
                 max_workers=min(self.workers, self.reduce_partition_count()),
@@ -101,13 +106,41 @@ class LocalExecutor(Executor):
                 initializer=_init_reduce_worker,
             )
         with main_not_reimported():  # workers start at the first submits
-            futures = [self._rpool.submit(_run_pickled, cloudpickle.dumps(t)) for t in tasks]
+            futures = [(pool or self._rpool).submit(_run_pickled, cloudpickle.dumps(t)) for t in tasks]
         try:
             return [f.result() for f in futures]
         except BaseException:
             for f in futures:
                 f.cancel()
             raise
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pool = None
+        self._pool_key = None
+        self._queue = None
+
+    def _get_pool(self, payload: bytes, n: int, progress: bool):
+        """The warm pool of this run (a new one only if the pipeline or the progress wiring changed)."""
+        key = (payload, n, progress)
+        if self._pool is not None and self._pool_key == key:
+            _drain(self._queue, lambda *item: None)  # late reports of the previous stage
+            return self._pool, self._queue
+        self.close()
+        ctx = mp.get_context("spawn")
+        self._queue = ctx.Queue() if progress else None
+        self._pool = ProcessPoolExecutor(
+            max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(payload, self._queue)
+        )
+        self._pool_key = key
+        return self._pool, self._queue
+
+    def close(self) -> None:
+        """Stop the worker pool (if one was started)."""
+        pool, self._pool, self._pool_key = self._pool, None, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._queue = None
 
     def run_stage(
         self,
@@ -130,26 +163,22 @@ class LocalExecutor(Executor):
             return results
         # steps defined in a script, a notebook or stdin (module __main__) travel by value
         payload = cloudpickle.dumps((layout, spec, steps, opts))
-        ctx = mp.get_context("spawn")
-        n = min(self.workers, len(tasks))
         sink = progress_sink()
-        queue = ctx.Queue() if sink is not None else None
-        with ProcessPoolExecutor(
-            max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(payload, queue)
-        ) as pool:
-            with main_not_reimported():  # the workers start at the first submits
-                pending = {pool.submit(_worker_run, s, t): t for t in tasks}
-            try:
-                while pending:
-                    done, _ = wait(pending, timeout=0.25 if queue is not None else None, return_when=FIRST_COMPLETED)
-                    _drain(queue, sink)  # in this thread, before the finished tasks' on_done
-                    for f in done:
-                        t = pending.pop(f)
-                        r = f.result()
-                        results.append(r)
-                        on_done(r, t)
-            except BaseException:
-                for f in pending:
-                    f.cancel()
-                raise
+        pool, queue = self._get_pool(payload, min(self.workers, len(tasks)), sink is not None)
+        with main_not_reimported():  # a new pool's workers start at the first submits
+            pending = {pool.submit(_worker_run, s, t): t for t in tasks}
+        try:
+            while pending:
+                done, _ = wait(pending, timeout=0.25 if queue is not None else None, return_when=FIRST_COMPLETED)
+                _drain(queue, sink)  # in this thread, before the finished tasks' on_done
+                for f in done:
+                    t = pending.pop(f)
+                    r = f.result()
+                    results.append(r)
+                    on_done(r, t)
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            self.close()
+            raise
         return results

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numba import njit
 
 from winnow.core.text.hashing import GOLDEN, NGRAM_STEP, splitmix64
 
@@ -211,15 +212,190 @@ def _apply(arr: pa.Array, mask: np.ndarray, fn) -> pa.Array:
 
 
 def words(text: pa.Array) -> pa.Array:
-    """spaCy-like English word tokens per text, as a ``list<string>`` array (see module doc)."""
-    chunks = pc.utf8_split_whitespace(text)
-    ch, parents = flat(chunks)
+    """spaCy-like English word tokens per text, as a ``list<string>`` array (see module doc).
+
+    Whitespace chunks made of ASCII letters and digits and non-ASCII characters no rule looks at
+    (letters of any script), optionally followed by one ``, ; ! ?`` or (after a lower-case ASCII
+    word that is not an abbreviation) ``.``, are most chunks of text;
+    their tokens are known from their bytes (:func:`_simple_chunks`, compiled). Only the other
+    chunks go through the rules of :func:`_chunk_tokens` (Arrow kernels); one compiled pass puts
+    both back in order (:func:`_merge_tokens`)."""
+    ch, parents = whitespace_chunks(text)
+    return words_of_chunks(ch, parents, len(text))
+
+
+def whitespace_chunks(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Non-empty whitespace-separated chunks of each text and the row of each."""
+    ch, parents = flat(pc.utf8_split_whitespace(text))
     nonempty = pc.not_equal(ch, "")
     ch = ch.filter(nonempty)
     parents = parents[nonempty.to_numpy(zero_copy_only=False)]
+    if len(ch) and (ch.offset or ch.buffers()[1] is None or len(ch.buffers()[2] or b"") > 2**31 - 1):
+        ch = pa.concat_arrays([ch])
+    return ch, parents
+
+
+def words_of_chunks(ch: pa.Array, parents: np.ndarray, n: int) -> pa.Array:
+    """:func:`words` from the chunks of :func:`whitespace_chunks` (``n`` texts)."""
     if len(ch) == 0:
-        return pa.ListArray.from_arrays(pa.array(np.zeros(len(text) + 1, np.int32)), pa.array([], pa.string()))
-    if ch.offset or ch.buffers()[1] is None or len(ch.buffers()[2] or b"") > 2**31 - 1:
+        return pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)), pa.array([], pa.string()))
+    from winnow.core.text.byte_tokens import string_buffers
+
+    data, offs = string_buffers(ch)
+    kind = _simple_chunks(data, offs)
+    hard = np.flatnonzero(kind == 0)
+    if len(hard):
+        sv, schunk = _chunk_tokens(ch.take(pa.array(hard)))
+        sdata, soffs = string_buffers(sv)
+        scount = np.bincount(schunk, minlength=len(hard))
+    else:
+        sdata, soffs, scount = np.zeros(0, np.uint8), np.zeros(1, np.int64), np.zeros(0, np.int64)
+    n_tok = ((kind & 1) + ((kind >> 1) & 1) + ((kind >> 2) & 1)).astype(np.int64)
+    n_tok[hard] = scount
+    total = int(n_tok.sum())
+    out_data = np.empty(len(data) + len(sdata), np.uint8)  # simple chunks keep all bytes; others: theirs
+    out_offs = np.empty(total + 1, np.int64)
+    used = _merge_tokens(data, offs, kind, sdata, soffs, scount, out_data, out_offs)
+    otype = np.int32 if used < 2**31 else np.int64
+    vals = (pa.StringArray if otype is np.int32 else pa.LargeStringArray).from_buffers(
+        total, pa.py_buffer(out_offs.astype(otype)), pa.py_buffer(out_data[:used])
+    )
+    if otype is np.int64:
+        vals = vals.cast(pa.string()) if used < 2**31 else vals
+    counts = np.bincount(parents, weights=n_tok, minlength=n).astype(np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int32 if total < 2**31 else np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), vals)
+
+
+def _special_table() -> np.ndarray:
+    """Code points below U+10000 that any rule of :func:`_chunk_tokens` looks at (non-ASCII
+    prefix / suffix / infix punctuation); every non-ASCII code point outside is a plain letter here."""
+    tab = np.zeros(1 << 16, np.bool_)
+    for c in _PRE_SET + _SUF_SET + "…–—’":
+        if ord(c) >= 128:
+            tab[ord(c)] = True
+    return tab
+
+
+_SPECIAL = _special_table()
+
+
+def _ascii_table(chars: str) -> np.ndarray:
+    tab = np.zeros(128, np.bool_)
+    for c in chars:
+        if ord(c) < 128:
+            tab[ord(c)] = True
+    return tab
+
+
+_PRE_ASCII = _ascii_table(_PRE_SET)
+_SUF_ASCII = _ascii_table(_SUF_SET.replace(".", ""))
+
+
+@njit(cache=True, nogil=True)
+def _simple_kinds(data, offs, special, pre_tab, suf_tab, out):
+    for i in range(len(offs) - 1):
+        s, e = offs[i], offs[i + 1]
+        flags = 1
+        if e - s >= 3 and data[s] < 128 and pre_tab[data[s]]:  # one prefix character, then >= 2 more bytes
+            flags |= 4
+            s += 1
+        j = s
+        lower = True  # ASCII lower-case letters and digits only
+        while j < e:
+            c = data[j]
+            if 97 <= c <= 122 or 48 <= c <= 57:
+                j += 1
+            elif 65 <= c <= 90:
+                lower = False
+                j += 1
+            elif c >= 0xC0:  # a multi-byte character: plain unless a rule looks at it
+                lower = False
+                if c < 0xE0:
+                    cp = ((c & 0x1F) << 6) | (data[j + 1] & 0x3F)
+                    n = 2
+                elif c < 0xF0:
+                    cp = ((c & 0x0F) << 12) | ((data[j + 1] & 0x3F) << 6) | (data[j + 2] & 0x3F)
+                    n = 3
+                else:
+                    cp = 0x10000
+                    n = 4
+                if cp < 0x10000 and special[cp]:
+                    break
+                j += n
+            else:
+                break
+        mid = j - s
+        if mid == 0 or (flags & 4 and mid < 2):  # (a prefix + 1 character may be an emoticon: ":D")
+            out[i] = 0
+            continue
+        # "cannot" / "Cannot" split in two
+        if mid == 6 and (data[s] == 99 or data[s] == 67) and data[s + 1] == 97 and data[s + 2] == 110:
+            if data[s + 3] == 110 and data[s + 4] == 111 and data[s + 5] == 116:
+                out[i] = 0
+                continue
+        if j == e:
+            out[i] = flags
+        elif j == e - 1:
+            c = data[j]
+            if c < 128 and suf_tab[c]:
+                out[i] = flags | 2
+            elif c == 46 and lower and mid >= 2 and not (mid == 2 and data[s] == 118 and data[s + 1] == 115):
+                out[i] = flags | 2  # "." after a lower-case ASCII word (not the abbreviation "vs")
+            else:
+                out[i] = 0
+        else:
+            out[i] = 0
+
+
+def _simple_chunks(data: np.ndarray, offs: np.ndarray) -> np.ndarray:
+    """Per whitespace chunk, flags: 1 = a word of ASCII letters/digits and non-ASCII characters no
+    rule looks at, | 2 = one trailing punctuation token, | 4 = one leading punctuation token;
+    0 = needs the full rules."""
+    out = np.zeros(len(offs) - 1, np.int8)
+    _simple_kinds(data, offs, _SPECIAL, _PRE_ASCII, _SUF_ASCII, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _merge_tokens(data, offs, kind, sdata, soffs, scount, out_data, out_offs):
+    w = 0  # bytes written
+    t = 0  # tokens written
+    h = 0  # next hard chunk
+    st = 0  # next token of the hard chunks
+    out_offs[0] = 0
+    for i in range(len(offs) - 1):
+        k = kind[i]
+        if k != 0:
+            s, e = offs[i], offs[i + 1]
+            for j in range(s, e):
+                out_data[w] = data[j]
+                w += 1
+            if k & 4:  # the prefix token
+                out_offs[t + 1] = out_offs[t] + 1
+                t += 1
+            if k & 2:  # the word, then the suffix token
+                out_offs[t + 1] = w - 1
+                t += 1
+            out_offs[t + 1] = w
+            t += 1
+        else:
+            for _ in range(scount[h]):
+                a, b = soffs[st], soffs[st + 1]
+                for j in range(a, b):
+                    out_data[w] = sdata[j]
+                    w += 1
+                out_offs[t + 1] = w
+                t += 1
+                st += 1
+            h += 1
+    return w
+
+
+def _chunk_tokens(ch: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The full rules on whitespace chunks: (tokens, chunk index of each token)."""
+    if ch.offset or ch.buffers()[1] is None:
         ch = pa.concat_arrays([ch])
     # prefix / suffix punctuation by trimming (byte lengths → zero-copy pieces)
     blen = pc.binary_length(ch).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -293,12 +469,7 @@ def words(text: pa.Array) -> pa.Array:
     else:
         tok_vals, tok_piece = pieces, np.arange(len(pieces))
     ne = pc.not_equal(tok_vals, "")
-    tok_vals = tok_vals.filter(ne)
-    tok_doc = parents[piece_chunk[tok_piece[ne.to_numpy(zero_copy_only=False)]]]
-    counts = np.bincount(tok_doc, minlength=len(text))
-    offsets = np.zeros(len(text) + 1, dtype=np.int32 if len(tok_vals) < 2**31 else np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets), tok_vals)
+    return tok_vals.filter(ne), piece_chunk[tok_piece[ne.to_numpy(zero_copy_only=False)]]
 
 
 def token_ids(tok_vals: pa.Array) -> np.ndarray:

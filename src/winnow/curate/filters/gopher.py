@@ -23,6 +23,7 @@ from pydantic import Field
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import MapStep, Rule, reasons_from_masks
 from winnow.core.text import spacy_words as T
+from winnow.core.text.repetition import first_occurrence_by_doc, ngram_repetition
 from winnow.curate.filters._base import safe_div, set_columns
 
 #: the eight stop words of Gopher App. A.1.1 ("the, be, to, of, and, that, have, with")
@@ -134,9 +135,9 @@ def _dup_stats(parts: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     n_el = np.bincount(doc, minlength=n)
     if len(vals) == 0:
         return n_el, np.zeros(n), np.zeros(n)
-    ids = T.token_ids(vals)
-    key = (doc.astype(np.uint64) << np.uint64(32)) | ids
-    rep, _, _ = T.first_occurrence(key)
+    starts = np.zeros(n + 1, np.int64)
+    np.cumsum(n_el, out=starts[1:])
+    rep, _ = first_occurrence_by_doc(T.token_ids(vals), starts)
     ln = pc.utf8_length(vals).to_numpy(zero_copy_only=False).astype(np.float64)
     return n_el, np.bincount(doc[rep], minlength=n), np.bincount(doc[rep], weights=ln[rep], minlength=n)
 
@@ -156,9 +157,9 @@ class GopherRepetition(MapStep):
       duplicated word n-grams
 
     Fractions of characters are over the document's characters. N-gram statistics are computed
-    without per-word Python: words get integer ids (Arrow hash table), n-grams are hashed to uint64
-    with the document index mixed in, repeats found by one sort per n; the non-overlapping count of
-    repeated n-grams is a greedy skip chain solved by pointer doubling.
+    without per-word Python: words get integer ids (Arrow hash table), then one compiled pass per
+    document (:func:`winnow.core.text.repetition.ngram_repetition`) hashes its k-grams to uint64 and
+    finds repeats in a small hash table; repeated lines and paragraphs the same way.
     Statistic columns: ``gopher_dup_para_frac``, ``gopher_dup_para_char_frac``, ``gopher_dup_line_frac``,
     ``gopher_dup_line_char_frac``, ``gopher_top_{n}_gram_frac``, ``gopher_dup_{n}_gram_frac``.
     Reasons: ``gopher_repetition:<threshold name>``; empty text is dropped as ``gopher_repetition:empty``.
@@ -212,58 +213,19 @@ class GopherRepetition(MapStep):
         cols["gopher_dup_line_frac"] = safe_div(nd, ne)
         cols["gopher_dup_line_char_frac"] = safe_div(cd, clen)
 
-        toks = T.words(text)
-        tv, doc = T.flat(toks)
+        tv, doc = T.flat(T.words(text))
         ids = T.token_ids(tv)
         tlen = pc.utf8_length(tv).to_numpy(zero_copy_only=False).astype(np.int64) if len(tv) else np.zeros(0, np.int64)
         cs = np.zeros(len(tv) + 1, np.int64)
         np.cumsum(tlen, out=cs[1:])
-        counts = np.bincount(doc, minlength=n)
         starts = np.zeros(n + 1, np.int64)
-        np.cumsum(counts, out=starts[1:])
-        pos = np.arange(len(tv)) - starts[doc] if len(tv) else np.zeros(0, np.int64)
-        wanted = set(self.top_n_grams) | set(self.dup_n_grams)
-        for k in wanted:
-            if k in self.top_n_grams:
-                cols[f"gopher_top_{k}_gram_frac"] = np.zeros(n)
-            if k in self.dup_n_grams:
-                cols[f"gopher_dup_{k}_gram_frac"] = np.zeros(n)
-        max_top = max(self.top_n_grams, default=0)
-        # P: candidate start positions, h: hash of the k-gram starting there (document mixed in).
-        # Beyond the largest top-n, only positions whose k-gram repeats can start a repeated (k+1)-gram,
-        # so the candidate set shrinks as k grows.
-        P = np.arange(len(tv))
-        h = T.ngram_key_seed(doc)
-        for k in range(1, max(wanted, default=0) + 1):
-            fit = pos[P] <= counts[doc[P]] - k
-            P, h = P[fit], h[fit]
-            if len(P) == 0:
-                break
-            h = T.ngram_key_extend(h, ids[P + k - 1], k)
-            if k not in wanted and k < max_top:
-                continue
-            rep, cnt, first = T.first_occurrence(h)
-            vdoc = doc[P]
-            if k in self.top_n_grams:
-                # most frequent n-gram (ties: first seen), its chars incl. joining spaces x count;
-                # P is sorted, so documents are contiguous segments: two reduceats, no sort
-                seg = np.flatnonzero(np.r_[True, vdoc[1:] != vdoc[:-1]])
-                maxcnt = np.maximum.reduceat(cnt, seg)
-                seg_of = np.repeat(np.arange(len(seg)), np.diff(np.r_[seg, len(vdoc)]))
-                cand_first = np.where(cnt == maxcnt[seg_of], first, np.iinfo(np.int64).max)
-                best_first = np.minimum.reduceat(cand_first, seg)
-                p = P[best_first]
-                top = np.zeros(n)
-                top[vdoc[seg]] = (cs[p + k] - cs[p] + (k - 1)) * maxcnt
-                cols[f"gopher_top_{k}_gram_frac"] = safe_div(top, clen)
-            if k in self.dup_n_grams:
-                sel = T.greedy_skip_chain(P[rep], k)
-                if len(sel):
-                    dup = np.bincount(doc[sel], weights=(cs[sel + k] - cs[sel]).astype(np.float64), minlength=n)
-                    cols[f"gopher_dup_{k}_gram_frac"] = safe_div(dup, clen)
-            if k >= max_top:
-                multi = cnt >= 2
-                P, h = P[multi], h[multi]
+        np.cumsum(np.bincount(doc, minlength=n), out=starts[1:])
+        top_ks, dup_ks = sorted(self.top_n_grams), sorted(self.dup_n_grams)
+        top, dup = ngram_repetition(ids, starts, cs, top_ks, dup_ks)
+        for j, k in enumerate(top_ks):
+            cols[f"gopher_top_{k}_gram_frac"] = safe_div(top[:, j], clen)
+        for j, k in enumerate(dup_ks):
+            cols[f"gopher_dup_{k}_gram_frac"] = safe_div(dup[:, j], clen)
         return set_columns(table, cols)
 
     def decide(self, table: pa.Table) -> pa.Array:
