@@ -120,7 +120,7 @@ ALIASES = {
     "metagradients": "metagradient",
 }
 #: keyword arguments of ``attribute`` shared by every method (not method options)
-COMMON = ("params", "batch_size", "proj_dim", "proj_kind", "seed", "store", "checkpoints")
+COMMON = ("params", "batch_size", "proj_dim", "proj_kind", "projection", "seed", "store", "checkpoints")
 
 
 def canonical_method(method: str) -> str:
