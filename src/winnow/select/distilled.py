@@ -138,7 +138,9 @@ class Distilled(Selector):
         )
         c0 = time.process_time()
         models, task, train, tgt = inf._proxies(pool, target)
+        ct = time.process_time()
         teacher = inf._attribute(models, task, train, tgt, rows=rows)
+        teacher_s = time.process_time() - ct
         texts = [pool.texts[i] for i in rows]
         m = QualityModel.train_regressor(
             texts,
@@ -152,5 +154,11 @@ class Distilled(Selector):
         c1 = time.process_time()
         s = np.asarray(m.decision(pool.texts), dtype=np.float64)
         self.sample_, self.teacher_, self.model_ = rows, teacher, m
-        self.cost_ = {"fixed_cpu_s": c1 - c0, "per_doc_cpu_s": time.process_time() - c1, "n_docs": n}
+        self.cost_ = {
+            "fixed_cpu_s": c1 - c0,
+            "per_doc_cpu_s": time.process_time() - c1,
+            "n_docs": n,
+            "teacher_cpu_s": teacher_s,  # attributing the sample: the per-document cost of direct attribution
+            "n_teacher": k,
+        }
         return s

@@ -409,11 +409,14 @@ def _cost(sel, fit_cpu_s: float, n_docs: int) -> dict:
     """CPU seconds of a fit, split into a fixed part (proxies, training a scorer) and per-document
     scoring: from the selector's ``cost_`` when it keeps one, else all of the fit counts as scoring."""
     c = getattr(sel, "cost_", None) or {"fixed_cpu_s": 0.0, "per_doc_cpu_s": fit_cpu_s, "n_docs": n_docs}
-    return {
+    out = {
         "fit_cpu_seconds": round(fit_cpu_s, 3),
         "fixed_cpu_seconds": round(float(c["fixed_cpu_s"]), 3),
         "score_cpu_s_per_1k_docs": round(1000.0 * float(c["per_doc_cpu_s"]) / max(int(c["n_docs"]), 1), 4),
     }
+    if c.get("n_teacher"):  # distilled: the attribution of its sample, per 1k documents
+        out["teacher_cpu_s_per_1k_docs"] = round(1000.0 * float(c["teacher_cpu_s"]) / int(c["n_teacher"]), 4)
+    return out
 
 
 def _costs(runs: list[dict], cfg: dict) -> list[dict]:
