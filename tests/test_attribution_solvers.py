@@ -100,7 +100,10 @@ def test_default_influence_on_a_relu_mlp_tracks_retraining(relu_setting):
     task = ClassificationTask()
     with warnings.catch_warnings():
         warnings.simplefilter("error", IndefiniteSystemWarning)  # the default is sound: no fallback needed
-        default = attribute(model, task, tr, te, method="influence", max_iter=30).scores
+        res = attribute(model, task, tr, te, method="influence", max_iter=30)
+    default = res.scores
+    (lam,) = res.options["auto_damping"]  # damping="auto": chosen by split-half reproducibility
+    assert 1e-4 < lam < 10
     assert np.isfinite(default).all() and np.abs(default).max() < 10
     gn = attribute(
         model, task, tr, te, method="influence", solver="cg", hessian="gauss_newton", damping=1e-2, max_iter=30
@@ -149,3 +152,31 @@ def test_ekfac_rotation_is_exact_and_influence_tracks_retraining(relu_setting):
     ).scores
     assert lds(fact, masks, gt) > 0.2
     assert Data(tr, "t").n == 300
+
+
+def test_auto_damping_crosses_the_threshold_and_is_scale_free(relu_setting):
+    """The split-half rule walks down the ladder while the two halves agree, stops at the first
+    rung below the threshold and interpolates between the last two; scaling the loss by c scales
+    the Hessian and the chosen damping by c (the ladder is relative to the top eigenvalue)."""
+    from winnow.select.attribution.data import Data
+    from winnow.select.attribution.grads import GradFn
+    from winnow.select.attribution.hessian import auto_damping
+
+    model, tr, te, _, _ = relu_setting
+
+    class Scaled(ClassificationTask):
+        def loss(self, out, y):
+            return 3.0 * super().loss(out, y)
+
+    got = []
+    for task in (ClassificationTask(), Scaled()):
+        gf = GradFn(model, task)
+        G = lambda X, y: torch.cat([gf(X[s : s + 64], y[s : s + 64]) for s in range(0, len(X), 64)]).double()  # noqa: E731
+        lam, ladder = auto_damping(gf, Data(tr, "train"), G(*te)[:8], G(*tr)[:200], threshold=0.75, max_iter=40)
+        cs = [c for _, c in ladder]
+        assert all(c >= 0.75 for c in cs[:-1])
+        if cs[-1] < 0.75 and len(cs) > 1:  # crossed: interpolated between the last two rungs
+            assert ladder[-1][0] < lam < ladder[-2][0]
+        assert cs[0] > cs[-1]  # more damping = more reproducible
+        got.append(lam)
+    np.testing.assert_allclose(got[1], 3.0 * got[0], rtol=0.02)

@@ -16,6 +16,9 @@ dsir           DSIR importance resampling, hashed n-grams (Xie et al. 2023)  tex
 similarity     embedding cosine similarity to the target                    target
 ce_diff        Moore–Lewis cross-entropy difference of two n-gram LMs        text, target
 influence      TRAK / influence / TracIn via ``winnow.select.attribution``          target
+distilled      attribute a sample, distil into a hashed n-gram model, score all  text, target
+quality_       a saved quality model (``model=``) or the DCLM-style classifier   text
+classifier     (target vs pool)
 mgd            metagradient descent on data weights (exact metagradients)   labels, target
 diversity      k-center greedy or cluster-balanced (k-means)                —
 el2n           EL2N early-training error norm (Paul et al. 2021)            labels
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 from winnow.errors import SelectorError
 from winnow.select.base import BudgetError, Pool, Selector, SelectorParams, as_pool, parse_budget
+from winnow.select.distilled import Distilled, QualityClassifier
 from winnow.select.influence import Influence
 from winnow.select.mgd import MetagradientDescent
 from winnow.select.pruning import EL2N, Forgetting, PrototypeDistance
@@ -56,6 +60,8 @@ SELECTORS: dict[str, type[Selector]] = {
     "ce_diff": CrossEntropyDifference,
     "influence": Influence,
     "trak": Influence,
+    "distilled": Distilled,
+    "quality_classifier": QualityClassifier,
     "mgd": MetagradientDescent,
     "diversity": Diversity,
     "el2n": EL2N,
@@ -94,6 +100,8 @@ __all__ = [
     "EmbeddingSimilarity",
     "CrossEntropyDifference",
     "Influence",
+    "Distilled",
+    "QualityClassifier",
     "Diversity",
     "EL2N",
     "Forgetting",

@@ -16,7 +16,8 @@ def select(
         ...,
         "--method",
         "-m",
-        help="Strategy: random, topk, dsir, similarity, ce_diff, influence, diversity, el2n, forgetting, prototype.",
+        help="Strategy: random, topk, dsir, similarity, ce_diff, influence, distilled, quality_classifier, "
+        "diversity, el2n, forgetting, prototype.",
     ),
     budget: str = typer.Option(
         ..., "--budget", "-b", help="Fraction (0.25, 25%), rows (1000) or tokens ('50k tokens')."

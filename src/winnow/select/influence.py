@@ -86,10 +86,30 @@ class Influence(Selector):
             return self
 
     def _score(self, pool, target):
-        try:
-            from winnow.select.attribution import attribute
-        except ImportError as e:  # pragma: no cover - depends on the attribution module
-            raise ImportError("the influence strategy needs winnow.select.attribution") from e
+        import time
+
+        c0 = time.process_time()
+        models, task, train, tgt = self._proxies(pool, target)
+        c1 = time.process_time()
+        scores = self._attribute(models, task, train, tgt)
+        # per-document work = gradients + scores of every pool row; the proxy is a fixed cost
+        self.cost_ = {"fixed_cpu_s": c1 - c0, "per_doc_cpu_s": time.process_time() - c1, "n_docs": len(pool)}
+        return scores
+
+    def _attribute(self, models, task, train, tgt, rows=None) -> np.ndarray:
+        """Scores of the training rows ``rows`` (default all) against the target."""
+        from winnow.select.attribution import attribute
+
+        if rows is not None:
+            train = (train[0][rows], train[1][rows])
+        model = models if (self.method == "trak" and len(models) > 1) else models[0]
+        res = attribute(model, task, train, tgt, method=self.method, seed=self.seed, **self.options)
+        self.result_ = res
+        return np.asarray(res.aggregate(how=self.how), dtype=np.float64)
+
+    def _proxies(self, pool, target):
+        """``(models, task, train, target)``: the proxies trained on the whole pool, the attribution
+        task and the pool / target as tensors."""
         import torch
 
         if pool.X is not None and pool.y is not None:
@@ -139,7 +159,4 @@ class Influence(Selector):
             task = CausalLMTask()
         else:
             raise SelectorError("influence needs labelled vectors (x, label) or text")
-        model = models if (self.method == "trak" and len(models) > 1) else models[0]
-        res = attribute(model, task, train, tgt, method=self.method, seed=self.seed, **self.options)
-        self.result_ = res
-        return np.asarray(res.aggregate(how=self.how), dtype=np.float64)
+        return models, task, train, tgt

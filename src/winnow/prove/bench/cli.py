@@ -70,6 +70,16 @@ def bench(
         t.add_row(*[escape(x) for x in row])
     con = Console()
     con.print(t)
+    if res.get("costs"):
+        from winnow.prove.bench.harness import format_cost_table
+
+        head, rows = format_cost_table(res)
+        ct = Table(title="scoring cost (CPU-seconds) next to the gain", title_justify="left")
+        for c in head:
+            ct.add_column(escape(c))
+        for row in rows:
+            ct.add_row(*[escape(x) for x in row])
+        con.print(ct)
     for p in res.get("proxies") or []:
         con.print(
             f"proxy {p['label']}: {p['layers']} layers, width {p['width']}, {p['heads']} heads, context "

@@ -20,6 +20,9 @@ better than random (higher accuracy, lower perplexity).
       "full_pool": {"mean": float, "ci_low": float, "ci_high": float, "values": [float, ...]} | null,
       "runs": [{"strategy": label, "method": str, "budget": b, "seed": s, "metric": float,
                 "n_selected": int, "n_tokens": int, "fit_seconds": float, "train_seconds": float,
+                "fit_cpu_seconds": float,               # CPU seconds of the strategy's fit (all threads)
+                "fixed_cpu_seconds": float,             # of which fixed: proxies, training a scorer
+                "score_cpu_s_per_1k_docs": float,       # the rest (scoring the pool), per 1k documents
                 "detection_auc": float | null,          # noisy-label task: AUC of -score vs flipped
                 "flipped_selected": float | null,       # noisy-label task: fraction of flipped rows kept
                 "target_domain_selected": float | null, # lm task: fraction of selected rows from the target domain
@@ -36,6 +39,8 @@ better than random (higher accuracy, lower perplexity).
                    "detection_auc": float | null, "flipped_selected": float | null,
                    "target_domain_selected": float | null}, ...],
       "detection": [{"strategy": label, "auc_mean": float, "auc_ci_low": float, "auc_ci_high": float}],
+      "costs": [{"strategy": label, "fixed_cpu_seconds": float, "score_cpu_s_per_1k_docs": float,
+                 "fit_seconds": float}],   # means over seeds
       "warnings": [str, ...],                # too few seeds, nothing separates from random, leaks
       "seconds": float,
       # LM task on your data adds:
@@ -223,9 +228,10 @@ def run_bench(
     for st in cfg["strategies"]:
         for seed in cfg["seeds"]:
             sel = get_selector(st["method"], **{**st["params"], "seed": seed})
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             scores = sel.fit(task.pool, task.target).scores_
             fit_s = time.perf_counter() - t0
+            cost = _cost(sel, time.process_time() - c0, len(task.pool))
             auc = _auc(task.flipped, scores) if task.flipped is not None else None
             for b in cfg["budgets"]:
                 mask = sel.select_mask(b)
@@ -247,6 +253,7 @@ def run_bench(
                         "n_tokens": int(task.pool.n_tokens[mask].sum()),
                         "fit_seconds": round(fit_s, 3),
                         "train_seconds": round(tr_s, 3),
+                        **cost,
                         "detection_auc": auc,
                         "flipped_selected": (
                             float(task.flipped[mask].mean()) if task.flipped is not None and mask.any() else None
@@ -281,6 +288,7 @@ def run_bench(
         full = {"mean": m, "ci_low": lo, "ci_high": hi, "values": vals}
     main_runs = [r for r in runs if r.get("proxy") in (None, proxies[0] and proxies[0]["label"])]
     summary, detection = _summarise(main_runs, cfg, sign, evals)
+    costs = _costs(main_runs, cfg)
     res = {
         "schema": SCHEMA,
         "config": cfg,
@@ -305,6 +313,7 @@ def run_bench(
         "runs": runs,
         "summary": summary,
         "detection": detection,
+        "costs": costs,
     }
     if evals:
         res["evals"], res["primary_eval"] = evals, primary
@@ -396,6 +405,55 @@ def rank_transfer(runs: list[dict], cfg: dict, proxies: list[str], evals: list[s
     return out
 
 
+def _cost(sel, fit_cpu_s: float, n_docs: int) -> dict:
+    """CPU seconds of a fit, split into a fixed part (proxies, training a scorer) and per-document
+    scoring: from the selector's ``cost_`` when it keeps one, else all of the fit counts as scoring."""
+    c = getattr(sel, "cost_", None) or {"fixed_cpu_s": 0.0, "per_doc_cpu_s": fit_cpu_s, "n_docs": n_docs}
+    out = {
+        "fit_cpu_seconds": round(fit_cpu_s, 3),
+        "fixed_cpu_seconds": round(float(c["fixed_cpu_s"]), 3),
+        "score_cpu_s_per_1k_docs": round(1000.0 * float(c["per_doc_cpu_s"]) / max(int(c["n_docs"]), 1), 4),
+    }
+    if c.get("n_teacher"):  # distilled: the attribution of its sample, per 1k documents
+        out["teacher_cpu_s_per_1k_docs"] = round(1000.0 * float(c["teacher_cpu_s"]) / int(c["n_teacher"]), 4)
+    return out
+
+
+def _costs(runs: list[dict], cfg: dict) -> list[dict]:
+    """Per strategy: mean fixed CPU-seconds and scoring CPU-seconds per 1k documents over seeds
+    (one fit per seed; budgets reuse it)."""
+    out = []
+    b0 = str(cfg["budgets"][0])
+    for st in cfg["strategies"]:
+        rs = [r for r in runs if r["strategy"] == st["label"] and str(r["budget"]) == b0]
+        out.append(
+            {
+                "strategy": st["label"],
+                "fixed_cpu_seconds": float(np.mean([r["fixed_cpu_seconds"] for r in rs])),
+                "score_cpu_s_per_1k_docs": float(np.mean([r["score_cpu_s_per_1k_docs"] for r in rs])),
+                "fit_seconds": float(np.mean([r["fit_seconds"] for r in rs])),
+            }
+        )
+    return out
+
+
+def format_cost_table(res: dict) -> tuple[list[str], list[list[str]]]:
+    """Scoring cost next to gain: strategy, fixed CPU-s, scoring CPU-s per 1k documents, then the
+    gain over the baseline at each budget (``+g [lo, hi]``, primary eval set)."""
+    head = ["strategy", "fixed CPU-s", "scoring CPU-s / 1k docs"] + [f"gain at {b}" for b in res["budgets"]]
+    base = res["config"]["baseline"]
+    by = {(r["strategy"], str(r["budget"])): r for r in res["summary"]}
+    rows = []
+    for c in res.get("costs") or []:
+        row = [c["strategy"], f"{c['fixed_cpu_seconds']:.1f}", f"{c['score_cpu_s_per_1k_docs']:.3g}"]
+        for b in res["budgets"]:
+            r = by[(c["strategy"], str(b))]
+            g = f"{r['gain']:+.4g} [{r['gain_ci_low']:+.4g}, {r['gain_ci_high']:+.4g}]"
+            row.append("—" if c["strategy"] == base else g)
+        rows.append(row)
+    return head, rows
+
+
 def _mean_and_gain(values: list, baseline: list, sign: float, is_baseline: bool) -> dict:
     """Mean, std and 95% CI of ``values``; the gain over the seed-paired ``baseline`` with its CI
     (``sign`` makes higher better); significant when the gain's CI excludes zero."""
@@ -475,6 +533,9 @@ CSV_FIELDS = [
     "target_domain_selected",
     "fit_seconds",
     "train_seconds",
+    "fit_cpu_seconds",
+    "fixed_cpu_seconds",
+    "score_cpu_s_per_1k_docs",
 ]
 
 
@@ -619,8 +680,7 @@ def markdown_table(res: dict) -> str:
     """
     if res.get("evals"):
         head, rows = format_eval_table(res)
-        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(x.replace("|", "\\|") for x in row) + " |" for row in rows]
+        lines = _md(head, rows)
         if res.get("full_pool"):
             fp = res["full_pool"]
             lines.append(
@@ -631,7 +691,7 @@ def markdown_table(res: dict) -> str:
                 f"\nRank transfer {t['small']} → {t['large']} on {t['eval']}: Spearman {t['spearman']:.2f} "
                 f"[{t['ci_low']:.2f}, {t['ci_high']:.2f}] over {t['cells']} strategy × budget cells."
             )
-        return "\n".join(lines)
+        return "\n".join(lines + _md_costs(res))
     lines = [
         "| strategy | budget | " + res["task"]["metric"] + " mean [95% CI] | gain vs random [95% CI] "
         "| beats random | notes |",
@@ -642,4 +702,17 @@ def markdown_table(res: dict) -> str:
     if res.get("full_pool"):
         fp = res["full_pool"]
         lines.append(f"\nFull pool: {fp['mean']:.4g} [{fp['ci_low']:.4g}, {fp['ci_high']:.4g}].")
-    return "\n".join(lines)
+    return "\n".join(lines + _md_costs(res))
+
+
+def _md(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + [
+        "| " + " | ".join(x.replace("|", "\\|") for x in row) + " |" for row in rows
+    ]
+
+
+def _md_costs(res: dict) -> list[str]:
+    if not res.get("costs"):
+        return []
+    head, rows = format_cost_table(res)
+    return ["\nScoring cost (CPU-seconds) next to the gain over " + res["config"]["baseline"] + ":\n"] + _md(head, rows)

@@ -177,10 +177,15 @@ def attribute(
             :mod:`winnow.select.attribution.options` (unknown names are errors). influence:
             ``solver`` ("auto", "exact", "cg", "lissa", "ekfac":
             eigenvalue-corrected K-FAC over nn.Linear layers, the one used with projection="factored"),
-            ``damping`` (default 1e-3 for exact, 0.03 for cg/lissa; EK-FAC: 0.1 x the mean corrected
-            eigenvalue per layer), ``target_fn`` ("loss" default, or "output"), ``max_iter``, ``depth``,
+            ``damping`` (default ``"auto"``: 1e-3 for exact; for cg/lissa the smallest damping at
+            which the scores are reproducible across two halves of the training data, see
+            :func:`~winnow.select.attribution.hessian.auto_damping`; EK-FAC: 0.1 x the mean
+            corrected eigenvalue per layer), ``auto_threshold`` (0.75), ``target_fn`` ("loss"
+            default, or "output"), ``max_iter``, ``depth``,
             ``repeat``, ``hessian`` ("auto" default: Gauss-Newton for cg/lissa, the clipped Hessian for
-            exact; or "hessian", "gauss_newton"); trak: ``damping`` (ridge on the kernel; default 0.1 *
+            exact; or "hessian", "gauss_newton"); ``solver="auto"`` is exact for a linear model of
+            at most ``max_exact_params`` parameters, Gauss-Newton CG otherwise; trak: ``damping``
+            (ridge on the kernel; default 0.1 *
             its mean diagonal: kernels from few
             examples are ill-conditioned), ``ensemble`` ("mean_q": the paper's average of kernel
             scores times the average Q, default; "mean": average of per-model scores); tracin:
@@ -208,7 +213,13 @@ def attribute(
     if projection not in ("dense", "factored"):
         raise AttributionError(f"projection must be 'dense' or 'factored', got {projection!r}")
     common = dict(
-        params=params, batch_size=batch_size, proj_kind=proj_kind, seed=seed, store=store, projection=projection
+        params=params,
+        batch_size=batch_size,
+        proj_kind=proj_kind,
+        seed=seed,
+        store=store,
+        projection=projection,
+        info={},
     )
     if m == "metagradient":  # model is a TrainRecipe; checkpoints is the replay schedule
         from winnow.select.attribution.metagrad import metagradients
@@ -240,6 +251,7 @@ def attribute(
             "seed": seed,
             "projection": projection,
             **{k: v for k, v in options.items() if isinstance(v, (int, float, str, bool, type(None)))},
+            **common["info"],
         },
         time.perf_counter() - t0,
     )
@@ -319,24 +331,30 @@ def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, o: Influen
                 proj_kind=common["proj_kind"],
                 seed=common["seed"],
                 batch_size=common["batch_size"],
-                damping=damping,
+                damping=None if damping == "auto" else damping,
             )
             .fit(tr)
             .scores(tr, tg, tfn)
             for m in models
         ) / len(models)
-    damping_default = damping is None
+    auto = damping is None or damping == "auto"
     total = 0.0
     for mi, model in enumerate(models):
         f_tr = _featurizer(model, task, "loss", None, common, None)
         f_tg = _featurizer(model, task, tfn, None, common, None)
         P = f_tr.gf.spec.dim
-        slv = solver if solver != "auto" else ("exact" if P <= o.max_exact_params else "cg")
+        # auto: the exact solve for a small linear (convex) model; Gauss-Newton CG otherwise
+        linear = isinstance(model, torch.nn.Linear)
+        slv = solver if solver != "auto" else ("exact" if linear and P <= o.max_exact_params else "cg")
         kind = o.hessian if o.hessian != "auto" else ("hessian" if slv == "exact" else "gauss_newton")
-        if damping_default:  # measured on ReLU MLPs (benchmarks/attribution/bench_defaults.py)
-            damping = 1e-3 if slv == "exact" else 0.03
-        hvp = HVP(f_tr.gf, tr, o.hessian_batch_size or max(common["batch_size"], 256), kind=kind)
+        hbs = o.hessian_batch_size or max(common["batch_size"], 256)
+        hvp = HVP(f_tr.gf, tr, hbs, kind=kind)
         Gt = torch.as_tensor(np.asarray(f_tg.matrix(tg)), dtype=torch.float64)  # [m, P]
+        if auto and slv == "exact":
+            damping = 1e-3  # the clipped true Hessian: matches exact leave-one-out on convex models
+        elif auto:  # split-half reproducibility (benchmarks/attribution/bench_defaults.py)
+            damping = _auto_damping(f_tr, tr, Gt, kind, hbs, o, common["seed"])
+            common["info"].setdefault("auto_damping", []).append(damping)
         if slv == "exact":
             H = explicit_hessian(hvp)
             X = torch.as_tensor(solve_exact(H, Gt.T.numpy(), damping))  # [P, m]
@@ -358,6 +376,30 @@ def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, o: Influen
                 S[s : s + g.shape[0]] = (g.double().cpu() @ X).numpy()
         total = total + S * (sign / tr.n)
     return total / len(models)
+
+
+def _auto_damping(f_tr, tr: Data, Gt: torch.Tensor, kind: str, hbs: int, o: InfluenceOptions, seed: int) -> float:
+    """``damping="auto"`` for the iterative solvers: :func:`~winnow.select.attribution.hessian.auto_damping`
+    on up to 16 target gradients and 512 training gradients (seeded samples)."""
+    from winnow.select.attribution.hessian import auto_damping, subset
+
+    rng = np.random.default_rng(seed + 17)
+    probe = Gt[np.sort(rng.choice(Gt.shape[0], min(16, Gt.shape[0]), replace=False))]
+    rows = np.sort(rng.choice(tr.n, min(512, tr.n), replace=False))
+    G = torch.cat([g.double().cpu() for _, g in f_tr.iter(subset(tr, rows))])
+    lam, ladder = auto_damping(
+        f_tr.gf,
+        tr,
+        probe,
+        G,
+        kind=kind,
+        batch_size=hbs,
+        threshold=o.auto_threshold,
+        max_iter=o.max_iter,
+        tol=o.tol,
+        seed=seed,
+    )
+    return lam
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -36,12 +36,16 @@ class InfluenceOptions(MethodOptions):
 
     ``target_fn="output"`` attributes the target's output instead of its loss. ``hessian="auto"``:
     the true Hessian for the exact solver (negative eigenvalues clipped), Gauss-Newton (PSD) for the
-    iterative ones. ``damping=None``: 1e-3 for exact, 0.03 for cg/lissa (measured on ReLU MLPs),
-    0.1 x the mean corrected eigenvalue per layer for ``solver="ekfac"``.
+    iterative ones. ``solver="auto"``: exact for a linear model up to ``max_exact_params``
+    parameters, CG otherwise. ``damping="auto"`` (or None): 1e-3 for exact; for cg/lissa the
+    split-half rule of :func:`~winnow.select.attribution.hessian.auto_damping` (the smallest
+    damping whose scores correlate >= ``auto_threshold`` between Hessians of two halves of the
+    training data); 0.1 x the mean corrected eigenvalue per layer for ``solver="ekfac"``.
     """
 
     solver: Literal["auto", "exact", "cg", "lissa", "ekfac"] = "auto"
-    damping: float | None = Field(None, ge=0)
+    damping: float | Literal["auto"] | None = "auto"
+    auto_threshold: float = Field(0.75, gt=0, lt=1)
     target_fn: TargetFn = "loss"
     max_iter: int = Field(100, ge=1)
     tol: float = Field(1e-7, gt=0)
@@ -51,6 +55,13 @@ class InfluenceOptions(MethodOptions):
     hessian_batch_size: int | None = Field(None, ge=1)
     max_exact_params: int = Field(4096, ge=1)
     hessian: Literal["auto", "hessian", "gauss_newton"] = "auto"
+
+    @field_validator("damping")
+    @classmethod
+    def _damping_ge_0(cls, v):
+        if isinstance(v, float) and v < 0:
+            raise ValueError("damping must be >= 0 (or 'auto')")
+        return v
 
 
 class TrakOptions(MethodOptions):
@@ -120,7 +131,7 @@ ALIASES = {
     "metagradients": "metagradient",
 }
 #: keyword arguments of ``attribute`` shared by every method (not method options)
-COMMON = ("params", "batch_size", "proj_dim", "proj_kind", "seed", "store", "checkpoints")
+COMMON = ("params", "batch_size", "proj_dim", "proj_kind", "projection", "seed", "store", "checkpoints")
 
 
 def canonical_method(method: str) -> str:
