@@ -20,6 +20,7 @@ better than random (higher accuracy, lower perplexity).
       "full_pool": {"mean": float, "ci_low": float, "ci_high": float, "values": [float, ...]} | null,
       "runs": [{"strategy": label, "method": str, "budget": b, "seed": s, "metric": float,
                 "n_selected": int, "n_tokens": int, "fit_seconds": float, "train_seconds": float,
+                "fit_peak_mib": float | null,           # peak RSS growth while the selector fit (Linux)
                 "detection_auc": float | null,          # noisy-label task: AUC of -score vs flipped
                 "flipped_selected": float | null,       # noisy-label task: fraction of flipped rows kept
                 "target_domain_selected": float | null, # lm task: fraction of selected rows from the target domain
@@ -186,6 +187,40 @@ def _auc(flipped: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(flipped, -s))
 
 
+class _PeakRSS:
+    """Peak growth of this process's resident memory (MiB) inside a ``with`` block, sampled every
+    5 ms from ``/proc/self/statm`` by a thread (``None`` where there is no /proc)."""
+
+    def __enter__(self):
+        import threading
+
+        self.path = "/proc/self/statm"
+        self.base = self.peak = self._rss()
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._poll, daemon=True)
+        if self.base is not None:
+            self._t.start()
+        return self
+
+    def _rss(self):
+        try:
+            with open(self.path) as fh:
+                return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _poll(self):
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self._rss() or 0)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._t.is_alive():
+            self._t.join()
+        self.peak = max(self.peak or 0, self._rss() or 0)
+        self.mib = None if self.base is None else round((self.peak - self.base) / 2**20, 1)
+
+
 def run_bench(
     config: str | dict,
     output: str | None = None,
@@ -224,7 +259,8 @@ def run_bench(
         for seed in cfg["seeds"]:
             sel = get_selector(st["method"], **{**st["params"], "seed": seed})
             t0 = time.perf_counter()
-            scores = sel.fit(task.pool, task.target).scores_
+            with _PeakRSS() as mem:
+                scores = sel.fit(task.pool, task.target).scores_
             fit_s = time.perf_counter() - t0
             auc = _auc(task.flipped, scores) if task.flipped is not None else None
             for b in cfg["budgets"]:
@@ -246,6 +282,7 @@ def run_bench(
                         "n_selected": int(mask.sum()),
                         "n_tokens": int(task.pool.n_tokens[mask].sum()),
                         "fit_seconds": round(fit_s, 3),
+                        "fit_peak_mib": mem.mib,
                         "train_seconds": round(tr_s, 3),
                         "detection_auc": auc,
                         "flipped_selected": (
@@ -434,6 +471,8 @@ def _summarise(runs: list[dict], cfg: dict, sign: float, evals: list[str] = ()) 
                     "detection_auc": float(np.nanmean(aucs)) if aucs else None,
                     "flipped_selected": float(np.mean(fl)) if fl else None,
                     "target_domain_selected": float(np.mean(td)) if td else None,
+                    "fit_seconds": float(np.mean([r["fit_seconds"] for r in rs])),
+                    "fit_peak_mib": max((r.get("fit_peak_mib") or 0.0 for r in rs), default=0.0),
                 }
             )
             if evals:
@@ -474,6 +513,7 @@ CSV_FIELDS = [
     "flipped_selected",
     "target_domain_selected",
     "fit_seconds",
+    "fit_peak_mib",
     "train_seconds",
 ]
 
