@@ -159,6 +159,23 @@ def test_mgd_selector_drops_flipped_labels():
         get_selector("mgd").fit(["a b", "c d"], target=(X[:2], y[:2]))
 
 
+def test_mgd_defaults_on_a_small_pool():
+    """get_selector("mgd") as shipped (3 metagradient steps, 100-step proxy runs), not shortened."""
+    from sklearn.datasets import load_digits
+    from sklearn.metrics import roc_auc_score
+
+    from winnow.select import get_selector
+
+    X, y = load_digits(return_X_y=True)
+    yn = y[:200].copy()
+    yn[:40] = (yn[:40] + 3) % 10
+    sel = get_selector("mgd")
+    assert (sel.n_steps, sel.steps, sel.optimizer) == (3, None, None)
+    scores = sel.fit((X[:200], yn), target=(X[1000:1100], y[1000:1100])).scores_
+    assert roc_auc_score(np.arange(200) < 40, -scores) > 0.85
+    assert len(sel.history_) == 3 and sel.history_[-1] < sel.history_[0] < 1
+
+
 def test_metagradients_through_the_tiny_lm_equal_unrolled():
     """The recipe takes the LM task: replay through the tiny LM proxy (Adam) == unrolled autograd."""
     from winnow.proxy.lm import TinyLM
