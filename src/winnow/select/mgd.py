@@ -10,8 +10,9 @@ weight (ties broken by the last metagradient); ``select(budget)`` keeps the high
 
 Labelled vectors (``(X, y)`` pools, ``winnow bench``'s noisy-label task: a logistic or GELU proxy,
 full-batch SGD, target = mean cross-entropy) and text (the target-domain LM task: the tiny LM proxy
-on the first ``ctx`` BPE tokens of each document, full-batch Adam, target = mean next-token loss
-on the target documents).
+on the first ``ctx`` BPE tokens of each document, warm-started by full-batch Adam on the whole
+pool, then a short full-batch SGD run that is differentiated; target = mean next-token loss on the
+target documents).
 
 Example:
     >>> import numpy as np
@@ -35,6 +36,8 @@ from pydantic import Field
 from winnow.errors import SelectorError
 from winnow.select.base import Selector, SelectorParams
 
+PRETRAIN_TEXT, STEPS_TEXT, LR_TEXT = 60, 20, 0.1
+
 
 class MetagradientDescent(Selector):
     """Projected metagradient descent on per-row data weights for the target loss.
@@ -43,11 +46,17 @@ class MetagradientDescent(Selector):
         n_steps: metagradient steps on the weights (each is one training run + one replay).
         step_size: the largest weight change per step (the metagradient is scaled by its max).
         hidden: vector proxy hidden width (0 = logistic regression; else one GELU layer, a smooth run).
-        optimizer, steps, lr, momentum, l2: the proxy's full-batch recipe (mean loss +
-            ``l2/2 ||theta||^2``). ``None`` = the default of the pool's kind: labelled vectors
-            ``sgd``, 100 steps, lr 0.05 (plain SGD, small steps: smooth in the weights; with
-            momentum 0.9 / large steps on standardised digits the metagradient is far noisier);
-            text ``adam``, 60 steps, lr 0.01 (a tiny LM learns little in 60 SGD steps).
+        optimizer, steps, lr, momentum, l2: the differentiated full-batch recipe (mean loss +
+            ``l2/2 ||theta||^2``); ``None`` = the default of the pool's kind, plain SGD (smooth in the
+            weights; with momentum 0.9 / large steps on standardised digits, or Adam, the
+            metagradient is far noisier): vectors 100 steps at lr 0.05 from the initialisation;
+            text 20 steps at lr 0.1 from the pretrained start (``pretrain_steps``).
+        pretrain_steps: steps of full-batch Adam (lr 0.01) on the whole pool, not differentiated,
+            whose end is the differentiated run's start (``None``: 60 for text, 0 for vectors). A
+            tiny LM learns little in a few smooth SGD steps from scratch, and Adam from scratch is
+            too rough (metagradients near chance on the LM task).
+        threads: torch intra-op threads while fitting (small proxies are fastest on one; on a
+            shared machine more threads mostly wait on each other).
         checkpoints: the replay schedule (``"sqrt"``, ``"log"`` or an int).
         vocab_size, ctx, d_model, n_layers, n_heads: text pools: a BPE tokenizer trained on the
             pool, the first ``ctx`` tokens of each document, and the tiny LM proxy
@@ -69,23 +78,36 @@ class MetagradientDescent(Selector):
         momentum: float = Field(0.0, ge=0, lt=1)
         l2: float = Field(1e-3, ge=0)
         checkpoints: str | int = "sqrt"
-        vocab_size: int = Field(1024, ge=260)
-        ctx: int = Field(32, ge=2)
-        d_model: int = Field(32, ge=2)
+        vocab_size: int = Field(512, ge=260)
+        ctx: int = Field(16, ge=2)
+        d_model: int = Field(16, ge=2)
         n_layers: int = Field(1, ge=0)
         n_heads: int = Field(2, ge=1)
+        pretrain_steps: int | None = Field(None, ge=0)
+        threads: int = Field(1, ge=1)
 
-    def _recipe(self, make_model, text: bool, task):
+    def _recipe(self, make_model, text: bool, task, train):
         from winnow.select.attribution.recipe import TrainRecipe
 
-        opt = self.optimizer or ("adam" if text else "sgd")
+        pre = self.pretrain_steps if self.pretrain_steps is not None else (PRETRAIN_TEXT if text else 0)
+        if pre:  # a run on the whole pool (not differentiated) is the start of the differentiated one
+            base = TrainRecipe(model=make_model, optimizer="adam", lr=0.01, steps=pre, seed=self.seed, task=task)
+            state = base.train(train).state_dict()
+
+            def start(seed, _make=make_model, _state=state):
+                m = _make(seed)
+                m.load_state_dict(_state)
+                return m
+
+            make_model = start
+        opt = self.optimizer or "sgd"
         return TrainRecipe(
             model=make_model,
             optimizer=opt,
-            lr=self.lr or (0.01 if text else 0.05),
+            lr=self.lr or (LR_TEXT if text else 0.05),
             momentum=self.momentum if opt == "sgd" else 0.0,
             l2=self.l2,
-            steps=self.steps or (60 if text else 100),
+            steps=self.steps or (STEPS_TEXT if text else 100),
             seed=self.seed,
             task=task,
         )
@@ -121,7 +143,8 @@ class MetagradientDescent(Selector):
             return torch.nn.Sequential(Standardise(), *body)
 
         task = ClassificationTask()
-        return self._recipe(make_model, False, task), task, (X, yp), (np.asarray(target.X, np.float32), yt)
+        train = (X, yp)
+        return self._recipe(make_model, False, task, train), task, train, (np.asarray(target.X, np.float32), yt)
 
     def _texts(self, pool, target):
         from winnow.proxy.lm import TinyLM
@@ -142,9 +165,15 @@ class MetagradientDescent(Selector):
             return TinyLM(V, *shape)
 
         task = CausalLMTask()
-        return self._recipe(make_model, True, task), task, train, tgt
+        return self._recipe(make_model, True, task, train), task, train, tgt
 
     def _score(self, pool, target):
+        from winnow.proxy.result import torch_threads
+
+        with torch_threads(self.threads):
+            return self._descend(pool, target)
+
+    def _descend(self, pool, target):
         from winnow.select.attribution.metagrad import metagradients
 
         if pool.X is not None and pool.y is not None:
