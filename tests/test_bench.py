@@ -72,6 +72,18 @@ def test_outputs_json_csv_png(noisy_res):
     assert sum(r["kind"] == "summary" for r in rows) == len(res["summary"])
     with open(out / "bench.png", "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert all(r["fit_peak_mib"] >= 0 for r in res["runs"] + res["summary"])
+
+
+def test_peak_rss_sees_an_allocation_inside_the_block():
+    import numpy as np
+
+    from winnow.prove.bench.harness import _PeakRSS
+
+    with _PeakRSS() as mem:
+        a = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
+        del a
+    assert 48 <= mem.mib < 1024
 
 
 def test_same_config_and_seeds_give_the_same_table(noisy_res):

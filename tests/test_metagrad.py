@@ -155,8 +155,57 @@ def test_mgd_selector_drops_flipped_labels():
     assert sel.weights_.min() >= 0 and sel.weights_.max() <= 1 and len(sel.history_) == 2
     kept = sel.select_mask(0.5)
     assert (np.flatnonzero(kept) < 60).mean() < 0.1
-    with pytest.raises(ValueError, match="labelled vectors"):
-        sel.fit(["a b", "c d"], target=["a"])
+    with pytest.raises(ValueError, match="text pool needs a text target"):
+        get_selector("mgd").fit(["a b", "c d"], target=(X[:2], y[:2]))
+
+
+def test_mgd_defaults_on_a_small_pool():
+    """get_selector("mgd") as shipped (3 metagradient steps, 100-step proxy runs), not shortened."""
+    from sklearn.datasets import load_digits
+    from sklearn.metrics import roc_auc_score
+
+    from winnow.select import get_selector
+
+    X, y = load_digits(return_X_y=True)
+    yn = y[:200].copy()
+    yn[:40] = (yn[:40] + 3) % 10
+    sel = get_selector("mgd")
+    assert (sel.n_steps, sel.steps, sel.optimizer) == (3, None, None)
+    scores = sel.fit((X[:200], yn), target=(X[1000:1100], y[1000:1100])).scores_
+    assert roc_auc_score(np.arange(200) < 40, -scores) > 0.85
+    assert len(sel.history_) == 3 and sel.history_[-1] < sel.history_[0] < 1
+
+
+def test_metagradients_through_the_tiny_lm_equal_unrolled():
+    """The recipe takes the LM task: replay through the tiny LM proxy (Adam) == unrolled autograd."""
+    from winnow.proxy.lm import TinyLM
+    from winnow.select.attribution import CausalLMTask
+
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 20, (12, 6), generator=g)
+    y = ids.clone()
+    y[:3, 4:] = -100  # padded tails are ignored
+    r = TrainRecipe(model=lambda s: TinyLM(20, 8, 1, 2, 6), optimizer="adam", lr=0.01, steps=6, dtype=torch.float64)
+    task = CausalLMTask()
+    A = metagradients(r, task, (ids, y), (ids[:4], ids[:4]), target_fn="loss", checkpoints="log")
+    B = unrolled_metagradients(r, task, (ids, y), (ids[:4], ids[:4]), target_fn="loss")
+    assert A.shape == (12, 4) and np.abs(A).max() > 0
+    np.testing.assert_allclose(A, B, rtol=1e-8, atol=1e-12)
+
+
+def test_mgd_on_text_prefers_the_target_domain():
+    from sklearn.metrics import roc_auc_score
+
+    from winnow.select import get_selector
+
+    rng = np.random.default_rng(0)
+    code = ["def f(x):", "return x + 1", "for i in range(n):", "if x is None:", "import os", "self.x = x"]
+    prose = ["the cat sat on the mat", "a quiet morning in the town", "she walked to the market", "rain fell"]
+    pool = [" ".join(rng.choice(code if i % 2 else prose, 4)) for i in range(60)]
+    target = [" ".join(rng.choice(code, 4)) for _ in range(10)]
+    sel = get_selector("mgd", n_steps=1, steps=20, ctx=12, d_model=8, vocab_size=300, seed=0)
+    scores = sel.fit(pool, target=target).scores_
+    assert roc_auc_score(np.arange(60) % 2 == 1, scores) > 0.8
 
 
 def test_readme_snippet_runs():

@@ -44,6 +44,42 @@ def _rss() -> int:
         return 0
 
 
+class PeakRSS:
+    """Peak resident size of this process inside a ``with`` block, sampled every ``every``
+    seconds by a thread: ``start`` and ``peak`` in bytes, ``mib`` the growth in MiB (``None``
+    where there is no ``/proc``).
+
+    >>> with PeakRSS() as m:
+    ...     block = bytearray(64 << 20)
+    >>> m.peak >= m.start, m.mib is None or m.mib >= 0
+    (True, True)
+    """
+
+    def __init__(self, every: float = 0.005):
+        self.every = every
+        self.start = self.peak = 0
+        self.mib: float | None = None
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.every):
+            self.peak = max(self.peak, _rss())
+
+    def __enter__(self) -> "PeakRSS":
+        import threading
+
+        self.start = self.peak = _rss()
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._sample, daemon=True)
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._t.join()
+        self.peak = max(self.peak, _rss())
+        self.mib = round((self.peak - self.start) / 2**20, 1) if self.start else None
+
+
 def release_memory(slack: int = 64 << 20) -> bool:
     """Return free memory of Arrow's pool and of the C heap to the operating system when the
     resident size is more than ``slack`` bytes above its level at the first call (normally

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import time
 from typing import Any, Callable, NamedTuple, Sequence
+
+from winnow.core.memory import PeakRSS
 
 
 class ReduceTask(NamedTuple):
@@ -44,45 +45,13 @@ class ReduceTask(NamedTuple):
     cpus: int = 1
 
 
-class _PeakRSS:
-    """Samples this process's resident size every ``every`` seconds in a thread; ``peak`` is
-    the largest sample (bytes), taken from the start of the ``with`` block to its end."""
-
-    def __init__(self, every: float = 0.005):
-        self.every = every
-        self.peak = 0
-        self.start = 0
-        self._stop = threading.Event()
-
-    def _sample(self) -> None:
-        from winnow.core.memory import _rss
-
-        while not self._stop.wait(self.every):
-            self.peak = max(self.peak, _rss())
-
-    def __enter__(self) -> "_PeakRSS":
-        from winnow.core.memory import _rss
-
-        self.start = self.peak = _rss()
-        self._t = threading.Thread(target=self._sample, daemon=True)
-        self._t.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        from winnow.core.memory import _rss
-
-        self._stop.set()
-        self._t.join()
-        self.peak = max(self.peak, _rss())
-
-
 def run_measured(task: ReduceTask) -> dict:
     """Run one task; return its result with ``seconds``, ``peak_rss_mb`` (sampled resident size
     of the process during the task), ``start_rss_mb``, ``pid``, ``host`` and Ray ``node``."""
     from winnow.core.memory import release_memory
 
     t0 = time.perf_counter()
-    with _PeakRSS() as m:
+    with PeakRSS() as m:
         result = task.fn(*task.args)
     seconds = time.perf_counter() - t0
     release_memory()

@@ -23,6 +23,7 @@ better than random (higher accuracy, lower perplexity).
                 "fit_cpu_seconds": float,               # CPU seconds of the strategy's fit (all threads)
                 "fixed_cpu_seconds": float,             # of which fixed: proxies, training a scorer
                 "score_cpu_s_per_1k_docs": float,       # the rest (scoring the pool), per 1k documents
+                "fit_peak_mib": float | null,           # peak RSS growth while the selector fit (Linux)
                 "detection_auc": float | null,          # noisy-label task: AUC of -score vs flipped
                 "flipped_selected": float | null,       # noisy-label task: fraction of flipped rows kept
                 "target_domain_selected": float | null, # lm task: fraction of selected rows from the target domain
@@ -89,6 +90,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from winnow.core.memory import PeakRSS
 from winnow.errors import BenchConfigError  # defined there; importable from here too
 
 SCHEMA = "winnow.prove.bench/1"
@@ -229,7 +231,8 @@ def run_bench(
         for seed in cfg["seeds"]:
             sel = get_selector(st["method"], **{**st["params"], "seed": seed})
             t0, c0 = time.perf_counter(), time.process_time()
-            scores = sel.fit(task.pool, task.target).scores_
+            with PeakRSS() as mem:
+                scores = sel.fit(task.pool, task.target).scores_
             fit_s = time.perf_counter() - t0
             cost = _cost(sel, time.process_time() - c0, len(task.pool))
             auc = _auc(task.flipped, scores) if task.flipped is not None else None
@@ -252,6 +255,7 @@ def run_bench(
                         "n_selected": int(mask.sum()),
                         "n_tokens": int(task.pool.n_tokens[mask].sum()),
                         "fit_seconds": round(fit_s, 3),
+                        "fit_peak_mib": mem.mib,
                         "train_seconds": round(tr_s, 3),
                         **cost,
                         "detection_auc": auc,
@@ -492,6 +496,8 @@ def _summarise(runs: list[dict], cfg: dict, sign: float, evals: list[str] = ()) 
                     "detection_auc": float(np.nanmean(aucs)) if aucs else None,
                     "flipped_selected": float(np.mean(fl)) if fl else None,
                     "target_domain_selected": float(np.mean(td)) if td else None,
+                    "fit_seconds": float(np.mean([r["fit_seconds"] for r in rs])),
+                    "fit_peak_mib": max((r.get("fit_peak_mib") or 0.0 for r in rs), default=0.0),
                 }
             )
             if evals:
@@ -532,6 +538,7 @@ CSV_FIELDS = [
     "flipped_selected",
     "target_domain_selected",
     "fit_seconds",
+    "fit_peak_mib",
     "train_seconds",
     "fit_cpu_seconds",
     "fixed_cpu_seconds",

@@ -5,10 +5,10 @@ determines the run, so the target outputs after training are a differentiable fu
 per-example weights ``w`` (the loss is ``sum_i w_i loss_i / sum_i w_i + l2/2 ||theta||^2``). The
 replay runs training forward once, storing ``(params, optimizer state)`` at a few checkpoints, then
 walks the steps backwards: each segment between checkpoints is recomputed forward, and each step
-is differentiated on its own (``torch.func.vjp`` through the optimizer update, whose gradient is
-itself a ``torch.func.grad``), carrying the adjoints of the parameters and the optimizer state and
+is differentiated on its own (one autograd pass through the optimizer update built with
+``create_graph``, so through its gradient too), carrying the adjoints of the parameters and the optimizer state and
 accumulating ``d/dw``. The adjoints have a leading target dimension, so all targets go backwards
-together (``vmap`` over the vjp). Memory is the checkpoints plus one segment, not the whole graph:
+together (``is_grads_batched``). Memory is the checkpoints plus one segment, not the whole graph:
 
 * ``checkpoints="sqrt"`` (default): ``ceil(sqrt(T))`` checkpoints, segments of ``~sqrt(T)`` steps
   (``~2 sqrt(T)`` stored states, 2 forward passes);
@@ -99,11 +99,30 @@ class _Reverse:
         self.peak = max(self.peak, self.held)
 
     def back(self, t: int, params, state):
-        from torch.func import vjp, vmap
-
+        """Pull the adjoints of step t's outputs back to its inputs (and accumulate d/dw): one
+        autograd pass through the step built with ``create_graph``, batched over the target dim."""
         run = self.run
-        _, fn = vjp(lambda p, s, w: run.step(t, p, s, w), params, state, self.w)
-        self.ap, self.as_, gw = vmap(fn)((self.ap, self.as_))
+        ps = tuple(p.detach().requires_grad_() for p in params)
+        ss = tuple(x.detach().requires_grad_() for x in state)
+        w = self.w.detach().requires_grad_()
+        with torch.enable_grad():
+            new_p, new_s = run.step(t, ps, ss, w, create_graph=True)
+            outs, adj = new_p + new_s, self.ap + self.as_
+            keep = [k for k, o in enumerate(outs) if o.requires_grad]
+            inputs = ps + ss + (w,)
+            if self.ap[0].shape[0] == 1:
+                gs = torch.autograd.grad([outs[k] for k in keep], inputs, [adj[k][0] for k in keep], allow_unused=True)
+                gs = tuple(None if g is None else g[None] for g in gs)
+            else:
+                gs = torch.autograd.grad(
+                    [outs[k] for k in keep], inputs, [adj[k] for k in keep], allow_unused=True, is_grads_batched=True
+                )
+        m = self.ap[0].shape[0]
+        gs = tuple(
+            torch.zeros((m, *x.shape), dtype=x.dtype, device=x.device) if g is None else g for g, x in zip(gs, inputs)
+        )
+        k = len(ps)
+        self.ap, self.as_, gw = gs[:k], gs[k : k + len(ss)], gs[-1]
         self.aw = gw if self.aw is None else self.aw + gw
 
     def segment(self, a: int, b: int, params, state):
@@ -237,7 +256,7 @@ def unrolled_metagradients(
     params, state = run.init()
     with torch.enable_grad():
         for t in range(recipe.steps):
-            params, state = run.step(t, params, state, w)
+            params, state = run.step(t, params, state, w, create_graph=True)
         vals = f(params)
         rows = [torch.autograd.grad(vals[j], w, retain_graph=j < m - 1)[0] for j in range(m)]
     return torch.stack(rows, 1).detach().double().cpu().numpy()

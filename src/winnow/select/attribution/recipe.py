@@ -223,12 +223,26 @@ class Run:
             L = L + 0.5 * self.recipe.l2 * sum((p * p).sum() for p in params)
         return L
 
-    def step(self, t: int, params: tuple, state: tuple, w: torch.Tensor) -> tuple[tuple, tuple]:
-        """One optimizer step (pure function of its inputs; torch.optim's update rules)."""
-        from torch.func import grad
+    def step(
+        self, t: int, params: tuple, state: tuple, w: torch.Tensor, create_graph: bool = False
+    ) -> tuple[tuple, tuple]:
+        """One optimizer step (pure function of its inputs; torch.optim's update rules).
 
+        ``create_graph=True`` keeps the graph of the update (gradient included), so the new
+        parameters and state can be differentiated with respect to ``params``, ``state`` and ``w``
+        (the metagradient replay and the unrolled reference); otherwise the update runs without one.
+        """
+        with torch.enable_grad():
+            ps = tuple(p if p.requires_grad else p.detach().requires_grad_() for p in params)
+            g = torch.autograd.grad(self.loss(ps, w, t), ps, create_graph=create_graph)
+        if create_graph:
+            with torch.enable_grad():
+                return self._update(t, ps, state, g)
+        with torch.no_grad():
+            return self._update(t, tuple(p.detach() for p in params), state, g)
+
+    def _update(self, t: int, params: tuple, state: tuple, g: tuple) -> tuple[tuple, tuple]:
         r = self.recipe
-        g = grad(self.loss)(params, w, t)
         lr = r.lr_at(t)
         if r.optimizer == "sgd":
             if not r.momentum:
