@@ -98,17 +98,17 @@ def digest(dec_dir: str) -> str:
     return h.hexdigest()[:16]
 
 
-def run(step, key_files: list[str], work: str, P: int) -> dict:
+def run(step, key_files: list[str], work: str, P: int, jobs: int = 1) -> dict:
     out = os.path.join(work, f"dec-P{P}")
     shutil.rmtree(out, ignore_errors=True)
     plan = step.reduce_plan(key_files, out, partitions=P)
     recs = []
     t0 = time.perf_counter()
     ctx = mp.get_context("spawn")
-    for phase in plan:
-        for task in phase:  # one fresh process per task, one at a time
-            with ProcessPoolExecutor(1, mp_context=ctx, max_tasks_per_child=1) as ex:
-                recs.append(ex.submit(_child, pickle.dumps(step), pickle.dumps(task)).result())
+    for phase in plan:  # one fresh process per task, `jobs` at a time
+        with ProcessPoolExecutor(jobs, mp_context=ctx, max_tasks_per_child=1) as ex:
+            futs = [ex.submit(_child, pickle.dumps(step), pickle.dumps(task)) for task in phase]
+            recs.extend(f.result() for f in futs)
     wall = time.perf_counter() - t0
     from winnow.core.pipeline.reduce import scratch_dir
 
@@ -145,6 +145,7 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, nargs="+", default=[1, 2, 4, 8])
     ap.add_argument("--steps", nargs="+", default=["exact_dedup", "minhash_dedup"])
     ap.add_argument("--out", default="benchmarks/out/dedup/partitions.json")
+    ap.add_argument("--jobs", type=int, default=1, help="fresh task processes at a time (1: clean timings)")
     a = ap.parse_args()
     from winnow.curate.dedup.exact import ExactDedup
     from winnow.curate.dedup.minhash import MinhashDedup
@@ -163,7 +164,7 @@ def main() -> None:
         print(f"{name}: {rows} docs, {len(files)} key files, {kb / 2**20:.0f} MiB ({time.perf_counter() - t0:.0f} s)")
         out = {"docs": rows, "key_files": len(files), "key_mib": round(kb / 2**20, 1), "runs": []}
         for P in a.partitions:
-            r = run(step, files, os.path.join(a.work, name), P)
+            r = run(step, files, os.path.join(a.work, name), P, a.jobs)
             out["runs"].append(r)
             print(json.dumps({k: v for k, v in r.items() if k != "by_phase"}), flush=True)
         assert len({r["decisions"] for r in out["runs"]}) == 1, "decisions differ between partition counts"

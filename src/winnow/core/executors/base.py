@@ -255,9 +255,10 @@ class Executor(ABC):
                 ],
             },
         )
+        n = len(records) or 1  # an executor whose own reduce() reports no tasks ran one
         stats = _jsonable(gs.plan_stats(records)) or {}
-        write_json_atomic(rmark, {"seconds": seconds, "reduce_tasks": len(records), "stats": stats})
-        return {"seconds": seconds, "tasks": len(records), "stats": stats}
+        write_json_atomic(rmark, {"seconds": seconds, "reduce_tasks": n, "stats": stats})
+        return {"seconds": seconds, "tasks": n, "stats": stats}
 
 
 def _jsonable(x):

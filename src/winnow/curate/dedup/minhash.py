@@ -8,12 +8,12 @@ Phases (a :class:`~winnow.core.pipeline.step.GlobalStep`):
   (:mod:`winnow.core.text.kernels`), and hash each band to one 64-bit bucket key. Keys (id, one
   column per band, and — with ``verify`` — the top 32 bits of the document's shingle hashes)
   are written to Parquet.
-* **reduce** (out of core, in phases of independent tasks, see :meth:`MinhashDedup.reduce_plan`):
-  bucket keys are split on disk by hash prefix into bucket partitions; each partition is sorted
-  once to find buckets, its members are linked by union-find and its memberships written back to
-  disk. One small global pass joins the partitions' links into the connected components of that
-  (unverified) bucket graph, which are grouped into batches of bounded size and decided batch by
-  batch, in parallel. With ``clustering="center"`` (default),
+* **reduce** (out of core, partitioned: :meth:`MinhashDedup.reduce_plan`): bucket keys are
+  shuffled to bucket partitions by hash prefix, each partition sorted once to find buckets and
+  link their members; one global pass (union-find over the candidates only) gives the connected
+  components of that (unverified) bucket graph, grouped into batches of bounded size; candidates'
+  shingles and memberships are routed to their batch and each batch is decided on its own
+  (:meth:`MinhashDedup._decide`), in parallel over partitions. With ``clustering="center"`` (default),
   documents that share a bucket are decided as if visited in id order (computed in vectorised
   rounds, see :func:`centre_rounds`): a document is a duplicate of the first earlier *kept*
   document sharing a bucket with it whose true Jaccard (``verify``) is ≥ ``threshold``,
@@ -447,7 +447,7 @@ class MinhashDedup(GlobalStep):
     #: directly (greedy, in id order); ``components``: union-find connected components of all
     #: matching pairs (FineWeb/datatrove; transitive chains can merge dissimilar documents)
     clustering: Literal["center", "components"] = "center"
-    #: rows per bucket spill partition (bounds reduce memory per band)
+    #: bucket keys (document × band) per bucket partition of the reduce: more partitions if needed
     max_bucket_rows: int = Field(4_000_000, gt=0)
     #: max shingles held in memory per verification batch (bounds reduce memory)
     verify_block: int = Field(2_000_000, gt=0)
@@ -562,7 +562,7 @@ class MinhashDedup(GlobalStep):
         3. ``components`` (one task, the global pass): union-find over those rows (candidates
            only) gives the connected components of the bucket graph; components are grouped
            into batches of at most ``verify_block`` shingles, batches into ``partitions`` groups;
-        4. ``route`` (per key file, and per bucket partition): each candidate's id and distinct
+        4. ``route`` (per range of key files, and per bucket partition): each candidate's id and distinct
            shingles, and each membership, → its batch (one record batch per batch in an Arrow IPC
            file, so a batch is read without the rest);
         5. ``decide`` (per group of batches): per batch, order its documents by ``(id, gid)`` —
