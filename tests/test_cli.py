@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 from conftest import write_jsonl
 
@@ -14,15 +13,13 @@ def run_cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "winnow.cli", *args], capture_output=True, text=True, cwd=cwd)
 
 
-def test_help_is_fast_and_lists_verbs():
-    t0 = time.perf_counter()
+def test_help_lists_verbs_without_heavy_imports():
     r = run_cli("--help")
-    elapsed = time.perf_counter() - t0
     assert r.returncode == 0
     for verb in ("run", "stats", "datasets", "steps"):
         assert verb in r.stdout
-    # interpreter start included; heavy modules (pyarrow, torch, ray) must not load
-    assert elapsed < 3.0
+    # --help stays fast because heavy modules (pyarrow, torch, ray, sklearn) do not load
+    # (checked by what is imported, not by a timer)
     r = subprocess.run(
         [
             sys.executable,
