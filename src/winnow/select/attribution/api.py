@@ -177,14 +177,14 @@ def attribute(
             :mod:`winnow.select.attribution.options` (unknown names are errors). influence:
             ``solver`` ("auto", "exact", "cg", "lissa", "ekfac":
             eigenvalue-corrected K-FAC over nn.Linear layers, the one used with projection="factored"),
-            ``damping`` (default ``"auto"``: 1e-3 for exact; for cg/lissa the smallest damping at
-            which the scores are reproducible across two halves of the training data, see
+            ``damping`` (default ``"auto"``: 1e-3 for a linear model; otherwise the smallest damping
+            at which the scores are reproducible across two halves of the training data, see
             :func:`~winnow.select.attribution.hessian.auto_damping`; EK-FAC: 0.1 x the mean
             corrected eigenvalue per layer), ``auto_threshold`` (0.75), ``target_fn`` ("loss"
             default, or "output"), ``max_iter``, ``depth``,
-            ``repeat``, ``hessian`` ("auto" default: Gauss-Newton for cg/lissa, the clipped Hessian for
-            exact; or "hessian", "gauss_newton"); ``solver="auto"`` is exact for a linear model of
-            at most ``max_exact_params`` parameters, Gauss-Newton CG otherwise; trak: ``damping``
+            ``repeat``, ``hessian`` ("auto" default: the true Hessian for a linear model with the
+            exact solver, Gauss-Newton otherwise; or "hessian", "gauss_newton"); ``solver="auto"``
+            is exact up to ``max_exact_params`` parameters, CG above; trak: ``damping``
             (ridge on the kernel; default 0.1 *
             its mean diagonal: kernels from few
             examples are ill-conditioned), ``ensemble`` ("mean_q": the paper's average of kernel
@@ -343,15 +343,15 @@ def _influence(models, task, tr: Data, tg: Data, *, proj_dim, common, o: Influen
         f_tr = _featurizer(model, task, "loss", None, common, None)
         f_tg = _featurizer(model, task, tfn, None, common, None)
         P = f_tr.gf.spec.dim
-        # auto: the exact solve for a small linear (convex) model; Gauss-Newton CG otherwise
+        # a linear model (convex loss): the true Hessian (= Gauss-Newton there); otherwise Gauss-Newton
         linear = isinstance(model, torch.nn.Linear)
-        slv = solver if solver != "auto" else ("exact" if linear and P <= o.max_exact_params else "cg")
-        kind = o.hessian if o.hessian != "auto" else ("hessian" if slv == "exact" else "gauss_newton")
+        slv = solver if solver != "auto" else ("exact" if P <= o.max_exact_params else "cg")
+        kind = o.hessian if o.hessian != "auto" else ("hessian" if slv == "exact" and linear else "gauss_newton")
         hbs = o.hessian_batch_size or max(common["batch_size"], 256)
         hvp = HVP(f_tr.gf, tr, hbs, kind=kind)
         Gt = torch.as_tensor(np.asarray(f_tg.matrix(tg)), dtype=torch.float64)  # [m, P]
-        if auto and slv == "exact":
-            damping = 1e-3  # the clipped true Hessian: matches exact leave-one-out on convex models
+        if auto and linear:
+            damping = 1e-3  # convex: matches exact leave-one-out
         elif auto:  # split-half reproducibility (benchmarks/attribution/bench_defaults.py)
             damping = _auto_damping(f_tr, tr, Gt, kind, hbs, o, common["seed"])
             common["info"].setdefault("auto_damping", []).append(damping)

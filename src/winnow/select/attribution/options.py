@@ -35,12 +35,12 @@ class InfluenceOptions(MethodOptions):
     """Influence functions (Koh & Liang): the inverse-Hessian solver and its settings.
 
     ``target_fn="output"`` attributes the target's output instead of its loss. ``hessian="auto"``:
-    the true Hessian for the exact solver (negative eigenvalues clipped), Gauss-Newton (PSD) for the
-    iterative ones. ``solver="auto"``: exact for a linear model up to ``max_exact_params``
-    parameters, CG otherwise. ``damping="auto"`` (or None): 1e-3 for exact; for cg/lissa the
-    split-half rule of :func:`~winnow.select.attribution.hessian.auto_damping` (the smallest
-    damping whose scores correlate >= ``auto_threshold`` between Hessians of two halves of the
-    training data); 0.1 x the mean corrected eigenvalue per layer for ``solver="ekfac"``.
+    the true Hessian for a linear model with the exact solver, Gauss-Newton (PSD) otherwise.
+    ``solver="auto"``: exact up to ``max_exact_params`` parameters, CG above. ``damping="auto"``
+    (or None): 1e-3 for a linear model (convex: exact leave-one-out); otherwise the split-half rule
+    of :func:`~winnow.select.attribution.hessian.auto_damping` (the smallest damping whose scores
+    correlate >= ``auto_threshold`` between Hessians of two halves of the training data);
+    0.1 x the mean corrected eigenvalue per layer for ``solver="ekfac"``.
     """
 
     solver: Literal["auto", "exact", "cg", "lissa", "ekfac"] = "auto"
