@@ -160,6 +160,8 @@ def lds_run(args):
     # last layer: exact (Gauss-Newton and Hessian, 4 dampings); whole model: Gauss-Newton with CG
     configs = [([last], "last-layer", h, d) for h in ("hessian", "gauss_newton") for d in (1e-4, 1e-3, 1e-2, 1e-1)]
     configs += [(None, "full", "gauss_newton", d) for d in (1e-3, 1e-2)]
+    if args.no_baselines:
+        configs = []
     for params, tag, hess, damp in configs:
         name = f"influence[{tag},{hess},damping={damp:g}]"
         t0 = time.perf_counter()
@@ -181,12 +183,13 @@ def lds_run(args):
             print(f"{name}: {e}", file=sys.stderr)
             continue
         secs[name] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    scores["trak"] = attribute(model, task, train, target, method="trak", proj_dim=None, batch_size=256).scores
-    secs["trak"] = time.perf_counter() - t0
+    if not args.no_baselines:
+        t0 = time.perf_counter()
+        scores["trak"] = attribute(model, task, train, target, method="trak", proj_dim=None, batch_size=256).scores
+        secs["trak"] = time.perf_counter() - t0
     res = {k: {m: lds(s, masks[m], outs[m]) for m in masks} for k, s in scores.items()}
     infl = {k: v for k, v in res.items() if k.startswith("influence")}
-    best = {m: max(infl, key=lambda k: infl[k][m]) for m in masks}
+    best = {m: max(infl, key=lambda k: infl[k][m]) for m in masks} if infl else {m: "metagradient" for m in masks}
     first, last = next(iter(masks)), list(masks)[-1]
     out = {
         "data": args.data,
@@ -206,7 +209,7 @@ def lds_run(args):
         "truth_seconds": t_truth,
         "lds": res,
         "seconds": secs,
-        "best_influence": {m: [best[m], infl[best[m]][m]] for m in masks},
+        "best_influence": {m: [best[m], infl[best[m]][m]] for m in masks} if infl else None,
         "metagradient_info": info,
     }
     print(
@@ -214,7 +217,13 @@ def lds_run(args):
         f"{train_loss:.4f}; train {t_train:.1f}s, truth {t_truth:.0f}s"
     )
     for k in dict.fromkeys(
-        ["metagradient", *[k for k in scores if k.endswith("[float64]")], "trak", best[first], best[last]]
+        [
+            "metagradient",
+            *[k for k in scores if k.endswith("[float64]")],
+            *[k for k in ["trak"] if k in scores],
+            best[first],
+            best[last],
+        ]
     ):
         print(f"  {k:<48} LDS " + "  ".join(f"{m} {res[k][m]:.3f}" for m in masks) + f"  ({secs[k]:.1f}s)")
     return out
@@ -296,6 +305,7 @@ def main():
     ap.add_argument(
         "--compare-float64", action="store_true", help="also replay in float64: float drift of the float32 scores"
     )
+    ap.add_argument("--no-baselines", action="store_true", help="metagradient only (no influence / TRAK)")
     ap.add_argument("--exactness", action="store_true", help="replay vs unrolled autograd (small run)")
     ap.add_argument("--out", default=None, help="write the JSON here")
     args = ap.parse_args()
