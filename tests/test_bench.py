@@ -78,9 +78,9 @@ def test_outputs_json_csv_png(noisy_res):
 def test_peak_rss_sees_an_allocation_inside_the_block():
     import numpy as np
 
-    from winnow.prove.bench.harness import _PeakRSS
+    from winnow.core.memory import PeakRSS
 
-    with _PeakRSS() as mem:
+    with PeakRSS() as mem:
         a = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
         del a
     assert 48 <= mem.mib < 1024

@@ -153,9 +153,18 @@ def _sorted(t: pa.Table, keys=("id",)) -> pa.Table:
     return t.take(pc.sort_indices(t, [(k, "ascending") for k in keys]))
 
 
+def _same_for_any_split(step: dict) -> dict:
+    """A manifest step without what depends on timing or on how the reduce was split (its task
+    count, and MinHash's verification batches / rounds)."""
+    out = {k: v for k, v in step.items() if k not in ("seconds", "reduce_tasks")}
+    if "reduce" in out:
+        out["reduce"] = {k: v for k, v in out["reduce"].items() if k not in ("batches", "rounds")}
+    return out
+
+
 def _strip_times(m: dict) -> dict:
     tot = {k: v for k, v in m["totals"].items() if k != "seconds"}
-    steps = [{k: v for k, v in s.items() if k not in ("seconds", "reduce_tasks")} for s in m["steps"]]
+    steps = [_same_for_any_split(s) for s in m["steps"]]
     read = {k: v for k, v in m["read"].items() if k != "seconds"}
     checks = m["checks"]
     return {"totals": tot, "steps": steps, "read": read, "checks": checks}

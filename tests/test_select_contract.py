@@ -126,7 +126,7 @@ def test_attribution_options_models_match_the_backends():
         a = attribute(model, ClassificationTask(), (X, y), (X[:5], y[:5]), method=m).scores
         b = attribute(model, ClassificationTask(), (X, y), (X[:5], y[:5]), method=m, **OPTIONS[m]().model_dump()).scores
         assert np.allclose(a, b), m
-    with pytest.raises(AttributionError, match=r"method 'influence': damping: Input should be greater"):
+    with pytest.raises(AttributionError, match=r"method 'influence': damping: damping must be >= 0 \(or 'auto'\)"):
         validate_options("if", {"damping": -1})
     with pytest.raises(AttributionError, match=r"unknown option\(s\) \['lr'\] for method 'tracin'"):
         attribute(model, ClassificationTask(), (X, y), (X[:5], y[:5]), method="tracin", lr=[0.1])
