@@ -193,11 +193,6 @@ def test_metagradients_through_the_tiny_lm_equal_unrolled():
     np.testing.assert_allclose(A, B, rtol=1e-8, atol=1e-12)
 
 
-@pytest.mark.xfail(
-    reason="open (issue 18): on this toy the warm-start + SGD text recipe ranks prose above the code target "
-    "(AUC 0.06 in the full suite, 2026-12-06) although it keeps 54% target-domain chunks at 10% on the LM bench",
-    strict=False,
-)
 def test_mgd_on_text_prefers_the_target_domain():
     from sklearn.metrics import roc_auc_score
 
@@ -211,6 +206,7 @@ def test_mgd_on_text_prefers_the_target_domain():
     sel = get_selector("mgd", n_steps=1, steps=20, ctx=12, d_model=8, vocab_size=300, seed=0)
     scores = sel.fit(pool, target=target).scores_
     assert roc_auc_score(np.arange(60) % 2 == 1, scores) > 0.8
+    assert sel.lr_ < 0.1  # the default 0.1 overshoots after the warm start on this toy: halved until it descends
 
 
 def test_readme_snippet_runs():
