@@ -146,10 +146,11 @@ def test_killed_worker_node_mid_stage_gives_the_local_rows(cluster, sample_corpu
     assert p.returncode == 0, log[-3000:]
     ray = _result(out)
     assert_same_rows(local, ray)
-    # the reduce before the kill ran one task per node slot, on both worker nodes
+    # the reduce before the kill ran one task per node slot, as Ray tasks on the cluster's nodes
+    # (which node takes which task is Ray's choice: both may land on the same node)
     info = json.load(open(os.path.join(out, "_work", "stage-0", "reduce.json")))
     assert info["step"] == "exact_dedup" and info["partitions"] == 2
-    assert len({t["node"] for t in info["tasks"]}) == 2
+    assert len(info["tasks"]) >= 2 and all(t["node"] for t in info["tasks"])
 
 
 def test_a_driver_with_another_token_is_refused(cluster, sample_corpus, tmp_path):

@@ -60,9 +60,13 @@ class PeakRSS:
         self.start = self.peak = 0
         self.mib: float | None = None
 
+    def sample(self) -> None:
+        """Take a sample now (the thread samples every ``every`` seconds)."""
+        self.peak = max(self.peak, _rss())
+
     def _sample(self) -> None:
         while not self._stop.wait(self.every):
-            self.peak = max(self.peak, _rss())
+            self.sample()
 
     def __enter__(self) -> "PeakRSS":
         import threading
