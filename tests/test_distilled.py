@@ -151,3 +151,15 @@ def test_bench_distilled_config_validates():
     cfg = load_config("benchmarks/select/bench_distilled.yaml")
     labels = [s["label"] for s in cfg["strategies"]]
     assert labels == ["random", "attribution", "distilled", "dclm", "dsir"] and len(cfg["seeds"]) == 5
+
+
+def test_distilled_and_quality_classifier_with_their_defaults(data):
+    """What a user gets with no arguments: both selectors prefer the target domain (code)."""
+    d, is_code = data
+    pool = [json.loads(x) for x in open(d / "pool.jsonl")]
+    target = [json.loads(x)["text"] for x in open(d / "target.jsonl")]
+    p = {"id": [r["id"] for r in pool], "text": [r["text"] for r in pool]}
+    for name in ("quality_classifier", "distilled"):
+        sel = get_selector(name).fit(p, target)
+        assert np.isfinite(sel.scores_).all(), name
+        assert np.mean([is_code[i] for i in sel.select(0.25)]) >= 0.7, name  # random keeps ~50%
