@@ -1,6 +1,7 @@
 """Partitioned reduces (issue 23): every global step's decisions are identical for 1, 2, 3, 4
 and 8 partitions and any split of the rows into tasks, equal a brute-force single pass (exact
-dedup; MinHash centre clustering visited in id order over the LSH buckets, with exact Jaccard),
+dedup; MinHash centre clustering visited in id order over the LSH buckets, with exact Jaccard,
+and the default correlation clustering against a plain-Python search from those centres),
 and a pipeline whose reduce runs on a process pool, or is interrupted and resumed, writes what
 a one-process run writes; the manifest records the reduce's tasks."""
 
@@ -51,7 +52,8 @@ def _corpus(seed: int = 0) -> pa.Table:
 
 STEPS = {
     "exact": ExactDedup(),
-    "minhash-centre": MinhashDedup(),
+    "minhash-centre": MinhashDedup(clustering="center"),
+    "minhash-correlation": MinhashDedup(),
     "minhash-components": MinhashDedup(clustering="components"),
     "minhash-unverified": MinhashDedup(verify=False),
     "minhash-small-batches": MinhashDedup(verify_block=200, max_bucket_rows=300),
@@ -99,6 +101,8 @@ def test_the_corpus_separates_centre_from_components(single):
     assert dups["exact"] >= 20 and dups["minhash-centre"] >= 100 and dups["semantic"] >= 100
     # chains: components drop more than centres (the chain's far ends are not near-duplicates)
     assert dups["minhash-components"] > dups["minhash-centre"]
+    # the default refines the centres: it joins chain links that match most of a cluster
+    assert dups["minhash-components"] >= dups["minhash-correlation"] > dups["minhash-centre"]
 
 
 @pytest.mark.parametrize("partitions", PARTITIONS)
@@ -148,6 +152,98 @@ def test_exact_and_centre_equal_a_sequential_pass_in_id_order(corpus, single):
                 centres_in.setdefault(b, []).append(r)
         n_dup += rep is not None
     assert n_dup >= 100
+
+
+def _ref_refine(adj: list, lab: list, w: float) -> list:
+    """Plain-Python reference of the correlation local search (kernels.refine_clusters)."""
+
+    def canon(lab):
+        mn: dict = {}
+        for x, c in enumerate(lab):
+            mn[c] = min(mn.get(c, x), x)
+        return [mn[c] for c in lab]
+
+    lab = canon(lab)
+    for _ in range(50):
+        changed = False
+        for x in range(len(lab)):
+            size: dict = {}
+            for c in lab:
+                size[c] = size.get(c, 0) + 1
+            cnt: dict = {}
+            for y in sorted(adj[x]):
+                cnt[lab[y]] = cnt.get(lab[y], 0) + 1  # dicts keep first-touch order
+            cur, deg = lab[x], len(adj[x])
+            best, best_cost = cur, w * (size[cur] - 1 - cnt.get(cur, 0)) + deg - cnt.get(cur, 0)
+            for c, a in cnt.items():
+                if c != cur and w * (size[c] - a) + deg - a < best_cost - 1e-9:
+                    best, best_cost = c, w * (size[c] - a) + deg - a
+            if size[cur] > 1 and deg < best_cost - 1e-9:
+                best = ("alone", x)
+            if best != cur:
+                lab[x], changed = best, True
+        lab = canon(lab)
+        size = {}
+        for c in lab:
+            size[c] = size.get(c, 0) + 1
+        cross: dict = {}
+        for x in range(len(lab)):
+            for y in adj[x]:
+                if y > x and lab[x] != lab[y]:
+                    k = (min(lab[x], lab[y]), max(lab[x], lab[y]))
+                    cross[k] = cross.get(k, 0) + 1
+        gains = sorted((-(e - w * (size[a] * size[b] - e)), a, b) for (a, b), e in cross.items())
+        used, target = set(), {}
+        for g, a, b in gains:
+            if -g > 1e-9 and a not in used and b not in used:
+                used |= {a, b}
+                target[b] = a
+                changed = True
+        lab = canon([target.get(c, c) for c in lab])
+        if not changed:
+            break
+    return lab
+
+
+def test_correlation_equals_a_reference_search_from_the_centres(corpus, single):
+    """The default clustering: start from the centre clusters (checked against a sequential
+    pass above), build the graph of every pair sharing an LSH bucket with exact Jaccard ≥
+    threshold, and run the local search — here in plain Python — on it. Every member of a
+    cluster matches at least a third of the cluster's other members, and the objective
+    (non-matching pairs together / 2 + matching pairs apart) is lower than the centres'."""
+    step = STEPS["minhash-correlation"]
+    keys = step.map(corpus)
+    order = sorted(range(keys.num_rows), key=lambda r: keys.column("id")[r].as_py())
+    ids = [keys.column("id")[r].as_py() for r in order]
+    sets = [set(keys.column("sh")[r].as_py()) for r in order]
+    members: dict = {}
+    for x, r in enumerate(order):
+        for j, c in enumerate(step.band_columns()):
+            if (h := keys[c][r].as_py()) != 0:
+                members.setdefault((j, h), []).append(x)
+    adj = [set() for _ in ids]
+    for mem in members.values():
+        for a in mem:
+            for b in mem:
+                if a < b and _jaccard_ok(sets[a], sets[b], step.threshold):
+                    adj[a].add(b)
+                    adj[b].add(a)
+    pos = {i: x for x, i in enumerate(ids)}
+    centre = [pos[single["minhash-centre"][i]["duplicate_of"] or i] for i in ids]
+    lab = _ref_refine(adj, centre, 0.5)
+    got = [single["minhash-correlation"][i]["duplicate_of"] for i in ids]
+    assert got == [None if lab[x] == x else ids[lab[x]] for x in range(len(ids))]
+
+    def objective(lab):
+        together = sum(lab[a] == lab[b] for a in range(len(lab)) for b in range(a + 1, len(lab)))
+        edges_in = sum(lab[a] == lab[b] for a in range(len(lab)) for b in adj[a] if b > a)
+        edges = sum(len(s) for s in adj) // 2
+        return 0.5 * (together - edges_in) + (edges - edges_in)
+
+    assert objective(lab) < objective(centre)
+    for x in range(len(ids)):
+        others = [y for y in range(len(ids)) if lab[y] == lab[x] and y != x]
+        assert len(adj[x] & set(others)) >= len(others) / 3
 
 
 # ---------------------------------------------------------------- through the executors

@@ -27,7 +27,11 @@ def dedup(
     ),
     rows: Optional[int] = typer.Option(None, help="minhash: rows (MinHash values) per band (default: chosen)."),
     preset: Optional[str] = typer.Option(None, help="minhash: named banding instead: fineweb (14 bands × 8 rows)."),
-    clustering: str = typer.Option("center", help="minhash: center (no chains) or components (union-find)."),
+    clustering: str = typer.Option(
+        "correlation",
+        help="minhash: correlation (centres refined: a document joins a cluster when it matches ≥ 1/3 of it), "
+        "center (no chains: each dropped document matches its kept one) or components (union-find, FineWeb).",
+    ),
     lowercase: bool = typer.Option(False, help="exact: lower-case before hashing."),
     punctuation: bool = typer.Option(False, help="exact: ignore punctuation."),
     eps: Optional[float] = typer.Option(
