@@ -64,13 +64,16 @@ def load(data: str, n_train: int, n_test: int, seed: int = 0, dtype=torch.float3
     elif data == "breast_cancer":
         X, y = skd.load_breast_cancer(return_X_y=True)
         X = (X - X.mean(0)) / X.std(0)
+    elif data == "wine":
+        X, y = skd.load_wine(return_X_y=True)
+        X = (X - X.mean(0)) / X.std(0)
     elif data == "mnist_ascii":
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from mnist_ascii import load_mnist_ascii
 
         X, y = load_mnist_ascii()
     else:
-        raise SystemExit(f"--data must be digits, breast_cancer, text_sources or mnist_ascii, got {data!r}")
+        raise SystemExit(f"--data must be digits, breast_cancer, wine, text_sources or mnist_ascii, got {data!r}")
     idx = np.random.default_rng(seed).permutation(len(X))
     tr, te = idx[:n_train], idx[n_train : n_train + n_test]
     X = torch.tensor(X, dtype=dtype)
@@ -292,7 +295,7 @@ def main():
     ap.add_argument("--l2", type=float, default=1e-4)
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=None)
-    ap.add_argument("--n-train", type=int, default=None, help="default 1200 (digits) / 400 (breast_cancer)")
+    ap.add_argument("--n-train", type=int, default=None, help="default 1200 (digits) / 400 (breast_cancer) / 118 (wine)")
     ap.add_argument("--n-test", type=int, default=60)
     ap.add_argument("--subsets", type=int, default=50, help="retrained subsets per fraction")
     ap.add_argument(
@@ -312,7 +315,7 @@ def main():
     if args.lr is None:
         args.lr = 0.05 if args.opt == "sgd" else 0.005
     if args.n_train is None:
-        args.n_train = {"breast_cancer": 400}.get(args.data, 1200)
+        args.n_train = {"breast_cancer": 400, "wine": 118}.get(args.data, 1200)
     res = exactness(args) if args.exactness else lds_run(args)
     if args.out:
         with open(args.out, "w") as fh:

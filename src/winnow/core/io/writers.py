@@ -15,6 +15,7 @@ import gzip
 import io
 import json
 import os
+import threading
 from typing import Literal
 
 import pyarrow as pa
@@ -155,14 +156,18 @@ def read_dataset_table(directory: str, columns: list[str] | None = None) -> pa.T
 LEADING_COLUMNS = ("id", "text", "source", "step", "reason")
 
 
-def unify_folder_schema(directory: str, leading: tuple[str, ...] = LEADING_COLUMNS) -> pa.Schema | None:
+def unify_folder_schema(
+    directory: str, leading: tuple[str, ...] = LEADING_COLUMNS, threads: int = 1
+) -> pa.Schema | None:
     """Give every Parquet shard of ``directory`` one schema, so the folder reads as one table.
 
     Steps add different statistic columns, so a run's ``rejects/`` files differ per step; polars
     ``scan_parquet``, HF ``load_dataset("parquet")`` and DuckDB refuse (or pandas silently drops
     columns). The union schema (types promoted permissively) is computed from the files' metadata;
-    only files that differ from it are rewritten (missing columns as nulls; atomically). Files are
-    visited in name order, so the result does not depend on worker counts. Returns the schema.
+    only files that differ from it are rewritten (missing columns as nulls; atomically), on
+    ``threads`` threads (Arrow's reads and writes release the GIL; a run passes its worker count).
+    Each file is rewritten on its own, so the result does not depend on worker counts. Returns
+    the schema.
 
     Example:
         >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
@@ -184,15 +189,24 @@ def unify_folder_schema(directory: str, leading: tuple[str, ...] = LEADING_COLUM
     union = pa.unify_schemas(meta_free, promote_options="permissive")
     names = [c for c in leading if c in union.names] + [c for c in union.names if c not in leading]
     union = pa.schema([union.field(c) for c in names])
-    for f, s in zip(files, meta_free):
-        if s.equals(union):
-            continue
+    todo = [f for f, s in zip(files, meta_free) if not s.equals(union)]
+
+    def rewrite(f: str) -> None:
         t = pq.read_table(f)
         cols = [
             t.column(c).cast(union.field(c).type) if c in t.column_names else pa.nulls(t.num_rows, union.field(c).type)
             for c in names
         ]
-        tmp = f + f".tmp-{os.getpid()}"
+        tmp = f + f".tmp-{os.getpid()}-{threading.get_ident()}"
         pq.write_table(pa.Table.from_arrays(cols, schema=union), tmp, compression="zstd")
         os.replace(tmp, f)
+
+    if threads > 1 and len(todo) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(threads, len(todo))) as pool:
+            list(pool.map(rewrite, todo))  # list(): re-raise the first failure
+    else:
+        for f in todo:
+            rewrite(f)
     return union

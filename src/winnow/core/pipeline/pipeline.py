@@ -206,7 +206,7 @@ class Pipeline:
         # one schema per folder: rejects of different steps (and data from inputs with different
         # columns) read as one table in polars, DuckDB, HF datasets and pandas
         for folder in (layout.rejects, layout.data):
-            unify_folder_schema(folder)
+            unify_folder_schema(folder, threads=max(1, min(int(ex.workers or 1), os.cpu_count() or 1)))
         manifest = build_manifest(
             output,
             self.steps,
