@@ -315,3 +315,40 @@ def test_interrupted_reduce_resumes_to_the_clean_result(tmp_path, corpus):
     assert got.kept().equals(want.kept())
     assert got.manifest["totals"]["rows_rejected"] == want.manifest["totals"]["rows_rejected"] >= 20
     assert got.manifest["steps"][0]["reduce_tasks"] == want.manifest["steps"][0]["reduce_tasks"] == 7
+
+
+@pytest.mark.parametrize("chunk_pairs", [1, 7, 10**6])
+def test_bucket_pairs_are_every_pair_sharing_a_bucket_in_any_chunking(chunk_pairs):
+    """All-pairs for the correlation refinement: buckets with equal member sets count once and
+    pairs come in bounded chunks; the union is every pair of nodes that share a bucket, except in
+    components with more bucket pairs than ``max_pairs`` (those nodes are flagged instead)."""
+    import numpy as np
+
+    from winnow.curate.dedup.minhash import bucket_pairs
+
+    rng = np.random.default_rng(0)
+    m = 70
+    K, B = [], []
+    for b in range(40):  # small components: bucket b draws from the 5 nodes of group b % 10
+        members = (b % 10) * 5 + rng.choice(5, size=rng.integers(1, 6), replace=False)
+        for rep in range(rng.integers(1, 4)):  # the same member set in several bands
+            K += members.tolist()
+            B += [b * 10 + rep] * len(members)
+    for rep in range(3):  # one big bucket (nodes 50..69) in 3 bands: 3 × 190 bucket pairs
+        K += list(range(50, 70))
+        B += [1000 + rep] * 20
+    want = {
+        (min(a, b), max(a, b))
+        for bk in set(B)
+        for a, ka in zip(K, B)
+        if ka == bk
+        for b, kb in zip(K, B)
+        if kb == bk and a != b
+    }
+    chunks, left = bucket_pairs(np.array(K), np.array(B), m, max_pairs=400, chunk_pairs=chunk_pairs)
+    got = set()
+    for u, v in chunks:
+        assert (u < v).all() and len(set(zip(u.tolist(), v.tolist()))) == len(u)
+        got |= set(zip(u.tolist(), v.tolist()))
+    assert left.tolist() == [k >= 50 for k in range(m)]
+    assert got == {p for p in want if p[0] < 50}

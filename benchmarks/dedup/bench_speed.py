@@ -69,11 +69,11 @@ def winnow_sig(corpus):
     return {"docs": len(texts), "seconds": time.perf_counter() - t0}
 
 
-def winnow_e2e(corpus, work, verify=True):
+def winnow_e2e(corpus, work, verify=True, **kw):
     from winnow import Pipeline
 
     t0 = time.perf_counter()
-    res = Pipeline([{"minhash_dedup": {"threshold": THRESHOLD, "ngram": NGRAM, "verify": verify}}]).run(
+    res = Pipeline([{"minhash_dedup": {"threshold": THRESHOLD, "ngram": NGRAM, "verify": verify, **kw}}]).run(
         os.path.join(corpus, "*.jsonl"), os.path.join(work, "out"), workers=1
     )
     t = res.manifest["totals"]
@@ -249,6 +249,7 @@ CHILD = {
     "winnow-sig": lambda c, w: winnow_sig(c),
     "winnow-e2e": lambda c, w: winnow_e2e(c, w, verify=True),
     "winnow-e2e-noverify": lambda c, w: winnow_e2e(c, w, verify=False),
+    "winnow-e2e-center": lambda c, w: winnow_e2e(c, w, verify=True, clustering="center"),
     "datasketch-sig": lambda c, w: datasketch_sig(c),
     "datasketch-e2e": datasketch_e2e,
     "datatrove-sig": lambda c, w: datatrove_sig(c),

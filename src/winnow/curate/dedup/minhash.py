@@ -78,7 +78,7 @@ import math
 import os
 import shutil
 import time
-from typing import Literal, Sequence
+from typing import Iterator, Literal, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -367,21 +367,24 @@ def centre_rounds(
 REFINE_STATS = ("moves", "merges", "similar_pairs", "unrefined_docs")
 
 
-def bucket_pairs(K: np.ndarray, B: np.ndarray, m: int, max_pairs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every distinct pair of nodes that share a bucket, within the connected components of the
-    bucket graph that have at most ``max_pairs`` such (bucket, pair) memberships.
+def bucket_pairs(
+    K: np.ndarray, B: np.ndarray, m: int, max_pairs: int, chunk_pairs: int = 2_000_000
+) -> tuple[Iterator[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """The pairs of nodes that share a bucket, within the connected components of the bucket
+    graph that have at most ``max_pairs`` such (bucket, pair) memberships.
 
-    ``K[i]`` (node ``0..m-1``) is a member of bucket ``B[i]``. Returns (u, v) with ``u < v``
-    and a mask of the nodes whose component was left out (too many pairs: all-pairs would grow
-    quadratically in a huge bucket)."""
+    ``K[i]`` (node ``0..m-1``) is a member of bucket ``B[i]``. Buckets with the same members
+    (near-copies collide in most bands) count once. Returns an iterator over chunks of about
+    ``chunk_pairs`` pairs ``(u, v)`` with ``u < v`` (distinct within a chunk; a pair may recur
+    in another chunk), so memory stays bounded however large the buckets, and a mask of the
+    nodes whose component was left out (all-pairs would grow quadratically in a huge bucket)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     K = np.asarray(K, np.int64)
     B = np.asarray(B, np.int64)
-    out_mask = np.zeros(m, bool)
     if len(K) < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), out_mask
+        return iter(()), np.zeros(m, bool)
     o = np.lexsort((K, B))
     K, B = K[o], B[o]
     new_b = np.r_[True, B[1:] != B[:-1]]
@@ -391,17 +394,31 @@ def bucket_pairs(K: np.ndarray, B: np.ndarray, m: int, max_pairs: int) -> tuple[
     _, comp = connected_components(coo_matrix((np.ones(len(u)), (u, v)), shape=(m, m)), directed=False)
     pairs_of_comp = np.bincount(comp[K[start]], weights=size * (size - 1) / 2, minlength=int(comp.max()) + 1)
     big = pairs_of_comp > max_pairs
-    out_mask = big[comp]
     keep_b = (size > 1) & ~big[comp[K[start]]]
     start, size = start[keep_b], size[keep_b]
-    # member r of a bucket of s pairs with the s - r - 1 members after it
-    pos = _ranges(start, size)
-    after = np.repeat(start + size, size) - pos - 1
-    a = np.repeat(pos, after)
-    b = _ranges(pos + 1, after)
-    span = np.int64(max(m, 1))
-    e = np.unique(K[a] * span + K[b])
-    return e // span, e % span, out_mask
+    if len(start):  # one bucket per member set: (size, two independent 64-bit sums over the members)
+        kk = K.astype(np.uint64)
+        h1 = np.add.reduceat(splitmix64(kk), start)
+        h2 = np.add.reduceat(splitmix64(kk ^ np.uint64(GOLDEN)), start)
+        _, first = np.unique(np.stack([size.astype(np.uint64), h1, h2], 1), axis=0, return_index=True)
+        first.sort()
+        start, size = start[first], size[first]
+    npairs = size * (size - 1) // 2
+    ends = np.searchsorted(np.cumsum(npairs), np.arange(1, int(npairs.sum()) // chunk_pairs + 1) * chunk_pairs)
+    bounds = np.unique(np.r_[0, np.minimum(ends + 1, len(start)), len(start)])
+
+    def pair_chunks():
+        span = np.int64(max(m, 1))
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            st, sz = start[lo:hi], size[lo:hi]
+            pos = _ranges(st, sz)  # member r of a bucket pairs with the members after it
+            after = np.repeat(st + sz, sz) - pos - 1
+            a = np.repeat(pos, after)
+            b = _ranges(pos + 1, after)
+            e = np.unique(K[a] * span + K[b])
+            yield e // span, e % span
+
+    return pair_chunks(), big[comp]
 
 
 def correlation_clusters(
@@ -424,16 +441,23 @@ def correlation_clusters(
 
     from winnow.core.text.kernels import jaccard_at_least, refine_clusters
 
-    u, v, left = bucket_pairs(K, B, m, max_pairs)
+    pair_chunks, left = bucket_pairs(K, B, m, max_pairs)
     tested = 0
-    if vals is not None and len(u):
-        lens = np.diff(offs)
-        la, lb = lens[u], lens[v]
-        ok = np.minimum(la, lb) >= threshold * np.maximum(la, lb)  # J ≤ min/max
-        cand = np.flatnonzero(ok)
-        tested = len(cand)
-        ok[cand] = jaccard_at_least(vals, offs, u[cand], v[cand], threshold)
-        u, v = u[ok], v[ok]
+    lens = np.diff(offs) if vals is not None else None
+    us, vs = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for u, v in pair_chunks:
+        if vals is not None and len(u):
+            la, lb = lens[u], lens[v]
+            ok = np.minimum(la, lb) >= threshold * np.maximum(la, lb)  # J ≤ min/max
+            cand = np.flatnonzero(ok)
+            tested += len(cand)
+            ok[cand] = jaccard_at_least(vals, offs, u[cand], v[cand], threshold)
+            u, v = u[ok], v[ok]
+        us.append(u)
+        vs.append(v)
+    span = np.int64(max(m, 1))
+    e = np.unique(np.concatenate(us) * span + np.concatenate(vs))
+    u, v = e // span, e % span
     g = csr_matrix((np.ones(2 * len(u), np.int8), (np.r_[u, v], np.r_[v, u])), shape=(m, m))
     g.sort_indices()
     lab = np.asarray(start, np.int64).copy()
@@ -552,7 +576,8 @@ class MinhashDedup(GlobalStep):
     #: bucket of boilerplate) keeps its ``center`` clusters instead of an all-pairs search
     refine_max_pairs: int = Field(2_000_000, gt=0)
     #: bucket keys (document × band) per bucket partition of the reduce: more partitions if needed
-    max_bucket_rows: int = Field(4_000_000, gt=0)
+    #: (a partition's sort holds ~150 bytes per key: 1M keys keep it near the other phases' peak)
+    max_bucket_rows: int = Field(1_000_000, gt=0)
     #: max shingles held in memory per verification batch (bounds reduce memory)
     verify_block: int = Field(2_000_000, gt=0)
     cluster_column: str | None = "cluster_id"
