@@ -54,6 +54,8 @@ STEPS = {
     "exact": ExactDedup(),
     "minhash-centre": MinhashDedup(clustering="center"),
     "minhash-correlation": MinhashDedup(),
+    # every group of more than one bucket pair keeps its centres (the all-pairs cap)
+    "minhash-correlation-capped": MinhashDedup(refine_max_pairs=1),
     "minhash-components": MinhashDedup(clustering="components"),
     "minhash-unverified": MinhashDedup(verify=False),
     "minhash-small-batches": MinhashDedup(verify_block=200, max_bucket_rows=300),
@@ -101,6 +103,8 @@ def test_the_corpus_separates_centre_from_components(single):
     assert dups["exact"] >= 20 and dups["minhash-centre"] >= 100 and dups["semantic"] >= 100
     # chains: components drop more than centres (the chain's far ends are not near-duplicates)
     assert dups["minhash-components"] > dups["minhash-centre"]
+    # over the all-pairs cap a group keeps its centres (two documents alone refine to the same)
+    assert single["minhash-correlation-capped"] == single["minhash-centre"]
     # the default refines the centres: it joins chain links that match most of a cluster
     assert dups["minhash-components"] >= dups["minhash-correlation"] > dups["minhash-centre"]
 

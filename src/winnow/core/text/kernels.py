@@ -412,6 +412,36 @@ def jaccard_at_least(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.nd
 
 
 @njit(cache=True, nogil=True)
+def _graph_centres(indptr, indices, out):
+    m = len(out)
+    centre = np.ones(m, np.bool_)
+    for x in range(m):
+        out[x] = x
+        for p in range(indptr[x], indptr[x + 1]):
+            y = indices[p]
+            if y >= x:
+                break
+            if centre[y]:
+                out[x] = y
+                centre[x] = False
+                break
+
+
+def graph_centres(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Greedy centre clustering of a graph in node order: a node joins the smallest earlier
+    centre it has an edge to, else it is a centre. Symmetric CSR, each row's ``indices``
+    sorted. Returns the centre of each node (itself for centres).
+
+    >>> graph_centres(np.array([0, 1, 3, 4]), np.array([1, 0, 2, 1])).tolist()  # path 0-1-2
+    [0, 0, 2]
+    """
+    out = np.zeros(len(indptr) - 1, np.int64)
+    if len(out):
+        _graph_centres(np.ascontiguousarray(indptr, np.int64), np.ascontiguousarray(indices, np.int64), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
 def _canonical(lab, size, free):
     """Relabel every cluster by its smallest member; recount sizes; list the unused labels."""
     m = len(lab)
@@ -593,7 +623,7 @@ def warm() -> dict:
 
     >>> stats = warm()
     >>> sorted(stats)[:3]
-    ['_canonical', '_expand', '_hash_strings']
+    ['_canonical', '_expand', '_graph_centres']
     """
     import pyarrow as pa
 
@@ -611,6 +641,7 @@ def warm() -> dict:
     intersect_sorted(vals, offs, pa_, pb)
     jaccard_at_least(vals, offs, pa_, pb, 0.8)
     refine_clusters(np.array([0, 1, 3, 4]), np.array([1, 0, 2, 1]), np.array([0, 0, 2]))
+    graph_centres(np.array([0, 1, 3, 4]), np.array([1, 0, 2, 1]))
     return {
         k: (sum(d.stats.cache_hits.values()), sum(d.stats.cache_misses.values()))
         for k, d in sorted(dispatchers().items())

@@ -428,19 +428,21 @@ def correlation_clusters(
     vals: np.ndarray | None,
     offs: np.ndarray | None,
     threshold: float,
-    start: np.ndarray,
     join_fraction: float,
     max_pairs: int,
 ) -> tuple[np.ndarray, dict]:
-    """Refine a clustering of one batch (``start``: root of each node) on the graph of every
-    bucket-sharing pair whose Jaccard (with sets given) is ≥ ``threshold``, by the local search
-    of :func:`winnow.core.text.kernels.refine_clusters`. Components of the bucket graph with
-    more than ``max_pairs`` bucket pairs keep ``start``. Returns (root of each node = smallest
-    member of its cluster, statistics)."""
+    """Correlation clustering of one batch: verify every bucket-sharing pair (Jaccard ≥
+    ``threshold``, with sets given), take the greedy centres of that graph in node order (what
+    :func:`centre_rounds` computes, each pair verified once) and refine them by the local search
+    of :func:`winnow.core.text.kernels.refine_clusters`. Components of the bucket graph with more
+    than ``max_pairs`` bucket pairs get :func:`centre_rounds`' centres only. Returns (root of each
+    node = smallest member of its cluster, statistics)."""
     from scipy.sparse import csr_matrix
 
-    from winnow.core.text.kernels import jaccard_at_least, refine_clusters
+    from winnow.core.text.kernels import graph_centres, jaccard_at_least, refine_clusters
 
+    K = np.asarray(K, np.int64)
+    B = np.asarray(B, np.int64)
     pair_chunks, left = bucket_pairs(K, B, m, max_pairs)
     tested = 0
     lens = np.diff(offs) if vals is not None else None
@@ -460,14 +462,20 @@ def correlation_clusters(
     u, v = e // span, e % span
     g = csr_matrix((np.ones(2 * len(u), np.int8), (np.r_[u, v], np.r_[v, u])), shape=(m, m))
     g.sort_indices()
-    lab = np.asarray(start, np.int64).copy()
-    sub = np.flatnonzero(~left)  # refine only the components that were paired out
-    lab_sub = np.searchsorted(sub, lab[sub])  # roots of a component are in it
+    lab = graph_centres(g.indptr, g.indices)
+    rounds = 0
+    if left.any():  # the groups too large for all pairs: centres from the bucket rounds
+        mine = left[K]
+        found, rounds, t = centre_rounds(K[mine], B[mine], m, vals, offs, threshold)
+        tested += t
+        d = left & (found >= 0)
+        lab[d] = found[d]
+    sub = np.flatnonzero(~left)  # refine the components whose pairs were all verified
     gs = g[sub][:, sub]
     gs.sort_indices()
-    new, st = refine_clusters(gs.indptr, gs.indices, lab_sub, join_fraction)
+    new, st = refine_clusters(gs.indptr, gs.indices, np.searchsorted(sub, lab[sub]), join_fraction)
     lab[sub] = sub[new]
-    st.update(tested=tested, similar_pairs=int(len(u)), unrefined_docs=int(left.sum()))
+    st.update(tested=tested, similar_pairs=int(len(u)), unrefined_docs=int(left.sum()), centre_rounds=rounds)
     return lab, st
 
 
@@ -804,19 +812,20 @@ class MinhashDedup(GlobalStep):
                     offs = np.zeros(m + 1, np.int64)
                     np.cumsum(pc.list_value_length(col).to_numpy(zero_copy_only=False), out=offs[1:])
                     del col
-                if self.clustering in ("center", "correlation"):
+                if self.clustering == "center":
                     found, rounds, tested = centre_rounds(K, B, m, vals, offs, self.threshold)
                     stats["rounds"] = max(stats["rounds"], rounds)
                     root = np.arange(m, dtype=np.int64)
                     d = found >= 0
                     root[d] = found[d]
-                    if self.clustering == "correlation":
-                        root, st = correlation_clusters(
-                            K, B, m, vals, offs, self.threshold, root, self.join_fraction, self.refine_max_pairs
-                        )
-                        tested += st["tested"]
-                        for k in REFINE_STATS:
-                            stats[k] += st[k]
+                elif self.clustering == "correlation":
+                    root, st = correlation_clusters(
+                        K, B, m, vals, offs, self.threshold, self.join_fraction, self.refine_max_pairs
+                    )
+                    tested = st["tested"]
+                    stats["rounds"] = max(stats["rounds"], st["centre_rounds"])
+                    for k in REFINE_STATS:
+                        stats[k] += st[k]
                 else:
                     root, tested, e = component_roots(K, B, m, vals, offs, self.threshold)
                     stats["candidate_pairs"] += e
