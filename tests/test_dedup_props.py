@@ -364,3 +364,20 @@ def test_jaccard_at_least_equals_exact_test(pairs, thr):
     assert inter.tolist() == [len(x & y) for x, y in pairs]
     la, lb = np.diff(offs)[a], np.diff(offs)[b]
     assert jaccard_at_least(vals, offs, a, b, thr).tolist() == (inter >= thr * (la + lb - inter)).tolist()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sort_unique_u32_equals_numpy_per_document(seed):
+    """The route phase's per-document radix sort: sorted distinct values of each document,
+    equal to ``np.unique`` per slice, for empty, short (insertion sort) and long documents."""
+    from winnow.core.text.kernels import sort_unique_u32
+
+    rng = np.random.default_rng(seed)
+    counts = rng.choice([0, 1, 5, 31, 32, 33, 500, 3000], size=60)
+    vals = rng.integers(0, 2**32, int(counts.sum()), dtype=np.uint64).astype(np.uint32)
+    vals[1::3] = vals[: len(vals[1::3])] if rng.random() < 0.5 else vals[1::3] >> np.uint32(20)  # repeats
+    got, got_counts = sort_unique_u32(vals, counts)
+    offs = np.r_[0, np.cumsum(counts)]
+    want = [np.unique(vals[a:b]) for a, b in zip(offs[:-1], offs[1:])]
+    assert got_counts.tolist() == [len(w) for w in want]
+    assert got.tolist() == np.concatenate(want).tolist()

@@ -751,6 +751,8 @@ class MinhashDedup(GlobalStep):
     def _route_keys(self, key_files: list, starts: np.ndarray, lo: int, hi: int, comp_file: str, route_dir: str) -> int:
         """Ids and distinct shingles of the candidates of key files ``lo..hi`` → their batch
         (one IPC file per key file, one record batch per batch)."""
+        from winnow.core.text.kernels import sort_unique_u32
+
         a, b = int(starts[lo]), int(starts[hi])
         if b == a:
             return 0
@@ -767,14 +769,19 @@ class MinhashDedup(GlobalStep):
             out = {"gid": pa.array(gid[i0:i1]), "id": pc.cast(kt.column("id"), pa.string()).take(pa.array(rows))}
             if self.verify:
                 col = kt.column("sh").combine_chunks()
-                narrow = col.type.value_type == pa.uint32()  # hashes stored as their top 32 bits
-                vals, counts = unique_per_doc(*_take_lists(col, rows))
+                if col.type.value_type == pa.uint32():  # hashes stored as their top 32 bits
+                    taken = col.take(pa.array(rows))
+                    vals, counts = sort_unique_u32(
+                        np.asarray(pc.list_flatten(taken).to_numpy(zero_copy_only=False)),
+                        pc.list_value_length(taken).to_numpy(zero_copy_only=False),
+                    )
+                    del taken
+                else:
+                    vals, counts = unique_per_doc(*_take_lists(col, rows))
                 del col
                 offs = np.zeros(len(counts) + 1, np.int64)
                 np.cumsum(counts, out=offs[1:])
-                out["sh"] = pa.LargeListArray.from_arrays(
-                    pa.array(offs), pa.array((vals >> np.uint64(32)).astype(np.uint32) if narrow else vals)
-                )
+                out["sh"] = pa.LargeListArray.from_arrays(pa.array(offs), pa.array(vals))
                 del vals
             del kt
             write_groups(os.path.join(route_dir, f"sets-t{t:05d}.arrow"), pa.table(out), batch[i0:i1])
