@@ -295,7 +295,9 @@ def main():
     ap.add_argument("--l2", type=float, default=1e-4)
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=None)
-    ap.add_argument("--n-train", type=int, default=None, help="default 1200 (digits) / 400 (breast_cancer) / 118 (wine)")
+    ap.add_argument(
+        "--n-train", type=int, default=None, help="default 1200 (digits) / 400 (breast_cancer) / 118 (wine)"
+    )
     ap.add_argument("--n-test", type=int, default=60)
     ap.add_argument("--subsets", type=int, default=50, help="retrained subsets per fraction")
     ap.add_argument(
