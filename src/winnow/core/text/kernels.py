@@ -1,4 +1,5 @@
-"""Compiled (numba) kernels for the MinHash hot path: word tokens, n-gram shingles, signatures.
+"""Compiled (numba) kernels for the MinHash hot path: word tokens, n-gram shingles, signatures,
+verification and clustering.
 
 These loops run once per byte, token or (shingle × permutation); in numpy each needs several
 temporaries the size of the corpus, in numba they run in registers. Every kernel is
@@ -22,6 +23,10 @@ writable (a read-only install), the cache goes to ``$NUMBA_CACHE_DIR`` if set, e
 * :func:`minhash` — ``min((a·x + b) mod 2⁶⁴)`` per permutation per document, high 32 bits.
 * :func:`intersect_sorted`, :func:`jaccard_at_least` — intersection sizes of pairs of sorted
   sets, and the Jaccard threshold test with early exit (verification).
+* :func:`sort_unique_u32` — each document's sorted distinct 32-bit shingle hashes (a radix sort
+  per document), the sets verification merges.
+* :func:`graph_centres`, :func:`refine_clusters` — greedy centre clustering of the verified
+  similarity graph and its correlation-clustering local search (MinHash's default clustering).
 
 Example:
     >>> import numpy as np
