@@ -245,8 +245,11 @@ def test_char_shingles_and_cli(tmp_path, corpus):
 
     m = load_manifest(str(tmp_path / "cli"))
     assert m["steps"][0]["name"] == "minhash_dedup" and m["steps"][0]["rows_rejected"] > 0
+    assert m["steps"][0]["reduce"]["clustering"] == "correlation"  # the default
     r = CliRunner().invoke(app, ["dedup", inp, str(tmp_path / "cli2"), "--method", "nope"])
     assert r.exit_code != 0 and "--method" in r.output
+    r = CliRunner().invoke(app, ["dedup", inp, str(tmp_path / "cli3"), "--join-fraction", "1.5", "-w", "1"])
+    assert r.exit_code != 0 and "join_fraction" in r.output and "Traceback" not in r.output
 
 
 @pytest.mark.slow

@@ -32,6 +32,9 @@ def dedup(
         help="minhash: correlation (centres refined: a document joins a cluster when it matches ≥ 1/3 of it), "
         "center (no chains: each dropped document matches its kept one) or components (union-find, FineWeb).",
     ),
+    join_fraction: float = typer.Option(
+        1 / 3, help="minhash, correlation: share of a cluster's other members a document must match to join it."
+    ),
     lowercase: bool = typer.Option(False, help="exact: lower-case before hashing."),
     punctuation: bool = typer.Option(False, help="exact: ignore punctuation."),
     eps: Optional[float] = typer.Option(
@@ -44,8 +47,8 @@ def dedup(
     resume: bool = typer.Option(False, help="Finish an interrupted run."),
     progress: bool = typer.Option(True, help="Show a progress bar (on a terminal)."),
 ):
-    """Remove duplicates: exact (normalised text hash), minhash (MinHash-LSH, FineWeb defaults,
-    verified with true Jaccard) or semantic (SemDeDup). The smallest id of each group is kept;
+    """Remove duplicates: exact (normalised text hash), minhash (MinHash-LSH banded for the
+    threshold, verified with true Jaccard) or semantic (SemDeDup). The smallest id of each group is kept;
     dropped rows go to rejects/ with duplicate_of.
 
     Example:  winnow dedup "raw/*.jsonl.gz" runs/dedup --method minhash --threshold 0.8
@@ -66,6 +69,7 @@ def dedup(
                 "rows": rows,
                 "preset": preset,
                 "clustering": clustering,
+                "join_fraction": join_fraction,
             }
         }
     elif method == "semantic":
