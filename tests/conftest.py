@@ -53,3 +53,33 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+def reduce_decisions(step, tables, tmp: str, partitions: int = 1, batch_rows: int = 50) -> dict:
+    """A global step's decisions, by row id, for ``tables`` as the shards of a run (``None`` or
+    empty = a shard without rows): keys mapped batch by batch as the runner does, reduced over
+    ``partitions``; checks one decision file per shard, its row count, and no scratch left."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    os.makedirs(tmp, exist_ok=True)
+    files = []
+    for k, t in enumerate(tables):
+        if t is None or t.num_rows == 0:
+            files.append(None)
+            continue
+        f = os.path.join(tmp, f"keys{k}.parquet")
+        parts = [step.map(t.slice(s, batch_rows)) for s in range(0, t.num_rows, batch_rows)]
+        pq.write_table(pa.concat_tables(parts), f)
+        files.append(f)
+    dec_dir = os.path.join(tmp, "dec")
+    step.reduce(files, dec_dir, partitions=partitions)
+    assert sorted(os.listdir(dec_dir)) == [f"{k:05d}.parquet" for k in range(len(tables))]  # no scratch left
+    out = {}
+    for k, t in enumerate(tables):
+        d = pq.read_table(os.path.join(dec_dir, f"{k:05d}.parquet"))
+        assert d.num_rows == (0 if t is None else t.num_rows)
+        if t is not None:
+            for i, r in zip(t.column("id").to_pylist(), d.to_pylist()):
+                out[i] = r
+    return out

@@ -3,13 +3,12 @@ brute-force references, and reduce decisions independent of how rows are split i
 
 from __future__ import annotations
 
-import os
 import random
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from conftest import reduce_decisions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -124,28 +123,7 @@ STEPS = [
 
 
 def _decide(step, tables, tmp):
-    os.makedirs(tmp, exist_ok=True)
-    files = []
-    for k, t in enumerate(tables):
-        if t is None or t.num_rows == 0:
-            files.append(None)
-            continue
-        f = os.path.join(tmp, f"keys{k}.parquet")
-        # keys written batch by batch, as the runner does
-        parts = [step.map(t.slice(s, 37)) for s in range(0, t.num_rows, 37)]
-        pq.write_table(pa.concat_tables(parts), f)
-        files.append(f)
-    dec_dir = os.path.join(tmp, "dec")
-    step.reduce(files, dec_dir)
-    out = {}
-    for k, t in enumerate(tables):
-        if t is None or t.num_rows == 0:
-            continue
-        d = pq.read_table(os.path.join(dec_dir, f"{k:05d}.parquet"))
-        assert d.num_rows == t.num_rows
-        for i, r in zip(t.column("id").to_pylist(), d.to_pylist()):
-            out[i] = tuple(sorted(r.items()))
-    return out
+    return reduce_decisions(step, tables, tmp, batch_rows=37)
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,8 @@ import os
 import random
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from conftest import write_jsonl
+from conftest import reduce_decisions, write_jsonl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -63,29 +62,6 @@ STEPS = {
 }
 
 
-def _decide(step, tables, tmp, partitions) -> dict:
-    os.makedirs(tmp, exist_ok=True)
-    files = []
-    for k, t in enumerate(tables):
-        if t is None or t.num_rows == 0:
-            files.append(None)
-            continue
-        f = os.path.join(tmp, f"keys{k}.parquet")
-        pq.write_table(pa.concat_tables([step.map(t.slice(s, 50)) for s in range(0, t.num_rows, 50)]), f)
-        files.append(f)
-    dec_dir = os.path.join(tmp, "dec")
-    step.reduce(files, dec_dir, partitions=partitions)
-    assert sorted(os.listdir(dec_dir)) == [f"{k:05d}.parquet" for k in range(len(tables))]  # no scratch left
-    out = {}
-    for k, t in enumerate(tables):
-        d = pq.read_table(os.path.join(dec_dir, f"{k:05d}.parquet"))
-        assert d.num_rows == (0 if t is None else t.num_rows)
-        if t is not None:
-            for i, r in zip(t.column("id").to_pylist(), d.to_pylist()):
-                out[i] = r
-    return out
-
-
 @pytest.fixture(scope="module")
 def corpus() -> pa.Table:
     return _corpus()
@@ -95,7 +71,7 @@ def corpus() -> pa.Table:
 def single(corpus, tmp_path_factory) -> dict:
     """Decisions of one partition, all rows in one task (today's single reduce)."""
     tmp = tmp_path_factory.mktemp("single")
-    return {name: _decide(s, [corpus], str(tmp / name), 1) for name, s in STEPS.items()}
+    return {name: reduce_decisions(s, [corpus], str(tmp / name), 1) for name, s in STEPS.items()}
 
 
 def test_the_corpus_separates_centre_from_components(single):
@@ -119,7 +95,7 @@ def test_decisions_identical_for_every_partition_count(corpus, single, tmp_path,
     bounds = [0] + cuts + [corpus.num_rows]
     tables = [corpus.take(pa.array(perm[a:b], pa.int64())) if b > a else None for a, b in zip(bounds, bounds[1:])]
     for name, step in STEPS.items():
-        got = _decide(step, tables, str(tmp_path / f"{name}-{rnd.random()}"), partitions)
+        got = reduce_decisions(step, tables, str(tmp_path / f"{name}-{rnd.random()}"), partitions)
         assert got == single[name], f"{name}: partitions={partitions} changes decisions"
 
 

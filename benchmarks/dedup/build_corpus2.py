@@ -113,6 +113,23 @@ def docs(max_man: int):
                     yield os.path.relpath(f, r), html_to_text(fh.read()), "debian-docs"
 
 
+def write_shards(rows: list[dict], out: str, shards: int) -> dict:
+    """Rows (id, text, source) round-robin into ``out/part-NNN.jsonl`` (old shards removed);
+    returns the corpus summary (documents, text MB, documents by source)."""
+    os.makedirs(out, exist_ok=True)
+    for f in glob.glob(os.path.join(out, "*.jsonl")):
+        os.remove(f)
+    outs = [open(os.path.join(out, f"part-{k:03d}.jsonl"), "w", encoding="utf-8") for k in range(shards)]
+    for n, d in enumerate(rows):
+        outs[n % shards].write(json.dumps(d, ensure_ascii=False) + "\n")
+    for o in outs:
+        o.close()
+    by: dict = {}
+    for d in rows:
+        by[d["source"]] = by.get(d["source"], 0) + 1
+    return {"docs": len(rows), "text_MB": round(sum(len(d["text"].encode()) for d in rows) / 1e6, 1), "by_source": by}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -124,22 +141,7 @@ def main():
         if t and t.strip() and i not in seen:
             seen.add(i)
             rows.append({"id": i, "text": t, "source": s})
-    os.makedirs(a.out, exist_ok=True)
-    for f in glob.glob(os.path.join(a.out, "*.jsonl")):
-        os.remove(f)
-    outs = [open(os.path.join(a.out, f"part-{k:03d}.jsonl"), "w", encoding="utf-8") for k in range(a.shards)]
-    for n, d in enumerate(rows):
-        outs[n % a.shards].write(json.dumps(d, ensure_ascii=False) + "\n")
-    for o in outs:
-        o.close()
-    by = {}
-    for d in rows:
-        by[d["source"]] = by.get(d["source"], 0) + 1
-    print(
-        json.dumps(
-            {"docs": len(rows), "text_MB": round(sum(len(d["text"].encode()) for d in rows) / 1e6, 1), "by_source": by}
-        )
-    )
+    print(json.dumps(write_shards(rows, a.out, a.shards)))
 
 
 if __name__ == "__main__":

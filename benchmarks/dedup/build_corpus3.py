@@ -24,6 +24,8 @@ import json
 import os
 import random
 
+from build_corpus2 import write_shards  # same folder: the script's directory is on sys.path
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 VENV = os.path.join(HERE, "..", "..", ".venv")
 
@@ -53,19 +55,7 @@ def main():
         if t.strip() and i not in seen:
             seen.add(i)
             rows.append({"id": i, "text": t, "source": s})
-    os.makedirs(a.out, exist_ok=True)
-    for f in glob.glob(os.path.join(a.out, "*.jsonl")):
-        os.remove(f)
-    outs = [open(os.path.join(a.out, f"part-{k:03d}.jsonl"), "w", encoding="utf-8") for k in range(a.shards)]
-    for n, d in enumerate(rows):
-        outs[n % a.shards].write(json.dumps(d, ensure_ascii=False) + "\n")
-    for o in outs:
-        o.close()
-    by: dict = {}
-    for d in rows:
-        by[d["source"]] = by.get(d["source"], 0) + 1
-    mb = round(sum(len(d["text"].encode()) for d in rows) / 1e6, 1)
-    print(json.dumps({"docs": len(rows), "text_MB": mb, "by_source": by}))
+    print(json.dumps(write_shards(rows, a.out, a.shards)))
 
 
 if __name__ == "__main__":

@@ -281,6 +281,20 @@ def intersect_sizes(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.nda
     return intersect_sorted(vals, offs, a, b)
 
 
+def verify_pairs(vals: np.ndarray, offs: np.ndarray, u: np.ndarray, v: np.ndarray, threshold: float):
+    """Which pairs ``(u[i], v[i])`` of sets (layout of :func:`unique_per_doc`) have Jaccard ≥
+    ``threshold``: the size bound ``J ≤ min/max`` rules out pairs for free, the rest go through
+    :func:`winnow.core.text.kernels.jaccard_at_least`. Returns (mask, pairs tested exactly)."""
+    from winnow.core.text.kernels import jaccard_at_least
+
+    lens = np.diff(offs)
+    la, lb = lens[u], lens[v]
+    ok = np.minimum(la, lb) >= threshold * np.maximum(la, lb)
+    cand = np.flatnonzero(ok)
+    ok[cand] = jaccard_at_least(vals, offs, u[cand], v[cand], threshold)
+    return ok, len(cand)
+
+
 def centre_rounds(
     K: np.ndarray, B: np.ndarray, m: int, vals: np.ndarray | None, offs: np.ndarray | None, threshold: float
 ) -> tuple[np.ndarray, int, int]:
@@ -297,14 +311,12 @@ def centre_rounds(
 
     Returns (centre of each node, -1 for centres; rounds; pairs tested exactly).
     """
-    from winnow.core.text.kernels import jaccard_at_least
 
     K = np.asarray(K, np.int64)
     B = np.asarray(B, np.int64)
     found = np.full(m, -1, np.int64)
     status = np.zeros(m, np.int8)  # 0 undecided, 1 centre, 2 duplicate
     prev_lo = np.zeros(m, np.int64)
-    lens = np.diff(offs) if vals is not None else None
     INF = m
     o = np.lexsort((K, B))
     K, B = K[o], B[o]
@@ -340,11 +352,8 @@ def centre_rounds(
             pair = np.unique(pk * span + pcn)
             pk, pcn = pair // span, pair % span
             if vals is not None:
-                la, lc = lens[pk], lens[pcn]
-                ok = np.minimum(la, lc) >= threshold * np.maximum(la, lc)  # J ≤ min/max
-                cand = np.flatnonzero(ok)
-                tested += len(cand)
-                ok[cand] = jaccard_at_least(vals, offs, pk[cand], pcn[cand], threshold)
+                ok, t = verify_pairs(vals, offs, pk, pcn, threshold)
+                tested += t
                 pk, pcn = pk[ok], pcn[ok]
             kk, first = np.unique(pk, return_index=True)  # pairs sorted by (k, c): first = smallest c
             found[kk] = pcn[first]
@@ -439,21 +448,17 @@ def correlation_clusters(
     node = smallest member of its cluster, statistics)."""
     from scipy.sparse import csr_matrix
 
-    from winnow.core.text.kernels import graph_centres, jaccard_at_least, refine_clusters
+    from winnow.core.text.kernels import graph_centres, refine_clusters
 
     K = np.asarray(K, np.int64)
     B = np.asarray(B, np.int64)
     pair_chunks, left = bucket_pairs(K, B, m, max_pairs)
     tested = 0
-    lens = np.diff(offs) if vals is not None else None
     us, vs = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
     for u, v in pair_chunks:
         if vals is not None and len(u):
-            la, lb = lens[u], lens[v]
-            ok = np.minimum(la, lb) >= threshold * np.maximum(la, lb)  # J ≤ min/max
-            cand = np.flatnonzero(ok)
-            tested += len(cand)
-            ok[cand] = jaccard_at_least(vals, offs, u[cand], v[cand], threshold)
+            ok, t = verify_pairs(vals, offs, u, v, threshold)
+            tested += t
             u, v = u[ok], v[ok]
         us.append(u)
         vs.append(v)
@@ -488,7 +493,6 @@ def component_roots(
 
     ``K[i]`` (node ``0..m-1``) is a member of bucket ``B[i]``. Returns (root of each node,
     links tested exactly, distinct links)."""
-    from winnow.core.text.kernels import jaccard_at_least
 
     u, v = bucket_edges(np.asarray(B, np.int64), np.asarray(K, np.int64))
     span = np.int64(max(m, 1))
@@ -496,12 +500,7 @@ def component_roots(
     u, v = e // span, e % span
     tested = 0
     if vals is not None and len(u):
-        lens = np.diff(offs)
-        la, lb = lens[u], lens[v]
-        ok = np.minimum(la, lb) >= threshold * np.maximum(la, lb)  # J ≤ min/max
-        cand = np.flatnonzero(ok)
-        tested = len(cand)
-        ok[cand] = jaccard_at_least(vals, offs, u[cand], v[cand], threshold)
+        ok, tested = verify_pairs(vals, offs, u, v, threshold)
         u, v = u[ok], v[ok]
     parent = np.arange(m, dtype=np.int64)
     union(parent, u, v)
