@@ -18,6 +18,7 @@ def main() -> None:
     ap.add_argument("corpus")
     ap.add_argument("--clustering", default="correlation")
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--sort", default="tottime", help="tottime (own time) or cumulative")
     a = ap.parse_args()
     from winnow import Pipeline
 
@@ -25,7 +26,7 @@ def main() -> None:
     step = {"minhash_dedup": {"threshold": 0.8, "clustering": a.clustering}}
     prof = cProfile.Profile()
     prof.runcall(Pipeline([step]).run, os.path.join(a.corpus, "*.jsonl"), os.path.join(out, "run"), workers=1)
-    pstats.Stats(prof).sort_stats("tottime").print_stats(a.top)
+    pstats.Stats(prof).sort_stats(a.sort).print_stats(a.top)
 
 
 if __name__ == "__main__":
