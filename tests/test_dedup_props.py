@@ -341,7 +341,40 @@ def test_jaccard_at_least_equals_exact_test(pairs, thr):
     inter = intersect_sorted(vals, offs, a, b)
     assert inter.tolist() == [len(x & y) for x, y in pairs]
     la, lb = np.diff(offs)[a], np.diff(offs)[b]
-    assert jaccard_at_least(vals, offs, a, b, thr).tolist() == (inter >= thr * (la + lb - inter)).tolist()
+    want = (inter >= thr * (la + lb - inter)).tolist()
+    assert jaccard_at_least(vals, offs, a, b, thr).tolist() == want
+    assert jaccard_at_least(vals.astype(np.uint32), offs, a, b, thr).tolist() == want  # the reduce's 32-bit sets
+
+
+@pytest.mark.parametrize("thr", [0.5, 0.7, 0.8, 0.9])
+def test_jaccard_at_least_at_the_boundary(thr):
+    """Pairs whose intersection is the smallest passing count, or one less, for set sizes
+    around the kernel's 16-step blocks, with the shared and private elements interleaved,
+    leading or trailing (where the early exits decide): the answer equals the exact test."""
+    from winnow.core.text.kernels import jaccard_at_least
+
+    rng = np.random.default_rng(int(thr * 10))
+    sets, want = [], []
+    for la in (1, 2, 15, 16, 17, 33, 100, 257):
+        for lb in (la, la + 1, int(la / thr)):
+            for dc in (0, -1):
+                c = next((c for c in range(min(la, lb) + 1) if c >= thr * (la + lb - c)), min(la, lb)) + dc
+                if c < 0:
+                    continue
+                for layout in ("random", "shared_first", "shared_last"):
+                    pool = rng.choice(10_000, la + lb - c, replace=False)
+                    if layout != "random":
+                        pool = np.sort(pool)
+                        if layout == "shared_last":
+                            pool = pool[::-1]
+                    shared, ra, rb = pool[:c], pool[c:la], pool[la:]
+                    sets += [np.sort(np.r_[shared, ra]), np.sort(np.r_[shared, rb])]
+                    want.append(c >= thr * (la + lb - c))
+    vals = np.concatenate(sets).astype(np.uint32)
+    offs = np.r_[0, np.cumsum([len(x) for x in sets])]
+    a = np.arange(0, len(sets), 2)
+    assert jaccard_at_least(vals, offs, a, a + 1, thr).tolist() == want
+    assert any(want) and not all(want)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

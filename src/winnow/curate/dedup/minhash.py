@@ -90,6 +90,7 @@ from winnow.core.memory import release_memory
 from winnow.core.pipeline.reduce import ReduceTask, chunks, run_plan
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import GlobalStep
+from winnow.core.sorting import lookup, unique_inverse, unique_sorted
 from winnow.core.text.hashing import GOLDEN, MASK64, splitmix64
 from winnow.core.text.normalized_words import concat_ranges as _ranges
 from winnow.core.text.normalized_words import shingle_hashes
@@ -282,12 +283,13 @@ def intersect_sizes(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.nda
 
 
 def verify_pairs(vals: np.ndarray, offs: np.ndarray, u: np.ndarray, v: np.ndarray, threshold: float):
-    """Which pairs ``(u[i], v[i])`` of sets (layout of :func:`unique_per_doc`) have Jaccard ≥
-    ``threshold``: the size bound ``J ≤ min/max`` rules out pairs for free, the rest go through
+    """Which pairs ``(u[i], v[i])`` of sets (layout of :func:`unique_per_doc`, or ``offs`` a pair
+    ``(starts, ends)``: set ``i`` is ``vals[starts[i]:ends[i]]``) have Jaccard ≥ ``threshold``:
+    the size bound ``J ≤ min/max`` rules out pairs for free, the rest go through
     :func:`winnow.core.text.kernels.jaccard_at_least`. Returns (mask, pairs tested exactly)."""
     from winnow.core.text.kernels import jaccard_at_least
 
-    lens = np.diff(offs)
+    lens = offs[1] - offs[0] if isinstance(offs, tuple) else np.diff(offs)
     la, lb = lens[u], lens[v]
     ok = np.minimum(la, lb) >= threshold * np.maximum(la, lb)
     cand = np.flatnonzero(ok)
@@ -349,7 +351,7 @@ def centre_rounds(
         pk = np.repeat(uk, cnt)
         pcn = K[cpos[_ranges(a, cnt)]]
         if len(pk):
-            pair = np.unique(pk * span + pcn)
+            pair = unique_sorted(pk * span + pcn)
             pk, pcn = pair // span, pair % span
             if vals is not None:
                 ok, t = verify_pairs(vals, offs, pk, pcn, threshold)
@@ -409,8 +411,12 @@ def bucket_pairs(
         kk = K.astype(np.uint64)
         h1 = np.add.reduceat(splitmix64(kk), start)
         h2 = np.add.reduceat(splitmix64(kk ^ np.uint64(GOLDEN)), start)
-        _, first = np.unique(np.stack([size.astype(np.uint64), h1, h2], 1), axis=0, return_index=True)
-        first.sort()
+        # sorted by h1: equal member sets are adjacent (unless an h1 collision interleaves them:
+        # then a set stays twice, which costs pairs verified twice, never a pair lost)
+        o = np.argsort(h1)
+        h1, h2, sz = h1[o], h2[o], size[o].astype(np.uint64)
+        new = np.r_[True, (h1[1:] != h1[:-1]) | (h2[1:] != h2[:-1]) | (sz[1:] != sz[:-1])]
+        first = np.sort(o[new])
         start, size = start[first], size[first]
     npairs = size * (size - 1) // 2
     ends = np.searchsorted(np.cumsum(npairs), np.arange(1, int(npairs.sum()) // chunk_pairs + 1) * chunk_pairs)
@@ -424,7 +430,7 @@ def bucket_pairs(
             after = np.repeat(st + sz, sz) - pos - 1
             a = np.repeat(pos, after)
             b = _ranges(pos + 1, after)
-            e = np.unique(K[a] * span + K[b])
+            e = unique_sorted(K[a] * span + K[b])
             yield e // span, e % span
 
     return pair_chunks(), big[comp]
@@ -463,7 +469,7 @@ def correlation_clusters(
         us.append(u)
         vs.append(v)
     span = np.int64(max(m, 1))
-    e = np.unique(np.concatenate(us) * span + np.concatenate(vs))
+    e = unique_sorted(np.concatenate(us) * span + np.concatenate(vs))
     u, v = e // span, e % span
     g = csr_matrix((np.ones(2 * len(u), np.int8), (np.r_[u, v], np.r_[v, u])), shape=(m, m))
     g.sort_indices()
@@ -496,7 +502,7 @@ def component_roots(
 
     u, v = bucket_edges(np.asarray(B, np.int64), np.asarray(K, np.int64))
     span = np.int64(max(m, 1))
-    e = np.unique(u * span + v)
+    e = unique_sorted(u * span + v)
     u, v = e // span, e % span
     tested = 0
     if vals is not None and len(u):
@@ -505,6 +511,16 @@ def component_roots(
     parent = np.arange(m, dtype=np.int64)
     union(parent, u, v)
     return find_roots(parent), tested, len(e)
+
+
+def _packed_u32(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(flat values, count per row) of a binary column whose values are packed little-endian
+    uint32 arrays (the map's ``sh`` column), without copying."""
+    odt = np.dtype(np.int64 if pa.types.is_large_binary(col.type) else np.int32)
+    bufs = col.buffers()
+    offs = np.frombuffer(bufs[1], odt, count=len(col) + 1, offset=col.offset * odt.itemsize).astype(np.int64)
+    data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    return data[offs[0] : offs[-1]].view("<u4"), np.diff(offs) // 4
 
 
 def _take_lists(col: pa.ListArray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -647,13 +663,17 @@ class MinhashDedup(GlobalStep):
         for j, name in enumerate(self.band_columns()):
             cols[name] = pa.array(bh[:, j])
         if self.verify:  # shingles as computed (deduplicated in reduce, for candidates only)
-            offs = np.zeros(len(counts) + 1, np.int32 if len(sh) < 2**31 else np.int64)
-            np.cumsum(counts, out=offs[1:])
-            cls = pa.ListArray if offs.dtype == np.int32 else pa.LargeListArray
             # top 32 bits of each shingle hash: half the bytes to write and read back; two
             # distinct shingles of a pair of 10k-shingle documents collide with probability
-            # 10⁸ / 2³² ≈ 0.02 (a Jaccard error below 10⁻⁵)
-            cols["sh"] = cls.from_arrays(pa.array(offs), pa.array((sh >> np.uint64(32)).astype(np.uint32)))
+            # 10⁸ / 2³² ≈ 0.02 (a Jaccard error below 10⁻⁵). One binary value per document (its
+            # values as little-endian uint32): Parquet then writes one length per document, where
+            # a list column costs repetition and definition levels per value (2.5× the write)
+            top = (sh >> np.uint64(32)).astype("<u4")
+            large = 4 * len(top) >= 2**31
+            boffs = np.zeros(len(counts) + 1, np.int64 if large else np.int32)
+            np.cumsum(counts * 4, out=boffs[1:])
+            typ = pa.large_binary() if large else pa.binary()
+            cols["sh"] = pa.Array.from_buffers(typ, len(counts), [None, pa.py_buffer(boffs), pa.py_buffer(top)])
             cols["nsh"] = pa.array(counts.astype(np.int64))
         return pa.table(cols)
 
@@ -768,7 +788,11 @@ class MinhashDedup(GlobalStep):
             out = {"gid": pa.array(gid[i0:i1]), "id": pc.cast(kt.column("id"), pa.string()).take(pa.array(rows))}
             if self.verify:
                 col = kt.column("sh").combine_chunks()
-                if col.type.value_type == pa.uint32():  # hashes stored as their top 32 bits
+                if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):  # top 32 bits, packed
+                    taken = col if len(rows) == len(col) else col.take(pa.array(rows))  # rows: sorted, distinct
+                    vals, counts = sort_unique_u32(*_packed_u32(taken))
+                    del taken
+                elif col.type.value_type == pa.uint32():  # a list column of the top 32 bits
                     taken = col.take(pa.array(rows))
                     vals, counts = sort_unique_u32(
                         np.asarray(pc.list_flatten(taken).to_numpy(zero_copy_only=False)),
@@ -801,23 +825,27 @@ class MinhashDedup(GlobalStep):
         with GroupReaders(route_dir) as groups:
             for bi in mine.tolist():
                 tb = groups.read("sets-", bi)
-                tb = tb.take(pc.sort_indices(tb, [("id", "ascending"), ("gid", "ascending")]))  # node order
                 m = tb.num_rows
-                gid = np.asarray(tb.column("gid").to_numpy())
+                # node order = (id, gid) order; the sets stay in row order, addressed per node
+                order = pc.sort_indices(tb.select(["id", "gid"]), [("id", "ascending"), ("gid", "ascending")])
+                order = np.asarray(order.to_numpy(), np.int64)
+                gid_rows = np.asarray(tb.column("gid").to_numpy())
+                node_of_row = np.empty(m, np.int64)
+                node_of_row[order] = np.arange(m, dtype=np.int64)
                 mb = groups.read("memb-", bi)
-                by_gid = np.argsort(gid)
-                K = by_gid[np.searchsorted(gid[by_gid], np.asarray(mb.column("gid").to_numpy()))]
+                by_gid = np.argsort(gid_rows)
+                K = lookup(gid_rows[by_gid], node_of_row[by_gid], np.asarray(mb.column("gid").to_numpy()))
                 B = np.asarray(mb.column("bucket").to_numpy(), np.int64)
-                del mb
+                del mb, by_gid, node_of_row
+                gid = gid_rows[order]
                 vals = offs = None
                 if self.verify:
                     col = tb.column("sh").combine_chunks()
-                    vals = np.asarray(pc.list_flatten(col).to_numpy())
-                    if vals.dtype == np.uint32:
-                        vals = vals.astype(np.uint64) << np.uint64(32)
-                    offs = np.zeros(m + 1, np.int64)
-                    np.cumsum(pc.list_value_length(col).to_numpy(zero_copy_only=False), out=offs[1:])
-                    del col
+                    vals = np.asarray(pc.list_flatten(col).to_numpy())  # uint32 (top bits) or uint64
+                    row_offs = np.zeros(m + 1, np.int64)
+                    np.cumsum(pc.list_value_length(col).to_numpy(zero_copy_only=False), out=row_offs[1:])
+                    offs = (row_offs[:-1][order], row_offs[1:][order])  # set of node k: vals[offs[0][k]:offs[1][k]]
+                    del col, row_offs
                 if self.clustering == "center":
                     found, rounds, tested = centre_rounds(K, B, m, vals, offs, self.threshold)
                     stats["rounds"] = max(stats["rounds"], rounds)
@@ -838,7 +866,7 @@ class MinhashDedup(GlobalStep):
                 stats["verified_pairs"] += tested
                 stats["candidate_docs"] += m
                 gids.append(gid)
-                ids.append(tb.column("id").combine_chunks())
+                ids.append(tb.column("id").combine_chunks().take(pa.array(order)))
                 roots.append(root + base)
                 base += m
                 del tb, vals, offs, K, B
@@ -907,8 +935,8 @@ def _buckets(split_dir: str, q: int, parts: int, memb_dir: str, local_dir: str) 
     write_parquet_atomic(
         pa.table({"gid": ns, "bucket": bucket.astype(np.int64)}), os.path.join(memb_dir, f"p{q:04d}-b.parquet")
     )
-    cand, at, cnt = np.unique(ns, return_index=True, return_counts=True)
-    loc = np.searchsorted(cand, ns)
+    cand, loc, at = unique_inverse(ns)
+    cnt = np.bincount(loc, minlength=len(cand))
     parent = np.arange(len(cand), dtype=np.int64)
     head = loc[np.maximum.accumulate(np.where(first, np.arange(len(bid)), 0))] if len(bid) else empty
     union(parent, head, loc)
@@ -937,8 +965,7 @@ def _components(local_dir: str, comp_file: str, batches_file: str, parts: int, v
     cols = {k: [np.asarray(t.column(k).to_numpy(), np.int64) for t in tabs] for k in ("gid", "root", "nsh", "nmemb")}
     g, rt, nsh, nmemb = (np.concatenate(v) if v else np.zeros(0, np.int64) for v in cols.values())
     del tabs
-    cand = np.unique(g)
-    gi = np.searchsorted(cand, g)
+    cand, gi, _ = unique_inverse(g)
     nsh_c = np.zeros(len(cand), np.int64)
     nsh_c[gi] = nsh
     memb_c = np.bincount(gi, weights=nmemb, minlength=len(cand)).astype(np.int64)
@@ -946,7 +973,7 @@ def _components(local_dir: str, comp_file: str, batches_file: str, parts: int, v
     union(parent, gi, np.searchsorted(cand, rt))
     del g, rt, nsh, nmemb, gi, cols
     root = find_roots(parent)  # smallest candidate of each component
-    corder = np.lexsort((np.arange(len(cand)), root))
+    corder = np.argsort(root, kind="stable")
     cs = root[corder]
     cstart = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]]) if len(cs) else np.zeros(0, np.int64)
     csize = np.add.reduceat(nsh_c[corder], cstart) if len(cs) else np.zeros(0, np.int64)
@@ -976,6 +1003,6 @@ def _route_memberships(memb_dir: str, q: int, comp_file: str, route_dir: str) ->
         return 0
     comp = read_parquet(comp_file, ["gid", "batch"])
     cg = np.asarray(comp.column("gid").to_numpy())
-    batch = np.asarray(comp.column("batch").to_numpy())[np.searchsorted(cg, np.asarray(mb.column("gid").to_numpy()))]
+    batch = lookup(cg, np.asarray(comp.column("batch").to_numpy()), np.asarray(mb.column("gid").to_numpy()))
     write_groups(os.path.join(route_dir, f"memb-q{q:04d}.arrow"), mb, batch)
     return mb.num_rows

@@ -22,6 +22,7 @@ from pydantic import Field
 
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import MapStep, Rule, reasons_from_masks
+from winnow.core.sorting import unique_sorted
 from winnow.core.text import spacy_words as T
 from winnow.core.text.repetition import first_occurrence_by_doc, ngram_repetition
 from winnow.curate.filters._base import safe_div, set_columns
@@ -96,7 +97,7 @@ class GopherQuality(MapStep):
             hit = idx.is_valid().to_numpy(zero_copy_only=False)
             if hit.any():
                 key = doc[hit] * (len(self.stop_words) + 1) + idx.filter(idx.is_valid()).to_numpy()
-                uk = np.unique(key)
+                uk = unique_sorted(key)
                 n_stop = np.bincount(uk // (len(self.stop_words) + 1), minlength=n)
             else:
                 n_stop = np.zeros(n, np.int64)

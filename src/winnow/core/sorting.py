@@ -1,0 +1,65 @@
+"""Sort-based set operations on large integer arrays.
+
+numpy 2.x's ``np.unique`` (no ``return_*`` flags) builds a hash table of integer values before
+sorting them; on millions of mostly distinct 64-bit keys that is about 10× slower than one
+``np.sort`` (vectorised on x86) and a neighbour comparison (3.3 s vs 0.3 s on 4M keys). The
+dedup reduces and filters call these helpers instead.
+
+    >>> unique_sorted(np.array([5, 1, 5, 3, 1])).tolist()
+    [1, 3, 5]
+    >>> u, inv, first = unique_inverse(np.array([7, 2, 7, 9]))
+    >>> u.tolist(), inv.tolist(), (u[inv] == [7, 2, 7, 9]).all()
+    ([2, 7, 9], [1, 0, 1, 2], np.True_)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def unique_sorted(x: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of ``x`` (equal to ``np.unique(x)``), by one sort."""
+    s = np.sort(np.asarray(x).ravel())
+    if len(s) < 2:
+        return s
+    keep = np.empty(len(s), bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
+def unique_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(u, inverse, first)``: the sorted distinct values ``u`` of ``x``, the position in ``u``
+    of every element (``u[inverse] == x``) and, for every value, the index of one element of
+    ``x`` holding it (not necessarily the first). One unstable ``argsort`` instead of
+    ``np.unique(..., return_index=True)``'s stable one plus a ``searchsorted``."""
+    x = np.asarray(x).ravel()
+    if len(x) == 0:
+        return x.copy(), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = np.argsort(x)
+    s = x[order]
+    new = np.empty(len(s), bool)
+    new[0] = True
+    np.not_equal(s[1:], s[:-1], out=new[1:])
+    inverse = np.empty(len(x), np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return s[new], inverse, order[new]
+
+
+def lookup(keys: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """``values[i]`` for every query equal to ``keys[i]``: ``keys`` sorted and distinct integers,
+    every query one of them (the caller's contract, as for ``values[np.searchsorted(keys, q)]``,
+    which this equals). When the keys are dense (span at most 4 × their number) a direct table
+    replaces the binary searches; otherwise it is that ``searchsorted``.
+
+    >>> lookup(np.array([3, 4, 6]), np.array([30, 40, 60]), np.array([6, 3, 3])).tolist()
+    [60, 30, 30]
+    """
+    keys, values, queries = np.asarray(keys), np.asarray(values), np.asarray(queries)
+    if len(keys) and np.issubdtype(keys.dtype, np.integer):
+        lo, span = int(keys[0]), int(keys[-1]) - int(keys[0]) + 1
+        if span <= 4 * len(keys):
+            table = np.empty(span, values.dtype)
+            table[keys - lo] = values
+            return table[queries - lo]
+    return values[np.searchsorted(keys, queries)]
