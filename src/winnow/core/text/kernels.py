@@ -13,11 +13,12 @@ writable (a read-only install), the cache goes to ``$NUMBA_CACHE_DIR`` if set, e
 
 * :func:`word_slots` — FineWeb-style word normalisation (lower-case, punctuation and
   symbols split words, digit runs → ``0``) and a 64-bit hash per word, straight from the UTF-8
-  bytes of an Arrow string array, for every word made of ASCII letters and digits (most words,
-  also in non-English text). Words with other bytes are left as placeholders;
-  :mod:`winnow.core.text.normalized_words` normalises their *distinct* spellings with Arrow's Unicode kernels
-  and hashes the result with :func:`hash_strings_nb` — the same hash of the same normalised
-  bytes, so a word hashes identically on either path.
+  bytes of an Arrow string array, for every word made of ASCII letters and digits and of the
+  2- and 3-byte characters that :mod:`winnow.core.text.word_chars` maps without context. Words
+  with other characters are left as placeholders; :mod:`winnow.core.text.normalized_words`
+  normalises their *distinct* spellings with Arrow's Unicode kernels and hashes the result with
+  :func:`hash_strings_nb` — the same hash of the same normalised bytes, so a word hashes
+  identically on either path.
 * :func:`ngram_shingles` — n-gram window hashes of token hashes per document (bit-identical
   to :func:`winnow.core.text.normalized_words.ngram_hashes`, the numpy reference).
 * :func:`minhash` — ``min((a·x + b) mod 2⁶⁴)`` per permutation per document, high 32 bits.
@@ -92,14 +93,17 @@ _mix = njit(cache=True, nogil=True, inline="always")(splitmix64_steps)
 def _byte_table() -> np.ndarray:
     """What each byte means inside a word: its lower-cased value (ASCII letters), ``-3`` a
     digit, ``-1`` a separator (ASCII whitespace, punctuation, symbols — every printable ASCII
-    byte that is not alphanumeric is ``\\p{P}`` or ``\\p{S}``), ``-2`` a byte this pass does
-    not normalise (control bytes, DEL, any non-ASCII byte)."""
+    byte that is not alphanumeric is ``\\p{P}`` or ``\\p{S}``), ``-4`` / ``-5`` the lead byte of a
+    2- / 3-byte character (looked up in the character table), ``-2`` a byte this pass does not
+    normalise (control bytes, DEL, 4-byte characters, stray continuation bytes)."""
     tab = np.full(256, -2, np.int16)
     for c in b" \t\n\v\f\r":
         tab[c] = -1
     for c in range(33, 127):
         ch = chr(c)
         tab[c] = -3 if ch.isdigit() else ord(ch.lower()) if ch.isalpha() else -1
+    tab[0xC2:0xE0] = -4
+    tab[0xE0:0xF0] = -5
     return tab
 
 
@@ -129,11 +133,13 @@ def _end_word(h, ln, special, start, end, seed, k, p, slot_hash, slot_ph, ph_sta
 
 
 @njit(cache=True, nogil=True)
-def _word_pass(data, offs, tab, seed, counts, slot_hash, slot_ph, ph_start, ph_end):
-    """One scan of the bytes. Words are maximal runs of bytes that are not ASCII whitespace,
-    punctuation or symbols. A run of ASCII letters and digits is normalised and hashed here
-    (one *slot*); a run holding any other byte becomes a placeholder slot whose byte span is
-    recorded for the Unicode path. Returns (slots, placeholders)."""
+def _word_pass(data, offs, tab, ukind, ulen, upool, seed, counts, slot_hash, slot_ph, ph_start, ph_end):
+    """One scan of the bytes. Words are maximal runs of characters that are not separators
+    (ASCII whitespace, punctuation and symbols; the characters ``ukind`` marks ``-1``). ASCII
+    letters and digits are normalised here, and so is every 2- or 3-byte character with a
+    mapping (``ukind[cp] >= 0``: its bytes ``upool[ukind[cp]:][:ulen[cp]]`` are hashed); a word
+    holding any other character becomes a placeholder slot whose byte span is recorded for
+    the Unicode path. Returns (slots, placeholders)."""
     n = len(offs) - 1
     k = 0
     p = 0
@@ -145,13 +151,39 @@ def _word_pass(data, offs, tab, seed, counts, slot_hash, slot_ph, ph_start, ph_e
         special = False
         in_digits = False
         k0 = k
-        for i in range(s, e):
+        i = s
+        while i < e:
             t = tab[data[i]]
             if t >= 0:
                 h = (h ^ np.uint64(t)) * _FNV_PRIME
                 ln += 1
                 in_digits = False
-            elif t == -1:  # end of a word; spelled out here: calling _end_word in this per-byte
+                i += 1
+                continue
+            step = 1
+            if t <= -4:  # the lead byte of a 2- or 3-byte character
+                step = 2 if t == -4 else 3
+                cp = -1
+                if i + step <= e and (data[i + 1] & 0xC0) == 0x80:
+                    c1 = np.int64(data[i + 1]) & 0x3F
+                    if step == 2:
+                        cp = ((np.int64(data[i]) & 0x1F) << 6) | c1
+                    elif (data[i + 2] & 0xC0) == 0x80:
+                        cp = ((np.int64(data[i]) & 0x0F) << 12) | (c1 << 6) | (np.int64(data[i + 2]) & 0x3F)
+                if cp < 0:  # not a well-formed character: leave the word to the Unicode path
+                    special = True
+                    i += 1
+                    continue
+                u = ukind[cp]
+                if u >= 0:
+                    for j in range(u, u + ulen[cp]):
+                        h = (h ^ np.uint64(upool[j])) * _FNV_PRIME
+                    ln += ulen[cp]
+                    in_digits = False
+                    i += step
+                    continue
+                t = u  # -1: a separator of `step` bytes; -2: not normalised here
+            if t == -1:  # end of a word; spelled out here: calling _end_word in this per-byte
                 # loop (even inlined) made the pass 3x slower — it is used for the last word only
                 if special:
                     slot_hash[k] = 0
@@ -168,7 +200,7 @@ def _word_pass(data, offs, tab, seed, counts, slot_hash, slot_ph, ph_start, ph_e
                 ln = 0
                 special = False
                 in_digits = False
-                start = i + 1
+                start = i + step
             elif t == -3:
                 if not in_digits:  # a run of digits is one "0"
                     h = (h ^ np.uint64(48)) * _FNV_PRIME
@@ -176,20 +208,27 @@ def _word_pass(data, offs, tab, seed, counts, slot_hash, slot_ph, ph_start, ph_e
                     in_digits = True
             else:
                 special = True
+            i += step
         k, p = _end_word(h, ln, special, start, e, seed, k, p, slot_hash, slot_ph, ph_start, ph_end)
         counts[d] = k - k0
     return k, p
 
 
-def word_slots(data: np.ndarray, offs: np.ndarray, seed: int = 0):
+#: the character table of a pass that normalises ASCII only (every other character: ``-2``)
+_NO_CHARS = (np.full(65536, -2, np.int32), np.zeros(65536, np.uint8), np.zeros(0, np.uint8))
+
+
+def word_slots(data: np.ndarray, offs: np.ndarray, seed: int = 0, chars=None):
     """Split the UTF-8 bytes of a string array into word slots.
 
     Args:
         data: the array's UTF-8 bytes (uint8); ``offs``: its n+1 offsets (int64).
+        chars: ``(kind, lens, pool)`` of :func:`winnow.core.text.word_chars.table` — what each
+            2- or 3-byte character does in a word; None: only ASCII is normalised here.
     Returns:
-        ``(slot_hash, slot_ph, ph_start, ph_end, counts)``: per slot the word hash (ASCII words)
-        or the index of a placeholder (``slot_ph >= 0``) whose bytes ``data[ph_start:ph_end]``
-        still need Unicode normalisation; ``counts`` = slots per document.
+        ``(slot_hash, slot_ph, ph_start, ph_end, counts)``: per slot the word hash (words this
+        pass normalised) or the index of a placeholder (``slot_ph >= 0``) whose bytes
+        ``data[ph_start:ph_end]`` still need Unicode normalisation; ``counts`` = slots per document.
     """
     n = len(offs) - 1
     counts = np.zeros(n, np.int64)
@@ -200,7 +239,10 @@ def word_slots(data: np.ndarray, offs: np.ndarray, seed: int = 0):
     slot_ph = np.empty(cap, np.int64)
     ph_start = np.empty(cap, np.int64)
     ph_end = np.empty(cap, np.int64)
-    total, nph = _word_pass(data, offs, _TAB, np.uint64(seed), counts, slot_hash, slot_ph, ph_start, ph_end)
+    kind, lens, pool = _NO_CHARS if chars is None else chars
+    total, nph = _word_pass(
+        data, offs, _TAB, kind, lens, pool, np.uint64(seed), counts, slot_hash, slot_ph, ph_start, ph_end
+    )
     return slot_hash[:total], slot_ph[:total], ph_start[:nph], ph_end[:nph], counts
 
 

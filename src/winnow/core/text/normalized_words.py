@@ -202,15 +202,18 @@ def word_token_hashes(text, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
     The same words as :func:`word_tokens`, hashed with :func:`hash_words`. One compiled pass
     over the UTF-8 bytes (:func:`winnow.core.text.kernels.word_slots`) splits the text and hashes
-    every word of ASCII letters and digits; only the *distinct* words holding other bytes go
-    through Arrow's Unicode kernels (punctuation split, NFKC, lower-case, digits).
+    every word of ASCII letters and digits and of the characters whose normalisation does not
+    depend on their neighbours (:mod:`winnow.core.text.word_chars`: accents, Cyrillic, Arabic,
+    CJK, typographic punctuation...); only the *distinct* words holding other characters
+    (combining marks, jamo, 4-byte characters) go through Arrow's Unicode kernels.
     """
+    from winnow.core.text import word_chars
     from winnow.core.text.kernels import expand_slots, word_slots
 
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     data, offs = string_buffers(text)
-    slot_hash, slot_ph, ph_start, ph_end, counts = word_slots(data, offs, seed)
+    slot_hash, slot_ph, ph_start, ph_end, counts = word_slots(data, offs, seed, word_chars.table())
     slot_off = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=slot_off[1:])
     if len(ph_start) == 0:
