@@ -63,3 +63,34 @@ def lookup(keys: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.ndar
             table[keys - lo] = values
             return table[queries - lo]
     return values[np.searchsorted(keys, queries)]
+
+
+def group_order(group: np.ndarray) -> np.ndarray:
+    """The stable ``argsort`` of non-negative group numbers (rows of a group keep their order).
+    Below 2¹⁶ groups the keys are sorted as uint16, which numpy radix-sorts (5-10× faster than
+    its stable sort of int64, a timsort).
+
+    >>> group_order(np.array([2, 0, 2, 1, 0])).tolist()
+    [1, 4, 3, 0, 2]
+    """
+    g = np.asarray(group)
+    if len(g) and g.min() >= 0 and g.max() < 1 << 16:
+        g = g.astype(np.uint16)
+    return np.argsort(g, kind="stable")
+
+
+def pair_order(major: np.ndarray, minor: np.ndarray) -> np.ndarray:
+    """``np.lexsort((minor, major))`` for non-negative integer pairs that are distinct, by one
+    unstable sort of ``major · span + minor`` when that fits in 63 bits (distinct keys make the
+    order unique); otherwise the lexsort.
+
+    >>> pair_order(np.array([1, 0, 1]), np.array([5, 9, 2])).tolist()
+    [1, 2, 0]
+    """
+    major, minor = np.asarray(major, np.int64), np.asarray(minor, np.int64)
+    if len(major) == 0:
+        return np.zeros(0, np.int64)
+    span = int(minor.max()) + 1
+    if major.min() >= 0 and minor.min() >= 0 and (int(major.max()) + 1) * span < 1 << 63:
+        return np.argsort(major * span + minor)
+    return np.lexsort((minor, major))

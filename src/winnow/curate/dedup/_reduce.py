@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from winnow.core.pipeline.reduce import scratch_dir  # noqa: F401 (used by the dedup steps)
+from winnow.core.sorting import group_order
 
 
 def read_parquet(path: str, columns: Sequence[str] | None = None) -> pa.Table:
@@ -181,7 +182,7 @@ def shuffle_keys(
             tb, part = part_fn(tb, parts)
             if not tb.num_rows:
                 continue
-            order = np.argsort(part, kind="stable")
+            order = group_order(part)
             ps = part[order]
             tb = tb.take(pa.array(order))
             cuts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1], True])
@@ -197,7 +198,7 @@ def write_by_part(tb: pa.Table, pattern: str) -> None:
     """Rows of ``tb`` to one file per value of its ``part`` column (``pattern.format(part)``)."""
     part = np.asarray(tb.column("part").to_numpy())
     tb = tb.drop_columns(["part"])
-    order = np.argsort(part, kind="stable")
+    order = group_order(part)
     ps = part[order]
     tb = tb.take(pa.array(order))
     cuts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1], True])
@@ -211,7 +212,7 @@ def write_groups(path: str, table: pa.Table, group: np.ndarray) -> None:
     batch; both written atomically."""
     import json
 
-    order = np.argsort(group, kind="stable")
+    order = group_order(group)
     g = np.asarray(group)[order]
     table = table.take(pa.array(order)).combine_chunks()
     cuts = np.flatnonzero(np.r_[True, g[1:] != g[:-1], True]) if len(g) else np.zeros(1, np.int64)

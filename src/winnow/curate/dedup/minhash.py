@@ -90,7 +90,7 @@ from winnow.core.memory import release_memory
 from winnow.core.pipeline.reduce import ReduceTask, chunks, run_plan
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import GlobalStep
-from winnow.core.sorting import lookup, unique_inverse, unique_sorted
+from winnow.core.sorting import lookup, pair_order, unique_inverse, unique_sorted
 from winnow.core.text.hashing import GOLDEN, MASK64, splitmix64
 from winnow.core.text.normalized_words import concat_ranges as _ranges
 from winnow.core.text.normalized_words import shingle_hashes
@@ -258,12 +258,16 @@ def unique_per_doc(sh: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.n
     return vals, np.bincount(d, minlength=n).astype(np.int64)
 
 
-def bucket_edges(h: np.ndarray, node: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate edges of one band: every member of a bucket → the bucket's smallest node."""
+def bucket_edges(h: np.ndarray, node: np.ndarray, *, is_sorted: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate edges of one band: every member of a bucket → the bucket's smallest node
+    (``is_sorted``: the rows are already in ``(h, node)`` order)."""
     if len(h) < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = np.lexsort((node, h))
-    hs, ns = h[order], node[order]
+    if is_sorted:
+        hs, ns = h, node
+    else:
+        order = np.lexsort((node, h))
+        hs, ns = h[order], node[order]
     same = hs[1:] == hs[:-1]
     if not same.any():
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -320,7 +324,7 @@ def centre_rounds(
     status = np.zeros(m, np.int8)  # 0 undecided, 1 centre, 2 duplicate
     prev_lo = np.zeros(m, np.int64)
     INF = m
-    o = np.lexsort((K, B))
+    o = pair_order(B, K)  # memberships are distinct (bucket, node) pairs
     K, B = K[o], B[o]
     rounds = tested = 0
     on_no_bucket = np.ones(m, bool)
@@ -396,12 +400,12 @@ def bucket_pairs(
     B = np.asarray(B, np.int64)
     if len(K) < 2:
         return iter(()), np.zeros(m, bool)
-    o = np.lexsort((K, B))
+    o = pair_order(B, K)  # memberships are distinct (bucket, node) pairs
     K, B = K[o], B[o]
     new_b = np.r_[True, B[1:] != B[:-1]]
     start = np.flatnonzero(new_b)
     size = np.diff(np.r_[start, len(K)])
-    u, v = bucket_edges(B, K)
+    u, v = bucket_edges(B, K, is_sorted=True)
     _, comp = connected_components(coo_matrix((np.ones(len(u)), (u, v)), shape=(m, m)), directed=False)
     pairs_of_comp = np.bincount(comp[K[start]], weights=size * (size - 1) / 2, minlength=int(comp.max()) + 1)
     big = pairs_of_comp > max_pairs
