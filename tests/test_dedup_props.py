@@ -407,7 +407,7 @@ def test_sort_unique_u32_equals_numpy_per_document(seed):
     from winnow.core.text.kernels import sort_unique_u32
 
     rng = np.random.default_rng(seed)
-    counts = rng.choice([0, 1, 5, 31, 32, 33, 500, 3000], size=60)
+    counts = rng.choice([0, 1, 5, 31, 32, 33, 500, 1024, 1025, 3000], size=60)
     vals = rng.integers(0, 2**32, int(counts.sum()), dtype=np.uint64).astype(np.uint32)
     vals[1::3] = vals[: len(vals[1::3])] if rng.random() < 0.5 else vals[1::3] >> np.uint32(20)  # repeats
     got, got_counts = sort_unique_u32(vals, counts)

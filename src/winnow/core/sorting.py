@@ -18,14 +18,30 @@ import numpy as np
 
 
 def unique_sorted(x: np.ndarray) -> np.ndarray:
-    """The sorted distinct values of ``x`` (equal to ``np.unique(x)``), by one sort."""
-    s = np.sort(np.asarray(x).ravel())
+    """The sorted distinct values of ``x`` (equal to ``np.unique(x)``): by a presence table when
+    the integers are dense, else by one sort."""
+    x = np.asarray(x).ravel()
+    lo, span = _dense_span(x)
+    if span:
+        seen = np.zeros(span, bool)
+        seen[x - lo] = True
+        return (np.flatnonzero(seen) + lo).astype(x.dtype)
+    s = np.sort(x)
     if len(s) < 2:
         return s
     keep = np.empty(len(s), bool)
     keep[0] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
     return s[keep]
+
+
+def _dense_span(x: np.ndarray) -> tuple[int, int]:
+    """``(min, max − min + 1)`` of integer ``x`` when that range is at most 4 × its length
+    (a table over it costs about what sorting ``x`` does in memory), else ``(0, 0)``."""
+    if not np.issubdtype(x.dtype, np.integer) or len(x) == 0:
+        return 0, 0
+    lo, hi = int(x.min()), int(x.max())
+    return (lo, hi - lo + 1) if hi - lo + 1 <= 4 * len(x) else (0, 0)
 
 
 def unique_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -36,6 +52,16 @@ def unique_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x = np.asarray(x).ravel()
     if len(x) == 0:
         return x.copy(), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lo, span = _dense_span(x)
+    if span:  # dense integers (ids of a range): a presence table and its running count, no sort
+        seen = np.zeros(span, bool)
+        seen[x - lo] = True
+        rank = np.cumsum(seen) - 1
+        inverse = rank[x - lo]
+        u = (np.flatnonzero(seen) + lo).astype(x.dtype)
+        first = np.empty(len(u), np.int64)
+        first[inverse] = np.arange(len(x), dtype=np.int64)
+        return u, inverse, first
     order = np.argsort(x)
     s = x[order]
     new = np.empty(len(s), bool)

@@ -498,19 +498,21 @@ def _sort_unique_u32(vals, offs, out, out_counts):
                     j -= 1
                 a[j + 1] = x
             src = a
-        else:  # LSD radix sort, 3 passes of 11 bits
+        else:  # LSD radix sort: 4 passes of 8 bits up to 1024 values (cheaper histograms), else 3 of 11
+            bits = 8 if n <= 1024 else 11
+            mask = (1 << bits) - 1
             src, dst = a, b
-            for shift in (0, 11, 22):
-                hist[:] = 0
+            for shift in range(0, 32, bits):
+                hist[: mask + 1] = 0
                 for i in range(n):
-                    hist[(src[i] >> shift) & 2047] += 1
+                    hist[(src[i] >> shift) & mask] += 1
                 tot = 0
-                for k in range(2048):
+                for k in range(mask + 1):
                     c = hist[k]
                     hist[k] = tot
                     tot += c
                 for i in range(n):
-                    k = (src[i] >> shift) & 2047
+                    k = (src[i] >> shift) & mask
                     dst[hist[k]] = src[i]
                     hist[k] += 1
                 src, dst = dst, src
