@@ -186,6 +186,26 @@ def test_registry_and_yaml_names():
     assert [list(s)[0] if isinstance(s, dict) else s.name for s in steps][:3] == ["url_filter", "length", "language"]
 
 
+def test_builtin_step_index_matches_the_full_scan():
+    """Every built-in step (found by importing every step module) is in ``BUILTIN_STEPS`` with
+    the module that defines it, so a lookup by name imports that module only, and in a fresh
+    process it imports no other step module."""
+    import subprocess
+    import sys
+
+    from winnow.core.pipeline.registry import BUILTIN_STEPS, builtin_modules, registered_steps
+
+    builtin = {k: c.__module__ for k, c in registered_steps().items() if c.__module__ in builtin_modules()}
+    assert builtin == BUILTIN_STEPS
+    code = (
+        "import sys; from winnow.core.pipeline.registry import get_step_class, builtin_modules;"
+        "c = get_step_class('MinhashDedup'); assert c.name == 'minhash_dedup', c;"
+        "print(sorted(m for m in builtin_modules() if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['winnow.curate.dedup.minhash']"
+
+
 def test_unknown_argument_is_named():
     from winnow.core.pipeline.registry import get_step_class
 
