@@ -206,15 +206,20 @@ def write_by_part(tb: pa.Table, pattern: str) -> None:
         write_parquet_atomic(tb.slice(a, b - a), pattern.format(int(ps[a])))
 
 
-def write_groups(path: str, table: pa.Table, group: np.ndarray) -> None:
+def write_groups(path: str, table: pa.Table, group: np.ndarray, *, grouped: bool = False) -> None:
     """Rows of ``table`` to an Arrow IPC file with one record batch per value of ``group`` (so
     one group is read without the others), and ``path.json`` listing the group of each record
-    batch; both written atomically."""
+    batch; both written atomically. ``grouped``: the rows already come group by group (no
+    reordering copy)."""
     import json
 
-    order = group_order(group)
-    g = np.asarray(group)[order]
-    table = table.take(pa.array(order)).combine_chunks()
+    if grouped:
+        g = np.asarray(group)
+        table = table.combine_chunks()
+    else:
+        order = group_order(group)
+        g = np.asarray(group)[order]
+        table = table.take(pa.array(order)).combine_chunks()
     cuts = np.flatnonzero(np.r_[True, g[1:] != g[:-1], True]) if len(g) else np.zeros(1, np.int64)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"

@@ -90,7 +90,7 @@ from winnow.core.memory import release_memory
 from winnow.core.pipeline.reduce import ReduceTask, chunks, run_plan
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import GlobalStep
-from winnow.core.sorting import lookup, pair_order, unique_inverse, unique_sorted
+from winnow.core.sorting import group_order, lookup, pair_order, unique_inverse, unique_sorted
 from winnow.core.text.hashing import GOLDEN, MASK64, splitmix64
 from winnow.core.text.normalized_words import concat_ranges as _ranges
 from winnow.core.text.normalized_words import shingle_hashes
@@ -787,15 +787,17 @@ class MinhashDedup(GlobalStep):
             i0, i1 = np.searchsorted(gid, [starts[t], starts[t + 1]])
             if i1 == i0:
                 continue
-            rows = gid[i0:i1] - starts[t]
+            by_batch = group_order(batch[i0:i1])  # rows taken batch by batch: written without reordering
+            rows = gid[i0:i1][by_batch] - starts[t]
             kt = read_parquet(key_files[t], ["id", "sh"] if self.verify else ["id"])
-            out = {"gid": pa.array(gid[i0:i1]), "id": pc.cast(kt.column("id"), pa.string()).take(pa.array(rows))}
+            out = {
+                "gid": pa.array(gid[i0:i1][by_batch]),
+                "id": pc.cast(kt.column("id"), pa.string()).take(pa.array(rows)),
+            }
             if self.verify:
                 col = kt.column("sh").combine_chunks()
                 if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):  # top 32 bits, packed
-                    taken = col if len(rows) == len(col) else col.take(pa.array(rows))  # rows: sorted, distinct
-                    vals, counts = sort_unique_u32(*_packed_u32(taken))
-                    del taken
+                    vals, counts = sort_unique_u32(*_packed_u32(col.take(pa.array(rows))))
                 elif col.type.value_type == pa.uint32():  # a list column of the top 32 bits
                     taken = col.take(pa.array(rows))
                     vals, counts = sort_unique_u32(
@@ -811,7 +813,9 @@ class MinhashDedup(GlobalStep):
                 out["sh"] = pa.LargeListArray.from_arrays(pa.array(offs), pa.array(vals))
                 del vals
             del kt
-            write_groups(os.path.join(route_dir, f"sets-t{t:05d}.arrow"), pa.table(out), batch[i0:i1])
+            write_groups(
+                os.path.join(route_dir, f"sets-t{t:05d}.arrow"), pa.table(out), batch[i0:i1][by_batch], grouped=True
+            )
             n += i1 - i0
         return int(n)
 
