@@ -620,7 +620,8 @@ def _parse_jsonl_block(spec: InputSpec, name: str, buf: bytes, base: int) -> Rea
     try:
         table = pajson.read_json(
             pa.BufferReader(pa.py_buffer(buf)),
-            read_options=pajson.ReadOptions(block_size=max(len(buf) + 1, 1 << 20), use_threads=True),
+            # one block (the whole buffer): threads would only hand it to another core
+            read_options=pajson.ReadOptions(block_size=max(len(buf) + 1, 1 << 20), use_threads=False),
             parse_options=pajson.ParseOptions(newlines_in_values=False),
         )
         if table.num_rows != len(offsets):

@@ -296,7 +296,7 @@ def iter_stage_input(
         files = sorted(glob.glob(os.path.join(layout.stage_data(s - 1), f"t{task.index:05d}-*.parquet")))
         for f in files:
             pf = pq.ParquetFile(f)
-            for b in pf.iter_batches(batch_size=batch_rows):
+            for b in pf.iter_batches(batch_size=batch_rows, use_threads=False):  # a worker is one core
                 t = pa.Table.from_batches([b])
                 rstats.rows_read += t.num_rows
                 yield t
