@@ -5,7 +5,7 @@ Each stage of a pipeline (see :mod:`winnow.core.pipeline.runner`) becomes one Ra
 * **read** — a :class:`ray.data.Datasource` with one Ray read task per winnow task (an input
   file, or a group of small files). Stage 0 reads through winnow's own readers, so ids,
   quarantine (``quarantine/``) and read counters are exactly those of the local executor;
-  later stages read the previous stage's per-task Parquet files.
+  later stages read the previous stage's per-task Arrow IPC files.
 * **map** — ``map_batches`` over Arrow batches (``batch_format="pyarrow"``) runs the *same*
   step code as local (:meth:`StagePlan.run_batch <winnow.core.pipeline.runner.StagePlan.run_batch>`):
   ``GlobalStep.apply`` of the previous global step, then every ``MapStep.process`` of the
@@ -244,7 +244,7 @@ def _run_part(ctx: _StageCtx, plan: StagePlan, part: pa.Table, task: int) -> tup
             kw.write(keys)
             files["keyparts"] = kw.close()
             # intermediate rows, same columns as local writes (the next stage reads them in name order)
-            dw = ShardWriter(layout.stage_data(s), tag, max_rows=1 << 62, max_bytes=1 << 62)
+            dw = ShardWriter(layout.stage_data(s), tag, max_rows=1 << 62, max_bytes=1 << 62, format="arrow")
             dw.write(batch)
             files["data"] = dw.close()
     step_list = [st.to_dict() for st in plan.step_stats(stats)]

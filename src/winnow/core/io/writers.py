@@ -1,4 +1,4 @@
-"""Writers: Parquet (or JSONL) shards with a target size, written atomically.
+"""Writers: Parquet (or JSONL, or Arrow IPC) shards with a target size, written atomically.
 
 Each file is written under a temporary name and renamed into place when closed, so a
 crash never leaves a half-written shard under its final name.
@@ -37,7 +37,7 @@ class ShardWriter:
         *,
         max_rows: int = 1_000_000,
         max_bytes: int = 512 << 20,
-        format: Literal["parquet", "jsonl"] = "parquet",
+        format: Literal["parquet", "jsonl", "arrow"] = "parquet",
         compression: str = "zstd",
         use_dictionary: bool = True,
     ):
@@ -61,13 +61,16 @@ class ShardWriter:
     def _open(self, schema: pa.Schema):
         os.makedirs(self.directory, exist_ok=True)
         k = len(self.paths)
-        ext = "parquet" if self.format == "parquet" else "jsonl.gz"
+        ext = {"parquet": "parquet", "arrow": "arrow"}.get(self.format, "jsonl.gz")
         self._final = os.path.join(self.directory, f"{self.prefix}-{k:04d}.{ext}")
         self._tmp = self._final + f".tmp-{os.getpid()}"
         if self.format == "parquet":
             self._writer = pq.ParquetWriter(
                 self._tmp, schema, compression=self.compression, use_dictionary=self.use_dictionary
             )
+        elif self.format == "arrow":  # an IPC file: buffers as they are (intermediate data, read back once)
+            self._fh = pa.OSFile(self._tmp, "wb")
+            self._writer = pa.ipc.new_file(self._fh, schema)
         else:
             self._fh = gzip.open(self._tmp, "wb", compresslevel=3)
         self._schema = schema
@@ -106,7 +109,7 @@ class ShardWriter:
                 self._open(table.schema)
             room = self.max_rows - self._rows
             part = table.slice(start, room)
-            if self.format == "parquet":
+            if self.format in ("parquet", "arrow"):
                 self._writer.write_table(part)
             else:
                 self._fh.write(_to_jsonl(part))
