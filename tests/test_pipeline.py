@@ -198,3 +198,23 @@ def test_overwrite_never_deletes_a_foreign_folder(real_docs, tmp_path):
     with pytest.raises(RunExistsError, match="not a winnow run"):
         Pipeline([Length()]).run(p, str(precious), workers=1, overwrite=True)
     assert (precious / "thesis.tex").read_text() == "years of work"
+
+
+def test_stage_data_ipc_and_earlier_parquet_read_in_order(tmp_path):
+    """Stage data is written as Arrow IPC (memory-mapped back) and read in batches of at most
+    ``batch_rows``; a folder left by an earlier version (Parquet) reads the same rows."""
+    import pyarrow as pa
+
+    from winnow.core.io.writers import ShardWriter
+    from winnow.core.pipeline.runner import read_stage_data
+
+    t = pa.table({"id": [str(i) for i in range(25)], "text": [f"doc {i}" for i in range(25)]})
+    for fmt in ("arrow", "parquet"):
+        d = tmp_path / fmt
+        w = ShardWriter(str(d), "t00003", max_rows=10, format=fmt)
+        w.write(t)
+        assert [p.rsplit(".", 1)[1] for p in w.close()] == [fmt] * 3
+        got = list(read_stage_data(str(d), 3, batch_rows=4))
+        assert max(b.num_rows for b in got) <= 4
+        assert pa.concat_tables(got).column("id").to_pylist() == t.column("id").to_pylist()
+        assert list(read_stage_data(str(d), 4, batch_rows=4)) == []
