@@ -16,7 +16,7 @@ typographic quotes, accents, Cyrillic or Arabic. Here each code point U+0080–U
   be the second half of a canonical composition or a Hangul jamo (NFKC may join them with a
   neighbour), mappings holding digits, and whatever the five contexts disagree on.
 
-The table is built on first use (about 0.7 s), cached per pyarrow version next to the compiled
+The table is built on first use (about 0.7 s), cached per pyarrow and Python version next to the compiled
 kernels and loaded with ``allow_pickle=False``; ``make`` builds it with the kernel warm-up. A
 word hashes identically whichever path it takes (tested against the reference on random text
 drawn from the whole plane).
@@ -32,6 +32,7 @@ drawn from the whole plane).
 from __future__ import annotations
 
 import os
+import sys
 import unicodedata
 
 import numpy as np
@@ -110,7 +111,8 @@ def _cache_path() -> str:
 
     from winnow.core.text.kernels import CACHE_DIR
 
-    return os.path.join(CACHE_DIR, f"word_chars-v{VERSION}-pyarrow{pa.__version__}.npz")
+    py = "%d%d" % sys.version_info[:2]  # Python's unicodedata decides the exclusions
+    return os.path.join(CACHE_DIR, f"word_chars-v{VERSION}-pyarrow{pa.__version__}-py{py}.npz")
 
 
 def _load(path: str):
