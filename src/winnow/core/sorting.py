@@ -23,9 +23,7 @@ def unique_sorted(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x).ravel()
     lo, span = _dense_span(x)
     if span:
-        seen = np.zeros(span, bool)
-        seen[x - lo] = True
-        return (np.flatnonzero(seen) + lo).astype(x.dtype)
+        return (np.flatnonzero(_presence(x, lo, span)) + lo).astype(x.dtype)
     s = np.sort(x)
     if len(s) < 2:
         return s
@@ -44,18 +42,25 @@ def _dense_span(x: np.ndarray) -> tuple[int, int]:
     return (lo, hi - lo + 1) if hi - lo + 1 <= 4 * len(x) else (0, 0)
 
 
+def _presence(x: np.ndarray, lo: int, span: int) -> np.ndarray:
+    """``seen[v - lo]``: whether value ``v`` occurs in ``x`` (a dense range, see :func:`_dense_span`)."""
+    seen = np.zeros(span, bool)
+    seen[x - lo] = True
+    return seen
+
+
 def unique_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(u, inverse, first)``: the sorted distinct values ``u`` of ``x``, the position in ``u``
     of every element (``u[inverse] == x``) and, for every value, the index of one element of
-    ``x`` holding it (not necessarily the first). One unstable ``argsort`` instead of
-    ``np.unique(..., return_index=True)``'s stable one plus a ``searchsorted``."""
+    ``x`` holding it (not necessarily the first). Dense integers need no sort; others one
+    unstable ``argsort`` instead of ``np.unique(..., return_index=True)``'s stable one plus a
+    ``searchsorted``."""
     x = np.asarray(x).ravel()
     if len(x) == 0:
         return x.copy(), np.zeros(0, np.int64), np.zeros(0, np.int64)
     lo, span = _dense_span(x)
     if span:  # dense integers (ids of a range): a presence table and its running count, no sort
-        seen = np.zeros(span, bool)
-        seen[x - lo] = True
+        seen = _presence(x, lo, span)
         rank = np.cumsum(seen) - 1
         inverse = rank[x - lo]
         u = (np.flatnonzero(seen) + lo).astype(x.dtype)
@@ -82,12 +87,11 @@ def lookup(keys: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.ndar
     [60, 30, 30]
     """
     keys, values, queries = np.asarray(keys), np.asarray(values), np.asarray(queries)
-    if len(keys) and np.issubdtype(keys.dtype, np.integer):
-        lo, span = int(keys[0]), int(keys[-1]) - int(keys[0]) + 1
-        if span <= 4 * len(keys):
-            table = np.empty(span, values.dtype)
-            table[keys - lo] = values
-            return table[queries - lo]
+    lo, span = _dense_span(keys)
+    if span:
+        table = np.empty(span, values.dtype)
+        table[keys - lo] = values
+        return table[queries - lo]
     return values[np.searchsorted(keys, queries)]
 
 

@@ -154,16 +154,20 @@ class Tokens:
 
 
 def string_buffers(texts) -> tuple[np.ndarray, np.ndarray]:
-    """(UTF-8 bytes, offsets) of a string array without copying the text; nulls are empty."""
+    """(UTF-8 bytes, offsets) of a string array without copying the text; nulls are empty.
+    Binary arrays give their bytes as they are."""
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks() if texts.num_chunks != 1 else texts.chunk(0)
     if not isinstance(texts, pa.Array):
         texts = pa.array(list(texts), pa.string())
-    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
-        texts = pc.cast(texts, pa.string())  # null, dictionary or binary columns
-    odt = np.int64 if pa.types.is_large_string(texts.type) else np.int32
+    t = texts.type
+    if not (
+        pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t)
+    ):
+        texts = pc.cast(texts, pa.string())  # null or dictionary columns
+    odt = np.int64 if pa.types.is_large_string(texts.type) or pa.types.is_large_binary(texts.type) else np.int32
     if texts.null_count:
-        texts = pc.fill_null(texts, "")
+        texts = pc.fill_null(texts, pa.scalar("", pa.string()).cast(texts.type))
     n = len(texts)
     bufs = texts.buffers()
     offsets = np.frombuffer(bufs[1], dtype=odt, count=n + 1, offset=texts.offset * np.dtype(odt).itemsize)

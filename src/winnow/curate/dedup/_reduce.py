@@ -180,14 +180,8 @@ def shuffle_keys(
             tb = tb.append_column("gid", pa.array(np.arange(off, off + tb.num_rows, dtype=np.int64)))
             off += tb.num_rows
             tb, part = part_fn(tb, parts)
-            if not tb.num_rows:
-                continue
-            order = group_order(part)
-            ps = part[order]
-            tb = tb.take(pa.array(order))
-            cuts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1], True])
-            for a, b in zip(cuts[:-1], cuts[1:]):
-                buf.setdefault(int(ps[a]), []).append(tb.slice(a, b - a))
+            for q, rows in group_slices(tb, part):
+                buf.setdefault(q, []).append(rows)
             n += tb.num_rows
     for q, tabs in buf.items():
         write_parquet_atomic(pa.concat_tables(tabs).combine_chunks(), os.path.join(out_dir, f"p{q:04d}-{tag}.parquet"))
@@ -197,13 +191,23 @@ def shuffle_keys(
 def write_by_part(tb: pa.Table, pattern: str) -> None:
     """Rows of ``tb`` to one file per value of its ``part`` column (``pattern.format(part)``)."""
     part = np.asarray(tb.column("part").to_numpy())
-    tb = tb.drop_columns(["part"])
-    order = group_order(part)
-    ps = part[order]
-    tb = tb.take(pa.array(order))
-    cuts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1], True])
-    for a, b in zip(cuts[:-1], cuts[1:]):
-        write_parquet_atomic(tb.slice(a, b - a), pattern.format(int(ps[a])))
+    for q, rows in group_slices(tb.drop_columns(["part"]), part):
+        write_parquet_atomic(rows, pattern.format(q))
+
+
+def group_slices(table: pa.Table, group: np.ndarray, *, grouped: bool = False):
+    """``(group, rows)`` for every distinct value of ``group`` (one per row of ``table``), in
+    increasing order, each group's rows in their order: one stable reordering copy of the
+    table, slices of it after (``grouped``: the rows already come group by group, no copy)."""
+    g = np.asarray(group)
+    if not grouped:
+        order = group_order(g)
+        g = g[order]
+        table = table.take(pa.array(order))
+    table = table.combine_chunks()
+    cuts = np.flatnonzero(np.r_[True, g[1:] != g[:-1], True]) if len(g) else np.zeros(1, np.int64)
+    for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+        yield int(g[a]), table.slice(a, b - a)
 
 
 def write_groups(path: str, table: pa.Table, group: np.ndarray, *, grouped: bool = False) -> None:
@@ -213,21 +217,13 @@ def write_groups(path: str, table: pa.Table, group: np.ndarray, *, grouped: bool
     reordering copy)."""
     import json
 
-    if grouped:
-        g = np.asarray(group)
-        table = table.combine_chunks()
-    else:
-        order = group_order(group)
-        g = np.asarray(group)[order]
-        table = table.take(pa.array(order)).combine_chunks()
-    cuts = np.flatnonzero(np.r_[True, g[1:] != g[:-1], True]) if len(g) else np.zeros(1, np.int64)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
     groups = []
     with pa.OSFile(tmp, "wb") as fh, pa.ipc.new_file(fh, table.schema) as w:
-        for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
-            w.write_batch(table.slice(a, b - a).combine_chunks().to_batches()[0])
-            groups.append(int(g[a]))
+        for g, rows in group_slices(table, group, grouped=grouped):
+            w.write_batch(rows.to_batches()[0])
+            groups.append(g)
     os.replace(tmp, path)
     with open(tmp, "w") as fh:
         json.dump(groups, fh)

@@ -27,13 +27,14 @@ def dedup(
     ),
     rows: Optional[int] = typer.Option(None, help="minhash: rows (MinHash values) per band (default: chosen)."),
     preset: Optional[str] = typer.Option(None, help="minhash: named banding instead: fineweb (14 bands × 8 rows)."),
-    clustering: str = typer.Option(
-        "correlation",
-        help="minhash: correlation (centres refined: a document joins a cluster when it matches ≥ 1/3 of it), "
-        "center (no chains: each dropped document matches its kept one) or components (union-find, FineWeb).",
+    clustering: Optional[str] = typer.Option(
+        None,
+        help="minhash: correlation (default; centres refined: a document joins a cluster when it matches ≥ 1/3 "
+        "of it), center (no chains: each dropped document matches its kept one) or components (union-find, FineWeb).",
     ),
-    join_fraction: float = typer.Option(
-        1 / 3, help="minhash, correlation: share of a cluster's other members a document must match to join it."
+    join_fraction: Optional[float] = typer.Option(
+        None,
+        help="minhash, correlation: share of a cluster's other members a document must match to join it (default 1/3).",
     ),
     lowercase: bool = typer.Option(False, help="exact: lower-case before hashing."),
     punctuation: bool = typer.Option(False, help="exact: ignore punctuation."),
@@ -68,10 +69,12 @@ def dedup(
                 "bands": bands,
                 "rows": rows,
                 "preset": preset,
-                "clustering": clustering,
-                "join_fraction": join_fraction,
             }
         }
+        # left out when not given: the step's own defaults apply
+        spec["minhash_dedup"].update(
+            {k: v for k, v in (("clustering", clustering), ("join_fraction", join_fraction)) if v is not None}
+        )
     elif method == "semantic":
         spec = {"semantic_dedup": {"eps": eps, "embedder": embedder, "n_clusters": n_clusters}}
     else:

@@ -520,11 +520,10 @@ def component_roots(
 def _packed_u32(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(flat values, count per row) of a binary column whose values are packed little-endian
     uint32 arrays (the map's ``sh`` column), without copying."""
-    odt = np.dtype(np.int64 if pa.types.is_large_binary(col.type) else np.int32)
-    bufs = col.buffers()
-    offs = np.frombuffer(bufs[1], odt, count=len(col) + 1, offset=col.offset * odt.itemsize).astype(np.int64)
-    data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
-    return data[offs[0] : offs[-1]].view("<u4"), np.diff(offs) // 4
+    from winnow.core.text.byte_tokens import string_buffers
+
+    data, offs = string_buffers(col)
+    return data.view("<u4"), np.diff(offs) // 4
 
 
 def _take_lists(col: pa.ListArray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
