@@ -3,6 +3,7 @@ brute-force references, and reduce decisions independent of how rows are split i
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -305,6 +306,24 @@ def test_word_chars_table_is_the_reference_and_the_cache_is_fresh():
     k = int(kind[ord("Ж")])
     assert bytes(pool[k : k + int(lens[ord("Ж")])]).decode() == "ж"
     assert (kind >= 0).sum() > 40_000  # most of the plane takes the compiled path
+
+
+def test_word_chars_cache_is_built_saved_and_a_damaged_file_rebuilt(tmp_path, monkeypatch):
+    """First use builds the table and saves it; the next process loads it; a damaged file is
+    rebuilt, not trusted."""
+    from winnow.core.text import word_chars
+
+    path = str(tmp_path / "word_chars.npz")
+    monkeypatch.setattr(word_chars, "_cache_path", lambda: path)
+    monkeypatch.setattr(word_chars, "_TABLE", [])
+    built = word_chars.table()
+    assert os.path.exists(path)
+    assert all((x == y).all() for x, y in zip(word_chars._load(path), built))
+    np.savez(path, kind=built[0][:10], lens=built[1], pool=built[2])  # wrong shape
+    assert word_chars._load(path) is None
+    monkeypatch.setattr(word_chars, "_TABLE", [])
+    assert all((x == y).all() for x, y in zip(word_chars.table(), built))
+    assert word_chars._load(path) is not None  # rewritten
 
 
 def test_word_hash_is_the_same_on_both_paths_and_normalises():
