@@ -328,7 +328,8 @@ def _ngrams(vals, offs, n, P, out):
             k += 1
             continue
         # every window of the document at once, one mixing round per position j: the inner
-        # loops are plain array arithmetic that compiles to SIMD (14x one window at a time)
+        # loops are plain array arithmetic that compiles to SIMD (4x one window at a time on
+        # corpus text: benchmarks/dedup/bench_kernels.py)
         cnt = L - n + 1
         x = out[k : k + cnt]
         x[:] = np.uint64(n)
