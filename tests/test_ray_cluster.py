@@ -96,7 +96,23 @@ def assert_same_rows(local: RunResult, ray: RunResult) -> None:
     assert _counts(ray.manifest) == _counts(local.manifest)
     assert ray.kept().equals(local.kept())  # same rows, same order
     order = [("step", "ascending"), ("id", "ascending")]
-    assert ray.rejects().sort_by(order).equals(local.rejects().sort_by(order))
+    a, b = ray.rejects().sort_by(order), local.rejects().sort_by(order)
+    assert a.equals(b), _table_diff(a, b)
+
+
+def _table_diff(a, b) -> str:
+    """Which columns differ, and the first differing row of each (to read a failure from CI)."""
+    if a.schema != b.schema:
+        return f"schemas differ:\n{a.schema}\n---\n{b.schema}"
+    out = []
+    for name in a.column_names:
+        x, y = a.column(name).to_pylist(), b.column(name).to_pylist()
+        bad = [i for i, (u, v) in enumerate(zip(x, y)) if u != v]
+        if bad:
+            i = bad[0]
+            key = (a.column("step")[i].as_py(), a.column("id")[i].as_py())
+            out.append(f"{name}: {len(bad)} rows differ, first at {key}: {str(x[i])[:200]!r} != {str(y[i])[:200]!r}")
+    return "; ".join(out) or "same values, different chunk types"
 
 
 # the demo's filters and both dedup steps, without the fastText model (loaded by every worker)

@@ -89,15 +89,16 @@ class Pool:
 def word_counts(texts: list[str]) -> np.ndarray:
     """Whitespace-separated words per text (the default token count of a pool).
 
-    >>> word_counts(["a b c", "d  e"]).tolist()
-    [3, 2]
+    >>> word_counts(["a b c", "d  e", " f \\n"]).tolist()
+    [3, 2, 1]
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
+
+    from winnow.core.text.whitespace import count_words
 
     if not texts:
         return np.zeros(0, np.int64)
-    return np.asarray(pc.list_value_length(pc.utf8_split_whitespace(pa.array(texts, pa.string()))), dtype=np.int64)
+    return count_words(pa.array(texts, pa.string()))
 
 
 def as_pool(data: Any, name: str = "pool") -> Pool:

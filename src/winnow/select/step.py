@@ -33,6 +33,7 @@ from pydantic import Field, field_validator
 
 from winnow.core.pipeline.registry import register_step
 from winnow.core.pipeline.step import GlobalStep
+from winnow.core.text.whitespace import count_words
 
 _ROW_LOCAL = ("random", "topk", "threshold")
 
@@ -86,7 +87,7 @@ class Select(GlobalStep):
         if "n_tokens" in table.column_names:
             cols["n_tokens"] = pc.cast(table.column("n_tokens"), pa.int64())
         elif "text" in table.column_names:
-            cols["n_tokens"] = pc.cast(pc.list_value_length(pc.utf8_split_whitespace(table.column("text"))), pa.int64())
+            cols["n_tokens"] = pa.array(count_words(table.column("text")))
         if self.method == "random":
             from winnow.select.strategies import id_uniform
 

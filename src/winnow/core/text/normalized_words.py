@@ -100,6 +100,8 @@ def tokens(norm: pa.Array, *, ascii: bool = False) -> tuple[pa.Array, np.ndarray
 
     ``ascii=True`` splits on ASCII whitespace only (faster; tokens may still contain Unicode
     spaces — :func:`word_tokens` re-splits its distinct tokens with the Unicode rule)."""
+    # (trimmed first, so no text ends in a separator: pyarrow's read past the end cannot happen,
+    # see winnow.core.text.whitespace)
     lists = pc.ascii_split_whitespace(norm) if ascii else pc.utf8_split_whitespace(pc.utf8_trim_whitespace(norm))
     if isinstance(lists, pa.ChunkedArray):
         lists = lists.combine_chunks()

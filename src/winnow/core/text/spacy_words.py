@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from numba import njit
 
 from winnow.core.text.hashing import GOLDEN, NGRAM_STEP, splitmix64
+from winnow.core.text.whitespace import split_whitespace
 
 # Line breaks of Python's str.splitlines (\r\n first so it becomes one break).
 _LINEBREAKS = r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x{85}\x{2028}\x{2029}]"
@@ -226,7 +227,7 @@ def words(text: pa.Array) -> pa.Array:
 
 def whitespace_chunks(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Non-empty whitespace-separated chunks of each text and the row of each."""
-    ch, parents = flat(pc.utf8_split_whitespace(text))
+    ch, parents = flat(split_whitespace(text))
     nonempty = pc.not_equal(ch, "")
     ch = ch.filter(nonempty)
     parents = parents[nonempty.to_numpy(zero_copy_only=False)]
@@ -463,7 +464,7 @@ def _chunk_tokens(ch: pa.Array) -> tuple[pa.Array, np.ndarray]:
     split = punct | cl | inf
     piece_chunk = np.repeat(np.arange(len(ch)), 3)
     if split.any():
-        toks = pc.utf8_split_whitespace(pieces)
+        toks = split_whitespace(pieces)
         tok_vals = pc.list_flatten(toks)
         tok_piece = pc.list_parent_indices(toks).to_numpy(zero_copy_only=False)
     else:
