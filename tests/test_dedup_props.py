@@ -292,6 +292,24 @@ def test_word_token_hashes_equal_the_arrow_reference(texts):
     assert h.tolist() == ref.tolist()
 
 
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["a\u0301b c d\u0301", "x", "y\u0653z"],  # every placeholder one word: written in place
+        ["ab😀cd e", "😀", "f\u0301 g", "", "h"],  # two words, none, one: the expanded copy
+        ["😀 😀", "q", "😀"],  # placeholders that vanish at the ends of documents
+    ],
+)
+def test_placeholder_words_in_place_and_expanded(texts):
+    from winnow.core.text.normalized_words import hash_words, word_token_hashes, word_tokens
+
+    arr = pa.array(texts, pa.string())
+    h, off = word_token_hashes(arr, seed=1)
+    idx, vocab, ref_off = word_tokens(arr)
+    ref = hash_words(vocab, seed=1)[idx] if len(idx) else np.zeros(0, np.uint64)
+    assert off.tolist() == ref_off.tolist() and h.tolist() == ref.tolist()
+
+
 def test_word_chars_table_is_the_reference_and_the_cache_is_fresh():
     """The cached character table equals one built now from the reference (a stale or damaged
     cache would change words), and it classes the characters the pass relies on."""

@@ -34,8 +34,8 @@ Example:
     >>> data = np.frombuffer("Hello, World 42!hello world 7 café".encode(), np.uint8)
     >>> offs = np.array([0, 16, 35], np.int64)
     >>> h, ph, a, b, counts = word_slots(data, offs, 0)
-    >>> counts.tolist(), bool((h[:3] == h[3:6]).all()), ph.tolist()
-    ([3, 4], True, [-1, -1, -1, -1, -1, -1, 0])
+    >>> counts.tolist(), bool((h[:3] == h[3:6]).all()), ph.tolist()  # "café": a placeholder in slot 6
+    ([3, 4], True, [6])
 """
 
 from __future__ import annotations
@@ -116,24 +116,23 @@ def _finish(h, length, seed):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _end_word(h, ln, special, start, end, seed, k, p, slot_hash, slot_ph, ph_start, ph_end):
+def _end_word(h, ln, special, start, end, seed, k, p, slot_hash, ph_slot, ph_start, ph_end):
     """Close the word ``data[start:end]``: a hashed slot, a placeholder slot (it held bytes this
     pass does not normalise) or nothing (empty). Returns the new (slot, placeholder) counts."""
     if special:
         slot_hash[k] = 0
-        slot_ph[k] = p
+        ph_slot[p] = k
         ph_start[p] = start
         ph_end[p] = end
         return k + 1, p + 1
     if ln:
         slot_hash[k] = _finish(h, ln, seed)
-        slot_ph[k] = -1
         return k + 1, p
     return k, p
 
 
 @njit(cache=True, nogil=True)
-def _word_pass(data, offs, tab, ukind, ulen, upool, seed, counts, slot_hash, slot_ph, ph_start, ph_end):
+def _word_pass(data, offs, tab, ukind, ulen, upool, seed, counts, slot_hash, ph_slot, ph_start, ph_end):
     """One scan of the bytes. Words are maximal runs of characters that are not separators
     (ASCII whitespace, punctuation and symbols; the characters ``ukind`` marks ``-1``). ASCII
     letters and digits are normalised here, and so is every 2- or 3-byte character with a
@@ -187,14 +186,13 @@ def _word_pass(data, offs, tab, ukind, ulen, upool, seed, counts, slot_hash, slo
                 # loop (even inlined) made the pass 3x slower — it is used for the last word only
                 if special:
                     slot_hash[k] = 0
-                    slot_ph[k] = p
+                    ph_slot[p] = k
                     ph_start[p] = start
                     ph_end[p] = i
                     p += 1
                     k += 1
                 elif ln:
                     slot_hash[k] = _finish(h, ln, seed)
-                    slot_ph[k] = -1
                     k += 1
                 h = _FNV_OFFSET
                 ln = 0
@@ -209,7 +207,7 @@ def _word_pass(data, offs, tab, ukind, ulen, upool, seed, counts, slot_hash, slo
             else:
                 special = True
             i += step
-        k, p = _end_word(h, ln, special, start, e, seed, k, p, slot_hash, slot_ph, ph_start, ph_end)
+        k, p = _end_word(h, ln, special, start, e, seed, k, p, slot_hash, ph_slot, ph_start, ph_end)
         counts[d] = k - k0
     return k, p
 
@@ -226,9 +224,10 @@ def word_slots(data: np.ndarray, offs: np.ndarray, seed: int = 0, chars=None):
         chars: ``(kind, lens, pool)`` of :func:`winnow.core.text.word_chars.table` — what each
             2- or 3-byte character does in a word; None: only ASCII is normalised here.
     Returns:
-        ``(slot_hash, slot_ph, ph_start, ph_end, counts)``: per slot the word hash (words this
-        pass normalised) or the index of a placeholder (``slot_ph >= 0``) whose bytes
-        ``data[ph_start:ph_end]`` still need Unicode normalisation; ``counts`` = slots per document.
+        ``(slot_hash, ph_slot, ph_start, ph_end, counts)``: per slot the word hash (words this
+        pass normalised; 0 in a placeholder's slot), per placeholder its slot and the bytes
+        ``data[ph_start:ph_end]`` that still need Unicode normalisation; ``counts`` = slots per
+        document. (Placeholders are few: one slot array is written, not a second per-slot one.)
     """
     n = len(offs) - 1
     counts = np.zeros(n, np.int64)
@@ -236,55 +235,58 @@ def word_slots(data: np.ndarray, offs: np.ndarray, seed: int = 0, chars=None):
     # np.empty only reserves address space; pages never written are never touched.
     cap = (int(offs[-1] - offs[0]) + n) // 2 + 1
     slot_hash = np.empty(cap, np.uint64)
-    slot_ph = np.empty(cap, np.int64)
+    ph_slot = np.empty(cap, np.int64)
     ph_start = np.empty(cap, np.int64)
     ph_end = np.empty(cap, np.int64)
     kind, lens, pool = _NO_CHARS if chars is None else chars
     total, nph = _word_pass(
-        data, offs, _TAB, kind, lens, pool, np.uint64(seed), counts, slot_hash, slot_ph, ph_start, ph_end
+        data, offs, _TAB, kind, lens, pool, np.uint64(seed), counts, slot_hash, ph_slot, ph_start, ph_end
     )
-    return slot_hash[:total], slot_ph[:total], ph_start[:nph], ph_end[:nph], counts
+    return slot_hash[:total], ph_slot[:nph], ph_start[:nph], ph_end[:nph], counts
 
 
 @njit(cache=True, nogil=True)
-def _expand(slot_hash, slot_ph, ph_first, ph_n, word_hash, slot_off, out, out_off):
+def _expand(slot_hash, ph_slot, ph_first, ph_n, word_hash, out):
     k = 0
-    d = 0
-    out_off[0] = 0
-    for sl in range(len(slot_hash)):
-        while slot_off[d + 1] <= sl:
-            d += 1
-            out_off[d] = k
-        p = slot_ph[sl]
-        if p < 0:
-            out[k] = slot_hash[sl]
+    prev = 0
+    for p in range(len(ph_slot)):
+        s = ph_slot[p]
+        out[k : k + s - prev] = slot_hash[prev:s]
+        k += s - prev
+        f = ph_first[p]
+        for j in range(ph_n[p]):
+            out[k] = word_hash[f + j]
             k += 1
-        else:
-            f = ph_first[p]
-            for j in range(ph_n[p]):
-                out[k] = word_hash[f + j]
-                k += 1
-    for dd in range(d + 1, len(out_off)):
-        out_off[dd] = k
-    return k
+        prev = s + 1
+    out[k : k + len(slot_hash) - prev] = slot_hash[prev:]
 
 
-def expand_slots(slot_hash, slot_ph, slot_off, ph_first, ph_n, word_hash):
-    """Replace every placeholder slot ``p`` by its ``ph_n[p]`` words
-    ``word_hash[ph_first[p]:ph_first[p] + ph_n[p]]``: (flat hashes, per-document offsets)."""
+def expand_slots(slot_hash, slot_off, ph_slot, ph_first, ph_n, word_hash):
+    """Replace every placeholder ``p`` (in slot ``ph_slot[p]``) by its ``ph_n[p]`` words
+    ``word_hash[ph_first[p]:ph_first[p] + ph_n[p]]``: (flat hashes, per-document offsets).
+    When every placeholder is one word (the usual case) the words are written into
+    ``slot_hash`` in place, which is returned with ``slot_off``.
+
+        >>> h, off = expand_slots(np.array([7, 0, 9, 0], np.uint64), np.array([0, 2, 4]),
+        ...                       np.array([1, 3]), np.array([0, 1]), np.array([1, 2]),
+        ...                       np.array([5, 6, 8], np.uint64))
+        >>> h.tolist(), off.tolist()
+        ([7, 5, 9, 6, 8], [0, 2, 5])
+    """
+    ph_slot = np.ascontiguousarray(ph_slot, np.int64)
+    ph_first = np.ascontiguousarray(ph_first, np.int64)
+    ph_n = np.ascontiguousarray(ph_n, np.int64)
+    word_hash = np.ascontiguousarray(word_hash, np.uint64)
+    if np.all(ph_n == 1):
+        slot_hash[ph_slot] = word_hash[ph_first]
+        return slot_hash, slot_off
     out = np.empty(len(slot_hash) - len(ph_n) + int(np.sum(ph_n)), np.uint64)
-    out_off = np.zeros(len(slot_off), np.int64)
-    if len(slot_hash):
-        _expand(
-            slot_hash,
-            slot_ph,
-            np.ascontiguousarray(ph_first, np.int64),
-            np.ascontiguousarray(ph_n, np.int64),
-            np.ascontiguousarray(word_hash, np.uint64),
-            slot_off,
-            out,
-            out_off,
-        )
+    _expand(slot_hash, ph_slot, ph_first, ph_n, word_hash, out)
+    doc = np.searchsorted(slot_off, ph_slot, side="right") - 1  # the document of each placeholder
+    grow = np.bincount(doc, weights=ph_n - 1, minlength=len(slot_off) - 1).astype(np.int64)
+    out_off = slot_off.copy()
+    np.cumsum(grow, out=grow)
+    out_off[1:] += grow
     return out, out_off
 
 

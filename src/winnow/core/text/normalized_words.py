@@ -215,7 +215,7 @@ def word_token_hashes(text, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     data, offs = string_buffers(text)
-    slot_hash, slot_ph, ph_start, ph_end, counts = word_slots(data, offs, seed, word_chars.table())
+    slot_hash, ph_slot, ph_start, ph_end, counts = word_slots(data, offs, seed, word_chars.table())
     slot_off = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(counts, out=slot_off[1:])
     if len(ph_start) == 0:
@@ -231,7 +231,7 @@ def word_token_hashes(text, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     ridx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
     nsub, first, widx, vocab = _raw_to_words(enc.dictionary)
     wh = hash_words(vocab, seed)[widx] if len(widx) else np.zeros(0, np.uint64)  # words in piece order
-    return expand_slots(slot_hash, slot_ph, slot_off, first[ridx], nsub[ridx], wh)
+    return expand_slots(slot_hash, slot_off, ph_slot, first[ridx], nsub[ridx], wh)
 
 
 def codepoints(norm: pa.Array) -> tuple[np.ndarray, np.ndarray]:
