@@ -313,15 +313,15 @@ def _simple_kinds(data, offs, special, pre_tab, suf_tab, out):
                 j += 1
             elif c >= 0xC0:  # a multi-byte character: plain unless a rule looks at it
                 lower = False
-                if c < 0xE0:
+                n = 2 if c < 0xE0 else 3 if c < 0xF0 else 4
+                if j + n > e:  # cut short (invalid UTF-8): the rules decide, no byte past the chunk is read
+                    break
+                if n == 2:
                     cp = ((c & 0x1F) << 6) | (data[j + 1] & 0x3F)
-                    n = 2
-                elif c < 0xF0:
+                elif n == 3:
                     cp = ((c & 0x0F) << 12) | ((data[j + 1] & 0x3F) << 6) | (data[j + 2] & 0x3F)
-                    n = 3
                 else:
                     cp = 0x10000
-                    n = 4
                 if cp < 0x10000 and special[cp]:
                     break
                 j += n
