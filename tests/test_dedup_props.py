@@ -310,6 +310,17 @@ def test_placeholder_words_in_place_and_expanded(texts):
     assert off.tolist() == ref_off.tolist() and h.tolist() == ref.tolist()
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sampled_from([0, 1, 2047, 2048, 2**33 + 5, 2**63, 2**64 - 1]) | st.integers(0, 2**64 - 1), max_size=300)
+)
+def test_argsort_u64_is_numpys_stable_argsort(keys):
+    from winnow.core.text.kernels import argsort_u64
+
+    x = np.array(keys, np.uint64)
+    assert argsort_u64(x).tolist() == np.argsort(x, kind="stable").tolist()
+
+
 def test_word_chars_table_is_the_reference_and_the_cache_is_fresh():
     """The cached character table equals one built now from the reference (a stale or damaged
     cache would change words), and it classes the characters the pass relies on."""

@@ -914,6 +914,8 @@ def _buckets(split_dir: str, q: int, parts: int, memb_dir: str, local_dir: str) 
     ``(gid, bucket)`` (bucket numbers unique over partitions) and, per candidate, the smallest
     gid it is linked to here, its shingle count and its memberships here (``local``: the input
     of the global union-find)."""
+    from winnow.core.text.kernels import argsort_u64
+
     tb = read_partition(split_dir, q)
     empty = np.zeros(0, np.int64)
     gid = h = band = nsh = empty
@@ -923,7 +925,8 @@ def _buckets(split_dir: str, q: int, parts: int, memb_dir: str, local_dir: str) 
         h = np.asarray(tb.column("h").to_numpy())
         nsh = np.asarray(tb.column("nsh").to_numpy(), np.int64)
     del tb
-    order = np.argsort(h)  # one 64-bit key: equal hashes of different bands (2⁻⁶⁴) are split below
+    # one 64-bit key, radix-sorted (stable); equal hashes of different bands (2⁻⁶⁴) are split below
+    order = argsort_u64(h)
     if len(h) > 1:
         hs, bs = h[order], band[order]
         if ((hs[1:] == hs[:-1]) & (bs[1:] != bs[:-1])).any():
