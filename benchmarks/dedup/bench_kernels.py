@@ -4,6 +4,7 @@ here as the baseline), on the same inputs, one process, best of 3 (CPU seconds):
 * ``np.unique`` vs :func:`winnow.core.sorting.unique_sorted` (4M int64 keys, 1M repeated);
 * ``np.unique(axis=0, return_index=True)`` vs one ``argsort`` of the first column (2M rows);
 * stable int64 ``argsort`` vs :func:`~winnow.core.sorting.group_order` (4.6M group numbers < 60);
+* ``np.argsort`` vs :func:`~winnow.core.text.kernels.argsort_u64` (4.6M band hashes, fourth session);
 * the exact Jaccard test: the previous merge (early exit every 256 steps) vs
   :func:`~winnow.core.text.kernels.jaccard_at_least`, on pairs of corpus-1 documents and their
   near-copies (3 % of words dropped) plus unrelated pairs;
@@ -168,6 +169,12 @@ def main() -> None:
     t0, r0 = best(lambda: np.argsort(g, kind="stable"))
     t1, r1 = best(lambda: group_order(g))
     row("stable order of 4.6M group numbers", t0, t1, bool((r0 == r1).all()))
+
+    h = rng.integers(0, 2**63, 4_600_000).astype(np.uint64) * np.uint64(2) + np.uint64(1)
+    h[:1_000_000] = h[1_000_000:2_000_000]  # bucket members share a band hash
+    t0, r0 = best(lambda: np.argsort(h))
+    t1, r1 = best(lambda: K.argsort_u64(h))
+    row("argsort of 4.6M 64-bit band hashes", t0, t1, bool((h[r0] == h[r1]).all()))
 
     files = sorted(glob.glob(os.path.join(a.corpus, "*.jsonl")))
     opts = pj.ReadOptions(block_size=64 << 20)
