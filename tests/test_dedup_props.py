@@ -421,13 +421,14 @@ def test_jaccard_at_least_equals_exact_test(pairs, thr):
 @pytest.mark.parametrize("thr", [0.5, 0.7, 0.8, 0.9])
 def test_jaccard_at_least_at_the_boundary(thr):
     """Pairs whose intersection is the smallest passing count, or one less, for set sizes
-    around the kernel's 16-step blocks, with the shared and private elements interleaved,
-    leading or trailing (where the early exits decide): the answer equals the exact test."""
+    around the kernel's 16-step blocks and its four quarters (4 × 16), with the shared and
+    private elements interleaved, leading or trailing (where the early exits decide): the
+    answer equals the exact test."""
     from winnow.core.text.kernels import jaccard_at_least
 
     rng = np.random.default_rng(int(thr * 10))
     sets, want = [], []
-    for la in (1, 2, 15, 16, 17, 33, 100, 257):
+    for la in (1, 2, 3, 4, 5, 15, 16, 17, 33, 63, 64, 65, 100, 257):
         for lb in (la, la + 1, int(la / thr)):
             for dc in (0, -1):
                 c = next((c for c in range(min(la, lb) + 1) if c >= thr * (la + lb - c)), min(la, lb)) + dc
