@@ -10,6 +10,7 @@ here as the baseline), on the same inputs, one process, best of 3 (CPU seconds):
   near-copies (3 % of words dropped) plus unrelated pairs;
 * word hashes: the ASCII-only compiled pass (every other word through Arrow) vs the pass with
   the :mod:`~winnow.core.text.word_chars` table, on corpus-1 text;
+* the exact Jaccard test again: one blocked merge (third session) vs four merges side by side;
 * n-gram shingles: one window at a time vs :func:`~winnow.core.text.kernels.ngram_shingles`;
 * per-document sort of 32-bit sets: 11-bit radix passes vs ``sort_unique_u32``;
 * stage data: write, then read + filter + write zstd, as uncompressed Parquet vs Arrow IPC.
@@ -83,6 +84,41 @@ def _jaccard_ok_old(vals, offs, a, b, thr, out):
                 if u < thr * (tot - u):
                     break
         out[p] = ok or c >= thr * (tot - c)
+
+
+# the third session's single blocked merge (fourth session: four merges side by side)
+@njit(cache=False, nogil=True)
+def _jaccard_ok_blocked(vals, starts, ends, a, b, thr, out):
+    for p in range(len(a)):
+        i0, ie = starts[a[p]], ends[a[p]]
+        j0, je = starts[b[p]], ends[b[p]]
+        tot = (ie - i0) + (je - j0)
+        # the smallest intersection c passing c ≥ thr·(tot − c), as the float test decides it
+        need = max(np.int64(0), np.int64(thr * tot / (1.0 + thr)) - 1)
+        while need <= tot and need < thr * (tot - need):
+            need += 1
+        slack = tot - 2 * need  # the symmetric difference |A Δ B| = tot − 2c may not exceed this
+        i, j, c = i0, j0, 0
+        ok = False
+        while True:
+            n = min(ie - i, je - j)  # n merge steps cannot run past either set
+            if n <= 0:
+                break
+            if n > 16:
+                n = 16
+            for _ in range(n):  # branchless merge steps
+                x = vals[i]
+                y = vals[j]
+                c += x == y
+                i += x <= y
+                j += y <= x
+            if c >= need:  # enough already: more matches only help
+                ok = True
+                break
+            # elements passed without a match, plus the surplus of the longer rest, never match
+            if (i - i0) + (j - j0) - 2 * c + abs((ie - i) - (je - j)) > slack:
+                break
+        out[p] = ok or c >= need
 
 
 @njit(cache=False, nogil=True)
@@ -222,6 +258,10 @@ def main() -> None:
     t0, _ = best(lambda: _jaccard_ok_old(v64, offs, pa_, pb_, 0.8, o0))
     t1, o1 = best(lambda: K.jaccard_at_least(v, offs, pa_, pb_, 0.8))
     row(f"Jaccard >= 0.8 of {len(pa_):,} pairs ({o1.mean():.0%} pass)", t0, t1, bool((o0 == o1).all()))
+    st_, en_ = offs[:-1].copy(), offs[1:].copy()
+    _jaccard_ok_blocked(v, st_, en_, pa_[:2], pb_[:2], 0.8, o0[:2])  # compile
+    t0, _ = best(lambda: _jaccard_ok_blocked(v, st_, en_, pa_, pb_, 0.8, o0))
+    row("  one blocked merge vs four side by side", t0, t1, bool((o0 == o1).all()))
 
     # stage data: write, then read + filter + write zstd
     tab = pa.table({"id": pa.array([str(i) for i in range(len(text))]), "text": text})
