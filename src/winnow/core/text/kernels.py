@@ -26,6 +26,7 @@ writable (a read-only install), the cache goes to ``$NUMBA_CACHE_DIR`` if set, e
   sets, and the Jaccard threshold test with early exit (verification).
 * :func:`sort_unique_u32` — each document's sorted distinct 32-bit shingle hashes (a radix sort
   per document), the sets verification merges.
+* :func:`argsort_u64` — a stable radix argsort of 64-bit band hashes (the bucket phase).
 * :func:`graph_centres`, :func:`refine_clusters` — greedy centre clustering of the verified
   similarity graph and its correlation-clustering local search (MinHash's default clustering).
 
@@ -899,7 +900,8 @@ def warm() -> dict:
 
     from winnow.core.text.normalized_words import shingle_hashes
 
-    texts = pa.array(["Hello, World 42! café naïve ﬁne straße", "", "one two three four five six seven"])
+    # (the emoji: placeholders of two words and of none, so the expanded copy is compiled too)
+    texts = pa.array(["Hello, World 42! café naïve ﬁne straße ab😀cd 😀", "", "one two three four five six seven"])
     for t in (texts, pa.array([""]), pa.array(texts.to_pylist(), pa.large_string())):
         for unit in ("word", "char"):
             sh, counts = shingle_hashes(t, ngram=5, unit=unit)
@@ -914,6 +916,7 @@ def warm() -> dict:
     refine_clusters(np.array([0, 1, 3, 4]), np.array([1, 0, 2, 1]), np.array([0, 0, 2]))
     graph_centres(np.array([0, 1, 3, 4]), np.array([1, 0, 2, 1]))
     sort_unique_u32(np.arange(40, 0, -1, dtype=np.uint32), np.array([3, 37]))
+    argsort_u64(np.array([3, 2**63, 1], np.uint64))  # the bucket phase's band hashes
     return {
         k: (sum(d.stats.cache_hits.values()), sum(d.stats.cache_misses.values()))
         for k, d in sorted(dispatchers().items())
