@@ -10,7 +10,8 @@ here as the baseline), on the same inputs, one process, best of 3 (CPU seconds):
   near-copies (3 % of words dropped) plus unrelated pairs;
 * word hashes: the ASCII-only compiled pass (every other word through Arrow) vs the pass with
   the :mod:`~winnow.core.text.word_chars` table, on corpus-1 text;
-* the exact Jaccard test again: one blocked merge (third session) vs four merges side by side;
+* the exact Jaccard test again: one blocked merge (third session) vs four merges side by side,
+  on all those pairs and on the near-copy pairs alone;
 * n-gram shingles: one window at a time vs :func:`~winnow.core.text.kernels.ngram_shingles`;
 * per-document sort of 32-bit sets: 11-bit radix passes vs ``sort_unique_u32``;
 * stage data: write, then read + filter + write zstd, as uncompressed Parquet vs Arrow IPC.
@@ -262,6 +263,10 @@ def main() -> None:
     _jaccard_ok_blocked(v, st_, en_, pa_[:2], pb_[:2], 0.8, o0[:2])  # compile
     t0, _ = best(lambda: _jaccard_ok_blocked(v, st_, en_, pa_, pb_, 0.8, o0))
     row("  one blocked merge vs four side by side", t0, t1, bool((o0 == o1).all()))
+    near_a, near_b = np.arange(d), np.arange(d) + d  # the document vs its near-copy only
+    t0, _ = best(lambda: _jaccard_ok_blocked(v, st_, en_, near_a, near_b, 0.8, o0[:d]))
+    t1, o1 = best(lambda: K.jaccard_at_least(v, offs, near_a, near_b, 0.8))
+    row(f"  same, the {d:,} near-copy pairs only", t0, t1, bool((o0[:d] == o1).all()))
 
     # stage data: write, then read + filter + write zstd
     tab = pa.table({"id": pa.array([str(i) for i in range(len(text))]), "text": text})

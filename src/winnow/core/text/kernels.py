@@ -387,24 +387,24 @@ def minhash(sh: np.ndarray, counts: np.ndarray, a: np.ndarray, b: np.ndarray) ->
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _merge_count(vals, i, ie, j, je):
+    """Common elements of the sorted distinct runs ``vals[i:ie]`` and ``vals[j:je]``: a
+    branchless merge to the end of either."""
+    c = 0
+    while i < ie and j < je:
+        x = vals[i]
+        y = vals[j]
+        c += x == y
+        i += x <= y
+        j += y <= x
+    return c
+
+
 @njit(cache=True, nogil=True)
 def _intersect(vals, offs, a, b, out):
     for p in range(len(a)):
-        i, ie = offs[a[p]], offs[a[p] + 1]
-        j, je = offs[b[p]], offs[b[p] + 1]
-        c = 0
-        while i < ie and j < je:
-            x = vals[i]
-            y = vals[j]
-            if x == y:
-                c += 1
-                i += 1
-                j += 1
-            elif x < y:
-                i += 1
-            else:
-                j += 1
-        out[p] = c
+        out[p] = _merge_count(vals, offs[a[p]], offs[a[p] + 1], offs[b[p]], offs[b[p] + 1])
 
 
 def intersect_sorted(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -501,31 +501,11 @@ def _jaccard_ok(vals, starts, ends, a, b, thr, out):
             ):
                 failed = True
                 break
-        if not ok and not failed:  # a quarter ran out: finish the others one by one
-            while i < a1 and j < b1:
-                x1 = vals[i]
-                y1 = vals[j]
-                c1 += x1 == y1
-                i += x1 <= y1
-                j += y1 <= x1
-            while k < a2 and l < b2:
-                x2 = vals[k]
-                y2 = vals[l]
-                c2 += x2 == y2
-                k += x2 <= y2
-                l += y2 <= x2
-            while m < a3 and q < b3:
-                x3 = vals[m]
-                y3 = vals[q]
-                c3 += x3 == y3
-                m += x3 <= y3
-                q += y3 <= x3
-            while r < ie and s < je:
-                x4 = vals[r]
-                y4 = vals[s]
-                c4 += x4 == y4
-                r += x4 <= y4
-                s += y4 <= x4
+        if not ok and not failed:  # a quarter ran out: finish each one alone
+            c1 += _merge_count(vals, i, a1, j, b1)
+            c2 += _merge_count(vals, k, a2, l, b2)
+            c3 += _merge_count(vals, m, a3, q, b3)
+            c4 += _merge_count(vals, r, ie, s, je)
         out[p] = ok or c1 + c2 + c3 + c4 >= need
 
 

@@ -43,23 +43,24 @@ def with_readable_end(arr: pa.Array) -> pa.Array:
     return pa.Array.from_buffers(arr.type, len(arr), [bufs[0], bufs[1], pa.py_buffer(fixed)], offset=arr.offset)
 
 
-def split_whitespace(text) -> pa.Array:
-    """``pc.utf8_split_whitespace`` without its read past the end (see the module doc): a
-    ``list<string>`` per text, with Arrow's pieces (an empty piece after trailing whitespace)."""
+def _string_array(text) -> pa.Array:
+    """One ``string`` or ``large_string`` array from a (chunked) text column."""
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks() if text.num_chunks != 1 else text.chunk(0)
     if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
         text = pc.cast(text, pa.string())
-    return pc.utf8_split_whitespace(with_readable_end(text))
+    return text
+
+
+def split_whitespace(text) -> pa.Array:
+    """``pc.utf8_split_whitespace`` without its read past the end (see the module doc): a
+    ``list<string>`` per text, with Arrow's pieces (an empty piece after trailing whitespace)."""
+    return pc.utf8_split_whitespace(with_readable_end(_string_array(text)))
 
 
 def count_words(text) -> np.ndarray:
     """Non-empty whitespace-separated pieces per text (int64; null and empty texts count 0)."""
-    if isinstance(text, pa.ChunkedArray):
-        text = text.combine_chunks() if text.num_chunks != 1 else text.chunk(0)
-    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
-        text = pc.cast(text, pa.string())
-    trimmed = pc.fill_null(pc.utf8_trim_whitespace(text), "")  # no trailing separator left
+    trimmed = pc.fill_null(pc.utf8_trim_whitespace(_string_array(text)), "")  # no trailing separator left
     n = pc.list_value_length(pc.utf8_split_whitespace(trimmed)).to_numpy(zero_copy_only=False).astype(np.int64)
     n[pc.equal(trimmed, "").to_numpy(zero_copy_only=False)] = 0  # "" splits into [""]
     return n
