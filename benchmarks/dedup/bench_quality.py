@@ -15,6 +15,9 @@ banding chosen for t unless ``--bands/--rows/--preset`` — for the default ``co
 the ``center`` clustering, and off, plus FineWeb's 14 × 8 verified at 0.8 for comparison, and each
 clustering run on the exact graph itself: "oracle"), the LSH candidate pairs of each banding (distinct pairs sharing a bucket,
 counted over every pair with J > 0) and writes ``scurve.png`` and ``quality.json`` in ``--out``.
+It also prints, per threshold, the ceiling no clustering can pass: a lower bound on FN + FP for any
+partition of the exact graph (:func:`winnow.curate.dedup.evaluate.partition_error_bound`) and the
+highest ``p`` with P and R both ≥ ``p`` that the bound allows.
 """
 
 from __future__ import annotations
@@ -124,8 +127,17 @@ def main():
         i, j, jac = exact_jaccard_pairs(tab.column("text"), a.ngram)
         np.savez(gt, i=i, j=j, jac=jac)
     print(f"{tab.num_rows:,} docs, {len(i):,} pairs with J>0 ({time.perf_counter() - t0:.0f} s ground truth)")
+    from winnow.curate.dedup.evaluate import partition_ceiling, partition_error_bound
+
+    ceilings = {}
     for t in (0.7, 0.8, 0.9):
-        print(f"  true duplicate pairs at J>={t}: {(jac >= t).sum():,}")
+        m = jac >= t
+        bound = partition_error_bound(i[m], j[m], tab.num_rows)
+        ceilings[t] = {"error_bound": bound, "ceiling": round(partition_ceiling(bound, int(m.sum())), 4)}
+        print(
+            f"  true duplicate pairs at J>={t}: {m.sum():,}; any clustering makes >= {bound:,} errors (FN + FP), "
+            f"so P and R cannot both exceed {ceilings[t]['ceiling']:.4f}"
+        )
 
     # --- S-curve: measured collision probability from winnow's own band keys
     from winnow.curate.dedup.minhash import MinhashDedup
@@ -260,6 +272,7 @@ def main():
                 "lsh_candidates": cand_rows,
                 "scurve": scurve,
                 "results": results,
+                "partition_ceiling": {str(t): c for t, c in ceilings.items()},
             },
             fh,
             indent=1,

@@ -85,3 +85,112 @@ def pair_metrics(labels: np.ndarray, i: np.ndarray, j: np.ndarray, jac: np.ndarr
         "true_pairs": nt,
         "tp": tp,
     }
+
+
+def _bad_triangle_kernel():
+    """The compiled greedy packing (built on first use: evaluation only, not a pipeline path)."""
+    from numba import njit
+
+    from winnow.core.text.kernels import CACHE_DIR  # noqa: F401  (sets numba's cache dir first)
+
+    @njit(cache=True, nogil=True)
+    def _find(indices, lo, hi, x):
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if indices[mid] < x:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    @njit(cache=True, nogil=True)
+    def _claim(table, key):
+        """Insert ``key`` into the open-addressing set ``table`` (-1 = empty); False if present."""
+        mask = len(table) - 1
+        h = (key * 0x9E3779B97F4A7C15) & mask
+        while table[h] != -1:
+            if table[h] == key:
+                return False
+            h = (h + 1) & mask
+        table[h] = key
+        return True
+
+    @njit(cache=True, nogil=True)
+    def pack(indptr, indices, order, n):
+        used = np.zeros(len(indices), np.bool_)  # true pairs already in a triangle, both rows
+        size = 1
+        while size < len(indices) + 2:  # at most one false pair per two true pairs (both rows)
+            size <<= 1
+        spent = np.full(size, -1, np.int64)  # false pairs already in a triangle
+        count = 0
+        for a in order:
+            s, e = indptr[a], indptr[a + 1]
+            for p in range(s, e):
+                if used[p]:
+                    continue
+                b = indices[p]
+                for q in range(p + 1, e):
+                    if used[q]:
+                        continue
+                    c = indices[q]
+                    k = _find(indices, indptr[b], indptr[b + 1], c)
+                    if k < indptr[b + 1] and indices[k] == c:
+                        continue  # b–c is a true pair too: not a bad triangle
+                    if not _claim(spent, b * n + c):
+                        continue  # b–c already closes another triangle
+                    used[p] = True
+                    used[q] = True  # a–b and a–c, in both rows
+                    used[_find(indices, indptr[b], indptr[b + 1], a)] = True
+                    used[_find(indices, indptr[c], indptr[c + 1], a)] = True
+                    count += 1
+                    break
+        return count
+
+    return pack
+
+
+def partition_error_bound(i: np.ndarray, j: np.ndarray, n: int) -> int:
+    """A lower bound on ``FN + FP`` for *any* clustering of ``n`` documents whose true duplicate
+    pairs are ``(i, j)``: FN = true pairs split apart, FP = pairs put together that are not true.
+
+    The bound counts edge-disjoint "bad triangles" — ``a–b`` and ``a–c`` true, ``b–c`` not —
+    found greedily. Each one forces an error in every partition (all three together: ``b–c`` is
+    a false pair; otherwise ``a–b`` or ``a–c`` is split), and disjoint triangles force distinct
+    errors (each triangle's three pairs, the false one included, are used once). Similarity that is not transitive (a chain of near-copies) is what makes it large.
+
+    >>> partition_error_bound(np.array([0, 1]), np.array([1, 2]), 3)  # path 0–1–2: one error
+    1
+    >>> partition_error_bound(np.array([0, 0, 1]), np.array([1, 2, 2]), 3)  # a triangle: none
+    0
+    """
+    from scipy.sparse import csr_matrix
+
+    i, j = np.asarray(i, np.int64), np.asarray(j, np.int64)
+    if len(i) == 0:
+        return 0
+    g = csr_matrix((np.ones(2 * len(i), np.int8), (np.r_[i, j], np.r_[j, i])), shape=(n, n))
+    g.sum_duplicates()
+    g.sort_indices()
+    indptr, indices = g.indptr.astype(np.int64), g.indices.astype(np.int64)
+    pack, deg = _bad_triangle_kernel(), np.diff(indptr)
+    # every packing is a valid bound: keep the larger of two apex orders (low / high degree first)
+    return int(max(pack(indptr, indices, np.argsort(o, kind="stable"), n) for o in (deg, -deg)))
+
+
+def partition_ceiling(error_bound: int, true_pairs: int) -> float:
+    """The highest ``p`` such that pair precision and recall could both be ≥ ``p`` for a
+    clustering with ``FN + FP ≥ error_bound`` on ``true_pairs`` true pairs (see
+    :func:`partition_error_bound`): no clustering method, however it finds its pairs, scores
+    higher on both.
+
+    >>> round(partition_ceiling(0, 100), 3), round(partition_ceiling(20, 100), 3)
+    (1.0, 0.9)
+    """
+    if true_pairs == 0 or error_bound <= 0:
+        return 1.0
+    fn = np.arange(0, min(error_bound, true_pairs) + 1, dtype=np.float64)
+    tp = true_pairs - fn
+    fp = error_bound - fn
+    recall = tp / true_pairs
+    precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=tp + fp > 0)
+    return float(np.minimum(recall, precision).max())
