@@ -30,5 +30,11 @@ for pkg in bible-kjv bible-kjv-text fortunes-de fortunes-es fortunes-it fortunes
   ls "$pkg"_*.deb >/dev/null 2>&1 || apt-get download "$pkg" >/dev/null
   dpkg-deb -x "$pkg"_*.deb "$WORK/root2"
 done
+# the fourth corpus (build_corpus4.py): software manuals no other corpus reads
+mkdir -p "$WORK/root4"
+for pkg in apache2-doc postgresql-doc-15 sqlite3-doc git-doc perl-doc nodejs-doc python-django-doc; do
+  ls "$pkg"_*.deb >/dev/null 2>&1 || apt-get download "$pkg" >/dev/null
+  dpkg-deb -x "$pkg"_*.deb "$WORK/root4"
+done
 echo "venv: $VENV"
-echo "unpacked docs: $WORK/root (corpus 1), $WORK/root2 (corpus 2)"
+echo "unpacked docs: $WORK/root (corpus 1), $WORK/root2 (corpus 2), $WORK/root4 (corpus 4)"
