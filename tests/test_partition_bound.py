@@ -66,5 +66,7 @@ def test_star_needs_errors_and_cliques_none():
 def test_ceiling_is_the_best_split_of_the_errors():
     # 20 unavoidable errors on 100 true pairs: 10 missed and 10 false gives P = 90/100, R = 0.9;
     # any other split lowers one of the two
-    assert partition_ceiling(20, 100) == pytest.approx(max(min((100 - x) / 100, (100 - x) / (120 - 2 * x)) for x in range(21)))
+    assert partition_ceiling(20, 100) == pytest.approx(
+        max(min((100 - x) / 100, (100 - x) / (120 - 2 * x)) for x in range(21))
+    )
     assert partition_ceiling(20, 100) < 0.91
