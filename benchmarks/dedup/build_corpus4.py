@@ -41,13 +41,14 @@ SOURCES = [  # (glob under ROOT, source label)
 ]
 
 
-def _files(max_bytes: int):
+def files(max_bytes: int, root: str = ROOT, sources=SOURCES):
+    """(id, text, source) of every file of ``sources`` under ``root`` (HTML as text)."""
     from winnow.core.io.readers import html_to_text
 
-    root = os.path.abspath(ROOT)
+    root = os.path.abspath(root)
     if not os.path.isdir(root):
         raise SystemExit(f"{root} is missing: run benchmarks/dedup/setup.sh first")
-    for pat, src in SOURCES:
+    for pat, src in sources:
         for p in sorted(glob.glob(os.path.join(root, pat), recursive=True)):
             if os.path.islink(p) or not os.path.isfile(p) or os.path.getsize(p) > max_bytes:
                 continue
@@ -57,14 +58,14 @@ def _files(max_bytes: int):
             yield os.path.relpath(p, root), text, src
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(doc: str = __doc__, root: str = ROOT, sources=SOURCES):
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--shards", type=int, default=8)
     ap.add_argument("--max-bytes", type=int, default=1_000_000)
     a = ap.parse_args()
     rows, seen = [], set()
-    for i, t, s in _files(a.max_bytes):
+    for i, t, s in files(a.max_bytes, root, sources):
         if t and t.strip() and i not in seen:
             seen.add(i)
             rows.append({"id": i, "text": t, "source": s})

@@ -36,5 +36,11 @@ for pkg in apache2-doc postgresql-doc-15 sqlite3-doc git-doc perl-doc nodejs-doc
   ls "$pkg"_*.deb >/dev/null 2>&1 || apt-get download "$pkg" >/dev/null
   dpkg-deb -x "$pkg"_*.deb "$WORK/root4"
 done
+# the fifth (build_corpus5.py): more manuals
+mkdir -p "$WORK/root5"
+for pkg in erlang-doc gnucash-docs; do
+  ls "$pkg"_*.deb >/dev/null 2>&1 || apt-get download "$pkg" >/dev/null
+  dpkg-deb -x "$pkg"_*.deb "$WORK/root5"
+done
 echo "venv: $VENV"
-echo "unpacked docs: $WORK/root (corpus 1), $WORK/root2 (corpus 2), $WORK/root4 (corpus 4)"
+echo "unpacked docs: $WORK/root (corpus 1), $WORK/root2 (corpus 2), $WORK/root4 and root5 (corpora 4, 5)"
