@@ -157,7 +157,8 @@ def partition_error_bound(i: np.ndarray, j: np.ndarray, n: int) -> int:
     found greedily. Each one forces an error in every partition (all three together: ``b–c`` is
     a false pair; otherwise ``a–b`` or ``a–c`` is split), and disjoint triangles force distinct
     errors (each triangle's three pairs, the false one included, are used once). Similarity
-    that is not transitive (a chain of near-copies) is what makes it large.
+    that is not transitive (a chain of near-copies) is what makes it large. The time grows with
+    the sum of squared degrees of the true-pair graph (under 2 s on 128k pairs of 27k documents).
 
     >>> partition_error_bound(np.array([0, 1]), np.array([1, 2]), 3)  # path 0–1–2: one error
     1
