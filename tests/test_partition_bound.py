@@ -70,3 +70,16 @@ def test_ceiling_is_the_best_split_of_the_errors():
         max(min((100 - x) / 100, (100 - x) / (120 - 2 * x)) for x in range(21))
     )
     assert partition_ceiling(20, 100) < 0.91
+
+
+def test_bound_ignores_order_repeats_and_self_pairs():
+    rng = np.random.default_rng(7)
+    edges = np.array([(a, b) for a, b in itertools.combinations(range(30), 2) if rng.random() < 0.3])
+    i, j = edges.T
+    base = partition_error_bound(i, j, 30)
+    assert base > 0
+    # the same graph with pairs reversed, listed twice, shuffled, plus self pairs
+    k = rng.permutation(2 * len(i) + 5)
+    ii = np.r_[j, i, np.arange(5)][k]
+    jj = np.r_[i, j, np.arange(5)][k]
+    assert partition_error_bound(ii, jj, 30) == base

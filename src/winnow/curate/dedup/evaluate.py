@@ -168,11 +168,11 @@ def partition_error_bound(i: np.ndarray, j: np.ndarray, n: int) -> int:
     from scipy.sparse import csr_matrix
 
     i, j = np.asarray(i, np.int64), np.asarray(j, np.int64)
+    i, j = i[i != j], j[i != j]  # a self pair closes no bad triangle, but would shift the degree order
     if len(i) == 0:
         return 0
     g = csr_matrix((np.ones(2 * len(i), np.int8), (np.r_[i, j], np.r_[j, i])), shape=(n, n))
-    g.sum_duplicates()
-    g.sort_indices()
+    g.sort_indices()  # (building the CSR merges repeated pairs)
     indptr, indices = g.indptr.astype(np.int64), g.indices.astype(np.int64)
     pack, deg = _bad_triangle_kernel(), np.diff(indptr)
     # every packing is a valid bound: keep the larger of two apex orders (low / high degree first)
