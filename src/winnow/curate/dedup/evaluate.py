@@ -17,7 +17,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numba import njit
 
+from winnow.core.text.kernels import CACHE_DIR  # noqa: F401  (numba's cache dir is set before any njit below)
 from winnow.core.text.normalized_words import word_tokens
 
 
@@ -87,66 +89,61 @@ def pair_metrics(labels: np.ndarray, i: np.ndarray, j: np.ndarray, jac: np.ndarr
     }
 
 
-def _bad_triangle_kernel():
-    """The compiled greedy packing (built on first use: evaluation only, not a pipeline path)."""
-    from numba import njit
+@njit(cache=True, nogil=True)
+def _find(indices, lo, hi, x):
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if indices[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
-    from winnow.core.text.kernels import CACHE_DIR  # noqa: F401  (sets numba's cache dir first)
 
-    @njit(cache=True, nogil=True)
-    def _find(indices, lo, hi, x):
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if indices[mid] < x:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
+@njit(cache=True, nogil=True)
+def _claim(table, key):
+    """Insert ``key`` into the open-addressing set ``table`` (-1 = empty); False if present."""
+    mask = len(table) - 1
+    h = (key * 0x9E3779B97F4A7C15) & mask
+    while table[h] != -1:
+        if table[h] == key:
+            return False
+        h = (h + 1) & mask
+    table[h] = key
+    return True
 
-    @njit(cache=True, nogil=True)
-    def _claim(table, key):
-        """Insert ``key`` into the open-addressing set ``table`` (-1 = empty); False if present."""
-        mask = len(table) - 1
-        h = (key * 0x9E3779B97F4A7C15) & mask
-        while table[h] != -1:
-            if table[h] == key:
-                return False
-            h = (h + 1) & mask
-        table[h] = key
-        return True
 
-    @njit(cache=True, nogil=True)
-    def pack(indptr, indices, order, n):
-        used = np.zeros(len(indices), np.bool_)  # true pairs already in a triangle, both rows
-        size = 1
-        while size < len(indices) + 2:  # at most one false pair per two true pairs (both rows)
-            size <<= 1
-        spent = np.full(size, -1, np.int64)  # false pairs already in a triangle
-        count = 0
-        for a in order:
-            s, e = indptr[a], indptr[a + 1]
-            for p in range(s, e):
-                if used[p]:
+@njit(cache=True, nogil=True)
+def _pack_bad_triangles(indptr, indices, order, n):
+    """Greedy edge-disjoint bad triangles of a symmetric CSR graph, apexes taken in ``order``."""
+    used = np.zeros(len(indices), np.bool_)  # true pairs already in a triangle, both rows
+    size = 1
+    while size < len(indices) + 2:  # at most one false pair per two true pairs (both rows)
+        size <<= 1
+    spent = np.full(size, -1, np.int64)  # false pairs already in a triangle
+    count = 0
+    for a in order:
+        s, e = indptr[a], indptr[a + 1]
+        for p in range(s, e):
+            if used[p]:
+                continue
+            b = indices[p]
+            for q in range(p + 1, e):
+                if used[q]:
                     continue
-                b = indices[p]
-                for q in range(p + 1, e):
-                    if used[q]:
-                        continue
-                    c = indices[q]
-                    k = _find(indices, indptr[b], indptr[b + 1], c)
-                    if k < indptr[b + 1] and indices[k] == c:
-                        continue  # b–c is a true pair too: not a bad triangle
-                    if not _claim(spent, b * n + c):
-                        continue  # b–c already closes another triangle
-                    used[p] = True
-                    used[q] = True  # a–b and a–c, in both rows
-                    used[_find(indices, indptr[b], indptr[b + 1], a)] = True
-                    used[_find(indices, indptr[c], indptr[c + 1], a)] = True
-                    count += 1
-                    break
-        return count
-
-    return pack
+                c = indices[q]
+                k = _find(indices, indptr[b], indptr[b + 1], c)
+                if k < indptr[b + 1] and indices[k] == c:
+                    continue  # b–c is a true pair too: not a bad triangle
+                if not _claim(spent, b * n + c):
+                    continue  # b–c already closes another triangle
+                used[p] = True
+                used[q] = True  # a–b and a–c, in both rows
+                used[_find(indices, indptr[b], indptr[b + 1], a)] = True
+                used[_find(indices, indptr[c], indptr[c + 1], a)] = True
+                count += 1
+                break
+    return count
 
 
 def partition_error_bound(i: np.ndarray, j: np.ndarray, n: int) -> int:
@@ -174,9 +171,9 @@ def partition_error_bound(i: np.ndarray, j: np.ndarray, n: int) -> int:
     g = csr_matrix((np.ones(2 * len(i), np.int8), (np.r_[i, j], np.r_[j, i])), shape=(n, n))
     g.sort_indices()  # (building the CSR merges repeated pairs)
     indptr, indices = g.indptr.astype(np.int64), g.indices.astype(np.int64)
-    pack, deg = _bad_triangle_kernel(), np.diff(indptr)
+    deg = np.diff(indptr)
     # every packing is a valid bound: keep the larger of two apex orders (low / high degree first)
-    return int(max(pack(indptr, indices, np.argsort(o, kind="stable"), n) for o in (deg, -deg)))
+    return int(max(_pack_bad_triangles(indptr, indices, np.argsort(o, kind="stable"), n) for o in (deg, -deg)))
 
 
 def partition_ceiling(error_bound: int, true_pairs: int) -> float:
