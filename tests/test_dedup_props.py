@@ -298,6 +298,8 @@ def test_word_token_hashes_equal_the_arrow_reference(texts):
         ["a\u0301b c d\u0301", "x", "y\u0653z"],  # every placeholder one word: written in place
         ["ab😀cd e", "😀", "f\u0301 g", "", "h"],  # two words, none, one: the expanded copy
         ["😀 😀", "q", "😀"],  # placeholders that vanish at the ends of documents
+        ["a 😀 b", "c\u0301d 😀", "😀", "e f", "😀 g\u0301 😀 h"],  # none and one word only: closed up in place
+        ["😀"],  # nothing left at all
     ],
 )
 def test_placeholder_words_in_place_and_expanded(texts):

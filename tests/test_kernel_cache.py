@@ -27,6 +27,7 @@ intersect_sizes(vals, offs, np.array([0]), np.array([1]))
 centre_rounds(np.array([0, 1, 2]), np.array([5, 5, 5]), 3, vals, offs, 0.5)
 kernels.argsort_u64(np.array([9, 4, 2**64 - 1], np.uint64))
 step.shingles(pa.array(["x😀y 😀"]))  # placeholders of two words and of none: the expanded copy
+step.shingles(pa.array(["x 😀 y\u0301z"]))  # of none and one word only: empty slots closed in place
 st = {k: [sum(d.stats.cache_hits.values()), sum(d.stats.cache_misses.values())]
       for k, d in kernels.dispatchers().items()}
 print(json.dumps({"warm": warm, "after": st, "dir": kernels.CACHE_DIR}))

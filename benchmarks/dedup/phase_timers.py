@@ -29,7 +29,7 @@ TARGETS = {
     ],
     "winnow.curate.dedup._reduce": ["shuffle_keys", "write_groups", "write_sparse_decisions"],
     "winnow.core.text.normalized_words": ["word_token_hashes", "_raw_to_words"],
-    "winnow.core.text.kernels": ["word_slots", "ngram_shingles", "minhash", "sort_unique_u32"],
+    "winnow.core.text.kernels": ["word_slots", "ngram_shingles", "minhash", "sort_unique_u32", "expand_slots"],
 }
 METHODS = {
     ("winnow.curate.dedup.minhash", "MinhashDedup"): ["map", "_route_keys", "_decide"],

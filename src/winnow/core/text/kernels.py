@@ -262,25 +262,51 @@ def _expand(slot_hash, ph_slot, ph_first, ph_n, word_hash, out):
     out[k : k + len(slot_hash) - prev] = slot_hash[prev:]
 
 
+@njit(cache=True, nogil=True)
+def _drop_slots(vals, gone):
+    """Remove the slots ``gone`` (ascending) from ``vals`` in place; returns the new length."""
+    k = gone[0]
+    for g in range(len(gone)):
+        e = gone[g + 1] if g + 1 < len(gone) else len(vals)
+        for x in range(gone[g] + 1, e):
+            vals[k] = vals[x]
+            k += 1
+    return k
+
+
 def expand_slots(slot_hash, slot_off, ph_slot, ph_first, ph_n, word_hash):
     """Replace every placeholder ``p`` (in slot ``ph_slot[p]``) by its ``ph_n[p]`` words
     ``word_hash[ph_first[p]:ph_first[p] + ph_n[p]]``: (flat hashes, per-document offsets).
-    When every placeholder is one word (the usual case) the words are written into
-    ``slot_hash`` in place, which is returned with ``slot_off``.
+    When no placeholder holds more than one word (the usual case: a few hold none, such as a
+    lone emoji) the words are written into ``slot_hash`` in place and the empty slots closed
+    up there, so no new array is touched.
 
         >>> h, off = expand_slots(np.array([7, 0, 9, 0], np.uint64), np.array([0, 2, 4]),
         ...                       np.array([1, 3]), np.array([0, 1]), np.array([1, 2]),
         ...                       np.array([5, 6, 8], np.uint64))
         >>> h.tolist(), off.tolist()
         ([7, 5, 9, 6, 8], [0, 2, 5])
+        >>> h, off = expand_slots(np.array([7, 0, 9, 0], np.uint64), np.array([0, 2, 4]),
+        ...                       np.array([1, 3]), np.array([0, 0]), np.array([0, 1]),
+        ...                       np.array([5], np.uint64))
+        >>> h.tolist(), off.tolist()
+        ([7, 9, 5], [0, 1, 3])
     """
     ph_slot = np.ascontiguousarray(ph_slot, np.int64)
     ph_first = np.ascontiguousarray(ph_first, np.int64)
     ph_n = np.ascontiguousarray(ph_n, np.int64)
     word_hash = np.ascontiguousarray(word_hash, np.uint64)
-    if np.all(ph_n == 1):
-        slot_hash[ph_slot] = word_hash[ph_first]
-        return slot_hash, slot_off
+    if np.all(ph_n <= 1):
+        one = ph_n == 1
+        slot_hash[ph_slot[one]] = word_hash[ph_first[one]]
+        if one.all():
+            return slot_hash, slot_off
+        gone = ph_slot[~one]
+        kept = _drop_slots(slot_hash, gone)
+        doc = np.searchsorted(slot_off, gone, side="right") - 1  # the document of each empty slot
+        out_off = slot_off.copy()
+        out_off[1:] -= np.cumsum(np.bincount(doc, minlength=len(slot_off) - 1))
+        return slot_hash[:kept], out_off
     out = np.empty(len(slot_hash) - len(ph_n) + int(np.sum(ph_n)), np.uint64)
     _expand(slot_hash, ph_slot, ph_first, ph_n, word_hash, out)
     doc = np.searchsorted(slot_off, ph_slot, side="right") - 1  # the document of each placeholder
@@ -874,15 +900,17 @@ def warm() -> dict:
 
     >>> stats = warm()
     >>> sorted(stats)[:3]
-    ['_canonical', '_expand', '_graph_centres']
+    ['_canonical', '_drop_slots', '_expand']
     """
     import pyarrow as pa
 
     from winnow.core.text.normalized_words import shingle_hashes
 
-    # (the emoji: placeholders of two words and of none, so the expanded copy is compiled too)
+    # (the emoji: placeholders of two words and of none, so the expanded copy is compiled too;
+    # ``vanishing``: the in-place closing of empty slots)
     texts = pa.array(["Hello, World 42! café naïve ﬁne straße ab😀cd 😀", "", "one two three four five six seven"])
-    for t in (texts, pa.array([""]), pa.array(texts.to_pylist(), pa.large_string())):
+    vanishing = pa.array(["a lone emoji 😀 vanishes", "x\u0301y"])  # placeholders of none and one word only
+    for t in (texts, pa.array([""]), pa.array(texts.to_pylist(), pa.large_string()), vanishing):
         for unit in ("word", "char"):
             sh, counts = shingle_hashes(t, ngram=5, unit=unit)
     a = np.arange(1, 9, 2, dtype=np.uint64)
