@@ -113,6 +113,16 @@ def docs(max_man: int):
                     yield os.path.relpath(f, r), html_to_text(fh.read()), "debian-docs"
 
 
+def collect_rows(docs) -> list[dict]:
+    """``(id, text, source)`` triples as rows, skipping blank texts and repeated ids."""
+    rows, seen = [], set()
+    for i, t, s in docs:
+        if t and t.strip() and i not in seen:
+            seen.add(i)
+            rows.append({"id": i, "text": t, "source": s})
+    return rows
+
+
 def write_shards(rows: list[dict], out: str, shards: int) -> dict:
     """Rows (id, text, source) round-robin into ``out/part-NNN.jsonl`` (old shards removed);
     returns the corpus summary (documents, text MB, documents by source)."""
@@ -136,12 +146,7 @@ def main():
     ap.add_argument("--shards", type=int, default=8)
     ap.add_argument("--max-man", type=int, default=8000)
     a = ap.parse_args()
-    rows, seen = [], set()
-    for i, t, s in docs(a.max_man):
-        if t and t.strip() and i not in seen:
-            seen.add(i)
-            rows.append({"id": i, "text": t, "source": s})
-    print(json.dumps(write_shards(rows, a.out, a.shards)))
+    print(json.dumps(write_shards(collect_rows(docs(a.max_man)), a.out, a.shards)))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import json
 import os
 import random
 
-from build_corpus2 import write_shards  # same folder: the script's directory is on sys.path
+from build_corpus2 import collect_rows, write_shards  # same folder: the script's directory is on sys.path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VENV = os.path.join(HERE, "..", "..", ".venv")
@@ -50,12 +50,7 @@ def main():
     ap.add_argument("--max-py", type=int, default=20000)
     ap.add_argument("--max-bytes", type=int, default=200_000)
     a = ap.parse_args()
-    rows, seen = [], set()
-    for i, t, s in _files(a.max_py, a.max_bytes):
-        if t.strip() and i not in seen:
-            seen.add(i)
-            rows.append({"id": i, "text": t, "source": s})
-    print(json.dumps(write_shards(rows, a.out, a.shards)))
+    print(json.dumps(write_shards(collect_rows(_files(a.max_py, a.max_bytes)), a.out, a.shards)))
 
 
 if __name__ == "__main__":

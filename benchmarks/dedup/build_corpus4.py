@@ -25,7 +25,7 @@ import glob
 import json
 import os
 
-from build_corpus2 import write_shards  # same folder: the script's directory is on sys.path
+from build_corpus2 import collect_rows, write_shards  # same folder: the script's directory is on sys.path
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "_work", "dedup", "root4")
@@ -64,12 +64,7 @@ def main(doc: str = __doc__, root: str = ROOT, sources=SOURCES):
     ap.add_argument("--shards", type=int, default=8)
     ap.add_argument("--max-bytes", type=int, default=1_000_000)
     a = ap.parse_args()
-    rows, seen = [], set()
-    for i, t, s in files(a.max_bytes, root, sources):
-        if t and t.strip() and i not in seen:
-            seen.add(i)
-            rows.append({"id": i, "text": t, "source": s})
-    print(json.dumps(write_shards(rows, a.out, a.shards)))
+    print(json.dumps(write_shards(collect_rows(files(a.max_bytes, root, sources)), a.out, a.shards)))
 
 
 if __name__ == "__main__":

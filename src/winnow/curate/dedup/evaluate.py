@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit
 
-from winnow.core.text.kernels import CACHE_DIR  # noqa: F401  (numba's cache dir is set before any njit below)
+from winnow.core.text.kernels import _lower_bound as _find  # (importing kernels sets numba's cache dir first)
 from winnow.core.text.normalized_words import word_tokens
 
 
@@ -87,17 +87,6 @@ def pair_metrics(labels: np.ndarray, i: np.ndarray, j: np.ndarray, jac: np.ndarr
         "true_pairs": nt,
         "tp": tp,
     }
-
-
-@njit(cache=True, nogil=True)
-def _find(indices, lo, hi, x):
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if indices[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 @njit(cache=True, nogil=True)
