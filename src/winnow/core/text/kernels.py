@@ -462,7 +462,13 @@ def intersect_sorted(vals: np.ndarray, offs: np.ndarray, a: np.ndarray, b: np.nd
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _lower_bound(vals, lo, hi, x):
+def lower_bound(vals, lo, hi, x):
+    """First index in ``[lo, hi)`` of the sorted ``vals`` whose value is ``>= x`` (``hi`` if none);
+    compiled and inlined into the kernels that call it.
+
+    >>> lower_bound(np.array([1, 3, 3, 7]), 0, 4, 3), lower_bound(np.array([1, 3, 3, 7]), 0, 4, 9)
+    (1, 4)
+    """
     while lo < hi:
         mid = (lo + hi) >> 1
         if vals[mid] < x:
@@ -494,9 +500,9 @@ def _jaccard_ok(vals, starts, ends, a, b, thr, out):
         # four independent merges: A cut into quarters, B cut at the same values (their
         # intersections add up to |A ∩ B|); one loop steps all four, so the CPU overlaps them
         a1, a2, a3 = i0 + na // 4, i0 + na // 2, i0 + (3 * na) // 4
-        b1 = _lower_bound(vals, j0, je, vals[a1]) if a1 < ie else je
-        b2 = _lower_bound(vals, b1, je, vals[a2]) if a2 < ie else je
-        b3 = _lower_bound(vals, b2, je, vals[a3]) if a3 < ie else je
+        b1 = lower_bound(vals, j0, je, vals[a1]) if a1 < ie else je
+        b2 = lower_bound(vals, b1, je, vals[a2]) if a2 < ie else je
+        b3 = lower_bound(vals, b2, je, vals[a3]) if a3 < ie else je
         i, j, k, l, m, q, r, s = i0, j0, a1, b1, a2, b2, a3, b3
         c1 = c2 = c3 = c4 = 0
         ok = False

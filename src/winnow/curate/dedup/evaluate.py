@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit
 
-from winnow.core.text.kernels import _lower_bound as _find  # (importing kernels sets numba's cache dir first)
+from winnow.core.text.kernels import lower_bound  # (importing kernels sets numba's cache dir first)
 from winnow.core.text.normalized_words import word_tokens
 
 
@@ -121,15 +121,15 @@ def _pack_bad_triangles(indptr, indices, order, n):
                 if used[q]:
                     continue
                 c = indices[q]
-                k = _find(indices, indptr[b], indptr[b + 1], c)
+                k = lower_bound(indices, indptr[b], indptr[b + 1], c)
                 if k < indptr[b + 1] and indices[k] == c:
                     continue  # b–c is a true pair too: not a bad triangle
                 if not _claim(spent, b * n + c):
                     continue  # b–c already closes another triangle
                 used[p] = True
                 used[q] = True  # a–b and a–c, in both rows
-                used[_find(indices, indptr[b], indptr[b + 1], a)] = True
-                used[_find(indices, indptr[c], indptr[c + 1], a)] = True
+                used[lower_bound(indices, indptr[b], indptr[b + 1], a)] = True
+                used[lower_bound(indices, indptr[c], indptr[c + 1], a)] = True
                 count += 1
                 break
     return count
