@@ -269,8 +269,19 @@ _ALPHABET = st.sampled_from(
     + ["㎏", "①"]
 )
 _PLANE = st.characters(min_codepoint=0x80, max_codepoint=0xFFFF, exclude_categories=["Cs"])
+# realistic words: long ASCII runs (the word pass hashes them in a tight loop of their own) that
+# end at a separator, at the end of the text or at a non-ASCII letter inside the same word
+_WORDS = st.lists(
+    st.one_of(
+        st.text("abcdefghijklmnopqrstuvwxyzQWXZ", min_size=1, max_size=30),
+        st.sampled_from(
+            ["internationalization", "straße", "Café", "naïveté", "Ｌｏｎｇword", "x😀y", "ab1234cd", "12ab34", "v1x2"]
+        ),
+    ),
+    max_size=12,
+).flatmap(lambda ws: st.sampled_from([" ", "\n", ", ", "—", "-"]).map(lambda sep: sep.join(ws)))
 texts_strategy = st.lists(
-    st.one_of(st.none(), st.text(_ALPHABET, max_size=40), st.text(st.one_of(_ALPHABET, _PLANE), max_size=40)),
+    st.one_of(st.none(), st.text(_ALPHABET, max_size=40), st.text(st.one_of(_ALPHABET, _PLANE), max_size=40), _WORDS),
     min_size=1,
     max_size=12,
 )

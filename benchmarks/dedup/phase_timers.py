@@ -14,6 +14,7 @@ import collections
 import importlib
 import os
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -82,10 +83,11 @@ def main() -> None:
     red = res.manifest["steps"][0]["reduce"]
     print(
         f"wall {time.perf_counter() - t0:.2f} s, CPU {ru.ru_utime + ru.ru_stime:.2f} s (sys {ru.ru_stime:.2f}), "
-        f"verified pairs {red['verified_pairs']:,}, duplicates {red['duplicates']:,}"
+        f"verified pairs {red['verified_pairs']:,}, duplicates {red['duplicates']:,}, peak RSS {ru.ru_maxrss / 1024:.0f} MB"
     )
     for k, v in sorted(seconds.items(), key=lambda kv: -kv[1]):
         print(f"{v:8.3f}  {k}")
+    shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":

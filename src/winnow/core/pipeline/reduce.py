@@ -48,8 +48,9 @@ class ReduceTask(NamedTuple):
 def run_measured(task: ReduceTask) -> dict:
     """Run one task; return its result with ``seconds``, ``peak_rss_mb`` (sampled resident size
     of the process during the task), ``start_rss_mb``, ``pid``, ``host`` and Ray ``node``."""
-    from winnow.core.memory import release_memory
+    from winnow.core.memory import release_memory, tune_malloc
 
+    tune_malloc()
     t0 = time.perf_counter()
     with PeakRSS() as m:
         result = task.fn(*task.args)

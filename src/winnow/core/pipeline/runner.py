@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from winnow.core.io.readers import InputSpec, ReadTask, read_task
 from winnow.core.io.writers import ShardWriter
-from winnow.core.memory import release_memory
+from winnow.core.memory import release_memory, tune_malloc
 from winnow.core.pipeline.stats import ReadStats, StepStats, error_kind
 from winnow.core.pipeline.step import GlobalStep, MapStep, Step
 from winnow.core.records import set_columns, text_bytes
@@ -363,6 +363,7 @@ def run_step(st, batch: pa.Table, ss: StepStats, decisions: pa.Table | None = No
 def run_task(layout: RunLayout, spec: InputSpec, steps: list, s: int, task: ReadTask, **opts) -> TaskResult:
     """Run stage ``s`` of the pipeline on one task and write its completion marker; freed
     memory goes back to the OS afterwards (peak RSS does not ratchet up over many tasks)."""
+    tune_malloc()
     try:
         return _run_task(layout, spec, steps, s, task, **opts)
     finally:
