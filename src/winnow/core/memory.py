@@ -30,6 +30,10 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 #: allocations up to this size come from the C heap once :func:`tune_malloc` ran (glibc's own
 #: rule maps everything above 128 KiB, raising that to at most 32 MiB as mapped blocks are freed)
 MMAP_THRESHOLD = 256 << 20
+#: free memory glibc keeps at the top of its heap once :func:`tune_malloc` ran: one block of the
+#: largest heap size, so a freed array is there for the next batch (glibc's own rule keeps twice
+#: its threshold; more only holds memory in the caller's process)
+TRIM_THRESHOLD = MMAP_THRESHOLD
 
 
 def _glibc():
@@ -94,9 +98,10 @@ class PeakRSS:
 
 
 def tune_malloc() -> bool:
-    """Let glibc serve allocations up to :data:`MMAP_THRESHOLD` bytes from its heap, and keep
-    freed heap memory (up to twice that at the top, glibc's own ratio) until
-    :func:`release_memory` trims it. Returns whether it changed the settings: once per process,
+    """Let glibc serve allocations up to :data:`MMAP_THRESHOLD` bytes from its heap, where a
+    freed block is reused by the next allocation, and keep at most :data:`TRIM_THRESHOLD` of
+    free memory at the heap's top (more goes back to the OS on ``free``; :func:`release_memory`
+    trims the rest between tasks). Returns whether it changed the settings: once per process,
     and never where glibc is absent or ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``
     is set (the user's choice wins).
 
@@ -122,9 +127,7 @@ def tune_malloc() -> bool:
     lib = _glibc()
     if lib is None:
         return False
-    return bool(lib.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) & bool(
-        lib.mallopt(_M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD)
-    )
+    return bool(lib.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) & bool(lib.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
 def release_memory(slack: int = 64 << 20) -> bool:
