@@ -117,6 +117,10 @@ def test_words_fast_path_matches_full_rules():
         "cannot Cannot CANNOT vs. vs Vs. e.g. U.S. a. ab. AB. aB. x,y word, word; word! word? word: 1990. 50% don't",
         "Mr. Smith met Dr. Who at 10. He said: no. It's 3.14, not 3. OK?! (yes) [no] end.\u2028next",
     ]
+    _assert_words_equal_full_rules(texts)
+
+
+def _assert_words_equal_full_rules(texts):
     ch, parents = T.whitespace_chunks(pa.array(texts))
     got = T.words_of_chunks(ch, parents, len(texts)).to_pylist()
     vals, chunk = T._chunk_tokens(ch)  # the full rules on every chunk
@@ -125,3 +129,17 @@ def test_words_fast_path_matches_full_rules():
     for v, d in zip(vals.to_pylist(), parents[chunk]):
         want[d].append(v)
     assert got == want
+
+
+def test_words_of_repeated_hard_chunks_in_every_place():
+    """The full rules run once per distinct hard chunk; every occurrence (first, last, in
+    another document, next to simple chunks or to other hard ones) still gets its own tokens."""
+    hard = [">>>", "don't", "a.m.", "(see", "x-ray", "e.g.", "--", "U.S.", "it's)", "...", ":-)", "50%"]
+    rng = np.random.default_rng(5)
+    texts = []
+    for _ in range(40):
+        k = int(rng.integers(0, 12))
+        words = [hard[i] if rng.random() < 0.6 else f"w{i}" for i in rng.integers(0, len(hard), k)]
+        texts.append(" ".join(words))
+    texts += ["", ">>> >>> >>>", "don't don't", "plain words only"]
+    _assert_words_equal_full_rules(texts)
