@@ -31,6 +31,7 @@ from winnow.core.memory import release_memory, tune_malloc
 from winnow.core.pipeline.stats import ReadStats, StepStats, error_kind
 from winnow.core.pipeline.step import GlobalStep, MapStep, Step
 from winnow.core.records import set_columns, text_bytes
+from winnow.core.shared_rows import carry, sharing
 from winnow.errors import StrictInputError  # defined there; importable from here too
 
 
@@ -113,19 +114,20 @@ class StagePlan:
         in the last stage or when no row is kept).
         """
         rejects: list[tuple[int, pa.Table]] = []
-        for i, st in self.steps:
-            if batch.num_rows == 0:
-                break
-            d = None
-            if isinstance(st, GlobalStep):
-                if decisions is None:
-                    raise RuntimeError(f"missing decisions of global step {i} for task {task}")
-                if decisions.num_rows != batch.num_rows:
-                    raise RuntimeError(f"decisions of step {i} are misaligned for task {task}")
-                d = decisions
-            batch, rej = run_step(st, batch, stats[i], d)
-            if rej is not None:
-                rejects.append((i, rej))
+        with sharing():  # the steps of this batch share what they derive from its text (one token pass)
+            for i, st in self.steps:
+                if batch.num_rows == 0:
+                    break
+                d = None
+                if isinstance(st, GlobalStep):
+                    if decisions is None:
+                        raise RuntimeError(f"missing decisions of global step {i} for task {task}")
+                    if decisions.num_rows != batch.num_rows:
+                        raise RuntimeError(f"decisions of step {i} are misaligned for task {task}")
+                    d = decisions
+                batch, rej = run_step(st, batch, stats[i], d)
+                if rej is not None:
+                    rejects.append((i, rej))
         keys = None
         if batch.num_rows and self.glob is not None:
             gi, gs = self.glob
@@ -352,7 +354,10 @@ def run_step(st, batch: pa.Table, ss: StepStats, decisions: pa.Table | None = No
         for item in pc.value_counts(rreasons).to_pylist():
             ss.reasons[item["values"]] += item["counts"]
         ss.bytes_rejected += text_bytes(rej)
-        new = new.filter(pc.invert(drop))
+        keep = pc.invert(drop)
+        kept = new.filter(keep)
+        carry(new, kept, keep)  # words etc. derived by this step follow the kept rows to the next
+        new = kept
     ss.rows_rejected += n_drop
     ss.rows_kept += new.num_rows
     ss.bytes_kept += text_bytes(new)

@@ -225,6 +225,20 @@ def words(text: pa.Array) -> pa.Array:
     return words_of_chunks(ch, parents, len(text))
 
 
+def table_words(table: pa.Table, column: str = "text") -> pa.Array:
+    """:func:`words` of ``table[column]`` (as :func:`as_text`), computed once per batch: the
+    filters of a stage that count words (Gopher repetition and quality, FineWeb) share one
+    token pass (:func:`winnow.core.shared_rows.derived`; the rows a filter drops are dropped
+    from the shared words too).
+
+    >>> table_words(pa.table({"text": ["Hello, world!"]})).to_pylist()
+    [['Hello', ',', 'world', '!']]
+    """
+    from winnow.core.shared_rows import derived
+
+    return derived(table, column, "spacy_words", lambda: words(as_text(table, column)))
+
+
 def whitespace_chunks(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Non-empty whitespace-separated chunks of each text and the row of each."""
     ch, parents = flat(split_whitespace(text))

@@ -88,7 +88,7 @@ class FinewebQuality(MapStep):
         chars_no_nl = pc.utf8_length(text).to_numpy(zero_copy_only=False) - pc.count_substring(text, "\n").to_numpy(
             zero_copy_only=False
         )
-        n_words = np.diff(T.words(text).offsets.to_numpy())
+        n_words = np.diff(T.table_words(table).offsets.to_numpy())
         nl = pc.count_substring(text, "\n").to_numpy(zero_copy_only=False)
         return set_columns(
             table,

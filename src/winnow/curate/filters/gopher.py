@@ -82,7 +82,7 @@ class GopherQuality(MapStep):
     def annotate(self, table: pa.Table) -> pa.Table:
         text = T.as_text(table)
         n = len(text)
-        toks = T.words(text)
+        toks = T.table_words(table)
         tv, doc = T.flat(toks)
         n_tok = T.per_row(np.ones(len(tv)), doc, n, "count") if len(tv) else np.zeros(n, np.int64)
         if len(tv):
@@ -214,7 +214,7 @@ class GopherRepetition(MapStep):
         cols["gopher_dup_line_frac"] = safe_div(nd, ne)
         cols["gopher_dup_line_char_frac"] = safe_div(cd, clen)
 
-        tv, doc = T.flat(T.words(text))
+        tv, doc = T.flat(T.table_words(table))
         ids = T.token_ids(tv)
         tlen = pc.utf8_length(tv).to_numpy(zero_copy_only=False).astype(np.int64) if len(tv) else np.zeros(0, np.int64)
         cs = np.zeros(len(tv) + 1, np.int64)
