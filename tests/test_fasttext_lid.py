@@ -70,3 +70,22 @@ def test_language_step_blank_and_null_rows():
     assert t.column("lang").to_pylist()[:3] == ["und"] * 3
     assert t.column("lang_score").to_pylist()[:3] == [0.0] * 3
     assert t.column("lang").to_pylist()[3] == "en"
+
+
+def test_language_step_needs_no_rewrite_of_line_breaks():
+    """The step hands text with line breaks straight to the kernel: the same labels and exactly
+    the same scores as on the text with every break replaced by a space (what datatrove feeds)."""
+    rng = random.Random(1)
+    words = ["the", "cat", "Haus", "und", "maison", "le", "中文", "🙂", "x"]
+    texts = [
+        "".join(
+            rng.choice(words) + rng.choice([" ", "\n", "\r\n", "\x0b", "\x0c", "\x85", "\u2028", "\u2029", "\n\n"])
+            for _ in range(rng.randrange(1, 40))
+        )
+        for _ in range(300)
+    ]
+    s = Language(languages=["en"])
+    got = s.annotate(pa.table({"text": texts}))
+    want = s.annotate(pa.table({"text": [t.translate(_FOLD) for t in texts]}))
+    assert got.column("lang").to_pylist() == want.column("lang").to_pylist()
+    assert got.column("lang_score").to_pylist() == want.column("lang_score").to_pylist()
