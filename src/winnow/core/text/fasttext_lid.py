@@ -172,6 +172,7 @@ class FastTextModel:
         else:
             self.prune_map = np.full(self.bucket, -1, np.int32)
             self.prune_map[pr[:, 0]] = pr[:, 1]
+        self.prune_bits = np.packbits(self.prune_map >= 0, bitorder="little")  # bucket k kept: bit k
         (quant,) = r.unpack("?")
         self.input = _matrix(r, quant)
         (qout,) = r.unpack("?")
@@ -206,6 +207,7 @@ class FastTextModel:
             self.word_bytes,
             self.word_offs,
             self.prune_map,
+            self.prune_bits,
             self.nwords,
             self.bucket,
             self.minn,
@@ -267,7 +269,7 @@ def _byte_at(data, s, e, k):
 
 
 @njit(cache=True, nogil=True)
-def _hidden(data, offs, table, wbytes, woffs, prune_map, nwords, bucket, minn, maxn, eos, E, out):
+def _hidden(data, offs, table, wbytes, woffs, prune_map, prune_bits, nwords, bucket, minn, maxn, eos, E, out):
     dim = E.shape[1]
     cap = table.shape[0]
     acc = np.zeros(dim, np.float32)
@@ -366,7 +368,10 @@ def _hidden(data, offs, table, wbytes, woffs, prune_map, nwords, bucket, minn, m
                         hh = _fnv_step(hh, _byte_at(data, s, i, jj))
                         jj += 1
                     if n >= minn and not (n == 1 and (p == 0 or jj == L)):
-                        pid = prune_map[np.int64(hh) % bucket]
+                        bk = np.int64(hh) % bucket
+                        # the bit set of kept buckets (250 KB, stays in cache) first: most n-grams
+                        # fall in a pruned bucket and need no read of the 8 MB map
+                        pid = prune_map[bk] if (prune_bits[bk >> 3] >> (bk & 7)) & 1 else -1
                         if pid >= 0:
                             r = nwords + pid
                             for t in range(dim):
