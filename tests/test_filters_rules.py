@@ -394,3 +394,29 @@ def test_annotate_only_and_rethreshold(cls, base, prose):
     # re-thresholding the stored columns with the default step gives the normal decision
     strict = cls()
     assert strict.decide(t).to_pylist()[2:] == [r for r in cls().process(pa.table({"text": texts[2:]}))[1].to_pylist()]
+
+
+def test_gopher_quality_word_statistics_equal_a_per_token_reference():
+    """The per-token tests (symbol word, letters, length, stop word) run once per distinct token
+    of the batch; each document's statistics equal those computed token by token on its own."""
+    import pyarrow.compute as pc
+
+    from winnow.core.text import spacy_words as T
+
+    rng = np.random.default_rng(3)
+    pieces = ["the", "and", "of", "river", "Straße", "x", "...", "—", "#", "42", "(see", "it's", "naïve", "::", "中文"]
+    texts = [" ".join(rng.choice(pieces, int(rng.integers(0, 60)))) for _ in range(200)] + ["", "..."]
+    s = GopherQuality()
+    t = s.annotate(pa.table({"text": texts}))
+    for i, toks in enumerate(T.words(pa.array(texts)).to_pylist()):
+        tv = pa.array(toks, pa.string())
+        sym = np.asarray(pc.match_substring_regex(tv, T.SYMBOL_TOKEN).to_numpy(zero_copy_only=False), bool)
+        alpha = np.asarray(pc.match_substring_regex(tv, r"\pL").to_numpy(zero_copy_only=False), bool)
+        lens = np.asarray(pc.utf8_length(tv).to_numpy(zero_copy_only=False), float)
+        words = ~sym
+        assert t.column("gopher_n_words")[i].as_py() == words.sum()
+        want_len = lens[words].mean() if words.any() else 0.0
+        assert t.column("gopher_mean_word_length")[i].as_py() == pytest.approx(want_len, abs=1e-12)
+        want_alpha = alpha.sum() / len(toks) if toks else 0.0
+        assert t.column("gopher_alpha_words_ratio")[i].as_py() == pytest.approx(want_alpha, abs=1e-12)
+        assert t.column("gopher_stop_words")[i].as_py() == len(set(toks) & set(s.stop_words))

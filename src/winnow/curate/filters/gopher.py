@@ -86,17 +86,21 @@ class GopherQuality(MapStep):
         tv, doc = T.flat(toks)
         n_tok = T.per_row(np.ones(len(tv)), doc, n, "count") if len(tv) else np.zeros(n, np.int64)
         if len(tv):
-            sym = pc.match_substring_regex(tv, T.SYMBOL_TOKEN).to_numpy(zero_copy_only=False)
+            # every per-token test runs once per distinct token (a word recurs ~20 times in a batch)
+            enc = pc.dictionary_encode(tv)
+            uniq, which = enc.dictionary, np.asarray(enc.indices.to_numpy(zero_copy_only=False), np.int64)
+            sym = pc.match_substring_regex(uniq, T.SYMBOL_TOKEN).to_numpy(zero_copy_only=False)[which]
             word = ~sym
-            wlen = pc.utf8_length(tv).to_numpy(zero_copy_only=False).astype(np.float64)
+            wlen = pc.utf8_length(uniq).to_numpy(zero_copy_only=False).astype(np.float64)[which]
             n_words = np.bincount(doc[word], minlength=n)
             len_words = np.bincount(doc[word], weights=wlen[word], minlength=n)
-            alpha = pc.match_substring_regex(tv, r"\pL").to_numpy(zero_copy_only=False)
+            alpha = pc.match_substring_regex(uniq, r"\pL").to_numpy(zero_copy_only=False)[which]
             n_alpha = np.bincount(doc[alpha], minlength=n)
-            idx = pc.index_in(tv, value_set=pa.array(self.stop_words, pa.string()))
-            hit = idx.is_valid().to_numpy(zero_copy_only=False)
+            stop = pc.index_in(uniq, value_set=pa.array(self.stop_words, pa.string()))
+            stop = np.asarray(pc.fill_null(stop, -1).to_numpy(zero_copy_only=False), np.int64)[which]
+            hit = stop >= 0
             if hit.any():
-                key = doc[hit] * (len(self.stop_words) + 1) + idx.filter(idx.is_valid()).to_numpy()
+                key = doc[hit] * (len(self.stop_words) + 1) + stop[hit]
                 uk = unique_sorted(key)
                 n_stop = np.bincount(uk // (len(self.stop_words) + 1), minlength=n)
             else:
