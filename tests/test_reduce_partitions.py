@@ -288,7 +288,10 @@ def test_pool_reduce_equals_one_process_and_manifest_records_tasks(tmp_path, cor
     assert decided >= 150
 
 
-def test_interrupted_reduce_resumes_to_the_clean_result(tmp_path, corpus):
+def test_interrupted_reduce_resumes_to_the_clean_result(tmp_path, corpus, monkeypatch):
+    from winnow.core.executors.local import LocalExecutor
+
+    monkeypatch.setattr(LocalExecutor, "pool_min_rows", 0)  # two partitions on the pool, small as it is
     raw = _raw(tmp_path, corpus)
     clean = Pipeline([FlakyExact(marker=str(tmp_path / "never")), Length(min_words=2)])
     open(tmp_path / "never", "w").close()

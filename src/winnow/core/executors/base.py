@@ -128,8 +128,8 @@ class Executor(ABC):
         ``on_done(result, task)`` as each task finishes (progress).
         """
 
-    def reduce_partition_count(self) -> int:
-        """Partitions of a global step's reduce (default: one per worker)."""
+    def reduce_partition_count(self, key_files: list | None = None) -> int:
+        """Partitions of a global step's reduce over ``key_files`` (default: one per worker)."""
         return self.workers
 
     def run_reduce_tasks(self, tasks: list[ReduceTask]) -> list[dict]:
@@ -137,12 +137,19 @@ class Executor(ABC):
         :func:`~winnow.core.pipeline.reduce.run_measured` records. Default: in this process."""
         return [run_measured(t) for t in tasks]
 
+    def run_tasks(self, tasks: list[ReduceTask]) -> list[dict]:
+        """Independent tasks on this executor's workers, e.g. the run-end schema rewrites
+        (records as :meth:`run_reduce_tasks` returns them). Default: as a reduce phase."""
+        return self.run_reduce_tasks(tasks)
+
     def reduce(self, gs: GlobalStep, key_files: list, dec_dir: str) -> list[dict]:
         """Run global step ``gs``'s reduce over the tasks' key files (``None``: a task kept no row),
         writing per-task decisions into ``dec_dir``: the phases of ``gs.reduce_plan`` (one task per
         partition, :meth:`reduce_partition_count` of them) through :meth:`run_reduce_tasks`.
         Returns every task's record (phase, partition, seconds, peak RSS, host)."""
-        plan = gs.reduce_plan(key_files, dec_dir, partitions=self.reduce_partition_count(), workers=self.workers)
+        plan = gs.reduce_plan(
+            key_files, dec_dir, partitions=self.reduce_partition_count(key_files), workers=self.workers
+        )
         records = run_plan(plan, self.run_reduce_tasks)
         shutil.rmtree(scratch_dir(dec_dir), ignore_errors=True)
         release_memory()
@@ -239,7 +246,7 @@ class Executor(ABC):
         if os.path.isdir(dec_dir):
             shutil.rmtree(dec_dir)
         os.makedirs(dec_dir)
-        parts = self.reduce_partition_count()
+        parts = self.reduce_partition_count(key_files)
         bar.note(f"{gs.name}: reduce over {len(key_files)} tasks, {parts} partition(s)")
         records = self.reduce(gs, key_files, dec_dir) or []
         seconds = time.perf_counter() - rs

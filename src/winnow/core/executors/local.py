@@ -9,7 +9,8 @@ A global step's reduce runs as ``workers`` partitions (:meth:`Executor.reduce`):
 its plan with several tasks goes to that warm pool (or, if no stage started one, a pool for the
 whole reduce), a phase of one task (a global pass, or a step that does not partition) runs in
 this process, and so does a small reduce (fewer than ``pool_min_rows`` key rows: a pool would
-cost more than it saves).
+cost more than it saves), as one partition. The run-end schema rewrites of ``rejects/`` run on
+the warm pool too (:meth:`LocalExecutor.run_tasks`).
 """
 
 from __future__ import annotations
@@ -80,17 +81,36 @@ class LocalExecutor(Executor):
     _rpool = None
     _pool_ok = False
 
-    def reduce(self, gs, key_files: list, dec_dir: str) -> list[dict]:
+    def _small(self, key_files: list) -> bool:
+        """Whether a reduce over ``key_files`` is below ``pool_min_rows`` key rows."""
         import pyarrow.parquet as pq
 
-        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in key_files if f)
-        self._pool_ok = rows >= self.pool_min_rows
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in key_files if f) < self.pool_min_rows
+
+    def reduce_partition_count(self, key_files: list | None = None) -> int:
+        """One per worker; one for a small reduce (it runs in this process, where more
+        partitions would only repeat each phase's fixed costs)."""
+        if key_files is not None and self.workers > 1 and self._small(key_files):
+            return 1
+        return self.workers
+
+    def reduce(self, gs, key_files: list, dec_dir: str) -> list[dict]:
+        self._pool_ok = not self._small(key_files)
         try:
             return super().reduce(gs, key_files, dec_dir)
         finally:
             if self._rpool is not None:
                 self._rpool.shutdown(cancel_futures=True)
                 self._rpool = None
+
+    def run_tasks(self, tasks: list) -> list[dict]:
+        """On the stages' warm pool when there is one (nothing to start), else in this process."""
+        ok = self._pool_ok
+        self._pool_ok = self._pool is not None
+        try:
+            return self.run_reduce_tasks(tasks)
+        finally:
+            self._pool_ok = ok
 
     def run_reduce_tasks(self, tasks: list) -> list[dict]:
         """Tasks of a reduce phase on a process pool (started at the first phase with several

@@ -506,7 +506,7 @@ class RayExecutor(Executor):
         )
         return results
 
-    def reduce_partition_count(self) -> int:
+    def reduce_partition_count(self, key_files: list | None = None) -> int:
         """``reduce_partitions`` if set, else one per task slot of the cluster."""
         return int(self.reduce_partitions or max(1, self._cluster_cpus // self.cpus_per_task))
 

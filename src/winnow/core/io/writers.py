@@ -160,15 +160,16 @@ LEADING_COLUMNS = ("id", "text", "source", "step", "reason")
 
 
 def unify_folder_schema(
-    directory: str, leading: tuple[str, ...] = LEADING_COLUMNS, threads: int = 1
+    directory: str, leading: tuple[str, ...] = LEADING_COLUMNS, threads: int = 1, run=None
 ) -> pa.Schema | None:
     """Give every Parquet shard of ``directory`` one schema, so the folder reads as one table.
 
     Steps add different statistic columns, so a run's ``rejects/`` files differ per step; polars
     ``scan_parquet``, HF ``load_dataset("parquet")`` and DuckDB refuse (or pandas silently drops
     columns). The union schema (types promoted permissively) is computed from the files' metadata;
-    only files that differ from it are rewritten (missing columns as nulls; atomically), on
-    ``threads`` threads (Arrow's reads and writes release the GIL; a run passes its worker count).
+    only files that differ from it are rewritten (missing columns as nulls; atomically) by
+    :func:`rewrite_to_schema`: through ``run(fn, [args, ...])`` when given (a run passes its
+    executor's workers: processes, so the rewrites scale with them), else on ``threads`` threads.
     Each file is rewritten on its own, so the result does not depend on worker counts. Returns
     the schema.
 
@@ -193,23 +194,29 @@ def unify_folder_schema(
     names = [c for c in leading if c in union.names] + [c for c in union.names if c not in leading]
     union = pa.schema([union.field(c) for c in names])
     todo = [f for f, s in zip(files, meta_free) if not s.equals(union)]
+    if run is not None and len(todo) > 1:
+        k = min(len(todo), 4 * max(1, threads))  # a few lists of files per worker: even loads
+        run(rewrite_to_schema, [(todo[i::k], union) for i in range(k)])
+    elif threads > 1 and len(todo) > 1:
+        from concurrent.futures import ThreadPoolExecutor
 
-    def rewrite(f: str) -> None:
+        with ThreadPoolExecutor(min(threads, len(todo))) as pool:
+            list(pool.map(lambda f: rewrite_to_schema([f], union), todo))  # list(): re-raise the first failure
+    else:
+        rewrite_to_schema(todo, union)
+    return union
+
+
+def rewrite_to_schema(files: list[str], union: pa.Schema) -> int:
+    """Rewrite each Parquet file of ``files`` with schema ``union`` (its columns cast, the missing
+    ones as nulls), atomically; returns the number of files."""
+    for f in files:
         t = pq.read_table(f)
         cols = [
             t.column(c).cast(union.field(c).type) if c in t.column_names else pa.nulls(t.num_rows, union.field(c).type)
-            for c in names
+            for c in union.names
         ]
         tmp = f + f".tmp-{os.getpid()}-{threading.get_ident()}"
         pq.write_table(pa.Table.from_arrays(cols, schema=union), tmp, compression="zstd")
         os.replace(tmp, f)
-
-    if threads > 1 and len(todo) > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(min(threads, len(todo))) as pool:
-            list(pool.map(rewrite, todo))  # list(): re-raise the first failure
-    else:
-        for f in todo:
-            rewrite(f)
-    return union
+    return len(files)

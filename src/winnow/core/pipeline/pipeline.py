@@ -84,6 +84,19 @@ class RunResult:
         return datasets.Dataset(self.kept(columns))
 
 
+def _on_workers(ex):
+    """``run(fn, [args, ...])`` calling ``fn(*args)`` for each item as tasks of executor ``ex``
+    (its process pool, Ray tasks, or this process for one worker)."""
+    from winnow.core.pipeline.reduce import ReduceTask
+
+    def run(fn, arg_lists: list) -> list:
+        return [
+            r["result"] for r in ex.run_tasks([ReduceTask("unify", i, fn, a) for i, a in enumerate(arg_lists)])
+        ]
+
+    return run
+
+
 def _fingerprint(spec: InputSpec, steps: list[Step], extra: dict) -> str:
     blob = json.dumps(
         {
@@ -188,6 +201,11 @@ class Pipeline:
         t0 = time.perf_counter()
         try:
             all_results, reduces = ex.run_stages(layout, spec, self.steps, tasks, opts, progress=progress)
+            # one schema per folder: rejects of different steps (and data from inputs with different
+            # columns) read as one table in polars, DuckDB, HF datasets and pandas. The rewrites run
+            # on the executor's workers (its warm processes), before it is closed
+            for folder in (layout.rejects, layout.data):
+                unify_folder_schema(folder, threads=max(1, int(ex.workers or 1)), run=_on_workers(ex))
         except BaseException:
             lock.release()
             raise
@@ -203,10 +221,6 @@ class Pipeline:
             "output": {"path": output, "format": output_format},
             "steps": [{s.name: s.model_dump(mode="json", exclude_defaults=True)} for s in self.steps],
         }
-        # one schema per folder: rejects of different steps (and data from inputs with different
-        # columns) read as one table in polars, DuckDB, HF datasets and pandas
-        for folder in (layout.rejects, layout.data):
-            unify_folder_schema(folder, threads=max(1, min(int(ex.workers or 1), os.cpu_count() or 1)))
         manifest = build_manifest(
             output,
             self.steps,
