@@ -90,9 +90,7 @@ def _on_workers(ex):
     from winnow.core.pipeline.reduce import ReduceTask
 
     def run(fn, arg_lists: list) -> list:
-        return [
-            r["result"] for r in ex.run_tasks([ReduceTask("unify", i, fn, a) for i, a in enumerate(arg_lists)])
-        ]
+        return [r["result"] for r in ex.run_tasks([ReduceTask("unify", i, fn, a) for i, a in enumerate(arg_lists)])]
 
     return run
 
