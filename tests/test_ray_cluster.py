@@ -83,10 +83,20 @@ def _result(path) -> RunResult:
 
 
 def _counts(m: dict) -> dict:
+    # how the work was split, not what it decided: tasks of a reduce, and the batches a MinHash
+    # reduce cut its components into (both follow the partition count, which is the executor's:
+    # a local run does a small reduce as one partition, Ray as one per task slot)
     drop = ("seconds", "reduce_tasks")
+
+    def step(s: dict) -> dict:
+        out = {k: v for k, v in s.items() if k not in drop}
+        if isinstance(out.get("reduce"), dict):
+            out["reduce"] = {k: v for k, v in out["reduce"].items() if k != "batches"}
+        return out
+
     return {
         "totals": {k: v for k, v in m["totals"].items() if k not in drop},
-        "steps": [{k: v for k, v in s.items() if k not in drop} for s in m["steps"]],
+        "steps": [step(s) for s in m["steps"]],
         "checks": m["checks"],
     }
 
