@@ -23,6 +23,10 @@ def main():
     with open(os.path.join(HERE, "winnow.yaml")) as fh:
         _, steps = parse_config({"input": {"path": "x"}, "output": "x", **yaml.safe_load(fh)})
     files = sorted(glob.glob(os.path.join(HERE, "..", "_work", "pipeline", "corpus-1x", "*.jsonl")))
+    if not files:
+        sys.exit(
+            "no corpus: build it with `PYTHONPATH=src .venv/bin/python benchmarks/pipeline/bench.py --mb 50` first"
+        )
     rows = [json.loads(line) for f in files[: int(sys.argv[1]) if len(sys.argv) > 1 else 8] for line in open(f)]
     t = pa.table({"id": [str(r["id"]) for r in rows], "text": [r["text"] for r in rows]})
     maps = [s for s in steps if s.name in MAP]
