@@ -105,28 +105,29 @@ class LocalExecutor(Executor):
 
     def run_tasks(self, tasks: list) -> list[dict]:
         """On the stages' warm pool when there is one (nothing to start), else in this process."""
-        ok = self._pool_ok
-        self._pool_ok = self._pool is not None
-        try:
-            return self.run_reduce_tasks(tasks)
-        finally:
-            self._pool_ok = ok
+        if self.workers == 1 or len(tasks) == 1 or self._pool is None:
+            return [run_measured(t) for t in tasks]
+        return self._on_pool(self._pool, tasks)
 
     def run_reduce_tasks(self, tasks: list) -> list[dict]:
         """Tasks of a reduce phase on a process pool (started at the first phase with several
         tasks, kept for the rest of the reduce); a single task runs in this process."""
         if self.workers == 1 or len(tasks) == 1 or not self._pool_ok:
             return [run_measured(t) for t in tasks]
-        pool = self._pool  # the run's warm pool, when a stage started one
-        if pool is None and self._rpool is None:
+        if self._pool is None and self._rpool is None:
             ctx = mp.get_context("spawn")
             self._rpool = ProcessPoolExecutor(
                 max_workers=min(self.workers, self.reduce_partition_count()),
                 mp_context=ctx,
                 initializer=_init_reduce_worker,
             )
+        return self._on_pool(self._pool or self._rpool, tasks)  # the run's warm pool, when a stage started one
+
+    @staticmethod
+    def _on_pool(pool, tasks: list) -> list[dict]:
+        """Every task on ``pool``; records in task order (the rest cancelled at the first failure)."""
         with main_not_reimported():  # workers start at the first submits
-            futures = [(pool or self._rpool).submit(_run_pickled, cloudpickle.dumps(t)) for t in tasks]
+            futures = [pool.submit(_run_pickled, cloudpickle.dumps(t)) for t in tasks]
         try:
             return [f.result() for f in futures]
         except BaseException:

@@ -54,15 +54,15 @@ _BLANK = r"^[\t-\r\x1c-\x20\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}
 @register_step
 class Language(MapStep):
     """Annotate ``lang`` (ISO 639 code) and ``lang_score`` (probability of that language); keep rows
-        whose language is in ``languages`` with ``lang_score >= min_score``.
+    whose language is in ``languages`` with ``lang_score >= min_score``.
 
-        Defaults: ``languages=["en"]``, ``min_score=0.65`` (the threshold FineWeb uses for English with
-        fastText ``lid.176``, Penedo et al. 2024 §3.2; DCLM's English filter likewise). ``languages``
-        empty keeps every language (only the score bound applies). As in datatrove, newlines are replaced
-        by spaces before prediction (fastText predicts one line; winnow's fastText kernel treats every line
-    break as a space, so only py3langid's text is rewritten). ``max_chars`` truncates long documents
-        before prediction (``None``: the whole text). Reasons: ``language:languages``,
-        ``language:min_score``; empty or whitespace-only text gets ``lang="und"``, score 0.
+    Defaults: ``languages=["en"]``, ``min_score=0.65`` (the threshold FineWeb uses for English with
+    fastText ``lid.176``, Penedo et al. 2024 §3.2; DCLM's English filter likewise). ``languages``
+    empty keeps every language (only the score bound applies). As in datatrove, newlines count as
+    spaces in prediction (fastText predicts one line): winnow's fastText kernel splits tokens at
+    every line break as at a space, so only py3langid's input is rewritten. ``max_chars`` truncates
+    long documents before prediction (``None``: the whole text). Reasons: ``language:languages``,
+    ``language:min_score``; empty or whitespace-only text gets ``lang="und"``, score 0.
     """
 
     name = "language"
